@@ -1,0 +1,1 @@
+"""Collection: sources (demo generator, files, APIs) → canonical posts."""

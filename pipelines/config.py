@@ -1,0 +1,179 @@
+"""params.yaml → frozen, validated settings objects, one per stage.
+
+Only entry points (the CLI, the DAG task wrappers) read YAML; core functions receive these
+objects' fields as explicit arguments.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+#: Trigger-form Param name → (params.yaml section, key). The Airflow form shows these flat.
+PARAM_KEYS: dict[str, tuple[str, str]] = {
+    "source": ("collect", "source"),
+    "input_path": ("collect", "path"),
+    "input_format": ("collect", "format"),
+    "demo_rows": ("collect", "demo_rows"),
+    "data_seed": ("collect", "seed"),
+    "min_rows": ("validate", "min_rows"),
+    "max_quarantine_rate": ("validate", "max_quarantine_rate"),
+    "models": ("train", "models"),
+    "seed": ("train", "seed"),
+    "test_fraction": ("train", "test_fraction"),
+    "model_name": ("register", "model_name"),
+}
+
+KNOWN_MODELS: tuple[str, ...] = ("lightgbm", "ridge")
+
+
+def _check(condition: bool, where: str, rule: str, value: Any) -> None:
+    if not condition:
+        raise ValueError(f"params.yaml: '{where}' must be {rule}; got {value!r}.")
+
+
+@dataclass(frozen=True)
+class CollectConfig:
+    source: str
+    path: str
+    format: str
+    demo_rows: int
+    demo_accounts: int
+    seed: int
+
+    def __post_init__(self) -> None:
+        _check(self.source in ("demo", "file"), "collect.source", "'demo' or 'file'", self.source)
+        _check(self.source != "file" or bool(self.path), "collect.path",
+               "a file or folder when collect.source is 'file'", self.path)
+        _check(isinstance(self.demo_rows, int) and 1 <= self.demo_rows <= 10_000_000,
+               "collect.demo_rows", "an int in [1, 10000000]", self.demo_rows)
+        _check(isinstance(self.demo_accounts, int) and 1 <= self.demo_accounts <= 1_000_000,
+               "collect.demo_accounts", "an int in [1, 1000000]", self.demo_accounts)
+        _check(isinstance(self.seed, int) and self.seed >= 0, "collect.seed", "an int >= 0",
+               self.seed)
+
+
+@dataclass(frozen=True)
+class ValidateConfig:
+    suite: str
+    table_suite: str
+    min_rows: int
+    max_quarantine_rate: float
+
+    def __post_init__(self) -> None:
+        _check(isinstance(self.min_rows, int) and self.min_rows >= 1, "validate.min_rows",
+               "an int >= 1", self.min_rows)
+        _check(isinstance(self.max_quarantine_rate, (int, float))
+               and 0.0 <= self.max_quarantine_rate <= 1.0,
+               "validate.max_quarantine_rate", "a number in [0, 1]", self.max_quarantine_rate)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    target: str
+    models: tuple[str, ...]
+    seed: int
+    valid_fraction: float
+    test_fraction: float
+    hyperparameters: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _check(self.target == "likes", "train.target", "'likes' (more targets come with the "
+               "model zoo)", self.target)
+        _check(len(self.models) > 0 and all(m in KNOWN_MODELS for m in self.models),
+               "train.models", f"a non-empty list drawn from {list(KNOWN_MODELS)}",
+               list(self.models))
+        _check(isinstance(self.seed, int) and self.seed >= 0, "train.seed", "an int >= 0",
+               self.seed)
+        for name in ("valid_fraction", "test_fraction"):
+            value = getattr(self, name)
+            _check(isinstance(value, (int, float)) and 0.05 <= value <= 0.5,
+                   f"train.{name}", "a number in [0.05, 0.5]", value)
+
+
+@dataclass(frozen=True)
+class RegisterConfig:
+    model_name: str
+    experiment: str
+
+    def __post_init__(self) -> None:
+        _check(bool(self.model_name) and self.model_name.replace("-", "").replace("_", "")
+               .isalnum(), "register.model_name", "letters, digits, '-' or '_'",
+               self.model_name)
+
+
+@dataclass(frozen=True)
+class Settings:
+    collect: CollectConfig
+    validate: ValidateConfig
+    train: TrainConfig
+    register: RegisterConfig
+
+
+def load_params(path: str | Path) -> dict[str, Any]:
+    """Read params.yaml as a plain dict.
+
+    Raises:
+        FileNotFoundError: if ``path`` does not exist.
+        ValueError: if the file is not a YAML mapping.
+    """
+    with open(path, encoding="utf-8") as handle:
+        data = yaml.safe_load(handle)
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a YAML mapping of stage sections; got {type(data)}.")
+    return data
+
+
+def apply_overrides(params: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Return a copy of ``params`` with flat trigger-form overrides applied.
+
+    Raises:
+        ValueError: for an override name that is not in :data:`PARAM_KEYS`.
+    """
+    merged = copy.deepcopy(params)
+    for name, value in overrides.items():
+        if name not in PARAM_KEYS:
+            raise ValueError(
+                f"apply_overrides: unknown parameter {name!r}; allowed: {sorted(PARAM_KEYS)}."
+            )
+        section, key = PARAM_KEYS[name]
+        merged.setdefault(section, {})[key] = value
+    return merged
+
+
+def flat_defaults(params: dict[str, Any]) -> dict[str, Any]:
+    """The trigger-form defaults: each :data:`PARAM_KEYS` entry read from ``params``."""
+    return {name: params[section][key] for name, (section, key) in PARAM_KEYS.items()}
+
+
+def settings_from_params(params: dict[str, Any]) -> Settings:
+    """Build validated settings from a params dict.
+
+    Raises:
+        ValueError: naming the params key, the rule and the value for any invalid entry.
+    """
+    try:
+        c, v, t, r = params["collect"], params["validate"], params["train"], params["register"]
+        models = tuple(t["models"])
+        return Settings(
+            collect=CollectConfig(
+                source=c["source"], path=str(c.get("path") or ""), format=c["format"],
+                demo_rows=c["demo_rows"], demo_accounts=c["demo_accounts"], seed=c["seed"],
+            ),
+            validate=ValidateConfig(
+                suite=v["suite"], table_suite=v["table_suite"], min_rows=v["min_rows"],
+                max_quarantine_rate=v["max_quarantine_rate"],
+            ),
+            train=TrainConfig(
+                target=t["target"], models=models, seed=t["seed"],
+                valid_fraction=t["valid_fraction"], test_fraction=t["test_fraction"],
+                hyperparameters={m: dict(t.get(m) or {}) for m in models},
+            ),
+            register=RegisterConfig(model_name=r["model_name"], experiment=r["experiment"]),
+        )
+    except KeyError as missing:
+        raise ValueError(f"params.yaml: missing key {missing}.") from None

@@ -1,0 +1,106 @@
+"""The one place that knows where EngageFlow keeps its state and data layers.
+
+Embedded defaults keep everything under the project: ``.engageflow/`` for Airflow, MLflow
+and per-run work folders, ``data/0N_*`` for the DVC pipeline's outputs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+STATE_DIR_NAME = ".engageflow"
+
+
+@dataclass(frozen=True)
+class ProjectPaths:
+    """Where things live for one project checkout.
+
+    Attributes:
+        root: The project root (holds params.yaml and expectations/).
+        state: The state folder (.engageflow/ by default), removed by ``make clean``.
+        data: The folder holding the numbered data layers for this driver or run.
+    """
+
+    root: Path
+    state: Path
+    data: Path
+
+    @property
+    def params_file(self) -> Path:
+        return self.root / "params.yaml"
+
+    @property
+    def raw_posts(self) -> Path:
+        return self.data / "01_raw" / "posts.parquet"
+
+    @property
+    def validated_posts(self) -> Path:
+        return self.data / "02_validated" / "posts.parquet"
+
+    @property
+    def quarantined_posts(self) -> Path:
+        return self.data / "02_quarantine" / "posts.parquet"
+
+    @property
+    def validation_report(self) -> Path:
+        return self.data / "02_validated" / "validation.json"
+
+    @property
+    def features(self) -> Path:
+        return self.data / "03_features" / "posts.parquet"
+
+    @property
+    def models(self) -> Path:
+        return self.data / "04_models"
+
+    @property
+    def metrics(self) -> Path:
+        return self.data / "05_reporting" / "metrics.json"
+
+    @property
+    def registration(self) -> Path:
+        return self.data / "05_reporting" / "registration.json"
+
+    @property
+    def airflow_home(self) -> Path:
+        return self.state / "airflow"
+
+    @property
+    def mlflow_db(self) -> Path:
+        return self.state / "mlflow.db"
+
+    @property
+    def mlflow_artifacts(self) -> Path:
+        return self.state / "mlartifacts"
+
+    @property
+    def tracking_uri(self) -> str:
+        """MLflow tracking + registry URI: ``MLFLOW_TRACKING_URI`` or the embedded SQLite."""
+        return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{self.mlflow_db}"
+
+    def resolve(self, path: str | Path) -> Path:
+        """A params path (relative to the project root) as an absolute path."""
+        path = Path(path)
+        return path if path.is_absolute() else self.root / path
+
+    def for_run(self, run_id: str) -> ProjectPaths:
+        """The paths of one orchestrated run: its own data layers under the state folder.
+
+        Each Airflow run writes to its own folder so runs are idempotent and never clobber
+        each other or the DVC-tracked ``data/``.
+        """
+        safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id).strip("_") or "run"
+        return replace(self, data=self.state / "runs" / safe)
+
+
+def project_paths(root: str | Path | None = None) -> ProjectPaths:
+    """Paths for the project at ``root``, else ``$ENGAGEFLOW_HOME``, else the current folder.
+
+    ``$ENGAGEFLOW_STATE`` moves the state folder (default ``ROOT/.engageflow``).
+    """
+    base = Path(root or os.environ.get("ENGAGEFLOW_HOME") or Path.cwd()).resolve()
+    state = Path(os.environ.get("ENGAGEFLOW_STATE") or base / STATE_DIR_NAME).resolve()
+    return ProjectPaths(root=base, state=state, data=base / "data")
