@@ -115,7 +115,7 @@ def generate_posts(rows: int, accounts: int = 60, seed: int = 42) -> pd.DataFram
     mentions = rng.poisson(0.6, rows)
     captions = [
         c + "".join(f" #{rng.choice(_FILLER)}" for _ in range(h)) + " @friend" * m
-        for c, h, m in zip(captions, hashtags, mentions)
+        for c, h, m in zip(captions, hashtags, mentions, strict=True)
     ]
 
     followers = np.round(
@@ -143,7 +143,7 @@ def generate_posts(rows: int, accounts: int = 60, seed: int = 42) -> pd.DataFram
         "platform": platform,
         "account_id": [f"acct-{a:05d}" for a in account],
         "campaign_id": np.where(
-            has_campaign, [f"camp-{a:05d}-{c}" for a, c in zip(account, campaign_no)], None
+            has_campaign, [f"camp-{a:05d}-{c}" for a, c in zip(account, campaign_no, strict=True)], None
         ),
         "posted_at": posted_at,
         "content_type": content_type,

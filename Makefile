@@ -1,0 +1,82 @@
+# EngageFlow — every target a user or CI needs. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+STAMP := $(VENV)/.installed
+STATE := $(CURDIR)/.engageflow
+UV := VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/uv pip
+# Where the CPU build of torch comes from: the machine's wheel folder when pip is pointed at
+# one (PIP_FIND_LINKS), else the PyTorch CPU index (plain PyPI torch pulls GBs of CUDA).
+ifneq ($(strip $(PIP_FIND_LINKS)),)
+TORCH_SOURCE := --find-links $(PIP_FIND_LINKS)
+LOCAL_LINKS := --find-links $(PIP_FIND_LINKS)
+else
+TORCH_SOURCE := --index-url https://download.pytorch.org/whl/cpu
+LOCAL_LINKS :=
+endif
+
+# Embedded defaults: Airflow metadata in SQLite, everything under .engageflow/.
+AIRFLOW_ENV := ENGAGEFLOW_HOME=$(CURDIR) AIRFLOW_HOME=$(STATE)/airflow \
+	AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags AIRFLOW__CORE__LOAD_EXAMPLES=False \
+	AIRFLOW__CORE__PARALLELISM=2 AIRFLOW__CORE__EXECUTOR=LocalExecutor \
+	AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=sqlite:///$(STATE)/airflow/airflow.db \
+	AIRFLOW__API__HOST=127.0.0.1 AIRFLOW__API__PORT=8080 \
+	AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=admin:admin \
+	AIRFLOW__LOGGING__LOGGING_LEVEL=WARNING HF_HUB_OFFLINE=1 \
+	MLFLOW_TRACKING_URI=sqlite:///$(STATE)/mlflow.db
+
+.PHONY: help install run test lint airflow mlflow-ui repro clean lock
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
+		awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
+
+install: $(STAMP) ## create .venv with the pinned dependencies and engageflow (editable)
+
+$(STAMP): requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), \
+		f"EngageFlow needs Python 3.11; {sys.executable} is {sys.version.split()[0]}"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.9
+	$(UV) install --quiet $(TORCH_SOURCE) torch==2.13.0+cpu
+	$(UV) install --quiet $(LOCAL_LINKS) -r requirements.lock
+	$(UV) install --quiet --no-deps -e .
+	@touch $@
+
+run: $(STAMP) ## the main job: demo data → Airflow training DAG end to end → summary
+	@mkdir -p $(STATE)/airflow
+	@$(AIRFLOW_ENV) $(BIN)/airflow db migrate > $(STATE)/airflow/db-migrate.log 2>&1 \
+		|| { cat $(STATE)/airflow/db-migrate.log; exit 1; }
+	$(AIRFLOW_ENV) $(BIN)/airflow dags test engagement_training > $(STATE)/last-run.log 2>&1 \
+		|| { tail -n 80 $(STATE)/last-run.log; exit 1; }
+	@echo "full Airflow log: $(STATE)/last-run.log"
+	@$(AIRFLOW_ENV) $(BIN)/engageflow summary --latest-run 2>/dev/null
+
+test: $(STAMP) ## the whole test suite (what CI runs)
+	$(BIN)/ruff check pipelines dags tests
+	HF_HUB_OFFLINE=1 $(BIN)/pytest
+
+lint: $(STAMP) ## ruff on the package, DAGs and tests
+	$(BIN)/ruff check pipelines dags tests
+
+airflow: $(STAMP) ## Airflow UI on http://127.0.0.1:8080 (user admin, password admin)
+	@mkdir -p $(STATE)/airflow
+	@echo "Airflow UI: http://127.0.0.1:8080  — log in as admin / admin. Ctrl-C stops it."
+	$(AIRFLOW_ENV) $(BIN)/airflow standalone
+
+mlflow-ui: $(STAMP) ## MLflow UI on http://127.0.0.1:5000 over the same store
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(STATE)/mlflow.db \
+		--default-artifact-root $(STATE)/mlartifacts --host 127.0.0.1 --port 5000 -w 1
+
+repro: $(STAMP) ## dvc repro: the same stages on data/ (versioned by DVC)
+	ENGAGEFLOW_HOME=$(CURDIR) PATH=$(BIN):$$PATH $(BIN)/dvc repro
+
+lock: $(STAMP) ## rewrite requirements.lock from the current .venv
+	@{ head -n 2 requirements.lock; $(UV) freeze --exclude-editable | grep -v '^engageflow'; } \
+		> requirements.lock.new && mv requirements.lock.new requirements.lock
+
+clean: ## remove all state (.engageflow/, data/, DVC cache); keeps .venv
+	rm -rf $(STATE) data dvc.lock .dvc/tmp

@@ -1,0 +1,106 @@
+"""engagement_training: collect → validate → features → train → evaluate → register.
+
+Wiring only: each task calls one ``pipelines.orchestration`` function. Defaults of the
+trigger form come from params.yaml; a run writes to its own folder under .engageflow/runs/.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import pendulum
+from airflow.sdk import Param, chain, dag, task
+
+from pipelines.config import flat_defaults, load_params
+
+PROJECT_DIR = os.environ.get("ENGAGEFLOW_HOME") or str(Path(__file__).resolve().parents[1])
+DEFAULTS = flat_defaults(load_params(Path(PROJECT_DIR) / "params.yaml"))
+
+
+@dag(
+    dag_id="engagement_training",
+    description="Train, evaluate and register the engagement model",
+    schedule=None,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["engageflow", "training"],
+    default_args={"retries": 1, "retry_delay": timedelta(seconds=20), "owner": "engageflow"},
+    doc_md=__doc__,
+    params={
+        "source": Param(DEFAULTS["source"], type="string", enum=["demo", "file"],
+                        title="Source", description="demo: seeded generator; file: read "
+                        "Input path in Input format."),
+        "input_path": Param(DEFAULTS["input_path"], type="string", title="Input path",
+                            description="File or folder to read when Source is 'file'."),
+        "input_format": Param(DEFAULTS["input_format"], type="string", title="Input format",
+                              description="File layout, e.g. canonical, twitter_v2, "
+                              "tweets_csv, instagram_scrape_csv, facebook_uci."),
+        "demo_rows": Param(DEFAULTS["demo_rows"], type="integer", minimum=100,
+                           maximum=2_000_000, title="Demo rows",
+                           description="Posts to generate when Source is 'demo'."),
+        "data_seed": Param(DEFAULTS["data_seed"], type="integer", minimum=0,
+                           title="Data seed", description="Seed of the demo generator."),
+        "min_rows": Param(DEFAULTS["min_rows"], type="integer", minimum=1,
+                          title="Minimum rows", description="Fewer accepted rows fail the run."),
+        "max_quarantine_rate": Param(DEFAULTS["max_quarantine_rate"], type="number",
+                                     minimum=0, maximum=1, title="Max quarantine rate",
+                                     description="Share of rows allowed in quarantine."),
+        "models": Param(DEFAULTS["models"], type="array",
+                        items={"type": "string", "enum": ["lightgbm", "ridge"]},
+                        title="Candidate models", description="Model families to train."),
+        "seed": Param(DEFAULTS["seed"], type="integer", minimum=0, title="Training seed",
+                      description="Seed of every estimator."),
+        "test_fraction": Param(DEFAULTS["test_fraction"], type="number", minimum=0.05,
+                               maximum=0.5, title="Test fraction",
+                               description="Newest share of posts held out for testing."),
+        "model_name": Param(DEFAULTS["model_name"], type="string",
+                            pattern="^[A-Za-z0-9_-]+$", title="Registered model name",
+                            description="MLflow registered model that receives the version."),
+    },
+)
+def engagement_training() -> None:
+    @task
+    def collect(params: dict | None = None, run_id: str | None = None) -> dict:
+        from pipelines.orchestration import collect_task
+
+        return collect_task(project_dir=PROJECT_DIR, run_id=run_id, form_params=dict(params))
+
+    @task
+    def validate(params: dict | None = None, run_id: str | None = None,
+                 dag_run=None) -> dict:
+        from pipelines.orchestration import validate_task
+
+        return validate_task(project_dir=PROJECT_DIR, run_id=run_id, form_params=dict(params),
+                             as_of=dag_run.run_after.isoformat())
+
+    @task
+    def build_features(params: dict | None = None, run_id: str | None = None) -> dict:
+        from pipelines.orchestration import features_task
+
+        return features_task(project_dir=PROJECT_DIR, run_id=run_id, form_params=dict(params))
+
+    @task
+    def train(params: dict | None = None, run_id: str | None = None) -> dict:
+        from pipelines.orchestration import train_task
+
+        return train_task(project_dir=PROJECT_DIR, run_id=run_id, form_params=dict(params))
+
+    @task
+    def evaluate(params: dict | None = None, run_id: str | None = None) -> dict:
+        from pipelines.orchestration import evaluate_task
+
+        return evaluate_task(project_dir=PROJECT_DIR, run_id=run_id, form_params=dict(params))
+
+    @task
+    def register(params: dict | None = None, run_id: str | None = None) -> dict:
+        from pipelines.orchestration import register_task
+
+        return register_task(project_dir=PROJECT_DIR, run_id=run_id, form_params=dict(params))
+
+    chain(collect(), validate(), build_features(), train(), evaluate(), register())
+
+
+engagement_training()

@@ -1,0 +1,1 @@
+"""Evaluation: metrics on the time-ordered holdout, the naive baseline, model choice."""

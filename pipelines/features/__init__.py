@@ -1,0 +1,1 @@
+"""Features: the one implementation used by training, batch scoring and online serving."""

@@ -1,0 +1,93 @@
+"""Per-post features computed from the post alone (time, platform, content, followers).
+
+Everything here uses only what is known when the post is published, so the same code serves
+training and online prediction without skew. ``PostFeaturizer`` wraps it as a stateless
+scikit-learn transformer so a registered model takes canonical posts as input.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from pipelines import schema
+
+#: Columns a post must carry to be featurized (the model's input signature).
+INPUT_COLUMNS: tuple[str, ...] = (
+    "platform", "content_type", "posted_at", "caption", "hashtags_count",
+    "mentions_count", "urls_count", "media_count", "followers_at_post_time",
+)
+
+FEATURE_COLUMNS: tuple[str, ...] = (
+    "hour", "weekday", "month", "is_weekend",
+    *(f"platform_{p}" for p in schema.PLATFORMS),
+    *(f"content_{c}" for c in schema.CONTENT_TYPES),
+    "caption_chars", "caption_words", "hashtags_count", "mentions_count", "urls_count",
+    "media_count", "log_followers",
+)
+
+FEATURE_SET_VERSION = "post-v1"
+
+
+def feature_set_hash() -> str:
+    """A short hash naming the feature set (version + column names), logged with models."""
+    text = FEATURE_SET_VERSION + "|" + ",".join(FEATURE_COLUMNS)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def build_post_features(posts: pd.DataFrame) -> pd.DataFrame:
+    """Compute the per-post feature matrix.
+
+    Args:
+        posts: Frame with at least :data:`INPUT_COLUMNS`; ``posted_at`` is converted to UTC
+            (naive timestamps are taken as UTC). Missing optional counts become 0.
+
+    Returns:
+        A float frame with :data:`FEATURE_COLUMNS`, aligned with ``posts.index``.
+
+    Raises:
+        ValueError: naming the missing input columns.
+    """
+    missing = [c for c in INPUT_COLUMNS if c not in posts.columns]
+    if missing:
+        raise ValueError(
+            f"build_post_features: input is missing column(s) {missing}; "
+            f"required: {list(INPUT_COLUMNS)}."
+        )
+    posted_at = pd.to_datetime(posts["posted_at"], utc=True)
+    caption = posts["caption"].astype("string").fillna("")
+    out = pd.DataFrame(index=posts.index)
+    out["hour"] = posted_at.dt.hour
+    out["weekday"] = posted_at.dt.weekday
+    out["month"] = posted_at.dt.month
+    out["is_weekend"] = (out["weekday"] >= 5).astype(int)
+    platform = posts["platform"].astype("string")
+    for name in schema.PLATFORMS:
+        out[f"platform_{name}"] = (platform == name).fillna(False).astype(int)
+    content = posts["content_type"].astype("string")
+    for name in schema.CONTENT_TYPES:
+        out[f"content_{name}"] = (content == name).fillna(False).astype(int)
+    out["caption_chars"] = caption.str.len()
+    out["caption_words"] = caption.str.split().str.len().fillna(0)
+    for name in ("hashtags_count", "mentions_count", "urls_count", "media_count"):
+        out[name] = pd.to_numeric(posts[name], errors="coerce").fillna(0)
+    followers = pd.to_numeric(posts["followers_at_post_time"], errors="coerce")
+    out["log_followers"] = np.log1p(followers.clip(lower=0).fillna(0).astype(float))
+    return out[list(FEATURE_COLUMNS)].astype(float)
+
+
+class PostFeaturizer(BaseEstimator, TransformerMixin):
+    """Stateless transformer: canonical posts → :data:`FEATURE_COLUMNS`."""
+
+    def fit(self, X: pd.DataFrame, y: object = None) -> PostFeaturizer:  # noqa: N803
+        self.n_features_out_ = len(FEATURE_COLUMNS)
+        return self
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:  # noqa: N803
+        return build_post_features(X)
+
+    def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
+        return np.array(FEATURE_COLUMNS, dtype=object)

@@ -1,0 +1,204 @@
+"""The register stage: log the run to MLflow, register the best model, set its alias.
+
+The first model of a name becomes ``@champion``; later ones become ``@challenger`` and are
+compared with the champion on the same time-ordered test rows. (Moving ``@champion`` needs
+the statistical promotion gate; until it passes, the champion stays.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import pandas as pd
+
+from pipelines.evaluate.metrics import regression_metrics
+from pipelines.features.post_features import INPUT_COLUMNS, PostFeaturizer, feature_set_hash
+from pipelines.registry import tracking
+from pipelines.train.split import time_split
+
+logger = logging.getLogger(__name__)
+
+CHAMPION, CHALLENGER = "champion", "challenger"
+
+
+def file_sha256(path: Path) -> str:
+    """Content hash of a file, to tie a model to the exact data it learned from."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def model_input(rows: pd.DataFrame) -> pd.DataFrame:
+    """The model's input columns with plain dtypes (what a client sends)."""
+    out = rows[list(INPUT_COLUMNS)].copy()
+    for column in ("hashtags_count", "mentions_count", "urls_count", "media_count",
+                   "followers_at_post_time"):
+        out[column] = pd.to_numeric(out[column]).fillna(0).astype("int64")
+    for column in ("platform", "content_type", "caption"):
+        out[column] = out[column].astype(object).where(out[column].notna(), "")
+    out["posted_at"] = pd.to_datetime(out["posted_at"], utc=True).dt.tz_localize(None)
+    return out.reset_index(drop=True)
+
+
+def _pip_requirements() -> list[str]:
+    from importlib.metadata import version
+
+    return [f"{name}=={version(name)}" for name in
+            ("scikit-learn", "lightgbm", "pandas", "numpy", "scipy", "engageflow")]
+
+
+def current_alias_version(model_name: str, alias: str) -> str | None:
+    """The version behind ``model_name@alias``, or None if the alias (or model) is absent."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return MlflowClient().get_model_version_by_alias(model_name, alias).version
+    except MlflowException:
+        return None
+
+
+def run_register(
+    *,
+    features_path: Path,
+    models_dir: Path,
+    metrics_path: Path,
+    validation_report: Path | None,
+    registration_path: Path,
+    tracking_uri: str,
+    artifact_root: Path,
+    experiment: str,
+    model_name: str,
+    run_key: str,
+    params: dict[str, Any],
+    project_root: Path,
+) -> dict[str, Any]:
+    """Stage runner: track the run in MLflow, register the best candidate, set the alias.
+
+    Idempotent per ``run_key``: a retried task reuses the parent and child runs and the
+    model version it already registered.
+
+    Returns:
+        The registration record (also written to ``registration_path``).
+    """
+    import mlflow
+    from mlflow import MlflowClient
+    from mlflow.models import infer_signature
+
+    tracking.connect(tracking_uri)
+    client = MlflowClient()
+    experiment_id = tracking.ensure_experiment(experiment, artifact_root)
+    parent = tracking.parent_run_id(experiment_id, run_key, run_name=run_key)
+    report = json.loads(metrics_path.read_text())
+    manifest = json.loads((models_dir / "manifest.json").read_text())
+    data_hash = file_sha256(features_path)
+    tags = {"engageflow.data_sha256": data_hash, "engageflow.git_commit":
+            tracking.git_commit(project_root), "engageflow.feature_set": feature_set_hash(),
+            "engageflow.target": report["target"]}
+
+    with mlflow.start_run(run_id=parent):
+        mlflow.set_tags(tags)
+        mlflow.log_params({f"{section}.{key}": json.dumps(value) if isinstance(value, (list, dict))
+                           else value for section, values in params.items()
+                           for key, value in values.items()})
+        for part, values in report["baseline_account_median"].items():
+            mlflow.log_metrics({f"baseline_{part}_{k}": v for k, v in values.items()})
+        mlflow.log_artifact(str(metrics_path))
+        if validation_report is not None and validation_report.exists():
+            mlflow.log_artifact(str(validation_report))
+
+    table = pd.read_parquet(features_path)
+    split = time_split(table["posted_at"], manifest["split"]["valid_fraction"],
+                       manifest["split"]["test_fraction"])
+    test_rows = table.iloc[split.test]
+    example = model_input(test_rows.head(5))
+    best = report["best"]
+    best_child = ""
+    for name, metrics in report["candidates"].items():
+        child = tracking.child_run_id(experiment_id, parent, name)
+        with mlflow.start_run(run_id=child, nested=True):
+            mlflow.set_tags(tags)
+            mlflow.log_params({f"model.{k}": v for k, v in
+                               manifest["candidates"][name]["hyperparameters"].items()})
+            mlflow.log_param("model.name", name)
+            for part, values in metrics.items():
+                mlflow.log_metrics({f"{part}_{k}": v for k, v in values.items()})
+            mlflow.log_metric("fit_seconds", manifest["candidates"][name]["fit_seconds"])
+        if name == best:
+            best_child = child
+
+    version = _registered_version(client, model_name, best_child)
+    if version is None:
+        model = joblib.load(models_dir / f"{best}.joblib")
+        with mlflow.start_run(run_id=best_child, nested=True):
+            info = mlflow.sklearn.log_model(
+                model, name="model", signature=infer_signature(example, model.predict(example)),
+                input_example=example, pip_requirements=_pip_requirements(),
+                registered_model_name=model_name,
+                # skops (MLflow's safe format) loads only types it is told to trust.
+                skops_trusted_types=[f"{PostFeaturizer.__module__}.{PostFeaturizer.__name__}"],
+            )
+        version = str(info.registered_model_version)
+    client.set_model_version_tag(model_name, version, "engageflow.run_key", run_key)
+    for key, value in tags.items():
+        client.set_model_version_tag(model_name, version, key, value)
+
+    champion = current_alias_version(model_name, CHAMPION)
+    comparison = None
+    if champion is None or champion == version:
+        alias = CHAMPION
+    else:
+        alias = CHALLENGER
+        comparison = compare_with_champion(model_name, champion, test_rows,
+                                           report["target"], report["candidates"][best]["test"])
+    client.set_registered_model_alias(model_name, alias, version)
+    record = {
+        "model_name": model_name, "version": version, "alias": alias, "candidate": best,
+        "run_id": best_child, "parent_run_id": parent, "experiment": experiment,
+        "test_metrics": report["candidates"][best]["test"], "champion_version": champion
+        if alias == CHALLENGER else version, "comparison": comparison,
+        "model_uri": f"models:/{model_name}@{alias}", "data_sha256": data_hash,
+    }
+    registration_path.parent.mkdir(parents=True, exist_ok=True)
+    registration_path.write_text(json.dumps(record, indent=2, default=str))
+    with mlflow.start_run(run_id=parent):
+        mlflow.log_artifact(str(registration_path))
+    logger.info("register: %s version %s is @%s", model_name, version, alias)
+    return record
+
+
+def _registered_version(client: Any, model_name: str, run_id: str) -> str | None:
+    """The version already registered from ``run_id`` (a retried task), if any."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        versions = client.search_model_versions(f"name='{model_name}' and run_id='{run_id}'")
+    except MlflowException:
+        return None
+    return str(versions[0].version) if versions else None
+
+
+def compare_with_champion(
+    model_name: str, champion_version: str, test_rows: pd.DataFrame, target: str,
+    challenger_test: dict[str, float],
+) -> dict[str, Any]:
+    """Score the champion on the challenger's test rows; report both side by side."""
+    import mlflow
+
+    champion = mlflow.sklearn.load_model(f"models:/{model_name}/{champion_version}")
+    champion_test = regression_metrics(test_rows[target].to_numpy(),
+                                       np.asarray(champion.predict(test_rows)))
+    return {
+        "champion_version": champion_version, "champion_test": champion_test,
+        "challenger_test": challenger_test,
+        "delta_mae_log": challenger_test["mae_log"] - champion_test["mae_log"],
+        "challenger_better_on_mae_log": challenger_test["mae_log"] < champion_test["mae_log"],
+    }

@@ -1,0 +1,82 @@
+"""MLflow tracking helpers: the store, the experiment, one parent run per pipeline run."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+RUN_KEY_TAG = "engageflow.run_key"
+CANDIDATE_TAG = "engageflow.candidate"
+
+
+def connect(tracking_uri: str) -> None:
+    """Point MLflow tracking and the registry at ``tracking_uri``."""
+    import mlflow
+
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+
+
+def ensure_experiment(name: str, artifact_root: Path) -> str:
+    """Return the id of experiment ``name``, creating it with a local artifact store."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    artifact_root.mkdir(parents=True, exist_ok=True)
+    return client.create_experiment(name, artifact_location=artifact_root.resolve().as_uri())
+
+
+def parent_run_id(experiment_id: str, run_key: str, run_name: str) -> str:
+    """The id of the parent run tagged with ``run_key``, created on first use.
+
+    Every task of one pipeline run calls this, so retries and later tasks log into the same
+    run instead of creating new ones.
+    """
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    existing = client.search_runs(
+        [experiment_id], filter_string=f"tags.`{RUN_KEY_TAG}` = '{run_key}'", max_results=1
+    )
+    if existing:
+        return existing[0].info.run_id
+    run = client.create_run(experiment_id, run_name=run_name, tags={RUN_KEY_TAG: run_key})
+    return run.info.run_id
+
+
+def child_run_id(experiment_id: str, parent_id: str, candidate: str) -> str:
+    """The id of the parent's child run for ``candidate``, created on first use."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    existing = client.search_runs(
+        [experiment_id],
+        filter_string=(f"tags.`mlflow.parentRunId` = '{parent_id}' and "
+                       f"tags.`{CANDIDATE_TAG}` = '{candidate}'"),
+        max_results=1,
+    )
+    if existing:
+        return existing[0].info.run_id
+    run = client.create_run(
+        experiment_id, run_name=candidate,
+        tags={"mlflow.parentRunId": parent_id, CANDIDATE_TAG: candidate},
+    )
+    return run.info.run_id
+
+
+def git_commit(root: Path) -> str:
+    """The project's current git commit, or ``unknown`` outside a git checkout."""
+    try:
+        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], check=True,
+                             capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.stdout.strip()

@@ -1,0 +1,60 @@
+"""The end-of-run summary people read: rows, candidates, registration, one prediction."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+
+def format_summary(data_dir: Path, *, tracking_uri: str) -> str:
+    """Render the summary of the run whose layers are under ``data_dir``.
+
+    Loads the registered model back through ``models:/NAME@ALIAS`` (the way a user would)
+    and predicts the newest validated post.
+    """
+    import mlflow
+
+    from pipelines.registry.register import model_input
+
+    validation = json.loads((data_dir / "02_validated" / "validation.json").read_text())
+    metrics = json.loads((data_dir / "05_reporting" / "metrics.json").read_text())
+    record = json.loads((data_dir / "05_reporting" / "registration.json").read_text())
+    lines = [
+        "", "=" * 72, "EngageFlow run summary", "=" * 72,
+        f"rows collected {validation['rows_in']}, accepted {validation['rows_accepted']}, "
+        f"quarantined {validation['rows_quarantined']}",
+        f"candidates (test part, target={metrics['target']}, chosen on validation "
+        f"{metrics['selection_metric']}):",
+        f"  {'model':<26}{'MAE log1p':>10}{'RMSE log1p':>11}{'R2 log1p':>10}{'Spearman':>10}",
+    ]
+    rows = {**metrics["candidates"],
+            "baseline (account median)": metrics["baseline_account_median"]}
+    for name, values in rows.items():
+        t = values["test"]
+        marker = " *" if name == metrics["best"] else ""
+        lines.append(f"  {name + marker:<26}{t['mae_log']:>10.4f}{t['rmse_log']:>11.4f}"
+                     f"{t['r2_log']:>10.4f}{t['spearman']:>10.4f}")
+    lines.append(f"registered {record['model_name']} version {record['version']} as "
+                 f"@{record['alias']}  ({record['model_uri']})")
+    if record.get("comparison"):
+        c = record["comparison"]
+        lines.append(
+            f"  vs champion v{c['champion_version']} on the same test rows: MAE log1p "
+            f"{c['challenger_test']['mae_log']:.4f} vs {c['champion_test']['mae_log']:.4f} "
+            f"({'challenger better' if c['challenger_better_on_mae_log'] else 'champion better'}"
+            "; promotion needs the statistical gate)")
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+    model = mlflow.pyfunc.load_model(record["model_uri"])
+    post = pd.read_parquet(data_dir / "02_validated" / "posts.parquet").tail(1)
+    example = model_input(post)
+    predicted = float(model.predict(example)[0])
+    lines.append(f"example prediction with {record['model_uri']}:")
+    for key, value in example.iloc[0].items():
+        text = str(value)
+        lines.append(f"  {key:<24}{text[:60] + ('…' if len(text) > 60 else '')}")
+    lines.append(f"  -> predicted likes {predicted:,.0f} (actual {int(post['likes'].iloc[0]):,})")
+    lines.append("=" * 72)
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Training: estimators by name, time-ordered splits, the training stage."""

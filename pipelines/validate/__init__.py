@@ -1,0 +1,1 @@
+"""Validation: Great Expectations contracts, quarantine with reasons, the dataset gate."""
