@@ -143,7 +143,9 @@ def generate_posts(rows: int, accounts: int = 60, seed: int = 42) -> pd.DataFram
         "platform": platform,
         "account_id": [f"acct-{a:05d}" for a in account],
         "campaign_id": np.where(
-            has_campaign, [f"camp-{a:05d}-{c}" for a, c in zip(account, campaign_no, strict=True)], None
+            has_campaign,
+            [f"camp-{a:05d}-{c}" for a, c in zip(account, campaign_no, strict=True)],
+            None,
         ),
         "posted_at": posted_at,
         "content_type": content_type,
