@@ -277,11 +277,12 @@ def _error(
     return CollectError(message, file=file, row=row, column=column, rule=rule, value=seen)
 
 
-def _clean(text: str) -> str:
-    """Show undecodable bytes (lone surrogates from ``surrogateescape``) as ``\\xNN``."""
+def _clean(text: str, escape: str = "\\") -> str:
+    """Show undecodable bytes (lone surrogates from ``surrogateescape``) as ``\\xNN``;
+    inside JSON text the backslash itself is escaped (``escape="\\\\"``)."""
     if not _SURROGATES.search(text):
         return text
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return _SURROGATES.sub(lambda m: f"{escape}x{ord(m.group()) - 0xDC00:02x}", text)
 
 
 def _show(value: object) -> str:
@@ -292,9 +293,13 @@ def _show(value: object) -> str:
 
 
 def _json(value: object) -> str:
-    """Serialize a record or extra object to JSON text, keeping undecodable bytes visible."""
-    text = json.dumps(value, ensure_ascii=False, default=_json_default, allow_nan=False)
-    return _clean(text)
+    """Serialize a record or extra object to JSON text (NaN/inf as null, undecodable bytes
+    as ``\\xNN``)."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, default=_json_default, allow_nan=False)
+    except ValueError:  # a NaN or inf somewhere: not valid JSON, write null instead
+        text = json.dumps(_jsonable(value), ensure_ascii=False, default=_json_default)
+    return _clean(text, escape="\\\\")
 
 
 def _json_default(value: object) -> object:
@@ -526,7 +531,7 @@ def _records_to_frame(loaded: _Loaded) -> _Loaded:
     for number, rec in loaded.records.items():
         if not isinstance(rec, dict):
             loaded.broken[number] = ("json_shape", "a record must be a JSON object", rec,
-                                     _json(_jsonable(rec)))
+                                     _json(rec))
     columns: dict[str, None] = {}
     for rec in good.values():
         columns.update(dict.fromkeys(rec))
@@ -542,6 +547,11 @@ def _records_to_frame(loaded: _Loaded) -> _Loaded:
 # --------------------------------------------------------------------------- value parsing
 
 
+def _all_text(series: pd.Series) -> bool:
+    """Whether every value is a str or None (CSV columns), enabling the fast paths."""
+    return series.dtype == object and bool(series.map(type).isin((str, type(None))).all())
+
+
 def _is_missing(value: object) -> bool:
     if value is None or value is pd.NA or value is pd.NaT:
         return True
@@ -551,7 +561,7 @@ def _is_missing(value: object) -> bool:
 
 
 def _missing_mask(series: pd.Series) -> pd.Series:
-    if len(series) and all(isinstance(v, str) for v in series.head(1)):
+    if _all_text(series):
         text = series.str.strip().str.lower()
         return series.isna() | text.isin(_NULL_TOKENS)
     return series.map(_is_missing).astype(bool)
@@ -560,9 +570,11 @@ def _missing_mask(series: pd.Series) -> pd.Series:
 def _parse_int(series: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     """Parse counts: (Int64 values, bad mask, missing mask), vectorized."""
     missing = _missing_mask(series)
-    is_bool = series.map(lambda v: isinstance(v, bool | np.bool_)).astype(bool)
-    candidates = series.where(~missing & ~is_bool)
-    if candidates.map(lambda v: isinstance(v, str)).any():
+    if _all_text(series):
+        candidates = series.where(~missing).str.strip()
+    else:
+        is_bool = series.map(lambda v: isinstance(v, bool | np.bool_)).astype(bool)
+        candidates = series.where(~missing & ~is_bool)
         candidates = candidates.map(lambda v: v.strip() if isinstance(v, str) else v)
     numbers = pd.to_numeric(candidates, errors="coerce").astype("float64")
     finite = np.isfinite(numbers)
@@ -730,7 +742,7 @@ def _finish(mapped: _Mapped, *, path: Path, fmt: str, collected_at: pd.Timestamp
 
     extras = mapped.extra
     out["source"] = fmt
-    out["extra"] = extras.map(lambda e: None if e is None else _json(_jsonable(e)))
+    out["extra"] = extras.map(lambda e: None if e is None else _json(e))
 
     if issue_frames:
         issues = pd.concat(issue_frames, ignore_index=True).sort_values(
@@ -831,8 +843,8 @@ def _frame_record(frame: pd.DataFrame, records: dict[int, object] | None
                   ) -> Callable[[int], str]:
     """Record JSON: the original JSON object when there is one, else the row's fields."""
     if records is not None:
-        return lambda row: _json(_jsonable(records[row]))
-    return lambda row: _json(_jsonable(frame.loc[row].to_dict()))
+        return lambda row: _json(records[row])
+    return lambda row: _json(frame.loc[row].to_dict())
 
 
 def _require_columns(loaded: _Loaded, path: Path, fmt: str, needed: list[str]) -> pd.DataFrame:
@@ -865,10 +877,10 @@ def _infer_extra_column(series: pd.Series) -> pd.Series:
         out[~blank] = lowered == "true"
         return out
     if present.str.fullmatch(r"-?(0|[1-9]\d{0,17})").all():
-        out[~blank] = [int(v) for v in present]
+        out[~blank] = pd.to_numeric(present).astype(object)
         return out
     if present.str.fullmatch(r"-?\d+\.\d*([eE][-+]?\d+)?").all():
-        out[~blank] = [float(v) for v in present]
+        out[~blank] = pd.to_numeric(present).astype(object)
     return out
 
 
@@ -1220,7 +1232,7 @@ def _map_nested(loaded: _Loaded, fmt: str) -> _Mapped:
                                "bytes that are not UTF-8; re-export the file as UTF-8"))
     source_of = _TWITTER_SOURCE_OF if fmt == "twitter_v2" else _GRAPH_SOURCE_OF
     return _Mapped(values, source_of, extra, issues,
-                   lambda row: _json(_jsonable(originals[row])), skip)
+                   lambda row: _json(originals[row]), skip)
 
 
 def _surrogate_path(value: object, path: str) -> tuple[str, str] | None:
