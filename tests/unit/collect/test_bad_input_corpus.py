@@ -138,6 +138,11 @@ CASES = [
          {"p.csv": csv_bytes([row(), row(post_id="p2", caption="caf\u00e9")]).decode()
           .encode("latin-1")},
          rejects=[(2, "decode_utf8", "caption")], posts=1, check=_latin1_check),
+    Case("latin1_bytes_in_json_field",
+         {"p.json": json.dumps([graph_post(), graph_post(id="ig2", caption="caf\u00e9")],
+                               ensure_ascii=False).encode("latin-1")},
+         fmt="instagram_graph", rejects=[(2, "decode_utf8", "caption")], posts=1,
+         check=_latin1_check),
     Case("empty_csv_0_bytes", {"p.csv": b""}, error=("empty_file", ["p.csv", "0 bytes"])),
     Case("empty_json_0_bytes", {"p.json": b""}, error=("empty_file", ["p.json"])),
     Case("empty_parquet_0_bytes", {"p.parquet": b""}, error=("empty_file", ["p.parquet"])),
