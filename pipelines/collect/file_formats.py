@@ -1128,7 +1128,8 @@ def _list(parent: dict[str, Any], key: str, path: str) -> list[Any]:
     return value
 
 
-def _count_text(caption: object, pattern: re.Pattern[str]) -> int | None:
+def _count_text(caption: object, pattern: re.Pattern[str]) -> int:
+    """Occurrences of ``pattern`` in a caption (0 for no caption)."""
     return len(pattern.findall(caption)) if isinstance(caption, str) else 0
 
 
