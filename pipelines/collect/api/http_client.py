@@ -99,6 +99,24 @@ def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
     return _BEARER.sub(r"\1***", text)
 
 
+class _RedactTokens(logging.Filter):
+    """Masks ``access_token=…`` in records of urllib3, which logs request lines (with
+    their query string) at DEBUG level."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "access_token=" in message.lower():
+            record.msg, record.args = redact(message), ()
+        return True
+
+
+def _guard_urllib3_logging() -> None:
+    """Attach :class:`_RedactTokens` to urllib3's request logger, once."""
+    urllib3_logger = logging.getLogger("urllib3.connectionpool")
+    if not any(isinstance(f, _RedactTokens) for f in urllib3_logger.filters):
+        urllib3_logger.addFilter(_RedactTokens())
+
+
 class ApiClient:
     """A retrying JSON GET client for one API, one base URL and one token.
 
@@ -151,6 +169,8 @@ class ApiClient:
         self._token = token
         self._token_in = token_in
         self._headers = dict(headers or {})
+        if token_in == "query":
+            _guard_urllib3_logging()
         if token_in == "bearer":
             self._headers["Authorization"] = f"Bearer {token}"
         self._own_session = session is None

@@ -112,10 +112,10 @@ def fetch_linkedin_posts(
                             lambda r: _map_post(r, account_id, followers), enrich=enrich)
                 if builder.since is not None and isinstance(record, Mapping):
                     reached_since |= builder.is_older_than_since(_posted_at(FieldReader(record)))
-            start += len(elements)
-            if not elements or reached_since or (
-                start >= total if total is not None else len(elements) < page_size
-            ):
+            # Pages may come back short (LinkedIn drops deleted posts after paging), so
+            # advance by the count asked for and stop on an empty page or at the total.
+            start += page_size
+            if not elements or reached_since or (total is not None and start >= total):
                 break
             if max_pages is not None and number >= max_pages:
                 logger.warning("linkedin: stopping after max_pages=%d; more posts remain",

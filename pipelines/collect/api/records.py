@@ -199,7 +199,8 @@ class ResultBuilder:
     def build(self) -> ApiResult:
         """The canonical posts, the quarantine frame and the record count."""
         if self.rows:
-            frame = pd.DataFrame(self.rows)
+            # Counts a source does not report (LinkedIn shares, say) become nulls.
+            frame = pd.DataFrame(self.rows).reindex(columns=list(schema.COLUMN_NAMES))
             frame["collected_at"] = self.collected_at
             frame["source"] = self.source
             posts = schema.conform(frame).reset_index(drop=True)
