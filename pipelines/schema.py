@@ -1,8 +1,11 @@
 """The canonical post schema: one versioned shape every connector maps into.
 
 A post row is one published post with the outcome counts seen when it was collected.
-Counts that a source does not report (saves, impressions, reach) are nullable; fields a
-source reports that the schema has no column for are kept as JSON in ``extra``.
+Required: identity, platform, time, content type, followers and likes (the primary target).
+Everything a source may not report (caption in the UCI Facebook file, comments and shares in
+the 2017 Instagram scrape, saves, impressions, reach) is nullable: null means "not reported",
+never zero. Fields a source reports that the schema has no column for are kept as JSON in
+``extra``.
 """
 
 from __future__ import annotations
@@ -41,15 +44,15 @@ COLUMNS: tuple[Column, ...] = (
     Column("campaign_id", "string", False, "Marketing campaign, if any."),
     Column("posted_at", "datetime64[ns, UTC]", True, "Publication time, UTC."),
     Column("content_type", "string", True, f"One of {', '.join(CONTENT_TYPES)}."),
-    Column("caption", "string", True, "Post text (may be empty)."),
-    Column("hashtags_count", "Int64", True, "Number of hashtags in the post."),
-    Column("mentions_count", "Int64", True, "Number of @mentions in the post."),
+    Column("caption", "string", False, "Post text (may be empty)."),
+    Column("hashtags_count", "Int64", False, "Number of hashtags in the post."),
+    Column("mentions_count", "Int64", False, "Number of @mentions in the post."),
     Column("urls_count", "Int64", False, "Number of links in the post."),
     Column("media_count", "Int64", False, "Number of attached media items."),
     Column("followers_at_post_time", "Int64", True, "Account followers when posted."),
     Column("likes", "Int64", True, "Likes (reactions) when collected."),
-    Column("comments", "Int64", True, "Comments (replies) when collected."),
-    Column("shares", "Int64", True, "Shares (retweets, reposts) when collected."),
+    Column("comments", "Int64", False, "Comments (replies) when collected."),
+    Column("shares", "Int64", False, "Shares (retweets, reposts) when collected."),
     Column("saves", "Int64", False, "Saves/bookmarks when collected."),
     Column("impressions", "Int64", False, "Impressions when collected."),
     Column("reach", "Int64", False, "Unique accounts reached when collected."),

@@ -11,7 +11,7 @@ from sklearn.linear_model import Ridge
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from pipelines.features.post_features import PostFeaturizer
+from pipelines.features.post_features import FEATURE_COLUMNS, PostFeaturizer
 
 
 def make_regressor(name: str, hyperparameters: dict[str, Any], seed: int) -> RegressorMixin:
@@ -28,9 +28,11 @@ def make_regressor(name: str, hyperparameters: dict[str, Any], seed: int) -> Reg
     if name == "lightgbm":
         from lightgbm import LGBMRegressor
 
+        # Domain prior: more followers never means fewer expected likes, all else equal.
+        monotone = [1 if c == "log_followers" else 0 for c in FEATURE_COLUMNS]
         base: RegressorMixin = LGBMRegressor(
             random_state=seed, n_jobs=1, verbose=-1, deterministic=True,
-            force_row_wise=True, **hyperparameters,
+            force_row_wise=True, monotone_constraints=monotone, **hyperparameters,
         )
     elif name == "ridge":
         base = make_pipeline(StandardScaler(), Ridge(**hyperparameters))

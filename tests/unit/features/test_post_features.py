@@ -1,0 +1,75 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipelines.features.post_features import (
+    FEATURE_COLUMNS,
+    INPUT_COLUMNS,
+    PostFeaturizer,
+    build_post_features,
+    feature_set_hash,
+)
+from pipelines.features.stage import build_feature_table, run_features
+
+
+def _post(**overrides) -> pd.DataFrame:
+    post = {"platform": "linkedin", "content_type": "video",
+            "posted_at": pd.Timestamp("2026-03-07T18:30:00Z"),  # a Saturday
+            "caption": "Big launch today #news", "hashtags_count": 1, "mentions_count": 0,
+            "urls_count": 2, "media_count": 1, "followers_at_post_time": 999}
+    post.update(overrides)
+    return pd.DataFrame([post])
+
+
+def test_features_of_a_known_post():
+    row = build_post_features(_post()).iloc[0]
+    assert list(row.index) == list(FEATURE_COLUMNS)
+    assert (row["hour"], row["weekday"], row["month"], row["is_weekend"]) == (18, 5, 3, 1)
+    assert row["platform_linkedin"] == 1 and row["platform_twitter"] == 0
+    assert row["content_video"] == 1 and row["content_image"] == 0
+    assert row["caption_chars"] == 22 and row["caption_words"] == 4
+    assert row["log_followers"] == pytest.approx(np.log(1000))
+
+
+def test_naive_timestamps_are_utc_and_other_zones_are_converted():
+    naive = build_post_features(_post(posted_at=pd.Timestamp("2026-03-07 18:30")))
+    paris = build_post_features(_post(posted_at=pd.Timestamp("2026-03-07 19:30",
+                                                             tz="Europe/Paris")))
+    assert naive["hour"].iloc[0] == paris["hour"].iloc[0] == 18
+
+
+def test_missing_optional_counts_and_caption_do_not_produce_nan():
+    row = build_post_features(_post(urls_count=None, media_count=pd.NA, caption=None))
+    assert not row.isna().any().any()
+    assert row["urls_count"].iloc[0] == 0 and row["caption_chars"].iloc[0] == 0
+
+
+def test_missing_input_columns_are_named():
+    with pytest.raises(ValueError, match=r"missing column\(s\) \['followers_at_post_time'\]"):
+        build_post_features(_post().drop(columns=["followers_at_post_time"]))
+
+
+def test_featurizer_equals_the_function(demo_posts):
+    pd.testing.assert_frame_equal(PostFeaturizer().fit(demo_posts).transform(demo_posts),
+                                  build_post_features(demo_posts))
+
+
+def test_feature_set_hash_is_stable():
+    assert feature_set_hash() == feature_set_hash() and len(feature_set_hash()) == 12
+
+
+def test_feature_table_is_time_ordered_and_carries_inputs(demo_posts):
+    shuffled = demo_posts.sample(frac=1.0, random_state=0)
+    table = build_feature_table(shuffled)
+    assert table["posted_at"].is_monotonic_increasing
+    assert set(INPUT_COLUMNS) <= set(table.columns)
+    assert {f"f_{c}" for c in FEATURE_COLUMNS} <= set(table.columns)
+    assert len(table) == len(demo_posts)
+
+
+def test_stage_writes_table_and_manifest(tmp_path, demo_posts):
+    demo_posts.to_parquet(tmp_path / "validated.parquet")
+    manifest = run_features(tmp_path / "validated.parquet", tmp_path / "f" / "posts.parquet")
+    assert manifest["rows"] == len(demo_posts)
+    assert manifest["feature_set_hash"] == feature_set_hash()
+    assert (tmp_path / "f" / "posts.json").exists()
