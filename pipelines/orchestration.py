@@ -6,13 +6,36 @@ JSON-able dict (paths and counts) for XCom — never a DataFrame.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import asdict
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 
 from pipelines.config import Settings, apply_overrides, load_params, settings_from_params
 from pipelines.paths import ProjectPaths, project_paths
+
+T = TypeVar("T")
+
+
+def fail_fast_on_bad_input(func: Callable[..., T]) -> Callable[..., T]:
+    """Turn ValueError (bad params, a failed data contract) into a no-retry task failure.
+
+    The same input fails the same way, so retrying only delays the message; transient
+    errors (I/O, network) keep Airflow's retries.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            return func(*args, **kwargs)
+        except ValueError as error:
+            from airflow.sdk.exceptions import AirflowFailException
+
+            raise AirflowFailException(f"{type(error).__name__}: {error}") from error
+
+    return wrapper
 
 
 def _resolve(
@@ -23,6 +46,7 @@ def _resolve(
     return base.for_run(run_id), settings_from_params(params), params
 
 
+@fail_fast_on_bad_input
 def collect_task(
     project_dir: str, run_id: str, form_params: dict[str, Any]
 ) -> dict[str, Any]:
@@ -35,6 +59,7 @@ def collect_task(
     return {"raw_posts": str(paths.raw_posts), **asdict(summary)}
 
 
+@fail_fast_on_bad_input
 def validate_task(
     project_dir: str, run_id: str, form_params: dict[str, Any], as_of: str
 ) -> dict[str, Any]:
@@ -51,6 +76,7 @@ def validate_task(
     return {"validated_posts": str(paths.validated_posts), **asdict(summary)}
 
 
+@fail_fast_on_bad_input
 def features_task(
     project_dir: str, run_id: str, form_params: dict[str, Any]
 ) -> dict[str, Any]:
@@ -61,6 +87,7 @@ def features_task(
     return {"features": str(paths.features), "rows": manifest["rows"]}
 
 
+@fail_fast_on_bad_input
 def train_task(
     project_dir: str, run_id: str, form_params: dict[str, Any]
 ) -> dict[str, Any]:
@@ -74,6 +101,7 @@ def train_task(
     return {"models": str(paths.models), "candidates": list(manifest["candidates"])}
 
 
+@fail_fast_on_bad_input
 def evaluate_task(
     project_dir: str, run_id: str, form_params: dict[str, Any]
 ) -> dict[str, Any]:
@@ -84,6 +112,7 @@ def evaluate_task(
     return {"metrics": str(paths.metrics), "best": report["best"]}
 
 
+@fail_fast_on_bad_input
 def register_task(
     project_dir: str, run_id: str, form_params: dict[str, Any]
 ) -> dict[str, Any]:

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.evaluate.metrics import regression_metrics
-from pipelines.features.post_features import INPUT_COLUMNS, PostFeaturizer, feature_set_hash
+from pipelines.features.post_features import INPUT_COLUMNS, feature_set_hash
 from pipelines.registry import tracking
 from pipelines.train.split import time_split
 
@@ -48,6 +48,31 @@ def model_input(rows: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+#: Module prefixes whose types a saved model may contain (skops loads nothing else).
+TRUSTED_MODULES: tuple[str, ...] = (
+    "pipelines.", "sklearn.", "lightgbm.", "xgboost.", "numpy.", "collections.", "scipy.",
+)
+
+
+def trusted_types(model: object) -> list[str]:
+    """The types skops must be told to trust to load ``model``, all from TRUSTED_MODULES.
+
+    MLflow saves scikit-learn models with skops, which refuses unknown types on load.
+
+    Raises:
+        ValueError: if the model holds a type from outside the trusted modules.
+    """
+    import skops.io
+
+    untrusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
+    foreign = [t for t in untrusted if not t.startswith(TRUSTED_MODULES)]
+    if foreign:
+        raise ValueError(
+            f"trusted_types: the model holds types outside {TRUSTED_MODULES}: {foreign}."
+        )
+    return list(untrusted)
+
+
 def _pip_requirements() -> list[str]:
     from importlib.metadata import version
 
@@ -61,7 +86,7 @@ def current_alias_version(model_name: str, alias: str) -> str | None:
     from mlflow.exceptions import MlflowException
 
     try:
-        return MlflowClient().get_model_version_by_alias(model_name, alias).version
+        return str(MlflowClient().get_model_version_by_alias(model_name, alias).version)
     except MlflowException:
         return None
 
@@ -143,8 +168,7 @@ def run_register(
                 model, name="model", signature=infer_signature(example, model.predict(example)),
                 input_example=example, pip_requirements=_pip_requirements(),
                 registered_model_name=model_name,
-                # skops (MLflow's safe format) loads only types it is told to trust.
-                skops_trusted_types=[f"{PostFeaturizer.__module__}.{PostFeaturizer.__name__}"],
+                skops_trusted_types=trusted_types(model),
             )
         version = str(info.registered_model_version)
     client.set_model_version_tag(model_name, version, "engageflow.run_key", run_key)

@@ -1,0 +1,69 @@
+"""Every DAG imports cleanly, is tagged, retries, and has the expected task graph."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
+EXPECTED_EDGES = {
+    "engagement_training": [
+        ("collect", "validate"), ("validate", "build_features"), ("build_features", "train"),
+        ("train", "evaluate"), ("evaluate", "register"),
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def dagbag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(DAGS_DIR))
+
+
+def test_every_dag_file_imports_without_errors(dagbag):
+    assert dagbag.import_errors == {}, f"import errors in {DAGS_DIR}: {dagbag.import_errors}"
+    assert set(EXPECTED_EDGES) <= set(dagbag.dag_ids)
+
+
+def test_dags_have_tags_and_retries(dagbag):
+    for dag_id, dag in dagbag.dags.items():
+        assert dag.tags, f"{dag_id} ({dag.fileloc}) has no tags"
+        for task in dag.tasks:
+            assert task.retries >= 1, f"{dag_id}.{task.task_id} ({dag.fileloc}) has no retries"
+
+
+@pytest.mark.parametrize("dag_id", sorted(EXPECTED_EDGES))
+def test_task_graph(dagbag, dag_id):
+    dag = dagbag.dags[dag_id]
+    edges = {(t.task_id, d) for t in dag.tasks for d in t.downstream_task_ids}
+    assert edges == set(EXPECTED_EDGES[dag_id]), f"{dag_id} ({dag.fileloc}) graph differs"
+
+
+def test_params_have_titles_descriptions_and_match_params_yaml(dagbag, project_root):
+    from pipelines.config import flat_defaults, load_params
+
+    dag = dagbag.dags["engagement_training"]
+    defaults = flat_defaults(load_params(project_root / "params.yaml"))
+    for name in dag.params:
+        param_object = dag.params.get_param(name)
+        assert param_object.schema.get("title"), f"Param {name} has no title"
+        assert param_object.description, f"Param {name} has no description"
+        assert param_object.schema.get("type"), f"Param {name} has no type"
+        assert param_object.value == defaults[name], f"Param {name} differs from params.yaml"
+
+
+@pytest.mark.parametrize("path", sorted(DAGS_DIR.glob("*.py")), ids=lambda p: p.name)
+def test_dag_files_import_nothing_heavy_at_top_level(path):
+    heavy = {"pandas", "numpy", "mlflow", "sklearn", "lightgbm", "xgboost",
+             "great_expectations", "evidently", "torch", "sentence_transformers"}
+    tree = ast.parse(path.read_text())
+    top_level = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
+    names = {(n.module or "") if isinstance(n, ast.ImportFrom) else a.name
+             for n in top_level for a in n.names}
+    roots = {name.split(".")[0] for name in names}
+    assert not roots & heavy, f"{path.name} imports {roots & heavy} at top level"
+    pipeline_imports = {n for n in names if n.startswith("pipelines")}
+    assert pipeline_imports <= {"pipelines.config"}, f"{path.name}: logic imported at top level"

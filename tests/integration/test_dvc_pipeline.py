@@ -1,0 +1,71 @@
+"""`dvc repro` in a temporary copy of the repository: runs every stage, then is a no-op."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.integration
+
+BIN = Path(sys.executable).parent
+
+
+def _run(args: list[str], cwd: Path, env: dict[str, str]) -> str:
+    done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, f"{args} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return done.stdout + done.stderr
+
+
+@pytest.fixture(scope="module")
+def repo_copy(tmp_path_factory, project_root):
+    """The project's tracked and unignored files in a fresh git repository."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=project_root,
+        capture_output=True, text=True, check=True).stdout.split()
+    root = tmp_path_factory.mktemp("repo")
+    for name in listed:
+        if (project_root / name).is_file():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(project_root / name, root / name)
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["collect"]["demo_rows"] = 700
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ENGAGEFLOW", "MLFLOW"))}
+    env["PATH"] = f"{BIN}{os.pathsep}{env['PATH']}"
+    for args in (["git", "init", "-q"], ["git", "add", "-A"],
+                 ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c"]):
+        _run(args, root, env)
+    return root, env
+
+
+def test_repro_runs_every_stage_and_writes_metrics(repo_copy):
+    root, env = repo_copy
+    out = _run([str(BIN / "dvc"), "repro"], root, env)
+    for stage in ("collect", "validate", "features", "train", "evaluate"):
+        assert f"Running stage '{stage}'" in out
+    metrics = json.loads((root / "data/05_reporting/metrics.json").read_text())
+    assert metrics["split"]["train"] + metrics["split"]["valid"] + metrics["split"]["test"] \
+        == 700
+    assert (root / "dvc.lock").exists()
+    assert any((root / ".engageflow" / "dvc-cache").rglob("*")), "DVC cache is empty"
+
+
+def test_second_repro_is_a_no_op_and_a_param_change_reruns_downstream(repo_copy):
+    root, env = repo_copy
+    out = _run([str(BIN / "dvc"), "repro"], root, env)
+    assert "Running stage" not in out
+    assert "up to date" in out
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["train"]["seed"] = 99
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    out = _run([str(BIN / "dvc"), "repro"], root, env)
+    assert "Running stage 'train'" in out and "Running stage 'collect'" not in out
+    shown = _run([str(BIN / "dvc"), "metrics", "show", "--json"], root, env)
+    assert "mae_log" in shown

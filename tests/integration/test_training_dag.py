@@ -1,0 +1,114 @@
+"""The training DAG end to end with real Airflow (SQLite) and real MLflow (SQLite + files)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+BIN = Path(sys.executable).parent
+
+
+def _env(project_root: Path, home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("AIRFLOW", "ENGAGEFLOW", "MLFLOW"))}
+    env.update({
+        "ENGAGEFLOW_HOME": str(project_root),
+        "ENGAGEFLOW_STATE": str(home / "state"),
+        "AIRFLOW_HOME": str(home / "airflow"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(project_root / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow/airflow.db",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "MLFLOW_TRACKING_URI": f"sqlite:///{home}/state/mlflow.db",
+        "HF_HUB_OFFLINE": "1",
+    })
+    return env
+
+
+def _airflow(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    done = subprocess.run([str(BIN / "airflow"), *args], env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, f"airflow {args} failed:\n{done.stdout[-4000:]}\n" \
+                                 f"{done.stderr[-4000:]}"
+    return done
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory, project_root):
+    home = tmp_path_factory.mktemp("dagrun")
+    (home / "airflow").mkdir()
+    env = _env(project_root, home)
+    _airflow(["db", "migrate"], env)
+    conf = json.dumps({"demo_rows": 900, "data_seed": 5})
+    _airflow(["dags", "test", "engagement_training", "-c", conf], env)
+    _airflow(["dags", "test", "engagement_training", "-c",
+              json.dumps({"demo_rows": 900, "data_seed": 6, "seed": 3})], env)
+    records = sorted((home / "state" / "runs").glob("*/05_reporting/registration.json"),
+                     key=lambda p: p.stat().st_mtime)
+    return home, env, [json.loads(p.read_text()) for p in records]
+
+
+def test_first_run_registers_a_champion_that_loads_and_predicts(two_runs):
+    import mlflow
+
+    home, _, records = two_runs
+    assert len(records) == 2
+    first = records[0]
+    assert (first["model_name"], first["version"], first["alias"]) == \
+        ("engagement-likes", "1", "champion")
+    mlflow.set_tracking_uri(f"sqlite:///{home}/state/mlflow.db")
+    model = mlflow.pyfunc.load_model("models:/engagement-likes@champion")
+    from pipelines.collect.demo_data import generate_posts
+    from pipelines.registry.register import model_input
+
+    predictions = model.predict(model_input(generate_posts(5, 3, seed=1)))
+    assert len(predictions) == 5 and (predictions >= 0).all()
+
+
+def test_second_run_is_a_challenger_compared_with_the_champion(two_runs):
+    _, _, records = two_runs
+    second = records[1]
+    assert (second["version"], second["alias"]) == ("2", "challenger")
+    assert second["comparison"]["champion_version"] == "1"
+
+
+def test_run_folders_hold_every_layer_and_counts_add_up(two_runs):
+    home, _, _ = two_runs
+    for run in (home / "state" / "runs").iterdir():
+        validation = json.loads((run / "02_validated" / "validation.json").read_text())
+        assert validation["rows_in"] == 900
+        assert validation["rows_accepted"] + validation["rows_quarantined"] == 900
+        for layer in ("01_raw/posts.parquet", "03_features/posts.parquet",
+                      "04_models/manifest.json", "05_reporting/metrics.json"):
+            assert (run / layer).exists(), f"{run.name} lacks {layer}"
+
+
+def test_one_parent_run_per_dag_run_with_a_child_per_candidate(two_runs):
+    from mlflow import MlflowClient
+
+    home, _, records = two_runs
+    client = MlflowClient(tracking_uri=f"sqlite:///{home}/state/mlflow.db")
+    experiment = client.get_experiment_by_name("engageflow")
+    runs = client.search_runs([experiment.experiment_id])
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    assert len(parents) == 2
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") ==
+                records[0]["parent_run_id"]]
+    assert sorted(r.data.tags["engageflow.candidate"] for r in children) == ["lightgbm", "ridge"]
+
+
+def test_a_bad_param_fails_the_run_with_a_clear_message(two_runs):
+    _, env, _ = two_runs
+    done = subprocess.run(
+        [str(BIN / "airflow"), "dags", "test", "engagement_training", "-c",
+         json.dumps({"demo_rows": 900, "min_rows": 5000})],
+        env=env, capture_output=True, text=True, timeout=600)
+    output = done.stdout + done.stderr
+    assert "900 accepted rows is below validate.min_rows 5000" in output

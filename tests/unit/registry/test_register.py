@@ -1,0 +1,95 @@
+"""Registration against a real MLflow store (SQLite + local artifacts in tmp_path)."""
+
+import json
+from dataclasses import replace
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from pipelines.evaluate.stage import run_evaluate
+from pipelines.features.stage import run_features
+from pipelines.paths import ProjectPaths
+from pipelines.registry.register import model_input, run_register
+from pipelines.train.stage import run_train
+
+MODEL = "engagement-likes-test"
+HYPER = {"lightgbm": {"n_estimators": 50, "num_leaves": 7}, "ridge": {"alpha": 1.0}}
+
+
+def _run_stages(paths: ProjectPaths, posts: pd.DataFrame, seed: int) -> None:
+    paths.validated_posts.parent.mkdir(parents=True)
+    posts.to_parquet(paths.validated_posts)
+    run_features(paths.validated_posts, paths.features)
+    run_train(paths.features, paths.models, target="likes", models=("lightgbm", "ridge"),
+              hyperparameters=HYPER, seed=seed, valid_fraction=0.15, test_fraction=0.15)
+    run_evaluate(paths.features, paths.models, paths.metrics)
+
+
+def _register(paths: ProjectPaths, run_key: str) -> dict:
+    return run_register(
+        features_path=paths.features, models_dir=paths.models, metrics_path=paths.metrics,
+        validation_report=None, registration_path=paths.registration,
+        tracking_uri=f"sqlite:///{paths.state / 'mlflow.db'}",
+        artifact_root=paths.state / "mlartifacts", experiment="test", model_name=MODEL,
+        run_key=run_key, params={"train": {"seed": 1, "models": ["lightgbm", "ridge"]}},
+        project_root=paths.root,
+    )
+
+
+@pytest.fixture(scope="module")
+def registered(tmp_path_factory, demo_posts):
+    root = tmp_path_factory.mktemp("project")
+    base = ProjectPaths(root=root, state=root / ".engageflow", data=root / "data")
+    first, second = replace(base, data=root / "run1"), replace(base, data=root / "run2")
+    _run_stages(first, demo_posts, seed=1)
+    _run_stages(second, demo_posts, seed=2)
+    return base, first, second, _register(first, "run-1"), _register(second, "run-2")
+
+
+def test_first_model_is_champion_and_loads_by_alias(registered, demo_posts):
+    base, first, _, record, _ = registered
+    assert (record["version"], record["alias"]) == ("1", "champion")
+    mlflow.set_tracking_uri(f"sqlite:///{base.state / 'mlflow.db'}")
+    model = mlflow.pyfunc.load_model(f"models:/{MODEL}@champion")
+    predictions = model.predict(model_input(demo_posts.tail(20)))
+    assert predictions.shape == (20,) and np.isfinite(predictions).all()
+    assert (predictions >= 0).all()
+
+
+def test_second_model_is_challenger_compared_on_the_same_rows(registered):
+    _, _, _, first, second = registered
+    assert (second["version"], second["alias"]) == ("2", "challenger")
+    comparison = second["comparison"]
+    assert comparison["champion_version"] == "1"
+    assert comparison["champion_test"]["n"] == comparison["challenger_test"]["n"]
+    assert comparison["champion_test"]["mae_log"] == pytest.approx(first["test_metrics"]["mae_log"])
+    client = MlflowClient()
+    assert str(client.get_model_version_by_alias(MODEL, "champion").version) == "1"
+
+
+def test_a_retried_register_reuses_runs_and_version(registered):
+    base, first, _, record, _ = registered
+    again = _register(first, "run-1")
+    assert again["version"] == record["version"] and again["run_id"] == record["run_id"]
+    client = MlflowClient(tracking_uri=f"sqlite:///{base.state / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("test")
+    parents = client.search_runs([experiment.experiment_id],
+                                 "tags.`engageflow.run_key` = 'run-1'")
+    assert len(parents) == 1
+    assert len(client.search_model_versions(f"name='{MODEL}'")) == 2
+
+
+def test_model_version_carries_lineage_tags_and_parent_logs_metrics(registered):
+    base, first, _, record, _ = registered
+    client = MlflowClient(tracking_uri=f"sqlite:///{base.state / 'mlflow.db'}")
+    version = client.get_model_version(MODEL, record["version"])
+    assert version.tags["engageflow.data_sha256"] == record["data_sha256"]
+    assert len(version.tags["engageflow.feature_set"]) == 12
+    child = client.get_run(record["run_id"])
+    assert child.data.tags["mlflow.parentRunId"] == record["parent_run_id"]
+    assert child.data.metrics["test_mae_log"] == pytest.approx(record["test_metrics"]["mae_log"])
+    written = json.loads(first.registration.read_text())
+    assert written["model_uri"] == f"models:/{MODEL}@champion"

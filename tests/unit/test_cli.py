@@ -1,0 +1,40 @@
+import json
+
+import pandas as pd
+import pytest
+
+from pipelines.cli import main
+
+
+def test_demo_data_writes_the_requested_rows(tmp_path, capsys):
+    out = tmp_path / "posts.csv"
+    assert main(["demo-data", "--rows", "50", "--accounts", "5", "--seed", "1",
+                 "--output", str(out)]) == 0
+    assert len(pd.read_csv(out)) == 50
+    assert "wrote 50 demo posts" in capsys.readouterr().out
+
+
+def test_options_are_checked_at_the_edge(capsys):
+    with pytest.raises(SystemExit):
+        main(["demo-data", "--rows", "0"])
+    assert "must be an int >= 1; got 0" in capsys.readouterr().err
+
+
+def test_stages_run_from_the_cli_into_a_data_dir(tmp_path, capsys, project_root, monkeypatch):
+    monkeypatch.setenv("ENGAGEFLOW_STATE", str(tmp_path / "state"))
+    data = ["--project-dir", str(project_root), "--data-dir", str(tmp_path / "data")]
+    assert main(["collect", *data]) == 0
+    collected = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert collected["records_read"] == collected["posts"] > 0
+    assert main(["validate", *data, "--as-of", "2026-07-01T00:00:00Z"]) == 0
+    validated = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert validated["rows_accepted"] + validated["rows_quarantined"] == validated["rows_in"]
+
+
+def test_a_bad_params_file_is_a_clear_error(tmp_path, capsys, project_root):
+    bad = tmp_path / "params.yaml"
+    bad.write_text((project_root / "params.yaml").read_text().replace(
+        "source: demo", "source: ftp"))
+    code = main(["collect", "--params", str(bad), "--data-dir", str(tmp_path / "d")])
+    assert code == 2
+    assert "'collect.source' must be 'demo' or 'file'; got 'ftp'" in capsys.readouterr().err

@@ -1,0 +1,61 @@
+import pytest
+
+from pipelines.config import (
+    PARAM_KEYS,
+    apply_overrides,
+    flat_defaults,
+    load_params,
+    settings_from_params,
+)
+
+
+@pytest.fixture
+def params(project_root):
+    return load_params(project_root / "params.yaml")
+
+
+def test_project_params_are_valid(params):
+    settings = settings_from_params(params)
+    assert settings.train.models and settings.register.model_name
+
+
+def test_every_form_param_maps_to_a_params_key(params):
+    assert set(flat_defaults(params)) == set(PARAM_KEYS)
+
+
+def test_overrides_apply_without_touching_the_original(params):
+    merged = apply_overrides(params, {"seed": 7, "demo_rows": 123})
+    assert (merged["train"]["seed"], merged["collect"]["demo_rows"]) == (7, 123)
+    assert params["train"]["seed"] != 7 or params["collect"]["demo_rows"] != 123
+
+
+def test_unknown_override_is_named(params):
+    with pytest.raises(ValueError, match="unknown parameter 'sed'"):
+        apply_overrides(params, {"sed": 1})
+
+
+@pytest.mark.parametrize("section,key,value,message", [
+    ("collect", "demo_rows", 0, "'collect.demo_rows' must be an int in"),
+    ("collect", "source", "ftp", "'collect.source' must be 'demo' or 'file'"),
+    ("validate", "max_quarantine_rate", 1.5, "'validate.max_quarantine_rate' must be"),
+    ("train", "models", ["catboost"], "'train.models' must be a non-empty list"),
+    ("train", "test_fraction", 0.9, "'train.test_fraction' must be a number in"),
+    ("register", "model_name", "bad name!", "'register.model_name' must be"),
+])
+def test_invalid_values_name_key_rule_and_value(params, section, key, value, message):
+    params[section][key] = value
+    with pytest.raises(ValueError, match=message) as caught:
+        settings_from_params(params)
+    assert repr(value) in str(caught.value)
+
+
+def test_file_source_needs_a_path(params):
+    params["collect"]["source"] = "file"
+    with pytest.raises(ValueError, match="'collect.path' must be a file or folder"):
+        settings_from_params(params)
+
+
+def test_missing_section_is_named(params):
+    del params["train"]
+    with pytest.raises(ValueError, match="missing key 'train'"):
+        settings_from_params(params)
