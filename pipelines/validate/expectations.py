@@ -78,6 +78,16 @@ def run_suite(
     Returns:
         One outcome per expectation, in suite order.
     """
+    return run_suite_with_result(frame, suite, parameters)[0]
+
+
+def run_suite_with_result(
+    frame: pd.DataFrame, suite: dict[str, Any], parameters: dict[str, Any] | None = None
+) -> tuple[list[ExpectationOutcome], Any]:
+    """Like :func:`run_suite`, also returning GE's ``ExpectationSuiteValidationResult``.
+
+    The GE result is what Data Docs render; the outcomes are what the pipeline decides on.
+    """
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -113,4 +123,4 @@ def run_suite(
             error=exception.get("exception_message") if exception.get("raised_exception")
             else None,
         ))
-    return outcomes
+    return outcomes, result
