@@ -48,6 +48,11 @@ DEFAULTS = flat_defaults(load_params(Path(PROJECT_DIR) / "params.yaml"))
         "max_quarantine_rate": Param(DEFAULTS["max_quarantine_rate"], type="number",
                                      minimum=0, maximum=1, title="Max quarantine rate",
                                      description="Share of rows allowed in quarantine."),
+        "max_platform_share": Param(DEFAULTS["max_platform_share"], type="number",
+                                    exclusiveMinimum=0, maximum=1,
+                                    title="Max platform share",
+                                    description="Largest share of rows one platform may hold "
+                                    "(1 allows single-platform data)."),
         "models": Param(DEFAULTS["models"], type="array",
                         items={"type": "string", "enum": ["lightgbm", "ridge"]},
                         title="Candidate models", description="Model families to train."),

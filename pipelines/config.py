@@ -22,6 +22,7 @@ PARAM_KEYS: dict[str, tuple[str, str]] = {
     "data_seed": ("collect", "seed"),
     "min_rows": ("validate", "min_rows"),
     "max_quarantine_rate": ("validate", "max_quarantine_rate"),
+    "max_platform_share": ("validate", "max_platform_share"),
     "models": ("train", "models"),
     "seed": ("train", "seed"),
     "test_fraction": ("train", "test_fraction"),
@@ -63,6 +64,9 @@ class ValidateConfig:
     table_suite: str
     min_rows: int
     max_quarantine_rate: float
+    max_platform_share: float = 1.0
+    max_null_rate: dict[str, float] = field(default_factory=dict)
+    min_quality_score: float = 0.0
 
     def __post_init__(self) -> None:
         _check(isinstance(self.min_rows, int) and self.min_rows >= 1, "validate.min_rows",
@@ -70,6 +74,15 @@ class ValidateConfig:
         _check(isinstance(self.max_quarantine_rate, (int, float))
                and 0.0 <= self.max_quarantine_rate <= 1.0,
                "validate.max_quarantine_rate", "a number in [0, 1]", self.max_quarantine_rate)
+        _check(isinstance(self.max_platform_share, (int, float))
+               and 0.0 < self.max_platform_share <= 1.0,
+               "validate.max_platform_share", "a number in (0, 1]", self.max_platform_share)
+        for column, limit in self.max_null_rate.items():
+            _check(isinstance(limit, (int, float)) and 0.0 <= limit <= 1.0,
+                   f"validate.max_null_rate.{column}", "a number in [0, 1]", limit)
+        _check(isinstance(self.min_quality_score, (int, float))
+               and 0 <= self.min_quality_score <= 100,
+               "validate.min_quality_score", "a number in [0, 100]", self.min_quality_score)
 
 
 @dataclass(frozen=True)
@@ -167,6 +180,9 @@ def settings_from_params(params: dict[str, Any]) -> Settings:
             validate=ValidateConfig(
                 suite=v["suite"], table_suite=v["table_suite"], min_rows=v["min_rows"],
                 max_quarantine_rate=v["max_quarantine_rate"],
+                max_platform_share=v.get("max_platform_share", 1.0),
+                max_null_rate=dict(v.get("max_null_rate") or {}),
+                min_quality_score=v.get("min_quality_score", 0.0),
             ),
             train=TrainConfig(
                 target=t["target"], models=models, seed=t["seed"],

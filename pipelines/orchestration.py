@@ -63,7 +63,7 @@ def collect_task(
 def validate_task(
     project_dir: str, run_id: str, form_params: dict[str, Any], as_of: str
 ) -> dict[str, Any]:
-    from pipelines.validate.stage import run_validate
+    from pipelines.validate.stage import DatasetRules, run_validate
 
     paths, settings, _ = _resolve(project_dir, run_id, form_params)
     v = settings.validate
@@ -71,7 +71,11 @@ def validate_task(
         paths.raw_posts, paths.validated_posts, paths.quarantined_posts,
         paths.validation_report, row_suite_path=paths.resolve(v.suite),
         table_suite_path=paths.resolve(v.table_suite), as_of=pd.Timestamp(as_of),
-        min_rows=v.min_rows, max_quarantine_rate=v.max_quarantine_rate,
+        rules=DatasetRules(
+            min_rows=v.min_rows, max_quarantine_rate=v.max_quarantine_rate,
+            max_platform_share=v.max_platform_share, max_null_rate=v.max_null_rate,
+            min_quality_score=v.min_quality_score,
+        ),
     )
     return {"validated_posts": str(paths.validated_posts), **asdict(summary)}
 

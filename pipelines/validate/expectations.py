@@ -114,7 +114,8 @@ def run_suite_with_result(
         exception = raw.get("exception_info") or {}
         outcomes.append(ExpectationOutcome(
             expectation=config["type"],
-            column=config["kwargs"].get("column"),
+            column=config["kwargs"].get("column")
+            or ",".join(config["kwargs"].get("column_list") or []) or None,
             kwargs=dict(config["kwargs"]),
             success=bool(raw["success"]),
             observed=detail.get("observed_value"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,8 @@ class ValidationSummary:
     rows_quarantined: int
     quarantine_rate: float
     top_reasons: dict[str, int]
+    quality: dict[str, float]
+    platform_mix: dict[str, int]
 
 
 def split_by_row_outcomes(
@@ -73,6 +75,60 @@ def split_by_row_outcomes(
     return posts[~bad], schema.quarantine_frame(rows)
 
 
+@dataclass(frozen=True)
+class DatasetRules:
+    """Dataset-level thresholds (``validate`` section of params.yaml).
+
+    Attributes:
+        min_rows: Minimum accepted rows for the dataset to be usable.
+        max_quarantine_rate: Largest tolerated share of quarantined rows (all stages).
+        max_platform_share: Largest share of accepted rows one platform may hold (1.0 allows
+            a single-platform dataset; lower it to demand a balanced mix).
+        max_null_rate: Column → largest tolerated share of nulls among accepted rows, for
+            optional columns (required ones are row-level rules).
+        min_quality_score: Smallest tolerated data-quality score, 0–100.
+    """
+
+    min_rows: int = 100
+    max_quarantine_rate: float = 0.05
+    max_platform_share: float = 1.0
+    max_null_rate: dict[str, float] = field(default_factory=dict)
+    min_quality_score: float = 0.0
+
+
+#: Optional columns whose completeness enters the quality score.
+COMPLETENESS_COLUMNS: tuple[str, ...] = (
+    "caption", "hashtags_count", "mentions_count", "comments", "shares", "campaign_id",
+)
+
+
+def split_superseded(posts: pd.DataFrame, source_file: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Keep the latest observation of each (platform, post_id); quarantine the older ones.
+
+    Engagement grows after posting, so when a post was seen twice the later counts win
+    (latest ``collected_at``; on a tie, the later row). Rows without a platform or id are
+    left for the not-null rules.
+    """
+    keyed = posts["platform"].notna() & posts["post_id"].notna()
+    order = posts.assign(_position=range(len(posts))).sort_values(
+        ["collected_at", "_position"], kind="stable", na_position="first")
+    older = order[keyed.loc[order.index]].duplicated(["platform", "post_id"], keep="last")
+    superseded_index = older[older].index
+    rows = []
+    for index in superseded_index:
+        record = posts.loc[index]
+        rows.append({
+            "stage": "validate", "source_file": source_file, "source_row": int(index) + 1,
+            "post_id": str(record["post_id"]), "rule": "superseded_duplicate",
+            "column": "platform,post_id", "value": f"{record['platform']}/{record['post_id']}",
+            "reasons": json.dumps([{"rule": "superseded_duplicate", "column": "platform,post_id",
+                                    "value": str(record["post_id"]),
+                                    "note": "a later observation of this post was kept"}]),
+            "record": record.to_json(date_format="iso", default_handler=str),
+        })
+    return posts.drop(index=superseded_index), schema.quarantine_frame(rows)
+
+
 def validate_posts(
     posts: pd.DataFrame,
     row_suite: dict[str, Any],
@@ -80,7 +136,6 @@ def validate_posts(
     *,
     as_of: pd.Timestamp,
     min_rows: int,
-    max_quarantine_rate: float,
     source_file: str = "",
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """Validate canonical posts against the table and row contracts.
@@ -90,12 +145,13 @@ def validate_posts(
         row_suite: Row-level suite; failing rows are quarantined.
         table_suite: Dataset-level suite; failures are returned in the failure list.
         as_of: Posts after this instant are "in the future" (the run's logical date).
-        min_rows: Minimum accepted rows for the dataset to be usable.
-        max_quarantine_rate: Largest tolerated share of quarantined rows.
+        min_rows: Minimum rows the table contract expects.
         source_file: Recorded in quarantine rows and messages.
 
     Returns:
-        (accepted, quarantined, dataset-level failure descriptions; empty when all passed).
+        (accepted, quarantined, table-level failure descriptions; empty when all passed).
+        Every input row is in exactly one of accepted and quarantined unless a required
+        column is missing (then the failure list says so and nothing is split).
     """
     posts = posts.reset_index(drop=True)
     table = run_suite(posts, table_suite, {"min_rows": min_rows})
@@ -103,25 +159,68 @@ def validate_posts(
     if any(o.expectation == "expect_column_to_exist" and not o.success for o in table):
         # Row rules on absent columns would only add noise; report the missing columns.
         return posts.iloc[0:0], schema.quarantine_frame([]), failures
+    current, superseded = split_superseded(posts, source_file)
     rows = run_suite(
-        posts, row_suite,
+        current, row_suite,
         {"as_of": as_of.isoformat(), "max_caption_chars": MAX_CAPTION_CHARS},
     )
     failures += [
         f"{o.describe()} (the expectation could not be evaluated)" for o in rows if o.error
     ]
-    accepted, quarantined = split_by_row_outcomes(posts, rows, source_file)
-    rate = len(quarantined) / max(len(posts), 1)
-    if rate > max_quarantine_rate:
+    accepted, quarantined = split_by_row_outcomes(current, rows, source_file)
+    return accepted, pd.concat([superseded, quarantined], ignore_index=True), failures
+
+
+def quality_score(accepted: pd.DataFrame, rows_in: int, rows_quarantined: int,
+                  superseded: int) -> dict[str, float]:
+    """A 0–100 data-quality score: the mean of validity, completeness and uniqueness.
+
+    validity = accepted / rows in; completeness = non-null share of the optional columns
+    in :data:`COMPLETENESS_COLUMNS` among accepted rows; uniqueness = 1 − superseded
+    duplicates / rows in.
+    """
+    validity = 1 - rows_quarantined / rows_in if rows_in else 0.0
+    present = [c for c in COMPLETENESS_COLUMNS if c in accepted.columns]
+    completeness = (float(accepted[present].notna().to_numpy().mean())
+                    if present and len(accepted) else 0.0)
+    uniqueness = 1 - superseded / rows_in if rows_in else 0.0
+    score = 100 * (validity + completeness + uniqueness) / 3
+    return {"score": round(score, 2), "validity": round(validity, 4),
+            "completeness": round(completeness, 4), "uniqueness": round(uniqueness, 4)}
+
+
+def dataset_failures(
+    accepted: pd.DataFrame, rows_in: int, rows_quarantined: int, quality: dict[str, float],
+    rules: DatasetRules,
+) -> list[str]:
+    """Every dataset-level rule the validated data breaks, one description each."""
+    failures = []
+    rate = rows_quarantined / max(rows_in, 1)
+    if rate > rules.max_quarantine_rate:
         failures.append(
-            f"quarantine rate {rate:.2%} ({len(quarantined)} of {len(posts)} rows) exceeds "
-            f"validate.max_quarantine_rate {max_quarantine_rate:.2%}"
+            f"quarantine rate {rate:.2%} ({rows_quarantined} of {rows_in} rows) exceeds "
+            f"validate.max_quarantine_rate {rules.max_quarantine_rate:.2%}"
         )
-    if len(accepted) < min_rows:
-        failures.append(
-            f"{len(accepted)} accepted rows is below validate.min_rows {min_rows}"
-        )
-    return accepted, quarantined, failures
+    if len(accepted) < rules.min_rows:
+        failures.append(f"{len(accepted)} accepted rows is below validate.min_rows "
+                        f"{rules.min_rows}")
+    if len(accepted):
+        shares = accepted["platform"].value_counts(normalize=True)
+        for platform, share in shares[shares > rules.max_platform_share].items():
+            failures.append(f"platform '{platform}' holds {share:.2%} of accepted rows, above "
+                            f"validate.max_platform_share {rules.max_platform_share:.2%}")
+        for column, limit in sorted(rules.max_null_rate.items()):
+            if column not in accepted.columns:
+                failures.append(f"validate.max_null_rate names unknown column '{column}'")
+                continue
+            null_rate = float(accepted[column].isna().mean())
+            if null_rate > limit:
+                failures.append(f"column '{column}' is {null_rate:.2%} null, above "
+                                f"validate.max_null_rate.{column} {limit:.2%}")
+    if quality["score"] < rules.min_quality_score:
+        failures.append(f"data quality score {quality['score']} is below "
+                        f"validate.min_quality_score {rules.min_quality_score} ({quality})")
+    return failures
 
 
 def run_validate(
@@ -133,8 +232,7 @@ def run_validate(
     row_suite_path: Path,
     table_suite_path: Path,
     as_of: pd.Timestamp,
-    min_rows: int,
-    max_quarantine_rate: float,
+    rules: DatasetRules,
 ) -> ValidationSummary:
     """Stage runner: read raw posts (and collect-time rejects), validate, write the layers.
 
@@ -153,21 +251,26 @@ def run_validate(
     )
     accepted, quarantined, failures = validate_posts(
         posts, load_suite(row_suite_path), load_suite(table_suite_path),
-        as_of=as_of, min_rows=min_rows, max_quarantine_rate=max_quarantine_rate,
-        source_file=str(raw_path),
+        as_of=as_of, min_rows=rules.min_rows, source_file=str(raw_path),
     )
     quarantined = pd.concat([earlier, quarantined], ignore_index=True)
     rows_in = len(posts) + len(earlier)
-    if not failures and len(accepted) + len(quarantined) != rows_in:
-        # Only a missing-column failure skips the row split; anything else is a bug.
+    split_done = not any("expect_column_to_exist" in f for f in failures)
+    if split_done and len(accepted) + len(quarantined) != rows_in:
         raise RuntimeError(
             f"validate: {rows_in} rows in but {len(accepted)} accepted + "
             f"{len(quarantined)} quarantined for {raw_path}"
         )
+    superseded = int((quarantined["rule"] == "superseded_duplicate").sum())
+    quality = quality_score(accepted, rows_in, len(quarantined), superseded)
+    if split_done:
+        failures += dataset_failures(accepted, rows_in, len(quarantined), quality, rules)
     summary = ValidationSummary(
         rows_in=rows_in, rows_accepted=len(accepted), rows_quarantined=len(quarantined),
         quarantine_rate=round(len(quarantined) / max(rows_in, 1), 6),
         top_reasons=quarantined["rule"].value_counts().head(10).to_dict(),
+        quality=quality,
+        platform_mix=accepted["platform"].value_counts().to_dict() if len(accepted) else {},
     )
     for path in (validated_path, quarantine_path, report_path):
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,15 @@ import pytest
 
 from pipelines import schema
 from pipelines.validate.expectations import load_suite
-from pipelines.validate.stage import DataContractError, run_validate, validate_posts
+from pipelines.validate.stage import (
+    DataContractError,
+    DatasetRules,
+    dataset_failures,
+    quality_score,
+    run_validate,
+    split_superseded,
+    validate_posts,
+)
 
 AS_OF = pd.Timestamp("2026-07-01T00:00:00Z")
 
@@ -16,9 +24,18 @@ def suites(project_root):
             load_suite(project_root / "expectations/posts_table_contract.json"))
 
 
-def _validate(posts, suites, **overrides):
-    settings = {"as_of": AS_OF, "min_rows": 100, "max_quarantine_rate": 0.05, **overrides}
-    return validate_posts(posts, *suites, **settings)
+RULES = DatasetRules(min_rows=100, max_quarantine_rate=0.05)
+
+
+def _validate(posts, suites, rules=RULES):
+    """validate_posts, then the dataset rules, as the stage runs them."""
+    accepted, quarantined, failures = validate_posts(posts, *suites, as_of=AS_OF,
+                                                     min_rows=rules.min_rows)
+    if not any("expect_column_to_exist" in f for f in failures):
+        superseded = int((quarantined["rule"] == "superseded_duplicate").sum())
+        quality = quality_score(accepted, len(posts), len(quarantined), superseded)
+        failures += dataset_failures(accepted, len(posts), len(quarantined), quality, rules)
+    return accepted, quarantined, failures
 
 
 def test_clean_posts_are_all_accepted(demo_posts, suites):
@@ -90,7 +107,7 @@ def test_stage_writes_layers_and_keeps_collect_rejects(tmp_path, demo_posts, pro
         raw, tmp_path / "v.parquet", tmp_path / "q.parquet", tmp_path / "report.json",
         row_suite_path=project_root / "expectations/posts_row_contract.json",
         table_suite_path=project_root / "expectations/posts_table_contract.json",
-        as_of=AS_OF, min_rows=100, max_quarantine_rate=0.05,
+        as_of=AS_OF, rules=RULES,
     )
     assert summary.rows_in == len(posts) + 1
     assert summary.rows_accepted + summary.rows_quarantined == summary.rows_in
@@ -108,10 +125,58 @@ def test_stage_raises_one_error_listing_every_failure(tmp_path, demo_posts, proj
             raw, tmp_path / "v.parquet", tmp_path / "q.parquet", tmp_path / "r.json",
             row_suite_path=project_root / "expectations/posts_row_contract.json",
             table_suite_path=project_root / "expectations/posts_table_contract.json",
-            as_of=AS_OF, min_rows=100, max_quarantine_rate=0.05,
+            as_of=AS_OF, rules=RULES,
         )
     message = str(caught.value)
     assert "column 'likes'" in message
     assert "expect_table_row_count_to_be_between {'min_value': 100}: observed 20" in message
     assert "posts_table_contract.json" in message and str(raw) in message
     assert "sample rows" in message
+
+
+def test_a_post_seen_twice_keeps_the_latest_counts(demo_posts, suites):
+    posts = demo_posts.head(300).copy()
+    later = posts.iloc[[5]].copy()
+    later["likes"] = posts.loc[5, "likes"] + 100
+    later["collected_at"] = posts.loc[5, "collected_at"] + pd.Timedelta(days=2)
+    both = pd.concat([later, posts], ignore_index=True)  # the later observation comes first
+    accepted, quarantined, failures = _validate(both, suites)
+    assert failures == []
+    assert len(accepted) + len(quarantined) == len(both)
+    kept = accepted[accepted["post_id"] == posts.loc[5, "post_id"]]
+    assert kept["likes"].tolist() == [posts.loc[5, "likes"] + 100]
+    assert quarantined["rule"].tolist() == ["superseded_duplicate"]
+
+
+def test_split_superseded_keeps_the_later_row_on_equal_collection_times(demo_posts):
+    posts = demo_posts.head(3).copy()
+    twin = posts.iloc[[0]].assign(likes=999)
+    current, superseded = split_superseded(
+        pd.concat([posts, twin], ignore_index=True), "f.parquet")
+    assert current.loc[current["post_id"] == posts.loc[0, "post_id"], "likes"].tolist() == [999]
+    assert superseded["source_row"].tolist() == [1]
+
+
+def test_platform_share_and_null_rate_rules(demo_posts, suites):
+    rules = DatasetRules(min_rows=100, max_quarantine_rate=0.05, max_platform_share=0.3,
+                         max_null_rate={"campaign_id": 0.1, "comments": 1.0})
+    _, _, failures = _validate(demo_posts, suites, rules)
+    text = "\n".join(failures)
+    biggest = demo_posts["platform"].value_counts(normalize=True)
+    for platform, share in biggest[biggest > 0.3].items():
+        assert f"platform '{platform}' holds {share:.2%}" in text
+    assert "column 'campaign_id' is" in text and "validate.max_null_rate.campaign_id" in text
+    assert "'comments'" not in text
+
+
+def test_quality_score_components(demo_posts):
+    quality = quality_score(demo_posts, rows_in=len(demo_posts) + 10, rows_quarantined=10,
+                            superseded=5)
+    assert quality["validity"] == pytest.approx(1 - 10 / (len(demo_posts) + 10), abs=1e-4)
+    assert quality["uniqueness"] == pytest.approx(1 - 5 / (len(demo_posts) + 10), abs=1e-4)
+    assert 0 < quality["completeness"] < 1  # campaign_id is partly null in the demo
+    expected = 100 * (quality["validity"] + quality["completeness"] + quality["uniqueness"]) / 3
+    assert quality["score"] == pytest.approx(expected, abs=0.02)
+    failures = dataset_failures(demo_posts, len(demo_posts), 0, quality,
+                                DatasetRules(min_quality_score=99.9))
+    assert any("data quality score" in f for f in failures)
