@@ -17,7 +17,11 @@ from typing import Any
 import pandas as pd
 
 from pipelines import schema
-from pipelines.validate.expectations import ExpectationOutcome, load_suite, run_suite
+from pipelines.validate.expectations import (
+    ExpectationOutcome,
+    load_suite,
+    run_suite_with_result,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -138,6 +142,21 @@ def validate_posts(
     min_rows: int,
     source_file: str = "",
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """Validate canonical posts against the table and row contracts (see below)."""
+    accepted, quarantined, failures, _ = _validate_with_results(
+        posts, row_suite, table_suite, as_of=as_of, min_rows=min_rows, source_file=source_file)
+    return accepted, quarantined, failures
+
+
+def _validate_with_results(
+    posts: pd.DataFrame,
+    row_suite: dict[str, Any],
+    table_suite: dict[str, Any],
+    *,
+    as_of: pd.Timestamp,
+    min_rows: int,
+    source_file: str = "",
+) -> tuple[pd.DataFrame, pd.DataFrame, list[str], list[Any]]:
     """Validate canonical posts against the table and row contracts.
 
     Args:
@@ -154,13 +173,13 @@ def validate_posts(
         column is missing (then the failure list says so and nothing is split).
     """
     posts = posts.reset_index(drop=True)
-    table = run_suite(posts, table_suite, {"min_rows": min_rows})
+    table, table_result = run_suite_with_result(posts, table_suite, {"min_rows": min_rows})
     failures = [o.describe() for o in table if not o.success]
     if any(o.expectation == "expect_column_to_exist" and not o.success for o in table):
         # Row rules on absent columns would only add noise; report the missing columns.
-        return posts.iloc[0:0], schema.quarantine_frame([]), failures
+        return posts.iloc[0:0], schema.quarantine_frame([]), failures, [table_result]
     current, superseded = split_superseded(posts, source_file)
-    rows = run_suite(
+    rows, row_result = run_suite_with_result(
         current, row_suite,
         {"as_of": as_of.isoformat(), "max_caption_chars": MAX_CAPTION_CHARS},
     )
@@ -168,7 +187,8 @@ def validate_posts(
         f"{o.describe()} (the expectation could not be evaluated)" for o in rows if o.error
     ]
     accepted, quarantined = split_by_row_outcomes(current, rows, source_file)
-    return accepted, pd.concat([superseded, quarantined], ignore_index=True), failures
+    return (accepted, pd.concat([superseded, quarantined], ignore_index=True), failures,
+            [table_result, row_result])
 
 
 def quality_score(accepted: pd.DataFrame, rows_in: int, rows_quarantined: int,
@@ -223,43 +243,43 @@ def dataset_failures(
     return failures
 
 
-def run_validate(
-    raw_path: Path,
-    validated_path: Path,
-    quarantine_path: Path,
-    report_path: Path,
+@dataclass(frozen=True)
+class ValidationOutcome:
+    """Everything one validation produced (before anything is written)."""
+
+    accepted: pd.DataFrame
+    quarantined: pd.DataFrame
+    summary: ValidationSummary
+    failures: list[str]
+    gx_results: list[Any]
+
+
+def validate_dataset(
+    posts: pd.DataFrame,
+    earlier_rejects: pd.DataFrame,
     *,
-    row_suite_path: Path,
-    table_suite_path: Path,
+    row_suite: dict[str, Any],
+    table_suite: dict[str, Any],
     as_of: pd.Timestamp,
     rules: DatasetRules,
-) -> ValidationSummary:
-    """Stage runner: read raw posts (and collect-time rejects), validate, write the layers.
-
-    Collect-time rejects (``<raw>.rejects.parquet`` beside the raw file, when present) are
-    carried into the quarantine file, so rows in counts every record the source held.
+    source: str,
+) -> ValidationOutcome:
+    """Validate posts, merge earlier (collect-time) rejects, apply the dataset rules.
 
     Raises:
-        DataContractError: listing every dataset-level failure, the suites, the partition
-            and sample rows. The quarantine file and report are written first.
+        RuntimeError: if rows went missing (rows in != accepted + quarantined) — a bug.
     """
-    posts = pd.read_parquet(raw_path)
-    collect_rejects_path = raw_path.with_suffix(".rejects.parquet")
-    earlier = (
-        pd.read_parquet(collect_rejects_path) if collect_rejects_path.exists()
-        else schema.quarantine_frame([])
+    accepted, quarantined, failures, gx_results = _validate_with_results(
+        posts, row_suite, table_suite, as_of=as_of, min_rows=rules.min_rows,
+        source_file=source,
     )
-    accepted, quarantined, failures = validate_posts(
-        posts, load_suite(row_suite_path), load_suite(table_suite_path),
-        as_of=as_of, min_rows=rules.min_rows, source_file=str(raw_path),
-    )
-    quarantined = pd.concat([earlier, quarantined], ignore_index=True)
-    rows_in = len(posts) + len(earlier)
+    quarantined = pd.concat([earlier_rejects, quarantined], ignore_index=True)
+    rows_in = len(posts) + len(earlier_rejects)
     split_done = not any("expect_column_to_exist" in f for f in failures)
     if split_done and len(accepted) + len(quarantined) != rows_in:
         raise RuntimeError(
             f"validate: {rows_in} rows in but {len(accepted)} accepted + "
-            f"{len(quarantined)} quarantined for {raw_path}"
+            f"{len(quarantined)} quarantined for {source}"
         )
     superseded = int((quarantined["rule"] == "superseded_duplicate").sum())
     quality = quality_score(accepted, rows_in, len(quarantined), superseded)
@@ -272,21 +292,90 @@ def run_validate(
         quality=quality,
         platform_mix=accepted["platform"].value_counts().to_dict() if len(accepted) else {},
     )
+    return ValidationOutcome(accepted, quarantined, summary, failures, gx_results)
+
+
+def write_outcome(
+    outcome: ValidationOutcome,
+    *,
+    validated_path: Path,
+    quarantine_path: Path,
+    report_path: Path,
+    reports_dir: Path | None,
+    as_of: pd.Timestamp,
+    suites: list[str],
+) -> None:
+    """Write the validated and quarantine layers, the JSON report and (optionally) the
+    Data Docs and exploration report under ``reports_dir``."""
     for path in (validated_path, quarantine_path, report_path):
         path.parent.mkdir(parents=True, exist_ok=True)
-    accepted.to_parquet(validated_path, index=False)
-    quarantined.to_parquet(quarantine_path, index=False)
-    report_path.write_text(json.dumps(
-        {**asdict(summary), "failures": failures, "as_of": as_of.isoformat(),
-         "suites": [str(row_suite_path), str(table_suite_path)]}, indent=2
-    ))
-    logger.info("validate: %d rows in, %d accepted, %d quarantined", summary.rows_in,
-                summary.rows_accepted, summary.rows_quarantined)
-    if failures:
-        sample = posts.head(3).to_dict(orient="records")
+    outcome.accepted.to_parquet(validated_path, index=False)
+    outcome.quarantined.to_parquet(quarantine_path, index=False)
+    report = {**asdict(outcome.summary), "failures": outcome.failures,
+              "as_of": as_of.isoformat(), "suites": suites}
+    if reports_dir is not None:
+        from pipelines.validate.reports import exploration_report, render_data_docs
+
+        reports_dir.mkdir(parents=True, exist_ok=True)
+        report["data_docs"] = str(render_data_docs(outcome.gx_results, reports_dir / "data_docs"))
+        exploration_report(outcome.accepted, reports_dir / "exploration.html",
+                           quarantined=outcome.quarantined)
+        report["exploration_report"] = str(reports_dir / "exploration.html")
+    report_path.write_text(json.dumps(report, indent=2, default=str))
+    logger.info("validate: %d rows in, %d accepted, %d quarantined, quality %.1f",
+                outcome.summary.rows_in, outcome.summary.rows_accepted,
+                outcome.summary.rows_quarantined, outcome.summary.quality["score"])
+
+
+def raise_on_failures(outcome: ValidationOutcome, partition: str, suites: list[str],
+                      sample: pd.DataFrame) -> None:
+    """Raise one :class:`DataContractError` listing every dataset-level failure.
+
+    Raises:
+        DataContractError: when ``outcome.failures`` is not empty.
+    """
+    if outcome.failures:
+        rows = sample.head(3).to_dict(orient="records")
         raise DataContractError(
-            f"validate: {len(failures)} dataset-level expectation(s) failed for partition "
-            f"{raw_path} (suites {row_suite_path.name}, {table_suite_path.name}):\n  - "
-            + "\n  - ".join(failures) + f"\nsample rows: {sample}"
+            f"validate: {len(outcome.failures)} dataset-level expectation(s) failed for "
+            f"partition {partition} (suites {', '.join(suites)}):\n  - "
+            + "\n  - ".join(outcome.failures) + f"\nsample rows: {rows}"
         )
-    return summary
+
+
+def run_validate(
+    raw_path: Path,
+    validated_path: Path,
+    quarantine_path: Path,
+    report_path: Path,
+    *,
+    row_suite_path: Path,
+    table_suite_path: Path,
+    as_of: pd.Timestamp,
+    rules: DatasetRules,
+    reports_dir: Path | None = None,
+) -> ValidationSummary:
+    """Stage runner: read raw posts (and collect-time rejects), validate, write the layers.
+
+    Collect-time rejects (``<raw>.rejects.parquet`` beside the raw file, when present) are
+    carried into the quarantine file, so rows in counts every record the source held.
+
+    Raises:
+        DataContractError: listing every dataset-level failure, the suites, the partition
+            and sample rows. The quarantine file and report are written first.
+    """
+    posts = pd.read_parquet(raw_path)
+    rejects_path = raw_path.with_suffix(".rejects.parquet")
+    earlier = (pd.read_parquet(rejects_path) if rejects_path.exists()
+               else schema.quarantine_frame([]))
+    suites = [row_suite_path.name, table_suite_path.name]
+    outcome = validate_dataset(
+        posts, earlier, row_suite=load_suite(row_suite_path),
+        table_suite=load_suite(table_suite_path), as_of=as_of, rules=rules,
+        source=str(raw_path),
+    )
+    write_outcome(outcome, validated_path=validated_path, quarantine_path=quarantine_path,
+                  report_path=report_path, reports_dir=reports_dir, as_of=as_of,
+                  suites=suites)
+    raise_on_failures(outcome, str(raw_path), suites, posts)
+    return outcome.summary
