@@ -2,6 +2,8 @@
 
 Wiring only: each task calls one ``pipelines.orchestration`` function. Defaults of the
 trigger form come from params.yaml; a run writes to its own folder under .engageflow/runs/.
+Scheduled by data: a new validated day from engagement_collect starts a run that trains on
+the whole validated store; a manual run uses the form's source (demo data by default).
 """
 
 from __future__ import annotations
@@ -11,9 +13,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pendulum
-from airflow.sdk import Param, chain, dag, task
+from airflow.sdk import Asset, Param, chain, dag, task
 
-from pipelines.config import flat_defaults, load_params
+from pipelines.config import VALIDATED_POSTS_ASSET, flat_defaults, load_params
 
 PROJECT_DIR = os.environ.get("ENGAGEFLOW_HOME") or str(Path(__file__).resolve().parents[1])
 DEFAULTS = flat_defaults(load_params(Path(PROJECT_DIR) / "params.yaml"))
@@ -22,7 +24,7 @@ DEFAULTS = flat_defaults(load_params(Path(PROJECT_DIR) / "params.yaml"))
 @dag(
     dag_id="engagement_training",
     description="Train, evaluate and register the engagement model",
-    schedule=None,
+    schedule=[Asset(name=VALIDATED_POSTS_ASSET)],
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
@@ -32,7 +34,8 @@ DEFAULTS = flat_defaults(load_params(Path(PROJECT_DIR) / "params.yaml"))
     params={
         "source": Param(DEFAULTS["source"], type="string", enum=["demo", "file"],
                         title="Source", description="demo: seeded generator; file: read "
-                        "Input path in Input format."),
+                        "Input path in Input format. Runs started by new validated data "
+                        "always train on the validated store."),
         "input_path": Param(DEFAULTS["input_path"], type="string", title="Input path",
                             description="File or folder to read when Source is 'file'."),
         "input_format": Param(DEFAULTS["input_format"], type="string", title="Input format",
@@ -68,10 +71,12 @@ DEFAULTS = flat_defaults(load_params(Path(PROJECT_DIR) / "params.yaml"))
 )
 def engagement_training() -> None:
     @task
-    def collect(params: dict | None = None, run_id: str | None = None) -> dict:
+    def collect(params: dict | None = None, run_id: str | None = None,
+                triggering_asset_events=None) -> dict:
         from pipelines.orchestration import collect_task
 
-        return collect_task(project_dir=PROJECT_DIR, run_id=run_id, form_params=dict(params))
+        return collect_task(project_dir=PROJECT_DIR, run_id=run_id, form_params=dict(params),
+                            asset_triggered=bool(triggering_asset_events))
 
     @task
     def validate(params: dict | None = None, run_id: str | None = None,

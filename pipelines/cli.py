@@ -63,7 +63,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from pipelines.validate.stage import DatasetRules, run_validate
+    from pipelines.validate.stage import rules_from_settings, run_validate
 
     paths = _paths(args)
     settings, _ = _settings(args, paths)
@@ -73,11 +73,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         paths.validation_report, row_suite_path=paths.resolve(v.suite),
         table_suite_path=paths.resolve(v.table_suite),
         as_of=pd.Timestamp(args.as_of) if args.as_of else pd.Timestamp.now(tz="UTC"),
-        rules=DatasetRules(
-            min_rows=v.min_rows, max_quarantine_rate=v.max_quarantine_rate,
-            max_platform_share=v.max_platform_share, max_null_rate=v.max_null_rate,
-            min_quality_score=v.min_quality_score,
-        ),
+        rules=rules_from_settings(v),
     )
     print(json.dumps(asdict(summary)))
     return 0

@@ -27,9 +27,15 @@ PARAM_KEYS: dict[str, tuple[str, str]] = {
     "seed": ("train", "seed"),
     "test_fraction": ("train", "test_fraction"),
     "model_name": ("register", "model_name"),
+    "sources": ("collect_daily", "sources"),
+    "daily_demo_rows": ("collect_daily", "demo_rows"),
+    "api_accounts": ("collect_daily", "api_accounts"),
 }
 
 KNOWN_MODELS: tuple[str, ...] = ("lightgbm", "ridge")
+
+#: The Airflow Asset that engagement_collect updates and engagement_training listens to.
+VALIDATED_POSTS_ASSET = "engageflow_validated_posts"
 
 
 def _check(condition: bool, where: str, rule: str, value: Any) -> None:
@@ -47,7 +53,8 @@ class CollectConfig:
     seed: int
 
     def __post_init__(self) -> None:
-        _check(self.source in ("demo", "file"), "collect.source", "'demo' or 'file'", self.source)
+        _check(self.source in ("demo", "file", "validated"), "collect.source",
+               "'demo', 'file' or 'validated'", self.source)
         _check(self.source != "file" or bool(self.path), "collect.path",
                "a file or folder when collect.source is 'file'", self.path)
         _check(isinstance(self.demo_rows, int) and 1 <= self.demo_rows <= 10_000_000,
@@ -56,6 +63,34 @@ class CollectConfig:
                "collect.demo_accounts", "an int in [1, 1000000]", self.demo_accounts)
         _check(isinstance(self.seed, int) and self.seed >= 0, "collect.seed", "an int >= 0",
                self.seed)
+
+
+DAILY_SOURCES: tuple[str, ...] = ("demo", "file", "instagram", "facebook", "linkedin", "x")
+
+
+@dataclass(frozen=True)
+class CollectDailyConfig:
+    """The engagement_collect DAG: which sources feed one partition per logical date."""
+
+    sources: tuple[str, ...]
+    demo_rows: int
+    api_accounts: dict[str, tuple[str, ...]]
+    api_base_urls: dict[str, str]
+    lookback_hours: float
+
+    def __post_init__(self) -> None:
+        _check(len(self.sources) > 0 and all(s in DAILY_SOURCES for s in self.sources),
+               "collect_daily.sources", f"a non-empty list drawn from {list(DAILY_SOURCES)}",
+               list(self.sources))
+        _check(isinstance(self.demo_rows, int) and 1 <= self.demo_rows <= 1_000_000,
+               "collect_daily.demo_rows", "an int in [1, 1000000]", self.demo_rows)
+        for api in self.sources:
+            if api not in ("demo", "file"):
+                _check(bool(self.api_accounts.get(api)), f"collect_daily.api_accounts.{api}",
+                       f"a non-empty list of account ids when '{api}' is a source",
+                       self.api_accounts.get(api))
+        _check(isinstance(self.lookback_hours, (int, float)) and self.lookback_hours >= 0,
+               "collect_daily.lookback_hours", "a number >= 0", self.lookback_hours)
 
 
 @dataclass(frozen=True)
@@ -122,6 +157,7 @@ class RegisterConfig:
 @dataclass(frozen=True)
 class Settings:
     collect: CollectConfig
+    collect_daily: CollectDailyConfig
     validate: ValidateConfig
     train: TrainConfig
     register: RegisterConfig
@@ -171,8 +207,16 @@ def settings_from_params(params: dict[str, Any]) -> Settings:
     """
     try:
         c, v, t, r = params["collect"], params["validate"], params["train"], params["register"]
+        d = params.get("collect_daily") or {}
         models = tuple(t["models"])
         return Settings(
+            collect_daily=CollectDailyConfig(
+                sources=tuple(d.get("sources") or ("demo",)),
+                demo_rows=d.get("demo_rows", 300),
+                api_accounts={k: tuple(v) for k, v in (d.get("api_accounts") or {}).items()},
+                api_base_urls=dict(d.get("api_base_urls") or {}),
+                lookback_hours=d.get("lookback_hours", 48.0),
+            ),
             collect=CollectConfig(
                 source=c["source"], path=str(c.get("path") or ""), format=c["format"],
                 demo_rows=c["demo_rows"], demo_accounts=c["demo_accounts"], seed=c["seed"],

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pandas as pd
@@ -17,6 +18,8 @@ from pipelines.config import Settings, apply_overrides, load_params, settings_fr
 from pipelines.paths import ProjectPaths, project_paths
 
 T = TypeVar("T")
+
+TRAINING_DAG, COLLECT_DAG = "engagement_training", "engagement_collect"
 
 
 def fail_fast_on_bad_input(func: Callable[..., T]) -> Callable[..., T]:
@@ -48,36 +51,105 @@ def _resolve(
 
 @fail_fast_on_bad_input
 def collect_task(
-    project_dir: str, run_id: str, form_params: dict[str, Any]
+    project_dir: str, run_id: str, form_params: dict[str, Any], asset_triggered: bool = False
 ) -> dict[str, Any]:
+    """Collect the run's posts. A run started by new validated data (the collection DAG's
+    Asset) trains on the validated store, whatever the form's source says."""
     from pipelines.collect.stage import run_collect
 
     paths, settings, _ = _resolve(project_dir, run_id, form_params)
     c = settings.collect
-    summary = run_collect(paths.raw_posts, source=c.source, path=c.path, fmt=c.format,
+    source = "validated" if asset_triggered else c.source
+    path = str(project_paths(project_dir).data) if source == "validated" else c.path
+    summary = run_collect(paths.raw_posts, source=source, path=path, fmt=c.format,
                           demo_rows=c.demo_rows, demo_accounts=c.demo_accounts, seed=c.seed)
     return {"raw_posts": str(paths.raw_posts), **asdict(summary)}
+
+
+def _log_validation(paths: ProjectPaths, settings: Settings, run_key: str, report: Path,
+                    reports_dir: Path | None) -> None:
+    from pipelines.registry.tracking import log_validation_run
+
+    if report.exists():
+        log_validation_run(tracking_uri=paths.tracking_uri, artifact_root=paths.mlflow_artifacts,
+                           experiment=settings.register.experiment, run_key=run_key,
+                           report_path=report, reports_dir=reports_dir)
 
 
 @fail_fast_on_bad_input
 def validate_task(
     project_dir: str, run_id: str, form_params: dict[str, Any], as_of: str
 ) -> dict[str, Any]:
-    from pipelines.validate.stage import DatasetRules, run_validate
+    """Validate the run's posts; the reports go to the run's MLflow parent run, also when
+    the data contract fails (then the task fails after logging)."""
+    from pipelines.validate.stage import rules_from_settings, run_validate
 
     paths, settings, _ = _resolve(project_dir, run_id, form_params)
     v = settings.validate
-    summary = run_validate(
-        paths.raw_posts, paths.validated_posts, paths.quarantined_posts,
-        paths.validation_report, row_suite_path=paths.resolve(v.suite),
-        table_suite_path=paths.resolve(v.table_suite), as_of=pd.Timestamp(as_of),
-        rules=DatasetRules(
-            min_rows=v.min_rows, max_quarantine_rate=v.max_quarantine_rate,
-            max_platform_share=v.max_platform_share, max_null_rate=v.max_null_rate,
-            min_quality_score=v.min_quality_score,
-        ),
-    )
+    reports_dir = paths.data / "05_reporting" / "validation"
+    try:
+        summary = run_validate(
+            paths.raw_posts, paths.validated_posts, paths.quarantined_posts,
+            paths.validation_report, row_suite_path=paths.resolve(v.suite),
+            table_suite_path=paths.resolve(v.table_suite), as_of=pd.Timestamp(as_of),
+            rules=rules_from_settings(v), reports_dir=reports_dir,
+        )
+    finally:
+        _log_validation(paths, settings, f"{TRAINING_DAG}/{run_id}", paths.validation_report,
+                        reports_dir)
     return {"validated_posts": str(paths.validated_posts), **asdict(summary)}
+
+
+def partition_date(interval_start: str | None, interval_end: str | None, logical: str) -> str:
+    """The day a collection run covers (YYYY-MM-DD), from the run's dates, never now().
+
+    A run with a data interval covers the day its interval starts. A run without one (the
+    default cron trigger and manual runs in Airflow 3) covers the day before its logical
+    date (or, for a manual run without one, before it ran): the last complete day.
+    """
+    if interval_start and interval_end and interval_start != interval_end:
+        return f"{pd.Timestamp(interval_start):%Y-%m-%d}"
+    return f"{pd.Timestamp(logical) - pd.Timedelta(days=1):%Y-%m-%d}"
+
+
+@fail_fast_on_bad_input
+def collect_day_task(
+    project_dir: str, run_id: str, form_params: dict[str, Any], logical_date: str
+) -> dict[str, Any]:
+    """engagement_collect: collect the day ``logical_date`` from every configured source."""
+    from pipelines.collect.partition import collect_partition
+
+    _, settings, _ = _resolve(project_dir, run_id, form_params)
+    c, day = settings.collect, settings.collect_daily
+    base = project_paths(project_dir)
+    return collect_partition(
+        data_root=base.data, run_date=logical_date, sources=day.sources, path=c.path,
+        fmt=c.format, demo_rows=day.demo_rows, demo_accounts=c.demo_accounts, seed=c.seed,
+        api_accounts=day.api_accounts, api_base_urls=day.api_base_urls,
+        watermark_db=base.state / "watermarks.db", lookback_hours=day.lookback_hours,
+    )
+
+
+@fail_fast_on_bad_input
+def validate_day_task(
+    project_dir: str, run_id: str, form_params: dict[str, Any], logical_date: str, as_of: str
+) -> dict[str, Any]:
+    """engagement_collect: validate the logical date's raw partition, publish it."""
+    from pipelines.validate.partition import partition_paths, run_validate_partition
+    from pipelines.validate.stage import rules_from_settings
+
+    paths, settings, _ = _resolve(project_dir, run_id, form_params)
+    v, base = settings.validate, project_paths(project_dir)
+    where = partition_paths(base.data, logical_date)
+    try:
+        return run_validate_partition(
+            data_root=base.data, run_date=logical_date, row_suite_path=paths.resolve(v.suite),
+            table_suite_path=paths.resolve(v.table_suite), as_of=pd.Timestamp(as_of),
+            rules=rules_from_settings(v),
+        )
+    finally:
+        _log_validation(paths, settings, f"{COLLECT_DAG}/{run_id}", where["report"],
+                        where["reports_dir"])
 
 
 @fail_fast_on_bad_input
@@ -129,7 +201,28 @@ def register_task(
         validation_report=paths.validation_report, registration_path=paths.registration,
         tracking_uri=paths.tracking_uri, artifact_root=paths.mlflow_artifacts,
         experiment=settings.register.experiment, model_name=settings.register.model_name,
-        run_key=f"engagement_training/{run_id}", params=params, project_root=paths.root,
+        run_key=f"{TRAINING_DAG}/{run_id}", params=params, project_root=paths.root,
     )
     print(format_summary(paths.data, tracking_uri=paths.tracking_uri))
     return record
+
+
+@fail_fast_on_bad_input
+def publish_day_task(project_dir: str, logical_date: str, validation: dict[str, Any]
+                     ) -> dict[str, Any]:
+    """engagement_collect: record the validated day in the store's manifest.
+
+    The Airflow task carrying this emits the validated-posts Asset event, which schedules
+    engagement_training on the new data.
+    """
+    import json
+
+    base = project_paths(project_dir)
+    manifest_path = base.data / "02_validated" / "_manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    manifest[logical_date] = {k: validation[k] for k in
+                              ("partition", "rows_in", "rows_accepted", "rows_quarantined")}
+    manifest_path.parent.mkdir(parents=True, exist_ok=True)
+    manifest_path.write_text(json.dumps(dict(sorted(manifest.items())), indent=2))
+    return {"date": logical_date, **manifest[logical_date],
+            "days_published": len(manifest)}

@@ -99,8 +99,10 @@ class ProjectPaths:
 def project_paths(root: str | Path | None = None) -> ProjectPaths:
     """Paths for the project at ``root``, else ``$ENGAGEFLOW_HOME``, else the current folder.
 
-    ``$ENGAGEFLOW_STATE`` moves the state folder (default ``ROOT/.engageflow``).
+    ``$ENGAGEFLOW_STATE`` moves the state folder (default ``ROOT/.engageflow``) and
+    ``$ENGAGEFLOW_DATA`` the data layers (default ``ROOT/data``).
     """
     base = Path(root or os.environ.get("ENGAGEFLOW_HOME") or Path.cwd()).resolve()
     state = Path(os.environ.get("ENGAGEFLOW_STATE") or base / STATE_DIR_NAME).resolve()
-    return ProjectPaths(root=base, state=state, data=base / "data")
+    data = Path(os.environ.get("ENGAGEFLOW_DATA") or base / "data").resolve()
+    return ProjectPaths(root=base, state=state, data=data)

@@ -57,13 +57,25 @@ def weekday_effect(weekday: np.ndarray) -> np.ndarray:
     return np.array([0.0, 0.05, 0.05, 0.1, 0.0, -0.1, -0.15])[weekday]
 
 
-def generate_posts(rows: int, accounts: int = 60, seed: int = 42) -> pd.DataFrame:
+def generate_posts(
+    rows: int,
+    accounts: int = 60,
+    seed: int = 42,
+    *,
+    end: pd.Timestamp = END_OF_WINDOW,
+    window_days: int = WINDOW_DAYS,
+    id_prefix: str = "demo",
+) -> pd.DataFrame:
     """Generate ``rows`` canonical posts from ``accounts`` accounts, deterministically.
 
     Args:
         rows: Number of posts (>= 1).
         accounts: Number of accounts (>= 1); activity per account is heavy-tailed.
-        seed: Random seed; the same (rows, accounts, seed) gives identical output.
+        seed: Random seed; the same arguments give identical output.
+        end: Posts fall in the ``window_days`` days before this instant; counts are
+            collected at ``end``.
+        window_days: Length of the posting window (>= 1).
+        id_prefix: Prefix of post ids (distinct prefixes give distinct posts).
 
     Returns:
         A canonical-schema frame sorted by ``posted_at``.
@@ -71,11 +83,13 @@ def generate_posts(rows: int, accounts: int = 60, seed: int = 42) -> pd.DataFram
     Raises:
         ValueError: if ``rows`` or ``accounts`` is below 1.
     """
-    if rows < 1 or accounts < 1:
+    if rows < 1 or accounts < 1 or window_days < 1:
         raise ValueError(
-            f"generate_posts: 'rows' and 'accounts' must be >= 1; got rows={rows}, "
-            f"accounts={accounts}."
+            f"generate_posts: 'rows', 'accounts' and 'window_days' must be >= 1; got "
+            f"rows={rows}, accounts={accounts}, window_days={window_days}."
         )
+    end = pd.Timestamp(end)
+    end = end.tz_localize("UTC") if end.tzinfo is None else end.tz_convert("UTC")
     rng = np.random.default_rng(seed)
     platforms = np.array(list(_PLATFORM_SHARE))
 
@@ -88,8 +102,8 @@ def generate_posts(rows: int, accounts: int = 60, seed: int = 42) -> pd.DataFram
 
     account = rng.choice(accounts, size=rows, p=acc_activity / acc_activity.sum())
     platform = acc_platform[account]
-    start = END_OF_WINDOW - pd.Timedelta(days=WINDOW_DAYS)
-    day = rng.uniform(0, WINDOW_DAYS, rows).astype(int)
+    start = end - pd.Timedelta(days=window_days)
+    day = rng.uniform(0, window_days, rows).astype(int)
     # Posting hours cluster around late morning and evening.
     hour = np.where(rng.random(rows) < 0.5, rng.normal(11, 2.5, rows), rng.normal(19, 2.0, rows))
     hour = np.clip(np.round(hour), 0, 23).astype(int)
@@ -139,7 +153,7 @@ def generate_posts(rows: int, accounts: int = 60, seed: int = 42) -> pd.DataFram
     has_campaign = (acc_campaigns[account] > 0) & (rng.random(rows) < 0.5)
 
     frame = pd.DataFrame({
-        "post_id": [f"demo-{i:08d}" for i in range(rows)],
+        "post_id": [f"{id_prefix}-{i:08d}" for i in range(rows)],
         "platform": platform,
         "account_id": [f"acct-{a:05d}" for a in account],
         "campaign_id": np.where(
@@ -159,7 +173,7 @@ def generate_posts(rows: int, accounts: int = 60, seed: int = 42) -> pd.DataFram
         "likes": likes,
         "comments": rng.poisson(likes * comment_rate),
         "shares": rng.poisson(likes * share_rate),
-        "collected_at": END_OF_WINDOW,
+        "collected_at": end,
         "source": "demo",
     })
     frame = frame.sort_values(["posted_at", "post_id"], kind="stable").reset_index(drop=True)

@@ -38,8 +38,9 @@ def run_collect(
 
     Args:
         raw_path: Where the raw posts Parquet goes.
-        source: ``demo`` (seeded generator) or ``file`` (read ``path`` in format ``fmt``).
-        path: File or folder for ``source='file'``.
+        source: ``demo`` (seeded generator), ``file`` (read ``path`` in format ``fmt``) or
+            ``validated`` (every day the collection DAG validated, under data root ``path``).
+        path: File or folder for ``source='file'``; the data root for ``'validated'``.
         fmt: File layout name for ``source='file'``.
         demo_rows, demo_accounts, seed: Generator settings for ``source='demo'``.
 
@@ -49,13 +50,20 @@ def run_collect(
     if source == "demo":
         posts = generate_posts(demo_rows, demo_accounts, seed)
         rejects = schema.quarantine_frame([])
+    elif source == "validated":
+        from pipelines.validate.partition import read_validated_posts
+
+        posts = read_validated_posts(Path(path))
+        rejects = schema.quarantine_frame([])
     elif source == "file":
         from pipelines.collect.file_formats import read_posts
 
         result = read_posts(path, fmt)
         posts, rejects = result.posts, result.rejects
     else:
-        raise ValueError(f"run_collect: 'source' must be 'demo' or 'file'; got {source!r}.")
+        raise ValueError(
+            f"run_collect: 'source' must be 'demo', 'file' or 'validated'; got {source!r}."
+        )
     raw_path.parent.mkdir(parents=True, exist_ok=True)
     posts.to_parquet(raw_path, index=False)
     rejects.to_parquet(raw_path.with_suffix(".rejects.parquet"), index=False)

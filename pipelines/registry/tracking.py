@@ -80,3 +80,35 @@ def git_commit(root: Path) -> str:
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return out.stdout.strip()
+
+
+def log_validation_run(
+    *,
+    tracking_uri: str,
+    artifact_root: Path,
+    experiment: str,
+    run_key: str,
+    report_path: Path,
+    reports_dir: Path | None,
+) -> str:
+    """Log a validation report (counts as metrics; JSON, Data Docs, exploration report as
+    artifacts) into the parent run of ``run_key``. Returns the run id."""
+    import json
+
+    import mlflow
+
+    connect(tracking_uri)
+    experiment_id = ensure_experiment(experiment, artifact_root)
+    run_id = parent_run_id(experiment_id, run_key, run_name=run_key)
+    report = json.loads(report_path.read_text())
+    with mlflow.start_run(run_id=run_id):
+        mlflow.log_metrics({
+            "validation_rows_in": report["rows_in"],
+            "validation_rows_accepted": report["rows_accepted"],
+            "validation_rows_quarantined": report["rows_quarantined"],
+            "validation_quality_score": report["quality"]["score"],
+        })
+        mlflow.log_artifact(str(report_path), artifact_path="validation")
+        if reports_dir is not None and reports_dir.exists():
+            mlflow.log_artifacts(str(reports_dir), artifact_path="validation")
+    return run_id

@@ -100,6 +100,15 @@ class DatasetRules:
     min_quality_score: float = 0.0
 
 
+def rules_from_settings(settings: Any) -> DatasetRules:
+    """DatasetRules from a :class:`pipelines.config.ValidateConfig`."""
+    return DatasetRules(
+        min_rows=settings.min_rows, max_quarantine_rate=settings.max_quarantine_rate,
+        max_platform_share=settings.max_platform_share, max_null_rate=settings.max_null_rate,
+        min_quality_score=settings.min_quality_score,
+    )
+
+
 #: Optional columns whose completeness enters the quality score.
 COMPLETENESS_COLUMNS: tuple[str, ...] = (
     "caption", "hashtags_count", "mentions_count", "comments", "shares", "campaign_id",

@@ -13,6 +13,8 @@ EXPECTED_EDGES = {
         ("collect", "validate"), ("validate", "build_features"), ("build_features", "train"),
         ("train", "evaluate"), ("evaluate", "register"),
     ],
+    "engagement_collect": [("collect", "validate"), ("validate", "publish"),
+                           ("collect", "publish")],
 }
 
 
@@ -42,10 +44,11 @@ def test_task_graph(dagbag, dag_id):
     assert edges == set(EXPECTED_EDGES[dag_id]), f"{dag_id} ({dag.fileloc}) graph differs"
 
 
-def test_params_have_titles_descriptions_and_match_params_yaml(dagbag, project_root):
+@pytest.mark.parametrize("dag_id", sorted(EXPECTED_EDGES))
+def test_params_have_titles_descriptions_and_match_params_yaml(dagbag, project_root, dag_id):
     from pipelines.config import flat_defaults, load_params
 
-    dag = dagbag.dags["engagement_training"]
+    dag = dagbag.dags[dag_id]
     defaults = flat_defaults(load_params(project_root / "params.yaml"))
     for name in dag.params:
         param_object = dag.params.get_param(name)
@@ -67,3 +70,12 @@ def test_dag_files_import_nothing_heavy_at_top_level(path):
     assert not roots & heavy, f"{path.name} imports {roots & heavy} at top level"
     pipeline_imports = {n for n in names if n.startswith("pipelines")}
     assert pipeline_imports <= {"pipelines.config"}, f"{path.name}: logic imported at top level"
+
+
+def test_collect_publishes_the_asset_that_schedules_training(dagbag):
+    from pipelines.config import VALIDATED_POSTS_ASSET
+
+    publish = dagbag.dags["engagement_collect"].get_task("publish")
+    assert [o.name for o in publish.outlets] == [VALIDATED_POSTS_ASSET]
+    training = dagbag.dags["engagement_training"]
+    assert VALIDATED_POSTS_ASSET in str(training.timetable.asset_condition)

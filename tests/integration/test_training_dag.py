@@ -3,52 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from airflow_helpers import run_airflow
 
 pytestmark = pytest.mark.integration
 
-BIN = Path(sys.executable).parent
-
-
-def _env(project_root: Path, home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("AIRFLOW", "ENGAGEFLOW", "MLFLOW"))}
-    env.update({
-        "ENGAGEFLOW_HOME": str(project_root),
-        "ENGAGEFLOW_STATE": str(home / "state"),
-        "AIRFLOW_HOME": str(home / "airflow"),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(project_root / "dags"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow/airflow.db",
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-        "MLFLOW_TRACKING_URI": f"sqlite:///{home}/state/mlflow.db",
-        "HF_HUB_OFFLINE": "1",
-    })
-    return env
-
-
-def _airflow(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
-    done = subprocess.run([str(BIN / "airflow"), *args], env=env, capture_output=True,
-                          text=True, timeout=600)
-    assert done.returncode == 0, f"airflow {args} failed:\n{done.stdout[-4000:]}\n" \
-                                 f"{done.stderr[-4000:]}"
-    return done
-
-
 @pytest.fixture(scope="module")
-def two_runs(tmp_path_factory, project_root):
-    home = tmp_path_factory.mktemp("dagrun")
-    (home / "airflow").mkdir()
-    env = _env(project_root, home)
-    _airflow(["db", "migrate"], env)
+def two_runs(airflow_home):
+    home, env = airflow_home
     conf = json.dumps({"demo_rows": 900, "data_seed": 5})
-    _airflow(["dags", "test", "engagement_training", "-c", conf], env)
-    _airflow(["dags", "test", "engagement_training", "-c",
+    run_airflow(["dags", "test", "engagement_training", "-c", conf], env)
+    run_airflow(["dags", "test", "engagement_training", "-c",
               json.dumps({"demo_rows": 900, "data_seed": 6, "seed": 3})], env)
     records = sorted((home / "state" / "runs").glob("*/05_reporting/registration.json"),
                      key=lambda p: p.stat().st_mtime)
@@ -106,9 +72,7 @@ def test_one_parent_run_per_dag_run_with_a_child_per_candidate(two_runs):
 
 def test_a_bad_param_fails_the_run_with_a_clear_message(two_runs):
     _, env, _ = two_runs
-    done = subprocess.run(
-        [str(BIN / "airflow"), "dags", "test", "engagement_training", "-c",
-         json.dumps({"demo_rows": 900, "min_rows": 5000})],
-        env=env, capture_output=True, text=True, timeout=600)
+    done = run_airflow(["dags", "test", "engagement_training", "-c",
+                        json.dumps({"demo_rows": 900, "min_rows": 5000})], env, check=False)
     output = done.stdout + done.stderr
     assert "900 accepted rows is below validate.min_rows 5000" in output

@@ -37,4 +37,4 @@ def test_a_bad_params_file_is_a_clear_error(tmp_path, capsys, project_root):
         "source: demo", "source: ftp"))
     code = main(["collect", "--params", str(bad), "--data-dir", str(tmp_path / "d")])
     assert code == 2
-    assert "'collect.source' must be 'demo' or 'file'; got 'ftp'" in capsys.readouterr().err
+    assert "'collect.source' must be 'demo', 'file' or 'validated'; got 'ftp'" in capsys.readouterr().err

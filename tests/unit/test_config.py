@@ -36,7 +36,7 @@ def test_unknown_override_is_named(params):
 
 @pytest.mark.parametrize("section,key,value,message", [
     ("collect", "demo_rows", 0, "'collect.demo_rows' must be an int in"),
-    ("collect", "source", "ftp", "'collect.source' must be 'demo' or 'file'"),
+    ("collect", "source", "ftp", "'collect.source' must be 'demo', 'file' or 'validated'"),
     ("validate", "max_quarantine_rate", 1.5, "'validate.max_quarantine_rate' must be"),
     ("train", "models", ["catboost"], "'train.models' must be a non-empty list"),
     ("train", "test_fraction", 0.9, "'train.test_fraction' must be a number in"),

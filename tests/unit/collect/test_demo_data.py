@@ -63,5 +63,14 @@ def test_caption_words_carry_signal():
 
 @pytest.mark.parametrize("rows,accounts", [(0, 5), (5, 0)])
 def test_rejects_empty_sizes(rows, accounts):
-    with pytest.raises(ValueError, match="must be >= 1"):
+    with pytest.raises(ValueError, match="must be >= 1; got rows="):
         generate_posts(rows, accounts)
+
+
+def test_window_end_and_prefix():
+    end = pd.Timestamp("2026-02-01", tz="UTC")
+    posts = generate_posts(200, 5, seed=1, end=end, window_days=1, id_prefix="d20260131")
+    assert posts["posted_at"].min() >= end - pd.Timedelta(days=1)
+    assert posts["posted_at"].max() < end
+    assert posts["post_id"].str.startswith("d20260131-").all()
+    assert (posts["collected_at"] == end).all()

@@ -1,0 +1,90 @@
+"""engagement_collect: each day, collect → validate → publish one partition.
+
+Wiring only. The run covers one day (its data interval, or the day before it ran); re-running
+a day is idempotent: raw files are content-addressed, the validated day is rewritten whole.
+Publishing updates the ``engageflow_validated_posts`` Asset, which schedules
+engagement_training on the new data.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import pendulum
+from airflow.sdk import Asset, Param, chain, dag, task
+
+from pipelines.config import VALIDATED_POSTS_ASSET, flat_defaults, load_params
+
+PROJECT_DIR = os.environ.get("ENGAGEFLOW_HOME") or str(Path(__file__).resolve().parents[1])
+DEFAULTS = flat_defaults(load_params(Path(PROJECT_DIR) / "params.yaml"))
+VALIDATED_POSTS = Asset(name=VALIDATED_POSTS_ASSET)
+
+
+@dag(
+    dag_id="engagement_collect",
+    description="Collect, validate and publish one day of posts",
+    schedule="@daily",
+    start_date=pendulum.datetime(2026, 11, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["engageflow", "collection"],
+    default_args={"retries": 2, "retry_delay": timedelta(minutes=2), "owner": "engageflow"},
+    doc_md=__doc__,
+    params={
+        "sources": Param(DEFAULTS["sources"], type="array",
+                         items={"type": "string", "enum": ["demo", "file", "instagram",
+                                                           "facebook", "linkedin", "x"]},
+                         title="Sources", description="Where the day's posts come from. "
+                         "API sources need accounts and a token (environment or Connection)."),
+        "input_path": Param(DEFAULTS["input_path"], type="string", title="Input path",
+                            description="File or folder read by the 'file' source."),
+        "input_format": Param(DEFAULTS["input_format"], type="string", title="Input format",
+                              description="Layout of the 'file' source, e.g. canonical, "
+                              "twitter_v2, tweets_csv, instagram_scrape_csv, facebook_uci."),
+        "daily_demo_rows": Param(DEFAULTS["daily_demo_rows"], type="integer", minimum=1,
+                                 maximum=1_000_000, title="Demo posts per day",
+                                 description="Posts the 'demo' source generates for the day."),
+        "api_accounts": Param(DEFAULTS["api_accounts"], type="object", title="API accounts",
+                              description='Accounts per API, e.g. {"x": ["2244994945"]}.'),
+        "min_rows": Param(DEFAULTS["min_rows"], type="integer", minimum=1,
+                          title="Minimum rows", description="Fewer accepted rows fail the day."),
+        "max_quarantine_rate": Param(DEFAULTS["max_quarantine_rate"], type="number",
+                                     minimum=0, maximum=1, title="Max quarantine rate",
+                                     description="Share of rows allowed in quarantine."),
+    },
+)
+def engagement_collect() -> None:
+    @task
+    def collect(params: dict | None = None, run_id: str | None = None, dag_run=None,
+                logical_date=None, data_interval_start=None, data_interval_end=None) -> dict:
+        from pipelines.orchestration import collect_day_task, partition_date
+
+        day = partition_date(str(data_interval_start or ""), str(data_interval_end or ""),
+                             (logical_date or dag_run.run_after).isoformat())
+        return {"date": day, "sources": collect_day_task(
+            project_dir=PROJECT_DIR, run_id=run_id, form_params=dict(params), logical_date=day)}
+
+    @task
+    def validate(collected: dict, params: dict | None = None, run_id: str | None = None,
+                 dag_run=None) -> dict:
+        from pipelines.orchestration import validate_day_task
+
+        return validate_day_task(project_dir=PROJECT_DIR, run_id=run_id,
+                                 form_params=dict(params), logical_date=collected["date"],
+                                 as_of=dag_run.run_after.isoformat())
+
+    @task(outlets=[VALIDATED_POSTS])
+    def publish(collected: dict, validation: dict) -> dict:
+        from pipelines.orchestration import publish_day_task
+
+        return publish_day_task(project_dir=PROJECT_DIR, logical_date=collected["date"],
+                                validation=validation)
+
+    collected = collect()
+    validation = validate(collected)
+    chain(collected, validation, publish(collected, validation))
+
+
+engagement_collect()
