@@ -79,6 +79,44 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_collect_day(args: argparse.Namespace) -> int:
+    from pipelines.collect.partition import collect_partition
+
+    paths = _paths(args)
+    settings, _ = _settings(args, paths)
+    c, day = settings.collect, settings.collect_daily
+    accounts = dict(day.api_accounts)
+    for item in args.account or []:
+        api, _, account = item.partition(":")
+        accounts.setdefault(api, ())
+        accounts[api] = (*accounts[api], account)
+    summary = collect_partition(
+        data_root=paths.data, run_date=args.date, sources=args.sources or day.sources,
+        path=args.path or c.path, fmt=args.format or c.format, demo_rows=day.demo_rows,
+        demo_accounts=c.demo_accounts, seed=c.seed, api_accounts=accounts,
+        api_base_urls=day.api_base_urls, watermark_db=paths.state / "watermarks.db",
+        lookback_hours=day.lookback_hours,
+    )
+    print(json.dumps(summary))
+    return 0
+
+
+def cmd_validate_day(args: argparse.Namespace) -> int:
+    from pipelines.validate.partition import run_validate_partition
+    from pipelines.validate.stage import rules_from_settings
+
+    paths = _paths(args)
+    settings, _ = _settings(args, paths)
+    v = settings.validate
+    print(json.dumps(run_validate_partition(
+        data_root=paths.data, run_date=args.date, row_suite_path=paths.resolve(v.suite),
+        table_suite_path=paths.resolve(v.table_suite),
+        as_of=pd.Timestamp(args.as_of) if args.as_of else pd.Timestamp.now(tz="UTC"),
+        rules=rules_from_settings(v), with_reports=not args.no_reports,
+    )))
+    return 0
+
+
 def cmd_features(args: argparse.Namespace) -> int:
     from pipelines.features.stage import run_features
 
@@ -171,6 +209,20 @@ def build_parser() -> argparse.ArgumentParser:
                      "validate raw posts → data/02_validated + data/02_quarantine")
     validate.add_argument("--as-of", help="posts after this instant are in the future "
                           "(default: now)")
+    day = stage("collect-day", cmd_collect_day,
+                "collect one day from the daily sources → data/01_raw/source=*/date=*")
+    day.add_argument("--date", required=True, help="the day, YYYY-MM-DD")
+    day.add_argument("--sources", nargs="+", help="default: params collect_daily.sources")
+    day.add_argument("--path", help="file or folder for the 'file' source")
+    day.add_argument("--format", help="its layout (default: params collect.format)")
+    day.add_argument("--account", action="append",
+                     help="API:ACCOUNT, e.g. x:2244994945 (repeatable)")
+    vday = stage("validate-day", cmd_validate_day,
+                 "validate one day's raw partition → data/02_validated/date=*")
+    vday.add_argument("--date", required=True, help="the day, YYYY-MM-DD")
+    vday.add_argument("--as-of", help="posts after this are in the future (default: now)")
+    vday.add_argument("--no-reports", action="store_true",
+                      help="skip Data Docs and the exploration report")
     stage("features", cmd_features, "build the feature table → data/03_features")
     stage("train", cmd_train, "fit the candidate models → data/04_models")
     stage("evaluate", cmd_evaluate, "score candidates and the baseline → data/05_reporting")

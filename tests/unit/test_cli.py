@@ -37,4 +37,26 @@ def test_a_bad_params_file_is_a_clear_error(tmp_path, capsys, project_root):
         "source: demo", "source: ftp"))
     code = main(["collect", "--params", str(bad), "--data-dir", str(tmp_path / "d")])
     assert code == 2
-    assert "'collect.source' must be 'demo', 'file' or 'validated'; got 'ftp'" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert "'collect.source' must be 'demo', 'file' or 'validated'; got 'ftp'" in error
+
+
+def test_collect_day_and_validate_day(tmp_path, capsys, project_root, monkeypatch):
+    monkeypatch.setenv("ENGAGEFLOW_STATE", str(tmp_path / "state"))
+    data = ["--project-dir", str(project_root), "--data-dir", str(tmp_path / "data")]
+    assert main(["collect-day", *data, "--date", "2026-11-01", "--sources", "demo"]) == 0
+    collected = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert collected["demo"]["posts"] == 300
+    assert main(["validate-day", *data, "--date", "2026-11-01", "--no-reports",
+                 "--as-of", "2026-11-02T00:00:00Z"]) == 0
+    validated = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert validated["rows_in"] == 300
+    assert (tmp_path / "data" / "02_validated" / "date=2026-11-01" / "posts.parquet").exists()
+
+
+def test_collect_day_api_source_without_accounts_is_a_clear_error(tmp_path, capsys,
+                                                                   project_root):
+    code = main(["collect-day", "--project-dir", str(project_root), "--data-dir",
+                 str(tmp_path / "d"), "--date", "2026-11-01", "--sources", "x"])
+    assert code == 2
+    assert "source 'x' needs accounts" in capsys.readouterr().err
