@@ -74,6 +74,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         table_suite_path=paths.resolve(v.table_suite),
         as_of=pd.Timestamp(args.as_of) if args.as_of else pd.Timestamp.now(tz="UTC"),
         rules=rules_from_settings(v),
+        reports_dir=None if args.no_reports else paths.data / "05_reporting" / "validation",
     )
     print(json.dumps(asdict(summary)))
     return 0
@@ -209,6 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "validate raw posts → data/02_validated + data/02_quarantine")
     validate.add_argument("--as-of", help="posts after this instant are in the future "
                           "(default: now)")
+    validate.add_argument("--no-reports", action="store_true",
+                          help="skip Data Docs and the exploration report")
     day = stage("collect-day", cmd_collect_day,
                 "collect one day from the daily sources → data/01_raw/source=*/date=*")
     day.add_argument("--date", required=True, help="the day, YYYY-MM-DD")
