@@ -1,0 +1,236 @@
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipelines import schema
+from pipelines.validate.expectations import load_suite, run_suite_with_result
+from pipelines.validate.reports import exploration_report, render_data_docs
+
+ROW_PARAMETERS = {"as_of": "2026-07-01T00:00:00+00:00", "max_caption_chars": 100_000}
+
+
+@pytest.fixture(scope="module")
+def suites(project_root):
+    return (load_suite(project_root / "expectations/posts_row_contract.json"),
+            load_suite(project_root / "expectations/posts_table_contract.json"))
+
+
+@pytest.fixture(scope="module")
+def broken_results(demo_posts, suites):
+    """GE results of both contracts on posts with a negative like count and a bad platform."""
+    posts = demo_posts.copy()
+    posts.loc[3, "likes"] = -4
+    posts.loc[10, "platform"] = "<script>alert(1)</script>"
+    row_suite, table_suite = suites
+    _, table = run_suite_with_result(posts, table_suite, {"min_rows": 100})
+    _, rows = run_suite_with_result(posts, row_suite, ROW_PARAMETERS)
+    return table, rows
+
+
+def _links(page: str) -> list[str]:
+    return re.findall(r'href="([^"#]+\.html)"', page)
+
+
+# ------------------------------------------------------------------------- Data Docs
+
+
+def test_data_docs_index_links_a_validation_and_suite_page_per_suite(tmp_path, broken_results):
+    index = render_data_docs(broken_results, tmp_path / "docs")
+
+    assert index == tmp_path / "docs" / "index.html"
+    links = _links(index.read_text(encoding="utf-8"))
+    assert len(links) == 4  # a validation page and a suite page for each of the two suites
+    for link in links:
+        assert (index.parent / link).is_file(), link
+    for suite in ("posts_table_contract", "posts_row_contract"):
+        assert any(link.startswith(f"validations/{suite}/") for link in links)
+        assert f"expectations/{suite}.html" in links
+    for page in (index.parent / "validations").rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        assert "Expectation Validation Result" in text  # GE's own validation page
+        home = [h for h in re.findall(r'href="([^"]+index\.html)"', text)]
+        assert home and all((page.parent / h).resolve() == index.resolve() for h in home)
+
+
+def test_data_docs_pages_name_the_failing_expectation_column_and_value(tmp_path, broken_results):
+    index = render_data_docs(broken_results, tmp_path / "docs")
+    text = index.read_text(encoding="utf-8")
+    row_page = next((index.parent / "validations" / "posts_row_contract").rglob("*.html"))
+    page = row_page.read_text(encoding="utf-8")
+
+    assert text.count("FAILED") == 1  # only the row contract failed
+    for html_text in (text, page):
+        assert "expect_column_values_to_be_between" in html_text
+        assert "expect_column_values_to_be_in_set" in html_text
+    assert re.search(r"expect_column_values_to_be_between</td><td>likes</td><td><b>FAILED",
+                     page)
+    assert re.search(r"expect_column_values_to_be_in_set</td><td>platform</td><td><b>FAILED",
+                     page)
+    assert "values must be greater than or equal to" in page  # GE's prose rendering
+    assert "-4" in page
+    # GE inserts unexpected values unescaped; they must arrive escaped exactly once.
+    assert "<script>alert(1)" not in page and "<script>alert(1)" not in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "&amp;lt;" not in page
+    assert "&lt;script&gt;alert(1)" in text
+    assert broken_results[1].results[0].result is not None  # the caller's result is intact
+    assert any("<script>alert(1)</script>" in (r.result.get("partial_unexpected_list") or [])
+               for r in broken_results[1].results)
+
+
+def test_data_docs_render_an_expectation_that_raised(tmp_path, demo_posts, suites):
+    # A missing column makes GE raise inside the row expectations; the page still renders.
+    _, rows = run_suite_with_result(demo_posts.drop(columns=["likes"]), suites[0],
+                                    ROW_PARAMETERS)
+    index = render_data_docs([rows], tmp_path / "docs")
+    page = next((index.parent / "validations").rglob("*.html")).read_text(encoding="utf-8")
+    assert "error:" in page and "likes" in page
+
+
+def test_data_docs_reject_empty_or_foreign_results(tmp_path):
+    with pytest.raises(ValueError, match="'results' is empty"):
+        render_data_docs([], tmp_path)
+    with pytest.raises(ValueError, match=r"results\[0\] must be a GE"):
+        render_data_docs([{"suite_name": "x"}], tmp_path)
+
+
+# ----------------------------------------------------------------- exploration report
+
+
+def _tiny_posts() -> pd.DataFrame:
+    rows = [
+        ("1", "instagram", "a", "2026-01-05T09:00Z", "image", "hi 🎉 café", 10, 5, 2),
+        ("2", "instagram", "a", "2026-01-06T09:30Z", "video", "<script>alert(1)</script>",
+         200, None, 0),
+        ("3", "twitter", "b", "2026-01-07T18:00Z", "text", "", 3, 1, None),
+        ("4", "twitter", "b", "2026-01-11T18:10Z", "text", None, 0, 0, 1),
+        ("5", "facebook", "c", "2026-02-01T12:00Z", "link", "x", 4000, 30, 90),
+    ]
+    frame = pd.DataFrame(rows, columns=["post_id", "platform", "account_id", "posted_at",
+                                        "content_type", "caption", "likes", "comments",
+                                        "shares"])
+    frame["followers_at_post_time"] = [100, 100, 5000, 5000, 90000]
+    frame["hashtags_count"] = [1, 0, 2, 0, 5]
+    return schema.conform(frame)
+
+
+def test_report_numbers_match_pandas(tmp_path):
+    posts = _tiny_posts()
+    out = tmp_path / "report" / "exploration.html"
+    summary = exploration_report(posts, out)
+
+    assert json.loads(out.with_suffix(".json").read_text(encoding="utf-8")) == summary
+    rows = summary["rows"]
+    assert rows["total"] == 5 and rows["accounts"] == 3
+    assert rows["per_platform"] == {"instagram": 2, "twitter": 2, "facebook": 1}
+    assert rows["per_content_type"] == posts["content_type"].value_counts().to_dict()
+    assert rows["date_range"] == {"min": "2026-01-05T09:00:00+00:00",
+                                  "max": "2026-02-01T12:00:00+00:00"}
+    likes = posts["likes"].astype(float)
+    stats = summary["numeric"]["likes"]
+    assert stats["count"] == 5 and stats["missing_pct"] == 0
+    assert stats["mean"] == pytest.approx(likes.mean())
+    assert stats["median"] == pytest.approx(likes.median())
+    assert stats["p5"] == pytest.approx(likes.quantile(0.05))
+    assert stats["p95"] == pytest.approx(likes.quantile(0.95))
+    assert (stats["min"], stats["max"]) == (0, 4000)
+    assert sum(stats["histogram"]["counts"]) == 5 and stats["histogram"]["scale"] == "log"
+    assert summary["numeric"]["comments"]["missing_pct"] == pytest.approx(20.0)
+    assert summary["numeric"]["caption_length"]["count"] == 4
+    assert summary["missing"]["caption"] == {"in_frame": True, "missing": 1, "missing_pct": 20.0}
+    assert set(summary["missing"]) >= set(schema.COLUMN_NAMES)
+
+    corr = summary["correlation"]
+    assert not corr["sampled"] and corr["rows_used"] == 5
+    frame = posts[["likes", "comments", "shares", "followers_at_post_time"]].astype(float)
+    expected = frame.corr(method="spearman")
+    i, j = corr["columns"].index("likes"), corr["columns"].index("followers_at_post_time")
+    assert corr["matrix"][i][j] == pytest.approx(expected.loc["likes", "followers_at_post_time"],
+                                                 abs=1e-4)
+    assert corr["matrix"][i][corr["columns"].index("shares")] == pytest.approx(
+        expected.loc["likes", "shares"], abs=1e-4)
+
+    per_platform = summary["target"]["per_platform"]
+    assert set(per_platform) == {"instagram", "twitter", "facebook", "(all)"}
+    twitter = likes[posts["platform"] == "twitter"]
+    assert per_platform["twitter"]["quantiles"]["p50"] == pytest.approx(twitter.median())
+    assert per_platform["instagram"]["log1p_quantiles"]["p100"] == pytest.approx(np.log1p(200))
+    assert per_platform["(all)"]["rows"] == 5
+
+    timing = summary["posting_time"]
+    assert timing["per_weekday"] == {"Mon": 1, "Tue": 1, "Wed": 1, "Thu": 0, "Fri": 0,
+                                     "Sat": 0, "Sun": 2}
+    assert timing["per_hour"]["18"] == 2 and timing["weekday_hour"][6][18] == 1
+
+
+def test_report_html_has_sections_per_platform_and_escapes_text(tmp_path):
+    out = tmp_path / "exploration.html"
+    summary = exploration_report(_tiny_posts(), out, quarantined=schema.quarantine_frame([
+        {"stage": "validate", "rule": "expect_column_values_to_be_between", "column": "likes",
+         "value": "-1"},
+        {"stage": "validate", "rule": "expect_column_values_to_be_between", "column": "likes",
+         "value": "-2"},
+        {"stage": "collect", "rule": "<unparseable>", "column": "posted_at"},
+    ]))
+    page = out.read_text(encoding="utf-8")
+
+    assert summary["rows"]["quarantined"] == 3
+    assert summary["rows"]["quarantine_top_reasons"][0] == {
+        "rule": "expect_column_values_to_be_between", "column": "likes", "count": 2}
+    assert "&lt;unparseable&gt;" in page
+
+    for heading in ("Row counts", "Numeric columns", "Missing values", "Spearman correlation",
+                    "Target distribution per platform", "Posts per weekday and hour"):
+        assert heading in page
+    for platform in ("instagram", "twitter", "facebook"):
+        assert f'data-platform="{platform}"' in page
+    assert page.count("<svg") >= 4
+    assert "<script" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "hi 🎉 café" in page
+    assert "expect_column_values_to_be_between" in page
+    assert not re.search(r"https?://", page)  # nothing to load from the network
+
+
+def test_report_on_an_empty_frame(tmp_path):
+    out = tmp_path / "empty.html"
+    summary = exploration_report(schema.empty_posts(), out)
+    assert summary["rows"]["total"] == 0
+    assert summary["numeric"]["likes"]["mean"] is None
+    assert summary["target"]["per_platform"]["(all)"]["count"] == 0
+    assert "0 posts" in out.read_text(encoding="utf-8")
+
+    assert exploration_report(pd.DataFrame(), tmp_path / "bare.html")["rows"]["total"] == 0
+
+
+def test_report_with_all_null_and_absent_columns(tmp_path):
+    posts = _tiny_posts()
+    posts["comments"] = pd.Series(pd.NA, index=posts.index, dtype="Int64")
+    posts = posts.drop(columns=["shares", "caption"])
+    summary = exploration_report(posts, tmp_path / "r.html")
+
+    assert summary["numeric"]["comments"]["missing_pct"] == 100.0
+    assert summary["numeric"]["comments"]["median"] is None
+    assert summary["missing"]["shares"] == {"in_frame": False, "missing": 5,
+                                            "missing_pct": 100.0}
+    corr = summary["correlation"]
+    row = corr["matrix"][corr["columns"].index("comments")]
+    assert all(v is None for v in row)
+    assert "shares" not in corr["columns"] and "caption_length" not in corr["columns"]
+
+
+def test_report_samples_correlations_above_the_limit(tmp_path, demo_posts):
+    summary = exploration_report(demo_posts, tmp_path / "r.html", max_correlation_rows=500,
+                                 seed=3)
+    corr = summary["correlation"]
+    assert corr["sampled"] and corr["rows_used"] == 500 and corr["seed"] == 3
+    assert "random sample of 500 rows" in (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert summary["rows"]["total"] == len(demo_posts)
+
+
+def test_report_rejects_a_bad_target(tmp_path):
+    with pytest.raises(ValueError, match="'target' must name a column"):
+        exploration_report(_tiny_posts(), tmp_path / "r.html", target="like")
+    with pytest.raises(ValueError, match="'target' must be a numeric column"):
+        exploration_report(_tiny_posts(), tmp_path / "r.html", target="caption")
