@@ -52,6 +52,19 @@ class ExpectationOutcome:
         return f"{self.expectation}{where} {args}: {seen}"
 
 
+def exception_message(info: Any) -> str | None:
+    """GE's exception message: ``exception_info`` is either one exception record or, when a
+    metric failed, a dict of records keyed by metric id."""
+    if not isinstance(info, dict):
+        return None
+    if "raised_exception" in info:
+        return str(info.get("exception_message")) if info["raised_exception"] else None
+    for record in info.values():
+        if isinstance(record, dict) and record.get("raised_exception"):
+            return str(record.get("exception_message"))
+    return None
+
+
 def load_suite(path: str | Path) -> dict[str, Any]:
     """Read a suite JSON file.
 
@@ -111,7 +124,6 @@ def run_suite_with_result(
     for expectation in gx_suite.expectations:
         raw = by_id[expectation.id].to_json_dict()
         config, detail = raw["expectation_config"], raw.get("result") or {}
-        exception = raw.get("exception_info") or {}
         outcomes.append(ExpectationOutcome(
             expectation=config["type"],
             column=config["kwargs"].get("column")
@@ -121,7 +133,6 @@ def run_suite_with_result(
             observed=detail.get("observed_value"),
             unexpected_index=list(detail.get("unexpected_index_list") or []),
             unexpected_values=list(detail.get("unexpected_list") or []),
-            error=exception.get("exception_message") if exception.get("raised_exception")
-            else None,
+            error=exception_message(raw.get("exception_info")),
         ))
     return outcomes, result

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines import schema
+from pipelines.validate.expectations import exception_message
 
 logger = logging.getLogger(__name__)
 
@@ -178,7 +179,7 @@ def _expectation_rows(result: Any) -> list[dict[str, Any]]:
         config = evr.expectation_config
         raw = evr.to_json_dict()
         detail = raw.get("result") or {}
-        error = _exception_message(raw.get("exception_info"))
+        error = exception_message(raw.get("exception_info"))
         if error:
             seen = f"error: {error}"
         elif "observed_value" in detail:
@@ -195,19 +196,6 @@ def _expectation_rows(result: Any) -> list[dict[str, Any]]:
             "success": bool(evr.success), "seen": seen[:300],
         })
     return rows
-
-
-def _exception_message(info: Any) -> str | None:
-    """GE's exception message: ``exception_info`` is either one exception record or, when a
-    metric failed, a dict of records keyed by metric id."""
-    if not isinstance(info, dict):
-        return None
-    if "raised_exception" in info:
-        return str(info.get("exception_message")) if info["raised_exception"] else None
-    for record in info.values():
-        if isinstance(record, dict) and record.get("raised_exception"):
-            return str(record.get("exception_message"))
-    return None
 
 
 def _escaped_copy(result: Any) -> Any:
