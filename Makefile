@@ -75,7 +75,7 @@ repro: $(STAMP) ## dvc repro: the same stages on data/ (versioned by DVC)
 	ENGAGEFLOW_HOME=$(CURDIR) PATH=$(BIN):$$PATH $(BIN)/dvc repro
 
 lock: $(STAMP) ## rewrite requirements.lock from the current .venv
-	@{ head -n 2 requirements.lock; $(UV) freeze --exclude-editable | grep -v '^engageflow'; } \
+	@{ head -n 2 requirements.lock; $(UV) freeze | grep -v -e "^-e " -e "^engageflow"; } \
 		> requirements.lock.new && mv requirements.lock.new requirements.lock
 
 clean: ## remove all state (.engageflow/, data/, DVC cache); keeps .venv

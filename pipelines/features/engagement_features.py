@@ -1,0 +1,130 @@
+"""The full feature set of a post: per-post, interactions, account history, caption text.
+
+One builder for the feature stage, the quality benchmark and (through the fitted
+transformer) serving. Every feature of a post uses only what was known when it was
+published: account history reads only matured outcomes of the account's earlier posts
+(see :mod:`pipelines.features.account_history`); caption embeddings are raw 384-d vectors
+here and are reduced inside the model, so the reduction is fitted on training rows only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipelines.features.account_history import (
+    HISTORY_COLUMNS,
+    INTERACTION_COLUMNS,
+    account_history_features,
+    interaction_features,
+)
+from pipelines.features.post_features import FEATURE_COLUMNS, build_post_features
+
+EMBEDDING_PREFIX = "emb_"
+FEATURE_PREFIX = "f_"
+
+
+@dataclass(frozen=True)
+class FeatureSettings:
+    """Which feature groups to build (``features`` section of params.yaml).
+
+    Attributes:
+        maturity_hours: A post's outcome is used as history only once it is this old.
+        account_history: Add :data:`HISTORY_COLUMNS`.
+        interactions: Add :data:`INTERACTION_COLUMNS` (platform × content, hour × platform).
+        text_embeddings: Add the caption's MiniLM embedding (384 columns ``emb_*``).
+        text_backend: ``onnx_int8`` (fast) or ``torch`` (reference).
+        text_with_account: Embed "caption | account" instead of the caption alone.
+    """
+
+    maturity_hours: float = 48.0
+    account_history: bool = True
+    interactions: bool = True
+    text_embeddings: bool = False
+    text_backend: str = "onnx_int8"
+    text_with_account: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.maturity_hours, (int, float)) or self.maturity_hours < 0:
+            raise ValueError(f"params.yaml: 'features.maturity_hours' must be a number >= 0; "
+                             f"got {self.maturity_hours!r}.")
+        if self.text_backend not in ("onnx_int8", "torch"):
+            raise ValueError(f"params.yaml: 'features.text_backend' must be 'onnx_int8' or "
+                             f"'torch'; got {self.text_backend!r}.")
+
+
+def tabular_columns(settings: FeatureSettings) -> list[str]:
+    """Names of the tabular feature columns (without the prefix) for ``settings``."""
+    names = list(FEATURE_COLUMNS)
+    if settings.interactions:
+        names += list(INTERACTION_COLUMNS)
+    if settings.account_history:
+        names += list(HISTORY_COLUMNS)
+    return names
+
+
+def embedding_columns(settings: FeatureSettings) -> list[str]:
+    """Names of the raw embedding columns (empty without text embeddings)."""
+    from pipelines.features.text_embeddings import EMBEDDING_DIM
+
+    return ([f"{EMBEDDING_PREFIX}{i}" for i in range(EMBEDDING_DIM)]
+            if settings.text_embeddings else [])
+
+
+def feature_set_hash(settings: FeatureSettings) -> str:
+    """A short hash naming the feature set: groups, column names, text model."""
+    text = "|".join([repr(settings), ",".join(tabular_columns(settings)),
+                     ",".join(embedding_columns(settings)[:1])])
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def build_features(
+    posts: pd.DataFrame,
+    settings: FeatureSettings,
+    *,
+    embedding_cache: Path | None = None,
+    model_cache_dir: Path | None = None,
+    show_progress: bool = False,
+) -> pd.DataFrame:
+    """Every feature of ``posts``, aligned with its index.
+
+    Account history is computed over ``posts`` itself (each post sees the matured
+    outcomes of its account's earlier posts in the frame), which is what a history store
+    holding all collected outcomes gives at serving time.
+
+    Args:
+        posts: Canonical posts (time order does not matter).
+        settings: Which groups to build.
+        embedding_cache: Parquet cache of caption embeddings (required with text).
+        model_cache_dir: Where the exported ONNX text model is kept (required with text).
+
+    Returns:
+        ``f_<name>`` float columns for :func:`tabular_columns`, then ``emb_<i>`` float32
+        columns when text embeddings are on.
+
+    Raises:
+        ValueError: when text embeddings are on without a cache location.
+    """
+    parts = [build_post_features(posts)]
+    if settings.interactions:
+        parts.append(interaction_features(posts))
+    if settings.account_history:
+        parts.append(account_history_features(posts, maturity_hours=settings.maturity_hours))
+    table = pd.concat(parts, axis=1).astype(float).add_prefix(FEATURE_PREFIX)
+    if settings.text_embeddings:
+        if embedding_cache is None or model_cache_dir is None:
+            raise ValueError("build_features: text embeddings need 'embedding_cache' and "
+                             "'model_cache_dir'.")
+        from pipelines.features.text_embeddings import build_embedding_texts, embed_texts
+
+        texts = (build_embedding_texts(posts["caption"].tolist(), posts["account_id"].tolist())
+                 if settings.text_with_account else posts["caption"].tolist())
+        vectors = embed_texts(texts, cache_path=embedding_cache, backend=settings.text_backend,
+                              model_cache_dir=model_cache_dir, show_progress=show_progress)
+        table = pd.concat([table, pd.DataFrame(vectors.astype(np.float32), index=posts.index,
+                                               columns=embedding_columns(settings))], axis=1)
+    return table

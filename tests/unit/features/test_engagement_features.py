@@ -1,0 +1,66 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipelines.features.account_history import HISTORY_COLUMNS, INTERACTION_COLUMNS
+from pipelines.features.engagement_features import (
+    FeatureSettings,
+    build_features,
+    feature_set_hash,
+    tabular_columns,
+)
+from pipelines.features.post_features import FEATURE_COLUMNS
+
+
+def test_all_groups_without_text(demo_posts):
+    table = build_features(demo_posts, FeatureSettings())
+    assert list(table.columns) == [f"f_{c}" for c in tabular_columns(FeatureSettings())]
+    assert len(table.columns) == len(FEATURE_COLUMNS) + len(INTERACTION_COLUMNS) + \
+        len(HISTORY_COLUMNS)
+    assert not table.isna().any().any()
+    assert table.index.equals(demo_posts.index)
+
+
+def test_groups_can_be_switched_off(demo_posts):
+    settings = FeatureSettings(account_history=False, interactions=False)
+    table = build_features(demo_posts, settings)
+    assert list(table.columns) == [f"f_{c}" for c in FEATURE_COLUMNS]
+    assert feature_set_hash(settings) != feature_set_hash(FeatureSettings())
+
+
+def test_a_posts_own_likes_never_change_its_features(demo_posts):
+    posts = demo_posts.head(400)
+    changed = posts.copy()
+    changed.loc[changed.index[-1], "likes"] = 10**9
+    np.testing.assert_array_equal(build_features(posts, FeatureSettings()).iloc[-1],
+                                  build_features(changed, FeatureSettings()).iloc[-1])
+
+
+def test_text_needs_a_cache_location(demo_posts):
+    with pytest.raises(ValueError, match="need 'embedding_cache'"):
+        build_features(demo_posts.head(5), FeatureSettings(text_embeddings=True))
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("maturity_hours", -1, "'features.maturity_hours' must be a number >= 0; got -1"),
+    ("text_backend", "gpu", "'features.text_backend' must be 'onnx_int8' or 'torch'"),
+])
+def test_settings_are_validated(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        FeatureSettings(**{field: value})
+
+
+def test_history_uses_only_matured_earlier_posts():
+    t0 = pd.Timestamp("2026-01-01", tz="UTC")
+    posts = pd.DataFrame({
+        "post_id": ["a", "b", "c"], "account_id": "acct", "platform": "instagram",
+        "content_type": "image", "caption": "x", "hashtags_count": 0, "mentions_count": 0,
+        "urls_count": 0, "media_count": 1, "followers_at_post_time": 1000,
+        "posted_at": [t0, t0 + pd.Timedelta(hours=50), t0 + pd.Timedelta(hours=60)],
+        "likes": [99, 5, 7], "comments": 0, "shares": 0,
+    })
+    table = build_features(posts, FeatureSettings(maturity_hours=48))
+    # c (60 h) sees a (60 h old, matured) but not b (10 h old)
+    assert table.loc[2, "f_account_matured_posts"] == 1
+    assert table.loc[2, "f_account_mean_log_likes_all"] == pytest.approx(np.log1p(99))
+    assert table.loc[2, "f_prev_posts_count"] == 2
