@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
 
 from pipelines.features.account_history import (
     HISTORY_COLUMNS,
@@ -128,3 +129,63 @@ def build_features(
         table = pd.concat([table, pd.DataFrame(vectors.astype(np.float32), index=posts.index,
                                                columns=embedding_columns(settings))], axis=1)
     return table
+
+
+class EngagementFeaturizer(BaseEstimator, TransformerMixin):
+    """Canonical posts → the tabular features, for a model that takes raw posts.
+
+    ``fit(posts)`` freezes the account history (every labelled post it is given, as a
+    history store would hold them); ``transform(posts)`` computes the same columns as
+    :func:`build_features`, reading outcomes only from that history. For the posts it was
+    fitted on, ``fit(X).transform(X)`` equals ``build_features(X)`` (tested), so a model
+    trained on the feature stage's table predicts the same through this featurizer.
+    Caption embeddings are not supported here yet (``text_embeddings`` must be off).
+
+    Args:
+        maturity_hours, account_history, interactions: As in :class:`FeatureSettings`.
+    """
+
+    def __init__(self, maturity_hours: float = 48.0, account_history: bool = True,
+                 interactions: bool = True) -> None:
+        self.maturity_hours = maturity_hours
+        self.account_history = account_history
+        self.interactions = interactions
+
+    @classmethod
+    def from_settings(cls, settings: FeatureSettings) -> EngagementFeaturizer:
+        """The featurizer for ``settings``.
+
+        Raises:
+            ValueError: if ``settings`` turn caption embeddings on.
+        """
+        if settings.text_embeddings:
+            raise ValueError("EngagementFeaturizer: caption embeddings are not supported in "
+                             "registered models yet; set features.text_embeddings: false.")
+        return cls(settings.maturity_hours, settings.account_history, settings.interactions)
+
+    def _settings(self) -> FeatureSettings:
+        return FeatureSettings(maturity_hours=self.maturity_hours,
+                               account_history=self.account_history,
+                               interactions=self.interactions)
+
+    def fit(self, X: pd.DataFrame, y: object = None) -> EngagementFeaturizer:  # noqa: N803
+        from pipelines.features.account_history import AccountHistory
+
+        self.feature_names_ = tabular_columns(self._settings())
+        self.history_ = (AccountHistory(self.maturity_hours).fit(X)
+                         if self.account_history else None)
+        return self
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:  # noqa: N803
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "feature_names_")
+        parts = [build_post_features(X)]
+        if self.interactions:
+            parts.append(interaction_features(X))
+        if self.history_ is not None:
+            parts.append(self.history_.transform(X))
+        return pd.concat(parts, axis=1).astype(float)[self.feature_names_]
+
+    def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
+        return np.array(self.feature_names_, dtype=object)

@@ -64,3 +64,21 @@ def test_history_uses_only_matured_earlier_posts():
     assert table.loc[2, "f_account_matured_posts"] == 1
     assert table.loc[2, "f_account_mean_log_likes_all"] == pytest.approx(np.log1p(99))
     assert table.loc[2, "f_prev_posts_count"] == 2
+
+
+def test_featurizer_equals_the_builder_on_its_fitted_posts(demo_posts):
+    from pipelines.features.engagement_features import EngagementFeaturizer
+
+    featurizer = EngagementFeaturizer().fit(demo_posts)
+    expected = build_features(demo_posts, FeatureSettings())
+    np.testing.assert_allclose(featurizer.transform(demo_posts).to_numpy(),
+                               expected.to_numpy())
+
+
+def test_featurizer_ignores_the_outcomes_of_new_posts(demo_posts):
+    from pipelines.features.engagement_features import EngagementFeaturizer
+
+    featurizer = EngagementFeaturizer().fit(demo_posts.head(1000))
+    new = demo_posts.tail(200)
+    np.testing.assert_array_equal(featurizer.transform(new).to_numpy(),
+                                  featurizer.transform(new.assign(likes=0)).to_numpy())
