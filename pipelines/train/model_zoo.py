@@ -9,7 +9,7 @@ deterministic for a given seed: gradient-boosted trees use one thread (LightGBM 
 forest two jobs (each tree has its own seed, so the job count does not change the trees;
 its two prediction threads may add the trees up in either order, which moves predictions in
 the last bits only) and capped trees. HistGradientBoosting and the MLP get their OpenMP and
-BLAS threads limited (``threads``, default 1) by :class:`ThreadLimited`: left at the default,
+BLAS threads limited (``threads``, default 1) by :class:`CappedFit`: left at the default,
 they spin on every core and ran ~20x slower on a loaded 2-core machine (22 s instead of 1 s
 for 20k rows).
 Hyperparameters from params.yaml override the defaults key by key.
@@ -50,20 +50,39 @@ def expm1_nonnegative(values: np.ndarray) -> np.ndarray:
     return np.expm1(np.clip(values, 0, None))
 
 
-class ThreadLimited(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
-    """Fit and predict ``estimator`` with its native thread pools (OpenMP, BLAS) capped.
+class CappedFit(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
+    """Fit ``estimator`` under resource caps that depend on the machine or on the data.
+
+    Args:
+        estimator: The estimator to fit (cloned).
+        threads: Cap on its native thread pools (OpenMP, BLAS) while fitting and
+            predicting; None leaves them alone.
+        max_rows_per_tree: Cap on the rows each tree of a bagged forest draws: its fraction
+            ``max_samples`` applies up to this many rows (a float ``max_samples`` alone
+            grows with the data; an int alone exceeds small training sets).
 
     Attributes:
         estimator_: The fitted clone of ``estimator``.
     """
 
-    def __init__(self, estimator: BaseEstimator, threads: int = 1) -> None:
+    def __init__(self, estimator: BaseEstimator, threads: int | None = None,
+                 max_rows_per_tree: int | None = None) -> None:
         self.estimator = estimator
         self.threads = threads
+        self.max_rows_per_tree = max_rows_per_tree
 
-    def fit(self, X: pd.DataFrame, y: np.ndarray) -> ThreadLimited:  # noqa: N803
+    def fit(self, X: pd.DataFrame, y: np.ndarray) -> CappedFit:  # noqa: N803
+        estimator = clone(self.estimator)
+        if self.max_rows_per_tree is not None:
+            fraction = estimator.get_params()["max_samples"]
+            rows = len(X) if fraction is None else (
+                fraction if isinstance(fraction, int) else int(fraction * len(X)))
+            if rows > self.max_rows_per_tree:
+                estimator.set_params(max_samples=int(self.max_rows_per_tree))
+                logger.info("model_zoo: %s draws %d of %d rows per tree (capped)",
+                            type(estimator).__name__, self.max_rows_per_tree, len(X))
         with threadpool_limits(self.threads):
-            self.estimator_ = clone(self.estimator).fit(X, y)
+            self.estimator_ = estimator.fit(X, y)
         self.n_features_in_ = self.estimator_.n_features_in_
         return self
 
@@ -94,7 +113,8 @@ def default_hyperparameters(name: str, seed: int, feature_names: Sequence[str]
         # Full-depth trees on all rows take ~260 s for 100 trees on 100k rows here: cap the
         # depth, the leaf size, the features per split and the rows per tree.
         return {"n_estimators": 100, "max_depth": 16, "min_samples_leaf": 5,
-                "max_features": 0.5, "max_samples": 0.3, "n_jobs": 2, "random_state": seed}
+                "max_features": 0.5, "max_samples": 0.3, "max_rows_per_tree": 50_000,
+                "n_jobs": 2, "random_state": seed}
     if name == "xgboost":
         params: dict[str, Any] = {
             "n_estimators": 300, "learning_rate": 0.05, "max_depth": 6, "min_child_weight": 5,
@@ -163,18 +183,18 @@ def make_model(
         return model
     core_class = _core_class(name)
     # Keyword arguments the estimator takes, plus the defaults it accepts as extra
-    # keywords (LightGBM's ``verbose``, ``deterministic``, ...) and ``threads``.
+    # keywords (LightGBM's ``verbose``, ``deterministic``, ...) and the caps of CappedFit.
     allowed = sorted(set(core_class().get_params(deep=False)) | set(defaults))
     _check_keys(name, hyperparameters, allowed)
     params = {**defaults, **hyperparameters}
-    threads = params.pop("threads", None)
+    caps = {key: params.pop(key) for key in ("threads", "max_rows_per_tree") if key in params}
     core = core_class(**params)
     if name in ("ridge", "mlp"):
         from sklearn.preprocessing import StandardScaler
 
         core = Pipeline([("scale", StandardScaler()), (name, core)])
-    if threads is not None:
-        core = ThreadLimited(core, threads=threads)
+    if caps:
+        core = CappedFit(core, **caps)
     return TransformedTargetRegressor(regressor=core, func=np.log1p,
                                       inverse_func=expm1_nonnegative, check_inverse=False)
 
@@ -202,7 +222,7 @@ def feature_importance(fitted_model: BaseEstimator, feature_names: Sequence[str]
     model = fitted_model
     if isinstance(model, TransformedTargetRegressor):
         model = model.regressor_
-    if isinstance(model, ThreadLimited):
+    if isinstance(model, CappedFit):
         model = model.estimator_
     if isinstance(model, TwoStageRegressor):
         model = model.classifier_

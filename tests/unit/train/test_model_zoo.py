@@ -106,9 +106,11 @@ def test_hyperparameters_override_defaults_key_by_key():
     params = model.regressor.get_params()
     assert params["n_estimators"] == 7 and params["learning_rate"] == 0.05
     assert params["random_state"] == 3 and params["deterministic"] is True
-    forest = make_model("random_forest", {}, 3, FEATURES).regressor.get_params()
-    assert (forest["n_estimators"], forest["max_depth"], forest["min_samples_leaf"],
-            forest["max_samples"], forest["n_jobs"]) == (100, 16, 5, 0.3, 2)
+    forest = make_model("random_forest", {}, 3, FEATURES).regressor
+    assert forest.max_rows_per_tree == 50_000
+    assert (forest.estimator.n_estimators, forest.estimator.max_depth,
+            forest.estimator.min_samples_leaf, forest.estimator.max_samples,
+            forest.estimator.n_jobs) == (100, 16, 5, 0.3, 2)
     two_stage = make_model("two_stage_hard", {"regressor_params": {"max_depth": 2}}, 3,
                            FEATURES)
     assert two_stage.regressor_params["max_depth"] == 2
@@ -116,6 +118,16 @@ def test_hyperparameters_override_defaults_key_by_key():
     assert two_stage.routing == "hard" and two_stage.seed == 3
     mlp = make_model("mlp", {"threads": 2}, 0, FEATURES).regressor
     assert mlp.threads == 2 and mlp.estimator.named_steps["mlp"].early_stopping is True
+
+
+def test_forest_rows_per_tree_are_a_fraction_up_to_a_cap(data):
+    x, y = data
+    small = make_model("random_forest", {"n_estimators": 2}, 0, FEATURES).fit(x, y)
+    assert small.regressor_.estimator_.max_samples == 0.3  # 360 of 1,200 rows, under the cap
+    capped = make_model("random_forest", {"n_estimators": 2, "max_rows_per_tree": 100}, 0,
+                        FEATURES).fit(x, y)
+    assert capped.regressor_.estimator_.max_samples == 100
+    assert capped.regressor.estimator.max_samples == 0.3  # the unfitted template is untouched
 
 
 def test_unknown_model_name():
