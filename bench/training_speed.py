@@ -1,0 +1,201 @@
+"""Benchmark: fit time of every candidate model on 100k and 1M generated posts.
+
+Run from the project root: ``.venv/bin/python bench/training_speed.py``. Writes
+``bench/results/training_speed.json``: fit and predict seconds per model and size (one run
+each, with the model zoo's defaults), the data, the machine and the library versions, and,
+on a time-ordered 80/20 cut of the 100k set, the holdout metrics of each model and the
+two-stage details (class metrics, hard vs soft, the count-scale blend for comparison).
+
+Data: the per-post features (``build_post_features``) of the seeded demo generator. The
+100k set is one generator run (1,000 accounts). The 1M set is ten independent runs of
+100k posts (seeds 0-9, 1,000 accounts each, the first being the 100k set), concatenated:
+the generator builds captions row by row (~7-11 s per 100k here), so ten runs cost about
+two minutes but give 1M distinct, realistic rows, where tiling one run would give trees
+ten copies of each row.
+
+Fits that would run past ``--budget`` seconds at 1M (projected from 100k as 10x, 12x for
+the random forest) run with the overrides in :data:`CAPS_1M` instead, recorded under
+``capped``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipelines.collect.demo_data import generate_posts
+from pipelines.evaluate.classification import classification_metrics
+from pipelines.evaluate.metrics import regression_metrics
+from pipelines.features.post_features import FEATURE_COLUMNS, build_post_features
+from pipelines.train.model_zoo import MODEL_NAMES, TREE_MODELS, feature_importance, make_model
+from pipelines.train.two_stage import class_thresholds, popularity_classes
+
+logger = logging.getLogger("bench.training_speed")
+
+RESULTS = Path(__file__).resolve().parent / "results" / "training_speed.json"
+FEATURES = list(FEATURE_COLUMNS)
+CHUNK_ROWS = 100_000
+#: Overrides for a 1M fit projected past the budget.
+CAPS_1M: dict[str, dict[str, Any]] = {
+    "random_forest": {"n_estimators": 50},
+    "mlp": {"max_iter": 20},
+    "two_stage_hard": {"classifier_params": {"n_estimators": 100},
+                       "regressor_params": {"n_estimators": 100}},
+    "two_stage_soft": {"classifier_params": {"n_estimators": 100},
+                       "regressor_params": {"n_estimators": 100}},
+}
+
+
+def demo_matrix(chunks: int, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray, pd.Series, float]:
+    """Features, likes and posting times of ``chunks`` x 100k demo posts; generation seconds."""
+    started = time.perf_counter()
+    frames, likes, times = [], [], []
+    for i in range(chunks):
+        posts = generate_posts(CHUNK_ROWS, accounts=1000, seed=seed + i, id_prefix=f"b{i}")
+        frames.append(build_post_features(posts))
+        likes.append(posts["likes"].astype(float).to_numpy())
+        times.append(posts["posted_at"])
+        logger.info("generated chunk %d/%d", i + 1, chunks)
+    x = pd.concat(frames, ignore_index=True)
+    return (x, np.concatenate(likes), pd.concat(times, ignore_index=True),
+            round(time.perf_counter() - started, 1))
+
+
+def timed_fit(name: str, hyperparameters: dict[str, Any], x: pd.DataFrame, y: np.ndarray,
+              seed: int) -> tuple[Any, float, float]:
+    """The fitted model, its fit seconds and its predict seconds on ``x``."""
+    model = make_model(name, hyperparameters, seed, FEATURES)
+    started = time.perf_counter()
+    model.fit(x, y)
+    fit_s = time.perf_counter() - started
+    started = time.perf_counter()
+    model.predict(x)
+    return model, round(fit_s, 2), round(time.perf_counter() - started, 2)
+
+
+def holdout_quality(x: pd.DataFrame, y: np.ndarray, posted_at: pd.Series, models: list[str],
+                    seed: int) -> dict[str, Any]:
+    """Fit on the oldest 80 % and score the newest 20 % (features of one 100k chunk)."""
+    order = np.argsort(posted_at.to_numpy(), kind="stable")
+    cut = int(len(order) * 0.8)
+    train, test = order[:cut], order[cut:]
+    out: dict[str, Any] = {"train_rows": len(train), "test_rows": len(test), "models": {}}
+    for name in models:
+        model = make_model(name, {}, seed, FEATURES).fit(x.iloc[train], y[train])
+        predicted = model.predict(x.iloc[test])
+        out["models"][name] = regression_metrics(y[test], predicted)
+        if name in TREE_MODELS:
+            out["models"][name]["top_features"] = (
+                feature_importance(model, FEATURES).head(5).round(4).to_dict())
+        if name == "two_stage_soft":
+            out["two_stage"] = two_stage_details(model, x.iloc[test], y[test])
+        logger.info("quality %s: mae_log %.4f", name, out["models"][name]["mae_log"])
+    return out
+
+
+def two_stage_details(model: Any, x_test: pd.DataFrame, y_test: np.ndarray) -> dict[str, Any]:
+    """Class metrics of the classifier, and hard / soft-log / soft-count blends compared."""
+    proba = model.predict_proba(x_test)
+    true_classes = popularity_classes(y_test, model.thresholds_)
+    by_class = model.predict_log_by_class(x_test)
+    hard = by_class[np.arange(len(by_class)), proba.argmax(axis=1)]
+    blends = {
+        "hard": np.expm1(np.clip(hard, 0, None)),
+        "soft_log_scale": np.expm1(np.clip(np.sum(proba * by_class, axis=1), 0, None)),
+        "soft_count_scale": np.sum(proba * np.expm1(np.clip(by_class, 0, None)), axis=1),
+    }
+    classes = classification_metrics(true_classes, proba.argmax(axis=1), proba)
+    return {
+        "thresholds_train": list(model.thresholds_),
+        "thresholds_if_test_were_used": list(class_thresholds(y_test)),
+        "class_counts_train": model.class_counts_,
+        "fallback_classes": model.fallback_classes_,
+        "classifier": {k: classes[k] for k in
+                       ("macro_f1", "accuracy", "brier", "per_class", "confusion_matrix")},
+        "classifier_ece": {k: v["ece"] for k, v in classes["reliability"].items()},
+        "blends": {k: regression_metrics(y_test, v) for k, v in blends.items()},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=list(MODEL_NAMES), choices=MODEL_NAMES)
+    parser.add_argument("--chunks", type=int, default=10, help="100k chunks in the large set")
+    parser.add_argument("--budget", type=float, default=180.0,
+                        help="seconds a 1M fit may take before CAPS_1M applies")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--skip-quality", action="store_true")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    load_start = os.getloadavg()[0]
+
+    x_all, y_all, times_all, generate_s = demo_matrix(args.chunks, args.seed)
+    sizes = {"100k": CHUNK_ROWS, "1m": len(x_all)}
+    fit_s: dict[str, dict[str, Any]] = {name: {} for name in args.models}
+    predict_s: dict[str, dict[str, Any]] = {name: {} for name in args.models}
+    capped: dict[str, Any] = {}
+    for label, rows in sizes.items():
+        x, y = x_all.iloc[:rows], y_all[:rows]
+        for name in args.models:
+            hyper: dict[str, Any] = {}
+            if label != "100k":
+                growth = (rows / CHUNK_ROWS) * (1.2 if name == "random_forest" else 1.0)
+                projected = fit_s[name]["100k"] * growth
+                if projected > args.budget and name in CAPS_1M:
+                    hyper = CAPS_1M[name]
+                    capped[name] = {"size": label, "projected_s": round(projected, 1),
+                                    "overrides": hyper}
+            _, fit_s[name][label], predict_s[name][label] = timed_fit(name, hyper, x, y,
+                                                                      args.seed)
+            logger.info("%s on %s rows: fit %.1f s, predict %.1f s", name, label,
+                        fit_s[name][label], predict_s[name][label])
+
+    quality = None
+    if not args.skip_quality:
+        quality = holdout_quality(x_all.iloc[:CHUNK_ROWS], y_all[:CHUNK_ROWS],
+                                  times_all.iloc[:CHUNK_ROWS], args.models, args.seed)
+
+    import lightgbm
+    import sklearn
+    import xgboost
+
+    result = {
+        "benchmark": "training_speed",
+        "machine": {
+            "python": platform.python_version(), "cpus": os.cpu_count(),
+            "processor": platform.machine(), "numpy": np.__version__,
+            "pandas": pd.__version__, "scikit-learn": sklearn.__version__,
+            "lightgbm": lightgbm.__version__, "xgboost": xgboost.__version__,
+            "load_average_1m_at_start": round(load_start, 2),
+            "load_average_1m_at_end": round(os.getloadavg()[0], 2),
+        },
+        "note": ("seconds, one run each, model zoo defaults (GBDTs 1 thread, random forest "
+                 "2 jobs); the machine is shared, so loads above 2 slow every number"),
+        "data": {
+            "source": "build_post_features on seeded demo posts; 1m = 10 independent 100k "
+                      "generator runs (seeds 0-9), not tiled",
+            "generate_and_featurize_s": generate_s,
+            "rows": sizes, "features": len(FEATURES),
+        },
+        "fit_seconds": fit_s,
+        "predict_seconds_same_rows": predict_s,
+        "capped": capped,
+        "quality_100k_time_holdout": quality,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2, default=float))
+    logger.info("wrote %s", args.out)
+
+
+if __name__ == "__main__":
+    main()
