@@ -19,7 +19,7 @@ LOCAL_LINKS :=
 endif
 
 # Embedded defaults: Airflow metadata in SQLite, everything under .engageflow/.
-AIRFLOW_ENV := ENGAGEFLOW_HOME=$(CURDIR) AIRFLOW_HOME=$(STATE)/airflow \
+AIRFLOW_ENV := PATH=$(BIN):$$PATH ENGAGEFLOW_HOME=$(CURDIR) AIRFLOW_HOME=$(STATE)/airflow \
 	AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags AIRFLOW__CORE__LOAD_EXAMPLES=False \
 	AIRFLOW__CORE__PARALLELISM=2 AIRFLOW__CORE__EXECUTOR=LocalExecutor \
 	AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=sqlite:///$(STATE)/airflow/airflow.db \
@@ -50,7 +50,8 @@ run: $(STAMP) ## the main job: demo data → Airflow training DAG end to end →
 	@mkdir -p $(STATE)/airflow
 	@$(AIRFLOW_ENV) $(BIN)/airflow db migrate > $(STATE)/airflow/db-migrate.log 2>&1 \
 		|| { cat $(STATE)/airflow/db-migrate.log; exit 1; }
-	$(AIRFLOW_ENV) $(BIN)/airflow dags test engagement_training > $(STATE)/last-run.log 2>&1 \
+	@echo "running the engagement_training DAG in Airflow (airflow dags test) ..."
+	@$(AIRFLOW_ENV) $(BIN)/airflow dags test engagement_training > $(STATE)/last-run.log 2>&1 \
 		|| { tail -n 80 $(STATE)/last-run.log; exit 1; }
 	@echo "full Airflow log: $(STATE)/last-run.log"
 	@$(AIRFLOW_ENV) $(BIN)/engageflow summary --latest-run 2>/dev/null
@@ -62,10 +63,16 @@ test: $(STAMP) ## the whole test suite (what CI runs)
 lint: $(STAMP) ## ruff on the package, DAGs and tests
 	$(BIN)/ruff check pipelines dags tests
 
-airflow: $(STAMP) ## Airflow UI on http://127.0.0.1:8080 (user admin, password admin)
+PASSWORDS := $(STATE)/airflow/simple_auth_manager_passwords.json.generated
+
+airflow: $(STAMP) ## Airflow UI on http://127.0.0.1:8080 (prints the admin password)
 	@mkdir -p $(STATE)/airflow
-	@echo "Airflow UI: http://127.0.0.1:8080  — log in as admin / admin. Ctrl-C stops it."
-	$(AIRFLOW_ENV) $(BIN)/airflow standalone
+	@test -f $(PASSWORDS) || $(BIN)/python -c 'import json, secrets, sys; \
+		json.dump({"admin": secrets.token_urlsafe(12)}, open(sys.argv[1], "w"))' $(PASSWORDS)
+	@$(BIN)/python -c 'import json, sys; p = json.load(open(sys.argv[1]))["admin"]; \
+		print(f"Airflow UI: http://127.0.0.1:8080  (ready in about a minute)\n" \
+		      f"log in as admin / {p}   (saved in {sys.argv[1]}); Ctrl-C stops it.")' $(PASSWORDS)
+	@$(AIRFLOW_ENV) $(BIN)/airflow standalone
 
 mlflow-ui: $(STAMP) ## MLflow UI on http://127.0.0.1:5000 over the same store
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(STATE)/mlflow.db \
