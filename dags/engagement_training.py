@@ -15,7 +15,7 @@ from pathlib import Path
 import pendulum
 from airflow.sdk import Asset, Param, chain, dag, task
 
-from pipelines.config import VALIDATED_POSTS_ASSET, flat_defaults, load_params
+from pipelines.config import KNOWN_MODELS, VALIDATED_POSTS_ASSET, flat_defaults, load_params
 
 PROJECT_DIR = os.environ.get("ENGAGEFLOW_HOME") or str(Path(__file__).resolve().parents[1])
 DEFAULTS = flat_defaults(load_params(Path(PROJECT_DIR) / "params.yaml"))
@@ -57,7 +57,7 @@ DEFAULTS = flat_defaults(load_params(Path(PROJECT_DIR) / "params.yaml"))
                                     description="Largest share of rows one platform may hold "
                                     "(1 allows single-platform data)."),
         "models": Param(DEFAULTS["models"], type="array",
-                        items={"type": "string", "enum": ["lightgbm", "ridge"]},
+                        items={"type": "string", "enum": list(KNOWN_MODELS)},
                         title="Candidate models", description="Model families to train."),
         "seed": Param(DEFAULTS["seed"], type="integer", minimum=0, title="Training seed",
                       description="Seed of every estimator."),

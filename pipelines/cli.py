@@ -122,7 +122,11 @@ def cmd_features(args: argparse.Namespace) -> int:
     from pipelines.features.stage import run_features
 
     paths = _paths(args)
-    print(json.dumps(run_features(paths.validated_posts, paths.features)))
+    settings, _ = _settings(args, paths)
+    manifest = run_features(paths.validated_posts, paths.features, settings=settings.features,
+                            embedding_cache=paths.embedding_cache,
+                            model_cache_dir=paths.model_cache)
+    print(json.dumps({k: v for k, v in manifest.items() if k != "feature_columns"}))
     return 0
 
 
@@ -134,8 +138,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     t = settings.train
     manifest = run_train(paths.features, paths.models, target=t.target, models=t.models,
                          hyperparameters=t.hyperparameters, seed=t.seed,
-                         valid_fraction=t.valid_fraction, test_fraction=t.test_fraction)
-    print(json.dumps(manifest["candidates"]))
+                         valid_fraction=t.valid_fraction, test_fraction=t.test_fraction,
+                         cv_folds=t.cv_folds)
+    print(json.dumps({name: {"fit_seconds": c["fit_seconds"],
+                             "cv_mae_log": (c["cv"] or {}).get("mean", {}).get("mae_log")}
+                      for name, c in manifest["candidates"].items()}))
     return 0
 
 

@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+from pipelines.features.settings import FeatureSettings
+
 #: Trigger-form Param name → (params.yaml section, key). The Airflow form shows these flat.
 PARAM_KEYS: dict[str, tuple[str, str]] = {
     "source": ("collect", "source"),
@@ -32,7 +34,12 @@ PARAM_KEYS: dict[str, tuple[str, str]] = {
     "api_accounts": ("collect_daily", "api_accounts"),
 }
 
-KNOWN_MODELS: tuple[str, ...] = ("lightgbm", "ridge")
+#: The model zoo's names (pipelines.train.model_zoo.MODEL_NAMES; kept literal so DAG
+#: parsing imports no ML library — a test checks the two agree).
+KNOWN_MODELS: tuple[str, ...] = (
+    "ridge", "random_forest", "xgboost", "lightgbm", "hist_gradient_boosting", "mlp",
+    "two_stage_hard", "two_stage_soft",
+)
 
 #: The Airflow Asset that engagement_collect updates and engagement_training listens to.
 VALIDATED_POSTS_ASSET = "engageflow_validated_posts"
@@ -128,6 +135,7 @@ class TrainConfig:
     valid_fraction: float
     test_fraction: float
     hyperparameters: dict[str, dict[str, Any]] = field(default_factory=dict)
+    cv_folds: int = 5
 
     def __post_init__(self) -> None:
         _check(self.target == "likes", "train.target", "'likes' (more targets come with the "
@@ -137,6 +145,8 @@ class TrainConfig:
                list(self.models))
         _check(isinstance(self.seed, int) and self.seed >= 0, "train.seed", "an int >= 0",
                self.seed)
+        _check(isinstance(self.cv_folds, int) and (self.cv_folds == 0 or self.cv_folds >= 2),
+               "train.cv_folds", "0 (no cross-validation) or an int >= 2", self.cv_folds)
         for name in ("valid_fraction", "test_fraction"):
             value = getattr(self, name)
             _check(isinstance(value, (int, float)) and 0.05 <= value <= 0.5,
@@ -160,7 +170,16 @@ class Settings:
     collect_daily: CollectDailyConfig
     validate: ValidateConfig
     train: TrainConfig
+    features: FeatureSettings
     register: RegisterConfig
+
+
+def _features(section: dict[str, Any]) -> FeatureSettings:
+    unknown = set(section) - set(FeatureSettings.__dataclass_fields__)
+    if unknown:
+        raise ValueError(f"params.yaml: unknown key(s) {sorted(unknown)} in 'features'; "
+                         f"allowed: {sorted(FeatureSettings.__dataclass_fields__)}.")
+    return FeatureSettings(**section)
 
 
 def load_params(path: str | Path) -> dict[str, Any]:
@@ -232,7 +251,9 @@ def settings_from_params(params: dict[str, Any]) -> Settings:
                 target=t["target"], models=models, seed=t["seed"],
                 valid_fraction=t["valid_fraction"], test_fraction=t["test_fraction"],
                 hyperparameters={m: dict(t.get(m) or {}) for m in models},
+                cv_folds=t.get("cv_folds", 5),
             ),
+            features=_features(params.get("features") or {}),
             register=RegisterConfig(model_name=r["model_name"], experiment=r["experiment"]),
         )
     except KeyError as missing:

@@ -158,8 +158,10 @@ def features_task(
 ) -> dict[str, Any]:
     from pipelines.features.stage import run_features
 
-    paths, _, _ = _resolve(project_dir, run_id, form_params)
-    manifest = run_features(paths.validated_posts, paths.features)
+    paths, settings, _ = _resolve(project_dir, run_id, form_params)
+    manifest = run_features(paths.validated_posts, paths.features, settings=settings.features,
+                            embedding_cache=paths.embedding_cache,
+                            model_cache_dir=paths.model_cache)
     return {"features": str(paths.features), "rows": manifest["rows"]}
 
 
@@ -173,7 +175,8 @@ def train_task(
     t = settings.train
     manifest = run_train(paths.features, paths.models, target=t.target, models=t.models,
                          hyperparameters=t.hyperparameters, seed=t.seed,
-                         valid_fraction=t.valid_fraction, test_fraction=t.test_fraction)
+                         valid_fraction=t.valid_fraction, test_fraction=t.test_fraction,
+                         cv_folds=t.cv_folds)
     return {"models": str(paths.models), "candidates": list(manifest["candidates"])}
 
 

@@ -65,6 +65,16 @@ class ProjectPaths:
         return self.data / "05_reporting" / "registration.json"
 
     @property
+    def embedding_cache(self) -> Path:
+        """Caption embeddings by content hash, shared by every run (encode once)."""
+        return self.state / "cache" / "caption_embeddings.parquet"
+
+    @property
+    def model_cache(self) -> Path:
+        """Exported text models (the int8 ONNX MiniLM)."""
+        return self.state / "cache" / "models"
+
+    @property
     def airflow_home(self) -> Path:
         return self.state / "airflow"
 

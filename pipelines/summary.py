@@ -43,8 +43,7 @@ def format_summary(data_dir: Path, *, tracking_uri: str) -> str:
         lines.append(
             f"  vs champion v{c['champion_version']} on the same test rows: MAE log1p "
             f"{c['challenger_test']['mae_log']:.4f} vs {c['champion_test']['mae_log']:.4f} "
-            f"({'challenger better' if c['challenger_better_on_mae_log'] else 'champion better'}"
-            "; promotion needs the statistical gate)")
+            f"({_verdict(c['delta_mae_log'])}; promotion needs the statistical gate)")
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
     model = mlflow.pyfunc.load_model(record["model_uri"])
@@ -58,3 +57,9 @@ def format_summary(data_dir: Path, *, tracking_uri: str) -> str:
     lines.append(f"  -> predicted likes {predicted:,.0f} (actual {int(post['likes'].iloc[0]):,})")
     lines.append("=" * 72)
     return "\n".join(lines)
+
+
+def _verdict(delta_mae_log: float) -> str:
+    if abs(delta_mae_log) < 1e-12:
+        return "identical: same data and params give the same model"
+    return "challenger better" if delta_mae_log < 0 else "champion better"

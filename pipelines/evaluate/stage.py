@@ -11,6 +11,7 @@ import joblib
 import pandas as pd
 
 from pipelines.evaluate.metrics import account_median_baseline, regression_metrics
+from pipelines.evaluate.slices import slice_metrics
 from pipelines.train.split import time_split
 
 logger = logging.getLogger(__name__)
@@ -34,10 +35,19 @@ def run_evaluate(features_path: Path, models_dir: Path, metrics_path: Path) -> d
     results: dict[str, Any] = {}
     for name in manifest["candidates"]:
         model = joblib.load(models_dir / f"{name}.joblib")
-        results[name] = {
-            part: regression_metrics(rows[target].to_numpy(), model.predict(rows))
-            for part, rows in parts.items()
-        }
+        results[name] = {}
+        for part, rows in parts.items():
+            predicted = model.predict(rows)
+            results[name][part] = regression_metrics(rows[target].to_numpy(), predicted)
+        test_rows = parts["test"]
+        predicted = model.predict(test_rows)
+        results[name]["test_by_platform"] = slice_metrics(
+            test_rows, test_rows[target].to_numpy(), predicted, by="platform")
+        if name.startswith("two_stage_"):
+            results[name]["test_popularity_class"] = _class_report(model, test_rows, target)
+        cv = manifest["candidates"][name].get("cv")
+        if cv:
+            results[name]["cv_mean"] = cv["mean"]
     baseline = {
         part: regression_metrics(rows[target].to_numpy(),
                                  account_median_baseline(train, rows, target))
@@ -46,6 +56,7 @@ def run_evaluate(features_path: Path, models_dir: Path, metrics_path: Path) -> d
     best = min(results, key=lambda name: results[name]["valid"][SELECTION_METRIC])
     report = {
         "target": target, "selection_metric": SELECTION_METRIC, "best": best,
+        "feature_set_hash": manifest.get("feature_set_hash"),
         "candidates": results, "baseline_account_median": baseline,
         "improvement_over_baseline_mae_log": baseline["test"]["mae_log"]
         - results[best]["test"]["mae_log"],
@@ -56,3 +67,15 @@ def run_evaluate(features_path: Path, models_dir: Path, metrics_path: Path) -> d
     logger.info("evaluate: best %s, test mae_log %.4f (baseline %.4f)", best,
                 results[best]["test"]["mae_log"], baseline["test"]["mae_log"])
     return report
+
+
+def _class_report(model: Any, test_rows: pd.DataFrame, target: str) -> dict[str, Any]:
+    """Popularity-class metrics of a two-stage model (its own train-split thresholds)."""
+    from pipelines.evaluate.classification import classification_metrics
+    from pipelines.train.two_stage import popularity_classes
+
+    two_stage = model[-1]  # the fitted TwoStageRegressor after the featurizer
+    features = model[:-1].transform(test_rows)
+    actual = popularity_classes(test_rows[target].to_numpy(), two_stage.thresholds_)
+    return classification_metrics(actual, two_stage.predict_class(features),
+                                  two_stage.predict_proba(features))

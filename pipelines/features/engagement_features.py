@@ -10,7 +10,6 @@ here and are reduced inside the model, so the reduction is fitted on training ro
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,38 +23,10 @@ from pipelines.features.account_history import (
     interaction_features,
 )
 from pipelines.features.post_features import FEATURE_COLUMNS, build_post_features
+from pipelines.features.settings import FeatureSettings
 
 EMBEDDING_PREFIX = "emb_"
 FEATURE_PREFIX = "f_"
-
-
-@dataclass(frozen=True)
-class FeatureSettings:
-    """Which feature groups to build (``features`` section of params.yaml).
-
-    Attributes:
-        maturity_hours: A post's outcome is used as history only once it is this old.
-        account_history: Add :data:`HISTORY_COLUMNS`.
-        interactions: Add :data:`INTERACTION_COLUMNS` (platform × content, hour × platform).
-        text_embeddings: Add the caption's MiniLM embedding (384 columns ``emb_*``).
-        text_backend: ``onnx_int8`` (fast) or ``torch`` (reference).
-        text_with_account: Embed "caption | account" instead of the caption alone.
-    """
-
-    maturity_hours: float = 48.0
-    account_history: bool = True
-    interactions: bool = True
-    text_embeddings: bool = False
-    text_backend: str = "onnx_int8"
-    text_with_account: bool = False
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.maturity_hours, (int, float)) or self.maturity_hours < 0:
-            raise ValueError(f"params.yaml: 'features.maturity_hours' must be a number >= 0; "
-                             f"got {self.maturity_hours!r}.")
-        if self.text_backend not in ("onnx_int8", "torch"):
-            raise ValueError(f"params.yaml: 'features.text_backend' must be 'onnx_int8' or "
-                             f"'torch'; got {self.text_backend!r}.")
 
 
 def tabular_columns(settings: FeatureSettings) -> list[str]:

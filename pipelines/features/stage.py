@@ -1,44 +1,75 @@
-"""The feature stage: validated posts → the feature table (ids, time, target, features)."""
+"""The feature stage: validated posts → the feature table (ids, time, inputs, targets,
+features) and its manifest (feature names, settings, hash)."""
 
 from __future__ import annotations
 
 import json
 import logging
+from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
 
-from pipelines.features.post_features import (
-    FEATURE_COLUMNS,
-    INPUT_COLUMNS,
-    build_post_features,
+from pipelines.features.engagement_features import (
+    FeatureSettings,
+    build_features,
+    embedding_columns,
     feature_set_hash,
+    tabular_columns,
 )
+from pipelines.features.post_features import INPUT_COLUMNS
 
 logger = logging.getLogger(__name__)
 
-#: Columns carried next to the features: identity, time order, raw inputs and targets.
-CARRIED_COLUMNS: tuple[str, ...] = ("post_id", "account_id", "likes", "comments", "shares")
+#: What a registered model takes: a canonical post as known at publication time.
+MODEL_INPUT_COLUMNS: tuple[str, ...] = ("post_id", "account_id", *INPUT_COLUMNS)
+
+#: Columns carried next to the features: the model inputs and the outcomes.
+CARRIED_COLUMNS: tuple[str, ...] = (*MODEL_INPUT_COLUMNS, "campaign_id", "likes", "comments",
+                                    "shares")
 
 
-def build_feature_table(posts: pd.DataFrame) -> pd.DataFrame:
-    """Posts → the raw inputs, targets and features, one row per post, time-ordered."""
-    carried = list(dict.fromkeys([*CARRIED_COLUMNS, *INPUT_COLUMNS]))
-    table = pd.concat(
-        [posts[carried].reset_index(drop=True),
-         build_post_features(posts).reset_index(drop=True).add_prefix("f_")],
-        axis=1,
-    )
-    return table.sort_values(["posted_at", "post_id"], kind="stable").reset_index(drop=True)
+def build_feature_table(posts: pd.DataFrame, settings: FeatureSettings | None = None,
+                        **embedding_locations: Path | None) -> pd.DataFrame:
+    """Posts → carried columns + ``f_*`` (and ``emb_*``) features, time-ordered.
+
+    Args:
+        posts: Validated canonical posts.
+        settings: Feature groups (default: all tabular groups, no text).
+        embedding_locations: ``embedding_cache`` and ``model_cache_dir`` for text.
+    """
+    settings = settings or FeatureSettings()
+    posts = posts.sort_values(["posted_at", "post_id"], kind="stable").reset_index(drop=True)
+    carried = posts[[c for c in CARRIED_COLUMNS if c in posts.columns]]
+    return pd.concat([carried, build_features(posts, settings, **embedding_locations)], axis=1)
 
 
-def run_features(validated_path: Path, features_path: Path) -> dict[str, object]:
+def run_features(
+    validated_path: Path,
+    features_path: Path,
+    *,
+    settings: FeatureSettings | None = None,
+    embedding_cache: Path | None = None,
+    model_cache_dir: Path | None = None,
+) -> dict[str, object]:
     """Stage runner: read validated posts, write the feature table and its manifest."""
-    table = build_feature_table(pd.read_parquet(validated_path))
+    settings = settings or FeatureSettings()
+    table = build_feature_table(
+        pd.read_parquet(validated_path), settings,
+        **({"embedding_cache": embedding_cache, "model_cache_dir": model_cache_dir}
+           if settings.text_embeddings else {}),
+    )
     features_path.parent.mkdir(parents=True, exist_ok=True)
     table.to_parquet(features_path, index=False)
-    manifest = {"rows": len(table), "feature_columns": list(FEATURE_COLUMNS),
-                "feature_set_hash": feature_set_hash()}
+    manifest = {"rows": len(table), "feature_columns": tabular_columns(settings),
+                "embedding_columns": len(embedding_columns(settings)),
+                "feature_set_hash": feature_set_hash(settings), "settings": asdict(settings)}
     features_path.with_suffix(".json").write_text(json.dumps(manifest, indent=2))
-    logger.info("features: %d rows × %d features", len(table), len(FEATURE_COLUMNS))
+    logger.info("features: %d rows × %d tabular + %d text features", len(table),
+                len(manifest["feature_columns"]), manifest["embedding_columns"])
     return manifest
+
+
+def read_manifest(features_path: Path) -> dict[str, object]:
+    """The manifest written beside a feature table."""
+    return json.loads(features_path.with_suffix(".json").read_text())

@@ -304,7 +304,7 @@ def _onnx_encoder(model_cache_dir: Path) -> OnnxInt8Encoder:
 
 
 def embed_texts(texts: Sequence[str | None], *, cache_path: Path, backend: str,
-                model_cache_dir: Path, batch_size: int = 64,
+                model_cache_dir: Path, batch_size: int = 32,
                 show_progress: bool = True) -> np.ndarray:
     """Embed texts, encoding only those not already in the cache.
 

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.evaluate.metrics import regression_metrics
-from pipelines.features.post_features import INPUT_COLUMNS, feature_set_hash
+from pipelines.features.stage import MODEL_INPUT_COLUMNS
 from pipelines.registry import tracking
 from pipelines.train.split import time_split
 
@@ -38,39 +38,14 @@ def file_sha256(path: Path) -> str:
 
 def model_input(rows: pd.DataFrame) -> pd.DataFrame:
     """The model's input columns with plain dtypes (what a client sends)."""
-    out = rows[list(INPUT_COLUMNS)].copy()
+    out = rows[list(MODEL_INPUT_COLUMNS)].copy()
     for column in ("hashtags_count", "mentions_count", "urls_count", "media_count",
                    "followers_at_post_time"):
         out[column] = pd.to_numeric(out[column]).fillna(0).astype("int64")
-    for column in ("platform", "content_type", "caption"):
+    for column in ("post_id", "account_id", "platform", "content_type", "caption"):
         out[column] = out[column].astype(object).where(out[column].notna(), "")
     out["posted_at"] = pd.to_datetime(out["posted_at"], utc=True).dt.tz_localize(None)
     return out.reset_index(drop=True)
-
-
-#: Module prefixes whose types a saved model may contain (skops loads nothing else).
-TRUSTED_MODULES: tuple[str, ...] = (
-    "pipelines.", "sklearn.", "lightgbm.", "xgboost.", "numpy.", "collections.", "scipy.",
-)
-
-
-def trusted_types(model: object) -> list[str]:
-    """The types skops must be told to trust to load ``model``, all from TRUSTED_MODULES.
-
-    MLflow saves scikit-learn models with skops, which refuses unknown types on load.
-
-    Raises:
-        ValueError: if the model holds a type from outside the trusted modules.
-    """
-    import skops.io
-
-    untrusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
-    foreign = [t for t in untrusted if not t.startswith(TRUSTED_MODULES)]
-    if foreign:
-        raise ValueError(
-            f"trusted_types: the model holds types outside {TRUSTED_MODULES}: {foreign}."
-        )
-    return list(untrusted)
 
 
 def _pip_requirements() -> list[str]:
@@ -126,7 +101,8 @@ def run_register(
     manifest = json.loads((models_dir / "manifest.json").read_text())
     data_hash = file_sha256(features_path)
     tags = {"engageflow.data_sha256": data_hash, "engageflow.git_commit":
-            tracking.git_commit(project_root), "engageflow.feature_set": feature_set_hash(),
+            tracking.git_commit(project_root),
+            "engageflow.feature_set": str(report.get("feature_set_hash")),
             "engageflow.target": report["target"]}
 
     with mlflow.start_run(run_id=parent):
@@ -154,9 +130,21 @@ def run_register(
             mlflow.log_params({f"model.{k}": v for k, v in
                                manifest["candidates"][name]["hyperparameters"].items()})
             mlflow.log_param("model.name", name)
-            for part, values in metrics.items():
-                mlflow.log_metrics({f"{part}_{k}": v for k, v in values.items()})
-            mlflow.log_metric("fit_seconds", manifest["candidates"][name]["fit_seconds"])
+            for part in ("valid", "test"):
+                mlflow.log_metrics({f"{part}_{k}": v for k, v in metrics[part].items()})
+            for platform, values in metrics.get("test_by_platform", {}).items():
+                if "mae_log" in values:
+                    mlflow.log_metrics({f"test_{platform}_{k}": values[k]
+                                        for k in ("mae_log", "spearman", "n")})
+            for key, value in (metrics.get("cv_mean") or {}).items():
+                mlflow.log_metric(f"cv_{key}", value)
+            candidate = manifest["candidates"][name]
+            mlflow.log_metric("fit_seconds", candidate["fit_seconds"])
+            mlflow.log_dict({"feature_importance": candidate.get("feature_importance"),
+                             "cv": candidate.get("cv"),
+                             "popularity_class": metrics.get("test_popularity_class"),
+                             "test_by_platform": metrics.get("test_by_platform")},
+                            "evaluation.json")
         if name == best:
             best_child = child
 
@@ -168,7 +156,9 @@ def run_register(
                 model, name="model", signature=infer_signature(example, model.predict(example)),
                 input_example=example, pip_requirements=_pip_requirements(),
                 registered_model_name=model_name,
-                skops_trusted_types=trusted_types(model),
+                # The featurizer holds the frozen account history as a DataFrame, which
+                # skops (MLflow's default format) cannot store; cloudpickle can.
+                serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE,
             )
         version = str(info.registered_model_version)
     client.set_model_version_tag(model_name, version, "engageflow.run_key", run_key)

@@ -39,10 +39,12 @@ MODEL_NAMES: tuple[str, ...] = (
 )
 #: Models with tree importances (:func:`feature_importance`).
 TREE_MODELS: tuple[str, ...] = tuple(n for n in MODEL_NAMES if n not in ("ridge", "mlp"))
-#: Models constrained to be non-decreasing in :data:`MONOTONE_FEATURE`.
+#: Models constrained to be non-decreasing in :data:`MONOTONE_FEATURES`.
 MONOTONE_MODELS: tuple[str, ...] = ("xgboost", "lightgbm", "hist_gradient_boosting")
-#: Domain prior: more followers never predicts fewer likes, all else equal.
-MONOTONE_FEATURE = "log_followers"
+#: Domain prior: more followers never predicts fewer likes, all else equal. Followers enter
+#: twice — their level and their growth since the account's previous post — so both are
+#: constrained; otherwise a model could undo the first through the second.
+MONOTONE_FEATURES: tuple[str, ...] = ("log_followers", "follower_growth_since_prev")
 
 
 def expm1_nonnegative(values: np.ndarray) -> np.ndarray:
@@ -93,8 +95,8 @@ class CappedFit(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
 
 
 def monotone_signs(feature_names: Sequence[str]) -> list[int]:
-    """+1 for :data:`MONOTONE_FEATURE`, 0 for every other feature, in column order."""
-    return [1 if c == MONOTONE_FEATURE else 0 for c in feature_names]
+    """+1 for :data:`MONOTONE_FEATURES`, 0 for every other feature, in column order."""
+    return [1 if c in MONOTONE_FEATURES else 0 for c in feature_names]
 
 
 def default_hyperparameters(name: str, seed: int, feature_names: Sequence[str]

@@ -1,4 +1,4 @@
-"""The training stage: fit every candidate on the training part of the time split."""
+"""The training stage: cross-validate and fit every candidate on the training part."""
 
 from __future__ import annotations
 
@@ -11,16 +11,20 @@ from typing import Any
 import joblib
 import pandas as pd
 
-from pipelines.features.post_features import FEATURE_COLUMNS
-from pipelines.train.estimators import as_post_model, make_regressor
+from pipelines.features.engagement_features import FEATURE_PREFIX
+from pipelines.features.settings import FeatureSettings
+from pipelines.features.stage import read_manifest
+from pipelines.train.estimators import as_post_model
+from pipelines.train.model_zoo import TREE_MODELS, feature_importance, make_model
 from pipelines.train.split import time_split
 
 logger = logging.getLogger(__name__)
 
 
-def feature_matrix(table: pd.DataFrame) -> pd.DataFrame:
+def feature_matrix(table: pd.DataFrame, feature_names: list[str]) -> pd.DataFrame:
     """The model input columns of a feature table, under their feature names."""
-    return table[[f"f_{c}" for c in FEATURE_COLUMNS]].set_axis(list(FEATURE_COLUMNS), axis=1)
+    return table[[f"{FEATURE_PREFIX}{c}" for c in feature_names]].set_axis(
+        list(feature_names), axis=1)
 
 
 def run_train(
@@ -33,33 +37,48 @@ def run_train(
     seed: int,
     valid_fraction: float,
     test_fraction: float,
+    cv_folds: int = 0,
 ) -> dict[str, Any]:
-    """Stage runner: fit each candidate on the oldest rows, save it, write the manifest.
+    """Stage runner: CV on the training part, fit each candidate on it, save, write manifest.
 
     Each saved model (``<name>.joblib``) takes canonical posts and predicts ``target``
-    counts. ``manifest.json`` records the split, the candidates and their fit times.
+    counts. ``manifest.json`` records the split, the feature set, each candidate's fit time,
+    cross-validation metrics and (tree models) feature importances.
     """
+    from pipelines.evaluate.cross_validation import time_series_cv
+
     table = pd.read_parquet(features_path)
+    features = read_manifest(features_path)
+    names = list(features["feature_columns"])
+    settings = FeatureSettings(**features["settings"])
     split = time_split(table["posted_at"], valid_fraction, test_fraction)
-    x_train = feature_matrix(table).iloc[split.train]
+    x_all = feature_matrix(table, names)
+    x_train = x_all.iloc[split.train]
     y_train = table[target].iloc[split.train].astype(float)
     models_dir.mkdir(parents=True, exist_ok=True)
     candidates = {}
     for name in models:
+        params = hyperparameters.get(name, {})
+        cv = (time_series_cv(lambda n=name, p=params: make_model(n, p, seed, names), x_train,
+                             y_train.to_numpy(), table["posted_at"].iloc[split.train],
+                             k=cv_folds) if cv_folds else None)
         started = time.perf_counter()
-        regressor = make_regressor(name, hyperparameters.get(name, {}), seed).fit(x_train, y_train)
+        model = make_model(name, params, seed, names).fit(x_train, y_train)
         seconds = time.perf_counter() - started
-        joblib.dump(as_post_model(regressor), models_dir / f"{name}.joblib")
-        candidates[name] = {"fit_seconds": round(seconds, 3),
-                            "hyperparameters": hyperparameters.get(name, {})}
+        joblib.dump(as_post_model(model, settings, table), models_dir / f"{name}.joblib")
+        importance = (feature_importance(model, names).round(6).to_dict()
+                      if name in TREE_MODELS else None)
+        candidates[name] = {"fit_seconds": round(seconds, 3), "hyperparameters": params,
+                            "cv": cv, "feature_importance": importance}
         logger.info("train: %s fitted on %d rows in %.2f s", name, len(x_train), seconds)
     manifest = {
         "target": target, "seed": seed, "rows": len(table),
+        "feature_set_hash": features["feature_set_hash"], "feature_columns": names,
         "split": {"train": len(split.train), "valid": len(split.valid),
                   "test": len(split.test), "valid_start": split.valid_start,
                   "test_start": split.test_start,
                   "valid_fraction": valid_fraction, "test_fraction": test_fraction},
-        "candidates": candidates,
+        "cv_folds": cv_folds, "candidates": candidates,
     }
-    (models_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    (models_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, default=float))
     return manifest

@@ -172,7 +172,8 @@ def _validate_with_results(
         posts: Canonical posts.
         row_suite: Row-level suite; failing rows are quarantined.
         table_suite: Dataset-level suite; failures are returned in the failure list.
-        as_of: Posts after this instant are "in the future" (the run's logical date).
+        as_of: Posts after this instant are "in the future" (the run's logical date);
+            a naive timestamp is taken as UTC.
         min_rows: Minimum rows the table contract expects.
         source_file: Recorded in quarantine rows and messages.
 
@@ -182,6 +183,8 @@ def _validate_with_results(
         column is missing (then the failure list says so and nothing is split).
     """
     posts = posts.reset_index(drop=True)
+    as_of = pd.Timestamp(as_of)
+    as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
     table, table_result = run_suite_with_result(posts, table_suite, {"min_rows": min_rows})
     failures = [o.describe() for o in table if not o.success]
     if any(o.expectation == "expect_column_to_exist" and not o.success for o in table):

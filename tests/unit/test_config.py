@@ -59,3 +59,16 @@ def test_missing_section_is_named(params):
     del params["train"]
     with pytest.raises(ValueError, match="missing key 'train'"):
         settings_from_params(params)
+
+
+def test_known_models_match_the_model_zoo():
+    from pipelines.config import KNOWN_MODELS
+    from pipelines.train.model_zoo import MODEL_NAMES
+
+    assert KNOWN_MODELS == MODEL_NAMES
+
+
+def test_unknown_feature_key_is_named(params):
+    params["features"] = {"maturity_hour": 1}
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['maturity_hour'\] in 'features'"):
+        settings_from_params(params)

@@ -71,5 +71,9 @@ def test_stage_writes_table_and_manifest(tmp_path, demo_posts):
     demo_posts.to_parquet(tmp_path / "validated.parquet")
     manifest = run_features(tmp_path / "validated.parquet", tmp_path / "f" / "posts.parquet")
     assert manifest["rows"] == len(demo_posts)
-    assert manifest["feature_set_hash"] == feature_set_hash()
+    from pipelines.features import engagement_features
+    from pipelines.features.settings import FeatureSettings
+
+    assert manifest["feature_set_hash"] == engagement_features.feature_set_hash(FeatureSettings())
+    assert manifest["feature_columns"] == engagement_features.tabular_columns(FeatureSettings())
     assert (tmp_path / "f" / "posts.json").exists()

@@ -180,3 +180,12 @@ def test_quality_score_components(demo_posts):
     failures = dataset_failures(demo_posts, len(demo_posts), 0, quality,
                                 DatasetRules(min_quality_score=99.9))
     assert any("data quality score" in f for f in failures)
+
+
+def test_a_naive_as_of_is_taken_as_utc(demo_posts, suites):
+    posts = demo_posts.head(200).copy()
+    posts.loc[0, "posted_at"] = pd.Timestamp("2026-07-02", tz="UTC")
+    accepted, quarantined, failures = validate_posts(
+        posts, *suites, as_of=pd.Timestamp("2026-07-01"), min_rows=100)
+    assert failures == []
+    assert quarantined["column"].tolist() == ["posted_at"]
