@@ -28,7 +28,7 @@ AIRFLOW_ENV := PATH=$(BIN):$$PATH ENGAGEFLOW_HOME=$(CURDIR) AIRFLOW_HOME=$(STATE
 	AIRFLOW__LOGGING__LOGGING_LEVEL=WARNING HF_HUB_OFFLINE=1 \
 	MLFLOW_TRACKING_URI=sqlite:///$(STATE)/mlflow.db
 
-.PHONY: help install run test lint airflow mlflow-ui repro clean lock
+.PHONY: help install run test lint airflow mlflow-ui repro clean lock bench bench-quality
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -80,6 +80,14 @@ mlflow-ui: $(STAMP) ## MLflow UI on http://127.0.0.1:5000 over the same store
 
 repro: $(STAMP) ## dvc repro: the same stages on data/ (versioned by DVC)
 	ENGAGEFLOW_HOME=$(CURDIR) PATH=$(BIN):$$PATH $(BIN)/dvc repro
+
+bench-quality: $(STAMP) ## quality on the real data vs the seed methods → bench/results/quality.json
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/quality.py
+
+bench: $(STAMP) ## speed benchmarks (training, embeddings, account history) → bench/results/
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/training_speed.py
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/embeddings.py
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/account_history.py
 
 lock: $(STAMP) ## rewrite requirements.lock from the current .venv
 	@{ head -n 2 requirements.lock; $(UV) freeze | grep -v -e "^-e " -e "^engageflow"; } \
