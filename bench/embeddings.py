@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import platform
+import shutil
 import statistics
 import tempfile
 import time
@@ -64,13 +65,23 @@ def _timed(fn) -> tuple[float, object]:  # noqa: ANN001
     return time.perf_counter() - start, result
 
 
-def run(*, per_source: int, rounds: int, batch_size: int, seed: int, out: Path) -> dict:
+def run(*, per_source: int, rounds: int, batch_size: int, seed: int, out: Path,
+        workdir: Path) -> dict:
+    """Benchmark into ``out``; ``workdir`` (ONNX export + cache) is removed afterwards."""
+    try:
+        return _run(per_source=per_source, rounds=rounds, batch_size=batch_size, seed=seed,
+                    out=out, workdir=workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _run(*, per_source: int, rounds: int, batch_size: int, seed: int, out: Path,
+         workdir: Path) -> dict:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     load_start = os.getloadavg()[0]
     texts = load_captions(DATA, per_source, seed)
     from pipelines.features import text_embeddings as te
 
-    workdir = Path(tempfile.mkdtemp(prefix="engageflow-bench-emb-"))
     load_torch_s, torch_encoder = _timed(lambda: te.get_encoder("torch", workdir))
     model = torch_encoder.model  # the plain SentenceTransformer
     load_onnx_s, onnx_encoder = _timed(lambda: te.get_encoder("onnx_int8", workdir / "models"))
@@ -159,7 +170,7 @@ def main() -> None:
     for name in ("bench", "pipelines"):
         logging.getLogger(name).setLevel(logging.INFO)
     result = run(per_source=args.per_source, rounds=args.rounds, batch_size=args.batch_size,
-                 seed=args.seed, out=args.out)
+                 seed=args.seed, out=args.out, workdir=Path(tempfile.mkdtemp(prefix="emb-bench-")))
     print(json.dumps({k: result[k] for k in (
         "n_texts", "torch_texts_per_s", "onnx_int8_texts_per_s", "speedup_ratio",
         "cosine_to_reference", "embed_texts_fully_cached")}, indent=2))
