@@ -38,6 +38,7 @@ def repo_copy(tmp_path_factory, project_root):
             shutil.copy2(project_root / name, root / name)
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["collect"]["demo_rows"] = 700
+    params["train"]["cv_folds"] = 2
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ENGAGEFLOW", "MLFLOW"))}
     env["PATH"] = f"{BIN}{os.pathsep}{env['PATH']}"
@@ -71,3 +72,14 @@ def test_second_repro_is_a_no_op_and_a_param_change_reruns_downstream(repo_copy)
     assert "Running stage 'train'" in out and "Running stage 'collect'" not in out
     shown = _run([str(BIN / "dvc"), "metrics", "show", "--json"], root, env)
     assert "mae_log" in shown
+
+
+def test_an_experiment_with_another_model_is_tracked(repo_copy):
+    root, env = repo_copy
+    _run([str(BIN / "dvc"), "exp", "run", "-S", "train.models=[xgboost]"], root, env)
+    shown = subprocess.run([str(BIN / "dvc"), "exp", "show", "--json"], cwd=root, env=env,
+                           capture_output=True, text=True, timeout=300).stdout
+    text = json.dumps(json.loads(shown))
+    assert "xgboost" in text and "candidates" in text
+    metrics = json.loads((root / "data/05_reporting/metrics.json").read_text())
+    assert list(metrics["candidates"]) == ["xgboost"]
