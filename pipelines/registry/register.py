@@ -140,6 +140,8 @@ def run_register(
                 mlflow.log_metric(f"cv_{key}", value)
             candidate = manifest["candidates"][name]
             mlflow.log_metric("fit_seconds", candidate["fit_seconds"])
+            _log_plots(name, joblib.load(models_dir / f"{name}.joblib"), test_rows,
+                       report["target"], candidate, metrics)
             mlflow.log_dict({"feature_importance": candidate.get("feature_importance"),
                              "cv": candidate.get("cv"),
                              "popularity_class": metrics.get("test_popularity_class"),
@@ -216,3 +218,27 @@ def compare_with_champion(
         "delta_mae_log": challenger_test["mae_log"] - champion_test["mae_log"],
         "challenger_better_on_mae_log": challenger_test["mae_log"] < champion_test["mae_log"],
     }
+
+
+def _log_plots(name: str, model: Any, test_rows: pd.DataFrame, target: str,
+               candidate: dict[str, Any], metrics: dict[str, Any]) -> None:
+    """Log the evaluation plots of one candidate into the active MLflow run."""
+    import mlflow
+
+    from pipelines.evaluate import plots
+
+    actual, predicted = test_rows[target].to_numpy(), np.asarray(model.predict(test_rows))
+    figures = {
+        "plots/predicted_vs_actual.png": plots.predicted_vs_actual(
+            actual, predicted, f"{name}: test part"),
+        "plots/residuals.png": plots.residuals(actual, predicted, f"{name}: test residuals"),
+    }
+    if candidate.get("feature_importance"):
+        figures["plots/feature_importance.png"] = plots.feature_importance(
+            candidate["feature_importance"], f"{name}: feature importance")
+    classes = metrics.get("test_popularity_class") or {}
+    if classes.get("reliability"):
+        figures["plots/class_calibration.png"] = plots.calibration(
+            classes["reliability"], f"{name}: popularity-class calibration")
+    for path, figure in figures.items():
+        mlflow.log_figure(figure, path)

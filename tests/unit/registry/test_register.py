@@ -93,3 +93,18 @@ def test_model_version_carries_lineage_tags_and_parent_logs_metrics(registered):
     assert child.data.metrics["test_mae_log"] == pytest.approx(record["test_metrics"]["mae_log"])
     written = json.loads(first.registration.read_text())
     assert written["model_uri"] == f"models:/{MODEL}@champion"
+
+
+def test_every_candidate_run_has_its_evaluation_plots(registered):
+    base, _, _, record, _ = registered
+    client = MlflowClient(tracking_uri=f"sqlite:///{base.state / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("test")
+    children = client.search_runs(
+        [experiment.experiment_id],
+        f"tags.`mlflow.parentRunId` = '{record['parent_run_id']}'")
+    assert len(children) == 2
+    for child in children:
+        plots = {a.path for a in client.list_artifacts(child.info.run_id, "plots")}
+        assert {"plots/predicted_vs_actual.png", "plots/residuals.png"} <= plots
+        if child.data.tags["engageflow.candidate"] == "lightgbm":
+            assert "plots/feature_importance.png" in plots

@@ -1,0 +1,68 @@
+"""Evaluation plots logged with every candidate: predicted vs actual, residuals, feature
+importance, and the calibration of the popularity-class model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def _figure(width: float = 5.0, height: float = 4.0) -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, never a window
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def predicted_vs_actual(actual: np.ndarray, predicted: np.ndarray, title: str) -> Any:
+    """log1p(predicted) against log1p(actual), with the identity line."""
+    figure = _figure()
+    axes = figure.subplots()
+    a, p = np.log1p(np.asarray(actual, float)), np.log1p(np.clip(predicted, 0, None))
+    axes.hexbin(a, p, gridsize=40, mincnt=1, cmap="Blues")
+    low, high = float(min(a.min(), p.min())), float(max(a.max(), p.max()))
+    axes.plot([low, high], [low, high], color="tab:red", linewidth=1)
+    axes.set(xlabel="log1p(actual)", ylabel="log1p(predicted)", title=title)
+    return figure
+
+
+def residuals(actual: np.ndarray, predicted: np.ndarray, title: str) -> Any:
+    """Residual on the log1p scale against the prediction, and its histogram."""
+    figure = _figure(8.0, 3.5)
+    left, right = figure.subplots(1, 2)
+    p = np.log1p(np.clip(predicted, 0, None))
+    r = np.log1p(np.asarray(actual, float)) - p
+    left.scatter(p, r, s=4, alpha=0.4)
+    left.axhline(0, color="tab:red", linewidth=1)
+    left.set(xlabel="log1p(predicted)", ylabel="log1p(actual) - log1p(predicted)", title=title)
+    right.hist(r, bins=50)
+    right.set(xlabel="residual (log1p)", ylabel="posts")
+    return figure
+
+
+def feature_importance(importance: dict[str, float], title: str, top: int = 20) -> Any:
+    """The ``top`` most important features as horizontal bars."""
+    items = sorted(importance.items(), key=lambda kv: kv[1])[-top:]
+    figure = _figure(6.0, 0.25 * len(items) + 1.0)
+    axes = figure.subplots()
+    axes.barh([k for k, _ in items], [v for _, v in items])
+    axes.set(xlabel="share of total gain", title=title)
+    return figure
+
+
+def calibration(reliability: dict[str, dict[str, Any]], title: str) -> Any:
+    """Reliability diagram: mean predicted probability vs observed frequency, per class."""
+    figure = _figure()
+    axes = figure.subplots()
+    axes.plot([0, 1], [0, 1], color="grey", linewidth=1, linestyle="--")
+    for label, table in reliability.items():
+        bins = table["bins"]
+        axes.plot([b["mean_predicted"] for b in bins], [b["observed_frequency"] for b in bins],
+                  marker="o", label=f"class {label} (ECE {table['ece']:.3f})")
+    axes.set(xlabel="mean predicted probability", ylabel="observed frequency", title=title,
+             xlim=(0, 1), ylim=(0, 1))
+    axes.legend()
+    return figure
