@@ -10,11 +10,11 @@ import argparse
 import json
 import logging
 import sys
-from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
 
+from pipelines import stages
 from pipelines.config import load_params, settings_from_params
 from pipelines.paths import ProjectPaths, project_paths
 
@@ -47,128 +47,75 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_collect(args: argparse.Namespace) -> int:
-    from pipelines.collect.stage import run_collect
+def _print(result: dict) -> int:
+    print(json.dumps(result, default=str))
+    return 0
 
+
+def _as_of(text: str | None) -> pd.Timestamp:
+    return pd.Timestamp(text) if text else pd.Timestamp.now(tz="UTC")
+
+
+def cmd_collect(args: argparse.Namespace) -> int:
     paths = _paths(args)
     settings, _ = _settings(args, paths)
-    c = settings.collect
-    source = "file" if args.path else c.source
-    summary = run_collect(
-        paths.raw_posts, source=source, path=args.path or c.path, fmt=args.format or c.format,
-        demo_rows=c.demo_rows, demo_accounts=c.demo_accounts, seed=c.seed,
-    )
-    print(json.dumps(asdict(summary)))
-    return 0
+    return _print(stages.collect(paths, settings, source="file" if args.path else None,
+                                 path=args.path, fmt=args.format))
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from pipelines.validate.stage import rules_from_settings, run_validate
-
     paths = _paths(args)
     settings, _ = _settings(args, paths)
-    v = settings.validate
-    summary = run_validate(
-        paths.raw_posts, paths.validated_posts, paths.quarantined_posts,
-        paths.validation_report, row_suite_path=paths.resolve(v.suite),
-        table_suite_path=paths.resolve(v.table_suite),
-        as_of=pd.Timestamp(args.as_of) if args.as_of else pd.Timestamp.now(tz="UTC"),
-        rules=rules_from_settings(v),
-        reports_dir=None if args.no_reports else paths.data / "05_reporting" / "validation",
-    )
-    print(json.dumps(asdict(summary)))
-    return 0
+    return _print(stages.validate(paths, settings, as_of=_as_of(args.as_of),
+                                  reports=not args.no_reports))
 
 
 def cmd_collect_day(args: argparse.Namespace) -> int:
-    from pipelines.collect.partition import collect_partition
-
     paths = _paths(args)
     settings, _ = _settings(args, paths)
-    c, day = settings.collect, settings.collect_daily
-    accounts = dict(day.api_accounts)
+    accounts: dict[str, tuple[str, ...]] = {}
     for item in args.account or []:
         api, _, account = item.partition(":")
-        accounts.setdefault(api, ())
-        accounts[api] = (*accounts[api], account)
-    summary = collect_partition(
-        data_root=paths.data, run_date=args.date, sources=args.sources or day.sources,
-        path=args.path or c.path, fmt=args.format or c.format, demo_rows=day.demo_rows,
-        demo_accounts=c.demo_accounts, seed=c.seed, api_accounts=accounts,
-        api_base_urls=day.api_base_urls, watermark_db=paths.state / "watermarks.db",
-        lookback_hours=day.lookback_hours,
-    )
-    print(json.dumps(summary))
-    return 0
+        accounts[api] = (*accounts.get(api, ()), account)
+    return _print(stages.collect_day(
+        paths, settings, day=args.date, sources=tuple(args.sources or ()) or None,
+        path=args.path, fmt=args.format, extra_accounts=accounts))
 
 
 def cmd_validate_day(args: argparse.Namespace) -> int:
-    from pipelines.validate.partition import run_validate_partition
-    from pipelines.validate.stage import rules_from_settings
-
     paths = _paths(args)
     settings, _ = _settings(args, paths)
-    v = settings.validate
-    print(json.dumps(run_validate_partition(
-        data_root=paths.data, run_date=args.date, row_suite_path=paths.resolve(v.suite),
-        table_suite_path=paths.resolve(v.table_suite),
-        as_of=pd.Timestamp(args.as_of) if args.as_of else pd.Timestamp.now(tz="UTC"),
-        rules=rules_from_settings(v), with_reports=not args.no_reports,
-    )))
-    return 0
+    return _print(stages.validate_day(paths, settings, day=args.date, as_of=_as_of(args.as_of),
+                                      reports=not args.no_reports))
 
 
 def cmd_features(args: argparse.Namespace) -> int:
-    from pipelines.features.stage import run_features
-
     paths = _paths(args)
     settings, _ = _settings(args, paths)
-    manifest = run_features(paths.validated_posts, paths.features, settings=settings.features,
-                            embedding_cache=paths.embedding_cache,
-                            model_cache_dir=paths.model_cache)
-    print(json.dumps({k: v for k, v in manifest.items() if k != "feature_columns"}))
-    return 0
+    manifest = stages.features(paths, settings)
+    return _print({k: v for k, v in manifest.items() if k != "feature_columns"})
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from pipelines.train.stage import run_train
-
     paths = _paths(args)
     settings, _ = _settings(args, paths)
-    t = settings.train
-    manifest = run_train(paths.features, paths.models, target=t.target, models=t.models,
-                         hyperparameters=t.hyperparameters, seed=t.seed,
-                         valid_fraction=t.valid_fraction, test_fraction=t.test_fraction,
-                         cv_folds=t.cv_folds)
-    print(json.dumps({name: {"fit_seconds": c["fit_seconds"],
-                             "cv_mae_log": (c["cv"] or {}).get("mean", {}).get("mae_log")}
-                      for name, c in manifest["candidates"].items()}))
-    return 0
+    manifest = stages.train(paths, settings)
+    return _print({name: {"fit_seconds": c["fit_seconds"],
+                          "cv_mae_log": (c["cv"] or {}).get("mean", {}).get("mae_log")}
+                   for name, c in manifest["candidates"].items()})
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from pipelines.evaluate.stage import run_evaluate
-
-    paths = _paths(args)
-    report = run_evaluate(paths.features, paths.models, paths.metrics)
-    print(json.dumps({"best": report["best"], "test": report["candidates"][report["best"]]
-                      ["test"]}))
-    return 0
+    report = stages.evaluate(_paths(args))
+    return _print({"best": report["best"], "test": report["candidates"][report["best"]]["test"]})
 
 
 def cmd_register(args: argparse.Namespace) -> int:
-    from pipelines.registry.register import run_register
     from pipelines.summary import format_summary
 
     paths = _paths(args)
     settings, params = _settings(args, paths)
-    run_register(
-        features_path=paths.features, models_dir=paths.models, metrics_path=paths.metrics,
-        validation_report=paths.validation_report, registration_path=paths.registration,
-        tracking_uri=paths.tracking_uri, artifact_root=paths.mlflow_artifacts,
-        experiment=settings.register.experiment, model_name=settings.register.model_name,
-        run_key=args.run_key, params=params, project_root=paths.root,
-    )
+    stages.register(paths, settings, params, run_key=args.run_key)
     print(format_summary(paths.data, tracking_uri=paths.tracking_uri))
     return 0
 

@@ -65,6 +65,16 @@ class ProjectPaths:
         return self.data / "05_reporting" / "registration.json"
 
     @property
+    def validation_reports(self) -> Path:
+        """Great Expectations Data Docs and the exploration report of the validation."""
+        return self.data / "05_reporting" / "validation"
+
+    @property
+    def watermarks(self) -> Path:
+        """API collection watermarks per (source, account)."""
+        return self.state / "watermarks.db"
+
+    @property
     def embedding_cache(self) -> Path:
         """Caption embeddings by content hash, shared by every run (encode once)."""
         return self.state / "cache" / "caption_embeddings.parquet"

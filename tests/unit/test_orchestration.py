@@ -32,3 +32,20 @@ def test_other_errors_keep_airflow_retries():
 
     with pytest.raises(OSError, match="disk full"):
         task()
+
+
+def test_an_asset_triggered_run_trains_on_the_validated_store(tmp_path, project_root,
+                                                              monkeypatch):
+    from pipelines.orchestration import collect_day_task, collect_task, validate_day_task
+
+    monkeypatch.setenv("ENGAGEFLOW_STATE", str(tmp_path / "state"))
+    monkeypatch.setenv("ENGAGEFLOW_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    for day in ("2026-11-01", "2026-11-02"):
+        collect_day_task(project_dir=str(project_root), run_id=f"c-{day}",
+                         form_params={"daily_demo_rows": 150}, logical_date=day)
+        validate_day_task(project_dir=str(project_root), run_id=f"c-{day}",
+                          form_params={}, logical_date=day, as_of="2026-11-03T00:00:00Z")
+    result = collect_task(project_dir=str(project_root), run_id="t-1",
+                          form_params={"source": "demo"}, asset_triggered=True)
+    assert (result["source"], result["posts"]) == ("validated", 300)

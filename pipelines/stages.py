@@ -1,0 +1,131 @@
+"""Each stage, given where things live and the validated settings: the one mapping from
+settings to stage-runner arguments, shared by the CLI and the Airflow task entry points
+(``dvc.yaml`` reaches it through the CLI), so the drivers cannot drift apart."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pipelines.config import Settings
+from pipelines.paths import ProjectPaths
+
+
+def collect(paths: ProjectPaths, settings: Settings, *, source: str | None = None,
+            path: str | None = None, fmt: str | None = None) -> dict[str, Any]:
+    """Collect into ``paths.raw_posts``; arguments override ``settings.collect``.
+
+    The ``validated`` source reads the validated days under ``path`` (default: the data
+    folder of ``paths``)."""
+    from pipelines.collect.stage import run_collect
+
+    c = settings.collect
+    source = source or c.source
+    path = path or c.path or (str(paths.data) if source == "validated" else "")
+    summary = run_collect(paths.raw_posts, source=source, path=path,
+                          fmt=fmt or c.format, demo_rows=c.demo_rows,
+                          demo_accounts=c.demo_accounts, seed=c.seed)
+    return {"raw_posts": str(paths.raw_posts), **asdict(summary)}
+
+
+def validate(paths: ProjectPaths, settings: Settings, *, as_of: pd.Timestamp,
+             reports: bool = True) -> dict[str, Any]:
+    """Validate ``paths.raw_posts`` into the validated and quarantine layers."""
+    from pipelines.validate.stage import rules_from_settings, run_validate
+
+    v = settings.validate
+    summary = run_validate(
+        paths.raw_posts, paths.validated_posts, paths.quarantined_posts,
+        paths.validation_report, row_suite_path=paths.resolve(v.suite),
+        table_suite_path=paths.resolve(v.table_suite), as_of=as_of,
+        rules=rules_from_settings(v), reports_dir=paths.validation_reports if reports else None,
+    )
+    return {"validated_posts": str(paths.validated_posts), **asdict(summary)}
+
+
+def collect_day(paths: ProjectPaths, settings: Settings, *, day: str,
+                sources: tuple[str, ...] | None = None, path: str | None = None,
+                fmt: str | None = None,
+                extra_accounts: dict[str, tuple[str, ...]] | None = None) -> dict[str, Any]:
+    """Collect one day from the daily sources into ``paths.data``'s raw partitions."""
+    from pipelines.collect.partition import collect_partition
+
+    c, d = settings.collect, settings.collect_daily
+    accounts = dict(d.api_accounts)
+    for api, ids in (extra_accounts or {}).items():
+        accounts[api] = (*accounts.get(api, ()), *ids)
+    return collect_partition(
+        data_root=paths.data, run_date=day, sources=sources or d.sources, path=path or c.path,
+        fmt=fmt or c.format, demo_rows=d.demo_rows, demo_accounts=c.demo_accounts,
+        seed=c.seed, api_accounts=accounts, api_base_urls=d.api_base_urls,
+        watermark_db=paths.watermarks, lookback_hours=d.lookback_hours,
+    )
+
+
+def validate_day(paths: ProjectPaths, settings: Settings, *, day: str, as_of: pd.Timestamp,
+                 reports: bool = True) -> dict[str, Any]:
+    """Validate one day's raw partition and write the validated day."""
+    from pipelines.validate.partition import run_validate_partition
+    from pipelines.validate.stage import rules_from_settings
+
+    v = settings.validate
+    return run_validate_partition(
+        data_root=paths.data, run_date=day, row_suite_path=paths.resolve(v.suite),
+        table_suite_path=paths.resolve(v.table_suite), as_of=as_of,
+        rules=rules_from_settings(v), with_reports=reports,
+    )
+
+
+def features(paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
+    """Build the feature table from the validated posts."""
+    from pipelines.features.stage import run_features
+
+    return run_features(paths.validated_posts, paths.features, settings=settings.features,
+                        embedding_cache=paths.embedding_cache,
+                        model_cache_dir=paths.model_cache)
+
+
+def train(paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
+    """Cross-validate and fit every candidate."""
+    from pipelines.train.stage import run_train
+
+    t = settings.train
+    return run_train(paths.features, paths.models, target=t.target, models=t.models,
+                     hyperparameters=t.hyperparameters, seed=t.seed,
+                     valid_fraction=t.valid_fraction, test_fraction=t.test_fraction,
+                     cv_folds=t.cv_folds)
+
+
+def evaluate(paths: ProjectPaths) -> dict[str, Any]:
+    """Score the candidates and the baseline."""
+    from pipelines.evaluate.stage import run_evaluate
+
+    return run_evaluate(paths.features, paths.models, paths.metrics)
+
+
+def register(paths: ProjectPaths, settings: Settings, params: dict[str, Any], *,
+             run_key: str) -> dict[str, Any]:
+    """Track the run in MLflow and register the best candidate."""
+    from pipelines.registry.register import run_register
+
+    return run_register(
+        features_path=paths.features, models_dir=paths.models, metrics_path=paths.metrics,
+        validation_report=paths.validation_report, registration_path=paths.registration,
+        tracking_uri=paths.tracking_uri, artifact_root=paths.mlflow_artifacts,
+        experiment=settings.register.experiment, model_name=settings.register.model_name,
+        run_key=run_key, params=params, project_root=paths.root,
+    )
+
+
+def log_validation(paths: ProjectPaths, settings: Settings, *, run_key: str,
+                   report: Path, reports_dir: Path | None) -> None:
+    """Log a validation report and its Data Docs into the run's MLflow parent run."""
+    from pipelines.registry.tracking import log_validation_run
+
+    if report.exists():
+        log_validation_run(tracking_uri=paths.tracking_uri, artifact_root=paths.mlflow_artifacts,
+                           experiment=settings.register.experiment, run_key=run_key,
+                           report_path=report, reports_dir=reports_dir)
