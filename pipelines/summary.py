@@ -52,7 +52,7 @@ def format_summary(data_dir: Path, *, tracking_uri: str) -> str:
     predicted = float(model.predict(example)[0])
     lines.append(f"example prediction with {record['model_uri']}:")
     for key, value in example.iloc[0].items():
-        text = str(value)
+        text = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
         lines.append(f"  {key:<24}{text[:60] + ('…' if len(text) > 60 else '')}")
     lines.append(f"  -> predicted likes {predicted:,.0f} (actual {int(post['likes'].iloc[0]):,})")
     lines.append("=" * 72)

@@ -41,7 +41,8 @@ def model_input(rows: pd.DataFrame) -> pd.DataFrame:
     out = rows[list(MODEL_INPUT_COLUMNS)].copy()
     for column in ("hashtags_count", "mentions_count", "urls_count", "media_count",
                    "followers_at_post_time"):
-        out[column] = pd.to_numeric(out[column]).fillna(0).astype("int64")
+        # float64 so a client may send a missing count (MLflow rejects NaN in int columns)
+        out[column] = pd.to_numeric(out[column]).astype("float64")
     for column in ("post_id", "account_id", "platform", "content_type", "caption"):
         out[column] = out[column].astype(object).where(out[column].notna(), "")
     out["posted_at"] = pd.to_datetime(out["posted_at"], utc=True).dt.tz_localize(None)
