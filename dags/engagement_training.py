@@ -15,7 +15,13 @@ from pathlib import Path
 import pendulum
 from airflow.sdk import Asset, Param, chain, dag, task
 
-from pipelines.config import KNOWN_MODELS, VALIDATED_POSTS_ASSET, flat_defaults, load_params
+from pipelines.config import (
+    KNOWN_MODELS,
+    TARGETS,
+    VALIDATED_POSTS_ASSET,
+    flat_defaults,
+    load_params,
+)
 
 PROJECT_DIR = os.environ.get("ENGAGEFLOW_HOME") or str(Path(__file__).resolve().parents[1])
 DEFAULTS = flat_defaults(load_params(Path(PROJECT_DIR) / "params.yaml"))
@@ -59,14 +65,18 @@ DEFAULTS = flat_defaults(load_params(Path(PROJECT_DIR) / "params.yaml"))
         "models": Param(DEFAULTS["models"], type="array",
                         items={"type": "string", "enum": list(KNOWN_MODELS)},
                         title="Candidate models", description="Model families to train."),
+        "target": Param(DEFAULTS["target"], type="string", enum=list(TARGETS),
+                        title="Target", description="The outcome to predict (log1p "
+                        "regression); each target has its own registered model."),
         "seed": Param(DEFAULTS["seed"], type="integer", minimum=0, title="Training seed",
                       description="Seed of every estimator."),
         "test_fraction": Param(DEFAULTS["test_fraction"], type="number", minimum=0.05,
                                maximum=0.5, title="Test fraction",
                                description="Newest share of posts held out for testing."),
         "model_name": Param(DEFAULTS["model_name"], type="string",
-                            pattern="^[A-Za-z0-9_-]+$", title="Registered model name",
-                            description="MLflow registered model that receives the version."),
+                            pattern="^[A-Za-z0-9_{}-]+$", title="Registered model name",
+                            description="MLflow registered model that receives the version; "
+                            "{target} becomes the target."),
     },
 )
 def engagement_training() -> None:

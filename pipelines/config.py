@@ -28,6 +28,7 @@ PARAM_KEYS: dict[str, tuple[str, str]] = {
     "models": ("train", "models"),
     "seed": ("train", "seed"),
     "test_fraction": ("train", "test_fraction"),
+    "target": ("train", "target"),
     "model_name": ("register", "model_name"),
     "sources": ("collect_daily", "sources"),
     "daily_demo_rows": ("collect_daily", "demo_rows"),
@@ -40,6 +41,9 @@ KNOWN_MODELS: tuple[str, ...] = (
     "ridge", "random_forest", "xgboost", "lightgbm", "hist_gradient_boosting", "mlp",
     "two_stage_hard", "two_stage_soft",
 )
+
+#: Count targets a model can learn (log1p regression); one registered model each.
+TARGETS: tuple[str, ...] = ("likes", "comments", "shares")
 
 #: The Airflow Asset that engagement_collect updates and engagement_training listens to.
 VALIDATED_POSTS_ASSET = "engageflow_validated_posts"
@@ -138,8 +142,7 @@ class TrainConfig:
     cv_folds: int = 5
 
     def __post_init__(self) -> None:
-        _check(self.target == "likes", "train.target", "'likes' (more targets come with the "
-               "model zoo)", self.target)
+        _check(self.target in TARGETS, "train.target", f"one of {list(TARGETS)}", self.target)
         _check(len(self.models) > 0 and all(m in KNOWN_MODELS for m in self.models),
                "train.models", f"a non-empty list drawn from {list(KNOWN_MODELS)}",
                list(self.models))
@@ -254,7 +257,9 @@ def settings_from_params(params: dict[str, Any]) -> Settings:
                 cv_folds=t.get("cv_folds", 5),
             ),
             features=_features(params.get("features") or {}),
-            register=RegisterConfig(model_name=r["model_name"], experiment=r["experiment"]),
+            register=RegisterConfig(
+                model_name=str(r["model_name"]).replace("{target}", str(t["target"])),
+                experiment=r["experiment"]),
         )
     except KeyError as missing:
         raise ValueError(f"params.yaml: missing key {missing}.") from None

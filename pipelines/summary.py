@@ -54,7 +54,10 @@ def format_summary(data_dir: Path, *, tracking_uri: str) -> str:
     for key, value in example.iloc[0].items():
         text = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
         lines.append(f"  {key:<24}{text[:60] + ('…' if len(text) > 60 else '')}")
-    lines.append(f"  -> predicted likes {predicted:,.0f} (actual {int(post['likes'].iloc[0]):,})")
+    target = metrics["target"]
+    actual = post[target].iloc[0]
+    lines.append(f"  -> predicted {target} {predicted:,.0f} (actual "
+                 f"{'not reported' if pd.isna(actual) else f'{int(actual):,}'})")
     lines.append("=" * 72)
     return "\n".join(lines)
 

@@ -12,7 +12,7 @@ import pandas as pd
 
 from pipelines.evaluate.metrics import account_median_baseline, regression_metrics
 from pipelines.evaluate.slices import slice_metrics
-from pipelines.train.split import time_split
+from pipelines.train.split import labelled, time_split
 
 logger = logging.getLogger(__name__)
 
@@ -26,8 +26,8 @@ def run_evaluate(features_path: Path, models_dir: Path, metrics_path: Path) -> d
     are reported for all, so the choice never peeks at the test part.
     """
     manifest = json.loads((models_dir / "manifest.json").read_text())
-    table = pd.read_parquet(features_path)
     target = manifest["target"]
+    table = labelled(pd.read_parquet(features_path), target)
     split = time_split(table["posted_at"], manifest["split"]["valid_fraction"],
                        manifest["split"]["test_fraction"])
     parts = {"valid": table.iloc[split.valid], "test": table.iloc[split.test]}

@@ -20,7 +20,7 @@ import pandas as pd
 from pipelines.evaluate.metrics import regression_metrics
 from pipelines.features.stage import MODEL_INPUT_COLUMNS
 from pipelines.registry import tracking
-from pipelines.train.split import time_split
+from pipelines.train.split import labelled, time_split
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ def run_register(
         if validation_report is not None and validation_report.exists():
             mlflow.log_artifact(str(validation_report))
 
-    table = pd.read_parquet(features_path)
+    table = labelled(pd.read_parquet(features_path), report["target"])
     split = time_split(table["posted_at"], manifest["split"]["valid_fraction"],
                        manifest["split"]["test_fraction"])
     test_rows = table.iloc[split.test]

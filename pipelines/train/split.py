@@ -43,3 +43,12 @@ def time_split(posted_at: pd.Series, valid_fraction: float, test_fraction: float
             f"test_fraction={test_fraction})."
         )
     return TimeSplit(train, valid, test, valid_at.isoformat(), test_at.isoformat())
+
+
+def labelled(table: pd.DataFrame, target: str) -> pd.DataFrame:
+    """The rows whose ``target`` is known (a source may not report comments or shares),
+    re-indexed; every stage splits these same rows."""
+    if target not in table.columns:
+        raise ValueError(f"labelled: target column {target!r} is not in the table; "
+                         f"columns: {list(table.columns)}.")
+    return table[table[target].notna()].reset_index(drop=True)

@@ -16,7 +16,7 @@ from pipelines.features.settings import FeatureSettings
 from pipelines.features.stage import read_manifest
 from pipelines.train.estimators import as_post_model
 from pipelines.train.model_zoo import TREE_MODELS, feature_importance, make_model
-from pipelines.train.split import time_split
+from pipelines.train.split import labelled, time_split
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +47,8 @@ def run_train(
     """
     from pipelines.evaluate.cross_validation import time_series_cv
 
-    table = pd.read_parquet(features_path)
+    all_posts = pd.read_parquet(features_path)
+    table = labelled(all_posts, target)
     features = read_manifest(features_path)
     names = list(features["feature_columns"])
     settings = FeatureSettings(**features["settings"])
@@ -65,7 +66,7 @@ def run_train(
         started = time.perf_counter()
         model = make_model(name, params, seed, names).fit(x_train, y_train)
         seconds = time.perf_counter() - started
-        joblib.dump(as_post_model(model, settings, table), models_dir / f"{name}.joblib")
+        joblib.dump(as_post_model(model, settings, all_posts), models_dir / f"{name}.joblib")
         importance = (feature_importance(model, names).round(6).to_dict()
                       if name in TREE_MODELS else None)
         candidates[name] = {"fit_seconds": round(seconds, 3), "hyperparameters": params,
@@ -73,6 +74,7 @@ def run_train(
         logger.info("train: %s fitted on %d rows in %.2f s", name, len(x_train), seconds)
     manifest = {
         "target": target, "seed": seed, "rows": len(table),
+        "rows_without_target": len(all_posts) - len(table),
         "feature_set_hash": features["feature_set_hash"], "feature_columns": names,
         "split": {"train": len(split.train), "valid": len(split.valid),
                   "test": len(split.test), "valid_start": split.valid_start,

@@ -72,3 +72,15 @@ def test_unknown_feature_key_is_named(params):
     params["features"] = {"maturity_hour": 1}
     with pytest.raises(ValueError, match=r"unknown key\(s\) \['maturity_hour'\] in 'features'"):
         settings_from_params(params)
+
+
+@pytest.mark.parametrize("target", ["likes", "comments", "shares"])
+def test_each_target_gets_its_own_registered_model(params, target):
+    params["train"]["target"] = target
+    assert settings_from_params(params).register.model_name == f"engagement-{target}"
+
+
+def test_unknown_target_is_named(params):
+    params["train"]["target"] = "views"
+    with pytest.raises(ValueError, match=r"'train.target' must be one of \['likes', 'comments'"):
+        settings_from_params(params)

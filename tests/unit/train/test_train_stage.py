@@ -69,3 +69,18 @@ def test_cross_validation_and_importances_are_recorded(tmp_path, features_path):
     assert len(lightgbm["cv"]["folds"]) == 3 and "mae_log" in lightgbm["cv"]["mean"]
     assert sum(lightgbm["feature_importance"].values()) == pytest.approx(1, abs=1e-3)
     assert manifest["candidates"]["ridge"]["feature_importance"] is None
+
+
+def test_a_target_a_source_does_not_report_trains_on_the_rows_that_have_it(tmp_path,
+                                                                           demo_posts):
+    posts = demo_posts.copy()
+    posts.loc[posts.index[:300], "comments"] = None  # e.g. a scrape without comments
+    posts.to_parquet(tmp_path / "validated.parquet")
+    run_features(tmp_path / "validated.parquet", tmp_path / "features.parquet")
+    manifest = run_train(tmp_path / "features.parquet", tmp_path / "m", target="comments",
+                         models=("ridge",), hyperparameters={}, seed=0, valid_fraction=0.15,
+                         test_fraction=0.15)
+    assert manifest["rows"] == len(posts) - 300
+    assert manifest["rows_without_target"] == 300
+    model = joblib.load(tmp_path / "m" / "ridge.joblib")
+    assert (model.predict(posts.tail(20)) >= 0).all()
