@@ -56,8 +56,10 @@ def test_run_folders_hold_every_layer_and_counts_add_up(two_runs):
             assert (run / layer).exists(), f"{run.name} lacks {layer}"
 
 
-def test_one_parent_run_per_dag_run_with_a_child_per_candidate(two_runs):
+def test_one_parent_run_per_dag_run_with_a_child_per_candidate(two_runs, project_root):
     from mlflow import MlflowClient
+
+    from pipelines.config import load_params
 
     home, _, records = two_runs
     client = MlflowClient(tracking_uri=f"sqlite:///{home}/state/mlflow.db")
@@ -67,7 +69,8 @@ def test_one_parent_run_per_dag_run_with_a_child_per_candidate(two_runs):
     assert len(parents) == 2
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") ==
                 records[0]["parent_run_id"]]
-    assert sorted(r.data.tags["engageflow.candidate"] for r in children) == ["lightgbm", "ridge"]
+    models = load_params(project_root / "params.yaml")["train"]["models"]
+    assert sorted(r.data.tags["engageflow.candidate"] for r in children) == sorted(models)
 
 
 def test_a_bad_param_fails_the_run_with_a_clear_message(two_runs):

@@ -194,3 +194,18 @@ def test_predictions_follow_row_content_not_position(data, fitted):
     np.testing.assert_allclose(fitted["lightgbm"].predict(shuffled)[::-1],
                                fitted["lightgbm"].predict(rows))
     assert isinstance(rows, pd.DataFrame)
+
+
+def test_log_count_predictions_are_clipped_to_the_supported_range():
+    import pandas as pd
+
+    from pipelines.train.model_zoo import make_model
+
+    x = pd.DataFrame({"log_followers": np.arange(50, dtype=float)})
+    y = np.expm1(x["log_followers"].to_numpy() / 10)  # counts up to e^4.9
+    model = make_model("ridge", {}, 0, ["log_followers"]).fit(x, y)
+    far = pd.DataFrame({"log_followers": [1e6, -1e6]})  # wild extrapolation both ways
+    predictions = model.predict(far)
+    assert predictions[0] == pytest.approx(np.expm1(np.log1p(y.max()) + np.log(10)))
+    assert predictions[1] == 0.0
+    assert np.isfinite(predictions).all()
