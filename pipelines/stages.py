@@ -96,7 +96,7 @@ def train(paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
     return run_train(paths.features, paths.models, target=t.target, models=t.models,
                      hyperparameters=t.hyperparameters, seed=t.seed,
                      valid_fraction=t.valid_fraction, test_fraction=t.test_fraction,
-                     cv_folds=t.cv_folds)
+                     cv_folds=t.cv_folds, model_cache_dir=paths.model_cache)
 
 
 def evaluate(paths: ProjectPaths) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -103,36 +104,52 @@ def build_features(
 
 
 class EngagementFeaturizer(BaseEstimator, TransformerMixin):
-    """Canonical posts → the tabular features, for a model that takes raw posts.
+    """Canonical posts → the model's features, for a model that takes raw posts.
 
     ``fit(posts)`` freezes the account history (every labelled post it is given, as a
-    history store would hold them); ``transform(posts)`` computes the same columns as
-    :func:`build_features`, reading outcomes only from that history. For the posts it was
+    history store would hold them); ``transform(posts)`` computes the same tabular columns
+    as :func:`build_features`, reading outcomes only from that history. For the posts it was
     fitted on, ``fit(X).transform(X)`` equals ``build_features(X)`` (tested), so a model
     trained on the feature stage's table predicts the same through this featurizer.
-    Caption embeddings are not supported here yet (``text_embeddings`` must be off).
+
+    With caption embeddings, ``text_reducer`` is a :class:`TextReducer` already fitted on
+    the training rows' embeddings (never on validation or test rows); transform embeds the
+    captions (MiniLM, offline) and appends its ``text_svd_*`` columns.
 
     Args:
-        maturity_hours, account_history, interactions: As in :class:`FeatureSettings`.
+        maturity_hours, account_history, interactions, text_backend, text_with_account:
+            As in :class:`FeatureSettings`.
+        text_reducer: Fitted reducer, or None for no text features.
+        model_cache_dir: Where the exported ONNX text model is kept (re-exported if absent).
     """
 
     def __init__(self, maturity_hours: float = 48.0, account_history: bool = True,
-                 interactions: bool = True) -> None:
+                 interactions: bool = True, text_reducer: Any = None,
+                 text_backend: str = "onnx_int8", text_with_account: bool = False,
+                 model_cache_dir: str | None = None) -> None:
         self.maturity_hours = maturity_hours
         self.account_history = account_history
         self.interactions = interactions
+        self.text_reducer = text_reducer
+        self.text_backend = text_backend
+        self.text_with_account = text_with_account
+        self.model_cache_dir = model_cache_dir
 
     @classmethod
-    def from_settings(cls, settings: FeatureSettings) -> EngagementFeaturizer:
+    def from_settings(cls, settings: FeatureSettings, *, text_reducer: Any = None,
+                      model_cache_dir: Path | None = None) -> EngagementFeaturizer:
         """The featurizer for ``settings``.
 
         Raises:
-            ValueError: if ``settings`` turn caption embeddings on.
+            ValueError: if ``settings`` turn caption embeddings on without a fitted reducer.
         """
-        if settings.text_embeddings:
-            raise ValueError("EngagementFeaturizer: caption embeddings are not supported in "
-                             "registered models yet; set features.text_embeddings: false.")
-        return cls(settings.maturity_hours, settings.account_history, settings.interactions)
+        if settings.text_embeddings and text_reducer is None:
+            raise ValueError("EngagementFeaturizer: text embeddings need a TextReducer fitted "
+                             "on the training rows ('text_reducer').")
+        return cls(settings.maturity_hours, settings.account_history, settings.interactions,
+                   text_reducer if settings.text_embeddings else None, settings.text_backend,
+                   settings.text_with_account,
+                   str(model_cache_dir) if model_cache_dir is not None else None)
 
     def _settings(self) -> FeatureSettings:
         return FeatureSettings(maturity_hours=self.maturity_hours,
@@ -142,7 +159,9 @@ class EngagementFeaturizer(BaseEstimator, TransformerMixin):
     def fit(self, X: pd.DataFrame, y: object = None) -> EngagementFeaturizer:  # noqa: N803
         from pipelines.features.account_history import AccountHistory
 
-        self.feature_names_ = tabular_columns(self._settings())
+        text = (list(self.text_reducer.get_feature_names_out())
+                if self.text_reducer is not None else [])
+        self.feature_names_ = tabular_columns(self._settings()) + text
         self.history_ = (AccountHistory(self.maturity_hours).fit(X)
                          if self.account_history else None)
         return self
@@ -156,7 +175,21 @@ class EngagementFeaturizer(BaseEstimator, TransformerMixin):
             parts.append(interaction_features(X))
         if self.history_ is not None:
             parts.append(self.history_.transform(X))
+        if self.text_reducer is not None:
+            parts.append(self._text_features(X))
         return pd.concat(parts, axis=1).astype(float)[self.feature_names_]
+
+    def _text_features(self, posts: pd.DataFrame) -> pd.DataFrame:
+        from pipelines.features.text_embeddings import build_embedding_texts, get_encoder
+
+        texts = build_embedding_texts(
+            posts["caption"].tolist(),
+            posts["account_id"].tolist() if self.text_with_account else None)
+        cache_dir = Path(self.model_cache_dir or Path.home() / ".cache" / "engageflow")
+        vectors = get_encoder(self.text_backend, cache_dir).encode(texts, batch_size=32)
+        reduced = self.text_reducer.transform(np.asarray(vectors, dtype=np.float32))
+        return pd.DataFrame(reduced, index=posts.index,
+                            columns=list(self.text_reducer.get_feature_names_out()))
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         return np.array(self.feature_names_, dtype=object)

@@ -16,6 +16,8 @@ class FeatureSettings:
         text_embeddings: Add the caption's MiniLM embedding (384 columns ``emb_*``).
         text_backend: ``onnx_int8`` (fast) or ``torch`` (reference).
         text_with_account: Embed "caption | account" instead of the caption alone.
+        text_components: Size of the SVD of the embeddings that models see (fitted on the
+            training rows only).
     """
 
     maturity_hours: float = 48.0
@@ -24,11 +26,15 @@ class FeatureSettings:
     text_embeddings: bool = False
     text_backend: str = "onnx_int8"
     text_with_account: bool = False
+    text_components: int = 16
 
     def __post_init__(self) -> None:
         if not isinstance(self.maturity_hours, (int, float)) or self.maturity_hours < 0:
             raise ValueError(f"params.yaml: 'features.maturity_hours' must be a number >= 0; "
                              f"got {self.maturity_hours!r}.")
+        if not isinstance(self.text_components, int) or not 1 <= self.text_components <= 384:
+            raise ValueError(f"params.yaml: 'features.text_components' must be an int in "
+                             f"[1, 384]; got {self.text_components!r}.")
         if self.text_backend not in ("onnx_int8", "torch"):
             raise ValueError(f"params.yaml: 'features.text_backend' must be 'onnx_int8' or "
                              f"'torch'; got {self.text_backend!r}.")

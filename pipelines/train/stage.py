@@ -11,7 +11,7 @@ from typing import Any
 import joblib
 import pandas as pd
 
-from pipelines.features.engagement_features import FEATURE_PREFIX
+from pipelines.features.engagement_features import EMBEDDING_PREFIX, FEATURE_PREFIX
 from pipelines.features.settings import FeatureSettings
 from pipelines.features.stage import read_manifest
 from pipelines.train.estimators import as_post_model
@@ -38,6 +38,7 @@ def run_train(
     valid_fraction: float,
     test_fraction: float,
     cv_folds: int = 0,
+    model_cache_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Stage runner: CV on the training part, fit each candidate on it, save, write manifest.
 
@@ -54,6 +55,10 @@ def run_train(
     settings = FeatureSettings(**features["settings"])
     split = time_split(table["posted_at"], valid_fraction, test_fraction)
     x_all = feature_matrix(table, names)
+    reducer = None
+    if settings.text_embeddings:
+        x_all, reducer = _with_text(table, x_all, split.train, settings.text_components, seed)
+        names = list(x_all.columns)
     x_train = x_all.iloc[split.train]
     y_train = table[target].iloc[split.train].astype(float)
     models_dir.mkdir(parents=True, exist_ok=True)
@@ -66,7 +71,9 @@ def run_train(
         started = time.perf_counter()
         model = make_model(name, params, seed, names).fit(x_train, y_train)
         seconds = time.perf_counter() - started
-        joblib.dump(as_post_model(model, settings, all_posts), models_dir / f"{name}.joblib")
+        joblib.dump(as_post_model(model, settings, all_posts, text_reducer=reducer,
+                                  model_cache_dir=model_cache_dir),
+                    models_dir / f"{name}.joblib")
         importance = (feature_importance(model, names).round(6).to_dict()
                       if name in TREE_MODELS else None)
         candidates[name] = {"fit_seconds": round(seconds, 3), "hyperparameters": params,
@@ -84,3 +91,16 @@ def run_train(
     }
     (models_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, default=float))
     return manifest
+
+
+def _with_text(table: pd.DataFrame, x_all: pd.DataFrame, train_rows: Any, components: int,
+               seed: int) -> tuple[pd.DataFrame, Any]:
+    """Append the SVD of the caption embeddings, fitted on the training rows only."""
+    from pipelines.features.text_embeddings import TextReducer
+
+    embeddings = table[[c for c in table.columns if c.startswith(EMBEDDING_PREFIX)]]
+    reducer = TextReducer(components, random_state=seed).fit(
+        embeddings.iloc[train_rows].to_numpy())
+    text = pd.DataFrame(reducer.transform(embeddings.to_numpy()), index=table.index,
+                        columns=list(reducer.get_feature_names_out()))
+    return pd.concat([x_all, text], axis=1), reducer

@@ -82,3 +82,15 @@ def test_featurizer_ignores_the_outcomes_of_new_posts(demo_posts):
     new = demo_posts.tail(200)
     np.testing.assert_array_equal(featurizer.transform(new).to_numpy(),
                                   featurizer.transform(new.assign(likes=0)).to_numpy())
+
+
+def test_text_settings_need_a_fitted_reducer():
+    from pipelines.features.engagement_features import EngagementFeaturizer
+
+    with pytest.raises(ValueError, match="need a TextReducer fitted on the training rows"):
+        EngagementFeaturizer.from_settings(FeatureSettings(text_embeddings=True))
+
+
+def test_text_components_are_validated():
+    with pytest.raises(ValueError, match=r"'features.text_components' must be an int in"):
+        FeatureSettings(text_components=0)

@@ -84,3 +84,26 @@ def test_a_target_a_source_does_not_report_trains_on_the_rows_that_have_it(tmp_p
     assert manifest["rows_without_target"] == 300
     model = joblib.load(tmp_path / "m" / "ridge.joblib")
     assert (model.predict(posts.tail(20)) >= 0).all()
+
+
+def test_caption_embeddings_reach_the_registered_model(tmp_path, demo_posts, monkeypatch):
+    """Text on: the SVD is fitted on training rows and the model embeds captions itself."""
+    from pipelines.features.settings import FeatureSettings
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    posts = demo_posts.head(300)
+    posts.to_parquet(tmp_path / "validated.parquet")
+    settings = FeatureSettings(text_embeddings=True, text_components=4)
+    run_features(tmp_path / "validated.parquet", tmp_path / "features.parquet",
+                 settings=settings, embedding_cache=tmp_path / "cache.parquet",
+                 model_cache_dir=tmp_path / "models-cache")
+    manifest = run_train(tmp_path / "features.parquet", tmp_path / "m", target="likes",
+                         models=("ridge",), hyperparameters={}, seed=0, valid_fraction=0.15,
+                         test_fraction=0.15, model_cache_dir=tmp_path / "models-cache")
+    model = joblib.load(tmp_path / "m" / "ridge.joblib")
+    featurizer = model[0]
+    assert featurizer.feature_names_[-4:] == [f"text_svd_{i}" for i in range(4)]
+    assert featurizer.text_reducer.n_features_in_ == 384
+    assert manifest["rows"] == 300
+    predictions = model.predict(posts.tail(20))
+    assert predictions.shape == (20,) and np.isfinite(predictions).all()
