@@ -27,15 +27,18 @@ def format_summary(data_dir: Path, *, tracking_uri: str) -> str:
         f"quarantined {validation['rows_quarantined']}",
         f"candidates (test part, target={metrics['target']}, chosen on validation "
         f"{metrics['selection_metric']}):",
-        f"  {'model':<26}{'MAE log1p':>10}{'RMSE log1p':>11}{'R2 log1p':>10}{'Spearman':>10}",
+        f"  {'model':<26}{'MAE log1p':>10}{'RMSE log1p':>11}{'R2 log1p':>10}{'Spearman':>10}"
+        f"{'class F1':>10}",
     ]
     rows = {**metrics["candidates"],
             "baseline (account median)": metrics["baseline_account_median"]}
     for name, values in rows.items():
         t = values["test"]
         marker = " *" if name == metrics["best"] else ""
+        f1 = (values.get("test_popularity_class") or {}).get("macro_f1")
         lines.append(f"  {name + marker:<26}{t['mae_log']:>10.4f}{t['rmse_log']:>11.4f}"
-                     f"{t['r2_log']:>10.4f}{t['spearman']:>10.4f}")
+                     f"{t['r2_log']:>10.4f}{t['spearman']:>10.4f}"
+                     f"{'' if f1 is None else f'{f1:>10.4f}'}")
     lines.append(f"registered {record['model_name']} version {record['version']} as "
                  f"@{record['alias']}  ({record['model_uri']})")
     if record.get("comparison"):

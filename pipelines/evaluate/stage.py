@@ -10,9 +10,11 @@ from typing import Any
 import joblib
 import pandas as pd
 
+from pipelines.evaluate.classification import classification_metrics
 from pipelines.evaluate.metrics import account_median_baseline, regression_metrics
 from pipelines.evaluate.slices import slice_metrics
 from pipelines.train.split import labelled, time_split
+from pipelines.train.two_stage import class_thresholds, popularity_classes
 
 logger = logging.getLogger(__name__)
 
@@ -32,19 +34,25 @@ def run_evaluate(features_path: Path, models_dir: Path, metrics_path: Path) -> d
                        manifest["split"]["test_fraction"])
     parts = {"valid": table.iloc[split.valid], "test": table.iloc[split.test]}
     train = table.iloc[split.train]
+    thresholds = class_thresholds(train[target].to_numpy())
+    actual_classes = popularity_classes(parts["test"][target].to_numpy(), thresholds)
     results: dict[str, Any] = {}
     for name in manifest["candidates"]:
         model = joblib.load(models_dir / f"{name}.joblib")
-        results[name] = {}
-        for part, rows in parts.items():
-            predicted = model.predict(rows)
-            results[name][part] = regression_metrics(rows[target].to_numpy(), predicted)
+        predictions = {part: model.predict(rows) for part, rows in parts.items()}
+        results[name] = {part: regression_metrics(rows[target].to_numpy(), predictions[part])
+                         for part, rows in parts.items()}
         test_rows = parts["test"]
-        predicted = model.predict(test_rows)
         results[name]["test_by_platform"] = slice_metrics(
-            test_rows, test_rows[target].to_numpy(), predicted, by="platform")
+            test_rows, test_rows[target].to_numpy(), predictions["test"], by="platform")
+        # The popularity class (0 < p75 <= 1 < p95 <= 2, thresholds from the training
+        # part) of every model's predicted count; two-stage models also report their
+        # own classifier.
+        results[name]["test_popularity_class"] = classification_metrics(
+            actual_classes, popularity_classes(predictions["test"], thresholds))
         if name.startswith("two_stage_"):
-            results[name]["test_popularity_class"] = _class_report(model, test_rows, target)
+            results[name]["test_popularity_class_classifier"] = _class_report(
+                model, test_rows, target)
         cv = manifest["candidates"][name].get("cv")
         if cv:
             results[name]["cv_mean"] = cv["mean"]
@@ -61,6 +69,7 @@ def run_evaluate(features_path: Path, models_dir: Path, metrics_path: Path) -> d
         "improvement_over_baseline_mae_log": baseline["test"]["mae_log"]
         - results[best]["test"]["mae_log"],
         "split": manifest["split"],
+        "popularity_class_thresholds": {"p75": thresholds[0], "p95": thresholds[1]},
     }
     metrics_path.parent.mkdir(parents=True, exist_ok=True)
     metrics_path.write_text(json.dumps(report, indent=2))
@@ -70,10 +79,7 @@ def run_evaluate(features_path: Path, models_dir: Path, metrics_path: Path) -> d
 
 
 def _class_report(model: Any, test_rows: pd.DataFrame, target: str) -> dict[str, Any]:
-    """Popularity-class metrics of a two-stage model (its own train-split thresholds)."""
-    from pipelines.evaluate.classification import classification_metrics
-    from pipelines.train.two_stage import popularity_classes
-
+    """Popularity-class metrics of a two-stage model's classifier (its own thresholds)."""
     two_stage = model[-1]  # the fitted TwoStageRegressor after the featurizer
     features = model[:-1].transform(test_rows)
     actual = popularity_classes(test_rows[target].to_numpy(), two_stage.thresholds_)

@@ -139,6 +139,10 @@ def run_register(
                                         for k in ("mae_log", "spearman", "n")})
             for key, value in (metrics.get("cv_mean") or {}).items():
                 mlflow.log_metric(f"cv_{key}", value)
+            classes = metrics.get("test_popularity_class") or {}
+            if "macro_f1" in classes:
+                mlflow.log_metrics({"test_class_macro_f1": classes["macro_f1"],
+                                    "test_class_accuracy": classes["accuracy"]})
             candidate = manifest["candidates"][name]
             mlflow.log_metric("fit_seconds", candidate["fit_seconds"])
             _log_plots(name, joblib.load(models_dir / f"{name}.joblib"), test_rows,
@@ -146,6 +150,8 @@ def run_register(
             mlflow.log_dict({"feature_importance": candidate.get("feature_importance"),
                              "cv": candidate.get("cv"),
                              "popularity_class": metrics.get("test_popularity_class"),
+                             "popularity_class_classifier":
+                                 metrics.get("test_popularity_class_classifier"),
                              "test_by_platform": metrics.get("test_by_platform")},
                             "evaluation.json")
         if name == best:
@@ -237,7 +243,7 @@ def _log_plots(name: str, model: Any, test_rows: pd.DataFrame, target: str,
     if candidate.get("feature_importance"):
         figures["plots/feature_importance.png"] = plots.feature_importance(
             candidate["feature_importance"], f"{name}: feature importance")
-    classes = metrics.get("test_popularity_class") or {}
+    classes = metrics.get("test_popularity_class_classifier") or {}
     if classes.get("reliability"):
         figures["plots/class_calibration.png"] = plots.calibration(
             classes["reliability"], f"{name}: popularity-class calibration")
