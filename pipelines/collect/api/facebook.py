@@ -92,14 +92,10 @@ def fetch_facebook_posts(
         enrich = _insights_enricher(client, metrics) if metrics else None
         for page in graph_pages(client, f"/{account_id}/posts", params, use_cursor=False,
                                 max_pages=max_pages):
-            reached_since = False
-            for record in page.records:
-                builder.add(record, page.endpoint,
-                            lambda r: _map_post(r, account_id, followers), enrich=enrich)
-                if builder.since is not None and isinstance(record, Mapping):
-                    posted = FieldReader(record).timestamp("created_time", "posted_at")
-                    reached_since |= builder.is_older_than_since(posted)
-            if reached_since:
+            if builder.add_page(
+                    page.records, page.endpoint, lambda r: _map_post(r, account_id, followers),
+                    enrich=enrich,
+                    posted_at=lambda r: FieldReader(r).timestamp("created_time", "posted_at")):
                 logger.info("facebook: page %d reaches since=%s; stop paging",
                             page.number, builder.since)
                 break

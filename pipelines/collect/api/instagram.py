@@ -89,13 +89,10 @@ def fetch_instagram_posts(
         enrich = _insights_enricher(client, metrics) if metrics else None
         for page in graph_pages(client, f"/{account_id}/media", params, use_cursor=True,
                                 max_pages=max_pages):
-            reached_since = False
-            for record in page.records:
-                builder.add(record, page.endpoint,
-                            lambda r: _map_media(r, account_id, followers),
-                            enrich=enrich)
-                reached_since |= _older(builder, record)
-            if reached_since:
+            if builder.add_page(
+                    page.records, page.endpoint, lambda r: _map_media(r, account_id, followers),
+                    enrich=enrich,
+                    posted_at=lambda r: FieldReader(r).timestamp("timestamp", "posted_at")):
                 logger.info("instagram: page %d reaches since=%s; stop paging",
                             page.number, builder.since)
                 break
@@ -143,9 +140,3 @@ def _map_media(
     }
     extra = {k: r.record[k] for k in ("media_product_type", "permalink") if k in r.record}
     return row, extra
-
-
-def _older(builder: ResultBuilder, record: Any) -> bool:
-    if builder.since is None or not isinstance(record, dict):
-        return False
-    return builder.is_older_than_since(FieldReader(record).timestamp("timestamp", "posted_at"))

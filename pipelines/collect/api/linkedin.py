@@ -106,12 +106,9 @@ def fetch_linkedin_posts(
             body = client.get_json("/rest/posts", params, page=number)
             endpoint = client.endpoint("/rest/posts")
             elements, total = _page_parts(body, client.api, endpoint, number)
-            reached_since = False
-            for record in elements:
-                builder.add(record, endpoint,
-                            lambda r: _map_post(r, account_id, followers), enrich=enrich)
-                if builder.since is not None and isinstance(record, Mapping):
-                    reached_since |= builder.is_older_than_since(_posted_at(FieldReader(record)))
+            reached_since = builder.add_page(
+                elements, endpoint, lambda r: _map_post(r, account_id, followers),
+                enrich=enrich, posted_at=lambda r: _posted_at(FieldReader(r)))
             # Pages may come back short (LinkedIn drops deleted posts after paging), so
             # advance by the count asked for and stop on an empty page or at the total.
             start += page_size

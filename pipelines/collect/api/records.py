@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -191,6 +191,18 @@ class ResultBuilder:
         row["extra"] = json.dumps(extra, sort_keys=True, default=str) if extra else None
         self.rows.append(row)
         return row
+
+    def add_page(self, records: Iterable[Any], endpoint: str, mapper: Mapper, *,
+                 posted_at: Callable[[Mapping[str, Any]], pd.Timestamp | None],
+                 enrich: Enricher | None = None) -> bool:
+        """Add every record of a page (as :meth:`add`); True when one of them was posted
+        before ``since``, so paging (newest first) can stop after this page."""
+        reached_since = False
+        for record in records:
+            self.add(record, endpoint, mapper, enrich=enrich)
+            if self.since is not None and isinstance(record, Mapping):
+                reached_since |= self.is_older_than_since(posted_at(record))
+        return reached_since
 
     def is_older_than_since(self, posted_at: pd.Timestamp | None) -> bool:
         """Whether ``posted_at`` lies before ``since`` (paging can stop there)."""
