@@ -15,14 +15,11 @@ from typing import Any
 import pandas as pd
 import requests
 
-from pipelines.collect.api.graph_api import fetch_followers, fetch_insights, graph_pages
-from pipelines.collect.api.http_client import ApiClient, HttpSettings
+from pipelines.collect.api.graph_api import collect_graph_posts
+from pipelines.collect.api.http_client import HttpSettings
 from pipelines.collect.api.records import (
     ApiResult,
-    Enricher,
     FieldReader,
-    ResultBuilder,
-    check_page_size,
     text_counts,
 )
 
@@ -78,37 +75,13 @@ def fetch_instagram_posts(
         ApiRequestError: if a request still fails after retries.
         ApiResponseError: if a page is malformed.
     """
-    check_page_size("fetch_instagram_posts", page_size, 100)
-    builder = ResultBuilder(api="instagram", source=SOURCE, collected_at=collected_at,
-                            since=since)
-    metrics = tuple(insight_metrics or ())
-    with ApiClient(api="instagram", base_url=base_url, token=token, token_in="query",
-                   settings=settings, session=session, sleep=sleep, seed=seed) as client:
-        followers = fetch_followers(client, account_id)
-        params = {"fields": MEDIA_FIELDS, "limit": page_size}
-        enrich = _insights_enricher(client, metrics) if metrics else None
-        for page in graph_pages(client, f"/{account_id}/media", params, use_cursor=True,
-                                max_pages=max_pages):
-            if builder.add_page(
-                    page.records, page.endpoint, lambda r: _map_media(r, account_id, followers),
-                    enrich=enrich,
-                    posted_at=lambda r: FieldReader(r).timestamp("timestamp", "posted_at")):
-                logger.info("instagram: page %d reaches since=%s; stop paging",
-                            page.number, builder.since)
-                break
-        return builder.build()
-
-
-def _insights_enricher(client: ApiClient, metrics: tuple[str, ...]) -> Enricher:
-    def enrich(row: dict[str, Any], extra: dict[str, Any]) -> None:
-        insights = fetch_insights(client, row["post_id"], metrics)
-        for metric, value in insights.items():
-            if metric in INSIGHT_COLUMNS:
-                row[INSIGHT_COLUMNS[metric]] = value
-            else:
-                extra.setdefault("insights", {})[metric] = value
-
-    return enrich
+    return collect_graph_posts(
+        api="instagram", source=SOURCE, edge="media", fields=MEDIA_FIELDS, use_cursor=True,
+        time_field="timestamp", map_record=_map_media, insight_metrics=insight_metrics,
+        insight_columns=INSIGHT_COLUMNS, token=token, base_url=base_url, account_id=account_id,
+        collected_at=collected_at, since=since, page_size=page_size, max_pages=max_pages,
+        settings=settings, session=session, sleep=sleep, seed=seed,
+    )
 
 
 def _map_media(
