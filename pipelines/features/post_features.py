@@ -1,17 +1,14 @@
 """Per-post features computed from the post alone (time, platform, content, followers).
 
 Everything here uses only what is known when the post is published, so the same code serves
-training and online prediction without skew. ``PostFeaturizer`` wraps it as a stateless
-scikit-learn transformer so a registered model takes canonical posts as input.
+training and online prediction without skew (through
+:class:`pipelines.features.engagement_features.EngagementFeaturizer`).
 """
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, TransformerMixin
 
 from pipelines import schema
 
@@ -28,15 +25,6 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "caption_chars", "caption_words", "hashtags_count", "mentions_count", "urls_count",
     "media_count", "log_followers",
 )
-
-FEATURE_SET_VERSION = "post-v1"
-
-
-def feature_set_hash() -> str:
-    """A short hash naming the feature set (version + column names), logged with models."""
-    text = FEATURE_SET_VERSION + "|" + ",".join(FEATURE_COLUMNS)
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
-
 
 def build_post_features(posts: pd.DataFrame) -> pd.DataFrame:
     """Compute the per-post feature matrix.
@@ -77,17 +65,3 @@ def build_post_features(posts: pd.DataFrame) -> pd.DataFrame:
     followers = pd.to_numeric(posts["followers_at_post_time"], errors="coerce")
     out["log_followers"] = np.log1p(followers.clip(lower=0).fillna(0).astype(float))
     return out[list(FEATURE_COLUMNS)].astype(float)
-
-
-class PostFeaturizer(BaseEstimator, TransformerMixin):
-    """Stateless transformer: canonical posts → :data:`FEATURE_COLUMNS`."""
-
-    def fit(self, X: pd.DataFrame, y: object = None) -> PostFeaturizer:  # noqa: N803
-        self.n_features_out_ = len(FEATURE_COLUMNS)
-        return self
-
-    def transform(self, X: pd.DataFrame) -> pd.DataFrame:  # noqa: N803
-        return build_post_features(X)
-
-    def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
-        return np.array(FEATURE_COLUMNS, dtype=object)

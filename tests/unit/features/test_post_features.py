@@ -5,9 +5,7 @@ import pytest
 from pipelines.features.post_features import (
     FEATURE_COLUMNS,
     INPUT_COLUMNS,
-    PostFeaturizer,
     build_post_features,
-    feature_set_hash,
 )
 from pipelines.features.stage import build_feature_table, run_features
 
@@ -47,15 +45,6 @@ def test_missing_optional_counts_and_caption_do_not_produce_nan():
 def test_missing_input_columns_are_named():
     with pytest.raises(ValueError, match=r"missing column\(s\) \['followers_at_post_time'\]"):
         build_post_features(_post().drop(columns=["followers_at_post_time"]))
-
-
-def test_featurizer_equals_the_function(demo_posts):
-    pd.testing.assert_frame_equal(PostFeaturizer().fit(demo_posts).transform(demo_posts),
-                                  build_post_features(demo_posts))
-
-
-def test_feature_set_hash_is_stable():
-    assert feature_set_hash() == feature_set_hash() and len(feature_set_hash()) == 12
 
 
 def test_feature_table_is_time_ordered_and_carries_inputs(demo_posts):
