@@ -111,15 +111,21 @@ def read_latest_posts(root: str | Path, sources: Iterable[str] | None = None) ->
         logger.info("raw_store: no raw files under %s for sources=%s", root, sources)
         return schema.empty_posts()
     frame = pd.concat([schema.conform(pd.read_parquet(f)) for f in files], ignore_index=True)
-    latest = (
+    latest = latest_per_post(frame)
+    logger.info("raw_store: %d row(s) in %d file(s) -> %d latest post(s)", len(frame),
+                len(files), len(latest))
+    return latest
+
+
+def latest_per_post(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per (platform, post_id): the one collected last (ties: the later row),
+    sorted by ``posted_at`` — engagement grows after posting, so later counts win."""
+    return (
         frame.sort_values("collected_at", kind="mergesort", na_position="first")
         .drop_duplicates(subset=["platform", "post_id"], keep="last")
         .sort_values(["posted_at", "platform", "post_id"], kind="mergesort")
         .reset_index(drop=True)
     )
-    logger.info("raw_store: %d row(s) in %d file(s) -> %d latest post(s)", len(frame),
-                len(files), len(latest))
-    return latest
 
 
 def raw_files(root: str | Path, sources: Iterable[str] | None = None) -> list[Path]:

@@ -91,8 +91,5 @@ def read_validated_posts(data_root: Path) -> pd.DataFrame:
     files = sorted((data_root / VALIDATED_LAYER).glob("date=*/posts.parquet"))
     if not files:
         return schema.empty_posts()
-    frame = pd.concat([schema.conform(pd.read_parquet(f)) for f in files], ignore_index=True)
-    return (frame.sort_values("collected_at", kind="mergesort", na_position="first")
-            .drop_duplicates(["platform", "post_id"], keep="last")
-            .sort_values(["posted_at", "platform", "post_id"], kind="mergesort")
-            .reset_index(drop=True))
+    return raw_store.latest_per_post(
+        pd.concat([schema.conform(pd.read_parquet(f)) for f in files], ignore_index=True))
