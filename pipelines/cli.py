@@ -136,6 +136,15 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_registry_history(args: argparse.Namespace) -> int:
+    from pipelines.registry import audit, tracking
+
+    tracking.connect(_paths(args).tracking_uri)
+    events = audit.alias_history(args.name)
+    print(audit.dumps(events) if args.json else audit.format_history(events))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="engageflow", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -189,6 +198,16 @@ def build_parser() -> argparse.ArgumentParser:
     summary = stage("summary", cmd_summary, "print the summary of the run in --data-dir")
     summary.add_argument("--latest-run", action="store_true",
                          help="summarize the newest finished Airflow run instead")
+    registry = sub.add_parser("registry", help="the MLflow model registry")
+    registry_sub = registry.add_subparsers(dest="registry_command", required=True)
+    history = registry_sub.add_parser(
+        "history", help="every alias move of a registered model (who, what, when, why)")
+    history.add_argument("name", help="registered model name, e.g. engagement-likes")
+    history.add_argument("--json", action="store_true", help="full events as JSON")
+    history.add_argument("--project-dir", help="project root (default: $ENGAGEFLOW_HOME or .)")
+    history.add_argument("--data-dir", help=argparse.SUPPRESS)
+    history.add_argument("--params", help=argparse.SUPPRESS)
+    history.set_defaults(func=cmd_registry_history)
     return parser
 
 

@@ -19,7 +19,7 @@ import pandas as pd
 
 from pipelines.evaluate.metrics import regression_metrics
 from pipelines.features.stage import MODEL_INPUT_COLUMNS
-from pipelines.registry import tracking
+from pipelines.registry import audit, tracking
 from pipelines.train.split import labelled, time_split
 
 logger = logging.getLogger(__name__)
@@ -182,7 +182,11 @@ def run_register(
         alias = CHALLENGER
         comparison = compare_with_champion(model_name, champion, test_rows,
                                            report["target"], report["candidates"][best]["test"])
-    client.set_registered_model_alias(model_name, alias, version)
+    audit.move_alias(model_name, alias, version, actor=f"register:{run_key}",
+                     reason=("first model of this name" if alias == CHAMPION else
+                             "new candidate awaits the promotion gate"),
+                     metrics=report["candidates"][best]["test"],
+                     decision={"comparison": comparison} if comparison else None)
     record = {
         "model_name": model_name, "version": version, "alias": alias, "candidate": best,
         "run_id": best_child, "parent_run_id": parent, "experiment": experiment,

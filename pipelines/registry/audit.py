@@ -1,0 +1,166 @@
+"""Every move of a registry alias, with who/what/when/why, kept in MLflow.
+
+An alias (``champion``, ``challenger``, ``previous``) only moves through :func:`move_alias`,
+which writes an audit event before returning. Events live in MLflow itself, so the
+registry UI and the history agree:
+
+- one JSON artifact per event in a per-model audit run (experiment ``AUDIT_EXPERIMENT``),
+  ``events/<sequence>-<alias>-<action>.json``, read back in order by :func:`alias_history`;
+- a short summary on the registered model (tag ``engageflow.audit.last``) and on the model
+  version that gained or lost the alias (tag ``engageflow.audit.<alias>``).
+
+The caller must have pointed MLflow at the store (``tracking.connect``).
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import socket
+from datetime import UTC, datetime
+from typing import Any
+
+AUDIT_EXPERIMENT = "engageflow-registry-audit"
+AUDIT_MODEL_TAG = "engageflow.audit_model"
+
+
+def _actor(actor: str | None) -> str:
+    if actor:
+        return actor
+    return f"{getpass.getuser()}@{socket.gethostname()}"
+
+
+def _audit_run_id(model_name: str) -> str:
+    """The id of the audit run for ``model_name``, created on first use."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    experiment = client.get_experiment_by_name(AUDIT_EXPERIMENT)
+    if experiment is None:
+        experiment_id = client.create_experiment(
+            AUDIT_EXPERIMENT, artifact_location=_artifact_location(client, model_name))
+    else:
+        experiment_id = experiment.experiment_id
+    found = client.search_runs([experiment_id],
+                               filter_string=f"tags.`{AUDIT_MODEL_TAG}` = '{model_name}'",
+                               max_results=1)
+    if found:
+        return found[0].info.run_id
+    run = client.create_run(experiment_id, run_name=f"audit:{model_name}",
+                            tags={AUDIT_MODEL_TAG: model_name})
+    client.set_terminated(run.info.run_id)
+    return run.info.run_id
+
+
+def _artifact_location(client: Any, model_name: str) -> str | None:
+    """Beside the artifacts of the model's own experiment (never the process's cwd)."""
+    versions = client.search_model_versions(f"name='{model_name}'", max_results=1)
+    if not versions or not versions[0].run_id:
+        return None
+    run = client.get_run(versions[0].run_id)
+    location = client.get_experiment(run.info.experiment_id).artifact_location
+    return location.rstrip("/") + "-registry-audit"
+
+
+def _current(client: Any, model_name: str, alias: str) -> str | None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return str(client.get_model_version_by_alias(model_name, alias).version)
+    except MlflowException:
+        return None
+
+
+def move_alias(
+    model_name: str,
+    alias: str,
+    version: str | int | None,
+    *,
+    reason: str,
+    actor: str | None = None,
+    decision: dict[str, Any] | None = None,
+    metrics: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Point ``model_name@alias`` at ``version`` (None removes the alias) and audit it.
+
+    Args:
+        reason: why, in a sentence a person reads in the history.
+        actor: who or what moved it (a DAG task id, a user); defaults to user@host.
+        decision: the full decision record (gate numbers, test statistics).
+        metrics: headline metrics to show beside the event.
+
+    Returns:
+        The event as written (also the last entry of :func:`alias_history`); a move to
+        where the alias already points writes nothing and returns ``{"unchanged": True}``,
+        so a retried task does not repeat history.
+    """
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    before = _current(client, model_name, alias)
+    new = None if version is None else str(version)
+    if before == new:
+        return {"unchanged": True, "model_name": model_name, "alias": alias, "version": new}
+    if new is None:
+        if before is not None:
+            client.delete_registered_model_alias(model_name, alias)
+        action = "remove"
+    else:
+        client.set_registered_model_alias(model_name, alias, new)
+        action = "set"
+    run_id = _audit_run_id(model_name)
+    sequence = len(_event_paths(client, run_id))
+    event = {
+        "sequence": sequence, "model_name": model_name, "alias": alias, "action": action,
+        "from_version": before, "to_version": new, "reason": reason, "actor": _actor(actor),
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "metrics": metrics or {}, "decision": decision or {},
+    }
+    client.log_dict(run_id, event, f"events/{sequence:06d}-{alias}-{action}.json")
+    summary = f"{event['at']} {alias} {before}->{new} by {event['actor']}: {reason}"[:4500]
+    client.set_registered_model_tag(model_name, "engageflow.audit.last", summary)
+    touched = new if new is not None else before
+    if touched is not None:
+        client.set_model_version_tag(model_name, touched, f"engageflow.audit.{alias}", summary)
+    return event
+
+
+def _event_paths(client: Any, run_id: str) -> list[str]:
+    return sorted(item.path for item in client.list_artifacts(run_id, "events")
+                  if item.path.endswith(".json"))
+
+
+def alias_history(model_name: str) -> list[dict[str, Any]]:
+    """Every audited alias move of ``model_name``, oldest first (empty if none)."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    experiment = client.get_experiment_by_name(AUDIT_EXPERIMENT)
+    if experiment is None:
+        return []
+    found = client.search_runs([experiment.experiment_id],
+                               filter_string=f"tags.`{AUDIT_MODEL_TAG}` = '{model_name}'",
+                               max_results=1)
+    if not found:
+        return []
+    run_id = found[0].info.run_id
+    return [mlflow.artifacts.load_dict(f"runs:/{run_id}/{path}")
+            for path in _event_paths(client, run_id)]
+
+
+def format_history(events: list[dict[str, Any]]) -> str:
+    """The history as a table a person reads in a terminal."""
+    if not events:
+        return "no alias moves recorded"
+    lines = [f"{'#':>3}  {'when (UTC)':<25} {'alias':<10} {'change':<12} {'actor':<28} reason"]
+    for e in events:
+        change = f"{e['from_version'] or '-'} -> {e['to_version'] or '-'}"
+        lines.append(f"{e['sequence']:>3}  {e['at']:<25} {e['alias']:<10} {change:<12} "
+                     f"{e['actor'][:28]:<28} {e['reason']}")
+    return "\n".join(lines)
+
+
+def dumps(events: list[dict[str, Any]]) -> str:
+    """The history as JSON (``engageflow registry history --json``)."""
+    return json.dumps(events, indent=2, default=str)
