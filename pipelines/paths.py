@@ -101,6 +101,18 @@ class ProjectPaths:
         """MLflow tracking + registry URI: ``MLFLOW_TRACKING_URI`` or the embedded SQLite."""
         return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{self.mlflow_db}"
 
+    @property
+    def prediction_log_url(self) -> str:
+        """Where serving logs predictions and outcomes (SQLAlchemy URL):
+        ``ENGAGEFLOW_PREDICTION_LOG_URL`` (e.g. PostgreSQL) or the embedded SQLite file."""
+        return (os.environ.get("ENGAGEFLOW_PREDICTION_LOG_URL")
+                or f"sqlite:///{self.state / 'predictions.db'}")
+
+    @property
+    def monitoring(self) -> Path:
+        """Drift and realized-performance reports (``data/06_monitoring``)."""
+        return self.data / "06_monitoring"
+
     def resolve(self, path: str | Path) -> Path:
         """A params path (relative to the project root) as an absolute path."""
         path = Path(path)
