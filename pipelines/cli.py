@@ -92,7 +92,8 @@ def cmd_validate_day(args: argparse.Namespace) -> int:
 def cmd_features(args: argparse.Namespace) -> int:
     paths = _paths(args)
     settings, _ = _settings(args, paths)
-    manifest = stages.features(paths, settings)
+    manifest = stages.features(paths, settings, embedding_cache=Path(args.embedding_cache)
+                               if args.embedding_cache else None)
     return _print({k: v for k, v in manifest.items() if k != "feature_columns"})
 
 
@@ -189,7 +190,10 @@ def build_parser() -> argparse.ArgumentParser:
     vday.add_argument("--as-of", help="posts after this are in the future (default: now)")
     vday.add_argument("--no-reports", action="store_true",
                       help="skip Data Docs and the exploration report")
-    stage("features", cmd_features, "build the feature table → data/03_features")
+    features = stage("features", cmd_features, "build the feature table → data/03_features")
+    features.add_argument("--embedding-cache",
+                          help="caption-embedding cache (Parquet by content hash; default: "
+                          ".engageflow/cache/caption_embeddings.parquet)")
     stage("train", cmd_train, "fit the candidate models → data/04_models")
     stage("evaluate", cmd_evaluate, "score candidates and the baseline → data/05_reporting")
     register = stage("register", cmd_register,

@@ -42,8 +42,14 @@ KNOWN_MODELS: tuple[str, ...] = (
     "two_stage_hard", "two_stage_soft",
 )
 
-#: Count targets a model can learn (log1p regression); one registered model each.
-TARGETS: tuple[str, ...] = ("likes", "comments", "shares")
+#: Targets a model can learn, one registered model each: counts (log1p regression) and the
+#: growth of log1p(followers) over an account's next period.
+TARGETS: tuple[str, ...] = ("likes", "comments", "shares", "follower_growth")
+
+#: The families that can learn follower growth (pipelines.train.follower_growth_training.
+#: GROWTH_MODELS, kept literal like KNOWN_MODELS — a test checks the two agree).
+GROWTH_MODELS: tuple[str, ...] = (
+    "ridge", "lightgbm", "xgboost", "random_forest", "hist_gradient_boosting")
 
 #: The Airflow Asset that engagement_collect updates and engagement_training listens to.
 VALIDATED_POSTS_ASSET = "engageflow_validated_posts"
@@ -146,6 +152,10 @@ class TrainConfig:
         _check(len(self.models) > 0 and all(m in KNOWN_MODELS for m in self.models),
                "train.models", f"a non-empty list drawn from {list(KNOWN_MODELS)}",
                list(self.models))
+        if self.target == "follower_growth":
+            _check(all(m in GROWTH_MODELS for m in self.models), "train.models",
+                   f"models that can learn follower growth: {list(GROWTH_MODELS)}",
+                   list(self.models))
         _check(isinstance(self.seed, int) and self.seed >= 0, "train.seed", "an int >= 0",
                self.seed)
         _check(isinstance(self.cv_folds, int) and (self.cv_folds == 0 or self.cv_folds >= 2),

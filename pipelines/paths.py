@@ -53,6 +53,11 @@ class ProjectPaths:
         return self.data / "03_features" / "posts.parquet"
 
     @property
+    def account_periods(self) -> Path:
+        """The (account, period) table of the follower-growth target."""
+        return self.data / "03_features" / "account_periods.parquet"
+
+    @property
     def models(self) -> Path:
         return self.data / "04_models"
 

@@ -79,13 +79,18 @@ def validate_day(paths: ProjectPaths, settings: Settings, *, day: str, as_of: pd
     )
 
 
-def features(paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
-    """Build the feature table from the validated posts."""
+def features(paths: ProjectPaths, settings: Settings, *,
+             embedding_cache: Path | None = None) -> dict[str, Any]:
+    """Build the feature table from the validated posts.
+
+    ``embedding_cache``: where caption embeddings are cached (default: the state folder's
+    cache, shared by every Airflow run; the DVC stage keeps it in the feature store).
+    """
     from pipelines.features.stage import run_features
 
     return run_features(paths.validated_posts, paths.features, settings=settings.features,
-                        embedding_cache=paths.embedding_cache,
-                        model_cache_dir=paths.model_cache)
+                        embedding_cache=embedding_cache or paths.embedding_cache,
+                        model_cache_dir=paths.model_cache, periods_path=paths.account_periods)
 
 
 def train(paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
@@ -93,6 +98,13 @@ def train(paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
     from pipelines.train.stage import run_train
 
     t = settings.train
+    if t.target == "follower_growth":
+        from pipelines.train.follower_growth_training import run_train_growth
+
+        return run_train_growth(paths.account_periods, paths.models, models=t.models,
+                                hyperparameters=t.hyperparameters, seed=t.seed,
+                                valid_fraction=t.valid_fraction,
+                                test_fraction=t.test_fraction)
     return run_train(paths.features, paths.models, target=t.target, models=t.models,
                      hyperparameters=t.hyperparameters, seed=t.seed,
                      valid_fraction=t.valid_fraction, test_fraction=t.test_fraction,
@@ -101,8 +113,15 @@ def train(paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
 
 def evaluate(paths: ProjectPaths) -> dict[str, Any]:
     """Score the candidates and the baseline."""
+    import json
+
     from pipelines.evaluate.stage import run_evaluate
 
+    target = json.loads((paths.models / "manifest.json").read_text())["target"]
+    if target == "follower_growth":
+        from pipelines.train.follower_growth_training import run_evaluate_growth
+
+        return run_evaluate_growth(paths.account_periods, paths.models, paths.metrics)
     return run_evaluate(paths.features, paths.models, paths.metrics)
 
 
@@ -111,8 +130,10 @@ def register(paths: ProjectPaths, settings: Settings, params: dict[str, Any], *,
     """Track the run in MLflow and register the best candidate."""
     from pipelines.registry.register import run_register
 
+    growth = settings.train.target == "follower_growth"
     return run_register(
-        features_path=paths.features, models_dir=paths.models, metrics_path=paths.metrics,
+        features_path=paths.account_periods if growth else paths.features,
+        models_dir=paths.models, metrics_path=paths.metrics,
         validation_report=paths.validation_report, registration_path=paths.registration,
         tracking_uri=paths.tracking_uri, artifact_root=paths.mlflow_artifacts,
         experiment=settings.register.experiment, model_name=settings.register.model_name,

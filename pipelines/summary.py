@@ -30,8 +30,11 @@ def format_summary(data_dir: Path, *, tracking_uri: str) -> str:
         f"  {'model':<26}{'MAE log1p':>10}{'RMSE log1p':>11}{'R2 log1p':>10}{'Spearman':>10}"
         f"{'class F1':>10}",
     ]
+    from pipelines.registry.register import baselines
+
     rows = {**metrics["candidates"],
-            "baseline (account median)": metrics["baseline_account_median"]}
+            **{f"baseline ({name.replace('_', ' ')})": parts
+               for name, parts in baselines(metrics).items()}}
     for name, values in rows.items():
         t = values["test"]
         marker = " *" if name == metrics["best"] else ""
@@ -50,17 +53,25 @@ def format_summary(data_dir: Path, *, tracking_uri: str) -> str:
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
     model = mlflow.pyfunc.load_model(record["model_uri"])
-    post = pd.read_parquet(data_dir / "02_validated" / "posts.parquet").tail(1)
-    example = model_input(post)
+    target = metrics["target"]
+    if target == "follower_growth":
+        post = pd.read_parquet(data_dir / "03_features" / "account_periods.parquet").tail(1)
+        example = post[list(model.metadata.get_input_schema().input_names())]
+    else:
+        post = pd.read_parquet(data_dir / "02_validated" / "posts.parquet").tail(1)
+        example = model_input(post)
     predicted = float(model.predict(example)[0])
     lines.append(f"example prediction with {record['model_uri']}:")
     for key, value in example.iloc[0].items():
         text = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
         lines.append(f"  {key:<24}{text[:60] + ('…' if len(text) > 60 else '')}")
-    target = metrics["target"]
     actual = post[target].iloc[0]
-    lines.append(f"  -> predicted {target} {predicted:,.0f} (actual "
-                 f"{'not reported' if pd.isna(actual) else f'{int(actual):,}'})")
+    if target == "follower_growth":
+        lines.append(f"  -> predicted growth of log1p(followers) next period {predicted:+.4f}"
+                     f" ({'not known yet' if pd.isna(actual) else f'actual {actual:+.4f}'})")
+    else:
+        lines.append(f"  -> predicted {target} {predicted:,.0f} (actual "
+                     f"{'not reported' if pd.isna(actual) else f'{int(actual):,}'})")
     lines.append("=" * 72)
     return "\n".join(lines)
 

@@ -17,11 +17,20 @@ def _figure(width: float = 5.0, height: float = 4.0) -> Any:
     return Figure(figsize=(width, height), layout="constrained")
 
 
-def predicted_vs_actual(actual: np.ndarray, predicted: np.ndarray, title: str) -> Any:
-    """log1p(predicted) against log1p(actual), with the identity line."""
+def _to_log(actual: np.ndarray, predicted: np.ndarray, log_scale: bool
+            ) -> tuple[np.ndarray, np.ndarray]:
+    if log_scale:
+        return np.asarray(actual, float), np.asarray(predicted, float)
+    return np.log1p(np.asarray(actual, float)), np.log1p(np.clip(predicted, 0, None))
+
+
+def predicted_vs_actual(actual: np.ndarray, predicted: np.ndarray, title: str,
+                        log_scale: bool = False) -> Any:
+    """log1p(predicted) against log1p(actual), with the identity line (``log_scale``: the
+    values are already on a log scale, e.g. follower growth)."""
     figure = _figure()
     axes = figure.subplots()
-    a, p = np.log1p(np.asarray(actual, float)), np.log1p(np.clip(predicted, 0, None))
+    a, p = _to_log(actual, predicted, log_scale)
     axes.hexbin(a, p, gridsize=40, mincnt=1, cmap="Blues")
     low, high = float(min(a.min(), p.min())), float(max(a.max(), p.max()))
     axes.plot([low, high], [low, high], color="tab:red", linewidth=1)
@@ -29,12 +38,13 @@ def predicted_vs_actual(actual: np.ndarray, predicted: np.ndarray, title: str) -
     return figure
 
 
-def residuals(actual: np.ndarray, predicted: np.ndarray, title: str) -> Any:
+def residuals(actual: np.ndarray, predicted: np.ndarray, title: str,
+              log_scale: bool = False) -> Any:
     """Residual on the log1p scale against the prediction, and its histogram."""
     figure = _figure(8.0, 3.5)
     left, right = figure.subplots(1, 2)
-    p = np.log1p(np.clip(predicted, 0, None))
-    r = np.log1p(np.asarray(actual, float)) - p
+    a, p = _to_log(actual, predicted, log_scale)
+    r = a - p
     left.scatter(p, r, s=4, alpha=0.4)
     left.axhline(0, color="tab:red", linewidth=1)
     left.set(xlabel="log1p(predicted)", ylabel="log1p(actual) - log1p(predicted)", title=title)

@@ -51,11 +51,30 @@ def run_features(
     settings: FeatureSettings | None = None,
     embedding_cache: Path | None = None,
     model_cache_dir: Path | None = None,
+    periods_path: Path | None = None,
 ) -> dict[str, object]:
-    """Stage runner: read validated posts, write the feature table and its manifest."""
+    """Stage runner: read validated posts, write the feature table and its manifest, and
+    (``periods_path``) the (account, period) table of the follower-growth target."""
     settings = settings or FeatureSettings()
+    if embedding_cache is not None and not embedding_cache.exists():
+        # an empty cache, so the file a DVC stage declares always exists
+        import numpy as np
+
+        from pipelines.features.embedding_cache import write_cache
+        from pipelines.features.text_embeddings import EMBEDDING_DIM
+
+        write_cache(embedding_cache, np.array([], dtype=object),
+                    np.zeros((0, EMBEDDING_DIM), dtype=np.float32))
+    posts = pd.read_parquet(validated_path)
+    if periods_path is not None:
+        from pipelines.features.follower_growth import TARGET, account_periods
+
+        periods = account_periods(posts, period=settings.growth_period)
+        periods["follower_growth"] = periods[TARGET]
+        periods_path.parent.mkdir(parents=True, exist_ok=True)
+        periods.to_parquet(periods_path, index=False)
     table = build_feature_table(
-        pd.read_parquet(validated_path), settings,
+        posts, settings,
         **({"embedding_cache": embedding_cache, "model_cache_dir": model_cache_dir}
            if settings.text_embeddings else {}),
     )

@@ -49,6 +49,22 @@ def model_input(rows: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+def baselines(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The naive baselines of an evaluation report: {name: {part: metrics}}."""
+    if "baselines" in report:
+        return report["baselines"]
+    return {"account_median": report["baseline_account_median"]}
+
+
+def target_metrics(target: str, actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    """The metrics of ``target``: counts on log1p, follower growth as a log difference."""
+    if target == "follower_growth":
+        from pipelines.train.follower_growth_training import growth_metrics
+
+        return growth_metrics(actual, predicted)
+    return regression_metrics(actual, predicted)
+
+
 def _pip_requirements() -> list[str]:
     from importlib.metadata import version
 
@@ -111,17 +127,20 @@ def run_register(
         mlflow.log_params({f"{section}.{key}": json.dumps(value) if isinstance(value, (list, dict))
                            else value for section, values in params.items()
                            for key, value in values.items()})
-        for part, values in report["baseline_account_median"].items():
-            mlflow.log_metrics({f"baseline_{part}_{k}": v for k, v in values.items()})
+        for baseline, parts in baselines(report).items():
+            for part, values in parts.items():
+                mlflow.log_metrics({f"baseline_{baseline}_{part}_{k}": v
+                                    for k, v in values.items()})
         mlflow.log_artifact(str(metrics_path))
         if validation_report is not None and validation_report.exists():
             mlflow.log_artifact(str(validation_report))
 
     table = labelled(pd.read_parquet(features_path), report["target"])
-    split = time_split(table["posted_at"], manifest["split"]["valid_fraction"],
-                       manifest["split"]["test_fraction"])
+    split = time_split(table[manifest["split"].get("time_column", "posted_at")],
+                       manifest["split"]["valid_fraction"], manifest["split"]["test_fraction"])
     test_rows = table.iloc[split.test]
-    example = model_input(test_rows.head(5))
+    example = (test_rows[manifest["input_columns"]].head(5).reset_index(drop=True)
+               if "input_columns" in manifest else model_input(test_rows.head(5)))
     best = report["best"]
     best_child = ""
     for name, metrics in report["candidates"].items():
@@ -221,8 +240,8 @@ def compare_with_champion(
     import mlflow
 
     champion = mlflow.sklearn.load_model(f"models:/{model_name}/{champion_version}")
-    champion_test = regression_metrics(test_rows[target].to_numpy(),
-                                       np.asarray(champion.predict(test_rows)))
+    champion_test = target_metrics(target, test_rows[target].to_numpy(),
+                                   np.asarray(champion.predict(test_rows)))
     return {
         "champion_version": champion_version, "champion_test": champion_test,
         "challenger_test": challenger_test,
@@ -239,10 +258,12 @@ def _log_plots(name: str, model: Any, test_rows: pd.DataFrame, target: str,
     from pipelines.evaluate import plots
 
     actual, predicted = test_rows[target].to_numpy(), np.asarray(model.predict(test_rows))
+    log_scale = target == "follower_growth"  # already a log1p difference
     figures = {
         "plots/predicted_vs_actual.png": plots.predicted_vs_actual(
-            actual, predicted, f"{name}: test part"),
-        "plots/residuals.png": plots.residuals(actual, predicted, f"{name}: test residuals"),
+            actual, predicted, f"{name}: test part", log_scale=log_scale),
+        "plots/residuals.png": plots.residuals(actual, predicted, f"{name}: test residuals",
+                                               log_scale=log_scale),
     }
     if candidate.get("feature_importance"):
         figures["plots/feature_importance.png"] = plots.feature_importance(

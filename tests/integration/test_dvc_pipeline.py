@@ -58,6 +58,10 @@ def test_repro_runs_every_stage_and_writes_metrics(repo_copy):
         == 700
     assert (root / "dvc.lock").exists()
     assert any((root / ".engageflow" / "dvc-cache").rglob("*")), "DVC cache is empty"
+    # the caption-embedding cache and the growth table are versioned feature-store outputs
+    lock = (root / "dvc.lock").read_text()
+    assert "data/03_features/caption_embeddings.parquet" in lock
+    assert "data/03_features/account_periods.parquet" in lock
 
 
 def test_second_repro_is_a_no_op_and_a_param_change_reruns_downstream(repo_copy):

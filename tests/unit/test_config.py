@@ -68,6 +68,13 @@ def test_known_models_match_the_model_zoo():
     assert KNOWN_MODELS == MODEL_NAMES
 
 
+def test_growth_model_names_match_the_growth_trainer():
+    from pipelines.config import GROWTH_MODELS
+    from pipelines.train.follower_growth_training import GROWTH_MODELS as TRAINER
+
+    assert GROWTH_MODELS == TRAINER
+
+
 def test_unknown_feature_key_is_named(params):
     params["features"] = {"maturity_hour": 1}
     with pytest.raises(ValueError, match=r"unknown key\(s\) \['maturity_hour'\] in 'features'"):
