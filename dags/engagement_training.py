@@ -77,6 +77,11 @@ DEFAULTS = flat_defaults(load_params(Path(PROJECT_DIR) / "params.yaml"))
                             pattern="^[A-Za-z0-9_{}-]+$", title="Registered model name",
                             description="MLflow registered model that receives the version; "
                             "{target} becomes the target."),
+        "segments": Param(DEFAULTS["segments"], type="array", items={"type": "string"},
+                          title="Segments to retrain",
+                          description="Platform / campaign models to (re)train, e.g. "
+                          "platform=instagram or campaign=spring-sale. Empty: every segment "
+                          "due (enough new labelled posts) or without a model yet."),
     },
 )
 def engagement_training() -> None:
@@ -120,7 +125,15 @@ def engagement_training() -> None:
 
         return register_task(project_dir=PROJECT_DIR, run_id=run_id, form_params=dict(params))
 
-    chain(collect(), validate(), build_features(), train(), evaluate(), register())
+    @task
+    def segments(params: dict | None = None, run_id: str | None = None,
+                 dag_run=None) -> dict:
+        from pipelines.orchestration import segments_task
+
+        return segments_task(project_dir=PROJECT_DIR, run_id=run_id, form_params=dict(params),
+                             as_of=dag_run.run_after.isoformat())
+
+    chain(collect(), validate(), build_features(), train(), evaluate(), register(), segments())
 
 
 engagement_training()

@@ -30,6 +30,7 @@ PARAM_KEYS: dict[str, tuple[str, str]] = {
     "test_fraction": ("train", "test_fraction"),
     "target": ("train", "target"),
     "model_name": ("register", "model_name"),
+    "segments": ("segments", "only"),
     "sources": ("collect_daily", "sources"),
     "daily_demo_rows": ("collect_daily", "demo_rows"),
     "api_accounts": ("collect_daily", "api_accounts"),
@@ -178,6 +179,30 @@ class RegisterConfig:
 
 
 @dataclass(frozen=True)
+class SegmentsConfig:
+    """Per-platform and per-segment models (``segments`` in params.yaml)."""
+
+    enabled: bool = True
+    key: str = "campaign_id"
+    min_samples: int = 20
+    retrain_after: int = 50
+    only: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check(isinstance(self.enabled, bool), "segments.enabled", "true or false",
+               self.enabled)
+        _check(self.key in ("campaign_id", "account_id"), "segments.key",
+               "'campaign_id' or 'account_id'", self.key)
+        for name in ("min_samples", "retrain_after"):
+            value = getattr(self, name)
+            _check(isinstance(value, int) and value >= 2, f"segments.{name}", "an int >= 2",
+                   value)
+        _check(all(isinstance(k, str) and (k == "global" or "=" in k) for k in self.only),
+               "segments.only", "a list of segment keys such as 'platform=instagram' or "
+               "'campaign=spring-sale'", list(self.only))
+
+
+@dataclass(frozen=True)
 class Settings:
     collect: CollectConfig
     collect_daily: CollectDailyConfig
@@ -185,6 +210,7 @@ class Settings:
     train: TrainConfig
     features: FeatureSettings
     register: RegisterConfig
+    segments: SegmentsConfig = SegmentsConfig()
 
 
 def _features(section: dict[str, Any]) -> FeatureSettings:
@@ -193,6 +219,14 @@ def _features(section: dict[str, Any]) -> FeatureSettings:
         raise ValueError(f"params.yaml: unknown key(s) {sorted(unknown)} in 'features'; "
                          f"allowed: {sorted(FeatureSettings.__dataclass_fields__)}.")
     return FeatureSettings(**section)
+
+
+def _segments(section: dict[str, Any]) -> SegmentsConfig:
+    unknown = set(section) - set(SegmentsConfig.__dataclass_fields__)
+    if unknown:
+        raise ValueError(f"params.yaml: unknown key(s) {sorted(unknown)} in 'segments'; "
+                         f"allowed: {sorted(SegmentsConfig.__dataclass_fields__)}.")
+    return SegmentsConfig(**{**section, "only": tuple(section.get("only") or ())})
 
 
 def load_params(path: str | Path) -> dict[str, Any]:
@@ -270,6 +304,7 @@ def settings_from_params(params: dict[str, Any]) -> Settings:
             register=RegisterConfig(
                 model_name=str(r["model_name"]).replace("{target}", str(t["target"])),
                 experiment=r["experiment"]),
+            segments=_segments(params.get("segments") or {}),
         )
     except KeyError as missing:
         raise ValueError(f"params.yaml: missing key {missing}.") from None

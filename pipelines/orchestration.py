@@ -155,6 +155,24 @@ def register_task(
 
 
 @fail_fast_on_bad_input
+def segments_task(
+    project_dir: str, run_id: str, form_params: dict[str, Any], as_of: str
+) -> dict[str, Any]:
+    """engagement_training: train, gate and register the platform and segment models."""
+    paths, settings, _ = _resolve(project_dir, run_id, form_params)
+    if not settings.segments.enabled or settings.train.target == "follower_growth":
+        return {"skipped": "segments.enabled is false" if not settings.segments.enabled
+                else "segments are for post targets"}
+    plan = stages.segment_plan(paths, settings, now=pd.Timestamp(as_of))
+    result = stages.train_segments(paths, settings, only=tuple(plan["only"]))
+    registry = stages.register_segments(paths, settings,
+                                        run_key=f"{TRAINING_DAG}/{run_id}")
+    return {"plan": plan["reason"], "trained": [k for k, r in result["segments"].items()
+                                                if "skipped" not in r],
+            "used": result["used"], **registry}
+
+
+@fail_fast_on_bad_input
 def publish_day_task(project_dir: str, logical_date: str, validation: dict[str, Any]
                      ) -> dict[str, Any]:
     """engagement_collect: record the validated day in the store's manifest.

@@ -66,6 +66,11 @@ class ProjectPaths:
         return self.data / "05_reporting" / "metrics.json"
 
     @property
+    def segments(self) -> Path:
+        """The platform and segment models' decisions (``05_reporting/segments.json``)."""
+        return self.data / "05_reporting" / "segments.json"
+
+    @property
     def registration(self) -> Path:
         return self.data / "05_reporting" / "registration.json"
 

@@ -150,3 +150,62 @@ def log_validation(paths: ProjectPaths, settings: Settings, *, run_key: str,
         log_validation_run(tracking_uri=paths.tracking_uri, artifact_root=paths.mlflow_artifacts,
                            experiment=settings.register.experiment, run_key=run_key,
                            report_path=report, reports_dir=reports_dir)
+
+
+def segment_plan(paths: ProjectPaths, settings: Settings, *, now: pd.Timestamp
+                 ) -> dict[str, Any]:
+    """Which segments this training run (re)trains: the ones named in ``segments.only``,
+    else every segment due for retraining plus every one without a model yet."""
+    from pipelines.registry import tracking
+    from pipelines.registry.segment_models import segment_models
+    from pipelines.segments.retraining import segments_due
+
+    s = settings.segments
+    if s.only:
+        return {"only": list(s.only), "due": [], "reason": "named in segments.only"}
+    tracking.connect(paths.tracking_uri)
+    models = segment_models(settings.register.model_name)
+    if not models:
+        return {"only": [], "due": [], "reason": "first training: every eligible segment"}
+    posts = pd.read_parquet(paths.validated_posts)
+    due = segments_due(posts, models, target=settings.train.target, segment_key=s.key,
+                       min_samples=s.min_samples, retrain_after=s.retrain_after,
+                       maturity_hours=settings.features.maturity_hours, now=now)
+    have = {segment.key for segment in models}
+    new = _new_segments(posts, settings, have)
+    only = sorted({d["segment"] for d in due} | new)
+    return {"only": only or ["global"], "due": due,
+            "reason": f"{len(due)} segment(s) past {s.retrain_after} new labelled posts, "
+                      f"{len(new)} without a model yet"}
+
+
+def _new_segments(posts: pd.DataFrame, settings: Settings, have: set[str]) -> set[str]:
+    from pipelines.segments.hierarchy import level_name
+
+    key = settings.segments.key
+    keys = {f"platform={p}" for p in posts["platform"].dropna().unique()}
+    if key in posts.columns:
+        keys |= {f"{level_name(key)}={v}" for v in posts[key].dropna().astype(str).unique()}
+    return keys - have
+
+
+def train_segments(paths: ProjectPaths, settings: Settings, *, only: tuple[str, ...] = (),
+                   gate: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Fit, gate and save the platform and segment models of the run."""
+    from pipelines.segments.training import run_train_segments
+
+    s = settings.segments
+    return run_train_segments(paths.features, paths.models, paths.metrics, paths.segments,
+                              segment_key=s.key, min_samples=s.min_samples, only=only,
+                              gate=gate, model_cache_dir=paths.model_cache)
+
+
+def register_segments(paths: ProjectPaths, settings: Settings, *, run_key: str
+                      ) -> dict[str, Any]:
+    """Register the segment models that earned it; move or remove their aliases."""
+    from pipelines.registry.segment_models import run_register_segments
+
+    return run_register_segments(
+        segments_path=paths.segments, tracking_uri=paths.tracking_uri,
+        artifact_root=paths.mlflow_artifacts, experiment=settings.register.experiment,
+        model_name=settings.register.model_name, run_key=run_key)

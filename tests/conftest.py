@@ -41,3 +41,46 @@ def demo_posts() -> pd.DataFrame:
     from pipelines.collect.demo_data import generate_posts
 
     return generate_posts(1500, accounts=25, seed=7)
+
+
+#: A fast promotion gate for tests on small holdouts.
+SEGMENT_GATE = {"resamples": 300, "confidence": 0.9, "seed": 1, "min_delta": 0.0,
+                "non_inferiority_margin": 0.05}
+
+
+def _boosted_campaign_posts() -> pd.DataFrame:
+    """Demo posts where one campaign's posts do 40x better: only its own model can know."""
+    from pipelines.collect.demo_data import generate_posts
+
+    posts = generate_posts(2400, accounts=30, seed=5)
+    boosted = posts["campaign_id"] == posts["campaign_id"].value_counts().index[0]
+    posts.loc[boosted, "likes"] = (posts.loc[boosted, "likes"] * 40).astype("Int64")
+    return posts
+
+
+@pytest.fixture(scope="session")
+def segment_run(tmp_path_factory):
+    """A trained and evaluated global model (LightGBM) on :func:`boosted_campaign_posts`."""
+    from pipelines.evaluate.stage import run_evaluate
+    from pipelines.features.stage import run_features
+    from pipelines.train.stage import run_train
+
+    root = tmp_path_factory.mktemp("segments")
+    _boosted_campaign_posts().to_parquet(root / "posts.parquet")
+    run_features(root / "posts.parquet", root / "features.parquet")
+    run_train(root / "features.parquet", root / "models", target="likes",
+              models=("lightgbm",), hyperparameters={"lightgbm": {"n_estimators": 60}},
+              seed=1, valid_fraction=0.15, test_fraction=0.25)
+    run_evaluate(root / "features.parquet", root / "models", root / "metrics.json")
+    return root
+
+
+@pytest.fixture(scope="session")
+def segment_gate() -> dict:
+    return dict(SEGMENT_GATE)
+
+
+@pytest.fixture(scope="session")
+def boosted_campaign() -> str:
+    """The campaign of :func:`segment_run` whose posts do 40x better."""
+    return str(_boosted_campaign_posts()["campaign_id"].value_counts().index[0])

@@ -1,0 +1,171 @@
+"""Train the platform and segment (campaign / account) models and keep only those that earn it.
+
+After the global model is trained, every platform and every segment with at least
+``min_samples`` labelled training rows gets its own model of the global winner's family,
+fitted on that level's training rows only. It is used only if it beats the level above it
+(the platform model where the platform earned one, else the global model) on the level's
+own slice of the time-ordered test part, through the same statistical promotion gate as
+the registry (:func:`pipelines.evaluate.promotion_gate.promotion_decision`); otherwise the
+level falls back. Decisions with all numbers go to ``segments.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import pandas as pd
+
+from pipelines.features.settings import FeatureSettings
+from pipelines.features.stage import read_manifest
+from pipelines.segments.hierarchy import Segment, level_name
+from pipelines.train.estimators import as_post_model
+from pipelines.train.model_zoo import make_model
+from pipelines.train.split import labelled, time_split
+from pipelines.train.stage import feature_matrix
+
+logger = logging.getLogger(__name__)
+
+
+def _file_name(segment: Segment) -> str:
+    return f"{segment.alias}.joblib"
+
+
+def run_train_segments(
+    features_path: Path,
+    models_dir: Path,
+    metrics_path: Path,
+    segments_path: Path,
+    *,
+    segment_key: str = "campaign_id",
+    min_samples: int = 20,
+    only: tuple[str, ...] = (),
+    gate: dict[str, Any] | None = None,
+    model_cache_dir: Path | None = None,
+) -> dict[str, Any]:
+    """Stage runner: fit, gate and save the platform and segment models.
+
+    Args:
+        features_path: The feature table of the run.
+        models_dir: The run's models (``manifest.json`` and the global candidates).
+        metrics_path: The evaluation report (names the global winner).
+        segments_path: Where the decisions go (JSON); models go to ``models_dir/segments``.
+        segment_key: The column of the most specific level (``campaign_id``, ``account_id``).
+        min_samples: Labelled training rows a level needs before it gets a model.
+        only: Segment keys (``platform=x``, ``campaign=y``) to train; empty trains every
+            eligible one (a retraining run names just the segments with new data).
+        gate: Keyword arguments of ``promotion_decision`` (confidence, resamples, ...).
+        model_cache_dir: Where the text model is cached (caption embeddings).
+
+    Returns:
+        The record written to ``segments_path``.
+    """
+    from pipelines.evaluate.promotion_gate import promotion_decision
+
+    manifest = json.loads((models_dir / "manifest.json").read_text())
+    report = json.loads(metrics_path.read_text())
+    target, family = manifest["target"], report["best"]
+    if target == "follower_growth":
+        raise ValueError("segments: per-segment models are for post targets (likes, "
+                         "comments, shares); got train.target 'follower_growth'.")
+    if family.startswith("two_stage_"):
+        logger.info("segments: the winner %s is a two-stage model; segments use lightgbm",
+                    family)
+        family = "lightgbm"
+    all_posts = pd.read_parquet(features_path)
+    table = labelled(all_posts, target)
+    features = read_manifest(features_path)
+    settings = FeatureSettings(**features["settings"])
+    if settings.text_embeddings:
+        raise ValueError("segments: per-segment models do not support features."
+                         "text_embeddings yet; turn segments off or text off.")
+    names = list(features["feature_columns"])
+    split = time_split(table["posted_at"], manifest["split"]["valid_fraction"],
+                       manifest["split"]["test_fraction"])
+    fit_rows = split.train  # the same past as the global model
+    x_all = feature_matrix(table, names)
+    y_all = table[target].astype(float).to_numpy()
+    test = table.iloc[split.test]
+    global_model = joblib.load(models_dir / f"{report['best']}.joblib")
+    parent_predictions = {Segment("global"): np.asarray(global_model.predict(test))}
+    hyper = manifest["candidates"].get(report["best"], {}).get("hyperparameters", {})
+    if family != report["best"]:
+        hyper = {}
+    gate = dict(gate or {})
+    out_dir = models_dir / "segments"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    records: dict[str, Any] = {}
+
+    def consider(segment: Segment, rows: np.ndarray, parent: Segment) -> None:
+        train_rows = np.intersect1d(fit_rows, rows)
+        test_mask = np.isin(split.test, rows)
+        record: dict[str, Any] = {
+            "level": segment.level, "value": segment.value, "alias": segment.alias,
+            "parent": parent.key, "train_rows": int(len(train_rows)),
+            "test_rows": int(test_mask.sum()), "min_samples": min_samples, "used": False}
+        records[segment.key] = record
+        if only and segment.key not in only:
+            record["skipped"] = "not in this run's segments"
+            return
+        if len(train_rows) < min_samples:
+            record["reason"] = (f"{segment.key} has {len(train_rows)} of {min_samples} "
+                                f"labelled training samples; falls back to {parent.key}")
+            return
+        if test_mask.sum() < 2:
+            record["reason"] = (f"{segment.key} has {int(test_mask.sum())} holdout rows; "
+                                f"cannot show it beats {parent.key}; falls back")
+            return
+        model = make_model(family, hyper, int(gate.get("seed", 0)), names).fit(
+            x_all.iloc[train_rows], y_all[train_rows])
+        post_model = as_post_model(model, settings, all_posts, model_cache_dir=model_cache_dir)
+        rows_test = test.iloc[np.flatnonzero(test_mask)]
+        own = np.asarray(post_model.predict(rows_test))
+        above = parent_predictions[parent][test_mask]
+        # A level's slice is small: the primary metric must improve and RMSE must not get
+        # worse; a rank metric on a few dozen rows (or a constant model) is noise.
+        decision = promotion_decision(
+            rows_test[target].to_numpy(), own, above,
+            **{"secondary_metrics": ("rmse_log",), **gate, "min_slice_rows": 10**9})
+        record.update(decision=decision["decision"], reasons=decision["reasons"],
+                      gate=decision, used=bool(decision["promoted"]))
+        if record["used"]:
+            joblib.dump(post_model, out_dir / _file_name(segment))
+            predictions = parent_predictions[parent].copy()
+            predictions[test_mask] = own
+            parent_predictions[segment] = predictions
+            record["model_file"] = str(out_dir / _file_name(segment))
+            record["reason"] = f"{segment.key} beat {parent.key} on its own holdout"
+        else:
+            record["reason"] = (f"{segment.key} did not beat {parent.key} on its own holdout "
+                                f"({decision['decision']}); falls back")
+
+    positions = np.arange(len(table))
+    for platform in sorted(table["platform"].dropna().unique()):
+        consider(Segment("platform", str(platform)),
+                 positions[(table["platform"] == platform).to_numpy()], Segment("global"))
+    level = level_name(segment_key)
+    if segment_key in table.columns and segment_key != "platform":
+        keys = table[segment_key].astype("string")
+        for value in sorted(keys.dropna().unique()):
+            rows = positions[(keys == value).fillna(False).to_numpy()]
+            platform = Counter(table["platform"].iloc[rows]).most_common(1)[0][0]
+            above = Segment("platform", str(platform))
+            parent = above if above in parent_predictions else Segment("global")
+            consider(Segment(level, str(value)), rows, parent)
+    result = {
+        "target": target, "family": family, "segment_key": segment_key,
+        "min_samples": min_samples, "only": list(only),
+        "used": sorted(k for k, r in records.items() if r["used"]),
+        "trained_through": str(table["posted_at"].iloc[fit_rows].max()),
+        "segments": records,
+    }
+    segments_path.parent.mkdir(parents=True, exist_ok=True)
+    segments_path.write_text(json.dumps(result, indent=2, default=str))
+    logger.info("segments: %d levels considered, %d earned their own model: %s",
+                len(records), len(result["used"]), ", ".join(result["used"]) or "none")
+    return result

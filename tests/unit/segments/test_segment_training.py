@@ -1,0 +1,62 @@
+"""Platform and campaign models: trained past the sample threshold, used only if they win."""
+
+import json
+
+import joblib
+import numpy as np
+import pandas as pd
+
+from pipelines.segments.training import run_train_segments
+
+GATE = {"resamples": 300, "confidence": 0.9, "seed": 1, "min_delta": 0.0,
+        "non_inferiority_margin": 0.05}
+
+
+def _segments(root, **kwargs):
+    return run_train_segments(root / "features.parquet", root / "models",
+                              root / "metrics.json", root / "segments.json",
+                              gate=GATE, **kwargs)
+
+
+def test_every_level_past_the_threshold_is_trained_and_gated(segment_run):
+    result = _segments(segment_run, min_samples=20)
+    records = result["segments"]
+    table = pd.read_parquet(segment_run / "features.parquet")
+    assert {k for k in records if k.startswith("platform=")} == {
+        f"platform={p}" for p in table["platform"].unique()}
+    for key, record in records.items():
+        if record["train_rows"] < 20:
+            assert "of 20 labelled training samples" in record["reason"]
+            assert record["used"] is False and "gate" not in record
+        elif record["test_rows"] >= 2:
+            assert record["decision"] in ("promote", "keep_challenger", "reject"), key
+            assert record["used"] == (record["decision"] == "promote")
+    saved = json.loads((segment_run / "segments.json").read_text())
+    assert saved["used"] == result["used"]
+
+
+def test_the_boosted_campaign_earns_its_own_model_and_it_predicts_better(
+        segment_run, boosted_campaign):
+    result = _segments(segment_run, min_samples=20)
+    boosted = boosted_campaign
+    record = result["segments"][f"campaign={boosted}"]
+    assert record["used"] is True, record.get("reason")
+    model = joblib.load(record["model_file"])
+    rows = pd.read_parquet(segment_run / "features.parquet")
+    rows = rows[rows["campaign_id"] == boosted].tail(20)
+    actual = np.log1p(rows["likes"].astype(float))
+    global_model = joblib.load(segment_run / "models" / "lightgbm.joblib")
+    assert np.mean(np.abs(np.log1p(model.predict(rows)) - actual)) < np.mean(
+        np.abs(np.log1p(global_model.predict(rows)) - actual))
+
+
+def test_only_the_named_segments_are_retrained(segment_run):
+    result = _segments(segment_run, min_samples=20, only=("platform=instagram",))
+    trained = [k for k, r in result["segments"].items() if "skipped" not in r]
+    assert trained == ["platform=instagram"]
+
+
+def test_a_high_threshold_leaves_everything_on_the_global_model(segment_run):
+    result = _segments(segment_run, min_samples=10_000)
+    assert result["used"] == []
+    assert all("falls back to" in r["reason"] for r in result["segments"].values())
