@@ -27,7 +27,7 @@ def monitored(airflow_home):
 
     home, env = airflow_home
     paths = ProjectPaths(root=home, state=home / "state", data=home / "train")
-    posts = generate_posts(2000, accounts=30, seed=4)
+    posts = generate_posts(3000, accounts=40, seed=3)
     paths.validated_posts.parent.mkdir(parents=True)
     posts.to_parquet(paths.validated_posts)
     run_features(paths.validated_posts, paths.features)
