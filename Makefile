@@ -28,7 +28,7 @@ AIRFLOW_ENV := PATH=$(BIN):$$PATH ENGAGEFLOW_HOME=$(CURDIR) AIRFLOW_HOME=$(STATE
 	AIRFLOW__LOGGING__LOGGING_LEVEL=WARNING HF_HUB_OFFLINE=1 \
 	MLFLOW_TRACKING_URI=sqlite:///$(STATE)/mlflow.db
 
-.PHONY: help install run test lint airflow mlflow-ui repro clean lock bench bench-quality
+.PHONY: help install run test lint airflow mlflow-ui repro clean lock bench bench-quality bench-drift
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -83,6 +83,10 @@ repro: $(STAMP) ## dvc repro: the same stages on data/ (versioned by DVC)
 
 bench-quality: $(STAMP) ## quality on the real data vs the seed methods → bench/results/quality.json
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/quality.py
+
+bench-drift: $(STAMP) ## drift check vs plain Evidently preset; verdicts on real data → bench/results/drift*.json
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/drift.py
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/drift_real_data.py
 
 bench: $(STAMP) ## speed benchmarks (training, embeddings, account history) → bench/results/
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/training_speed.py

@@ -146,6 +146,25 @@ def cmd_registry_history(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_drift(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from pipelines.monitor.tasks import check
+
+    paths = _paths(args)
+    settings, _ = _settings(args, paths)
+    monitor = replace(settings.monitor, window_end=args.window_end or settings.monitor.window_end,
+                      window_days=args.window_days or settings.monitor.window_days)
+    posts = None
+    if args.posts:
+        from pipelines.collect.file_formats import read_posts
+
+        posts = read_posts(args.posts, args.format).posts
+    decision = check(paths, replace(settings, monitor=monitor), run_key=args.run_key,
+                     logical=str(pd.Timestamp.now(tz="UTC")), posts=posts)
+    return _print(decision)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="engageflow", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -202,6 +221,17 @@ def build_parser() -> argparse.ArgumentParser:
     summary = stage("summary", cmd_summary, "print the summary of the run in --data-dir")
     summary.add_argument("--latest-run", action="store_true",
                          help="summarize the newest finished Airflow run instead")
+    drift = stage("drift", cmd_drift, "judge a window of posts against the champion's "
+                  "training data → data/06_monitoring (drift summary + Evidently report)")
+    drift.add_argument("--window-end", help="the window's end, YYYY-MM-DD (default: params "
+                       "monitor.window_end, else today)")
+    drift.add_argument("--window-days", type=_positive_int,
+                       help="days in the window (default: params monitor.window_days)")
+    drift.add_argument("--posts", help="judge this file or folder instead of the validated "
+                       "store (read in --format)")
+    drift.add_argument("--format", default="canonical", help="layout of --posts")
+    drift.add_argument("--run-key", default="cli-drift", help="idempotency key of the "
+                       "MLflow monitoring run")
     registry = sub.add_parser("registry", help="the MLflow model registry")
     registry_sub = registry.add_subparsers(dest="registry_command", required=True)
     history = registry_sub.add_parser(

@@ -34,7 +34,17 @@ PARAM_KEYS: dict[str, tuple[str, str]] = {
     "sources": ("collect_daily", "sources"),
     "daily_demo_rows": ("collect_daily", "demo_rows"),
     "api_accounts": ("collect_daily", "api_accounts"),
+    "window_days": ("monitor", "window_days"),
+    "window_end": ("monitor", "window_end"),
+    "drift_share": ("monitor", "drift_share"),
+    "thresholds": ("monitor", "min_effect"),
+    "max_error_increase": ("monitor", "max_error_increase"),
+    "notifier": ("monitor", "notifier"),
 }
+
+#: Run-conf keys that annotate a run instead of setting a parameter: drift_monitoring
+#: triggers engagement_training with the reason in its conf.
+RUN_NOTE_KEYS: tuple[str, ...] = ("reason", "source_dag_run")
 
 #: The model zoo's names (pipelines.train.model_zoo.MODEL_NAMES; kept literal so DAG
 #: parsing imports no ML library — a test checks the two agree).
@@ -178,6 +188,88 @@ class RegisterConfig:
                self.model_name)
 
 
+DRIFT_METHODS: tuple[str, ...] = ("wasserstein", "psi", "jensenshannon")
+NOTIFIER_KINDS: tuple[str, ...] = ("log", "webhook", "email")
+
+
+@dataclass(frozen=True)
+class MonitorConfig:
+    """The drift_monitoring DAG: window, calibrated thresholds, budgets, notifier."""
+
+    model_alias: str = "champion"
+    window_days: int = 7
+    window_end: str = ""
+    min_rows: int = 100
+    drift_share: float = 0.3
+    min_effect: dict[str, float] = field(default_factory=lambda: dict.fromkeys(DRIFT_METHODS,
+                                                                                0.1))
+    chunks: int = 10
+    quantile: float = 0.95
+    safety_factor: float = 1.5
+    calibration_rows: int = 100_000
+    max_error_increase: float = 0.15
+    min_outcomes: int = 100
+    report_rows: int = 5_000
+    seed: int = 42
+    notifier: str = "log"
+    webhook_url_env: str = "ENGAGEFLOW_ALERT_WEBHOOK_URL"
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    email_from: str = "engageflow@localhost"
+    email_to: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check(isinstance(self.window_days, int) and 1 <= self.window_days <= 366,
+               "monitor.window_days", "an int in [1, 366]", self.window_days)
+        if self.window_end:
+            try:
+                import pandas as pd
+
+                pd.Timestamp(self.window_end)
+            except ValueError:
+                _check(False, "monitor.window_end", "empty (the run's data interval) or a "
+                       "date like 2022-04-01", self.window_end)
+        _check(isinstance(self.min_rows, int) and self.min_rows >= 1, "monitor.min_rows",
+               "an int >= 1", self.min_rows)
+        _check(isinstance(self.drift_share, (int, float)) and 0 < self.drift_share <= 1,
+               "monitor.drift_share", "a number in (0, 1]", self.drift_share)
+        _check(isinstance(self.min_effect, dict) and set(self.min_effect) == set(DRIFT_METHODS)
+               and all(isinstance(v, (int, float)) and v > 0 for v in self.min_effect.values()),
+               "monitor.min_effect", f"a mapping of {list(DRIFT_METHODS)} to numbers > 0",
+               self.min_effect)
+        _check(isinstance(self.chunks, int) and 2 <= self.chunks <= 100, "monitor.chunks",
+               "an int in [2, 100]", self.chunks)
+        _check(isinstance(self.quantile, (int, float)) and 0 < self.quantile <= 1,
+               "monitor.quantile", "a number in (0, 1]", self.quantile)
+        _check(isinstance(self.safety_factor, (int, float)) and self.safety_factor >= 1,
+               "monitor.safety_factor", "a number >= 1", self.safety_factor)
+        for name in ("calibration_rows", "report_rows", "min_outcomes"):
+            value = getattr(self, name)
+            _check(isinstance(value, int) and value >= 1, f"monitor.{name}", "an int >= 1",
+                   value)
+        _check(isinstance(self.max_error_increase, (int, float)) and self.max_error_increase >= 0,
+               "monitor.max_error_increase", "a number >= 0", self.max_error_increase)
+        _check(self.notifier in NOTIFIER_KINDS, "monitor.notifier", f"one of "
+               f"{list(NOTIFIER_KINDS)}", self.notifier)
+        _check(self.notifier != "email" or bool(self.email_to), "monitor.email_to",
+               "a non-empty list when monitor.notifier is 'email'", list(self.email_to))
+
+
+def _monitor(section: dict[str, Any]) -> MonitorConfig:
+    unknown = set(section) - set(MonitorConfig.__dataclass_fields__)
+    if unknown:
+        raise ValueError(f"params.yaml: unknown key(s) {sorted(unknown)} in 'monitor'; "
+                         f"allowed: {sorted(MonitorConfig.__dataclass_fields__)}.")
+    values = dict(section)
+    if "min_effect" in values:
+        values["min_effect"] = dict(values["min_effect"] or {})
+    if "email_to" in values:
+        values["email_to"] = tuple(values["email_to"] or ())
+    if values.get("window_end") is None:
+        values["window_end"] = ""
+    return MonitorConfig(**values)
+
+
 @dataclass(frozen=True)
 class SegmentsConfig:
     """Per-platform and per-segment models (``segments`` in params.yaml)."""
@@ -210,7 +302,8 @@ class Settings:
     train: TrainConfig
     features: FeatureSettings
     register: RegisterConfig
-    segments: SegmentsConfig = SegmentsConfig()
+    segments: SegmentsConfig = field(default_factory=SegmentsConfig)
+    monitor: MonitorConfig = field(default_factory=MonitorConfig)
 
 
 def _features(section: dict[str, Any]) -> FeatureSettings:
@@ -251,6 +344,8 @@ def apply_overrides(params: dict[str, Any], overrides: dict[str, Any]) -> dict[s
     """
     merged = copy.deepcopy(params)
     for name, value in overrides.items():
+        if name in RUN_NOTE_KEYS:
+            continue
         if name not in PARAM_KEYS:
             raise ValueError(
                 f"apply_overrides: unknown parameter {name!r}; allowed: {sorted(PARAM_KEYS)}."
@@ -305,6 +400,7 @@ def settings_from_params(params: dict[str, Any]) -> Settings:
                 model_name=str(r["model_name"]).replace("{target}", str(t["target"])),
                 experiment=r["experiment"]),
             segments=_segments(params.get("segments") or {}),
+            monitor=_monitor(params.get("monitor") or {}),
         )
     except KeyError as missing:
         raise ValueError(f"params.yaml: missing key {missing}.") from None

@@ -20,6 +20,7 @@ import pandas as pd
 from pipelines.evaluate.metrics import regression_metrics
 from pipelines.features.stage import MODEL_INPUT_COLUMNS
 from pipelines.registry import audit, tracking
+from pipelines.registry.reference import DEFAULT_REFERENCE_ROWS, log_reference
 from pipelines.train.split import labelled, time_split
 
 logger = logging.getLogger(__name__)
@@ -97,8 +98,12 @@ def run_register(
     run_key: str,
     params: dict[str, Any],
     project_root: Path,
+    reference_rows: int = DEFAULT_REFERENCE_ROWS,
 ) -> dict[str, Any]:
     """Stage runner: track the run in MLflow, register the best candidate, set the alias.
+
+    The best candidate's run also keeps a sample of its training rows (at most
+    ``reference_rows``), the reference of drift monitoring.
 
     Idempotent per ``run_key``: a retried task reuses the parent and child runs and the
     model version it already registered.
@@ -176,6 +181,10 @@ def run_register(
         if name == best:
             best_child = child
 
+    with mlflow.start_run(run_id=best_child, nested=True):
+        # The champion's training data, for drift monitoring (pipelines.monitor).
+        log_reference(table.iloc[split.train], target=report["target"],
+                      max_rows=reference_rows, seed=0)
     version = _registered_version(client, model_name, best_child)
     if version is None:
         model = joblib.load(models_dir / f"{best}.joblib")

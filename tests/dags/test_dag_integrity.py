@@ -11,10 +11,13 @@ DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
 EXPECTED_EDGES = {
     "engagement_training": [
         ("collect", "validate"), ("validate", "build_features"), ("build_features", "train"),
-        ("train", "evaluate"), ("evaluate", "register"),
+        ("train", "evaluate"), ("evaluate", "register"), ("register", "segments"),
     ],
     "engagement_collect": [("collect", "validate"), ("validate", "publish"),
                            ("collect", "publish")],
+    "drift_monitoring": [("check", "decide"), ("check", "no_retraining"),
+                         ("check", "notify"), ("decide", "trigger_retraining"),
+                         ("decide", "no_retraining"), ("trigger_retraining", "notify")],
 }
 
 
@@ -79,3 +82,14 @@ def test_collect_publishes_the_asset_that_schedules_training(dagbag):
     assert [o.name for o in publish.outlets] == [VALIDATED_POSTS_ASSET]
     training = dagbag.dags["engagement_training"]
     assert VALIDATED_POSTS_ASSET in str(training.timetable.asset_condition)
+
+
+def test_drift_monitoring_is_weekly_and_triggers_training_with_a_reason(dagbag):
+    dag = dagbag.dags["drift_monitoring"]
+    assert dag.catchup is False, f"drift_monitoring ({dag.fileloc}) must be catchup-safe"
+    assert dag.timetable.expression == "0 0 * * 0", \
+        f"drift_monitoring ({dag.fileloc}) is not weekly: {dag.timetable!r}"
+    trigger = dag.get_task("trigger_retraining")
+    assert trigger.trigger_dag_id == "engagement_training"
+    assert "reason" in trigger.conf, "the triggered training run must carry the reason"
+    assert "engagement_training" in dagbag.dag_ids

@@ -1,0 +1,207 @@
+"""The drift check stage: champion + its reference, the current window, a decision.
+
+Reads the champion (model and training-data sample) through its alias, the window's
+validated posts, featurizes both with the champion's own featurizer (so every input
+feature, engineered and text, is compared as the model sees it), decides in numpy, writes
+the JSON summary and the Evidently HTML report under ``out_dir`` and logs both to MLflow.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipelines.monitor.drift import PREDICTION, TARGET, detect_drift
+from pipelines.monitor.realized_performance import matured, realized_performance
+
+logger = logging.getLogger(__name__)
+
+#: Raw model inputs compared as categories next to the engineered features.
+CATEGORICAL_INPUTS: tuple[str, ...] = ("platform", "content_type")
+SUMMARY_FILE, REPORT_FILE = "drift_summary.json", "drift_report.html"
+MONITORING_EXPERIMENT_SUFFIX = "-monitoring"
+
+
+def drift_frame(model: Any, posts: pd.DataFrame, *, target: str,
+                outcome_mask: pd.Series | None = None) -> pd.DataFrame:
+    """What drift is judged on, one row per post: the champion's input features, the raw
+    categorical inputs, its log1p prediction and the log1p matured outcome (NaN where the
+    outcome has not matured or ``outcome_mask`` is False).
+
+    Args:
+        model: The registered pipeline (steps ``features`` then the model).
+        posts: Canonical posts (model input columns + ``target``).
+        target: The outcome column.
+        outcome_mask: Which rows' outcomes count (None: every known outcome).
+    """
+    from pipelines.registry.register import model_input
+
+    inputs = model_input(posts)
+    features = model.named_steps["features"].transform(inputs).reset_index(drop=True)
+    # Pipeline.predict is exactly features → final step; reuse the features.
+    predicted = np.asarray(model[-1].predict(features), dtype=float)
+    frame = features.copy()
+    for column in CATEGORICAL_INPUTS:
+        frame[column] = inputs[column].astype(str).to_numpy()
+    frame[PREDICTION] = np.log1p(np.clip(predicted, 0, None))
+    outcome = pd.to_numeric(posts[target], errors="coerce").to_numpy(dtype=float)
+    if outcome_mask is not None:
+        outcome = np.where(np.asarray(outcome_mask, dtype=bool), outcome, np.nan)
+    frame[TARGET] = np.log1p(outcome)
+    return frame
+
+
+def window_posts(posts: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    """Posts published in ``[start, end)``, in time order."""
+    posted = pd.to_datetime(posts["posted_at"], utc=True)
+    inside = posts[(posted >= start) & (posted < end)]
+    return inside.sort_values("posted_at", kind="stable").reset_index(drop=True)
+
+
+def decide(drift: dict[str, Any] | None, performance: dict[str, Any]) -> tuple[bool, str]:
+    """Retrain or not, and why, in one sentence that goes into the run conf and the alert."""
+    reasons = []
+    if drift is not None and drift["dataset_drift"]:
+        reasons.append(f"data drift: {len(drift['drifted_features'])} of "
+                       f"{drift['feature_columns']} features drifted (share "
+                       f"{drift['share_drifted']:.2f} >= {drift['drift_share']:.2f}: "
+                       f"{', '.join(drift['drifted_features'][:8])})")
+    if drift is not None and drift["prediction_drift"]:
+        column = drift["columns"][PREDICTION]
+        reasons.append(f"prediction drift: {column['method']} {column['score']:.3f} >= "
+                       f"{column['threshold']:.3f}")
+    if performance.get("performance_loss"):
+        reasons.append(f"realized performance loss: mae_log {performance['mae_log']:.3f} vs "
+                       f"offline {performance['offline_mae_log']:.3f} (budget "
+                       f"+{performance['max_error_increase']:.3f})")
+    if reasons:
+        return True, "; ".join(reasons)
+    if drift is None:
+        return False, "too few posts in the window for a verdict"
+    return False, (f"no drift ({len(drift['drifted_features'])} of {drift['feature_columns']} "
+                   f"features drifted, share {drift['share_drifted']:.2f} < "
+                   f"{drift['drift_share']:.2f}; prediction drift {drift['prediction_drift']})"
+                   " and no realized performance loss")
+
+
+def run_drift_check(
+    *,
+    posts: pd.DataFrame,
+    tracking_uri: str,
+    experiment: str,
+    artifact_root: Path,
+    model_name: str,
+    alias: str,
+    window_start: pd.Timestamp,
+    window_end: pd.Timestamp,
+    out_dir: Path,
+    run_key: str,
+    maturity_hours: float,
+    min_rows: int,
+    drift_share: float,
+    min_effect: dict[str, float],
+    chunks: int,
+    quantile: float,
+    safety_factor: float,
+    calibration_rows: int,
+    max_error_increase: float,
+    min_outcomes: int,
+    report_rows: int,
+    seed: int,
+) -> dict[str, Any]:
+    """Stage runner: judge the window of ``posts`` against ``model_name@alias``.
+
+    Args:
+        posts: Validated posts (at least the window; the rest is ignored).
+        window_start, window_end: The window, ``[start, end)``.
+        out_dir: Where ``drift_summary.json`` and ``drift_report.html`` go.
+        run_key: Idempotency key of the MLflow monitoring run (one per DAG run).
+        maturity_hours: An outcome counts once read this long after posting.
+        Others: see :class:`pipelines.config.MonitorConfig`.
+
+    Returns:
+        The decision (small, JSON-able): ``retrain``, ``reason``, the window, the summary
+        and report paths, and the headline numbers.
+
+    Raises:
+        ValueError: if the champion or its reference is missing, or a setting is invalid.
+    """
+    import mlflow
+
+    from pipelines.monitor.drift_report import evidently_drift
+    from pipelines.registry import tracking
+    from pipelines.registry.reference import load_champion
+
+    if window_end <= window_start:
+        raise ValueError(f"run_drift_check: the window must end after it starts; got "
+                         f"[{window_start}, {window_end}).")
+    champion = load_champion(tracking_uri=tracking_uri, model_name=model_name, alias=alias)
+    current_posts = window_posts(posts, window_start, window_end)
+    window = f"{window_start:%Y-%m-%d}..{window_end:%Y-%m-%d}"
+    logger.info("drift check of %s@%s (version %s) on %s: %d posts in the window, %d "
+                "reference rows", model_name, alias, champion.version, window,
+                len(current_posts), len(champion.reference))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    drift, evidently, performance = None, None, {"performance_loss": None, "outcomes": 0}
+    if len(current_posts) >= min_rows:
+        mature = matured(current_posts, target=champion.target, maturity_hours=maturity_hours)
+        reference = drift_frame(champion.model, champion.reference, target=champion.target)
+        current = drift_frame(champion.model, current_posts, target=champion.target,
+                              outcome_mask=mature)
+        features = [c for c in reference.columns if c not in (PREDICTION, TARGET)]
+        drift = detect_drift(reference, current, feature_columns=features,
+                             drift_share=drift_share, chunks=chunks, quantile=quantile,
+                             safety_factor=safety_factor, min_effect=min_effect,
+                             calibration_rows=calibration_rows, seed=seed)
+        rows = current_posts[mature.to_numpy()]
+        performance = realized_performance(
+            actual=pd.to_numeric(rows[champion.target]).to_numpy(dtype=float),
+            predicted=np.expm1(current[PREDICTION].to_numpy()[mature.to_numpy()]),
+            platforms=rows["platform"].astype(str).to_numpy(), posted_at=rows["posted_at"],
+            offline=champion.offline, max_error_increase=max_error_increase,
+            min_outcomes=min_outcomes)
+        evidently = evidently_drift(reference, current, drift,
+                                    categorical=list(CATEGORICAL_INPUTS),
+                                    sample_rows=report_rows, seed=seed,
+                                    html_path=out_dir / REPORT_FILE)
+    else:
+        logger.warning("drift check: %d posts in %s, fewer than monitor.min_rows %d: no "
+                       "verdict", len(current_posts), window, min_rows)
+    retrain, reason = decide(drift, performance)
+    summary = {"model": f"{model_name}@{alias}", "version": champion.version,
+               "window": {"start": window_start.isoformat(), "end": window_end.isoformat()},
+               "rows_in_window": len(current_posts), "retrain": retrain, "reason": reason,
+               "drift": drift, "realized_performance": performance, "evidently": evidently}
+    summary_path = out_dir / SUMMARY_FILE
+    summary_path.write_text(json.dumps(summary, indent=2, default=str))
+
+    tracking.connect(tracking_uri)
+    experiment_id = tracking.ensure_experiment(experiment + MONITORING_EXPERIMENT_SUFFIX,
+                                               artifact_root)
+    run_id = tracking.parent_run_id(experiment_id, run_key, run_name=run_key)
+    with mlflow.start_run(run_id=run_id):
+        mlflow.set_tags({"engageflow.model": f"{model_name}@{alias}",
+                         "engageflow.model_version": champion.version,
+                         "engageflow.window": window, "engageflow.retrain": str(retrain)})
+        mlflow.log_metric("rows_in_window", len(current_posts))
+        if drift is not None:
+            mlflow.log_metric("share_drifted", drift["share_drifted"])
+            mlflow.log_metrics({f"drift_{c}": v["score"] for c, v in drift["columns"].items()
+                                if v["score"] is not None})
+        if performance.get("mae_log") is not None:
+            mlflow.log_metric("realized_mae_log", performance["mae_log"])
+        mlflow.log_artifact(str(summary_path), artifact_path="monitoring")
+        if (out_dir / REPORT_FILE).exists():
+            mlflow.log_artifact(str(out_dir / REPORT_FILE), artifact_path="monitoring")
+    logger.info("decision: %s — %s", "RETRAIN" if retrain else "no retraining", reason)
+    return {"retrain": retrain, "reason": reason, "model": f"{model_name}@{alias}",
+            "version": champion.version, "window": window,
+            "rows_in_window": len(current_posts), "summary": str(summary_path),
+            "report": str(out_dir / REPORT_FILE) if evidently else None,
+            "share_drifted": drift["share_drifted"] if drift else None,
+            "mlflow_run_id": run_id}

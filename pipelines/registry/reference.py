@@ -1,0 +1,124 @@
+"""The champion's reference data: recorded with the model, loaded back through its alias.
+
+Drift is judged against the data the current champion learned from. At registration a
+time-ordered sample of the model's training rows (model input columns, ``posted_at`` and
+the target) is logged as the artifact :data:`REFERENCE_ARTIFACT` of the model's MLflow run;
+:func:`load_champion` finds the alias, loads the model and that sample, and the champion's
+offline test error.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+logger = logging.getLogger(__name__)
+
+REFERENCE_ARTIFACT = "reference/reference.parquet"
+#: Reference rows kept with a model by default: enough for stable calibration chunks.
+DEFAULT_REFERENCE_ROWS = 50_000
+
+
+def reference_sample(rows: pd.DataFrame, *, target: str, max_rows: int, seed: int
+                     ) -> pd.DataFrame:
+    """Model input columns + target of ``rows``, at most ``max_rows`` (a seeded sample),
+    in posting-time order.
+
+    Raises:
+        ValueError: if ``max_rows`` < 1 or the target column is absent.
+    """
+    from pipelines.registry.register import model_input
+
+    if max_rows < 1:
+        raise ValueError(f"reference_sample: 'max_rows' must be >= 1; got {max_rows}.")
+    if target not in rows.columns:
+        raise ValueError(f"reference_sample: target column {target!r} is not in the rows.")
+    if len(rows) > max_rows:
+        keep = np.sort(np.random.default_rng(seed).choice(len(rows), max_rows, replace=False))
+        rows = rows.iloc[keep]
+    out = model_input(rows)
+    out[target] = pd.to_numeric(rows[target]).to_numpy(dtype="float64")
+    return out.sort_values("posted_at", kind="stable").reset_index(drop=True)
+
+
+def log_reference(rows: pd.DataFrame, *, target: str, max_rows: int = DEFAULT_REFERENCE_ROWS,
+                  seed: int = 0) -> int:
+    """Log the reference sample of ``rows`` into the active MLflow run; returns its rows."""
+    import mlflow
+
+    sample = reference_sample(rows, target=target, max_rows=max_rows, seed=seed)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / Path(REFERENCE_ARTIFACT).name
+        sample.to_parquet(path, index=False)
+        mlflow.log_artifact(str(path), artifact_path=str(Path(REFERENCE_ARTIFACT).parent))
+    mlflow.set_tag("engageflow.reference_rows", str(len(sample)))
+    return len(sample)
+
+
+@dataclass
+class Champion:
+    """The model behind an alias and what monitoring needs of it.
+
+    Attributes:
+        model: The registered scikit-learn pipeline (featurizer + model).
+        reference: Its training-data sample (model inputs, ``posted_at``, target).
+        name, alias, version, run_id: Where it came from.
+        target: The outcome it predicts.
+        offline: Its offline test metrics (``mae_log`` and ``<platform>_mae_log``).
+    """
+
+    model: Any
+    reference: pd.DataFrame
+    name: str
+    alias: str
+    version: str
+    run_id: str
+    target: str
+    offline: dict[str, float] = field(default_factory=dict)
+
+
+def load_champion(*, tracking_uri: str, model_name: str, alias: str) -> Champion:
+    """Load ``model_name@alias``, its reference sample and its offline test error.
+
+    Raises:
+        ValueError: if the alias does not exist, or the version has no reference artifact
+            (registered before references were recorded: retrain to record one).
+    """
+    import mlflow
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    from pipelines.registry import tracking
+
+    tracking.connect(tracking_uri)
+    client = MlflowClient()
+    try:
+        version = client.get_model_version_by_alias(model_name, alias)
+    except MlflowException as error:
+        raise ValueError(f"load_champion: no model '{model_name}@{alias}' in {tracking_uri} "
+                         f"(train and register one first): {error}") from None
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            local = mlflow.artifacts.download_artifacts(
+                run_id=version.run_id, artifact_path=REFERENCE_ARTIFACT, dst_path=folder)
+            reference = pd.read_parquet(local)
+    except (MlflowException, OSError) as error:
+        raise ValueError(f"load_champion: '{model_name}' version {version.version} (run "
+                         f"{version.run_id}) has no '{REFERENCE_ARTIFACT}' artifact; it was "
+                         f"registered before reference data was recorded: {error}") from None
+    model = mlflow.sklearn.load_model(f"models:/{model_name}@{alias}")
+    metrics = client.get_run(version.run_id).data.metrics
+    offline = {key.removeprefix("test_"): value for key, value in metrics.items()
+               if key.startswith("test_") and key.endswith("mae_log")}
+    target = (version.tags or {}).get("engageflow.target") or "likes"
+    logger.info("champion: %s version %s (@%s), %d reference rows, offline test mae_log %s",
+                model_name, version.version, alias, len(reference), offline.get("mae_log"))
+    return Champion(model=model, reference=reference, name=model_name, alias=alias,
+                    version=str(version.version), run_id=version.run_id, target=target,
+                    offline=offline)

@@ -1,0 +1,95 @@
+"""The drift_monitoring DAG in real Airflow (SQLite) against a real MLflow champion: a quiet
+week does not retrain; a shifted week triggers engagement_training with the reason."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+from airflow_helpers import run_airflow
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def monitored(airflow_home):
+    """A champion registered in the Airflow home's MLflow, and a validated store holding
+    its own data (through June 2026) plus a shifted July."""
+    import pandas as pd
+
+    from pipelines.collect.demo_data import generate_posts
+    from pipelines.evaluate.stage import run_evaluate
+    from pipelines.features.stage import run_features
+    from pipelines.paths import ProjectPaths
+    from pipelines.registry.register import run_register
+    from pipelines.train.stage import run_train
+
+    home, env = airflow_home
+    paths = ProjectPaths(root=home, state=home / "state", data=home / "train")
+    posts = generate_posts(3000, accounts=40, seed=3)
+    paths.validated_posts.parent.mkdir(parents=True)
+    posts.to_parquet(paths.validated_posts)
+    run_features(paths.validated_posts, paths.features)
+    run_train(paths.features, paths.models, target="likes", models=("ridge",),
+              hyperparameters={"ridge": {"alpha": 1.0}}, seed=1, valid_fraction=0.15,
+              test_fraction=0.15, cv_folds=0)
+    run_evaluate(paths.features, paths.models, paths.metrics)
+    run_register(features_path=paths.features, models_dir=paths.models,
+                 metrics_path=paths.metrics, validation_report=None,
+                 registration_path=paths.registration, tracking_uri=env["MLFLOW_TRACKING_URI"],
+                 artifact_root=paths.mlflow_artifacts, experiment="engageflow",
+                 model_name="engagement-likes", run_key="seed", params={}, project_root=home)
+    july = posts[posts["posted_at"] >= pd.Timestamp("2026-05-04", tz="UTC")].copy()
+    july["post_id"] = "july-" + july["post_id"]
+    july["posted_at"] = july["posted_at"] + pd.Timedelta(days=61)  # into July-August
+    july["collected_at"] = july["collected_at"] + pd.Timedelta(days=61)
+    july["followers_at_post_time"] = (july["followers_at_post_time"] * 8).astype("Int64")
+    july["platform"] = "instagram"
+    store = home / "data" / "02_validated" / "date=2026-06-30"
+    store.mkdir(parents=True)
+    pd.concat([posts, july]).to_parquet(store / "posts.parquet")
+    return home, env
+
+
+def _training_runs(home) -> list[dict]:
+    with sqlite3.connect(home / "airflow" / "airflow.db") as db:
+        rows = db.execute("select conf from dag_run where dag_id = 'engagement_training'")
+        return [json.loads(r[0]) if isinstance(r[0], str) else r[0] for r in rows]
+
+
+def _task_states(home) -> dict[str, str]:
+    with sqlite3.connect(home / "airflow" / "airflow.db") as db:
+        rows = db.execute("select task_id, state from task_instance where dag_id = "
+                          "'drift_monitoring'")
+        return dict(rows.fetchall())
+
+
+def test_a_quiet_week_does_not_retrain_and_says_so(monitored):
+    home, env = monitored
+    run_airflow(["dags", "test", "drift_monitoring", "-c",
+                 json.dumps({"window_end": "2026-06-29", "window_days": 56})], env)
+    summary = json.loads((home / "data" / "06_monitoring" / "window_end=2026-06-29" /
+                          "drift_summary.json").read_text())
+    assert summary["retrain"] is False, summary["reason"]
+    assert summary["drift"]["dataset_drift"] is False
+    assert _training_runs(home) == []
+    assert _task_states(home) == {"check": "success", "decide": "success",
+                                  "no_retraining": "success", "trigger_retraining": "skipped",
+                                  "notify": "skipped"}
+    logs = "".join(p.read_text(errors="replace") for p in
+                   (home / "airflow" / "logs").rglob("*no_retraining*/**/*") if p.is_file())
+    assert "no drift, no retraining" in logs
+
+
+def test_a_shifted_week_triggers_training_with_the_reason(monitored):
+    home, env = monitored
+    run_airflow(["dags", "test", "drift_monitoring", "-c",
+                 json.dumps({"window_end": "2026-08-29", "window_days": 56})], env)
+    runs = _training_runs(home)
+    assert len(runs) == 1, runs
+    assert "prediction drift" in runs[0]["reason"]
+    assert "log_followers" in runs[0]["reason"] or "platform" in runs[0]["reason"]
+    summary = json.loads((home / "data" / "06_monitoring" / "window_end=2026-08-29" /
+                          "drift_summary.json").read_text())
+    assert summary["retrain"] is True

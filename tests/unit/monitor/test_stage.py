@@ -1,0 +1,117 @@
+"""The drift check end to end on a real champion (real MLflow on SQLite in tmp_path)."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from pipelines.collect.demo_data import generate_posts
+from pipelines.evaluate.stage import run_evaluate
+from pipelines.features.stage import run_features
+from pipelines.monitor.stage import run_drift_check
+from pipelines.paths import ProjectPaths
+from pipelines.registry.register import run_register
+from pipelines.train.stage import run_train
+
+MODEL = "engagement-likes-drift"
+SETTINGS = {"maturity_hours": 48.0, "min_rows": 100, "drift_share": 0.3,
+            "min_effect": {"wasserstein": 0.1, "psi": 0.1, "jensenshannon": 0.1},
+            "chunks": 10, "quantile": 0.95, "safety_factor": 1.5, "calibration_rows": 100_000,
+            "max_error_increase": 0.15, "min_outcomes": 50, "report_rows": 2000, "seed": 0}
+
+
+@pytest.fixture(scope="module")
+def champion(tmp_path_factory):
+    root = tmp_path_factory.mktemp("project")
+    paths = ProjectPaths(root=root, state=root / ".engageflow", data=root / "data")
+    posts = generate_posts(3000, accounts=40, seed=3)
+    paths.validated_posts.parent.mkdir(parents=True)
+    posts.to_parquet(paths.validated_posts)
+    run_features(paths.validated_posts, paths.features)
+    run_train(paths.features, paths.models, target="likes", models=("ridge",),
+              hyperparameters={"ridge": {"alpha": 1.0}}, seed=1, valid_fraction=0.15,
+              test_fraction=0.15, cv_folds=0)
+    run_evaluate(paths.features, paths.models, paths.metrics)
+    tracking_uri = f"sqlite:///{paths.state / 'mlflow.db'}"
+    run_register(features_path=paths.features, models_dir=paths.models,
+                 metrics_path=paths.metrics, validation_report=None,
+                 registration_path=paths.registration, tracking_uri=tracking_uri,
+                 artifact_root=paths.mlflow_artifacts, experiment="test", model_name=MODEL,
+                 run_key="run-1", params={"train": {"seed": 1}}, project_root=root)
+    return paths, tracking_uri, posts
+
+
+def _check(champion, posts, out, run_key):
+    paths, tracking_uri, _ = champion
+    return run_drift_check(
+        posts=posts, tracking_uri=tracking_uri, experiment="test",
+        artifact_root=paths.mlflow_artifacts, model_name=MODEL, alias="champion",
+        window_start=pd.Timestamp("2026-05-01", tz="UTC"),
+        window_end=pd.Timestamp("2026-06-29", tz="UTC"), out_dir=out, run_key=run_key,
+        **SETTINGS)
+
+
+def shifted(posts: pd.DataFrame) -> pd.DataFrame:
+    """Follower inflation and a platform-mix change: every account becomes an Instagram
+    account with 8x the followers; the outcomes stay as they were."""
+    out = posts.copy()
+    out["followers_at_post_time"] = (out["followers_at_post_time"] * 8).astype("Int64")
+    out["platform"] = "instagram"
+    return out
+
+
+def test_the_champion_keeps_its_training_data_as_reference(champion):
+    from pipelines.registry.reference import load_champion
+
+    _, tracking_uri, posts = champion
+    loaded = load_champion(tracking_uri=tracking_uri, model_name=MODEL, alias="champion")
+    assert 1500 < len(loaded.reference) < 3000  # the train split, not the whole set
+    assert loaded.reference["post_id"].isin(posts["post_id"]).all()
+    assert loaded.reference["posted_at"].is_monotonic_increasing
+    assert loaded.offline["mae_log"] > 0 and loaded.target == "likes"
+
+
+def test_the_champions_own_future_is_not_drift(champion, tmp_path):
+    _, _, posts = champion
+    decision = _check(champion, posts, tmp_path, "quiet")
+    summary = json.loads((tmp_path / "drift_summary.json").read_text())
+    assert decision["retrain"] is False, decision["reason"]
+    assert decision["reason"].startswith("no drift")
+    assert summary["drift"]["dataset_drift"] is False
+    assert summary["drift"]["prediction_drift"] is False
+    assert summary["realized_performance"]["judged"] is True
+    assert summary["realized_performance"]["performance_loss"] is False
+    # every column says which method and threshold decided it
+    for column in summary["drift"]["columns"].values():
+        assert column["method"] in ("wasserstein", "psi", "jensenshannon")
+        assert column["threshold"] >= 0.1
+    assert (tmp_path / "drift_report.html").stat().st_size > 10_000
+
+
+def test_follower_inflation_and_a_platform_change_trigger_retraining(champion, tmp_path):
+    from mlflow import MlflowClient
+
+    paths, tracking_uri, posts = champion
+    decision = _check(champion, shifted(posts), tmp_path, "shifted")
+    summary = json.loads((tmp_path / "drift_summary.json").read_text())
+    assert decision["retrain"] is True
+    assert "prediction drift" in decision["reason"]
+    drifted = summary["drift"]["drifted_features"]
+    assert {"log_followers", "platform", "platform_instagram"} <= set(drifted)
+    assert summary["realized_performance"]["performance_loss"] is True
+    evidently = summary["evidently"]["columns"]
+    assert evidently["platform"]["drifted"] and evidently["log_followers"]["drifted"]
+    assert evidently["log_followers"]["threshold"] == \
+        summary["drift"]["columns"]["log_followers"]["threshold"]
+    run = MlflowClient(tracking_uri).get_run(decision["mlflow_run_id"])
+    assert run.data.tags["engageflow.retrain"] == "True"
+    assert run.data.metrics["share_drifted"] == pytest.approx(summary["drift"]["share_drifted"])
+
+
+def test_a_window_with_too_few_posts_gives_no_verdict(champion, tmp_path):
+    _, _, posts = champion
+    decision = _check(champion, posts.head(0), tmp_path, "empty")
+    assert decision["retrain"] is False
+    assert decision["reason"] == "too few posts in the window for a verdict"
