@@ -277,6 +277,7 @@ class SegmentsConfig:
     enabled: bool = True
     key: str = "campaign_id"
     min_samples: int = 20
+    min_holdout: int = 10
     retrain_after: int = 50
     only: tuple[str, ...] = ()
 
@@ -285,7 +286,7 @@ class SegmentsConfig:
                self.enabled)
         _check(self.key in ("campaign_id", "account_id"), "segments.key",
                "'campaign_id' or 'account_id'", self.key)
-        for name in ("min_samples", "retrain_after"):
+        for name in ("min_samples", "min_holdout", "retrain_after"):
             value = getattr(self, name)
             _check(isinstance(value, int) and value >= 2, f"segments.{name}", "an int >= 2",
                    value)

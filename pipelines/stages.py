@@ -196,7 +196,8 @@ def train_segments(paths: ProjectPaths, settings: Settings, *, only: tuple[str, 
 
     s = settings.segments
     return run_train_segments(paths.features, paths.models, paths.metrics, paths.segments,
-                              segment_key=s.key, min_samples=s.min_samples, only=only,
+                              segment_key=s.key, min_samples=s.min_samples,
+                              min_holdout=s.min_holdout, only=only,
                               gate=gate, model_cache_dir=paths.model_cache)
 
 

@@ -44,6 +44,7 @@ def run_train_segments(
     *,
     segment_key: str = "campaign_id",
     min_samples: int = 20,
+    min_holdout: int = 10,
     only: tuple[str, ...] = (),
     gate: dict[str, Any] | None = None,
     model_cache_dir: Path | None = None,
@@ -57,6 +58,8 @@ def run_train_segments(
         segments_path: Where the decisions go (JSON); models go to ``models_dir/segments``.
         segment_key: The column of the most specific level (``campaign_id``, ``account_id``).
         min_samples: Labelled training rows a level needs before it gets a model.
+        min_holdout: Holdout rows a level needs before the gate may trust a bootstrap of
+            them (a confidence interval from 4 posts is not evidence).
         only: Segment keys (``platform=x``, ``campaign=y``) to train; empty trains every
             eligible one (a retraining run names just the segments with new data).
         gate: Keyword arguments of ``promotion_decision`` (confidence, resamples, ...).
@@ -116,9 +119,10 @@ def run_train_segments(
             record["reason"] = (f"{segment.key} has {len(train_rows)} of {min_samples} "
                                 f"labelled training samples; falls back to {parent.key}")
             return
-        if test_mask.sum() < 2:
-            record["reason"] = (f"{segment.key} has {int(test_mask.sum())} holdout rows; "
-                                f"cannot show it beats {parent.key}; falls back")
+        if test_mask.sum() < min_holdout:
+            record["reason"] = (f"{segment.key} has {int(test_mask.sum())} of {min_holdout} "
+                                f"holdout rows needed to show it beats {parent.key}; "
+                                f"falls back")
             return
         model = make_model(family, hyper, int(gate.get("seed", 0)), names).fit(
             x_all.iloc[train_rows], y_all[train_rows])
@@ -159,7 +163,7 @@ def run_train_segments(
             consider(Segment(level, str(value)), rows, parent)
     result = {
         "target": target, "family": family, "segment_key": segment_key,
-        "min_samples": min_samples, "only": list(only),
+        "min_samples": min_samples, "min_holdout": min_holdout, "only": list(only),
         "used": sorted(k for k, r in records.items() if r["used"]),
         "trained_through": str(table["posted_at"].iloc[fit_rows].max()),
         "segments": records,

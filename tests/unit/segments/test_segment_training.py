@@ -28,7 +28,7 @@ def test_every_level_past_the_threshold_is_trained_and_gated(segment_run):
         if record["train_rows"] < 20:
             assert "of 20 labelled training samples" in record["reason"]
             assert record["used"] is False and "gate" not in record
-        elif record["test_rows"] >= 2:
+        elif record["test_rows"] >= 10:
             assert record["decision"] in ("promote", "keep_challenger", "reject"), key
             assert record["used"] == (record["decision"] == "promote")
     saved = json.loads((segment_run / "segments.json").read_text())
@@ -60,3 +60,11 @@ def test_a_high_threshold_leaves_everything_on_the_global_model(segment_run):
     result = _segments(segment_run, min_samples=10_000)
     assert result["used"] == []
     assert all("falls back to" in r["reason"] for r in result["segments"].values())
+
+
+def test_a_level_with_too_few_holdout_rows_is_never_trusted(segment_run):
+    result = _segments(segment_run, min_samples=20, min_holdout=10_000)
+    assert result["used"] == []
+    eligible = [r for r in result["segments"].values() if r["train_rows"] >= 20]
+    assert eligible and all("holdout rows needed" in r["reason"] and "gate" not in r
+                            for r in eligible)
