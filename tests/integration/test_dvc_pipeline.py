@@ -80,7 +80,20 @@ def test_second_repro_is_a_no_op_and_a_param_change_reruns_downstream(repo_copy)
 
 def test_an_experiment_with_another_model_is_tracked(repo_copy):
     root, env = repo_copy
+    # commit the current state (lock + metrics) as the baseline an experiment is diffed with
+    _run([str(BIN / "dvc"), "repro"], root, env)
+    _run(["git", "add", "-A"], root, env)
+    _run(["git", "add", "-f", "data/05_reporting/metrics.json",
+          "data/02_validated/validation.json"], root, env)  # metrics are git-tracked
+    _run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "baseline"],
+         root, env)
     _run([str(BIN / "dvc"), "exp", "run", "-S", "train.models=[xgboost]"], root, env)
+    done = subprocess.run([str(BIN / "dvc"), "metrics", "diff", "--json"], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "failed" not in done.stderr, done.stderr
+    changed = json.loads(done.stdout)["data/05_reporting/metrics.json"]
+    assert changed["candidates.xgboost.test.mae_log"]["old"] is None  # new in the experiment
+    assert changed["candidates.ridge.test.mae_log"]["new"] is None  # gone from it
     shown = subprocess.run([str(BIN / "dvc"), "exp", "show", "--json"], cwd=root, env=env,
                            capture_output=True, text=True, timeout=300).stdout
     text = json.dumps(json.loads(shown))
