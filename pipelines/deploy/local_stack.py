@@ -414,6 +414,11 @@ def _start_services(stack: Stack, root: Path, keys: dict[str, str], triggerer: b
 
 
 def _group_alive(pgid: int) -> bool:
+    try:  # reap our own exited children first: a zombie still counts as a group member
+        while os.waitpid(-pgid, os.WNOHANG)[0]:
+            pass
+    except ChildProcessError:
+        pass
     try:
         os.killpg(pgid, 0)
         return True
