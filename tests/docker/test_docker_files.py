@@ -35,7 +35,7 @@ def _env_example() -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def docker_compose(tmp_path_factory) -> list[str]:
+def docker_compose(tmp_path_factory) -> tuple[list[str], dict[str, str]]:
     """`docker compose` with the plugin binary from the venv (DOCKER_CONFIG/cli-plugins)."""
     docker = shutil.which("docker")
     plugin = BIN / "docker-compose"
@@ -48,8 +48,7 @@ def docker_compose(tmp_path_factory) -> list[str]:
     config = tmp_path_factory.mktemp("docker-config")
     (config / "cli-plugins").mkdir()
     (config / "cli-plugins" / "docker-compose").symlink_to(plugin)
-    os.environ["DOCKER_CONFIG"] = str(config)
-    return [docker, "compose"]
+    return [docker, "compose"], {**os.environ, "DOCKER_CONFIG": str(config)}
 
 
 def test_dockerfiles_pass_hadolint():
@@ -105,9 +104,10 @@ def test_compose_config_validates(docker_compose, tmp_path):
     env.update({k: "x" * 24 for k in env if re.search("PASSWORD|SECRET|FERNET", k)})
     env_file = tmp_path / ".env"
     env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
-    done = subprocess.run([*docker_compose, "-f", str(COMPOSE), "--env-file", str(env_file),
+    command, env = docker_compose
+    done = subprocess.run([*command, "-f", str(COMPOSE), "--env-file", str(env_file),
                            "config", "--format", "json"], capture_output=True, text=True,
-                          timeout=120)
+                          timeout=120, env=env)
     assert done.returncode == 0, f"docker compose config failed:\n{done.stderr}"
     import json
 
@@ -119,8 +119,8 @@ def test_compose_config_validates(docker_compose, tmp_path):
 
 
 def test_compose_config_refuses_missing_secrets(docker_compose):
-    done = subprocess.run([*docker_compose, "-f", str(COMPOSE), "--env-file",
-                           str(ENV_EXAMPLE), "config"], capture_output=True, text=True,
-                          timeout=120)
+    command, env = docker_compose
+    done = subprocess.run([*command, "-f", str(COMPOSE), "--env-file", str(ENV_EXAMPLE),
+                           "config"], capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode != 0
     assert "in docker/.env" in done.stderr, done.stderr
