@@ -28,7 +28,8 @@ AIRFLOW_ENV := PATH=$(BIN):$$PATH ENGAGEFLOW_HOME=$(CURDIR) AIRFLOW_HOME=$(STATE
 	AIRFLOW__LOGGING__LOGGING_LEVEL=WARNING HF_HUB_OFFLINE=1 \
 	MLFLOW_TRACKING_URI=sqlite:///$(STATE)/mlflow.db
 
-.PHONY: help install run test lint airflow mlflow-ui repro clean lock bench bench-quality bench-drift
+.PHONY: help install run test lint airflow mlflow-ui repro clean lock bench bench-quality \
+	stack-up stack-down docker-lint bench-drift bench-segments
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -78,6 +79,16 @@ mlflow-ui: $(STAMP) ## MLflow UI on http://127.0.0.1:5000 over the same store
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(STATE)/mlflow.db \
 		--default-artifact-root $(STATE)/mlartifacts --host 127.0.0.1 --port 5000 -w 1
 
+stack-up: $(STAMP) ## distributed mode without Docker: PostgreSQL, Redis, Airflow on Celery, MLflow server
+	@ENGAGEFLOW_HOME=$(CURDIR) HF_HUB_OFFLINE=1 $(BIN)/python -m pipelines.deploy.local_stack up
+
+stack-down: ## stop everything `make stack-up` started
+	@ENGAGEFLOW_HOME=$(CURDIR) $(BIN)/python -m pipelines.deploy.local_stack down
+
+docker-lint: $(STAMP) ## hadolint the Dockerfiles and validate docker/docker-compose.yaml
+	$(BIN)/hadolint docker/airflow.Dockerfile docker/serving.Dockerfile
+	HF_HUB_OFFLINE=1 $(BIN)/pytest -q -m docker tests/docker
+
 repro: $(STAMP) ## dvc repro: the same stages on data/ (versioned by DVC)
 	ENGAGEFLOW_HOME=$(CURDIR) PATH=$(BIN):$$PATH $(BIN)/dvc repro
 
@@ -87,6 +98,9 @@ bench-quality: $(STAMP) ## quality on the real data vs the seed methods → benc
 bench-drift: $(STAMP) ## drift check vs plain Evidently preset; verdicts on real data → bench/results/drift*.json
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/drift.py
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/drift_real_data.py
+
+bench-segments: $(STAMP) ## per-account vs global models on tweets_2022 → bench/results/segments.json
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/segments.py
 
 bench: $(STAMP) ## speed benchmarks (training, embeddings, account history) → bench/results/
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/training_speed.py

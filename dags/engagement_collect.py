@@ -38,7 +38,8 @@ VALIDATED_POSTS = Asset(name=VALIDATED_POSTS_ASSET)
                                                            "facebook", "linkedin", "x"]},
                          title="Sources", description="Where the day's posts come from. "
                          "API sources need accounts and a token (environment or Connection)."),
-        "input_path": Param(DEFAULTS["input_path"], type="string", title="Input path",
+        "input_path": Param(DEFAULTS["input_path"], type=["null", "string"],  # optional in the form
+                            title="Input path",
                             description="File or folder read by the 'file' source."),
         "input_format": Param(DEFAULTS["input_format"], type="string", title="Input format",
                               description="Layout of the 'file' source, e.g. canonical, "

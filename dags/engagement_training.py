@@ -42,7 +42,8 @@ DEFAULTS = flat_defaults(load_params(Path(PROJECT_DIR) / "params.yaml"))
                         title="Source", description="demo: seeded generator; file: read "
                         "Input path in Input format. Runs started by new validated data "
                         "always train on the validated store."),
-        "input_path": Param(DEFAULTS["input_path"], type="string", title="Input path",
+        "input_path": Param(DEFAULTS["input_path"], type=["null", "string"],  # optional in the form
+                            title="Input path",
                             description="File or folder to read when Source is 'file'."),
         "input_format": Param(DEFAULTS["input_format"], type="string", title="Input format",
                               description="File layout, e.g. canonical, twitter_v2, "

@@ -23,13 +23,21 @@ def connect(tracking_uri: str) -> None:
 
 
 def ensure_experiment(name: str, artifact_root: Path) -> str:
-    """Return the id of experiment ``name``, creating it with a local artifact store."""
+    """Return the id of experiment ``name``, creating it with a local artifact store.
+
+    Against a tracking server (``http(s)://``) the server owns the artifact store (its
+    proxied ``mlflow-artifacts:/`` folder or S3): a local path would land on whichever
+    machine ran the task, out of reach of the server, the UI and the serving API.
+    """
+    import mlflow
     from mlflow import MlflowClient
 
     client = MlflowClient()
     found = client.get_experiment_by_name(name)
     if found is not None:
         return found.experiment_id
+    if mlflow.get_tracking_uri().startswith(("http://", "https://")):
+        return client.create_experiment(name)
     artifact_root.mkdir(parents=True, exist_ok=True)
     return client.create_experiment(name, artifact_location=artifact_root.resolve().as_uri())
 

@@ -1,0 +1,1 @@
+"""Running EngageFlow's services: the distributed topology on one machine, without Docker."""

@@ -1,0 +1,189 @@
+"""The Airflow UI in a real browser: headless Chromium (Debian's chromium + chromium-driver,
+driven by Selenium) logs in to `airflow standalone`, triggers engagement_training through
+the trigger form with one Param changed, and watches the run succeed.
+
+Screenshots of the form and the finished run are kept in docs/images/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+from airflow_helpers import airflow_env
+from airflow_rest import AirflowRest
+
+from pipelines.deploy.local_stack import free_port
+from pipelines.deploy.os_packages import MissingPackageError, ensure_debian_packages
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.timeout(1200)]
+
+BIN = Path(sys.executable).parent
+DAG_ID = "engagement_training"
+PASSWORD = "ui-test-password"
+DEMO_ROWS = 700          # the Param the test changes in the form (default 4000)
+CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                  "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+                  "--window-size=1400,1000"]
+
+
+def _require(packages: list[str]) -> None:
+    try:
+        ensure_debian_packages(packages, "the Airflow UI browser test")
+    except MissingPackageError as error:
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip(str(error))
+
+
+@pytest.fixture(scope="module")
+def standalone(tmp_path_factory, project_root):
+    """`airflow standalone` on 127.0.0.1 (own process group, stopped with SIGINT).
+
+    The project copy keeps only ridge and 2 CV folds so the run takes seconds; the DAG files
+    are the project's own.
+    """
+    _require(["chromium", "chromium-driver"])
+    home = tmp_path_factory.mktemp("ui")
+    project = home / "project"
+    project.mkdir()
+    params = yaml.safe_load((project_root / "params.yaml").read_text())
+    params["train"].update(models=["ridge"], cv_folds=2)
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    (project / "expectations").symlink_to(project_root / "expectations")
+    port = free_port()
+    env = airflow_env(project_root, home)
+    env.update({
+        "ENGAGEFLOW_HOME": str(project),
+        "PATH": f"{BIN}{os.pathsep}{env['PATH']}",
+        "AIRFLOW__CORE__PARALLELISM": "2",
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+    })
+    (home / "airflow" / "simple_auth_manager_passwords.json.generated").write_text(
+        json.dumps({"admin": PASSWORD}))
+    log = home / "standalone.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([str(BIN / "airflow"), "standalone"], env=env, stdout=out,
+                                stderr=subprocess.STDOUT, cwd=home, start_new_session=True,
+                                stdin=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            assert proc.poll() is None, f"airflow standalone exited:\n{log.read_text()[-3000:]}"
+            assert time.monotonic() < deadline, f"no Airflow UI at {base} after 300 s"
+            try:
+                if httpx.get(f"{base}/api/v2/monitor/health", timeout=3).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(2)
+        api = AirflowRest(base, "admin", PASSWORD)
+        api.wait_for_dag(DAG_ID, timeout=240)
+        yield base, api, home
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)   # standalone stops its children only on SIGINT
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser(standalone, tmp_path_factory):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in [*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"]:
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
+    driver.implicitly_wait(0)
+    yield driver
+    driver.quit()
+
+
+def _wait_for(driver, find, what: str, timeout: float = 60):
+    """Poll ``find(driver)`` until it returns something truthy."""
+    from selenium.common.exceptions import WebDriverException
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            found = find(driver)
+            if found:
+                return found
+        except WebDriverException:
+            pass
+        time.sleep(0.5)
+    raise AssertionError(f"the Airflow UI never showed {what} (at {driver.current_url})")
+
+
+def test_trigger_from_the_ui_form_and_see_the_run_succeed(standalone, browser, project_root):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    base, api, home = standalone
+    images = project_root / "docs" / "images"
+    images.mkdir(parents=True, exist_ok=True)
+
+    browser.get(f"{base}/")
+    _wait_for(browser, lambda d: d.find_elements(By.NAME, "username"), "the login form")
+    browser.find_element(By.NAME, "username").send_keys("admin")
+    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
+    _wait_for(browser, lambda d: [b for b in d.find_elements(By.TAG_NAME, "button")
+                                  if b.text == "Sign in"], "a Sign in button")[0].click()
+    _wait_for(browser, lambda d: "/auth/login" not in d.current_url, "the page after login")
+
+    browser.get(f"{base}/dags/{DAG_ID}")
+    trigger = _wait_for(browser, lambda d: d.find_elements(
+        By.CSS_SELECTOR, "button[aria-label='Trigger Dag']"), "the Trigger button")
+    trigger[0].click()
+    rows = _wait_for(browser, lambda d: [e for e in d.find_elements(
+        By.NAME, "element_demo_rows") if e.is_displayed()], "the Demo rows field")[0]
+    dialog = browser.find_element(By.XPATH, "//*[@role='dialog' and .//*[@name="
+                                  "'element_demo_rows']]")
+    assert "Demo rows" in dialog.text and "Posts to generate" in dialog.text  # title, help
+    assert rows.get_attribute("value") == "4000"
+    rows.send_keys(Keys.CONTROL, "a")
+    rows.send_keys(str(DEMO_ROWS))
+    assert rows.get_attribute("value") == str(DEMO_ROWS)
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", rows)
+    time.sleep(0.5)
+    browser.save_screenshot(str(images / "trigger-form.png"))
+    submit = [b for b in dialog.find_elements(By.TAG_NAME, "button") if b.text == "Trigger"]
+    assert submit and submit[0].is_enabled(), "the form's Trigger button is disabled"
+    submit[0].click()
+
+    runs = _wait_for(browser, lambda d: api.client.get(f"/dags/{DAG_ID}/dagRuns").json()[
+        "dag_runs"], "a new DAG run (REST)", timeout=60)
+    assert len(runs) == 1 and runs[0]["run_type"] == "manual"
+    run_id = runs[0]["dag_run_id"]
+    assert runs[0]["conf"]["demo_rows"] == DEMO_ROWS, runs[0]["conf"]
+    run = api.wait_for_run(DAG_ID, run_id, timeout=600)
+    assert run["state"] == "success", f"run {run_id}: {api.run_summary(DAG_ID, run_id)}"
+
+    browser.get(f"{base}/dags/{DAG_ID}/runs/{run_id}")
+    _wait_for(browser, lambda d: "register" in d.page_source and "Success" in d.find_element(
+        By.TAG_NAME, "body").text, "the finished run with state Success")
+    time.sleep(1)
+    browser.save_screenshot(str(images / "finished-run.png"))
+    validation = next((home / "state" / "runs").glob("*/02_validated/validation.json"))
+    assert json.loads(validation.read_text())["rows_in"] == DEMO_ROWS
