@@ -1,4 +1,10 @@
-"""engagement_training: collect → validate → features → train → evaluate → register.
+"""engagement_training: collect → validate → features → train → evaluate → register →
+promotion_gate.
+
+register makes the new version ``@challenger``; promotion_gate judges it against
+``@champion`` on the run's holdout (paired bootstrap, non-inferiority on secondary metrics
+and platform slices; the first model against absolute thresholds and the naive baseline)
+and moves the aliases. A challenger that does not pass is a normal outcome, not a failure.
 
 Wiring only: each task calls one ``pipelines.orchestration`` function. Defaults of the
 trigger form come from params.yaml; a run writes to its own folder under .engageflow/runs/.
@@ -29,7 +35,7 @@ DEFAULTS = flat_defaults(load_params(Path(PROJECT_DIR) / "params.yaml"))
 
 @dag(
     dag_id="engagement_training",
-    description="Train, evaluate and register the engagement model",
+    description="Train, evaluate, register and gate the engagement model",
     schedule=[Asset(name=VALIDATED_POSTS_ASSET)],
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
@@ -120,7 +126,15 @@ def engagement_training() -> None:
 
         return register_task(project_dir=PROJECT_DIR, run_id=run_id, form_params=dict(params))
 
-    chain(collect(), validate(), build_features(), train(), evaluate(), register())
+    @task
+    def promotion_gate(params: dict | None = None, run_id: str | None = None) -> dict:
+        from pipelines.orchestration import promotion_gate_task
+
+        return promotion_gate_task(project_dir=PROJECT_DIR, run_id=run_id,
+                                   form_params=dict(params))
+
+    chain(collect(), validate(), build_features(), train(), evaluate(), register(),
+          promotion_gate())
 
 
 engagement_training()
