@@ -12,8 +12,9 @@ gate scores both models on the SAME rows and looks at the per-row loss differenc
   ``non_inferiority_margin`` *relative* to the champion's own value (0.05: 5 % of the
   champion's MAE, RMSE or Spearman);
 - **reject** (remove ``@challenger``) on evidence of harm: the primary metric significantly
-  worse, a metric or slice whose observed worsening exceeds the margin, or predictions
-  identical to the champion's (no test could ever separate them);
+  worse, a metric or slice significantly worse by more than the margin (observed worsening
+  beyond it, whole interval on the worse side), or predictions identical to the
+  champion's (no test could ever separate them);
 - otherwise **keep** it as challenger: no harm seen, but not proven better everywhere (too
   few rows in a slice, say); the online champion-challenger test decides with live data;
 - the **first model** (no champion) is accepted only if it meets absolute thresholds
@@ -238,9 +239,11 @@ def _non_inferior(record: dict[str, Any], margin: float) -> dict[str, Any]:
     """Judge one metric (or slice) against a margin RELATIVE to the champion's value.
 
     ``non_inferior``: even the interval's worst end (``-ci_low``) is within ``margin`` x
-    |champion value| — proven. ``inferior``: the observed worsening (the point estimate)
-    already exceeds it — evidence of harm. ``inconclusive``: neither (too few rows to tell).
-    A relative margin lets one number serve MAE, RMSE, raw MAE and Spearman alike.
+    |champion value| — proven. ``inferior``: evidence of material harm — the observed
+    worsening exceeds the margin AND the whole interval lies on the worse side (a noisy
+    point estimate on a small slice alone does not reject). ``inconclusive``: neither (too
+    few rows to tell). A relative margin lets one number serve MAE, RMSE, raw MAE and
+    Spearman alike.
     """
     allowed = margin * abs(record["reference"])
     worst, observed = -record["ci_low"], -record["improvement"]
@@ -249,7 +252,7 @@ def _non_inferior(record: dict[str, Any], margin: float) -> dict[str, Any]:
     if not math.isfinite(record["reference"]):
         # e.g. Spearman of a constant champion: nothing to be inferior to
         return {**out, "status": NON_INFERIOR, "passed": True, "not_comparable": True}
-    if not math.isfinite(observed) or observed > allowed:
+    if not math.isfinite(observed) or (observed > allowed and record["ci_high"] < 0):
         status = INFERIOR
     elif math.isfinite(worst) and worst <= allowed:
         status = NON_INFERIOR
