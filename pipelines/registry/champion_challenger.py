@@ -64,6 +64,7 @@ def arm_losses(pairs: pd.DataFrame, *, champion_version: str, challenger_version
         ``{"champion": losses, "challenger": losses, "since": first challenger prediction
         (or None), "pairs_used": rows}``.
     """
+    pairs = pairs.reset_index(drop=True)
     versions = pairs["model_version"].astype(str)
     challenger_rows = pairs[versions == challenger_version]
     if challenger_rows.empty:
@@ -143,7 +144,8 @@ def run_champion_challenger(
                          f"got {as_of!r}.")
     tracking.connect(tracking_uri)
     report_path = report_dir / model_name / f"{as_of:%Y-%m-%d}.json"
-    actor = f"champion_challenger:{run_key}"
+    actor = run_key if run_key.startswith("champion_challenger") else \
+        f"champion_challenger:{run_key}"
     earlier = json.loads(report_path.read_text()) if report_path.exists() else None
     if earlier and earlier.get("decision") in TERMINAL:
         logger.info("champion-challenger: re-applying %s of %s", earlier["decision"],

@@ -11,8 +11,9 @@ DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
 EXPECTED_EDGES = {
     "engagement_training": [
         ("collect", "validate"), ("validate", "build_features"), ("build_features", "train"),
-        ("train", "evaluate"), ("evaluate", "register"),
+        ("train", "evaluate"), ("evaluate", "register"), ("register", "promotion_gate"),
     ],
+    "champion_challenger": [],
     "engagement_collect": [("collect", "validate"), ("validate", "publish"),
                            ("collect", "publish")],
 }
@@ -79,3 +80,19 @@ def test_collect_publishes_the_asset_that_schedules_training(dagbag):
     assert [o.name for o in publish.outlets] == [VALIDATED_POSTS_ASSET]
     training = dagbag.dags["engagement_training"]
     assert VALIDATED_POSTS_ASSET in str(training.timetable.asset_condition)
+
+
+def test_champion_challenger_is_one_daily_decision_without_catchup(dagbag):
+    dag = dagbag.dags["champion_challenger"]
+    assert [t.task_id for t in dag.tasks] == ["decide"], f"{dag.fileloc}: tasks differ"
+    assert dag.schedule == "@daily", f"{dag.fileloc}: schedule is {dag.schedule!r}"
+    assert dag.catchup is False and dag.max_active_runs == 1
+    assert set(dag.params) == {"target", "model_name", "horizon_hours", "alpha",
+                               "min_outcomes", "guardrail_margin"}
+
+
+def test_gate_metrics_literal_matches_the_gate():
+    from pipelines.config import GATE_METRICS
+    from pipelines.evaluate.promotion_gate import GATE_METRICS as GATE
+
+    assert GATE_METRICS == GATE
