@@ -85,8 +85,7 @@ def decide(
     """Score the challenger ``version`` (and the champion, if any) on the run's holdout and
     return the gate's decision record, with the versions and model URIs it judged."""
     train, test, target = holdout(features_path, models_dir)
-    missing = [c for c in (settings.slice_by,) if c not in test.columns]
-    if missing:
+    if settings.slice_by not in test.columns:
         raise ValueError(f"promotion gate: 'promote.slice_by' must be a column of the "
                          f"feature table; got {settings.slice_by!r}.")
     challenger_uri = f"models:/{model_name}/{version}"

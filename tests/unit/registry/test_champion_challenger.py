@@ -146,6 +146,17 @@ def test_a_known_worse_challenger_is_rolled_back(store):
     assert last["decision"]["cs_low"] > 0 or "guardrail" in last["reason"]
 
 
+def test_cli_runs_one_look(store, capsys):
+    from pipelines import cli
+
+    _, _, project_root = store
+    audit.move_alias(MODEL, "challenger", None, reason="test", actor="test")
+    assert cli.main(["champion-challenger", "--project-dir", str(project_root),
+                     "--as-of", "2026-03-10"]) == 0
+    out = capsys.readouterr().out
+    assert "NO_CHALLENGER" in out and "@champion v1" in out
+
+
 def test_only_matured_outcomes_of_both_versions_since_the_challenger_count(store):
     from pipelines.registry.champion_challenger import arm_losses
 
