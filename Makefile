@@ -29,7 +29,7 @@ AIRFLOW_ENV := PATH=$(BIN):$$PATH ENGAGEFLOW_HOME=$(CURDIR) AIRFLOW_HOME=$(STATE
 	MLFLOW_TRACKING_URI=sqlite:///$(STATE)/mlflow.db
 
 .PHONY: help install run test lint airflow mlflow-ui repro clean lock bench bench-quality \
-	stack-up stack-down docker-lint bench-drift bench-segments
+	stack-up stack-down docker-lint bench-drift bench-segments bench-promotion
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -106,6 +106,9 @@ bench: $(STAMP) ## speed benchmarks (training, embeddings, account history) → 
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/training_speed.py
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/embeddings.py
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/account_history.py
+
+bench-promotion: $(STAMP) ## promotion gate speed + sequential-test error rates → bench/results/promotion.json
+	$(BIN)/python bench/promotion.py
 
 lock: $(STAMP) ## rewrite requirements.lock from the current .venv
 	@{ head -n 2 requirements.lock; $(UV) freeze | grep -v -e "^-e " -e "^engageflow"; } \

@@ -1,4 +1,10 @@
-"""engagement_training: collect → validate → features → train → evaluate → register.
+"""engagement_training: collect → validate → features → train → evaluate → register →
+promotion_gate.
+
+register makes the new version ``@challenger``; promotion_gate judges it against
+``@champion`` on the run's holdout (paired bootstrap, non-inferiority on secondary metrics
+and platform slices; the first model against absolute thresholds and the naive baseline)
+and moves the aliases. A challenger that does not pass is a normal outcome, not a failure.
 
 Wiring only: each task calls one ``pipelines.orchestration`` function. Defaults of the
 trigger form come from params.yaml; a run writes to its own folder under .engageflow/runs/.
@@ -29,7 +35,7 @@ DEFAULTS = flat_defaults(load_params(Path(PROJECT_DIR) / "params.yaml"))
 
 @dag(
     dag_id="engagement_training",
-    description="Train, evaluate and register the engagement model",
+    description="Train, evaluate, register and gate the engagement model",
     schedule=[Asset(name=VALIDATED_POSTS_ASSET)],
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
@@ -127,6 +133,13 @@ def engagement_training() -> None:
         return register_task(project_dir=PROJECT_DIR, run_id=run_id, form_params=dict(params))
 
     @task
+    def promotion_gate(params: dict | None = None, run_id: str | None = None) -> dict:
+        from pipelines.orchestration import promotion_gate_task
+
+        return promotion_gate_task(project_dir=PROJECT_DIR, run_id=run_id,
+                                   form_params=dict(params))
+
+    @task
     def segments(params: dict | None = None, run_id: str | None = None,
                  dag_run=None) -> dict:
         from pipelines.orchestration import segments_task
@@ -134,7 +147,8 @@ def engagement_training() -> None:
         return segments_task(project_dir=PROJECT_DIR, run_id=run_id, form_params=dict(params),
                              as_of=dag_run.run_after.isoformat())
 
-    chain(collect(), validate(), build_features(), train(), evaluate(), register(), segments())
+    chain(collect(), validate(), build_features(), train(), evaluate(), register(),
+          promotion_gate(), segments())
 
 
 engagement_training()

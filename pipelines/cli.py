@@ -121,6 +121,31 @@ def cmd_register(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_promote(args: argparse.Namespace) -> int:
+    from pipelines.registry.promotion import format_gate
+    from pipelines.summary import format_summary
+
+    paths = _paths(args)
+    settings, _ = _settings(args, paths)
+    record = stages.promote(paths, settings, run_key=args.run_key)
+    print(format_gate(record))
+    print(format_summary(paths.data, tracking_uri=paths.tracking_uri))
+    return 0
+
+
+def cmd_champion_challenger(args: argparse.Namespace) -> int:
+    from pipelines.registry.champion_challenger import format_look
+
+    paths = _paths(args)
+    settings, _ = _settings(args, paths)
+    as_of = _as_of(args.as_of)
+    as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of
+    record = stages.champion_challenger(paths, settings, as_of=as_of,
+                                        run_key=args.run_key or f"cli/{as_of:%Y-%m-%d}")
+    print(format_look(record))
+    return 0
+
+
 def cmd_summary(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
@@ -218,6 +243,13 @@ def build_parser() -> argparse.ArgumentParser:
     register = stage("register", cmd_register,
                      "log to MLflow, register the best model, set its alias")
     register.add_argument("--run-key", default="cli", help="idempotency key of the run")
+    promote = stage("promote", cmd_promote,
+                    "promotion gate: judge the registered @challenger, move the aliases")
+    promote.add_argument("--run-key", default="cli", help="idempotency key of the run")
+    online = stage("champion-challenger", cmd_champion_challenger,
+                   "one look of the online champion-challenger test on matured outcomes")
+    online.add_argument("--as-of", help="the look's instant (default: now, UTC)")
+    online.add_argument("--run-key", help="idempotency key (default: cli/DATE)")
     summary = stage("summary", cmd_summary, "print the summary of the run in --data-dir")
     summary.add_argument("--latest-run", action="store_true",
                          help="summarize the newest finished Airflow run instead")

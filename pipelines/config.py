@@ -40,6 +40,10 @@ PARAM_KEYS: dict[str, tuple[str, str]] = {
     "thresholds": ("monitor", "min_effect"),
     "max_error_increase": ("monitor", "max_error_increase"),
     "notifier": ("monitor", "notifier"),
+    "horizon_hours": ("champion_challenger", "horizon_hours"),
+    "alpha": ("champion_challenger", "alpha"),
+    "min_outcomes": ("champion_challenger", "min_outcomes"),
+    "guardrail_margin": ("champion_challenger", "guardrail_margin"),
 }
 
 #: Run-conf keys that annotate a run instead of setting a parameter: drift_monitoring
@@ -293,6 +297,123 @@ class SegmentsConfig:
         _check(all(isinstance(k, str) and (k == "global" or "=" in k) for k in self.only),
                "segments.only", "a list of segment keys such as 'platform=instagram' or "
                "'campaign=spring-sale'", list(self.only))
+#: Metrics the promotion gate computes (pipelines.evaluate.promotion_gate.GATE_METRICS;
+#: literal here so DAG parsing imports no numpy — a test checks the two agree).
+GATE_METRICS: tuple[str, ...] = ("mae_log", "rmse_log", "mae_raw", "spearman")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class PromoteConfig:
+    """The offline promotion gate (``promote`` in params.yaml; see docs/promotion.md).
+
+    Attributes:
+        metric: Primary metric, a per-row loss: ``mae_log`` or ``rmse_log``.
+        secondary_metrics: Must stay non-inferior (from :data:`GATE_METRICS`).
+        confidence: Level of the two-sided paired-bootstrap interval.
+        resamples: Bootstrap resamples.
+        bootstrap_unit: ``row`` (resample posts) or ``account`` (resample whole accounts,
+            whose posts' errors are correlated; wider, more honest intervals).
+        min_delta: Promote only if the improvement's lower bound exceeds this (metric units).
+        non_inferiority_margin: Allowed worsening of a secondary metric or a slice at the
+            interval's worst end, RELATIVE to the champion's value (0.05 = 5 %).
+        min_slice_rows: Slices (values of ``slice_by``) with fewer holdout rows are not gated.
+        slice_by: Column of the feature table the slices come from.
+        seed: Seed of the bootstrap.
+        max_mae_log, min_spearman: Absolute thresholds of the first model.
+        min_baseline_improvement: The first model's lower bound of improvement over the
+            naive baseline (account median) must exceed this.
+    """
+
+    metric: str = "mae_log"
+    secondary_metrics: tuple[str, ...] = ("rmse_log", "mae_raw", "spearman")
+    confidence: float = 0.95
+    resamples: int = 2000
+    bootstrap_unit: str = "row"
+    min_delta: float = 0.0
+    non_inferiority_margin: float = 0.05
+    min_slice_rows: int = 100
+    slice_by: str = "platform"
+    seed: int = 0
+    max_mae_log: float = 1.5
+    min_spearman: float = 0.3
+    min_baseline_improvement: float = 0.0
+
+    def __post_init__(self) -> None:
+        _check(self.metric in ("mae_log", "rmse_log"), "promote.metric",
+               "'mae_log' or 'rmse_log'", self.metric)
+        _check(all(m in GATE_METRICS for m in self.secondary_metrics),
+               "promote.secondary_metrics", f"a list drawn from {list(GATE_METRICS)}",
+               list(self.secondary_metrics))
+        _check(_number(self.confidence) and 0.5 <= self.confidence < 1, "promote.confidence",
+               "a number in [0.5, 1)", self.confidence)
+        _check(isinstance(self.resamples, int) and 100 <= self.resamples <= 100_000,
+               "promote.resamples", "an int in [100, 100000]", self.resamples)
+        _check(self.bootstrap_unit in ("row", "account"), "promote.bootstrap_unit",
+               "'row' or 'account'", self.bootstrap_unit)
+        _check(_number(self.min_delta) and self.min_delta >= 0, "promote.min_delta",
+               "a number >= 0", self.min_delta)
+        _check(_number(self.non_inferiority_margin) and 0 <= self.non_inferiority_margin < 1,
+               "promote.non_inferiority_margin", "a number in [0, 1) (relative)",
+               self.non_inferiority_margin)
+        _check(isinstance(self.min_slice_rows, int) and self.min_slice_rows >= 1,
+               "promote.min_slice_rows", "an int >= 1", self.min_slice_rows)
+        _check(isinstance(self.seed, int) and self.seed >= 0, "promote.seed", "an int >= 0",
+               self.seed)
+        _check(_number(self.max_mae_log) and self.max_mae_log > 0, "promote.max_mae_log",
+               "a number > 0", self.max_mae_log)
+        _check(_number(self.min_spearman) and -1 <= self.min_spearman <= 1,
+               "promote.min_spearman", "a number in [-1, 1]", self.min_spearman)
+        _check(_number(self.min_baseline_improvement), "promote.min_baseline_improvement",
+               "a number", self.min_baseline_improvement)
+
+
+@dataclass(frozen=True)
+class ChampionChallengerConfig:
+    """The online champion-challenger test (``champion_challenger`` in params.yaml).
+
+    Attributes:
+        horizon_hours: A prediction is judged once its post is this old (outcome matured).
+        alpha: Error level of the anytime-valid confidence sequence (valid under any number
+            of looks, e.g. one a day).
+        min_outcomes: Matured outcomes each arm needs before any decision.
+        max_outcomes: With this many per arm and still no decision, the test ends
+            inconclusive and the challenger is removed (0: never).
+        guardrail_margin: Roll back at once when the challenger's mean loss is this much
+            (relative) above the champion's, significant or not.
+        mixture_sd: Standard deviation of the normal mixture over the loss difference
+            (log1p units): the effect size the test is most sensitive to.
+        experiment: MLflow experiment of the daily decisions.
+    """
+
+    horizon_hours: float = 48.0
+    alpha: float = 0.05
+    min_outcomes: int = 200
+    max_outcomes: int = 20_000
+    guardrail_margin: float = 0.25
+    mixture_sd: float = 0.05
+    experiment: str = "engageflow-champion-challenger"
+
+    def __post_init__(self) -> None:
+        where = "champion_challenger"
+        _check(_number(self.horizon_hours) and self.horizon_hours >= 0,
+               f"{where}.horizon_hours", "a number >= 0", self.horizon_hours)
+        _check(_number(self.alpha) and 0 < self.alpha < 0.5, f"{where}.alpha",
+               "a number in (0, 0.5)", self.alpha)
+        _check(isinstance(self.min_outcomes, int) and self.min_outcomes >= 2,
+               f"{where}.min_outcomes", "an int >= 2", self.min_outcomes)
+        _check(isinstance(self.max_outcomes, int) and (self.max_outcomes == 0
+               or self.max_outcomes >= self.min_outcomes), f"{where}.max_outcomes",
+               "0 (no cap) or an int >= min_outcomes", self.max_outcomes)
+        _check(_number(self.guardrail_margin) and self.guardrail_margin > 0,
+               f"{where}.guardrail_margin", "a number > 0 (relative)", self.guardrail_margin)
+        _check(_number(self.mixture_sd) and self.mixture_sd > 0, f"{where}.mixture_sd",
+               "a number > 0", self.mixture_sd)
+        _check(bool(self.experiment), f"{where}.experiment", "a non-empty name",
+               self.experiment)
 
 
 @dataclass(frozen=True)
@@ -305,6 +426,22 @@ class Settings:
     register: RegisterConfig
     segments: SegmentsConfig = field(default_factory=SegmentsConfig)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
+    promote: PromoteConfig = field(default_factory=PromoteConfig)
+    champion_challenger: ChampionChallengerConfig = field(
+        default_factory=ChampionChallengerConfig)
+
+
+def _section(params: dict[str, Any], name: str, cls: type) -> Any:
+    """A settings object from an optional params section; unknown keys are named."""
+    section = dict(params.get(name) or {})
+    unknown = set(section) - set(cls.__dataclass_fields__)
+    if unknown:
+        raise ValueError(f"params.yaml: unknown key(s) {sorted(unknown)} in '{name}'; "
+                         f"allowed: {sorted(cls.__dataclass_fields__)}.")
+    for key, value in section.items():
+        if isinstance(value, list):
+            section[key] = tuple(value)
+    return cls(**section)
 
 
 def _features(section: dict[str, Any]) -> FeatureSettings:
@@ -402,6 +539,9 @@ def settings_from_params(params: dict[str, Any]) -> Settings:
                 experiment=r["experiment"]),
             segments=_segments(params.get("segments") or {}),
             monitor=_monitor(params.get("monitor") or {}),
+            promote=_section(params, "promote", PromoteConfig),
+            champion_challenger=_section(params, "champion_challenger",
+                                         ChampionChallengerConfig),
         )
     except KeyError as missing:
         raise ValueError(f"params.yaml: missing key {missing}.") from None

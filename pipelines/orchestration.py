@@ -7,6 +7,7 @@ JSON-able dict (paths and counts) for XCom — never a DataFrame.
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -19,6 +20,7 @@ from pipelines.paths import ProjectPaths, project_paths
 T = TypeVar("T")
 
 TRAINING_DAG, COLLECT_DAG = "engagement_training", "engagement_collect"
+CHAMPION_CHALLENGER_DAG = "champion_challenger"
 
 
 def fail_fast_on_bad_input(func: Callable[..., T]) -> Callable[..., T]:
@@ -146,12 +148,47 @@ def evaluate_task(
 def register_task(
     project_dir: str, run_id: str, form_params: dict[str, Any]
 ) -> dict[str, Any]:
-    from pipelines.summary import format_summary
-
     paths, settings, params = _resolve(project_dir, run_id, form_params)
     record = stages.register(paths, settings, params, run_key=f"{TRAINING_DAG}/{run_id}")
+    print(f"registered {record['model_name']} version {record['version']} as "
+          f"@{record['alias']}; the promotion gate decides next")
+    return {k: record[k] for k in ("model_name", "version", "alias", "model_uri",
+                                   "champion_version")}
+
+
+@fail_fast_on_bad_input
+def promotion_gate_task(
+    project_dir: str, run_id: str, form_params: dict[str, Any]
+) -> dict[str, Any]:
+    """Gate the run's challenger; a rejected or kept challenger is a normal outcome (the
+    task succeeds). Prints the decision and the run summary."""
+    from pipelines.registry.promotion import format_gate
+    from pipelines.summary import format_summary
+
+    paths, settings, _ = _resolve(project_dir, run_id, form_params)
+    record = stages.promote(paths, settings, run_key=f"{TRAINING_DAG}/{run_id}")
+    print(format_gate(record))
+    print(json.dumps(record, indent=2))
     print(format_summary(paths.data, tracking_uri=paths.tracking_uri))
-    return record
+    return {"decision": record["decision"], "promoted": record["promoted"],
+            "model_uri": record.get("model_uri"), "aliases": record.get("aliases"),
+            "decision_record": str(paths.promotion)}
+
+
+@fail_fast_on_bad_input
+def champion_challenger_task(
+    project_dir: str, run_id: str, form_params: dict[str, Any], as_of: str
+) -> dict[str, Any]:
+    """champion_challenger: today's look of the online test (as of the run's date)."""
+    from pipelines.registry.champion_challenger import format_look
+
+    _, settings, _ = _resolve(project_dir, run_id, form_params)
+    record = stages.champion_challenger(
+        project_paths(project_dir), settings, as_of=pd.Timestamp(as_of),
+        run_key=f"{CHAMPION_CHALLENGER_DAG}/{run_id}")
+    print(format_look(record))
+    return {k: record.get(k) for k in ("decision", "reason", "champion_version",
+                                       "challenger_version", "outcomes", "aliases")}
 
 
 @fail_fast_on_bad_input

@@ -75,6 +75,11 @@ class ProjectPaths:
         return self.data / "05_reporting" / "registration.json"
 
     @property
+    def promotion(self) -> Path:
+        """The promotion gate's decision record for this run's model."""
+        return self.data / "05_reporting" / "promotion.json"
+
+    @property
     def validation_reports(self) -> Path:
         """Great Expectations Data Docs and the exploration report of the validation."""
         return self.data / "05_reporting" / "validation"
@@ -122,6 +127,11 @@ class ProjectPaths:
     def monitoring(self) -> Path:
         """Drift and realized-performance reports (``data/06_monitoring``)."""
         return self.data / "06_monitoring"
+
+    @property
+    def champion_challenger(self) -> Path:
+        """The online champion-challenger test's daily decisions (one JSON per model and day)."""
+        return self.monitoring / "champion_challenger"
 
     def resolve(self, path: str | Path) -> Path:
         """A params path (relative to the project root) as an absolute path."""

@@ -141,6 +141,33 @@ def register(paths: ProjectPaths, settings: Settings, params: dict[str, Any], *,
     )
 
 
+def promote(paths: ProjectPaths, settings: Settings, *, run_key: str) -> dict[str, Any]:
+    """Gate the version the run registered; move the aliases (see docs/promotion.md)."""
+    from pipelines.registry.promotion import run_promotion_gate
+
+    growth = settings.train.target == "follower_growth"
+    return run_promotion_gate(
+        registration_path=paths.registration,
+        features_path=paths.account_periods if growth else paths.features,
+        models_dir=paths.models, decision_path=paths.promotion,
+        tracking_uri=paths.tracking_uri, settings=settings.promote, run_key=run_key,
+    )
+
+
+def champion_challenger(paths: ProjectPaths, settings: Settings, *, as_of: pd.Timestamp,
+                        run_key: str) -> dict[str, Any]:
+    """One daily look of the online champion-challenger test of the target's model."""
+    from pipelines.registry.champion_challenger import run_champion_challenger
+
+    return run_champion_challenger(
+        prediction_log_url=paths.prediction_log_url, tracking_uri=paths.tracking_uri,
+        artifact_root=paths.mlflow_artifacts, model_name=settings.register.model_name,
+        target=settings.train.target, as_of=as_of.to_pydatetime(),
+        settings=settings.champion_challenger, report_dir=paths.champion_challenger,
+        run_key=run_key,
+    )
+
+
 def log_validation(paths: ProjectPaths, settings: Settings, *, run_key: str,
                    report: Path, reports_dir: Path | None) -> None:
     """Log a validation report and its Data Docs into the run's MLflow parent run."""

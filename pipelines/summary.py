@@ -44,7 +44,13 @@ def format_summary(data_dir: Path, *, tracking_uri: str) -> str:
                      f"{'' if f1 is None else f'{f1:>10.4f}'}")
     lines.append(f"registered {record['model_name']} version {record['version']} as "
                  f"@{record['alias']}  ({record['model_uri']})")
-    if record.get("comparison"):
+    gate_path = data_dir / "05_reporting" / "promotion.json"
+    gate = json.loads(gate_path.read_text()) if gate_path.exists() else None
+    model_uri = record["model_uri"]
+    if gate is not None:
+        lines += _gate_lines(gate)
+        model_uri = gate.get("model_uri") or f"models:/{record['model_name']}/{record['version']}"
+    elif record.get("comparison"):
         c = record["comparison"]
         lines.append(
             f"  vs champion v{c['champion_version']} on the same test rows: MAE log1p "
@@ -52,7 +58,7 @@ def format_summary(data_dir: Path, *, tracking_uri: str) -> str:
             f"({_verdict(c['delta_mae_log'])}; promotion needs the statistical gate)")
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
-    model = mlflow.pyfunc.load_model(record["model_uri"])
+    model = mlflow.pyfunc.load_model(model_uri)
     target = metrics["target"]
     if target == "follower_growth":
         post = pd.read_parquet(data_dir / "03_features" / "account_periods.parquet").tail(1)
@@ -61,7 +67,7 @@ def format_summary(data_dir: Path, *, tracking_uri: str) -> str:
         post = pd.read_parquet(data_dir / "02_validated" / "posts.parquet").tail(1)
         example = model_input(post)
     predicted = float(model.predict(example)[0])
-    lines.append(f"example prediction with {record['model_uri']}:")
+    lines.append(f"example prediction with {model_uri}:")
     for key, value in example.iloc[0].items():
         text = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
         lines.append(f"  {key:<24}{text[:60] + ('…' if len(text) > 60 else '')}")
@@ -74,6 +80,27 @@ def format_summary(data_dir: Path, *, tracking_uri: str) -> str:
                      f"{'not reported' if pd.isna(actual) else f'{int(actual):,}'})")
     lines.append("=" * 72)
     return "\n".join(lines)
+
+
+def _gate_lines(gate: dict) -> list[str]:
+    """The promotion gate's verdict: decision, the primary interval, failed checks, aliases."""
+    lines = [f"promotion gate: {gate['decision'].upper()} - {gate['reasons'][0]}"]
+    primary = gate.get("primary")
+    if primary and primary.get("ci_low") is not None:
+        against = "baseline" if gate.get("mode") == "first_model" else \
+            f"champion v{gate.get('champion_version')}"
+        level = f"{gate['settings']['confidence']:.0%}"
+        lines.append(
+            f"  {primary['metric']} {primary['candidate']:.4f} vs {against} "
+            f"{primary['reference']:.4f} on {gate['n_rows']} holdout rows: improvement "
+            f"{primary['improvement']:+.4f}, {level} CI [{primary['ci_low']:+.4f}, "
+            f"{primary['ci_high']:+.4f}] ({gate['settings']['resamples']} paired resamples)")
+    lines += [f"  {reason}" for reason in gate["reasons"][1:]
+              if reason.startswith(("FAILED", "NOT PROVEN"))]
+    aliases = gate.get("aliases") or {}
+    held = ", ".join(f"@{alias} v{version}" for alias, version in aliases.items() if version)
+    lines.append(f"  registry now: {held or 'no aliases'}")
+    return lines
 
 
 def _verdict(delta_mae_log: float) -> str:

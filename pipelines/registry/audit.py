@@ -1,8 +1,9 @@
 """Every move of a registry alias, with who/what/when/why, kept in MLflow.
 
 An alias (``champion``, ``challenger``, ``previous``) only moves through :func:`move_alias`,
-which writes an audit event before returning. Events live in MLflow itself, so the
-registry UI and the history agree:
+which writes an audit event before returning; a decision that moves nothing (a gate keeping
+its challenger, a day of the online test) is audited by :func:`record_decision`. Events
+live in MLflow itself, so the registry UI and the history agree:
 
 - one JSON artifact per event in a per-model audit run (experiment ``AUDIT_EXPERIMENT``),
   ``events/<sequence>-<alias>-<action>.json``, read back in order by :func:`alias_history`;
@@ -122,6 +123,50 @@ def move_alias(
     touched = new if new is not None else before
     if touched is not None:
         client.set_model_version_tag(model_name, touched, f"engageflow.audit.{alias}", summary)
+    return event
+
+
+def record_decision(
+    model_name: str,
+    alias: str,
+    *,
+    reason: str,
+    actor: str | None = None,
+    decision: dict[str, Any] | None = None,
+    metrics: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Audit a decision that leaves ``model_name@alias`` where it is (action ``keep``):
+    a gate that keeps a challenger, a daily look of the online test that keeps testing.
+
+    The alias is not touched (moves go through :func:`move_alias`). A retried task — the
+    same actor recording a ``keep`` of the same alias and version as the latest event —
+    writes nothing and returns ``{"unchanged": True}``.
+    """
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    current = _current(client, model_name, alias)
+    who = _actor(actor)
+    run_id = _audit_run_id(model_name)
+    paths = _event_paths(client, run_id)
+    if paths:
+        import mlflow
+
+        last = mlflow.artifacts.load_dict(f"runs:/{run_id}/{paths[-1]}")
+        if (last.get("action"), last.get("alias"), last.get("to_version"),
+                last.get("actor")) == ("keep", alias, current, who):
+            return {"unchanged": True, "model_name": model_name, "alias": alias,
+                    "version": current}
+    event = {
+        "sequence": len(paths), "model_name": model_name, "alias": alias, "action": "keep",
+        "from_version": current, "to_version": current, "reason": reason, "actor": who,
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "metrics": metrics or {}, "decision": decision or {},
+    }
+    client.log_dict(run_id, event, f"events/{event['sequence']:06d}-{alias}-keep.json")
+    if current is not None:
+        summary = f"{event['at']} {alias} kept at {current} by {who}: {reason}"[:4500]
+        client.set_model_version_tag(model_name, current, f"engageflow.audit.{alias}", summary)
     return event
 
 

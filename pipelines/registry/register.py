@@ -1,8 +1,9 @@
-"""The register stage: log the run to MLflow, register the best model, set its alias.
+"""The register stage: log the run to MLflow, register the best model as ``@challenger``.
 
-The first model of a name becomes ``@champion``; later ones become ``@challenger`` and are
-compared with the champion on the same time-ordered test rows. (Moving ``@champion`` needs
-the statistical promotion gate; until it passes, the champion stays.)
+Every new version becomes ``@challenger`` — the first model of a name too — and, when a
+champion exists, is compared with it on the same time-ordered test rows. Only the
+statistical promotion gate (``pipelines.registry.promotion``, the next task) moves
+``@champion``: a first model that fails its absolute thresholds never serves.
 """
 
 from __future__ import annotations
@@ -181,10 +182,11 @@ def run_register(
         if name == best:
             best_child = child
 
-    with mlflow.start_run(run_id=best_child, nested=True):
-        # The champion's training data, for drift monitoring (pipelines.monitor).
-        log_reference(table.iloc[split.train], target=report["target"],
-                      max_rows=reference_rows, seed=0)
+    if "input_columns" not in manifest:  # a post model (the growth model reads periods)
+        with mlflow.start_run(run_id=best_child, nested=True):
+            # The champion's training data, for drift monitoring (pipelines.monitor).
+            log_reference(table.iloc[split.train], target=report["target"],
+                          max_rows=reference_rows, seed=0)
     version = _registered_version(client, model_name, best_child)
     if version is None:
         model = joblib.load(models_dir / f"{best}.joblib")
@@ -204,23 +206,27 @@ def run_register(
 
     champion = current_alias_version(model_name, CHAMPION)
     comparison = None
-    if champion is None or champion == version:
+    if champion == version:
+        # a register task re-run after the gate promoted this version: leave it champion
         alias = CHAMPION
     else:
         alias = CHALLENGER
-        comparison = compare_with_champion(model_name, champion, test_rows,
-                                           report["target"], report["candidates"][best]["test"])
-    audit.move_alias(model_name, alias, version, actor=f"register:{run_key}",
-                     reason=("first model of this name" if alias == CHAMPION else
-                             "new candidate awaits the promotion gate"),
-                     metrics=report["candidates"][best]["test"],
-                     decision={"comparison": comparison} if comparison else None)
+        if champion is not None:
+            comparison = compare_with_champion(model_name, champion, test_rows,
+                                               report["target"],
+                                               report["candidates"][best]["test"])
+        audit.move_alias(model_name, CHALLENGER, version, actor=f"register:{run_key}",
+                         reason=("first model of this name awaits the promotion gate "
+                                 "(absolute thresholds, naive baseline)" if champion is None
+                                 else "new candidate awaits the promotion gate"),
+                         metrics=report["candidates"][best]["test"],
+                         decision={"comparison": comparison} if comparison else None)
     record = {
         "model_name": model_name, "version": version, "alias": alias, "candidate": best,
         "run_id": best_child, "parent_run_id": parent, "experiment": experiment,
-        "test_metrics": report["candidates"][best]["test"], "champion_version": champion
-        if alias == CHALLENGER else version, "comparison": comparison,
-        "model_uri": f"models:/{model_name}@{alias}", "data_sha256": data_hash,
+        "test_metrics": report["candidates"][best]["test"], "champion_version": champion,
+        "comparison": comparison, "model_uri": f"models:/{model_name}@{alias}",
+        "data_sha256": data_hash,
     }
     registration_path.parent.mkdir(parents=True, exist_ok=True)
     registration_path.write_text(json.dumps(record, indent=2, default=str))

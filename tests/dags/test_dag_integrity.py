@@ -12,7 +12,11 @@ EXPECTED_EDGES = {
     "engagement_training": [
         ("collect", "validate"), ("validate", "build_features"), ("build_features", "train"),
         ("train", "evaluate"), ("evaluate", "register"), ("register", "segments"),
+
+
+        ("train", "evaluate"), ("evaluate", "register"), ("register", "promotion_gate"),
     ],
+    "champion_challenger": [],
     "engagement_collect": [("collect", "validate"), ("validate", "publish"),
                            ("collect", "publish")],
     "drift_monitoring": [("check", "decide"), ("check", "no_retraining"),
@@ -93,3 +97,19 @@ def test_drift_monitoring_is_weekly_and_triggers_training_with_a_reason(dagbag):
     assert trigger.trigger_dag_id == "engagement_training"
     assert "reason" in trigger.conf, "the triggered training run must carry the reason"
     assert "engagement_training" in dagbag.dag_ids
+
+
+def test_champion_challenger_is_one_daily_decision_without_catchup(dagbag):
+    dag = dagbag.dags["champion_challenger"]
+    assert [t.task_id for t in dag.tasks] == ["decide"], f"{dag.fileloc}: tasks differ"
+    assert dag.schedule == "@daily", f"{dag.fileloc}: schedule is {dag.schedule!r}"
+    assert dag.catchup is False and dag.max_active_runs == 1
+    assert set(dag.params) == {"target", "model_name", "horizon_hours", "alpha",
+                               "min_outcomes", "guardrail_margin"}
+
+
+def test_gate_metrics_literal_matches_the_gate():
+    from pipelines.config import GATE_METRICS
+    from pipelines.evaluate.promotion_gate import GATE_METRICS as GATE
+
+    assert GATE_METRICS == GATE

@@ -8,27 +8,45 @@ import pytest
 from airflow_helpers import run_airflow
 
 pytestmark = pytest.mark.integration
+MODELS = ("ridge", "lightgbm")
+
 
 @pytest.fixture(scope="module")
 def two_runs(airflow_home):
     home, env = airflow_home
-    conf = json.dumps({"demo_rows": 900, "data_seed": 5})
-    run_airflow(["dags", "test", "engagement_training", "-c", conf], env)
+    # 3,000 posts: the first model must beat the naive baseline with 95 % confidence on
+    # its 450 test rows (135 rows of a 900-post run cannot show a 0.04 lead)
+    conf = json.dumps({"demo_rows": 3000, "data_seed": 5, "models": list(MODELS)})
+    done = run_airflow(["dags", "test", "engagement_training", "-c", conf], env)
+    (home / "first-run.log").write_text(done.stdout + done.stderr)
     run_airflow(["dags", "test", "engagement_training", "-c",
-              json.dumps({"demo_rows": 900, "data_seed": 6, "seed": 3})], env)
+              json.dumps({"demo_rows": 900, "data_seed": 6, "seed": 3,
+                          "models": list(MODELS)})], env)
     records = sorted((home / "state" / "runs").glob("*/05_reporting/registration.json"),
                      key=lambda p: p.stat().st_mtime)
     return home, env, [json.loads(p.read_text()) for p in records]
 
 
-def test_first_run_registers_a_champion_that_loads_and_predicts(two_runs):
+def _gate(home, record):
+    run = next(p.parents[1] for p in (home / "state" / "runs").glob(
+        "*/05_reporting/registration.json") if json.loads(p.read_text()) == record)
+    return json.loads((run / "05_reporting" / "promotion.json").read_text())
+
+
+def test_first_run_registers_a_challenger_the_gate_makes_champion(two_runs):
     import mlflow
 
     home, _, records = two_runs
     assert len(records) == 2
     first = records[0]
     assert (first["model_name"], first["version"], first["alias"]) == \
-        ("engagement-likes", "1", "champion")
+        ("engagement-likes", "1", "challenger")
+    gate = _gate(home, first)
+    assert (gate["mode"], gate["decision"]) == ("first_model", "promote")
+    assert gate["primary"]["ci_low"] > 0, "beats the naive baseline"
+    output = (home / "first-run.log").read_text()
+    assert "promotion gate (first_model" in output and "PROMOTE" in output, \
+        "the DAG prints the decision"
     mlflow.set_tracking_uri(f"sqlite:///{home}/state/mlflow.db")
     model = mlflow.pyfunc.load_model("models:/engagement-likes@champion")
     from pipelines.collect.demo_data import generate_posts
@@ -38,28 +56,42 @@ def test_first_run_registers_a_champion_that_loads_and_predicts(two_runs):
     assert len(predictions) == 5 and (predictions >= 0).all()
 
 
-def test_second_run_is_a_challenger_compared_with_the_champion(two_runs):
-    _, _, records = two_runs
+def test_second_run_is_a_challenger_the_gate_judges_against_the_champion(two_runs):
+    from mlflow import MlflowClient
+
+    from pipelines.registry import audit, tracking
+
+    home, _, records = two_runs
     second = records[1]
     assert (second["version"], second["alias"]) == ("2", "challenger")
     assert second["comparison"]["champion_version"] == "1"
+    gate = _gate(home, second)
+    assert gate["mode"] == "challenger_vs_champion" and gate["champion_version"] == "1"
+    assert gate["decision"] in ("promote", "keep_challenger", "reject")
+    tracking.connect(f"sqlite:///{home}/state/mlflow.db")
+    aliases = {k: str(v) for k, v in
+               MlflowClient().get_registered_model("engagement-likes").aliases.items()}
+    assert aliases == {k: v for k, v in gate["aliases"].items() if v is not None}
+    parent = MlflowClient().get_run(second["parent_run_id"])
+    assert parent.data.tags["engageflow.gate.decision"] == gate["decision"]
+    actors = [e["actor"] for e in audit.alias_history("engagement-likes")]
+    assert any(a.startswith("promotion_gate:engagement_training/") for a in actors)
 
 
 def test_run_folders_hold_every_layer_and_counts_add_up(two_runs):
     home, _, _ = two_runs
     for run in (home / "state" / "runs").iterdir():
         validation = json.loads((run / "02_validated" / "validation.json").read_text())
-        assert validation["rows_in"] == 900
-        assert validation["rows_accepted"] + validation["rows_quarantined"] == 900
+        rows = validation["rows_in"]
+        assert rows in (3000, 900)
+        assert validation["rows_accepted"] + validation["rows_quarantined"] == rows
         for layer in ("01_raw/posts.parquet", "03_features/posts.parquet",
                       "04_models/manifest.json", "05_reporting/metrics.json"):
             assert (run / layer).exists(), f"{run.name} lacks {layer}"
 
 
-def test_one_parent_run_per_dag_run_with_a_child_per_candidate(two_runs, project_root):
+def test_one_parent_run_per_dag_run_with_a_child_per_candidate(two_runs):
     from mlflow import MlflowClient
-
-    from pipelines.config import load_params
 
     home, _, records = two_runs
     client = MlflowClient(tracking_uri=f"sqlite:///{home}/state/mlflow.db")
@@ -69,8 +101,7 @@ def test_one_parent_run_per_dag_run_with_a_child_per_candidate(two_runs, project
     assert len(parents) == 2
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") ==
                 records[0]["parent_run_id"]]
-    models = load_params(project_root / "params.yaml")["train"]["models"]
-    assert sorted(r.data.tags["engageflow.candidate"] for r in children) == sorted(models)
+    assert sorted(r.data.tags["engageflow.candidate"] for r in children) == sorted(MODELS)
 
 
 def test_a_bad_param_fails_the_run_with_a_clear_message(two_runs):

@@ -91,3 +91,25 @@ def test_unknown_target_is_named(params):
     params["train"]["target"] = "views"
     with pytest.raises(ValueError, match=r"'train.target' must be one of \['likes', 'comments'"):
         settings_from_params(params)
+
+
+@pytest.mark.parametrize("section,key,value,message", [
+    ("promote", "metric", "r2_log", "'promote.metric' must be 'mae_log' or 'rmse_log'"),
+    ("promote", "confidence", 1.0, "'promote.confidence' must be a number in"),
+    ("promote", "secondary_metrics", ["mape"], "'promote.secondary_metrics' must be"),
+    ("promote", "non_inferiority_margin", -0.1, "'promote.non_inferiority_margin' must be"),
+    ("champion_challenger", "alpha", 0.5, "'champion_challenger.alpha' must be"),
+    ("champion_challenger", "max_outcomes", 50, "'champion_challenger.max_outcomes' must be"),
+])
+def test_gate_and_online_test_settings_are_validated(params, section, key, value, message):
+    params[section][key] = value
+    with pytest.raises(ValueError, match=message):
+        settings_from_params(params)
+
+
+def test_gate_settings_reject_unknown_keys_and_default_when_absent(params):
+    params["promote"]["resample"] = 10
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['resample'\] in 'promote'"):
+        settings_from_params(params)
+    del params["promote"]
+    assert settings_from_params(params).promote.metric == "mae_log"

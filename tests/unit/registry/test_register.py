@@ -9,9 +9,11 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
+from pipelines.config import PromoteConfig
 from pipelines.evaluate.stage import run_evaluate
 from pipelines.features.stage import run_features
 from pipelines.paths import ProjectPaths
+from pipelines.registry.promotion import run_promotion_gate
 from pipelines.registry.register import model_input, run_register
 from pipelines.train.stage import run_train
 
@@ -39,19 +41,37 @@ def _register(paths: ProjectPaths, run_key: str) -> dict:
     )
 
 
+def _gate(paths: ProjectPaths, run_key: str) -> dict:
+    return run_promotion_gate(
+        registration_path=paths.registration, features_path=paths.features,
+        models_dir=paths.models, decision_path=paths.promotion,
+        tracking_uri=f"sqlite:///{paths.state / 'mlflow.db'}",
+        # 225 test rows cannot prove a lead over the baseline (CI about +-0.05); the
+        # rejection itself is tested in test_promotion.py, here the registry flow is
+        settings=PromoteConfig(resamples=300, min_baseline_improvement=-1.0),
+        run_key=run_key)
+
+
 @pytest.fixture(scope="module")
 def registered(tmp_path_factory, demo_posts):
+    """Two training runs, each registered and then gated (as the DAG does)."""
     root = tmp_path_factory.mktemp("project")
     base = ProjectPaths(root=root, state=root / ".engageflow", data=root / "data")
     first, second = replace(base, data=root / "run1"), replace(base, data=root / "run2")
     _run_stages(first, demo_posts, seed=1)
     _run_stages(second, demo_posts, seed=2)
-    return base, first, second, _register(first, "run-1"), _register(second, "run-2")
+    record_1 = _register(first, "run-1")
+    _gate(first, "run-1")
+    return base, first, second, record_1, _register(second, "run-2")
 
 
-def test_first_model_is_champion_and_loads_by_alias(registered, demo_posts):
+def test_first_model_is_a_challenger_until_the_gate_makes_it_champion(registered, demo_posts):
     base, first, _, record, _ = registered
-    assert (record["version"], record["alias"]) == ("1", "champion")
+    assert (record["version"], record["alias"]) == ("1", "challenger")
+    assert record["champion_version"] is None and record["comparison"] is None
+    gate = json.loads(first.promotion.read_text())
+    assert (gate["mode"], gate["decision"]) == ("first_model", "promote")
+    assert gate["n_rows"] == record["test_metrics"]["n"]
     mlflow.set_tracking_uri(f"sqlite:///{base.state / 'mlflow.db'}")
     model = mlflow.pyfunc.load_model(f"models:/{MODEL}@champion")
     predictions = model.predict(model_input(demo_posts.tail(20)))
@@ -74,6 +94,7 @@ def test_a_retried_register_reuses_runs_and_version(registered):
     base, first, _, record, _ = registered
     again = _register(first, "run-1")
     assert again["version"] == record["version"] and again["run_id"] == record["run_id"]
+    assert again["alias"] == "champion", "a re-run after promotion leaves the champion be"
     client = MlflowClient(tracking_uri=f"sqlite:///{base.state / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("test")
     parents = client.search_runs([experiment.experiment_id],
@@ -92,7 +113,8 @@ def test_model_version_carries_lineage_tags_and_parent_logs_metrics(registered):
     assert child.data.tags["mlflow.parentRunId"] == record["parent_run_id"]
     assert child.data.metrics["test_mae_log"] == pytest.approx(record["test_metrics"]["mae_log"])
     written = json.loads(first.registration.read_text())
-    assert written["model_uri"] == f"models:/{MODEL}@champion"
+    assert written["version"] == record["version"]
+    assert written["model_uri"] == f"models:/{MODEL}@{written['alias']}"
 
 
 def test_every_candidate_run_has_its_evaluation_plots(registered):
@@ -108,3 +130,20 @@ def test_every_candidate_run_has_its_evaluation_plots(registered):
         assert {"plots/predicted_vs_actual.png", "plots/residuals.png"} <= plots
         if child.data.tags["engageflow.candidate"] == "lightgbm":
             assert "plots/feature_importance.png" in plots
+
+
+def test_the_gate_scores_both_real_models_on_the_same_holdout(registered):
+    """Last in this module: it may move @champion."""
+    base, _, second, _, record = registered
+    gate = _gate(second, "run-2")
+    assert gate["mode"] == "challenger_vs_champion"
+    assert (gate["champion_version"], gate["challenger_version"]) == ("1", "2")
+    assert gate["n_rows"] == record["test_metrics"]["n"]
+    assert gate["challenger"]["mae_log"] == pytest.approx(record["test_metrics"]["mae_log"])
+    assert gate["champion"]["mae_log"] == pytest.approx(
+        record["comparison"]["champion_test"]["mae_log"])
+    expected = {"promote": {"champion": "2", "previous": "1"},
+                "keep_challenger": {"champion": "1", "challenger": "2"},
+                "reject": {"champion": "1"}}[gate["decision"]]
+    aliases = MlflowClient().get_registered_model(MODEL).aliases
+    assert {k: str(v) for k, v in aliases.items()} == expected

@@ -121,7 +121,11 @@ def test_stages_register_a_growth_model_and_summarize_it(tmp_path, monkeypatch, 
     stages.evaluate(paths)
     record = stages.register(paths, settings, params, run_key="growth-test")
     assert record["model_name"] == "engagement-follower_growth"
-    assert record["alias"] == "champion"
+    gate = stages.promote(paths, settings, run_key="growth-test")
+    assert gate["mode"] == "first_model" and gate["decision"] == "promote", gate["reasons"]
+    # "no growth" is the baseline the first growth model had to beat
+    assert gate["primary"]["reference"] == pytest.approx(json.loads(
+        paths.metrics.read_text())["baselines"]["zero_growth"]["test"]["mae_log"])
     summary = format_summary(paths.data, tracking_uri=paths.tracking_uri)
     assert "predicted growth of log1p(followers)" in summary
     assert "baseline (zero growth)" in summary
