@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -61,13 +60,15 @@ def register(model: Any, model_name: str, example: pd.DataFrame, experiment_id: 
     return str(info.registered_model_version)
 
 
-@pytest.fixture()
-def registry(tmp_path: Path, post_models, serve_posts) -> dict[str, Any]:
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory, post_models, serve_posts) -> dict[str, Any]:
     """A SQLite registry holding model 'm': v1 ridge @champion, v2 lightgbm @challenger,
-    v3 random_forest (no alias)."""
+    v3 random_forest (no alias). Module-scoped: a test that moves an alias puts it back."""
     from mlflow import MlflowClient
 
     from pipelines.registry import tracking
+
+    tmp_path = tmp_path_factory.mktemp("registry")
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     tracking.connect(uri)
