@@ -15,7 +15,9 @@ EXPECTED_EDGES = {
     ],
     "engagement_collect": [("collect", "validate"), ("validate", "publish"),
                            ("collect", "publish")],
+    "batch_scoring": [],
 }
+EXPECTED_TASKS = {"batch_scoring": {"score"}}
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +44,8 @@ def test_task_graph(dagbag, dag_id):
     dag = dagbag.dags[dag_id]
     edges = {(t.task_id, d) for t in dag.tasks for d in t.downstream_task_ids}
     assert edges == set(EXPECTED_EDGES[dag_id]), f"{dag_id} ({dag.fileloc}) graph differs"
+    if dag_id in EXPECTED_TASKS:
+        assert set(dag.task_ids) == EXPECTED_TASKS[dag_id], f"{dag_id} ({dag.fileloc}) tasks"
 
 
 @pytest.mark.parametrize("dag_id", sorted(EXPECTED_EDGES))
@@ -79,3 +83,13 @@ def test_collect_publishes_the_asset_that_schedules_training(dagbag):
     assert [o.name for o in publish.outlets] == [VALIDATED_POSTS_ASSET]
     training = dagbag.dags["engagement_training"]
     assert VALIDATED_POSTS_ASSET in str(training.timetable.asset_condition)
+
+
+def test_batch_scoring_is_manual_and_its_formats_match_the_readers(dagbag):
+    from pipelines.collect.file_formats import FORMATS
+    from pipelines.config import SCORE_FORMATS
+
+    dag = dagbag.dags["batch_scoring"]
+    assert type(dag.timetable).__name__ == "NullTimetable", \
+        f"batch_scoring ({dag.fileloc}) must only run when triggered"
+    assert SCORE_FORMATS == FORMATS
