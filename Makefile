@@ -28,7 +28,8 @@ AIRFLOW_ENV := PATH=$(BIN):$$PATH ENGAGEFLOW_HOME=$(CURDIR) AIRFLOW_HOME=$(STATE
 	AIRFLOW__LOGGING__LOGGING_LEVEL=WARNING HF_HUB_OFFLINE=1 \
 	MLFLOW_TRACKING_URI=sqlite:///$(STATE)/mlflow.db
 
-.PHONY: help install run test lint airflow mlflow-ui repro clean lock bench bench-quality
+.PHONY: help install run test lint airflow mlflow-ui repro clean lock bench bench-quality \
+	serve bench-serving
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -78,6 +79,17 @@ mlflow-ui: $(STAMP) ## MLflow UI on http://127.0.0.1:5000 over the same store
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(STATE)/mlflow.db \
 		--default-artifact-root $(STATE)/mlartifacts --host 127.0.0.1 --port 5000 -w 1
 
+API_KEYS_FILE := $(STATE)/api_keys
+
+serve: $(STAMP) ## the prediction API on http://127.0.0.1:8000 (docs at /docs; prints the API key)
+	@mkdir -p $(STATE)
+	@test -f $(API_KEYS_FILE) || $(BIN)/python -c 'import secrets, sys; \
+		open(sys.argv[1], "w").write(secrets.token_urlsafe(24))' $(API_KEYS_FILE)
+	@chmod 600 $(API_KEYS_FILE)
+	@echo "API key (header X-API-Key): $$(cat $(API_KEYS_FILE))  (saved in $(API_KEYS_FILE))"
+	@ENGAGEFLOW_API_KEYS=$${ENGAGEFLOW_API_KEYS:-$$(cat $(API_KEYS_FILE))} ENGAGEFLOW_HOME=$(CURDIR) \
+		MLFLOW_TRACKING_URI=sqlite:///$(STATE)/mlflow.db $(BIN)/engageflow serve
+
 repro: $(STAMP) ## dvc repro: the same stages on data/ (versioned by DVC)
 	ENGAGEFLOW_HOME=$(CURDIR) PATH=$(BIN):$$PATH $(BIN)/dvc repro
 
@@ -88,6 +100,9 @@ bench: $(STAMP) ## speed benchmarks (training, embeddings, account history) → 
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/training_speed.py
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/embeddings.py
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/account_history.py
+
+bench-serving: $(STAMP) ## engageflow serve vs mlflow models serve → bench/results/serving.json
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/serving.py
 
 lock: $(STAMP) ## rewrite requirements.lock from the current .venv
 	@{ head -n 2 requirements.lock; $(UV) freeze | grep -v -e "^-e " -e "^engageflow"; } \

@@ -108,16 +108,35 @@ def http_request(host: str, port: int, path: str, body: dict, headers: dict[str,
     return "\r\n".join(lines) + "\r\n\r\n" + payload
 
 
+def group_cpu_seconds(pgid: int) -> float:
+    """User + system CPU seconds of every process in process group ``pgid`` (Linux)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid:               # pgrp
+            total += int(fields[11]) + int(fields[12])   # utime + stime, in clock ticks
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def run_load(host: str, port: int, requests: list[str], concurrency: int, duration: float,
-             warmup: float, workdir: Path) -> dict[str, Any]:
+             warmup: float, workdir: Path, pgid: int) -> dict[str, Any]:
     spec = workdir / "load.json"
     spec.write_text(json.dumps({"host": host, "port": port, "requests": requests,
                                 "concurrency": concurrency, "duration": duration,
                                 "warmup": warmup}))
     load_before = os.getloadavg()
+    cpu_before = group_cpu_seconds(pgid)
     out = subprocess.run([sys.executable, __file__, "--loadgen", str(spec)], check=True,
                          capture_output=True, text=True, timeout=duration + warmup + 120)
+    cpu = group_cpu_seconds(pgid) - cpu_before
     result = json.loads(out.stdout.strip().splitlines()[-1])
+    # server CPU per answered request (warm-up requests included in the CPU, not the count:
+    # an upper bound); depends far less on the other load of the machine than req/s does
+    result["server_cpu_ms_per_request"] = round(
+        1000 * cpu / max(result["requests"] * (duration + warmup) / duration, 1), 3)
     result["loadavg_before"] = [round(x, 2) for x in load_before]
     result["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
     return result
@@ -284,7 +303,7 @@ def main() -> None:
             for concurrency in args.concurrency:
                 for repeat in range(args.repeats):
                     result = run_load(host, server["port"], server["requests"], concurrency,
-                                      args.duration, args.warmup, workdir)
+                                      args.duration, args.warmup, workdir, proc.pid)
                     result.update(server=name, repeat=repeat)
                     print(json.dumps(result), flush=True)
                     runs.setdefault(f"{name}@{concurrency}", []).append(result)
@@ -297,7 +316,8 @@ def main() -> None:
     summary = {}
     for key, cell in runs.items():
         summary[key] = {m: statistics.median(r[m] for r in cell)
-                        for m in ("requests_per_s", "p50_ms", "p99_ms")}
+                        for m in ("requests_per_s", "p50_ms", "p99_ms",
+                                  "server_cpu_ms_per_request")}
         summary[key]["errors"] = sum(r["errors"] for r in cell)
     ratios = {c: round(summary[f"engageflow@{c}"]["requests_per_s"]
                        / summary[f"mlflow@{c}"]["requests_per_s"], 1)
@@ -340,7 +360,8 @@ def render_doc(result: dict[str, Any]) -> str:
     for key, cell in result["median"].items():
         server, concurrency = key.split("@")
         rows.append(f"| {server} | {concurrency} | {cell['requests_per_s']:.0f} | "
-                    f"{cell['p50_ms']:.2f} | {cell['p99_ms']:.2f} | {cell['errors']} |")
+                    f"{cell['p50_ms']:.2f} | {cell['p99_ms']:.2f} | "
+                    f"{cell['server_cpu_ms_per_request']:.2f} | {cell['errors']} |")
     ratios = ", ".join(f"{r}x at concurrency {c}" for c, r in result["throughput_ratio"].items())
     return f"""# Serving speed
 
@@ -354,8 +375,8 @@ single-post requests from loopback, closed-loop keep-alive load for
 - **engageflow**: {result['servers']['engageflow']}.
 - **mlflow**: {result['servers']['mlflow']}.
 
-| server | concurrency | req/s | p50 ms | p99 ms | errors |
-|---|---|---|---|---|---|
+| server | concurrency | req/s | p50 ms | p99 ms | server CPU ms/request | errors |
+|---|---|---|---|---|---|---|
 {chr(10).join(rows)}
 
 **Throughput ratio engageflow / mlflow: {ratios}.** Both answered the same post with
