@@ -343,7 +343,7 @@ def create_app(options: ServeOptions, *, store: ModelStore | None = None) -> Fas
     keys = tuple(k.encode() for k in options.api_keys or ())
 
     # a default, not Annotated: the annotations are strings and `header` is a local
-    def authorized(key: str | None = Depends(header)) -> None:  # noqa: B008
+    async def authorized(key: str | None = Depends(header)) -> None:  # noqa: B008
         if options.api_keys is None:
             return
         given = (key or "").encode()
