@@ -204,11 +204,13 @@ def _input_hash(post: dict[str, Any]) -> str:
 class Service:
     """The running parts of one server: models, router, log, metrics, background threads."""
 
-    def __init__(self, options: ServeOptions, store: ModelStore | None = None) -> None:
+    def __init__(self, options: ServeOptions, store: ModelStore | None = None, *,
+                 freeze_gc: bool = False) -> None:
         from pipelines.serve.log_writer import PredictionLogWriter
         from pipelines.serve.prediction_log import PredictionLog
 
         self.options = options
+        self.freeze_gc = freeze_gc
         self.metrics = Metrics()
         self.store = store or ModelStore(options.model_name, on_reload=self._reloaded)
         self.router: StickyRouter | ThompsonRouter = (
@@ -242,10 +244,11 @@ class Service:
 
             tracking.connect(self.options.tracking_uri)
         self.store.refresh()
-        # the loaded libraries and models live as long as the process: keep them out of
-        # the cyclic GC's generations so a collection does not walk them mid-request
-        gc.collect()
-        gc.freeze()
+        if self.freeze_gc:
+            # a server process: the loaded libraries and models live as long as it does, so
+            # keep them out of the cyclic GC's generations (no walk over them mid-request)
+            gc.collect()
+            gc.freeze()
         self.store.start_polling(self.options.poll_seconds)
         self.writer.start()
         if isinstance(self.router, ThompsonRouter):
@@ -320,9 +323,14 @@ class Service:
                            "predictions": answers}).encode()
 
 
-def create_app(options: ServeOptions, *, store: ModelStore | None = None) -> FastAPI:
-    """The FastAPI app for ``options``; models load and threads start with its lifespan."""
-    service = Service(options, store)
+def create_app(options: ServeOptions, *, store: ModelStore | None = None,
+               freeze_gc: bool = False) -> FastAPI:
+    """The FastAPI app for ``options``; models load and threads start with its lifespan.
+
+    ``freeze_gc`` (server processes only) moves everything alive after loading into the
+    GC's permanent generation.
+    """
+    service = Service(options, store, freeze_gc=freeze_gc)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -411,5 +419,5 @@ def run_server(options: ServeOptions, *, host: str, port: int) -> None:
     import uvicorn
 
     sys.setswitchinterval(0.001)
-    uvicorn.run(create_app(options), host=host, port=port, log_level="warning",
+    uvicorn.run(create_app(options, freeze_gc=True), host=host, port=port, log_level="warning",
                 access_log=False)
