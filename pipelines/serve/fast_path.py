@@ -42,6 +42,8 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _PLATFORM_INDEX = {p: i for i, p in enumerate(schema.PLATFORMS)}
 _CONTENT_INDEX = {c: i for i, c in enumerate(schema.CONTENT_TYPES)}
 _COUNT_FIELDS = ("hashtags_count", "mentions_count", "urls_count", "media_count")
+#: numpy's log1p, as the batch code calls it (math.log1p differs in the last bit at times)
+_LOG1P = np.log1p
 
 
 def epoch_ns(moment: datetime) -> int:
@@ -94,21 +96,32 @@ class _History:
         lf_all = pool["log_followers"].to_numpy()
         ll_all = pool["log_likes"].to_numpy()
         rate_all = pool["rate"].to_numpy()
-        for account, rows in pd.Series(np.arange(len(pool))).groupby(accounts):
-            idx = rows.to_numpy()
-            t, lf = t_all[idx], lf_all[idx]
-            known = np.lexsort((lf, t))             # (time, followers; NaN last) as _Pool
-            labelled = idx[~np.isnan(ll_all[idx])]
-            ot, ll = t_all[labelled], ll_all[labelled]
-            rated = ~np.isnan(rate_all[labelled])
-            rate = np.where(rated, rate_all[labelled], 0.0)
-            rated_f = rated.astype(float)
-            order = np.lexsort((ll, rate, rated_f, ot))
+        codes, names = pd.factorize(accounts)
+        # outcomes in the batch code's order (account, time, rated, rate, log_likes) and its
+        # per-account running sums: pandas' grouped cumsum (compensated), not np.cumsum, so
+        # every window sum matches to the last bit
+        labelled = np.flatnonzero(~np.isnan(ll_all))
+        rated = (~np.isnan(rate_all[labelled])).astype(float)
+        rate = np.where(rated > 0, rate_all[labelled], 0.0)
+        ll, ot, oc = ll_all[labelled], t_all[labelled], codes[labelled]
+        order = np.lexsort((ll, rate, rated, ot, oc))
+        sums = pd.DataFrame({"log_likes": ll[order], "rate": rate[order], "rated": rated[order]}
+                            ).groupby(oc[order], sort=False).cumsum()
+        oc, ot = oc[order], ot[order]
+        bounds = np.searchsorted(oc, np.arange(len(names) + 1))
+        known_order = np.lexsort((lf_all, t_all, codes))   # (time, followers; NaN last)
+        kc = codes[known_order]
+        known_bounds = np.searchsorted(kc, np.arange(len(names) + 1))
+        kt, klf = t_all[known_order], lf_all[known_order]
+        for code, account in enumerate(names):
+            lo, hi = bounds[code], bounds[code + 1]
+            klo, khi = known_bounds[code], known_bounds[code + 1]
             self.accounts[str(account)] = _Account(
-                out_t=ot[order].tolist(), cum_log_likes=np.cumsum(ll[order]).tolist(),
-                cum_rate=np.cumsum(rate[order]).tolist(),
-                cum_rated=np.cumsum(rated_f[order]).tolist(),
-                known_t=t[known].tolist(), known_lf=lf[known].tolist())
+                out_t=ot[lo:hi].tolist(),
+                cum_log_likes=sums["log_likes"].to_numpy()[lo:hi].tolist(),
+                cum_rate=sums["rate"].to_numpy()[lo:hi].tolist(),
+                cum_rated=sums["rated"].to_numpy()[lo:hi].tolist(),
+                known_t=kt[klo:khi].tolist(), known_lf=klf[klo:khi].tolist())
 
     def _sums(self, acc: _Account | None, instant: int) -> tuple[float, float, float, float]:
         if acc is None:
@@ -178,7 +191,7 @@ def _known_key(row: tuple[int, float]) -> tuple[int, float]:
 def _history_log_followers(followers: float | None) -> float:
     if followers is None or math.isnan(followers) or followers < 0:
         return math.nan
-    return math.log1p(max(followers, 0.0))
+    return float(_LOG1P(max(float(followers), 0.0)))
 
 
 class _Features:
@@ -220,7 +233,7 @@ class _Features:
             "hour": float(hour), "weekday": float(weekday), "month": float(moment.month),
             "is_weekend": 1.0 if weekday >= 5 else 0.0,
             "caption_chars": float(len(caption)), "caption_words": float(len(caption.split())),
-            "log_followers": math.log1p(max(followers, 0.0))
+            "log_followers": float(_LOG1P(max(float(followers), 0.0)))
             if followers is not None and not math.isnan(followers) else 0.0,
         }
         for name in schema.PLATFORMS:
