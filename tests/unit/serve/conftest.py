@@ -33,6 +33,12 @@ def fit_post_model(posts: pd.DataFrame, name: str, *, target: str = "likes", see
     return as_post_model(model, settings, table)
 
 
+@pytest.fixture(name="fit_post_model", scope="session")
+def fit_post_model_fixture():
+    """:func:`fit_post_model`, for tests (a conftest is not importable by name)."""
+    return fit_post_model
+
+
 @pytest.fixture(scope="session")
 def serve_posts() -> pd.DataFrame:
     """800 demo posts; the first 600 (by time) train the models, the rest are 'new'."""

@@ -83,13 +83,8 @@ def test_epoch_ns_is_exact():
     assert epoch_ns(moment.replace(tzinfo=None)) == pd.Timestamp(moment).value
 
 
-def test_other_estimators_use_their_own_predict_on_the_feature_row(serve_posts, cases):
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).parent))
-    from conftest import fit_post_model
-
+def test_other_estimators_use_their_own_predict_on_the_feature_row(serve_posts, cases,
+                                                                   fit_post_model):
     model = fit_post_model(serve_posts.iloc[:600], "hist_gradient_boosting",
                            hyperparameters={"max_iter": 20})
     compiled = CompiledPostModel(model)

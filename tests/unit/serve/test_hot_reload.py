@@ -79,6 +79,7 @@ def test_moving_champion_reloads_without_failed_requests(server, registry, serve
             assert time.monotonic() < deadline, "responses never switched to the new version"
             time.sleep(0.1)
         time.sleep(1.0)
+        metrics = httpx.get(f"{server}/metrics").text      # before the alias moves back
     finally:
         stop.set()
         for thread in clients:
@@ -94,5 +95,4 @@ def test_moving_champion_reloads_without_failed_requests(server, registry, serve
     assert switched > moved_at
     # once the new model answers, every request issued afterwards gets it
     assert all(v == new for t, _, v in results if t > switched + 0.5)
-    metrics = httpx.get(f"{server}/metrics").text
     assert 'engageflow_model_reloads_total{result="ok"} 1' in metrics
