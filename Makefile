@@ -29,7 +29,7 @@ AIRFLOW_ENV := PATH=$(BIN):$$PATH ENGAGEFLOW_HOME=$(CURDIR) AIRFLOW_HOME=$(STATE
 	MLFLOW_TRACKING_URI=sqlite:///$(STATE)/mlflow.db
 
 .PHONY: help install run test lint airflow mlflow-ui repro clean lock bench bench-quality \
-	stack-up stack-down docker-lint bench-drift bench-segments bench-promotion
+	stack-up stack-down docker-lint bench-drift bench-segments bench-promotion serve bench-serving
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -89,6 +89,17 @@ docker-lint: $(STAMP) ## hadolint the Dockerfiles and validate docker/docker-com
 	$(BIN)/hadolint docker/airflow.Dockerfile docker/serving.Dockerfile
 	HF_HUB_OFFLINE=1 $(BIN)/pytest -q -m docker tests/docker
 
+API_KEYS_FILE := $(STATE)/api_keys
+
+serve: $(STAMP) ## the prediction API on http://127.0.0.1:8000 (docs at /docs; prints the API key)
+	@mkdir -p $(STATE)
+	@test -f $(API_KEYS_FILE) || $(BIN)/python -c 'import secrets, sys; \
+		open(sys.argv[1], "w").write(secrets.token_urlsafe(24))' $(API_KEYS_FILE)
+	@chmod 600 $(API_KEYS_FILE)
+	@echo "API key (header X-API-Key): $$(cat $(API_KEYS_FILE))  (saved in $(API_KEYS_FILE))"
+	@ENGAGEFLOW_API_KEYS=$${ENGAGEFLOW_API_KEYS:-$$(cat $(API_KEYS_FILE))} ENGAGEFLOW_HOME=$(CURDIR) \
+		MLFLOW_TRACKING_URI=sqlite:///$(STATE)/mlflow.db $(BIN)/engageflow serve
+
 repro: $(STAMP) ## dvc repro: the same stages on data/ (versioned by DVC)
 	ENGAGEFLOW_HOME=$(CURDIR) PATH=$(BIN):$$PATH $(BIN)/dvc repro
 
@@ -109,6 +120,9 @@ bench: $(STAMP) ## speed benchmarks (training, embeddings, account history) → 
 
 bench-promotion: $(STAMP) ## promotion gate speed + sequential-test error rates → bench/results/promotion.json
 	$(BIN)/python bench/promotion.py
+
+bench-serving: $(STAMP) ## engageflow serve vs mlflow models serve → bench/results/serving.json
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/serving.py
 
 lock: $(STAMP) ## rewrite requirements.lock from the current .venv
 	@{ head -n 2 requirements.lock; $(UV) freeze | grep -v -e "^-e " -e "^engageflow"; } \

@@ -190,6 +190,52 @@ def cmd_drift(args: argparse.Namespace) -> int:
     return _print(decision)
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    import os
+
+    from pipelines.serve.app import ServeOptions, run_server
+
+    paths = _paths(args)
+    settings, _ = _settings(args, paths)
+    serve = settings.serve
+    keys = frozenset(k.strip() for k in os.environ.get("ENGAGEFLOW_API_KEYS", "").split(",")
+                     if k.strip())
+    if not keys and not args.no_auth:
+        raise ValueError("serve: no API keys; set ENGAGEFLOW_API_KEYS (comma-separated) or "
+                         "pass --no-auth to serve without authentication.")
+    if args.no_auth:
+        logging.getLogger(__name__).warning("serve: authentication is OFF (--no-auth)")
+    options = ServeOptions(
+        model_name=args.model_name or settings.register.model_name,
+        target=settings.train.target, prediction_log_url=paths.prediction_log_url,
+        tracking_uri=paths.tracking_uri, api_keys=None if args.no_auth else keys,
+        routing=args.routing or serve.routing, sticky_key=serve.sticky_key,
+        challenger_share=serve.challenger_share, exploration_floor=serve.exploration_floor,
+        seed=serve.seed, poll_seconds=serve.poll_seconds,
+        reward_refresh_seconds=serve.reward_refresh_seconds,
+        reward_horizon_hours=serve.reward_horizon_hours, max_body_bytes=serve.max_body_bytes,
+        max_batch=serve.max_batch, log_batch_size=serve.log_batch_size,
+        log_flush_seconds=serve.log_flush_seconds)
+    run_server(options, host=args.host or serve.host, port=args.port or serve.port)
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from pipelines.registry.loading import parse_models_uri
+    from pipelines.serve.scoring import run_score
+
+    paths = _paths(args)
+    parse_models_uri(args.model)
+    if not args.output.endswith(".parquet"):
+        raise ValueError(f"score: '--output' must be a .parquet file; got {args.output!r}.")
+    try:
+        return _print(run_score(model_uri=args.model, input_path=Path(args.input),
+                                input_format=args.format, output_path=Path(args.output),
+                                tracking_uri=paths.tracking_uri))
+    except LookupError as missing:          # no such model or alias in the registry
+        raise ValueError(str(missing)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="engageflow", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -264,6 +310,24 @@ def build_parser() -> argparse.ArgumentParser:
     drift.add_argument("--format", default="canonical", help="layout of --posts")
     drift.add_argument("--run-key", default="cli-drift", help="idempotency key of the "
                        "MLflow monitoring run")
+
+
+    serve = stage("serve", cmd_serve, "serve @champion/@challenger over HTTP (FastAPI); "
+                  "API keys from ENGAGEFLOW_API_KEYS")
+    serve.add_argument("--host", help="bind address (default: params serve.host)")
+    serve.add_argument("--port", type=_positive_int, help="default: params serve.port")
+    serve.add_argument("--model-name", help="registered model (default: params register)")
+    serve.add_argument("--routing", choices=("sticky", "thompson"),
+                       help="default: params serve.routing")
+    serve.add_argument("--no-auth", action="store_true",
+                       help="serve without API keys (local experiments only)")
+    score = stage("score", cmd_score, "batch-score a file of posts with a registered model")
+    score.add_argument("--model", required=True,
+                       help="models:/NAME@ALIAS or models:/NAME/VERSION")
+    score.add_argument("--input", required=True, help="file or folder of posts")
+    score.add_argument("--format", default="canonical", help="its layout (as for collect)")
+    score.add_argument("--output", required=True,
+                       help="predictions .parquet (quarantine written beside it)")
     registry = sub.add_parser("registry", help="the MLflow model registry")
     registry_sub = registry.add_subparsers(dest="registry_command", required=True)
     history = registry_sub.add_parser(

@@ -32,6 +32,10 @@ PARAM_KEYS: dict[str, tuple[str, str]] = {
     "model_name": ("register", "model_name"),
     "segments": ("segments", "only"),
     "sources": ("collect_daily", "sources"),
+    "score_model_uri": ("serve", "score_model_uri"),
+    "score_input": ("serve", "score_input"),
+    "score_format": ("serve", "score_format"),
+    "score_output": ("serve", "score_output"),
     "daily_demo_rows": ("collect_daily", "demo_rows"),
     "api_accounts": ("collect_daily", "api_accounts"),
     "window_days": ("monitor", "window_days"),
@@ -414,6 +418,78 @@ class ChampionChallengerConfig:
                "a number > 0", self.mixture_sd)
         _check(bool(self.experiment), f"{where}.experiment", "a non-empty name",
                self.experiment)
+SCORE_FORMATS: tuple[str, ...] = (
+    "canonical", "instagram_graph", "linkedin_share", "twitter_v2", "tweets_csv",
+    "instagram_scrape_csv", "facebook_uci",
+)  # pipelines.collect.file_formats.FORMATS, literal so DAG parsing stays light
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """Online serving and batch scoring (``serve`` section). Secrets (API keys) come from
+    the environment, never from here."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    routing: str = "sticky"
+    sticky_key: str = "account_id"
+    challenger_share: float = 0.1
+    exploration_floor: float = 0.05
+    reward_horizon_hours: float = 48.0
+    reward_refresh_seconds: float = 60.0
+    seed: int = 0
+    poll_seconds: float = 10.0
+    max_body_bytes: int = 1_000_000
+    max_batch: int = 256
+    log_batch_size: int = 500
+    log_flush_seconds: float = 0.5
+    score_model_uri: str = "models:/engagement-{target}@champion"
+    score_input: str = ""
+    score_format: str = "canonical"
+    score_output: str = "data/07_scoring/predictions.parquet"
+
+    def __post_init__(self) -> None:
+        _check(self.routing in ("sticky", "thompson"), "serve.routing",
+               "'sticky' or 'thompson'", self.routing)
+        _check(self.sticky_key in ("account_id", "post_id"), "serve.sticky_key",
+               "'account_id' or 'post_id'", self.sticky_key)
+        _check(isinstance(self.port, int) and 1 <= self.port <= 65535, "serve.port",
+               "an int in [1, 65535]", self.port)
+        _check(isinstance(self.challenger_share, (int, float))
+               and 0 <= self.challenger_share <= 1, "serve.challenger_share",
+               "a number in [0, 1]", self.challenger_share)
+        _check(isinstance(self.exploration_floor, (int, float))
+               and 0 <= self.exploration_floor <= 0.5, "serve.exploration_floor",
+               "a number in [0, 0.5]", self.exploration_floor)
+        _check(isinstance(self.seed, int) and self.seed >= 0, "serve.seed", "an int >= 0",
+               self.seed)
+        for name in ("reward_horizon_hours", "poll_seconds", "reward_refresh_seconds",
+                     "log_flush_seconds"):
+            value = getattr(self, name)
+            _check(isinstance(value, (int, float)) and value >= 0, f"serve.{name}",
+                   "a number >= 0", value)
+        for name, low, high in (("max_body_bytes", 1_000, 100_000_000),
+                                ("max_batch", 1, 10_000), ("log_batch_size", 1, 100_000)):
+            value = getattr(self, name)
+            _check(isinstance(value, int) and low <= value <= high, f"serve.{name}",
+                   f"an int in [{low}, {high}]", value)
+        _check(self.score_format in SCORE_FORMATS, "serve.score_format",
+               f"one of {list(SCORE_FORMATS)}", self.score_format)
+        _check(self.score_model_uri.startswith("models:/"), "serve.score_model_uri",
+               "a registry URI 'models:/NAME@ALIAS' or 'models:/NAME/VERSION'",
+               self.score_model_uri)
+
+
+def _serve(section: dict[str, Any], target: str) -> ServeConfig:
+    unknown = set(section) - set(ServeConfig.__dataclass_fields__)
+    if unknown:
+        raise ValueError(f"params.yaml: unknown key(s) {sorted(unknown)} in 'serve'; "
+                         f"allowed: {sorted(ServeConfig.__dataclass_fields__)}.")
+    values = {k: (v.replace("{target}", target) if isinstance(v, str) else v)
+              for k, v in section.items()}
+    if "score_model_uri" not in values:
+        values["score_model_uri"] = ServeConfig.score_model_uri.replace("{target}", target)
+    return ServeConfig(**values)
 
 
 @dataclass(frozen=True)
@@ -429,6 +505,7 @@ class Settings:
     promote: PromoteConfig = field(default_factory=PromoteConfig)
     champion_challenger: ChampionChallengerConfig = field(
         default_factory=ChampionChallengerConfig)
+    serve: ServeConfig = field(default_factory=ServeConfig)
 
 
 def _section(params: dict[str, Any], name: str, cls: type) -> Any:
@@ -542,6 +619,7 @@ def settings_from_params(params: dict[str, Any]) -> Settings:
             promote=_section(params, "promote", PromoteConfig),
             champion_challenger=_section(params, "champion_challenger",
                                          ChampionChallengerConfig),
+            serve=_serve(dict(params.get("serve") or {}), str(t["target"])),
         )
     except KeyError as missing:
         raise ValueError(f"params.yaml: missing key {missing}.") from None

@@ -11,10 +11,8 @@ DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
 EXPECTED_EDGES = {
     "engagement_training": [
         ("collect", "validate"), ("validate", "build_features"), ("build_features", "train"),
-        ("train", "evaluate"), ("evaluate", "register"), ("register", "segments"),
-
-
         ("train", "evaluate"), ("evaluate", "register"), ("register", "promotion_gate"),
+        ("promotion_gate", "segments"),
     ],
     "champion_challenger": [],
     "engagement_collect": [("collect", "validate"), ("validate", "publish"),
@@ -22,7 +20,9 @@ EXPECTED_EDGES = {
     "drift_monitoring": [("check", "decide"), ("check", "no_retraining"),
                          ("check", "notify"), ("decide", "trigger_retraining"),
                          ("decide", "no_retraining"), ("trigger_retraining", "notify")],
+    "batch_scoring": [],
 }
+EXPECTED_TASKS = {"batch_scoring": {"score"}}
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +49,8 @@ def test_task_graph(dagbag, dag_id):
     dag = dagbag.dags[dag_id]
     edges = {(t.task_id, d) for t in dag.tasks for d in t.downstream_task_ids}
     assert edges == set(EXPECTED_EDGES[dag_id]), f"{dag_id} ({dag.fileloc}) graph differs"
+    if dag_id in EXPECTED_TASKS:
+        assert set(dag.task_ids) == EXPECTED_TASKS[dag_id], f"{dag_id} ({dag.fileloc}) tasks"
 
 
 @pytest.mark.parametrize("dag_id", sorted(EXPECTED_EDGES))
@@ -113,3 +115,13 @@ def test_gate_metrics_literal_matches_the_gate():
     from pipelines.evaluate.promotion_gate import GATE_METRICS as GATE
 
     assert GATE_METRICS == GATE
+
+
+def test_batch_scoring_is_manual_and_its_formats_match_the_readers(dagbag):
+    from pipelines.collect.file_formats import FORMATS
+    from pipelines.config import SCORE_FORMATS
+
+    dag = dagbag.dags["batch_scoring"]
+    assert type(dag.timetable).__name__ == "NullTimetable", \
+        f"batch_scoring ({dag.fileloc}) must only run when triggered"
+    assert SCORE_FORMATS == FORMATS

@@ -15,10 +15,10 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from pipelines.serve.prediction_log import PredictionLog
 
 from pipelines.orchestration import champion_challenger_task
 from pipelines.registry import audit, tracking
+from pipelines.serve.prediction_log import PredictionLog
 
 MODEL = "engagement-likes"  # params.yaml's register.model_name for target likes
 START = datetime(2026, 3, 1, tzinfo=UTC)

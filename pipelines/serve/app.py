@@ -1,0 +1,423 @@
+"""The online API: ``POST /predict``, ``POST /outcomes``, ``GET /health``, ``GET /metrics``.
+
+``create_app`` wires a :class:`ModelStore` (champion and challenger, hot-reloaded), a
+router, the prediction log writer and the metrics into one FastAPI app. The request path
+stays free of pandas: pydantic validates the posts, the router picks an arm per post, the
+arm's compiled model predicts from plain values, the log rows go to a queue and the
+response is serialized once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import hashlib
+import hmac
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import PlainTextResponse, Response
+from fastapi.security import APIKeyHeader
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+
+from pipelines import schema
+from pipelines.serve.metrics import Metrics
+from pipelines.serve.model_store import ModelStore
+from pipelines.serve.routing import StickyRouter, ThompsonRouter, rewards_by_arm
+
+logger = logging.getLogger(__name__)
+
+API_KEY_HEADER = "X-API-Key"
+PATHS = ("/predict", "/outcomes", "/health", "/metrics", "/docs", "/openapi.json")
+
+
+# --- request and response bodies -----------------------------------------------------------
+
+class Post(BaseModel):
+    """One post as known when it is published (the model's input)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    post_id: str = Field(min_length=1, max_length=256)
+    account_id: str = Field(min_length=1, max_length=256)
+    platform: Literal[schema.PLATFORMS]  # type: ignore[valid-type]
+    content_type: Literal[schema.CONTENT_TYPES]  # type: ignore[valid-type]
+    posted_at: datetime = Field(description="Publication time; without an offset it is UTC.")
+    caption: str = Field("", max_length=20_000)
+    hashtags_count: int | None = Field(None, ge=0, le=10_000)
+    mentions_count: int | None = Field(None, ge=0, le=10_000)
+    urls_count: int | None = Field(None, ge=0, le=10_000)
+    media_count: int | None = Field(None, ge=0, le=10_000)
+    followers_at_post_time: int = Field(ge=0, le=10_000_000_000)
+
+
+class PostBatch(BaseModel):
+    """Several posts in one request (at most ``serve.max_batch``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    posts: list[Post] = Field(min_length=1)
+
+
+def _shape(value: Any) -> str:
+    return "batch" if isinstance(value, dict) and "posts" in value else "post"
+
+
+PredictBody = Annotated[Annotated[Post, Tag("post")] | Annotated[PostBatch, Tag("batch")],
+                        Discriminator(_shape)]
+
+
+class Prediction(BaseModel):
+    post_id: str
+    prediction: float = Field(description="Predicted count of the target (not log scale).")
+    arm: str
+    model_version: str
+
+
+class PredictResponse(BaseModel):
+    request_id: str
+    model_name: str
+    target: str
+    predictions: list[Prediction]
+
+
+class Outcome(BaseModel):
+    """Realized counts of a post, any time after it was predicted."""
+
+    model_config = ConfigDict(extra="forbid")
+    post_id: str = Field(min_length=1, max_length=256)
+    observed_at: datetime | None = Field(None, description="When counted; default: now (UTC).")
+    likes: int | None = Field(None, ge=0)
+    comments: int | None = Field(None, ge=0)
+    shares: int | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _some_count(self) -> Outcome:
+        if self.likes is None and self.comments is None and self.shares is None:
+            raise ValueError("at least one of likes, comments, shares is required")
+        return self
+
+
+class OutcomeBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    outcomes: list[Outcome] = Field(min_length=1)
+
+
+# --- options and wiring --------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """Everything the app needs, as plain values (built from ``ServeConfig`` + env)."""
+
+    model_name: str
+    target: str
+    prediction_log_url: str
+    tracking_uri: str | None = None
+    api_keys: frozenset[str] | None = None        # None: auth off
+    routing: str = "sticky"
+    sticky_key: str = "account_id"
+    challenger_share: float = 0.1
+    exploration_floor: float = 0.05
+    seed: int = 0
+    poll_seconds: float = 10.0
+    reward_refresh_seconds: float = 60.0
+    reward_horizon_hours: float = 48.0
+    max_body_bytes: int = 1_000_000
+    max_batch: int = 256
+    log_batch_size: int = 500
+    log_flush_seconds: float = 0.5
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class LimitAndMeasure:
+    """Pure ASGI middleware: 413 above ``max_body_bytes``; counts and times every request."""
+
+    def __init__(self, app: Any, max_body_bytes: int, metrics: Metrics) -> None:
+        self.app, self.max_body_bytes, self.metrics = app, max_body_bytes, metrics
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        path = scope["path"] if scope["path"] in PATHS else "other"
+        state = {"status": 500, "sent": False, "received": 0}
+        for name, value in scope["headers"]:
+            if name == b"content-length" and value.isdigit() \
+                    and int(value) > self.max_body_bytes:
+                await self._reject(send, int(value))
+                self.metrics.observe_request(path, 413, time.perf_counter() - started)
+                return
+
+        async def limited_receive() -> dict:
+            message = await receive()
+            if message["type"] == "http.request":
+                state["received"] += len(message.get("body", b""))
+                if state["received"] > self.max_body_bytes:
+                    raise _TooLarge
+            return message
+
+        async def measured_send(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                state["status"], state["sent"] = message["status"], True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, measured_send)
+        except _TooLarge:
+            if not state["sent"]:
+                state["status"] = 413
+                await self._reject(send, state["received"])
+        finally:
+            self.metrics.observe_request(path, state["status"], time.perf_counter() - started)
+
+    async def _reject(self, send: Any, size: int) -> None:
+        body = json.dumps({"detail": f"request body is {size} bytes or more; the limit is "
+                                     f"{self.max_body_bytes} bytes (serve.max_body_bytes)"}
+                          ).encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
+def _features_hash(row: Any) -> str:
+    return hashlib.blake2b(row.tobytes(), digest_size=8).hexdigest()
+
+
+def _input_hash(post: dict[str, Any]) -> str:
+    return hashlib.blake2b(json.dumps(post, default=str, sort_keys=True).encode(),
+                           digest_size=8).hexdigest()
+
+
+class Service:
+    """The running parts of one server: models, router, log, metrics, background threads."""
+
+    def __init__(self, options: ServeOptions, store: ModelStore | None = None, *,
+                 freeze_gc: bool = False) -> None:
+        from pipelines.serve.log_writer import PredictionLogWriter
+        from pipelines.serve.prediction_log import PredictionLog
+
+        self.options = options
+        self.freeze_gc = freeze_gc
+        self.metrics = Metrics()
+        self.store = store or ModelStore(options.model_name, on_reload=self._reloaded)
+        self.router: StickyRouter | ThompsonRouter = (
+            ThompsonRouter(options.exploration_floor, options.seed)
+            if options.routing == "thompson" else StickyRouter(options.challenger_share))
+        self.log = PredictionLog(options.prediction_log_url)
+        self.writer = PredictionLogWriter(self.log, batch_size=options.log_batch_size,
+                                          flush_seconds=options.log_flush_seconds)
+        self._stop = threading.Event()
+        self._reward_thread: threading.Thread | None = None
+        self.metrics.gauges.update({
+            "engageflow_model_info": lambda: [
+                ({"arm": a, "model_version": m.version, "path": m.model.kind}, 1.0)
+                for a, m in self.store.arms.items()],
+            "engageflow_prediction_log_queue_depth": lambda: [({}, float(self.writer.depth))],
+            "engageflow_prediction_log_rows": lambda: [
+                ({"result": "written"}, float(self.writer.written)),
+                ({"result": "dropped"}, float(self.writer.dropped)),
+                ({"result": "failed"}, float(self.writer.failed))],
+        })
+
+    def _reloaded(self, ok: bool, message: str) -> None:
+        if ok:
+            self.metrics.reloads += 1
+        else:
+            self.metrics.reload_failures += 1
+
+    def start(self) -> None:
+        if self.options.tracking_uri:
+            from pipelines.registry import tracking
+
+            tracking.connect(self.options.tracking_uri)
+        self.store.refresh()
+        if self.freeze_gc:
+            # a server process: the loaded libraries and models live as long as it does, so
+            # keep them out of the cyclic GC's generations (no walk over them mid-request)
+            gc.collect()
+            gc.freeze()
+        self.store.start_polling(self.options.poll_seconds)
+        self.writer.start()
+        if isinstance(self.router, ThompsonRouter):
+            self.refresh_rewards()
+            self._reward_thread = threading.Thread(target=self._reward_loop, daemon=True,
+                                                   name="reward-refresher")
+            self._reward_thread.start()
+        logger.info("serve: %s (%s routing), auth %s", self.options.model_name,
+                    self.router.mode, "on" if self.options.api_keys else "OFF")
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.store.stop()
+        if self._reward_thread is not None:
+            self._reward_thread.join(timeout=10)
+        self.writer.close()
+        self.log.close()
+
+    def refresh_rewards(self) -> None:
+        """Feed the Thompson router the realized rewards of the current versions."""
+        if not isinstance(self.router, ThompsonRouter):
+            return
+        pairs = self.log.matured_pairs(model_name=self.options.model_name,
+                                       target=self.options.target,
+                                       horizon_hours=self.options.reward_horizon_hours,
+                                       now=datetime.now(UTC))
+        versions = {a: m.version for a, m in self.store.arms.items()}
+        self.router.update(rewards_by_arm(pairs, versions))
+
+    def _reward_loop(self) -> None:
+        while not self._stop.wait(self.options.reward_refresh_seconds):
+            try:
+                self.refresh_rewards()
+            except Exception:  # noqa: BLE001 - routing keeps its last statistics
+                logger.exception("serve: refreshing arm rewards failed")
+
+    def predict(self, posts: list[Post], request_id: str) -> bytes:
+        """Route, predict and log ``posts``; the JSON response body."""
+        arms = self.store.arms                      # one snapshot for the whole request
+        available = tuple(arms)
+        key = self.options.sticky_key
+        groups: dict[str, list[int]] = {}
+        values = [post.__dict__ for post in posts]
+        for i, post in enumerate(values):
+            groups.setdefault(self.router.choose(post[key], available), []).append(i)
+        answers: list[dict[str, Any]] = [{}] * len(values)
+        records = []
+        now = datetime.now(UTC)
+        name, target = self.options.model_name, self.options.target
+        for arm, index in groups.items():
+            served = arms[arm]
+            batch = [values[i] for i in index]
+            predictions, matrix = served.model.predict(batch)
+            self.metrics.observe_prediction(arm, served.version, len(index))
+            for j, i in enumerate(index):
+                post, value = values[i], float(predictions[j])
+                answers[i] = {"post_id": post["post_id"], "prediction": value, "arm": arm,
+                              "model_version": served.version}
+                posted_at = post["posted_at"]
+                records.append({
+                    "request_id": request_id, "post_id": post["post_id"],
+                    "account_id": post["account_id"], "platform": post["platform"],
+                    "model_name": name, "model_version": served.version, "arm": arm,
+                    "target": target, "prediction": value,
+                    "features_hash": _features_hash(matrix[j]) if matrix is not None
+                    else _input_hash(post),
+                    "predicted_at": now,
+                    "posted_at": posted_at if posted_at.tzinfo is not None
+                    else posted_at.replace(tzinfo=UTC)})
+        self.writer.submit(records)
+        return json.dumps({"request_id": request_id, "model_name": name, "target": target,
+                           "predictions": answers}).encode()
+
+
+def create_app(options: ServeOptions, *, store: ModelStore | None = None,
+               freeze_gc: bool = False) -> FastAPI:
+    """The FastAPI app for ``options``; models load and threads start with its lifespan.
+
+    ``freeze_gc`` (server processes only) moves everything alive after loading into the
+    GC's permanent generation.
+    """
+    service = Service(options, store, freeze_gc=freeze_gc)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(service.start)
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(service.stop)
+
+    app = FastAPI(title="EngageFlow serving", lifespan=lifespan,
+                  description="Predicted engagement of social-media posts from the "
+                              "@champion / @challenger models of the registry. Send the "
+                              f"API key in the `{API_KEY_HEADER}` header.")
+    app.state.service = service
+    app.add_middleware(LimitAndMeasure, max_body_bytes=options.max_body_bytes,
+                       metrics=service.metrics)
+    header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False)
+    keys = tuple(k.encode() for k in options.api_keys or ())
+
+    # a default, not Annotated: the annotations are strings and `header` is a local
+    async def authorized(key: str | None = Depends(header)) -> None:  # noqa: B008
+        if options.api_keys is None:
+            return
+        given = (key or "").encode()
+        if not key or not any(hmac.compare_digest(given, k) for k in keys):
+            raise HTTPException(status_code=401, headers={"WWW-Authenticate": "ApiKey"},
+                                detail=f"missing or invalid API key (header {API_KEY_HEADER})")
+
+    @app.post("/predict", response_model=PredictResponse,
+              dependencies=[Depends(authorized)],
+              responses={401: {"description": "Missing or wrong API key"},
+                         413: {"description": "Body or batch too large"},
+                         422: {"description": "Invalid post (field-level messages)"}})
+    async def predict(body: PredictBody, request: Request) -> Response:
+        """Predict the target count for one post or a batch ``{"posts": [...]}``."""
+        posts = body.posts if isinstance(body, PostBatch) else [body]
+        if len(posts) > options.max_batch:
+            raise HTTPException(status_code=413, detail=(
+                f"batch has {len(posts)} posts; the limit is {options.max_batch} "
+                f"(serve.max_batch)"))
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        return Response(service.predict(posts, request_id[:64]), media_type="application/json")
+
+    @app.post("/outcomes", dependencies=[Depends(authorized)])
+    def outcomes(body: OutcomeBatch) -> dict[str, int]:
+        """Record realized counts of posts (a later observation supersedes earlier ones)."""
+        now = datetime.now(UTC)
+        rows = []
+        for outcome in body.outcomes:
+            observed = outcome.observed_at or now
+            row: dict[str, Any] = {"post_id": outcome.post_id, "observed_at": observed
+                                   if observed.tzinfo else observed.replace(tzinfo=UTC)}
+            for target in ("likes", "comments", "shares"):
+                if getattr(outcome, target) is not None:
+                    row[target] = getattr(outcome, target)
+            rows.append(row)
+        return {"stored": service.log.record_outcomes(rows)}
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        """Liveness and what is served (no key needed)."""
+        arms = service.store.arms
+        return {"status": "ok" if arms else "loading", "model_name": options.model_name,
+                "target": options.target, "routing": service.router.mode,
+                "arms": {a: m.version for a, m in arms.items()},
+                "paths": {a: m.model.kind for a, m in arms.items()},
+                "log_queue_depth": service.writer.depth}
+
+    @app.get("/metrics", response_class=PlainTextResponse)
+    async def metrics() -> PlainTextResponse:
+        """Prometheus text exposition (no key needed)."""
+        return PlainTextResponse(service.metrics.render(),
+                                 media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    return app
+
+
+def run_server(options: ServeOptions, *, host: str, port: int) -> None:
+    """Serve ``options`` with uvicorn (one worker: the log writer and poller are in-process).
+
+    The GIL switch interval drops from 5 ms to 1 ms so the background threads (log writer,
+    alias poller) can hold up the event loop for at most ~1 ms at a time (tail latency).
+    """
+    import sys
+
+    import uvicorn
+
+    sys.setswitchinterval(0.001)
+    uvicorn.run(create_app(options, freeze_gc=True), host=host, port=port, log_level="warning",
+                access_log=False)

@@ -1,0 +1,297 @@
+"""The prediction log: every served prediction, and the outcomes they are judged against.
+
+Two tables, written with SQLAlchemy Core so the same code runs on SQLite (the default,
+``ProjectPaths.prediction_log_url``) and PostgreSQL (an URL in the environment):
+
+- ``predictions``: one row per (request, post, target) answered by a model version and arm;
+- ``outcomes``: observations of a post's realized counts, appended. A post is observed many
+  times while its counts grow; for each target the latest non-null observation (by
+  ``observed_at``) supersedes the earlier ones.
+
+Times are stored as naive UTC (SQLite keeps no offset) and come back tz-aware UTC.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+TARGETS: tuple[str, ...] = ("likes", "comments", "shares")
+
+PREDICTION_FIELDS: tuple[str, ...] = (
+    "request_id", "post_id", "account_id", "platform", "model_name", "model_version", "arm",
+    "target", "prediction", "features_hash", "predicted_at", "posted_at",
+)
+PAIR_COLUMNS: tuple[str, ...] = (
+    "request_id", "post_id", "account_id", "platform", "arm", "model_version", "prediction",
+    "actual", "predicted_at", "posted_at",
+)
+_STRING_FIELDS = ("request_id", "post_id", "account_id", "platform", "model_name",
+                  "model_version", "arm", "features_hash")
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """A tz-aware UTC datetime in Python, naive UTC in the database (SQLite and PostgreSQL)."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(
+                f"PredictionLog: datetimes must be tz-aware (UTC); got naive {value!r}.")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+metadata = sa.MetaData()
+
+predictions = sa.Table(
+    "predictions", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("request_id", sa.String(64), nullable=False),
+    sa.Column("post_id", sa.String(256), nullable=False),
+    sa.Column("account_id", sa.String(256), nullable=False),
+    sa.Column("platform", sa.String(32), nullable=False),
+    sa.Column("model_name", sa.String(256), nullable=False),
+    sa.Column("model_version", sa.String(32), nullable=False),
+    sa.Column("arm", sa.String(32), nullable=False),
+    sa.Column("target", sa.String(16), nullable=False),
+    sa.Column("prediction", sa.Float, nullable=False),
+    sa.Column("features_hash", sa.String(64), nullable=False),
+    sa.Column("predicted_at", UTCDateTime, nullable=False),
+    sa.Column("posted_at", UTCDateTime, nullable=False),
+    sa.Index("ix_predictions_model_target_posted", "model_name", "target", "posted_at"),
+    sa.Index("ix_predictions_post", "post_id"),
+    sa.Index("ix_predictions_request", "request_id"),
+)
+
+outcomes = sa.Table(
+    "outcomes", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("post_id", sa.String(256), nullable=False),
+    sa.Column("observed_at", UTCDateTime, nullable=False),
+    sa.Column("likes", sa.BigInteger, nullable=True),
+    sa.Column("comments", sa.BigInteger, nullable=True),
+    sa.Column("shares", sa.BigInteger, nullable=True),
+    sa.Column("recorded_at", UTCDateTime, nullable=False),
+    sa.Index("ix_outcomes_post_observed", "post_id", "observed_at"),
+)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets the promotion gate read while the server writes; busy_timeout waits for locks
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; for a SQLite file, its folder is created and WAL turned on."""
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            from pathlib import Path
+
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False})
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+def _aware(where: str, field: str, value: Any) -> datetime:
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        raise ValueError(f"{where}: '{field}' must be a tz-aware UTC datetime; got {value!r}.")
+    return value
+
+
+def _check_prediction(index: int, record: dict[str, Any]) -> dict[str, Any]:
+    where = f"PredictionLog.log_predictions: record {index}"
+    missing = [f for f in PREDICTION_FIELDS if f not in record]
+    if missing:
+        raise ValueError(f"{where}: missing field(s) {missing}; "
+                         f"required: {list(PREDICTION_FIELDS)}.")
+    for field in _STRING_FIELDS:
+        value = record[field]
+        if not isinstance(value, str) or not value:
+            raise ValueError(f"{where}: '{field}' must be a non-empty str; got {value!r}.")
+    if record["target"] not in TARGETS:
+        raise ValueError(f"{where}: 'target' must be one of {list(TARGETS)}; "
+                         f"got {record['target']!r}.")
+    prediction = record["prediction"]
+    if isinstance(prediction, bool) or not isinstance(prediction, numbers.Real) \
+            or not math.isfinite(prediction) or prediction < 0:
+        raise ValueError(f"{where}: 'prediction' must be a finite count >= 0 (not log scale); "
+                         f"got {prediction!r}.")
+    row = {field: record[field] for field in PREDICTION_FIELDS}
+    row["prediction"] = float(prediction)
+    row["predicted_at"] = _aware(where, "predicted_at", record["predicted_at"])
+    row["posted_at"] = _aware(where, "posted_at", record["posted_at"])
+    return row
+
+
+def _check_outcome(index: int, record: dict[str, Any], recorded_at: datetime) -> dict[str, Any]:
+    where = f"PredictionLog.record_outcomes: outcome {index}"
+    post_id = record.get("post_id")
+    if not isinstance(post_id, str) or not post_id:
+        raise ValueError(f"{where}: 'post_id' must be a non-empty str; got {post_id!r}.")
+    unknown = set(record) - {"post_id", "observed_at", *TARGETS}
+    if unknown:
+        raise ValueError(f"{where}: unknown field(s) {sorted(unknown)}; allowed: post_id, "
+                         f"observed_at, {', '.join(TARGETS)}.")
+    row: dict[str, Any] = {"post_id": post_id, "recorded_at": recorded_at,
+                           "observed_at": _aware(where, "observed_at", record.get("observed_at"))}
+    counts = 0
+    for target in TARGETS:
+        value = record.get(target)
+        if value is None:
+            row[target] = None
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{where}: '{target}' must be an int >= 0; got {value!r}.")
+        row[target] = int(value)
+        counts += 1
+    if counts == 0:
+        raise ValueError(f"{where}: at least one of {list(TARGETS)} is required; got none "
+                         f"for post {post_id!r}.")
+    return row
+
+
+class PredictionLog:
+    """Logged predictions and realized outcomes in one SQL database.
+
+    Args:
+        url: A SQLAlchemy URL (``sqlite:///path.db`` or ``postgresql+psycopg://...``).
+            Tables are created if missing.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        self.engine.dispose()
+
+    def log_predictions(self, records: list[dict[str, Any]]) -> None:
+        """Insert prediction records (keys: :data:`PREDICTION_FIELDS`) in one transaction.
+
+        Raises:
+            ValueError: naming the record, the field, the rule and the value, before
+                anything is written.
+        """
+        rows = [_check_prediction(i, r) for i, r in enumerate(records)]
+        if not rows:
+            return
+        with self.engine.begin() as connection:
+            connection.execute(predictions.insert(), rows)
+
+    def record_outcomes(self, outcomes_: list[dict[str, Any]]) -> int:
+        """Append outcome observations (``post_id``, ``observed_at`` and any of
+        likes/comments/shares); for each target the latest observation of a post wins.
+
+        Returns:
+            The number of rows stored.
+
+        Raises:
+            ValueError: naming the outcome, the field, the rule and the value.
+        """
+        now = datetime.now(UTC)
+        rows = [_check_outcome(i, r, now) for i, r in enumerate(outcomes_)]
+        if rows:
+            with self.engine.begin() as connection:
+                connection.execute(outcomes.insert(), rows)
+        return len(rows)
+
+    def _latest_outcome(self, target: str) -> sa.Subquery:
+        """Per post, the latest observation that reports ``target``."""
+        column = outcomes.c[target]
+        ranked = (
+            sa.select(outcomes.c.post_id, column.label("actual"),
+                      sa.func.row_number().over(
+                          partition_by=outcomes.c.post_id,
+                          order_by=(outcomes.c.observed_at.desc(), outcomes.c.id.desc()),
+                      ).label("rank"))
+            .where(column.is_not(None))
+            .subquery("ranked")
+        )
+        return sa.select(ranked.c.post_id, ranked.c.actual).where(ranked.c.rank == 1) \
+            .subquery("latest")
+
+    def matured_pairs(self, *, model_name: str, target: str, horizon_hours: float,
+                      now: datetime, since: datetime | None = None) -> pd.DataFrame:
+        """Logged predictions of ``model_name``/``target`` joined with their realized outcome.
+
+        A pair is matured when its post has an outcome for ``target`` and was posted at least
+        ``horizon_hours`` before ``now`` (its counts have had time to settle). ``since``
+        keeps only predictions made at or after that time.
+
+        Returns:
+            One row per logged prediction, columns :data:`PAIR_COLUMNS`, oldest post first.
+
+        Raises:
+            ValueError: for an unknown target, a negative horizon or a naive datetime.
+        """
+        where = "PredictionLog.matured_pairs"
+        if target not in TARGETS:
+            raise ValueError(f"{where}: 'target' must be one of {list(TARGETS)}; got {target!r}.")
+        if not isinstance(horizon_hours, (int, float)) or horizon_hours < 0:
+            raise ValueError(f"{where}: 'horizon_hours' must be a number >= 0; "
+                             f"got {horizon_hours!r}.")
+        cutoff = _aware(where, "now", now) - timedelta(hours=float(horizon_hours))
+        latest = self._latest_outcome(target)
+        query = (
+            sa.select(predictions.c.request_id, predictions.c.post_id, predictions.c.account_id,
+                      predictions.c.platform, predictions.c.arm, predictions.c.model_version,
+                      predictions.c.prediction, latest.c.actual, predictions.c.predicted_at,
+                      predictions.c.posted_at)
+            .join(latest, latest.c.post_id == predictions.c.post_id)
+            .where(predictions.c.model_name == model_name, predictions.c.target == target,
+                   predictions.c.posted_at <= cutoff)
+            .order_by(predictions.c.posted_at, predictions.c.id)
+        )
+        if since is not None:
+            query = query.where(predictions.c.predicted_at >= _aware(where, "since", since))
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).all()
+        frame = pd.DataFrame([tuple(r) for r in rows], columns=list(PAIR_COLUMNS))
+        frame["prediction"] = frame["prediction"].astype("float64")
+        frame["actual"] = frame["actual"].astype("float64")
+        for column in ("predicted_at", "posted_at"):
+            frame[column] = pd.to_datetime(frame[column], utc=True)
+        return frame
+
+    def count_predictions(self, **filters: str) -> int:
+        """Number of logged predictions matching equality ``filters`` (column=value)."""
+        query = sa.select(sa.func.count()).select_from(predictions)
+        for column, value in filters.items():
+            query = query.where(predictions.c[column] == value)
+        with self.engine.connect() as connection:
+            return int(connection.execute(query).scalar_one())
+
+    def predictions_for(self, request_ids: Iterable[str]) -> pd.DataFrame:
+        """The logged rows of the given request ids (for audits and tests)."""
+        query = sa.select(predictions).where(predictions.c.request_id.in_(list(request_ids))) \
+            .order_by(predictions.c.id)
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).all()
+        return pd.DataFrame([r._asdict() for r in rows],
+                            columns=[c.name for c in predictions.columns])

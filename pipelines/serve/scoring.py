@@ -1,0 +1,165 @@
+"""Batch scoring: a file of posts in any supported format → predictions in Parquet.
+
+The batch path is the registered model itself (``model.predict`` on a DataFrame), the same
+object the online fast path is proven equal to. Rows that cannot be scored go to a
+quarantine file with every reason, never silently dropped: rows read = scored + quarantined.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipelines import schema
+
+logger = logging.getLogger(__name__)
+
+SCORE_COLUMNS: tuple[str, ...] = ("post_id", "account_id", "platform", "posted_at",
+                                  "prediction", "model_uri", "model_name", "model_version",
+                                  "scored_at")
+_COUNTS = ("hashtags_count", "mentions_count", "urls_count", "media_count")
+
+
+def quarantine_path(output_path: Path) -> Path:
+    """Where the rows that could not be scored go, beside the output."""
+    return output_path.with_name(output_path.stem + ".quarantine.parquet")
+
+
+def scoring_failures(posts: pd.DataFrame) -> list[list[dict[str, str]]]:
+    """Per row, every serving-contract rule it breaks (empty list: scorable).
+
+    The rules are the online API's: ids present, a known platform and content type, a
+    publication time, followers >= 0, counts >= 0 where given.
+    """
+    failures: list[list[dict[str, str]]] = [[] for _ in range(len(posts))]
+
+    def flag(mask: pd.Series, rule: str, column: str) -> None:
+        for i in np.flatnonzero(mask.to_numpy(dtype=bool, na_value=True)):
+            value = posts[column].iloc[i]
+            failures[i].append({"rule": rule, "column": column,
+                                "value": "null" if pd.isna(value) else str(value)[:200]})
+
+    for column in ("post_id", "account_id"):
+        text = posts[column].astype("string")
+        flag(text.isna() | (text.str.strip() == ""), "required_non_empty", column)
+    flag(~posts["platform"].isin(schema.PLATFORMS), "platform_in_set", "platform")
+    flag(~posts["content_type"].isin(schema.CONTENT_TYPES), "content_type_in_set",
+         "content_type")
+    flag(pd.to_datetime(posts["posted_at"], utc=True, errors="coerce").isna(),
+         "posted_at_required", "posted_at")
+    followers = pd.to_numeric(posts["followers_at_post_time"], errors="coerce")
+    flag(followers.isna() | (followers < 0), "followers_non_negative",
+         "followers_at_post_time")
+    for column in _COUNTS:
+        values = pd.to_numeric(posts[column], errors="coerce")
+        flag((values < 0).fillna(False), "count_non_negative", column)
+    return failures
+
+
+def score_posts(posts: pd.DataFrame, model: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split ``posts`` into scorable and not, and predict the scorable ones.
+
+    Returns:
+        (the scorable posts with a ``prediction`` column, the quarantine rows).
+    """
+    from pipelines.registry.register import model_input
+
+    posts = posts.reset_index(drop=True)
+    failures = scoring_failures(posts)
+    bad = np.array([bool(f) for f in failures], dtype=bool)
+    quarantine = schema.quarantine_frame([
+        {"stage": "score", "source_row": i + 1, "post_id": None if pd.isna(posts["post_id"][i])
+         else str(posts["post_id"][i]), "rule": f[0]["rule"], "column": f[0]["column"],
+         "value": f[0]["value"], "reasons": json.dumps(f),
+         "record": posts.iloc[i].to_json(date_format="iso", default_handler=str)}
+        for i, f in enumerate(failures) if f])
+    good = posts[~bad].reset_index(drop=True)
+    predictions = (np.asarray(model.predict(model_input(good)), float) if len(good)
+                   else np.empty(0))
+    return good.assign(prediction=predictions), quarantine
+
+
+def run_score(*, model_uri: str, input_path: Path, input_format: str, output_path: Path,
+              tracking_uri: str) -> dict[str, Any]:
+    """Stage runner: read posts, score with ``model_uri``, write predictions + quarantine.
+
+    Args:
+        model_uri: ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION`` (resolved once, so
+            every row is scored by the same version even if the alias moves meanwhile).
+        input_path: A file or folder of posts.
+        input_format: One of ``pipelines.collect.file_formats.FORMATS``.
+        output_path: The predictions Parquet; the quarantine goes beside it.
+        tracking_uri: The MLflow store holding the registry.
+
+    Returns:
+        Counts and paths (rows_in = scored + quarantined).
+
+    Raises:
+        ValueError: for a malformed model URI or an unreadable input (naming it).
+        LookupError: if the model or alias does not exist.
+    """
+    from pipelines.collect.file_formats import read_posts
+    from pipelines.registry import loading, tracking
+
+    tracking.connect(tracking_uri)
+    ref = loading.resolve(model_uri)
+    model = loading.load_version(ref.name, ref.version)
+    read = read_posts(input_path, input_format)
+    scored, invalid = score_posts(read.posts, model)
+    quarantine = pd.concat([read.rejects.assign(stage="collect"), invalid],
+                           ignore_index=True) if len(read.rejects) else invalid
+    now = pd.Timestamp(datetime.now(UTC))
+    out = scored.assign(model_uri=model_uri, model_name=ref.name, model_version=ref.version,
+                        scored_at=now)
+    out["posted_at"] = pd.to_datetime(out["posted_at"], utc=True)
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    out[list(SCORE_COLUMNS)].to_parquet(output_path, index=False)
+    quarantine_file = quarantine_path(output_path)
+    quarantine.to_parquet(quarantine_file, index=False)
+    result = {"rows_in": read.records_read, "scored": len(out), "quarantined": len(quarantine),
+              "model_name": ref.name, "model_version": ref.version, "model_uri": model_uri,
+              "output": str(output_path), "quarantine": str(quarantine_file)}
+    if result["scored"] + result["quarantined"] != result["rows_in"]:
+        raise RuntimeError(f"run_score: {result['rows_in']} rows in but {result['scored']} "
+                           f"scored + {result['quarantined']} quarantined; rows were lost.")
+    logger.info("score: %d rows in, %d scored by %s v%s, %d quarantined", result["rows_in"],
+                result["scored"], ref.name, ref.version, result["quarantined"])
+    return result
+
+
+def score_task(*, project_dir: str, run_id: str, form_params: dict[str, Any]) -> dict[str, Any]:
+    """The batch_scoring DAG's task: settings from params.yaml + the trigger form, then
+    :func:`run_score`. Bad input (params, URI, file) fails without retries.
+
+    Raises:
+        airflow AirflowFailException: for a ValueError (bad params, URI or input).
+    """
+    from pipelines.orchestration import fail_fast_on_bad_input
+
+    return fail_fast_on_bad_input(_score_from_params)(project_dir, run_id, form_params)
+
+
+def _score_from_params(project_dir: str, run_id: str, form_params: dict[str, Any]
+                       ) -> dict[str, Any]:
+    from pipelines.config import apply_overrides, load_params, settings_from_params
+    from pipelines.paths import project_paths
+
+    paths = project_paths(project_dir)
+    settings = settings_from_params(apply_overrides(load_params(paths.params_file),
+                                                    form_params))
+    serve = settings.serve
+    if not serve.score_input:
+        raise ValueError("batch_scoring: 'score_input' must name a file or folder of posts; "
+                         "got ''.")
+    result = run_score(model_uri=serve.score_model_uri,
+                       input_path=paths.resolve(serve.score_input),
+                       input_format=serve.score_format,
+                       output_path=paths.resolve(serve.score_output),
+                       tracking_uri=paths.tracking_uri)
+    return {**result, "run_id": run_id}

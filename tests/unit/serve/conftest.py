@@ -1,0 +1,87 @@
+"""Real fitted post models (the training code path) and a real MLflow registry in tmp."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import pytest
+
+SERVE_MODELS = ("ridge", "lightgbm", "random_forest")
+#: Small but real hyperparameters, so the session trains in seconds.
+SMALL = {"lightgbm": {"n_estimators": 40, "num_leaves": 7},
+         "random_forest": {"n_estimators": 12, "max_depth": 8}, "ridge": {}}
+
+
+def fit_post_model(posts: pd.DataFrame, name: str, *, target: str = "likes", seed: int = 3,
+                   hyperparameters: dict[str, Any] | None = None) -> Any:
+    """A registered-model-shaped pipeline fitted the way the train stage fits one."""
+    from pipelines.features.engagement_features import tabular_columns
+    from pipelines.features.settings import FeatureSettings
+    from pipelines.features.stage import build_feature_table
+    from pipelines.train.estimators import as_post_model
+    from pipelines.train.model_zoo import make_model
+    from pipelines.train.split import labelled
+    from pipelines.train.stage import feature_matrix
+
+    settings = FeatureSettings()
+    table = build_feature_table(posts, settings)
+    names = tabular_columns(settings)
+    rows = labelled(table, target)
+    model = make_model(name, hyperparameters if hyperparameters is not None else SMALL[name],
+                       seed, names).fit(feature_matrix(rows, names), rows[target].astype(float))
+    return as_post_model(model, settings, table)
+
+
+@pytest.fixture(name="fit_post_model", scope="session")
+def fit_post_model_fixture():
+    """:func:`fit_post_model`, for tests (a conftest is not importable by name)."""
+    return fit_post_model
+
+
+@pytest.fixture(scope="session")
+def serve_posts() -> pd.DataFrame:
+    """800 demo posts; the first 600 (by time) train the models, the rest are 'new'."""
+    from pipelines.collect.demo_data import generate_posts
+
+    posts = generate_posts(800, accounts=20, seed=11)
+    return posts.sort_values(["posted_at", "post_id"]).reset_index(drop=True)
+
+
+@pytest.fixture(scope="session")
+def post_models(serve_posts) -> dict[str, Any]:
+    train = serve_posts.iloc[:600]
+    return {name: fit_post_model(train, name) for name in SERVE_MODELS}
+
+
+def register(model: Any, model_name: str, example: pd.DataFrame, experiment_id: str) -> str:
+    """Log ``model`` as a new version of ``model_name``; returns the version."""
+    import mlflow
+
+    with mlflow.start_run(experiment_id=experiment_id):
+        info = mlflow.sklearn.log_model(
+            model, name="model", registered_model_name=model_name, input_example=None,
+            serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE,
+            pip_requirements=["scikit-learn", "lightgbm", "pandas"])
+    return str(info.registered_model_version)
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory, post_models, serve_posts) -> dict[str, Any]:
+    """A SQLite registry holding model 'm': v1 ridge @champion, v2 lightgbm @challenger,
+    v3 random_forest (no alias). Module-scoped: a test that moves an alias puts it back."""
+    from mlflow import MlflowClient
+
+    from pipelines.registry import tracking
+
+    tmp_path = tmp_path_factory.mktemp("registry")
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    tracking.connect(uri)
+    experiment = tracking.ensure_experiment("serve-test", tmp_path / "artifacts")
+    versions = {name: register(post_models[name], "m", serve_posts.head(3), experiment)
+                for name in SERVE_MODELS}
+    client = MlflowClient()
+    client.set_registered_model_alias("m", "champion", versions["ridge"])
+    client.set_registered_model_alias("m", "challenger", versions["lightgbm"])
+    return {"uri": uri, "versions": versions, "tmp": tmp_path}

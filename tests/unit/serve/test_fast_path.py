@@ -1,0 +1,93 @@
+"""The request fast path computes the same predictions as the batch path (model.predict on
+a DataFrame), for every model family registered by default."""
+
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipelines.serve.fast_path import CompiledPostModel, epoch_ns, posts_frame
+
+SERVE_MODELS = ("ridge", "lightgbm", "random_forest")   # registered by default
+
+INPUT = ("post_id", "account_id", "platform", "content_type", "posted_at", "caption",
+         "hashtags_count", "mentions_count", "urls_count", "media_count",
+         "followers_at_post_time")
+
+
+def request_posts(posts: pd.DataFrame) -> list[dict]:
+    """Canonical rows as the API hands them to the model (plain Python values)."""
+    out = []
+    for row in posts.to_dict("records"):
+        post = {k: row[k] for k in INPUT}
+        post["posted_at"] = row["posted_at"].to_pydatetime()
+        post["caption"] = row["caption"] if isinstance(row["caption"], str) else ""
+        for k in ("hashtags_count", "mentions_count", "urls_count", "media_count",
+                  "followers_at_post_time"):
+            post[k] = None if pd.isna(row[k]) else float(row[k])
+        out.append(post)
+    return out
+
+
+@pytest.fixture(scope="module")
+def cases(serve_posts) -> list[dict]:
+    new = request_posts(serve_posts.iloc[600:700])        # after the history, its accounts
+    known = request_posts(serve_posts.iloc[100:110])      # posts the history already holds
+    odd = [dict(new[0], post_id="unseen-1", account_id="never-seen"),
+           dict(new[1], post_id="no-counts", hashtags_count=None, urls_count=None,
+                caption=""),
+           dict(new[2], post_id="same-time-twin"),         # same account and instant as new[2]
+           dict(new[3], post_id="no-followers", followers_at_post_time=None)]
+    return new + known + odd
+
+
+@pytest.mark.parametrize("name", SERVE_MODELS)
+def test_fast_path_equals_batch_path(post_models, cases, name):
+    model = post_models[name]
+    compiled = CompiledPostModel(model)
+    assert compiled.fast and compiled.kind == name
+
+    batch = np.asarray(model.predict(posts_frame(cases)), float)
+    online, matrix = compiled.predict(cases)
+    assert matrix.shape == (len(cases), len(model.steps[0][1].feature_names_))
+    np.testing.assert_allclose(online, batch, rtol=1e-9, atol=1e-9)
+    # one post per call, as a single-post request sees it
+    single = np.array([compiled.predict([post])[0][0] for post in cases])
+    one_by_one = np.array([model.predict(posts_frame([post]))[0] for post in cases])
+    np.testing.assert_allclose(single, one_by_one, rtol=1e-9, atol=1e-9)
+    # the batch's own posts count as known posts, so batch and one-by-one differ somewhere
+    assert not np.allclose(single, online)
+
+
+def test_feature_rows_equal_the_featurizer(post_models, cases):
+    model = post_models["ridge"]
+    featurizer = model.steps[0][1]
+    expected = featurizer.transform(posts_frame(cases)).to_numpy()
+    # bit for bit: a binned model (HistGradientBoosting) flips a bin on a 1-ulp difference
+    np.testing.assert_array_equal(CompiledPostModel(model).features(cases), expected)
+
+
+def test_other_pipelines_keep_the_dataframe_path(post_models, cases):
+    from sklearn.pipeline import Pipeline
+
+    wrapped = Pipeline([("inner", post_models["ridge"]), ("identity", "passthrough")])
+    compiled = CompiledPostModel(post_models["ridge"].steps[0][1])   # a bare featurizer
+    assert not compiled.fast and compiled.kind == "dataframe"
+    assert not CompiledPostModel(wrapped).fast
+
+
+def test_epoch_ns_is_exact():
+    moment = datetime(2026, 3, 1, 12, 30, 15, 123456, tzinfo=UTC)
+    assert epoch_ns(moment) == pd.Timestamp(moment).value
+    assert epoch_ns(moment.replace(tzinfo=None)) == pd.Timestamp(moment).value
+
+
+def test_other_estimators_use_their_own_predict_on_the_feature_row(serve_posts, cases,
+                                                                   fit_post_model):
+    model = fit_post_model(serve_posts.iloc[:600], "hist_gradient_boosting",
+                           hyperparameters={"max_iter": 20})
+    compiled = CompiledPostModel(model)
+    assert compiled.fast and compiled.kind == "generic:HistGradientBoostingRegressor"
+    np.testing.assert_allclose(compiled.predict(cases)[0],
+                               model.predict(posts_frame(cases)), rtol=1e-9, atol=1e-9)

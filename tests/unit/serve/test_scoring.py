@@ -1,0 +1,79 @@
+"""Batch scoring with a real registered model: every row is scored or quarantined."""
+
+import json
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipelines.cli import main
+from pipelines.registry.register import model_input
+from pipelines.serve.scoring import quarantine_path, score_posts
+
+
+@pytest.fixture()
+def posts_file(serve_posts, tmp_path):
+    posts = serve_posts.iloc[600:660].copy()
+    posts["followers_at_post_time"] = posts["followers_at_post_time"].astype("Int64")
+    posts.loc[posts.index[3], "followers_at_post_time"] = -5   # read fine, fails scoring
+    path = tmp_path / "posts.csv"
+    posts.to_csv(path, index=False)
+    with open(path, "a", encoding="utf-8") as handle:                 # an unparseable row
+        handle.write("broken,row\n")
+    return path, posts
+
+
+def test_score_cli_scores_or_quarantines_every_row(registry, posts_file, tmp_path,
+                                                   monkeypatch, capsys):
+    path, posts = posts_file
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", registry["uri"])
+    output = tmp_path / "out" / "scores.parquet"
+    code = main(["score", "--model", "models:/m@challenger", "--input", str(path),
+                 "--format", "canonical", "--output", str(output),
+                 "--project-dir", str(tmp_path)])
+    assert code == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["rows_in"] == 61 == result["scored"] + result["quarantined"]
+    assert result["model_version"] == registry["versions"]["lightgbm"]
+
+    scored = pd.read_parquet(output)
+    assert len(scored) == result["scored"] == 59
+    assert set(scored["model_uri"]) == {"models:/m@challenger"}
+    model = mlflow.sklearn.load_model(f"models:/m/{registry['versions']['lightgbm']}")
+    good = posts.drop(index=posts.index[3])
+    expected = model.predict(model_input(good))
+    np.testing.assert_allclose(scored.set_index("post_id").loc[good["post_id"], "prediction"],
+                               expected, rtol=1e-12)
+
+    quarantine = pd.read_parquet(quarantine_path(output))
+    assert len(quarantine) == 2
+    by_stage = quarantine.set_index("stage")
+    assert by_stage.loc["score", "post_id"] == posts["post_id"].iloc[3]
+    assert json.loads(by_stage.loc["score", "reasons"]) == [
+        {"rule": "followers_non_negative", "column": "followers_at_post_time", "value": "-5"}]
+
+
+def test_score_rejects_bad_arguments(registry, posts_file, tmp_path, monkeypatch, capsys):
+    path, _ = posts_file
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", registry["uri"])
+    args = ["score", "--input", str(path), "--project-dir", str(tmp_path)]
+    assert main([*args, "--model", "runs:/abc/model", "--output", "x.parquet"]) == 2
+    assert "must look like 'models:/NAME@ALIAS'" in capsys.readouterr().err
+    assert main([*args, "--model", "models:/m@nope", "--output", str(tmp_path / "x.parquet")]) \
+        == 2
+    assert "has no alias 'nope'" in capsys.readouterr().err
+    assert main([*args, "--model", "models:/m@champion", "--output", "x.csv"]) == 2
+    assert "must be a .parquet file; got 'x.csv'" in capsys.readouterr().err
+
+
+def test_scoring_failures_list_every_rule(post_models, serve_posts):
+    posts = serve_posts.iloc[600:603].copy().reset_index(drop=True)
+    posts["platform"] = posts["platform"].astype(object)
+    posts.loc[0, "platform"] = "myspace"
+    posts.loc[0, "hashtags_count"] = -2
+    scored, quarantine = score_posts(posts, post_models["ridge"])
+    assert len(scored) == 2 and len(quarantine) == 1
+    reasons = json.loads(quarantine["reasons"][0])
+    assert [(r["rule"], r["value"]) for r in reasons] == [("platform_in_set", "myspace"),
+                                                         ("count_non_negative", "-2")]
