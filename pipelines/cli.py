@@ -215,7 +215,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         reward_refresh_seconds=serve.reward_refresh_seconds,
         reward_horizon_hours=serve.reward_horizon_hours, max_body_bytes=serve.max_body_bytes,
         max_batch=serve.max_batch, log_batch_size=serve.log_batch_size,
-        log_flush_seconds=serve.log_flush_seconds)
+        log_flush_seconds=serve.log_flush_seconds,
+        segment_key=settings.segments.key if settings.segments.enabled else None,
+        segment_min_samples=settings.segments.min_samples, auto_train=serve.auto_train,
+        auto_train_max_rows=serve.auto_train_max_rows, airflow_url=serve.airflow_url or None,
+        project_dir=str(paths.root))
     run_server(options, host=args.host or serve.host, port=args.port or serve.port)
     return 0
 

@@ -447,8 +447,18 @@ class ServeConfig:
     score_input: str = ""
     score_format: str = "canonical"
     score_output: str = "data/07_scoring/predictions.parquet"
+    auto_train: str = "sync"
+    auto_train_max_rows: int = 20_000
+    airflow_url: str = ""
 
     def __post_init__(self) -> None:
+        _check(self.auto_train in ("off", "sync", "airflow"), "serve.auto_train",
+               "'off', 'sync' or 'airflow'", self.auto_train)
+        _check(self.auto_train != "airflow" or bool(self.airflow_url), "serve.airflow_url",
+               "the Airflow API server URL when serve.auto_train is 'airflow'",
+               self.airflow_url)
+        _check(isinstance(self.auto_train_max_rows, int) and self.auto_train_max_rows >= 1,
+               "serve.auto_train_max_rows", "an int >= 1", self.auto_train_max_rows)
         _check(self.routing in ("sticky", "thompson"), "serve.routing",
                "'sticky' or 'thompson'", self.routing)
         _check(self.sticky_key in ("account_id", "post_id"), "serve.sticky_key",

@@ -22,6 +22,8 @@ logger = logging.getLogger(__name__)
 
 TRAINED_THROUGH_TAG = "engageflow.trained_through"
 TRAINED_ROWS_TAG = "engageflow.trained_rows"
+#: On the registered model: the run whose ``segments/segments.json`` is the last cycle.
+SEGMENTS_RUN_TAG = "engageflow.segments_run"
 
 
 def run_register_segments(
@@ -84,6 +86,9 @@ def run_register_segments(
         audit.move_alias(model_name, segment.alias, version, actor=f"segments:{run_key}",
                          reason=f"{key}: {record['reason']}", decision=record.get("gate"))
         registered[key] = version
+    client.log_artifact(parent, str(segments_path), "segments")
+    if registered or segment_models(model_name):
+        client.set_registered_model_tag(model_name, SEGMENTS_RUN_TAG, parent)
     logger.info("segments: registered %s; removed %s", registered or "none", removed or "none")
     return {"registered": registered, "removed": removed, "kept": kept}
 
@@ -118,3 +123,19 @@ def segment_models(model_name: str) -> dict[Segment, dict[str, Any]]:
                         "trained_through": tags.get(TRAINED_THROUGH_TAG),
                         "trained_rows": int(tags.get(TRAINED_ROWS_TAG, 0) or 0)}
     return out
+
+
+def last_cycle(model_name: str) -> dict[str, Any] | None:
+    """The segment decisions of the last training cycle of ``model_name`` (segments.json),
+    or None when no cycle recorded any."""
+    import mlflow
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    try:
+        run_id = MlflowClient().get_registered_model(model_name).tags.get(SEGMENTS_RUN_TAG)
+    except MlflowException:
+        return None
+    if not run_id:
+        return None
+    return mlflow.artifacts.load_dict(f"runs:/{run_id}/segments/segments.json")

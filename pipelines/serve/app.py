@@ -30,9 +30,11 @@ from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from pipelines import schema
+from pipelines.serve.auto_train import AutoTrainer
 from pipelines.serve.metrics import Metrics
 from pipelines.serve.model_store import ModelStore
 from pipelines.serve.routing import StickyRouter, ThompsonRouter, rewards_by_arm
+from pipelines.serve.segment_models import SegmentModels
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +60,8 @@ class Post(BaseModel):
     urls_count: int | None = Field(None, ge=0, le=10_000)
     media_count: int | None = Field(None, ge=0, le=10_000)
     followers_at_post_time: int = Field(ge=0, le=10_000_000_000)
+    campaign_id: str | None = Field(None, max_length=256,
+                                    description="Campaign, if any (its own model may answer).")
 
 
 class PostBatch(BaseModel):
@@ -75,11 +79,23 @@ PredictBody = Annotated[Annotated[Post, Tag("post")] | Annotated[PostBatch, Tag(
                         Discriminator(_shape)]
 
 
+class ModelStatus(BaseModel):
+    """Which level of the model hierarchy answered, and why (docs/segments.md)."""
+
+    level: str | None = Field(description="campaign / account, platform or global")
+    segment: str | None = Field(description="the level's key, e.g. platform=instagram")
+    has_segment_model: bool
+    trained_in_cycle: bool = Field(description="(re)trained in the last training cycle")
+    model_version: str | None
+    message: str
+
+
 class Prediction(BaseModel):
     post_id: str
     prediction: float = Field(description="Predicted count of the target (not log scale).")
     arm: str
     model_version: str
+    model_status: ModelStatus | None = None
 
 
 class PredictResponse(BaseModel):
@@ -134,6 +150,12 @@ class ServeOptions:
     max_batch: int = 256
     log_batch_size: int = 500
     log_flush_seconds: float = 0.5
+    segment_key: str | None = "campaign_id"      # None: no segment models
+    segment_min_samples: int = 20
+    auto_train: str = "off"                      # off, sync or airflow
+    auto_train_max_rows: int = 20_000
+    airflow_url: str | None = None
+    project_dir: str | None = None
 
 
 class _TooLarge(Exception):
@@ -216,6 +238,14 @@ class Service:
         self.router: StickyRouter | ThompsonRouter = (
             ThompsonRouter(options.exploration_floor, options.seed)
             if options.routing == "thompson" else StickyRouter(options.challenger_share))
+        self.segments = (SegmentModels(options.model_name, segment_key=options.segment_key,
+                                       min_samples=options.segment_min_samples)
+                         if options.segment_key else None)
+        self.trainer = AutoTrainer(options.auto_train, model_name=options.model_name,
+                                   project_dir=options.project_dir,
+                                   max_rows=options.auto_train_max_rows,
+                                   airflow_url=options.airflow_url)
+        self.missing: str | None = None
         self.log = PredictionLog(options.prediction_log_url)
         self.writer = PredictionLogWriter(self.log, batch_size=options.log_batch_size,
                                           flush_seconds=options.log_flush_seconds)
@@ -243,7 +273,15 @@ class Service:
             from pipelines.registry import tracking
 
             tracking.connect(self.options.tracking_uri)
-        self.store.refresh()
+        try:
+            self.store.refresh()
+        except LookupError as error:  # no model yet: answer 503 until one appears
+            self.missing = str(error)
+            logger.warning("serve: %s; /predict answers 503 (auto_train=%s)", error,
+                           self.options.auto_train)
+        if self.segments is not None:
+            self.segments.refresh()
+            self.segments.start_polling(self.options.poll_seconds)
         if self.freeze_gc:
             # a server process: the loaded libraries and models live as long as it does, so
             # keep them out of the cyclic GC's generations (no walk over them mid-request)
@@ -262,6 +300,8 @@ class Service:
     def stop(self) -> None:
         self._stop.set()
         self.store.stop()
+        if self.segments is not None:
+            self.segments.stop()
         if self._reward_thread is not None:
             self._reward_thread.join(timeout=10)
         self.writer.close()
@@ -285,21 +325,43 @@ class Service:
             except Exception:  # noqa: BLE001 - routing keeps its last statistics
                 logger.exception("serve: refreshing arm rewards failed")
 
+    def no_model_detail(self) -> dict[str, Any]:
+        """What a 503 says: the missing model and the training it started (if any)."""
+        training = self.trainer.ensure()
+        how = {"off": "train one: `make run`, or trigger the engagement_training DAG",
+               "sync": "training started in this server",
+               "airflow": "the engagement_training DAG was triggered"}[self.options.auto_train]
+        return {"error": "no model to answer with",
+                "missing": self.missing or f"registered model {self.options.model_name!r} "
+                                           f"has no @champion",
+                "action": how if training["state"] != "failed" else "training could not "
+                "start", "training": training, "retry_after_seconds": 30}
+
     def predict(self, posts: list[Post], request_id: str) -> bytes:
         """Route, predict and log ``posts``; the JSON response body."""
         arms = self.store.arms                      # one snapshot for the whole request
+        if not arms:
+            raise NoModelError(self.no_model_detail())
         available = tuple(arms)
         key = self.options.sticky_key
         groups: dict[str, list[int]] = {}
         values = [post.__dict__ for post in posts]
+        statuses: list[dict[str, Any] | None] = [None] * len(values)
+        by_segment: dict[str, Any] = {}
         for i, post in enumerate(values):
-            groups.setdefault(self.router.choose(post[key], available), []).append(i)
+            arm = self.router.choose(post[key], available)
+            if self.segments is not None:
+                own, statuses[i] = self.segments.answer(post, arms[arm].version)
+                if own is not None:     # the segment's own model answers, outside the A/B
+                    arm = f"segment:{own.segment.key}"
+                    by_segment[arm] = own
+            groups.setdefault(arm, []).append(i)
         answers: list[dict[str, Any]] = [{}] * len(values)
         records = []
         now = datetime.now(UTC)
         name, target = self.options.model_name, self.options.target
         for arm, index in groups.items():
-            served = arms[arm]
+            served = arms.get(arm) or by_segment[arm]
             batch = [values[i] for i in index]
             predictions, matrix = served.model.predict(batch)
             self.metrics.observe_prediction(arm, served.version, len(index))
@@ -307,6 +369,8 @@ class Service:
                 post, value = values[i], float(predictions[j])
                 answers[i] = {"post_id": post["post_id"], "prediction": value, "arm": arm,
                               "model_version": served.version}
+                if statuses[i] is not None:
+                    answers[i]["model_status"] = statuses[i]
                 posted_at = post["posted_at"]
                 records.append({
                     "request_id": request_id, "post_id": post["post_id"],
@@ -321,6 +385,10 @@ class Service:
         self.writer.submit(records)
         return json.dumps({"request_id": request_id, "model_name": name, "target": target,
                            "predictions": answers}).encode()
+
+
+class NoModelError(Exception):
+    """No model exists yet; the detail says what is missing and what was started."""
 
 
 def create_app(options: ServeOptions, *, store: ModelStore | None = None,
@@ -363,6 +431,8 @@ def create_app(options: ServeOptions, *, store: ModelStore | None = None,
               dependencies=[Depends(authorized)],
               responses={401: {"description": "Missing or wrong API key"},
                          413: {"description": "Body or batch too large"},
+                         503: {"description": "No model exists yet; says what is missing "
+                                              "and which training was started"},
                          422: {"description": "Invalid post (field-level messages)"}})
     async def predict(body: PredictBody, request: Request) -> Response:
         """Predict the target count for one post or a batch ``{"posts": [...]}``."""
@@ -372,7 +442,12 @@ def create_app(options: ServeOptions, *, store: ModelStore | None = None,
                 f"batch has {len(posts)} posts; the limit is {options.max_batch} "
                 f"(serve.max_batch)"))
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        return Response(service.predict(posts, request_id[:64]), media_type="application/json")
+        try:
+            return Response(service.predict(posts, request_id[:64]),
+                            media_type="application/json")
+        except NoModelError as error:
+            return Response(json.dumps({"detail": error.args[0]}), status_code=503,
+                            media_type="application/json", headers={"Retry-After": "30"})
 
     @app.post("/outcomes", dependencies=[Depends(authorized)])
     def outcomes(body: OutcomeBatch) -> dict[str, int]:
@@ -393,7 +468,10 @@ def create_app(options: ServeOptions, *, store: ModelStore | None = None,
     async def health() -> dict[str, Any]:
         """Liveness and what is served (no key needed)."""
         arms = service.store.arms
-        return {"status": "ok" if arms else "loading", "model_name": options.model_name,
+        return {"status": "ok" if arms else "no_model" if service.missing else "loading",
+                "model_name": options.model_name,
+                "segment_models": {} if service.segments is None else
+                {s.key: m.version for s, m in service.segments.state.models.items()},
                 "target": options.target, "routing": service.router.mode,
                 "arms": {a: m.version for a, m in arms.items()},
                 "paths": {a: m.model.kind for a, m in arms.items()},

@@ -103,6 +103,9 @@ class ModelStore:
         while not self._stop.wait(every_seconds):
             try:
                 changed = self.refresh()
+            except LookupError as error:  # no champion yet: keep waiting quietly
+                logger.info("serve: %s", error)
+                continue
             except Exception as error:  # noqa: BLE001 - keep serving the current models
                 logger.exception("serve: reload of %s failed; keeping %s", self.model_name,
                                  {a: m.version for a, m in self.arms.items()})

@@ -1,0 +1,132 @@
+"""Train the first model when a prediction arrives and none exists ("auto-train on first
+prediction").
+
+The service answers such a request with 503 at once, naming what is missing, and starts at
+most one training in the background:
+
+- ``sync``: when the validated store holds at most ``max_rows`` posts, the same stage
+  functions the training DAG runs (collect from the validated store → validate → features →
+  train → evaluate → register → promotion gate) run in a thread of the server; the alias
+  poller then picks up the new ``@champion``.
+- ``airflow``: the ``engagement_training`` DAG is triggered through the Airflow REST API
+  (``POST /auth/token``, then ``POST /api/v2/dags/engagement_training/dagRuns`` with the
+  reason in the run's conf). Credentials come from the environment
+  (``ENGAGEFLOW_AIRFLOW_USER`` / ``ENGAGEFLOW_AIRFLOW_PASSWORD``).
+- ``off``: the 503 says how to train.
+
+``sync`` falls back to ``airflow`` (when a URL is set) for a store over ``max_rows``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+TRAINING_DAG = "engagement_training"
+
+
+class AutoTrainer:
+    """Starts at most one first training; :meth:`ensure` says what is happening."""
+
+    def __init__(self, mode: str, *, model_name: str, project_dir: str | None,
+                 max_rows: int = 20_000, airflow_url: str | None = None) -> None:
+        if mode not in ("off", "sync", "airflow"):
+            raise ValueError(f"AutoTrainer: 'mode' must be off, sync or airflow; got {mode!r}.")
+        if mode == "airflow" and not airflow_url:
+            raise ValueError("AutoTrainer: mode 'airflow' needs serve.airflow_url (the Airflow "
+                             "API server, e.g. http://127.0.0.1:8080).")
+        self.mode, self.model_name, self.project_dir = mode, model_name, project_dir
+        self.max_rows, self.airflow_url = max_rows, (airflow_url or "").rstrip("/")
+        self.status: dict[str, Any] = {"state": "idle"}
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def ensure(self) -> dict[str, Any]:
+        """Start the first training if none started yet; the current status."""
+        with self._lock:
+            if self.status["state"] in ("idle", "failed") and self.mode != "off":
+                self._start()
+            return dict(self.status)
+
+    def _start(self) -> None:
+        if self.mode == "sync":
+            rows = self._validated_rows()
+            if rows == 0:
+                self.status = {"state": "failed", "reason": "the validated store is empty: "
+                               "run the engagement_collect DAG (or make run) first"}
+                return
+            if rows <= self.max_rows:
+                self.status = {"state": "training", "how": "in this server", "rows": rows,
+                               "since": datetime.now(UTC).isoformat(timespec="seconds")}
+                self._thread = threading.Thread(target=self._train, name="auto-train",
+                                                daemon=True)
+                self._thread.start()
+                return
+            if not self.airflow_url:
+                self.status = {"state": "failed", "reason": f"{rows} validated posts exceed "
+                               f"serve.auto_train_max_rows={self.max_rows}; trigger "
+                               f"{TRAINING_DAG} in Airflow"}
+                return
+        self._trigger_airflow()
+
+    def _validated_rows(self) -> int:
+        from pipelines.paths import project_paths
+        from pipelines.validate.partition import read_validated_posts
+
+        return len(read_validated_posts(project_paths(self.project_dir).data))
+
+    def _train(self) -> None:
+        from pipelines import orchestration
+
+        run_id = f"serve-auto-train-{datetime.now(UTC):%Y%m%dT%H%M%S}"
+        project, now = str(self.project_dir), datetime.now(UTC).isoformat()
+        try:
+            orchestration.collect_task(project_dir=project, run_id=run_id, form_params={},
+                                       asset_triggered=True)
+            orchestration.validate_task(project_dir=project, run_id=run_id, form_params={},
+                                        as_of=now)
+            for step in (orchestration.features_task, orchestration.train_task,
+                         orchestration.evaluate_task, orchestration.register_task,
+                         orchestration.promotion_gate_task):
+                result = step(project_dir=project, run_id=run_id, form_params={})
+            self.status = {**self.status, "state": "done", "run_id": run_id,
+                           "decision": result.get("decision")}
+            logger.info("serve: auto-train %s finished: %s", run_id, result.get("decision"))
+        except Exception as error:  # noqa: BLE001 - reported in the next 503
+            logger.exception("serve: auto-train %s failed", run_id)
+            self.status = {"state": "failed", "run_id": run_id,
+                           "reason": f"{type(error).__name__}: {error}"}
+
+    def _trigger_airflow(self) -> None:
+        import httpx
+
+        user = os.environ.get("ENGAGEFLOW_AIRFLOW_USER", "admin")
+        password = os.environ.get("ENGAGEFLOW_AIRFLOW_PASSWORD", "")
+        try:
+            with httpx.Client(base_url=self.airflow_url, timeout=10) as client:
+                token = client.post("/auth/token", json={"username": user,
+                                                         "password": password})
+                token.raise_for_status()
+                headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+                conf = {"reason": f"serving: no @champion of {self.model_name}; first "
+                                  f"prediction arrived"}
+                client.patch(f"/api/v2/dags/{TRAINING_DAG}", json={"is_paused": False},
+                             headers=headers).raise_for_status()
+                run = client.post(f"/api/v2/dags/{TRAINING_DAG}/dagRuns", headers=headers,
+                                  json={"logical_date": None, "conf": conf})
+                run.raise_for_status()
+            self.status = {"state": "training", "how": f"Airflow {TRAINING_DAG}",
+                           "dag_run_id": run.json().get("dag_run_id")}
+        except (httpx.HTTPError, KeyError, ValueError) as error:
+            self.status = {"state": "failed", "reason": f"triggering {TRAINING_DAG} at "
+                           f"{self.airflow_url} failed: {error}"}
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for an in-server training (tests, shutdown)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
