@@ -281,7 +281,7 @@ class Service:
                            self.options.auto_train)
         if self.segments is not None:
             self.segments.refresh()
-            self.segments.start_polling(self.options.poll_seconds)
+            self.store.followers.append(self.segments.refresh)
         if self.freeze_gc:
             # a server process: the loaded libraries and models live as long as it does, so
             # keep them out of the cyclic GC's generations (no walk over them mid-request)
@@ -300,8 +300,6 @@ class Service:
     def stop(self) -> None:
         self._stop.set()
         self.store.stop()
-        if self.segments is not None:
-            self.segments.stop()
         if self._reward_thread is not None:
             self._reward_thread.join(timeout=10)
         self.writer.close()

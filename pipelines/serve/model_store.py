@@ -55,6 +55,8 @@ class ModelStore:
         self.arms: dict[str, ServedModel] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        #: Refreshed on every poll too (the segment models of the same registered model).
+        self.followers: list[Callable[[], Any]] = []
 
     def refresh(self) -> bool:
         """Load what the aliases point at now; True if the served set changed.
@@ -101,6 +103,11 @@ class ModelStore:
 
     def _poll(self, every_seconds: float) -> None:
         while not self._stop.wait(every_seconds):
+            for follower in self.followers:
+                try:
+                    follower()
+                except Exception:  # noqa: BLE001 - keep serving what is loaded
+                    logger.exception("serve: refreshing %s failed", follower)
             try:
                 changed = self.refresh()
             except LookupError as error:  # no champion yet: keep waiting quietly

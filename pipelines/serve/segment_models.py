@@ -1,15 +1,15 @@
 """Platform and segment models at serving time, and the ``model_status`` of every answer.
 
 :class:`SegmentModels` keeps the segment champions of the served registered model (aliases
-``champion-<level>-<value>``, see :mod:`pipelines.segments.hierarchy`) loaded and compiled,
-hot-reloaded like the arms, plus what the last training cycle said about every segment
-(labelled samples, which ones it trained) so each answer can say why a level answered.
+``champion-<level>-<value>``, see :mod:`pipelines.segments.hierarchy`) loaded and compiled.
+They are refreshed on every poll of the arms' ``ModelStore``, together with what the last
+training cycle said about every segment (labelled samples, which ones it trained), so each
+answer can say why a level answered.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -62,8 +62,6 @@ class SegmentModels:
         self._load = load or loading.load_version
         self._cycle = cycle or segment_models.last_cycle
         self.state = SegmentState({}, {}, frozenset())
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def refresh(self) -> bool:
         """Load the segment champions the registry has now; True if anything changed."""
@@ -105,24 +103,3 @@ class SegmentModels:
             if segment in state.models:
                 return state.models[segment], status
         return None, status
-
-    def start_polling(self, every_seconds: float) -> None:
-        if self._thread is not None or every_seconds <= 0:
-            return
-        self._thread = threading.Thread(target=self._poll, args=(every_seconds,),
-                                        name="segment-poller", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-            self._thread = None
-
-    def _poll(self, every_seconds: float) -> None:
-        while not self._stop.wait(every_seconds):
-            try:
-                self.refresh()
-            except Exception:  # noqa: BLE001 - keep serving the current segment models
-                logger.exception("serve: reload of the segment models of %s failed",
-                                 self.model_name)

@@ -33,6 +33,25 @@ def fit_post_model(posts: pd.DataFrame, name: str, *, target: str = "likes", see
     return as_post_model(model, settings, table)
 
 
+def api_post(row: dict[str, Any], campaign: str | None = None) -> dict[str, Any]:
+    """A canonical post row as the JSON body of ``POST /predict``."""
+    post = {k: row[k] for k in ("post_id", "account_id", "platform", "content_type")}
+    post["posted_at"] = row["posted_at"].isoformat()
+    post["caption"] = row["caption"] if isinstance(row["caption"], str) else ""
+    for k in ("hashtags_count", "mentions_count", "urls_count", "media_count",
+              "followers_at_post_time"):
+        post[k] = None if pd.isna(row[k]) else int(row[k])
+    if campaign is not None:
+        post["campaign_id"] = campaign
+    return post
+
+
+@pytest.fixture(name="api_post", scope="session")
+def api_post_fixture():
+    """:func:`api_post`, for tests."""
+    return api_post
+
+
 @pytest.fixture(name="fit_post_model", scope="session")
 def fit_post_model_fixture():
     """:func:`fit_post_model`, for tests (a conftest is not importable by name)."""

@@ -18,17 +18,6 @@ KEY = "k"
 HEADERS = {"X-API-Key": KEY}
 
 
-def _api_post(row: dict, campaign: str | None) -> dict:
-    post = {k: row[k] for k in ("post_id", "account_id", "platform", "content_type")}
-    post["posted_at"] = row["posted_at"].isoformat()
-    post["caption"] = row["caption"] if isinstance(row["caption"], str) else ""
-    for k in ("hashtags_count", "mentions_count", "urls_count", "media_count",
-              "followers_at_post_time"):
-        post[k] = None if pd.isna(row[k]) else int(row[k])
-    post["campaign_id"] = campaign
-    return post
-
-
 def _options(uri: str, tmp_path, **overrides) -> ServeOptions:
     values = {"model_name": "m", "target": "likes", "tracking_uri": uri,
               "prediction_log_url": f"sqlite:///{tmp_path / 'predictions.db'}",
@@ -37,7 +26,7 @@ def _options(uri: str, tmp_path, **overrides) -> ServeOptions:
 
 
 def test_a_platform_model_answers_its_posts_and_says_so(registry, tmp_path, serve_posts,
-                                                        post_models):
+                                                        post_models, api_post):
     client = MlflowClient()
     forest = registry["versions"]["random_forest"]
     client.set_model_version_tag("m", forest, SEGMENT_TAG, "platform=instagram")
@@ -48,7 +37,7 @@ def test_a_platform_model_answers_its_posts_and_says_so(registry, tmp_path, serv
         other = new[new["platform"] != "instagram"].iloc[0].to_dict()
         with TestClient(create_app(_options(registry["uri"], tmp_path))) as api:
             answer = api.post("/predict", headers=HEADERS, json={"posts": [
-                _api_post(insta, "spring"), _api_post(other, None)]}).json()["predictions"]
+                api_post(insta, "spring"), api_post(other)]}).json()["predictions"]
             health = api.get("/health").json()
     finally:
         client.delete_registered_model_alias("m", "champion-platform-instagram")
@@ -67,11 +56,11 @@ def test_a_platform_model_answers_its_posts_and_says_so(registry, tmp_path, serv
     assert health["segment_models"] == {"platform=instagram": forest}
 
 
-def test_no_model_answers_503_naming_what_is_missing(tmp_path, serve_posts):
+def test_no_model_answers_503_naming_what_is_missing(tmp_path, serve_posts, api_post):
     uri = f"sqlite:///{tmp_path / 'empty.db'}"
     with TestClient(create_app(_options(uri, tmp_path, auto_train="off"))) as api:
         response = api.post("/predict", headers=HEADERS,
-                            json=_api_post(serve_posts.iloc[0].to_dict(), None))
+                            json=api_post(serve_posts.iloc[0].to_dict()))
         health = api.get("/health").json()
     assert response.status_code == 503 and response.headers["retry-after"] == "30"
     detail = response.json()["detail"]
@@ -98,13 +87,14 @@ def small_project(tmp_path, project_root):
 
 
 def test_the_first_prediction_trains_the_first_model_in_the_server(small_project, tmp_path,
-                                                                   serve_posts, monkeypatch):
+                                                                   serve_posts, monkeypatch,
+                                                                   api_post):
     monkeypatch.setenv("ENGAGEFLOW_HOME", str(small_project))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     uri = f"sqlite:///{small_project / '.engageflow' / 'mlflow.db'}"
     options = _options(uri, tmp_path, model_name="engagement-likes", auto_train="sync",
                        project_dir=str(small_project), segment_key=None)
-    post = _api_post(serve_posts.iloc[700].to_dict(), None)
+    post = api_post(serve_posts.iloc[700].to_dict())
     with TestClient(create_app(options)) as api:
         first = api.post("/predict", headers=HEADERS, json=post)
         assert first.status_code == 503
