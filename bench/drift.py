@@ -65,10 +65,18 @@ def one_size(rows: int, repeats: int, preset: bool) -> dict:
     categorical = [c for c in reference if c.startswith("cat_")]
     features = list(reference.columns)
 
+    # Posting times (a year of reference, the following week as current) so the decision
+    # path includes the trend fit the weekly check runs.
+    reference_time = pd.Series(pd.date_range("2025-01-01", "2025-12-31", periods=rows,
+                                             tz="UTC"))
+    current_time = pd.Series(pd.date_range("2026-01-01", "2026-01-08", periods=rows,
+                                           tz="UTC"))
+
     def decide() -> dict:
         return detect_drift(reference, current, feature_columns=features, drift_share=0.3,
                             chunks=10, quantile=0.95, safety_factor=1.5, min_effect=FLOORS,
-                            calibration_rows=100_000, seed=0)
+                            calibration_rows=100_000, seed=0, reference_time=reference_time,
+                            current_time=current_time)
 
     decision_s, summary = timed(decide, repeats)
     report_s, _ = timed(lambda: evidently_drift(reference, current, summary,
