@@ -95,7 +95,11 @@ def detect_drift(
         trends = fit_trends(reference, [c for c in judged if methods[c] == "wasserstein"],
                             ref_days, chunks=chunks, min_t=trend_t)
         reference = detrend(reference[judged], ref_days, trends)
-        current = detrend(current[judged], days_since(pd.Series(current_time), origin), trends)
+        # A trend is evidence over the span the reference covers: extrapolate it at most
+        # that far ahead, and never before the reference began (another period, a backfill).
+        span = float(-ref_days.min()) if len(ref_days) else 0.0
+        cur_days = np.clip(days_since(pd.Series(current_time), origin), -span, span)
+        current = detrend(current[judged], cur_days, trends)
     profiles = profile_frame(reference[judged], methods)
     scores = score_frame(profiles, current[judged])
     sample = reference[judged]

@@ -14,7 +14,9 @@ means of the reference (one point per chunk, so within-chunk clustering by accou
 not inflate the evidence). Where the slope is clear (|t| >= :data:`TREND_T` with
 ``chunks - 2`` degrees of freedom), express every value "as of" the reference's last
 instant: ``value - slope × (time - reference end)``. Reference, calibration chunks and the
-current window are all scored on these detrended values, so what is flagged is a departure
+current window (its distance in time clipped to the reference's own span, so a trend is
+never extrapolated further than it was observed, nor backwards before the reference) are
+all scored on these detrended values, so what is flagged is a departure
 from the reference's own trend, not the trend continuing. A shift of a column with a trend
 (followers × 8, say) is still a shift of its detrended values and is flagged as before.
 """
