@@ -72,6 +72,7 @@ def judge(posts: pd.DataFrame, *, tracking_uri: str, work: Path, name: str,
         "retrain": decision["retrain"], "reason": decision["reason"],
         "share_drifted": round(drift["share_drifted"], 3),
         "drifted_features": drift["drifted_features"],
+        "detrended": drift.get("detrended", []),
         "prediction": {k: columns["prediction"][k] for k in ("method", "score", "threshold")},
         "target": ({k: columns["target"][k] for k in ("method", "score", "threshold")}
                    if "target" in columns else None),

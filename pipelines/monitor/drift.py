@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from pipelines.monitor.calibration import calibrate_thresholds
-from pipelines.monitor.drift_scores import profile_frame, score_frame
+from pipelines.monitor.drift_scores import choose_method, profile_frame, score_frame
+from pipelines.monitor.trend import TREND_T, days_since, detrend, fit_trends
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +36,9 @@ def detect_drift(
     calibration_rows: int,
     seed: int,
     methods: dict[str, str] | None = None,
+    reference_time: pd.Series | None = None,
+    current_time: pd.Series | None = None,
+    trend_t: float = TREND_T,
 ) -> dict[str, Any]:
     """Judge ``current`` against ``reference`` column by column.
 
@@ -51,6 +55,10 @@ def detect_drift(
             time-ordered sample) to bound the cost.
         seed: Seed of every sample.
         methods: Column → method, overriding the automatic choice.
+        reference_time, current_time: Each row's posting time. When both are given,
+            numeric columns whose reference chunk means trend in time (|t| >= ``trend_t``)
+            are judged after removing that trend (:mod:`pipelines.monitor.trend`), so the
+            trend continuing into the window is not called drift.
 
     Returns:
         The summary: per column (method, score, threshold, drifted), the drifted share,
@@ -75,6 +83,23 @@ def detect_drift(
         if (extra in reference.columns and extra in current.columns
                 and reference[extra].notna().any() and current[extra].notna().any()):
             judged.append(extra)
+    methods = {c: (methods or {}).get(c) or choose_method(reference[c]) for c in judged}
+    trends: dict[str, dict[str, float]] = {}
+    if reference_time is not None and current_time is not None:
+        if len(reference_time) != len(reference) or len(current_time) != len(current):
+            raise ValueError(f"detect_drift: 'reference_time'/'current_time' have "
+                             f"{len(reference_time)}/{len(current_time)} values for "
+                             f"{len(reference)}/{len(current)} rows; they must match.")
+        origin = pd.to_datetime(reference_time, utc=True).max()
+        ref_days = days_since(pd.Series(reference_time), origin)
+        trends = fit_trends(reference, [c for c in judged if methods[c] == "wasserstein"],
+                            ref_days, chunks=chunks, min_t=trend_t)
+        reference = detrend(reference[judged], ref_days, trends)
+        # A trend is evidence over the span the reference covers: extrapolate it at most
+        # that far ahead, and never before the reference began (another period, a backfill).
+        span = float(-ref_days.min()) if len(ref_days) else 0.0
+        cur_days = np.clip(days_since(pd.Series(current_time), origin), -span, span)
+        current = detrend(current[judged], cur_days, trends)
     profiles = profile_frame(reference[judged], methods)
     scores = score_frame(profiles, current[judged])
     sample = reference[judged]
@@ -92,6 +117,7 @@ def detect_drift(
             "method": profiles[column].method, "score": None if np.isnan(score) else score,
             "threshold": threshold, "chunk_quantile": calibration.chunk_quantile[column],
             "drifted": bool(not np.isnan(score) and score >= threshold),
+            "trend_per_day": trends[column]["slope_per_day"] if column in trends else None,
         }
     drifted = [c for c in feature_columns if columns[c]["drifted"]]
     share = len(drifted) / len(feature_columns)
@@ -105,6 +131,7 @@ def detect_drift(
         "dataset_drift": share >= drift_share,
         "prediction_drift": columns[PREDICTION]["drifted"] if PREDICTION in columns else None,
         "target_drift": columns[TARGET]["drifted"] if TARGET in columns else None,
+        "detrended": sorted(trends),
         "calibration": {"chunks": calibration.chunks, "chunk_rows": calibration.chunk_rows,
                         "quantile": quantile, "safety_factor": safety_factor,
                         "min_effect": dict(min_effect), "rows": len(sample)},

@@ -67,8 +67,8 @@ def _task_states(home) -> dict[str, str]:
 
 def test_a_quiet_week_does_not_retrain_and_says_so(monitored):
     home, env = monitored
-    run_airflow(["dags", "test", "drift_monitoring", "-c",
-                 json.dumps({"window_end": "2026-06-29", "window_days": 56})], env)
+    done = run_airflow(["dags", "test", "drift_monitoring", "-c",
+                        json.dumps({"window_end": "2026-06-29", "window_days": 56})], env)
     summary = json.loads((home / "data" / "06_monitoring" / "window_end=2026-06-29" /
                           "drift_summary.json").read_text())
     assert summary["retrain"] is False, summary["reason"]
@@ -77,9 +77,8 @@ def test_a_quiet_week_does_not_retrain_and_says_so(monitored):
     assert _task_states(home) == {"check": "success", "decide": "success",
                                   "no_retraining": "success", "trigger_retraining": "skipped",
                                   "notify": "skipped"}
-    logs = "".join(p.read_text(errors="replace") for p in
-                   (home / "airflow" / "logs").rglob("*no_retraining*/**/*") if p.is_file())
-    assert "no drift, no retraining" in logs
+    # `dags test` runs the tasks in its own process: their log lines are its output
+    assert "no drift, no retraining" in done.stdout + done.stderr
 
 
 def test_a_shifted_week_triggers_training_with_the_reason(monitored):

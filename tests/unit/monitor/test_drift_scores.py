@@ -118,3 +118,52 @@ def test_bad_input_names_the_rule_and_the_value(million_reference):
     with pytest.raises(ValueError, match="'safety_factor' must be >= 1; got 0.5"):
         detect_drift(small, small, feature_columns=["hour"], drift_share=0.5,
                      **{**CALIBRATION, "safety_factor": 0.5})
+
+
+def _growing_history(start: str, days: int, rows: int, seed: int,
+                     followers_scale: float = 1.0) -> tuple[pd.DataFrame, pd.Series]:
+    """Posts whose accounts gain followers steadily (+0.4 log units a year), as in the
+    demo data, with a stable column beside: the frame and its posting times."""
+    rng = np.random.default_rng(seed)
+    times = pd.Series(pd.to_datetime(start, utc=True)
+                      + pd.to_timedelta(np.sort(rng.uniform(0, days, rows)), unit="D"))
+    age = (times - pd.Timestamp("2025-07-01", tz="UTC")).dt.days.to_numpy() / 365
+    frame = pd.DataFrame({
+        "log_followers": rng.normal(10, 0.3, rows) + 0.4 * age + np.log(followers_scale),
+        "caption_words": rng.gamma(3.0, 6.0, rows),
+    })
+    return frame, times
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_trend_the_reference_already_shows_is_not_drift(seed):
+    # reference: 8 months of history; current: 8 weeks, 3 months after the reference ends
+    # (the validation and test periods lie between, as for a champion)
+    reference, reference_time = _growing_history("2025-07-01", 245, 4000, seed)
+    current, current_time = _growing_history("2026-05-04", 56, 400, seed + 10)
+    columns = list(reference.columns)
+    naive = detect_drift(reference, current, feature_columns=columns, drift_share=0.5,
+                         **CALIBRATION)
+    assert naive["drifted_features"] == ["log_followers"]  # the old false alarm
+    summary = detect_drift(reference, current, feature_columns=columns, drift_share=0.5,
+                           reference_time=reference_time, current_time=current_time,
+                           **CALIBRATION)
+    assert summary["detrended"] == ["log_followers"]
+    assert summary["columns"]["log_followers"]["trend_per_day"] == pytest.approx(0.4 / 365,
+                                                                              rel=0.3)
+    assert summary["drifted_features"] == []
+    # a real shift of the trending column is still a shift after the trend is removed
+    shifted, _ = _growing_history("2026-05-04", 56, 400, seed + 10, followers_scale=8.0)
+    flagged = detect_drift(reference, shifted, feature_columns=columns, drift_share=0.5,
+                           reference_time=reference_time, current_time=current_time,
+                           **CALIBRATION)
+    assert flagged["drifted_features"] == ["log_followers"]
+    assert flagged["dataset_drift"] is True
+
+
+def test_times_must_match_the_rows():
+    reference, reference_time = _growing_history("2025-07-01", 245, 400, 1)
+    with pytest.raises(ValueError, match="'reference_time'/'current_time' have 399/400"):
+        detect_drift(reference, reference, feature_columns=["log_followers"], drift_share=0.5,
+                     reference_time=reference_time.iloc[1:], current_time=reference_time,
+                     **CALIBRATION)
