@@ -114,9 +114,14 @@ def test_model_is_champion_in_the_mlflow_server_registry(stack, finished_run):
         "mlflow-artifacts:")
     stored = list((stack.home / "mlartifacts").rglob("MLmodel"))
     assert stored, f"no MLmodel under the server's artifact folder {stack.home / 'mlartifacts'}"
+    before = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
     mlflow.set_tracking_uri(server)
     mlflow.set_registry_uri(server)
-    model = mlflow.pyfunc.load_model("models:/engagement-likes@champion")
+    try:
+        model = mlflow.pyfunc.load_model("models:/engagement-likes@champion")
+    finally:  # the process-wide URIs must not outlive the stack (later tests)
+        mlflow.set_tracking_uri(before[0])
+        mlflow.set_registry_uri(before[1])
     predictions = model.predict(model_input(generate_posts(4, 2, seed=3)))
     assert len(predictions) == 4 and (predictions >= 0).all()
 

@@ -47,7 +47,9 @@ def test_first_run_registers_a_challenger_the_gate_makes_champion(two_runs):
     output = (home / "first-run.log").read_text()
     assert "promotion gate (first_model" in output and "PROMOTE" in output, \
         "the DAG prints the decision"
-    mlflow.set_tracking_uri(f"sqlite:///{home}/state/mlflow.db")
+    from pipelines.registry import tracking
+
+    tracking.connect(f"sqlite:///{home}/state/mlflow.db")  # tracking and registry
     model = mlflow.pyfunc.load_model("models:/engagement-likes@champion")
     from pipelines.collect.demo_data import generate_posts
     from pipelines.registry.register import model_input

@@ -24,6 +24,7 @@ def real(shared_data_dir, tmp_path_factory):
     from pipelines.evaluate.stage import run_evaluate
     from pipelines.features.stage import run_features
     from pipelines.paths import ProjectPaths
+    from pipelines.registry.audit import move_alias
     from pipelines.registry.register import run_register
     from pipelines.train.stage import run_train
 
@@ -41,11 +42,15 @@ def real(shared_data_dir, tmp_path_factory):
               test_fraction=0.15, cv_folds=0)
     run_evaluate(paths.features, paths.models, paths.metrics)
     tracking_uri = f"sqlite:///{paths.state / 'mlflow.db'}"
-    run_register(features_path=paths.features, models_dir=paths.models,
+    record = run_register(features_path=paths.features, models_dir=paths.models,
                  metrics_path=paths.metrics, validation_report=None,
                  registration_path=paths.registration, tracking_uri=tracking_uri,
                  artifact_root=paths.mlflow_artifacts, experiment="real", model_name=MODEL,
                  run_key="real", params={}, project_root=root)
+    # register sets @challenger; the promotion gate would make the first model the
+    # champion — here it is made champion directly (what is monitored is the point)
+    move_alias(MODEL, "champion", record["version"], actor="setup",
+               reason="the monitored model")
     return paths, tracking_uri, tweets, instagram
 
 
