@@ -78,8 +78,21 @@ def format_summary(data_dir: Path, *, tracking_uri: str) -> str:
     else:
         lines.append(f"  -> predicted {target} {predicted:,.0f} (actual "
                      f"{'not reported' if pd.isna(actual) else f'{int(actual):,}'})")
+    segments = data_dir / "05_reporting" / "segments.json"
+    if segments.exists():
+        lines.extend(_segment_lines(json.loads(segments.read_text())))
     lines.append("=" * 72)
     return "\n".join(lines)
+
+
+def _segment_lines(result: dict) -> list[str]:
+    """One line on the platform / segment models of the run (docs/segments.md)."""
+    records = result["segments"].values()
+    trained = [r for r in records if "gate" in r]
+    used = result["used"]
+    return [f"segments ({result['segment_key']}, min {result['min_samples']} samples): "
+            f"{len(result['segments'])} levels, {len(trained)} trained and gated, "
+            f"{len(used)} earned their own model{': ' + ', '.join(used) if used else ''}"]
 
 
 def _gate_lines(gate: dict) -> list[str]:

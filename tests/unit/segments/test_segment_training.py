@@ -68,3 +68,15 @@ def test_a_level_with_too_few_holdout_rows_is_never_trusted(segment_run):
     eligible = [r for r in result["segments"].values() if r["train_rows"] >= 20]
     assert eligible and all("holdout rows needed" in r["reason"] and "gate" not in r
                             for r in eligible)
+
+
+def test_the_run_summary_says_how_many_levels_earned_a_model(segment_run, boosted_campaign):
+    from pipelines.summary import _segment_lines
+
+    result = _segments(segment_run, min_samples=20)
+    (line,) = _segment_lines(result)
+    gated = sum(1 for r in result["segments"].values() if "gate" in r)
+    assert line.startswith(f"segments (campaign_id, min 20 samples): "
+                           f"{len(result['segments'])} levels, {gated} trained and gated, "
+                           f"{len(result['used'])} earned their own model: ")
+    assert f"campaign={boosted_campaign}" in line
