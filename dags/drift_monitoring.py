@@ -1,8 +1,9 @@
 """drift_monitoring: each week, judge the last window against the champion's training data.
 
 Wiring only. check → decide → trigger_retraining (engagement_training, the reason in its
-conf) → notify, or → no_retraining (the log says why). The window is the run's data
-interval (catchup-safe: a re-run judges the same week), or the form's Window end.
+conf) → notify, or → no_retraining (the log says why); check → report (the Evidently HTML,
+in parallel: the verdict, the trigger and the alert do not wait for it). The window is the
+run's data interval (catchup-safe: a re-run judges the same week), or the form's Window end.
 """
 
 from __future__ import annotations
@@ -67,6 +68,13 @@ def drift_monitoring() -> None:
             interval_end=str(data_interval_end) if data_interval_end else None,
             logical=(dag_run.logical_date or dag_run.run_after).isoformat())
 
+    @task
+    def report(decision: dict, params: dict | None = None, run_id: str | None = None) -> dict:
+        from pipelines.monitor.tasks import drift_report_task
+
+        return drift_report_task(project_dir=PROJECT_DIR, run_id=run_id,
+                                 form_params=dict(params), decision=decision)
+
     @task.branch
     def decide(decision: dict) -> str:
         from pipelines.monitor.tasks import next_task
@@ -94,6 +102,7 @@ def drift_monitoring() -> None:
         wait_for_completion=False,
     )
     decision = check()
+    report(decision)
     route = decide(decision)
     route >> [trigger, no_retraining(decision)]
     trigger >> notify(decision)

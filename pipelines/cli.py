@@ -186,7 +186,7 @@ def cmd_drift(args: argparse.Namespace) -> int:
 
         posts = read_posts(args.posts, args.format).posts
     decision = check(paths, replace(settings, monitor=monitor), run_key=args.run_key,
-                     logical=str(pd.Timestamp.now(tz="UTC")), posts=posts)
+                     logical=str(pd.Timestamp.now(tz="UTC")), posts=posts, report=True)
     return _print(decision)
 
 

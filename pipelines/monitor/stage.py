@@ -3,7 +3,13 @@
 Reads the champion (model and training-data sample) through its alias, the window's
 validated posts, featurizes both with the champion's own featurizer (so every input
 feature, engineered and text, is compared as the model sees it), decides in numpy, writes
-the JSON summary and the Evidently HTML report under ``out_dir`` and logs both to MLflow.
+the JSON summary under ``out_dir`` and logs it to MLflow (:func:`run_drift_check`).
+
+The Evidently HTML report people read costs a near-constant few seconds, more than the
+decision itself at 100k rows, so it is a separate step (:func:`run_drift_report`) that the
+verdict, the retraining trigger and the alert do not wait for. It rebuilds the same frames
+from the same inputs and takes the methods, thresholds, window, model version and maturity
+from the decision's summary, so the page shows the rule that decided.
 """
 
 from __future__ import annotations
@@ -56,6 +62,24 @@ def drift_frame(model: Any, posts: pd.DataFrame, *, target: str,
     return frame
 
 
+def judged_frames(champion: Any, current_posts: pd.DataFrame, *, maturity_hours: float
+                  ) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
+    """The reference and current frames drift is judged on, and which window rows'
+    outcomes matured. The decision and the report both build them here, so the report
+    shows exactly the rows and columns that were judged.
+
+    Args:
+        champion: :class:`pipelines.registry.reference.Champion` (model, reference, target).
+        current_posts: The window's posts (:func:`window_posts`).
+        maturity_hours: An outcome counts once read this long after posting.
+    """
+    mature = matured(current_posts, target=champion.target, maturity_hours=maturity_hours)
+    reference = drift_frame(champion.model, champion.reference, target=champion.target)
+    current = drift_frame(champion.model, current_posts, target=champion.target,
+                          outcome_mask=mature)
+    return reference, current, mature
+
+
 def window_posts(posts: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
     """Posts published in ``[start, end)``, in time order."""
     posted = pd.to_datetime(posts["posted_at"], utc=True)
@@ -105,6 +129,41 @@ def decide(drift: dict[str, Any] | None, performance: dict[str, Any]) -> tuple[b
                    " and no realized performance loss")
 
 
+def _monitoring_run(*, tracking_uri: str, experiment: str, artifact_root: Path,
+                    run_key: str) -> str:
+    """The MLflow monitoring run of ``run_key`` (one per DAG run), created on first use."""
+    from pipelines.registry import tracking
+
+    tracking.connect(tracking_uri)
+    experiment_id = tracking.ensure_experiment(experiment + MONITORING_EXPERIMENT_SUFFIX,
+                                               artifact_root)
+    return tracking.parent_run_id(experiment_id, run_key, run_name=run_key)
+
+
+def _write_report(reference: pd.DataFrame, current: pd.DataFrame, summary: dict[str, Any],
+                  summary_path: Path, *, run_id: str, report_rows: int, seed: int
+                  ) -> dict[str, Any]:
+    """Evidently report of a decided window: HTML next to the summary, configured with the
+    summary's methods and thresholds; the summary gains Evidently's scores and the report
+    path; both are logged to the monitoring run. Returns the updated summary."""
+    import mlflow
+
+    from pipelines.monitor.drift_report import evidently_drift
+
+    html_path = summary_path.parent / REPORT_FILE
+    summary["evidently"] = evidently_drift(reference, current, summary["drift"],
+                                           categorical=list(CATEGORICAL_INPUTS),
+                                           sample_rows=report_rows, seed=seed,
+                                           html_path=html_path)
+    summary["report"] = str(html_path)
+    summary_path.write_text(json.dumps(summary, indent=2, default=str))
+    with mlflow.start_run(run_id=run_id):
+        mlflow.log_metric("report_seconds", summary["evidently"]["seconds"])
+        mlflow.log_artifact(str(html_path), artifact_path="monitoring")
+        mlflow.log_artifact(str(summary_path), artifact_path="monitoring")
+    return summary
+
+
 def run_drift_check(
     *,
     posts: pd.DataFrame,
@@ -129,28 +188,30 @@ def run_drift_check(
     min_outcomes: int,
     report_rows: int,
     seed: int,
+    report: bool = False,
 ) -> dict[str, Any]:
     """Stage runner: judge the window of ``posts`` against ``model_name@alias``.
 
     Args:
         posts: Validated posts (at least the window; the rest is ignored).
         window_start, window_end: The window, ``[start, end)``.
-        out_dir: Where ``drift_summary.json`` and ``drift_report.html`` go.
+        out_dir: Where ``drift_summary.json`` (and ``drift_report.html``) go.
         run_key: Idempotency key of the MLflow monitoring run (one per DAG run).
         maturity_hours: An outcome counts once read this long after posting.
+        report: Also write the Evidently HTML report now, in this process (the CLI). The
+            DAG leaves it to :func:`run_drift_report` so the verdict does not wait for it.
         Others: see :class:`pipelines.config.MonitorConfig`.
 
     Returns:
         The decision (small, JSON-able): ``retrain``, ``reason``, the window, the summary
-        and report paths, and the headline numbers.
+        path, the report path (where :func:`run_drift_report` writes it when ``report`` is
+        False; None without a verdict) and the headline numbers.
 
     Raises:
         ValueError: if the champion or its reference is missing, or a setting is invalid.
     """
     import mlflow
 
-    from pipelines.monitor.drift_report import evidently_drift
-    from pipelines.registry import tracking
     from pipelines.registry.reference import load_champion
 
     if window_end <= window_start:
@@ -163,12 +224,11 @@ def run_drift_check(
                 "reference rows", model_name, alias, champion.version, window,
                 len(current_posts), len(champion.reference))
     out_dir.mkdir(parents=True, exist_ok=True)
-    drift, evidently, performance = None, None, {"performance_loss": None, "outcomes": 0}
+    drift, performance = None, {"performance_loss": None, "outcomes": 0}
+    reference = current = None
     if len(current_posts) >= min_rows:
-        mature = matured(current_posts, target=champion.target, maturity_hours=maturity_hours)
-        reference = drift_frame(champion.model, champion.reference, target=champion.target)
-        current = drift_frame(champion.model, current_posts, target=champion.target,
-                              outcome_mask=mature)
+        reference, current, mature = judged_frames(champion, current_posts,
+                                                   maturity_hours=maturity_hours)
         features = [c for c in reference.columns if c not in (PREDICTION, TARGET)]
         drift = detect_drift(reference, current, feature_columns=features,
                              drift_share=drift_share, chunks=chunks, quantile=quantile,
@@ -183,25 +243,21 @@ def run_drift_check(
             platforms=rows["platform"].astype(str).to_numpy(), posted_at=rows["posted_at"],
             offline=champion.offline, max_error_increase=max_error_increase,
             min_outcomes=min_outcomes)
-        evidently = evidently_drift(reference, current, drift,
-                                    categorical=list(CATEGORICAL_INPUTS),
-                                    sample_rows=report_rows, seed=seed,
-                                    html_path=out_dir / REPORT_FILE)
     else:
         logger.warning("drift check: %d posts in %s, fewer than monitor.min_rows %d: no "
                        "verdict", len(current_posts), window, min_rows)
     retrain, reason = decide(drift, performance)
+    # maturity_hours is recorded so that the report rebuilds the same outcome mask
     summary = {"model": f"{model_name}@{alias}", "version": champion.version,
                "window": {"start": window_start.isoformat(), "end": window_end.isoformat()},
-               "rows_in_window": len(current_posts), "retrain": retrain, "reason": reason,
-               "drift": drift, "realized_performance": performance, "evidently": evidently}
+               "maturity_hours": maturity_hours, "rows_in_window": len(current_posts),
+               "retrain": retrain, "reason": reason, "drift": drift,
+               "realized_performance": performance, "evidently": None, "report": None}
     summary_path = out_dir / SUMMARY_FILE
     summary_path.write_text(json.dumps(summary, indent=2, default=str))
 
-    tracking.connect(tracking_uri)
-    experiment_id = tracking.ensure_experiment(experiment + MONITORING_EXPERIMENT_SUFFIX,
-                                               artifact_root)
-    run_id = tracking.parent_run_id(experiment_id, run_key, run_name=run_key)
+    run_id = _monitoring_run(tracking_uri=tracking_uri, experiment=experiment,
+                             artifact_root=artifact_root, run_key=run_key)
     with mlflow.start_run(run_id=run_id):
         mlflow.set_tags({"engageflow.model": f"{model_name}@{alias}",
                          "engageflow.model_version": champion.version,
@@ -214,12 +270,87 @@ def run_drift_check(
         if performance.get("mae_log") is not None:
             mlflow.log_metric("realized_mae_log", performance["mae_log"])
         mlflow.log_artifact(str(summary_path), artifact_path="monitoring")
-        if (out_dir / REPORT_FILE).exists():
-            mlflow.log_artifact(str(out_dir / REPORT_FILE), artifact_path="monitoring")
     logger.info("decision: %s — %s", "RETRAIN" if retrain else "no retraining", reason)
+    if report and drift is not None:
+        _write_report(reference, current, summary, summary_path, run_id=run_id,
+                      report_rows=report_rows, seed=seed)
     return {"retrain": retrain, "reason": reason, "model": f"{model_name}@{alias}",
             "version": champion.version, "window": window,
             "rows_in_window": len(current_posts), "summary": str(summary_path),
-            "report": str(out_dir / REPORT_FILE) if evidently else None,
+            "report": str(out_dir / REPORT_FILE) if drift is not None else None,
             "share_drifted": drift["share_drifted"] if drift else None,
             "mlflow_run_id": run_id}
+
+
+def run_drift_report(
+    *,
+    posts: pd.DataFrame,
+    tracking_uri: str,
+    experiment: str,
+    artifact_root: Path,
+    model_name: str,
+    alias: str,
+    summary_path: Path,
+    run_key: str,
+    report_rows: int,
+    seed: int,
+) -> dict[str, Any]:
+    """Stage runner: the Evidently HTML report of a window :func:`run_drift_check` decided.
+
+    Loads the model version the decision judged (not whatever ``alias`` points to now)
+    and its reference, rebuilds the same frames from the window and maturity recorded in
+    the summary, runs Evidently with the summary's per-column methods and thresholds,
+    writes ``drift_report.html`` next to the summary, records its path (and Evidently's
+    scores) in the summary and logs both to the same MLflow monitoring run. A window
+    without a verdict (too few posts) gets no report.
+
+    Args:
+        posts: Validated posts (at least the window).
+        summary_path: The decision's ``drift_summary.json``.
+        run_key: Idempotency key of the MLflow monitoring run: the decision's.
+        report_rows: Rows per side given to Evidently (a seeded sample when larger).
+        seed: Seed of that sample.
+        Others: as :func:`run_drift_check`.
+
+    Returns:
+        ``report`` (the HTML path, None without a verdict), ``summary``, ``window``, the
+        seconds Evidently took and the MLflow run id.
+
+    Raises:
+        ValueError: if the summary is missing or belongs to another model, the window's
+            posts are not those the decision judged, or the model version it names cannot
+            be loaded.
+    """
+    from pipelines.registry.reference import load_champion
+
+    if not summary_path.is_file():
+        raise ValueError(f"run_drift_report: 'summary_path' must be the drift check's "
+                         f"{SUMMARY_FILE}; got {summary_path}, which does not exist (run the "
+                         "check first).")
+    summary = json.loads(summary_path.read_text())
+    if summary.get("model") != f"{model_name}@{alias}":
+        raise ValueError(f"run_drift_report: the summary {summary_path} judged "
+                         f"{summary.get('model')!r}; got model_name@alias "
+                         f"'{model_name}@{alias}'.")
+    start, end = (pd.Timestamp(summary["window"][k]) for k in ("start", "end"))
+    window = f"{start:%Y-%m-%d}..{end:%Y-%m-%d}"
+    if summary["drift"] is None:
+        logger.info("drift report: no verdict for %s (%d posts in the window): %s; no report",
+                    window, summary["rows_in_window"], summary["reason"])
+        return {"report": None, "summary": str(summary_path), "window": window,
+                "reason": summary["reason"]}
+    champion = load_champion(tracking_uri=tracking_uri, model_name=model_name, alias=alias,
+                             version=summary["version"])
+    current_posts = window_posts(posts, start, end)
+    if len(current_posts) != summary["rows_in_window"]:
+        raise ValueError(f"run_drift_report: 'posts' hold {len(current_posts)} posts in "
+                         f"{window}; the decision judged {summary['rows_in_window']} (the "
+                         "store changed since the check: re-run the check).")
+    reference, current, _ = judged_frames(champion, current_posts,
+                                          maturity_hours=summary["maturity_hours"])
+    run_id = _monitoring_run(tracking_uri=tracking_uri, experiment=experiment,
+                             artifact_root=artifact_root, run_key=run_key)
+    summary = _write_report(reference, current, summary, summary_path, run_id=run_id,
+                            report_rows=report_rows, seed=seed)
+    return {"report": summary["report"], "summary": str(summary_path), "window": window,
+            "seconds": summary["evidently"]["seconds"], "mlflow_run_id": run_id}

@@ -45,8 +45,9 @@ def monitoring_window(*, window_days: int, window_end: str, interval_end: str | 
 
 def check(paths: ProjectPaths, settings: Settings, *, run_key: str,
           interval_end: str | None = None, logical: str | None = None,
-          posts: pd.DataFrame | None = None) -> dict[str, Any]:
-    """Run the drift check on the validated store of ``paths`` (or on ``posts``)."""
+          posts: pd.DataFrame | None = None, report: bool = False) -> dict[str, Any]:
+    """Run the drift check on the validated store of ``paths`` (or on ``posts``); with
+    ``report`` also the Evidently HTML report, in one go (the CLI)."""
     from pipelines.monitor.stage import run_drift_check
     from pipelines.validate.partition import read_validated_posts
 
@@ -63,7 +64,23 @@ def check(paths: ProjectPaths, settings: Settings, *, run_key: str,
         drift_share=m.drift_share, min_effect=m.min_effect, chunks=m.chunks,
         quantile=m.quantile, safety_factor=m.safety_factor,
         calibration_rows=m.calibration_rows, max_error_increase=m.max_error_increase,
-        min_outcomes=m.min_outcomes, report_rows=m.report_rows, seed=m.seed)
+        min_outcomes=m.min_outcomes, report_rows=m.report_rows, seed=m.seed, report=report)
+
+
+def report(paths: ProjectPaths, settings: Settings, *, run_key: str, summary_path: str
+           ) -> dict[str, Any]:
+    """Write the Evidently report of the window a drift check decided (``summary_path``)."""
+    from pathlib import Path
+
+    from pipelines.monitor.stage import run_drift_report
+    from pipelines.validate.partition import read_validated_posts
+
+    return run_drift_report(
+        posts=read_validated_posts(paths.data), tracking_uri=paths.tracking_uri,
+        experiment=settings.register.experiment, artifact_root=paths.mlflow_artifacts,
+        model_name=settings.register.model_name, alias=settings.monitor.model_alias,
+        summary_path=Path(summary_path), run_key=run_key,
+        report_rows=settings.monitor.report_rows, seed=settings.monitor.seed)
 
 
 def _settings(project_dir: str, form_params: dict[str, Any]) -> tuple[ProjectPaths, Settings]:
@@ -79,6 +96,16 @@ def drift_check_task(project_dir: str, run_id: str, form_params: dict[str, Any],
     paths, settings = _settings(project_dir, form_params)
     return check(paths, settings, run_key=f"{DRIFT_DAG}/{run_id}", interval_end=interval_end,
                  logical=logical)
+
+
+@fail_fast_on_bad_input
+def drift_report_task(project_dir: str, run_id: str, form_params: dict[str, Any],
+                      decision: dict[str, Any]) -> dict[str, Any]:
+    """drift_monitoring: the HTML report of the check's window, beside the decision (the
+    trigger and the alert do not wait for it)."""
+    paths, settings = _settings(project_dir, form_params)
+    return report(paths, settings, run_key=f"{DRIFT_DAG}/{run_id}",
+                  summary_path=decision["summary"])
 
 
 def next_task(decision: dict[str, Any]) -> str:

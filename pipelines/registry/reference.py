@@ -83,12 +83,18 @@ class Champion:
     offline: dict[str, float] = field(default_factory=dict)
 
 
-def load_champion(*, tracking_uri: str, model_name: str, alias: str) -> Champion:
+def load_champion(*, tracking_uri: str, model_name: str, alias: str,
+                  version: str | None = None) -> Champion:
     """Load ``model_name@alias``, its reference sample and its offline test error.
 
+    Args:
+        version: Load this version instead of the one the alias points to now (a later
+            task describing what an earlier one judged, after the alias may have moved).
+
     Raises:
-        ValueError: if the alias does not exist, or the version has no reference artifact
-            (registered before references were recorded: retrain to record one).
+        ValueError: if the alias or version does not exist, or the version has no
+            reference artifact (registered before references were recorded: retrain to
+            record one).
     """
     import mlflow
     from mlflow import MlflowClient
@@ -98,27 +104,31 @@ def load_champion(*, tracking_uri: str, model_name: str, alias: str) -> Champion
 
     tracking.connect(tracking_uri)
     client = MlflowClient()
+    wanted = f"{model_name}@{alias}" if version is None else f"{model_name} version {version}"
     try:
-        version = client.get_model_version_by_alias(model_name, alias)
+        found = (client.get_model_version_by_alias(model_name, alias) if version is None
+                 else client.get_model_version(model_name, str(version)))
     except MlflowException as error:
-        raise ValueError(f"load_champion: no model '{model_name}@{alias}' in {tracking_uri} "
+        raise ValueError(f"load_champion: no model '{wanted}' in {tracking_uri} "
                          f"(train and register one first): {error}") from None
     try:
         with tempfile.TemporaryDirectory() as folder:
             local = mlflow.artifacts.download_artifacts(
-                run_id=version.run_id, artifact_path=REFERENCE_ARTIFACT, dst_path=folder)
+                run_id=found.run_id, artifact_path=REFERENCE_ARTIFACT, dst_path=folder)
             reference = pd.read_parquet(local)
     except (MlflowException, OSError) as error:
-        raise ValueError(f"load_champion: '{model_name}' version {version.version} (run "
-                         f"{version.run_id}) has no '{REFERENCE_ARTIFACT}' artifact; it was "
+        raise ValueError(f"load_champion: '{model_name}' version {found.version} (run "
+                         f"{found.run_id}) has no '{REFERENCE_ARTIFACT}' artifact; it was "
                          f"registered before reference data was recorded: {error}") from None
-    model = mlflow.sklearn.load_model(f"models:/{model_name}@{alias}")
-    metrics = client.get_run(version.run_id).data.metrics
+    # by version, not alias: the model and its reference must be the same version even
+    # if the alias moves meanwhile
+    model = mlflow.sklearn.load_model(f"models:/{model_name}/{found.version}")
+    metrics = client.get_run(found.run_id).data.metrics
     offline = {key.removeprefix("test_"): value for key, value in metrics.items()
                if key.startswith("test_") and key.endswith("mae_log")}
-    target = (version.tags or {}).get("engageflow.target") or "likes"
+    target = (found.tags or {}).get("engageflow.target") or "likes"
     logger.info("champion: %s version %s (@%s), %d reference rows, offline test mae_log %s",
-                model_name, version.version, alias, len(reference), offline.get("mae_log"))
+                model_name, found.version, alias, len(reference), offline.get("mae_log"))
     return Champion(model=model, reference=reference, name=model_name, alias=alias,
-                    version=str(version.version), run_id=version.run_id, target=target,
+                    version=str(found.version), run_id=found.run_id, target=target,
                     offline=offline)

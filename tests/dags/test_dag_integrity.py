@@ -18,7 +18,8 @@ EXPECTED_EDGES = {
     "engagement_collect": [("collect", "validate"), ("validate", "publish"),
                            ("collect", "publish")],
     "drift_monitoring": [("check", "decide"), ("check", "no_retraining"),
-                         ("check", "notify"), ("decide", "trigger_retraining"),
+                         ("check", "notify"), ("check", "report"),
+                         ("decide", "trigger_retraining"),
                          ("decide", "no_retraining"), ("trigger_retraining", "notify")],
     "batch_scoring": [],
 }

@@ -80,8 +80,15 @@ def test_a_quiet_week_does_not_retrain_and_says_so(monitored):
     assert summary["drift"]["dataset_drift"] is False
     assert _training_runs(home) == []
     assert _task_states(home) == {"check": "success", "decide": "success",
-                                  "no_retraining": "success", "trigger_retraining": "skipped",
-                                  "notify": "skipped"}
+                                  "report": "success", "no_retraining": "success",
+                                  "trigger_retraining": "skipped", "notify": "skipped"}
+    # the report task wrote the HTML beside the decision's summary and recorded it there
+    report = home / "data" / "06_monitoring" / "window_end=2026-06-29" / "drift_report.html"
+    assert report.stat().st_size > 10_000
+    summary = json.loads(report.with_name("drift_summary.json").read_text())
+    assert summary["report"] == str(report)
+    assert summary["evidently"]["columns"]["prediction"]["threshold"] == \
+        summary["drift"]["columns"]["prediction"]["threshold"]
     # `dags test` runs the tasks in its own process: their log lines are its output
     assert "no drift, no retraining" in done.stdout + done.stderr
 

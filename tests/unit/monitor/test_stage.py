@@ -10,7 +10,7 @@ import pytest
 from pipelines.collect.demo_data import generate_posts
 from pipelines.evaluate.stage import run_evaluate
 from pipelines.features.stage import run_features
-from pipelines.monitor.stage import run_drift_check
+from pipelines.monitor.stage import run_drift_check, run_drift_report
 from pipelines.paths import ProjectPaths
 from pipelines.registry.audit import move_alias
 from pipelines.registry.register import run_register
@@ -52,14 +52,23 @@ def champion(tmp_path_factory):
                                                                         seed=3))
 
 
-def _check(champion, posts, out, run_key):
+def _check(champion, posts, out, run_key, report=False):
     paths, tracking_uri, _ = champion
     return run_drift_check(
         posts=posts, tracking_uri=tracking_uri, experiment="test",
         artifact_root=paths.mlflow_artifacts, model_name=MODEL, alias="champion",
         window_start=pd.Timestamp("2026-05-01", tz="UTC"),
         window_end=pd.Timestamp("2026-06-29", tz="UTC"), out_dir=out, run_key=run_key,
-        **SETTINGS)
+        report=report, **SETTINGS)
+
+
+def _report(champion, posts, out, run_key, model_name=MODEL):
+    paths, tracking_uri, _ = champion
+    return run_drift_report(
+        posts=posts, tracking_uri=tracking_uri, experiment="test",
+        artifact_root=paths.mlflow_artifacts, model_name=model_name, alias="champion",
+        summary_path=out / "drift_summary.json", run_key=run_key,
+        report_rows=SETTINGS["report_rows"], seed=SETTINGS["seed"])
 
 
 def shifted(posts: pd.DataFrame) -> pd.DataFrame:
@@ -96,7 +105,10 @@ def test_the_champions_own_future_is_not_drift(champion, tmp_path):
     for column in summary["drift"]["columns"].values():
         assert column["method"] in ("wasserstein", "psi", "jensenshannon")
         assert column["threshold"] >= 0.1
-    assert (tmp_path / "drift_report.html").stat().st_size > 10_000
+    # the decision does not wait for the human report: no Evidently, no HTML
+    assert summary["evidently"] is None and summary["report"] is None
+    assert not (tmp_path / "drift_report.html").exists()
+    assert decision["report"] == str(tmp_path / "drift_report.html")  # where it will be
 
 
 def test_follower_inflation_and_a_platform_change_trigger_retraining(champion, tmp_path):
@@ -110,13 +122,64 @@ def test_follower_inflation_and_a_platform_change_trigger_retraining(champion, t
     drifted = summary["drift"]["drifted_features"]
     assert {"log_followers", "platform", "platform_instagram"} <= set(drifted)
     assert summary["realized_performance"]["performance_loss"] is True
-    evidently = summary["evidently"]["columns"]
-    assert evidently["platform"]["drifted"] and evidently["log_followers"]["drifted"]
-    assert evidently["log_followers"]["threshold"] == \
-        summary["drift"]["columns"]["log_followers"]["threshold"]
+    assert not (tmp_path / "drift_report.html").exists()
     run = MlflowClient(tracking_uri).get_run(decision["mlflow_run_id"])
     assert run.data.tags["engageflow.retrain"] == "True"
     assert run.data.metrics["share_drifted"] == pytest.approx(summary["drift"]["share_drifted"])
+
+
+def test_the_report_shows_the_rule_that_decided_and_joins_the_decisions_run(champion,
+                                                                            tmp_path):
+    from mlflow import MlflowClient
+
+    _, tracking_uri, posts = champion
+    decision = _check(champion, shifted(posts), tmp_path, "report")
+    decided = json.loads((tmp_path / "drift_summary.json").read_text())["drift"]["columns"]
+    done = _report(champion, shifted(posts), tmp_path, "report")
+    html = tmp_path / "drift_report.html"
+    assert done["report"] == str(html) == decision["report"]
+    assert html.stat().st_size > 10_000
+    summary = json.loads((tmp_path / "drift_summary.json").read_text())
+    assert summary["report"] == str(html)
+    assert summary["retrain"] is True  # the decision is kept as it was
+    evidently = summary["evidently"]["columns"]
+    assert set(evidently) == set(decided)
+    for column, judged in decided.items():  # Evidently ran the rule that decided
+        assert evidently[column]["method"] == judged["method"], column
+        assert evidently[column]["threshold"] == judged["threshold"], column
+    assert evidently["platform"]["drifted"] and evidently["log_followers"]["drifted"]
+    # same monitoring run as the decision (same run_key), with the HTML logged
+    assert done["mlflow_run_id"] == decision["mlflow_run_id"]
+    client = MlflowClient(tracking_uri)
+    logged = {a.path for a in client.list_artifacts(decision["mlflow_run_id"], "monitoring")}
+    assert logged == {"monitoring/drift_summary.json", "monitoring/drift_report.html"}
+    run = client.get_run(decision["mlflow_run_id"])
+    assert run.data.tags["engageflow.retrain"] == "True" and "report_seconds" in \
+        run.data.metrics
+
+
+def test_the_cli_path_decides_and_reports_in_one_go(champion, tmp_path):
+    _, _, posts = champion
+    decision = _check(champion, posts, tmp_path, "cli", report=True)
+    summary = json.loads((tmp_path / "drift_summary.json").read_text())
+    assert decision["report"] == summary["report"] == str(tmp_path / "drift_report.html")
+    assert (tmp_path / "drift_report.html").stat().st_size > 10_000
+    assert summary["evidently"]["columns"]["prediction"]["threshold"] == \
+        summary["drift"]["columns"]["prediction"]["threshold"]
+
+
+def test_the_report_refuses_what_the_decision_did_not_judge(champion, tmp_path):
+    _, _, posts = champion
+    with pytest.raises(ValueError, match="summary_path"):
+        _report(champion, posts, tmp_path, "none")
+    _check(champion, posts, tmp_path, "mismatch")
+    with pytest.raises(ValueError, match="model_name@alias"):
+        _report(champion, posts, tmp_path, "mismatch", model_name="another-model")
+    inside = pd.to_datetime(posts["posted_at"], utc=True) >= pd.Timestamp("2026-05-01",
+                                                                          tz="UTC")
+    with pytest.raises(ValueError, match="the store changed"):
+        _report(champion, posts.drop(index=posts.index[inside][0]), tmp_path, "mismatch")
+    assert not (tmp_path / "drift_report.html").exists()
 
 
 def test_a_window_with_too_few_posts_gives_no_verdict(champion, tmp_path):
@@ -124,6 +187,10 @@ def test_a_window_with_too_few_posts_gives_no_verdict(champion, tmp_path):
     decision = _check(champion, posts.head(0), tmp_path, "empty")
     assert decision["retrain"] is False
     assert decision["reason"] == "too few posts in the window for a verdict"
+    assert decision["report"] is None
+    done = _report(champion, posts.head(0), tmp_path, "empty")
+    assert done["report"] is None and done["reason"] == decision["reason"]
+    assert not (tmp_path / "drift_report.html").exists()
 
 
 @pytest.mark.parametrize("seed", [4, 5, 6])
