@@ -263,11 +263,16 @@ class MonitorConfig:
                "a non-empty list when monitor.notifier is 'email'", list(self.email_to))
 
 
-def _monitor(section: dict[str, Any]) -> MonitorConfig:
-    unknown = set(section) - set(MonitorConfig.__dataclass_fields__)
+def _check_keys(section: dict[str, Any], name: str, cls: type) -> None:
+    """Name the keys of params section ``name`` that settings class ``cls`` does not have."""
+    unknown = set(section) - set(cls.__dataclass_fields__)
     if unknown:
-        raise ValueError(f"params.yaml: unknown key(s) {sorted(unknown)} in 'monitor'; "
-                         f"allowed: {sorted(MonitorConfig.__dataclass_fields__)}.")
+        raise ValueError(f"params.yaml: unknown key(s) {sorted(unknown)} in '{name}'; "
+                         f"allowed: {sorted(cls.__dataclass_fields__)}.")
+
+
+def _monitor(section: dict[str, Any]) -> MonitorConfig:
+    _check_keys(section, "monitor", MonitorConfig)
     values = dict(section)
     if "min_effect" in values:
         values["min_effect"] = dict(values["min_effect"] or {})
@@ -290,6 +295,7 @@ class SegmentsConfig:
     only: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "only", tuple(self.only or ()))  # `only:` empty in YAML
         _check(isinstance(self.enabled, bool), "segments.enabled", "true or false",
                self.enabled)
         _check(self.key in ("campaign_id", "account_id"), "segments.key",
@@ -491,10 +497,7 @@ class ServeConfig:
 
 
 def _serve(section: dict[str, Any], target: str) -> ServeConfig:
-    unknown = set(section) - set(ServeConfig.__dataclass_fields__)
-    if unknown:
-        raise ValueError(f"params.yaml: unknown key(s) {sorted(unknown)} in 'serve'; "
-                         f"allowed: {sorted(ServeConfig.__dataclass_fields__)}.")
+    _check_keys(section, "serve", ServeConfig)
     values = {k: (v.replace("{target}", target) if isinstance(v, str) else v)
               for k, v in section.items()}
     if "score_model_uri" not in values:
@@ -521,30 +524,11 @@ class Settings:
 def _section(params: dict[str, Any], name: str, cls: type) -> Any:
     """A settings object from an optional params section; unknown keys are named."""
     section = dict(params.get(name) or {})
-    unknown = set(section) - set(cls.__dataclass_fields__)
-    if unknown:
-        raise ValueError(f"params.yaml: unknown key(s) {sorted(unknown)} in '{name}'; "
-                         f"allowed: {sorted(cls.__dataclass_fields__)}.")
+    _check_keys(section, name, cls)
     for key, value in section.items():
         if isinstance(value, list):
             section[key] = tuple(value)
     return cls(**section)
-
-
-def _features(section: dict[str, Any]) -> FeatureSettings:
-    unknown = set(section) - set(FeatureSettings.__dataclass_fields__)
-    if unknown:
-        raise ValueError(f"params.yaml: unknown key(s) {sorted(unknown)} in 'features'; "
-                         f"allowed: {sorted(FeatureSettings.__dataclass_fields__)}.")
-    return FeatureSettings(**section)
-
-
-def _segments(section: dict[str, Any]) -> SegmentsConfig:
-    unknown = set(section) - set(SegmentsConfig.__dataclass_fields__)
-    if unknown:
-        raise ValueError(f"params.yaml: unknown key(s) {sorted(unknown)} in 'segments'; "
-                         f"allowed: {sorted(SegmentsConfig.__dataclass_fields__)}.")
-    return SegmentsConfig(**{**section, "only": tuple(section.get("only") or ())})
 
 
 def load_params(path: str | Path) -> dict[str, Any]:
@@ -620,11 +604,11 @@ def settings_from_params(params: dict[str, Any]) -> Settings:
                 hyperparameters={m: dict(t.get(m) or {}) for m in models},
                 cv_folds=t.get("cv_folds", 5),
             ),
-            features=_features(params.get("features") or {}),
+            features=_section(params, "features", FeatureSettings),
             register=RegisterConfig(
                 model_name=str(r["model_name"]).replace("{target}", str(t["target"])),
                 experiment=r["experiment"]),
-            segments=_segments(params.get("segments") or {}),
+            segments=_section(params, "segments", SegmentsConfig),
             monitor=_monitor(params.get("monitor") or {}),
             promote=_section(params, "promote", PromoteConfig),
             champion_challenger=_section(params, "champion_challenger",
