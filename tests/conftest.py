@@ -84,3 +84,36 @@ def segment_gate() -> dict:
 def boosted_campaign() -> str:
     """The campaign of :func:`segment_run` whose posts do 40x better."""
     return str(_boosted_campaign_posts()["campaign_id"].value_counts().index[0])
+
+
+def _ridge_champion(paths, *, tracking_uri: str, model_name: str, experiment: str = "test",
+                    run_key: str = "run-1", seed: int = 1) -> dict:
+    """Train, evaluate and register a ridge model on ``paths.validated_posts`` (already
+    written) and make it ``@champion`` (register sets ``@challenger``; the promotion gate
+    would promote it — here what is tested is what happens to a champion)."""
+    from pipelines.evaluate.stage import run_evaluate
+    from pipelines.features.stage import run_features
+    from pipelines.registry.audit import move_alias
+    from pipelines.registry.register import run_register
+    from pipelines.train.stage import run_train
+
+    run_features(paths.validated_posts, paths.features)
+    run_train(paths.features, paths.models, target="likes", models=("ridge",),
+              hyperparameters={"ridge": {"alpha": 1.0}}, seed=seed, valid_fraction=0.15,
+              test_fraction=0.15, cv_folds=0)
+    run_evaluate(paths.features, paths.models, paths.metrics)
+    record = run_register(
+        features_path=paths.features, models_dir=paths.models, metrics_path=paths.metrics,
+        validation_report=None, registration_path=paths.registration,
+        tracking_uri=tracking_uri, artifact_root=paths.mlflow_artifacts,
+        experiment=experiment, model_name=model_name, run_key=run_key,
+        params={"train": {"seed": seed}}, project_root=paths.root)
+    move_alias(model_name, "champion", record["version"], actor="setup",
+               reason="the monitored model")
+    return record
+
+
+@pytest.fixture(scope="session")
+def ridge_champion():
+    """:func:`_ridge_champion`: a registered ridge ``@champion`` on the validated posts."""
+    return _ridge_champion

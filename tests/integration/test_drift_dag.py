@@ -13,38 +13,21 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def monitored(airflow_home):
+def monitored(airflow_home, ridge_champion):
     """A champion registered in the Airflow home's MLflow, and a validated store holding
     its own data (through June 2026) plus a shifted July."""
     import pandas as pd
 
     from pipelines.collect.demo_data import generate_posts
-    from pipelines.evaluate.stage import run_evaluate
-    from pipelines.features.stage import run_features
     from pipelines.paths import ProjectPaths
-    from pipelines.registry.audit import move_alias
-    from pipelines.registry.register import run_register
-    from pipelines.train.stage import run_train
 
     home, env = airflow_home
     paths = ProjectPaths(root=home, state=home / "state", data=home / "train")
     posts = generate_posts(3000, accounts=40, seed=3)
     paths.validated_posts.parent.mkdir(parents=True)
     posts.to_parquet(paths.validated_posts)
-    run_features(paths.validated_posts, paths.features)
-    run_train(paths.features, paths.models, target="likes", models=("ridge",),
-              hyperparameters={"ridge": {"alpha": 1.0}}, seed=1, valid_fraction=0.15,
-              test_fraction=0.15, cv_folds=0)
-    run_evaluate(paths.features, paths.models, paths.metrics)
-    record = run_register(features_path=paths.features, models_dir=paths.models,
-                 metrics_path=paths.metrics, validation_report=None,
-                 registration_path=paths.registration, tracking_uri=env["MLFLOW_TRACKING_URI"],
-                 artifact_root=paths.mlflow_artifacts, experiment="engageflow",
-                 model_name="engagement-likes", run_key="seed", params={}, project_root=home)
-    # register sets @challenger; the promotion gate would make the first model the
-    # champion — here it is made champion directly (what is monitored is the point)
-    move_alias("engagement-likes", "champion", record["version"], actor="setup",
-               reason="the monitored model")
+    ridge_champion(paths, tracking_uri=env["MLFLOW_TRACKING_URI"],
+                   model_name="engagement-likes", experiment="engageflow", run_key="seed")
     july = posts[posts["posted_at"] >= pd.Timestamp("2026-05-04", tz="UTC")].copy()
     july["post_id"] = "july-" + july["post_id"]
     july["posted_at"] = july["posted_at"] + pd.Timedelta(days=61)  # into July-August

@@ -18,15 +18,10 @@ SETTINGS = {"maturity_hours": 48.0, "min_rows": 100, "drift_share": 0.3,
 
 
 @pytest.fixture(scope="module")
-def real(shared_data_dir, tmp_path_factory):
+def real(shared_data_dir, tmp_path_factory, ridge_champion):
     """A ridge champion on the 2021 tweets, registered in a throw-away MLflow store."""
     from pipelines.collect.file_formats import read_posts
-    from pipelines.evaluate.stage import run_evaluate
-    from pipelines.features.stage import run_features
     from pipelines.paths import ProjectPaths
-    from pipelines.registry.audit import move_alias
-    from pipelines.registry.register import run_register
-    from pipelines.train.stage import run_train
 
     root = tmp_path_factory.mktemp("real")
     tweets = read_posts(shared_data_dir / "tweets_2022" / "tweets.csv", "tweets_csv").posts
@@ -36,21 +31,9 @@ def real(shared_data_dir, tmp_path_factory):
     paths.validated_posts.parent.mkdir(parents=True)
     year = pd.to_datetime(tweets["posted_at"], utc=True).dt.year
     tweets[year == 2021].to_parquet(paths.validated_posts)
-    run_features(paths.validated_posts, paths.features)
-    run_train(paths.features, paths.models, target="likes", models=("ridge",),
-              hyperparameters={"ridge": {"alpha": 1.0}}, seed=42, valid_fraction=0.15,
-              test_fraction=0.15, cv_folds=0)
-    run_evaluate(paths.features, paths.models, paths.metrics)
     tracking_uri = f"sqlite:///{paths.state / 'mlflow.db'}"
-    record = run_register(features_path=paths.features, models_dir=paths.models,
-                 metrics_path=paths.metrics, validation_report=None,
-                 registration_path=paths.registration, tracking_uri=tracking_uri,
-                 artifact_root=paths.mlflow_artifacts, experiment="real", model_name=MODEL,
-                 run_key="real", params={}, project_root=root)
-    # register sets @challenger; the promotion gate would make the first model the
-    # champion — here it is made champion directly (what is monitored is the point)
-    move_alias(MODEL, "champion", record["version"], actor="setup",
-               reason="the monitored model")
+    ridge_champion(paths, tracking_uri=tracking_uri, model_name=MODEL, experiment="real",
+                   run_key="real", seed=42)
     return paths, tracking_uri, tweets, instagram
 
 

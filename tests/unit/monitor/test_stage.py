@@ -8,13 +8,8 @@ import pandas as pd
 import pytest
 
 from pipelines.collect.demo_data import generate_posts
-from pipelines.evaluate.stage import run_evaluate
-from pipelines.features.stage import run_features
 from pipelines.monitor.stage import run_drift_check, run_drift_report
 from pipelines.paths import ProjectPaths
-from pipelines.registry.audit import move_alias
-from pipelines.registry.register import run_register
-from pipelines.train.stage import run_train
 
 MODEL = "engagement-likes-drift"
 SETTINGS = {"maturity_hours": 48.0, "min_rows": 100, "drift_share": 0.3,
@@ -23,33 +18,20 @@ SETTINGS = {"maturity_hours": 48.0, "min_rows": 100, "drift_share": 0.3,
             "max_error_increase": 0.15, "min_outcomes": 50, "report_rows": 2000, "seed": 0}
 
 
-def _register(root, posts: pd.DataFrame):
-    """Train, evaluate and register a ridge champion on ``posts`` (real MLflow, SQLite)."""
+def _register(root, posts: pd.DataFrame, ridge_champion):
+    """A ridge champion on ``posts`` (real MLflow, SQLite)."""
     paths = ProjectPaths(root=root, state=root / ".engageflow", data=root / "data")
     paths.validated_posts.parent.mkdir(parents=True)
     posts.to_parquet(paths.validated_posts)
-    run_features(paths.validated_posts, paths.features)
-    run_train(paths.features, paths.models, target="likes", models=("ridge",),
-              hyperparameters={"ridge": {"alpha": 1.0}}, seed=1, valid_fraction=0.15,
-              test_fraction=0.15, cv_folds=0)
-    run_evaluate(paths.features, paths.models, paths.metrics)
     tracking_uri = f"sqlite:///{paths.state / 'mlflow.db'}"
-    record = run_register(features_path=paths.features, models_dir=paths.models,
-                 metrics_path=paths.metrics, validation_report=None,
-                 registration_path=paths.registration, tracking_uri=tracking_uri,
-                 artifact_root=paths.mlflow_artifacts, experiment="test", model_name=MODEL,
-                 run_key="run-1", params={"train": {"seed": 1}}, project_root=root)
-    # register sets @challenger; the promotion gate would make the first model the
-    # champion — here it is made champion directly (what is monitored is the point)
-    move_alias(MODEL, "champion", record["version"], actor="setup",
-               reason="the monitored model")
+    ridge_champion(paths, tracking_uri=tracking_uri, model_name=MODEL)
     return paths, tracking_uri, posts
 
 
 @pytest.fixture(scope="module")
-def champion(tmp_path_factory):
-    return _register(tmp_path_factory.mktemp("project"), generate_posts(3000, accounts=40,
-                                                                        seed=3))
+def champion(tmp_path_factory, ridge_champion):
+    return _register(tmp_path_factory.mktemp("project"),
+                     generate_posts(3000, accounts=40, seed=3), ridge_champion)
 
 
 def _check(champion, posts, out, run_key, report=False):
@@ -194,11 +176,13 @@ def test_a_window_with_too_few_posts_gives_no_verdict(champion, tmp_path):
 
 
 @pytest.mark.parametrize("seed", [4, 5, 6])
-def test_other_demo_histories_do_not_cry_wolf_and_still_catch_a_shift(tmp_path, seed):
+def test_other_demo_histories_do_not_cry_wolf_and_still_catch_a_shift(tmp_path, seed,
+                                                                      ridge_champion):
     # Followers, likes and the model's predictions grow through every demo year, and the
     # window lies after the validation and test periods: before trends were removed, seed
     # 4 flagged its own later data (prediction drift 0.279 >= 0.257).
-    champion = _register(tmp_path / "project", generate_posts(2000, accounts=40, seed=seed))
+    champion = _register(tmp_path / "project", generate_posts(2000, accounts=40, seed=seed),
+                         ridge_champion)
     _, _, posts = champion
     quiet = _check(champion, posts, tmp_path / "quiet", f"quiet-{seed}")
     summary = json.loads((tmp_path / "quiet" / "drift_summary.json").read_text())["drift"]
