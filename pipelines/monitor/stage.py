@@ -87,6 +87,45 @@ def window_posts(posts: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) ->
     return inside.sort_values("posted_at", kind="stable").reset_index(drop=True)
 
 
+def served_performance(
+    prediction_log_url: str | None, *, model_name: str, version: str, target: str,
+    window_start: pd.Timestamp, window_end: pd.Timestamp, maturity_hours: float,
+    offline: dict[str, float], max_error_increase: float, min_outcomes: int,
+) -> dict[str, Any] | None:
+    """Realized error of what serving actually answered with ``model_name`` version
+    ``version`` (champion arm) for posts of the window whose outcomes matured, from the
+    prediction log; None when there is no log (a SQLite file that does not exist is not
+    created) or it holds no such predictions."""
+    if not prediction_log_url:
+        return None
+    if prediction_log_url.startswith("sqlite:///") and not Path(
+            prediction_log_url.removeprefix("sqlite:///")).exists():
+        return None
+    from pipelines.serve.prediction_log import PredictionLog
+
+    log = PredictionLog(prediction_log_url)
+    try:
+        pairs = log.matured_pairs(model_name=model_name, target=target,
+                                  horizon_hours=maturity_hours,
+                                  now=window_end.to_pydatetime(),
+                                  since=window_start.to_pydatetime())
+    finally:
+        log.close()
+    posted = pd.to_datetime(pairs["posted_at"], utc=True)
+    pairs = pairs[(pairs["model_version"].astype(str) == str(version))
+                  & (pairs["arm"] == "champion") & (posted >= window_start)
+                  & (posted < window_end)]
+    if pairs.empty:
+        return None
+    result = realized_performance(
+        actual=pairs["actual"].to_numpy(dtype=float),
+        predicted=pairs["prediction"].to_numpy(dtype=float),
+        platforms=pairs["platform"].astype(str).to_numpy(),
+        posted_at=pd.to_datetime(pairs["posted_at"], utc=True),
+        offline=offline, max_error_increase=max_error_increase, min_outcomes=min_outcomes)
+    return {**result, "served_predictions": len(pairs)}
+
+
 def decide(drift: dict[str, Any] | None, performance: dict[str, Any]) -> tuple[bool, str]:
     """Retrain or not, and why, in one sentence that goes into the run conf and the alert.
 
@@ -189,6 +228,7 @@ def run_drift_check(
     report_rows: int,
     seed: int,
     report: bool = False,
+    prediction_log_url: str | None = None,
 ) -> dict[str, Any]:
     """Stage runner: judge the window of ``posts`` against ``model_name@alias``.
 
@@ -246,13 +286,22 @@ def run_drift_check(
     else:
         logger.warning("drift check: %d posts in %s, fewer than monitor.min_rows %d: no "
                        "verdict", len(current_posts), window, min_rows)
+    served = served_performance(
+        prediction_log_url, model_name=model_name, version=champion.version,
+        target=champion.target, window_start=window_start, window_end=window_end,
+        maturity_hours=maturity_hours, offline=champion.offline,
+        max_error_increase=max_error_increase, min_outcomes=min_outcomes)
+    if served is not None and served.get("judged"):
+        # what users were actually served beats a re-prediction of the validated posts
+        performance = {**served, "source": "prediction log (served predictions)"}
     retrain, reason = decide(drift, performance)
     # maturity_hours is recorded so that the report rebuilds the same outcome mask
     summary = {"model": f"{model_name}@{alias}", "version": champion.version,
                "window": {"start": window_start.isoformat(), "end": window_end.isoformat()},
                "maturity_hours": maturity_hours, "rows_in_window": len(current_posts),
                "retrain": retrain, "reason": reason, "drift": drift,
-               "realized_performance": performance, "evidently": None, "report": None}
+               "realized_performance": performance, "served_performance": served,
+               "evidently": None, "report": None}
     summary_path = out_dir / SUMMARY_FILE
     summary_path.write_text(json.dumps(summary, indent=2, default=str))
 

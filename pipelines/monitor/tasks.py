@@ -64,7 +64,8 @@ def check(paths: ProjectPaths, settings: Settings, *, run_key: str,
         drift_share=m.drift_share, min_effect=m.min_effect, chunks=m.chunks,
         quantile=m.quantile, safety_factor=m.safety_factor,
         calibration_rows=m.calibration_rows, max_error_increase=m.max_error_increase,
-        min_outcomes=m.min_outcomes, report_rows=m.report_rows, seed=m.seed, report=report)
+        min_outcomes=m.min_outcomes, report_rows=m.report_rows, seed=m.seed, report=report,
+        prediction_log_url=paths.prediction_log_url)
 
 
 def report(paths: ProjectPaths, settings: Settings, *, run_key: str, summary_path: str

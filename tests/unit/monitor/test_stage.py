@@ -214,3 +214,56 @@ def test_prediction_drift_with_outcomes_in_budget_is_reported_not_retrained():
     # too few matured outcomes to judge the error: prediction drift decides
     retrain, reason = decide(*_decision_inputs(judged=False, loss=None))
     assert retrain is True and reason == "prediction drift: wasserstein 0.310 >= 0.250"
+
+
+def _serve_log(url: str, posts: pd.DataFrame, version: str, factor: float) -> None:
+    """Log what serving answered for ``posts`` (prediction = actual x factor) + outcomes."""
+    from datetime import UTC, datetime
+
+    from pipelines.serve.prediction_log import PredictionLog
+
+    log = PredictionLog(url)
+    now = datetime.now(UTC)
+    log.log_predictions([
+        {"request_id": f"r{i}", "post_id": p.post_id, "account_id": p.account_id,
+         "platform": p.platform, "model_name": MODEL, "model_version": version,
+         "arm": "champion", "target": "likes", "prediction": float(p.likes) * factor,
+         "features_hash": "h", "predicted_at": now,
+         "posted_at": p.posted_at.to_pydatetime()} for i, p in enumerate(posts.itertuples())])
+    log.record_outcomes([{"post_id": p.post_id, "likes": int(p.likes), "observed_at": now}
+                         for p in posts.itertuples()])
+    log.close()
+
+
+def test_served_predictions_in_the_log_decide_the_realized_performance(champion, tmp_path):
+    from pipelines.registry.reference import load_champion
+
+    paths, tracking_uri, posts = champion
+    version = load_champion(tracking_uri=tracking_uri, model_name=MODEL,
+                            alias="champion").version
+    window = posts[(posts["posted_at"] >= pd.Timestamp("2026-05-01", tz="UTC"))
+                   & (posts["posted_at"] < pd.Timestamp("2026-06-27", tz="UTC"))]
+    good, bad = f"sqlite:///{tmp_path / 'good.db'}", f"sqlite:///{tmp_path / 'bad.db'}"
+    _serve_log(good, window, version, factor=1.0)
+    _serve_log(bad, window, version, factor=30.0)   # users were served 30x too many likes
+
+    def check(url, name):
+        return run_drift_check(
+            posts=posts, tracking_uri=tracking_uri, experiment="test",
+            artifact_root=paths.mlflow_artifacts, model_name=MODEL, alias="champion",
+            window_start=pd.Timestamp("2026-05-01", tz="UTC"),
+            window_end=pd.Timestamp("2026-06-29", tz="UTC"), out_dir=tmp_path / name,
+            run_key=name, prediction_log_url=url, **SETTINGS)
+
+    served_bad = check(bad, "bad")
+    summary = json.loads((tmp_path / "bad" / "drift_summary.json").read_text())
+    assert summary["served_performance"]["served_predictions"] == len(window)
+    assert summary["realized_performance"]["source"] == "prediction log (served predictions)"
+    assert served_bad["retrain"] is True and "realized performance loss" in served_bad["reason"]
+    check(good, "good")
+    good_summary = json.loads((tmp_path / "good" / "drift_summary.json").read_text())
+    assert good_summary["served_performance"]["mae_log"] == 0.0
+    assert good_summary["served_performance"]["performance_loss"] is False
+    # no log file: nothing is created, the validated posts decide as before
+    check(f"sqlite:///{tmp_path / 'absent.db'}", "absent")
+    assert not (tmp_path / "absent.db").exists()
