@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -19,8 +20,10 @@ def slice_metrics(
     predicted: np.ndarray | pd.Series,
     by: str = "platform",
     min_support: int = 30,
+    metrics: Callable[[np.ndarray, np.ndarray], dict[str, Any]] = regression_metrics,
 ) -> dict[str, dict[str, Any]]:
-    """:func:`regression_metrics` for each value of ``frame[by]`` with enough rows.
+    """``metrics`` (default :func:`regression_metrics`) for each value of ``frame[by]`` with
+    enough rows.
 
     Args:
         frame: The evaluated rows, holding column ``by``.
@@ -57,6 +60,6 @@ def slice_metrics(
         if support < min_support:
             result[key] = {"insufficient_support": support}
         else:
-            metrics = regression_metrics(actual[positions], predicted[positions])
-            result[key] = {**metrics, "support": support}
+            result[key] = {**metrics(actual[positions], predicted[positions]),
+                           "support": support}
     return result

@@ -21,6 +21,7 @@ import socket
 from datetime import UTC, datetime
 from typing import Any
 
+CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous"
 AUDIT_EXPERIMENT = "engageflow-registry-audit"
 AUDIT_MODEL_TAG = "engageflow.audit_model"
 
@@ -168,6 +169,33 @@ def record_decision(
         summary = f"{event['at']} {alias} kept at {current} by {who}: {reason}"[:4500]
         client.set_model_version_tag(model_name, current, f"engageflow.audit.{alias}", summary)
     return event
+
+
+def promote(model_name: str, version: str, *, champion: str | None, reason: str, actor: str,
+            metrics: dict[str, Any] | None = None,
+            decision: dict[str, Any] | None = None) -> None:
+    """Make ``version`` the champion, audited: the old ``champion`` (if any) becomes
+    ``@previous`` and ``@challenger`` is removed."""
+    if champion is not None:
+        move_alias(model_name, PREVIOUS, champion, actor=actor, metrics=metrics,
+                   decision=decision,
+                   reason=f"replaced as champion by version {version}: {reason}")
+    move_alias(model_name, CHAMPION, version, actor=actor, reason=reason, metrics=metrics,
+               decision=decision)
+    move_alias(model_name, CHALLENGER, None, actor=actor, metrics=metrics, decision=decision,
+               reason=f"promoted to champion: {reason}")
+
+
+def retire_challenger(model_name: str, version: str, *, reason: str, actor: str,
+                      metrics: dict[str, Any] | None = None,
+                      decision: dict[str, Any] | None = None) -> None:
+    """Remove ``@challenger``, audited, if it still points at ``version`` (a newer
+    challenger registered meanwhile stays)."""
+    from mlflow import MlflowClient
+
+    if _current(MlflowClient(), model_name, CHALLENGER) == str(version):
+        move_alias(model_name, CHALLENGER, None, actor=actor, reason=reason, metrics=metrics,
+                   decision=decision)
 
 
 def _event_paths(client: Any, run_id: str) -> list[str]:

@@ -46,7 +46,7 @@ from pipelines.registry.register import CHALLENGER, CHAMPION, current_alias_vers
 
 logger = logging.getLogger(__name__)
 
-PREVIOUS = "previous"
+PREVIOUS = audit.PREVIOUS
 NO_CHALLENGER = "no_challenger"
 TERMINAL = (PROMOTE, ROLLBACK, INCONCLUSIVE)
 
@@ -91,17 +91,11 @@ def _act(record: dict[str, Any], *, actor: str) -> None:
     metrics.update(n_champion=record["champion"]["n"], n_challenger=record["challenger"]["n"])
     decision = record["decision"]
     if decision == PROMOTE:
-        audit.move_alias(name, PREVIOUS, champion, actor=actor, metrics=metrics,
-                         decision=record,
-                         reason=f"replaced as champion by version {challenger}: {reason}")
-        audit.move_alias(name, CHAMPION, challenger, actor=actor, reason=reason,
-                         metrics=metrics, decision=record)
-        audit.move_alias(name, CHALLENGER, None, actor=actor, metrics=metrics,
-                         decision=record, reason=f"promoted to champion: {reason}")
+        audit.promote(name, challenger, champion=champion, actor=actor, reason=reason,
+                      metrics=metrics, decision=record)
     elif decision in (ROLLBACK, INCONCLUSIVE):
-        if current_alias_version(name, CHALLENGER) == challenger:
-            audit.move_alias(name, CHALLENGER, None, actor=actor, reason=reason,
-                             metrics=metrics, decision=record)
+        audit.retire_challenger(name, challenger, actor=actor, reason=reason,
+                                metrics=metrics, decision=record)
     elif decision == KEEP_TESTING:
         audit.record_decision(name, CHALLENGER, actor=actor, reason=reason, metrics=metrics,
                               decision=record)

@@ -45,7 +45,7 @@ from pipelines.train.split import labelled, time_split
 
 logger = logging.getLogger(__name__)
 
-PREVIOUS = "previous"
+PREVIOUS = audit.PREVIOUS
 
 
 def holdout(features_path: Path, models_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, str]:
@@ -147,18 +147,11 @@ def apply_decision(record: dict[str, Any], *, actor: str) -> dict[str, str | Non
     reason = record["reasons"][0]
     metrics, decision = _headline(record), record
     if record["decision"] == PROMOTE:
-        if champion is not None:
-            audit.move_alias(name, PREVIOUS, champion, actor=actor, metrics=metrics,
-                             decision=decision,
-                             reason=f"replaced as champion by version {version}: {reason}")
-        audit.move_alias(name, CHAMPION, version, actor=actor, reason=reason,
-                         metrics=metrics, decision=decision)
-        audit.move_alias(name, CHALLENGER, None, actor=actor, metrics=metrics,
-                         decision=decision, reason=f"promoted to champion: {reason}")
+        audit.promote(name, version, champion=champion, actor=actor, reason=reason,
+                      metrics=metrics, decision=decision)
     elif record["decision"] == REJECT:
-        if current_alias_version(name, CHALLENGER) == version:
-            audit.move_alias(name, CHALLENGER, None, actor=actor, reason=reason,
-                             metrics=metrics, decision=decision)
+        audit.retire_challenger(name, version, actor=actor, reason=reason, metrics=metrics,
+                                decision=decision)
     elif record["decision"] == KEEP:
         audit.record_decision(name, CHALLENGER, actor=actor, reason=reason, metrics=metrics,
                               decision=decision)

@@ -26,7 +26,7 @@ from pipelines.train.split import labelled, time_split
 
 logger = logging.getLogger(__name__)
 
-CHAMPION, CHALLENGER = "champion", "challenger"
+CHAMPION, CHALLENGER = audit.CHAMPION, audit.CHALLENGER
 
 
 def file_sha256(path: Path) -> str:

@@ -27,6 +27,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 
+from pipelines.evaluate.slices import slice_metrics
 from pipelines.features.follower_growth import BASE_FEATURES, POST_FEATURES
 from pipelines.train.split import labelled, time_split
 
@@ -225,10 +226,9 @@ def run_evaluate_growth(periods_path: Path, models_dir: Path,
         results[name] = {part: growth_metrics(rows[GROWTH_TARGET].to_numpy(), predicted[part])
                          for part, rows in parts.items()}
         test = parts["test"]
-        results[name]["test_by_platform"] = {
-            str(platform): growth_metrics(rows[GROWTH_TARGET].to_numpy(),
-                                          predicted["test"][rows.index - test.index[0]])
-            for platform, rows in test.groupby("platform", sort=True) if len(rows) >= 2}
+        results[name]["test_by_platform"] = slice_metrics(
+            test, test[GROWTH_TARGET].to_numpy(), predicted["test"], by="platform",
+            min_support=2, metrics=growth_metrics)
     baselines = {
         "zero_growth": {part: growth_metrics(rows[GROWTH_TARGET].to_numpy(),
                                              np.zeros(len(rows)))
