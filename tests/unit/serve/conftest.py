@@ -52,6 +52,12 @@ def api_post_fixture():
     return api_post
 
 
+@pytest.fixture(scope="session")
+def api_posts():
+    """Canonical post rows → the JSON bodies of ``POST /predict`` (:func:`api_post`)."""
+    return lambda posts: [api_post(row) for row in posts.to_dict("records")]
+
+
 @pytest.fixture(name="fit_post_model", scope="session")
 def fit_post_model_fixture():
     """:func:`fit_post_model`, for tests (a conftest is not importable by name)."""

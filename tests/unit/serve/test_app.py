@@ -17,19 +17,6 @@ KEY = "test-key-123"
 HEADERS = {"X-API-Key": KEY}
 
 
-def api_posts(posts: pd.DataFrame) -> list[dict]:
-    out = []
-    for row in posts.to_dict("records"):
-        post = {k: row[k] for k in ("post_id", "account_id", "platform", "content_type")}
-        post["posted_at"] = row["posted_at"].isoformat()
-        post["caption"] = row["caption"] if isinstance(row["caption"], str) else ""
-        for k in ("hashtags_count", "mentions_count", "urls_count", "media_count",
-                  "followers_at_post_time"):
-            post[k] = None if pd.isna(row[k]) else int(row[k])
-        out.append(post)
-    return out
-
-
 def options(registry, tmp_path, **overrides) -> ServeOptions:
     values = {"model_name": "m", "target": "likes", "tracking_uri": registry["uri"],
               "prediction_log_url": f"sqlite:///{tmp_path / 'predictions.db'}",
@@ -44,7 +31,7 @@ def client(registry, tmp_path):
         yield client
 
 
-def test_auth_is_required(client, serve_posts):
+def test_auth_is_required(client, serve_posts, api_posts):
     body = api_posts(serve_posts.iloc[[650]])[0]
     assert client.post("/predict", json=body).status_code == 401
     wrong = client.post("/predict", json=body, headers={"X-API-Key": "nope"})
@@ -57,7 +44,7 @@ def test_auth_is_required(client, serve_posts):
 
 
 @pytest.mark.parametrize("family", ["ridge", "lightgbm", "random_forest"])
-def test_http_predictions_equal_the_batch_path(registry, tmp_path, serve_posts, family):
+def test_http_predictions_equal_the_batch_path(registry, tmp_path, serve_posts, family, api_posts):
     """Every default model family: the API answers what model.predict(DataFrame) does."""
     client_ = MlflowClient()
     version = registry["versions"][family]
@@ -85,7 +72,7 @@ def test_http_predictions_equal_the_batch_path(registry, tmp_path, serve_posts, 
         client_.set_registered_model_alias("m", "champion", registry["versions"]["ridge"])
 
 
-def test_sticky_routing_logging_and_outcomes(registry, tmp_path, serve_posts):
+def test_sticky_routing_logging_and_outcomes(registry, tmp_path, serve_posts, api_posts):
     opts = options(registry, tmp_path, challenger_share=0.5)
     posts = api_posts(serve_posts.iloc[600:700])
     with TestClient(create_app(opts)) as client:
@@ -129,7 +116,7 @@ def test_sticky_routing_logging_and_outcomes(registry, tmp_path, serve_posts):
     assert "engageflow_prediction_log_queue_depth 0.0" in metrics
 
 
-def test_size_limits_and_field_level_errors(client, serve_posts):
+def test_size_limits_and_field_level_errors(client, serve_posts, api_posts):
     post = api_posts(serve_posts.iloc[[650]])[0]
     too_many = client.post("/predict", json={"posts": [post] * 301}, headers=HEADERS)
     assert too_many.status_code == 413 and "limit is 300" in too_many.json()["detail"]
@@ -154,7 +141,7 @@ def test_size_limits_and_field_level_errors(client, serve_posts):
     assert client.get("/openapi.json").json()["paths"]["/predict"]["post"]
 
 
-def test_thompson_mode_serves_both_arms(registry, tmp_path, serve_posts):
+def test_thompson_mode_serves_both_arms(registry, tmp_path, serve_posts, api_posts):
     opts = options(registry, tmp_path, routing="thompson", exploration_floor=0.2, seed=4)
     with TestClient(create_app(opts)) as client:
         answers = client.post("/predict", headers=HEADERS, json={
