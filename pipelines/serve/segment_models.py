@@ -10,14 +10,17 @@ answer can say why a level answered.
 from __future__ import annotations
 
 import logging
+from collections import ChainMap
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pipelines.segments.hierarchy import Segment, chain_for, model_status
 from pipelines.serve.fast_path import CompiledPostModel
 
 logger = logging.getLogger(__name__)
+
+GLOBAL = Segment("global")
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,7 @@ class SegmentState:
     models: dict[Segment, ServedSegment]
     samples: dict[Segment, int]
     retrained: frozenset[str]
+    available: dict[Segment, dict[str, Any]] = field(default_factory=dict)  # for model_status
 
 
 class SegmentModels:
@@ -84,7 +88,8 @@ class SegmentModels:
             compiled = old.model if old is not None and old.version == version else \
                 CompiledPostModel(self._load(self.model_name, version))
             models[segment] = ServedSegment(segment, version, compiled)
-        self.state = SegmentState(models, samples, retrained)   # the atomic swap
+        available = {s: {"version": m.version} for s, m in models.items()}
+        self.state = SegmentState(models, samples, retrained, available)   # the atomic swap
         logger.info("serve: segment models %s", {s.key: m.version for s, m in models.items()})
         return True
 
@@ -93,10 +98,9 @@ class SegmentModels:
         """The segment model that answers ``post`` (None: the arms answer) and its status."""
         state = self.state
         chain = chain_for(post, segment_key=self.segment_key)
-        available: dict[Segment, dict[str, Any]] = {
-            s: {"version": m.version} for s, m in state.models.items()}
-        if global_version is not None:
-            available[Segment("global")] = {"version": global_version}
+        # built once per refresh, not per post; the global level is the arm that answered
+        available = (state.available if global_version is None else
+                     ChainMap({GLOBAL: {"version": global_version}}, state.available))
         status = model_status(chain, available, samples=state.samples,
                               min_samples=self.min_samples, retrained=state.retrained)
         for segment in chain:
