@@ -32,6 +32,22 @@ class ProjectPaths:
     def params_file(self) -> Path:
         return self.root / "params.yaml"
 
+    def raw(self, entity: str) -> Path:
+        """The raw layer of an entity table (``01_raw/<entity>.parquet``)."""
+        return self.data / "01_raw" / f"{entity}.parquet"
+
+    def validated(self, entity: str) -> Path:
+        """The validated layer of an entity table (``02_validated/<entity>.parquet``)."""
+        return self.data / "02_validated" / f"{entity}.parquet"
+
+    def quarantined(self, entity: str) -> Path:
+        """Rows of an entity that failed its row contract, with reasons."""
+        return self.data / "02_quarantine" / f"{entity}.parquet"
+
+    def feature_table(self, table: str) -> Path:
+        """A task's training table (``03_features/<table>.parquet``)."""
+        return self.data / "03_features" / f"{table}.parquet"
+
     @property
     def raw_posts(self) -> Path:
         return self.data / "01_raw" / "posts.parquet"

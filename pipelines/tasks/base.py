@@ -1,0 +1,183 @@
+"""What a prediction task is: the one interface every stage, the gate, the registry, the
+summary, serving and monitoring talk to.
+
+A task is one kind of prediction (a post's likes, an account's follower growth, a browsing
+session's conversion). Everything that differs between kinds lives in the task's module;
+the platform code never asks which task it runs (house style 28: a new kind of thing is a
+module, not a branch). Task modules stay light to import (DAG files read the registry at
+parse time): heavy libraries are imported inside the methods.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from pipelines.config import Settings
+    from pipelines.paths import ProjectPaths
+
+#: What a model of the task predicts, which decides its metrics and its gate's metric set.
+Problem = Literal["count_regression", "growth_regression", "binary"]
+
+
+@dataclass(frozen=True)
+class GateSpec:
+    """How the promotion gate judges a task's models (see docs/promotion.md).
+
+    Attributes:
+        primary: The per-row loss the challenger must improve (a gate metric name).
+        guards: Metrics that must stay non-inferior.
+        first_model_bounds: Absolute bounds a first model must meet, e.g.
+            ``{"mae_log": ("max", 1.5), "spearman": ("min", 0.3)}``.
+        baseline: Name of the naive baseline every model must beat (words in reasons).
+    """
+
+    primary: str
+    guards: tuple[str, ...]
+    first_model_bounds: Mapping[str, tuple[str, float]]
+    baseline: str
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """The entity a task reads and its data contract.
+
+    Attributes:
+        entity: Name of the entity table in the data layers (``posts``, ``sessions``): the
+            raw, validated and quarantine files are ``01_raw/<entity>.parquet`` etc.
+        key: Columns that identify one row.
+        time_column: Column that orders rows in time (splits, windows, drift).
+        row_suite, table_suite: Great Expectations suites (paths relative to the project
+            root) of the row contract (bad rows are quarantined) and the table contract
+            (a failure stops the run).
+    """
+
+    entity: str
+    key: tuple[str, ...]
+    time_column: str
+    row_suite: str
+    table_suite: str
+
+
+class Task(ABC):
+    """One kind of prediction. Subclasses set the class attributes and the stage hooks.
+
+    The stage hooks take the project paths and the validated settings (one typed section
+    per params.yaml section) and return a small JSON-able record; the generic stages
+    (register, promote, segments) use the model-facing hooks.
+    """
+
+    name: ClassVar[str]
+    #: The input entity and its contract.
+    input: ClassVar[InputSpec]
+    #: The training table the models learn from: ``03_features/<table>.parquet``.
+    table: ClassVar[str]
+    #: Key and time columns of the training table (one row per prediction).
+    table_key: ClassVar[tuple[str, ...]]
+    table_time_column: ClassVar[str]
+    #: The column a model predicts.
+    target: ClassVar[str]
+    problem: ClassVar[Problem]
+    #: Model families that can learn this task (names in ``train.models``).
+    families: ClassVar[tuple[str, ...]]
+    #: The validation metric that picks the best candidate, and whether higher is better.
+    selection_metric: ClassVar[str]
+    gate: ClassVar[GateSpec]
+    #: Column of the training table whose values are gated as slices (None: no slices).
+    slice_column: ClassVar[str | None]
+    #: Whether per-platform / per-campaign models with fallback apply (pipelines.segments).
+    segments: ClassVar[bool] = False
+    #: Human words for the summary: "likes", "probability of a purchase", ...
+    noun: ClassVar[str]
+
+    #: The task's own params.yaml section (a pydantic model), or None.
+    settings_model: ClassVar[type | None] = None
+
+    def section(self, settings: Settings) -> Any:
+        """This task's own params section, validated by :attr:`settings_model`."""
+        return settings.task_sections[self.name]
+
+    # --- stage hooks ---------------------------------------------------------------
+    @abstractmethod
+    def collect(self, paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
+        """Read the configured source into ``paths.raw(self.input.entity)``."""
+
+    @abstractmethod
+    def validate(self, paths: ProjectPaths, settings: Settings, *, as_of: Any,
+                 reports: bool) -> dict[str, Any]:
+        """Apply the data contract: validated and quarantine files, a validation report."""
+
+    @abstractmethod
+    def features(self, paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
+        """Build the training table ``paths.feature_table(self.table)`` from the validated
+        entity; returns its manifest (``rows`` at least)."""
+
+    @abstractmethod
+    def train(self, paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
+        """Fit every candidate of ``train.models`` on the training part; write
+        ``paths.models`` (``<name>.joblib`` + ``manifest.json``)."""
+
+    @abstractmethod
+    def evaluate(self, paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
+        """Score every candidate and the naive baselines; write ``paths.metrics``."""
+
+    # --- model-facing hooks (registry, gate, summary, serving) -----------------------
+    @abstractmethod
+    def holdout(self, paths: ProjectPaths) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The run's (training rows, test rows): the split train and evaluate used."""
+
+    @abstractmethod
+    def baseline(self, train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
+        """The naive baseline's predictions for ``test`` (``gate.baseline``)."""
+
+    @abstractmethod
+    def metrics(self, actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+        """The task's metrics of one set of predictions (includes ``selection_metric``)."""
+
+    @abstractmethod
+    def model_input(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """The columns a client sends (the registered model's input schema)."""
+
+    def predict(self, model: Any, rows: pd.DataFrame) -> np.ndarray:
+        """What the model says for ``rows`` (a count, a growth, a probability)."""
+        import numpy as np
+
+        return np.asarray(model.predict(rows), dtype=float)
+
+    def drift_reference(self, train: pd.DataFrame) -> pd.DataFrame | None:
+        """The training rows drift monitoring compares new data with (None: not watched)."""
+        return None
+
+    def example(self, paths: ProjectPaths) -> pd.DataFrame:
+        """One row a user might score, for the run summary (the newest known row)."""
+        import pandas as pd
+
+        return pd.read_parquet(paths.feature_table(self.table)).tail(1)
+
+    def describe(self, predicted: float, actual: Any) -> str:
+        """The summary's line on one prediction."""
+        import pandas as pd
+
+        known = "not known yet" if pd.isna(actual) else f"actual {actual}"
+        return f"predicted {self.noun} {predicted:.4f} ({known})"
+
+    def metric_columns(self) -> tuple[str, ...]:
+        """Metrics shown in the summary's candidate table, in order."""
+        return (self.selection_metric, *self.gate.guards)
+
+
+def registered_name(template: str, task: Task) -> str:
+    """The registered model name of ``task`` from ``register.model_name`` (``{task}``)."""
+    return template.replace("{task}", task.name)
+
+
+def table_path(paths: ProjectPaths, task: Task) -> Path:
+    """Where ``task``'s training table lives for ``paths``."""
+    return paths.feature_table(task.table)
