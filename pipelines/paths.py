@@ -22,11 +22,14 @@ class ProjectPaths:
         root: The project root (holds params.yaml and expectations/).
         state: The state folder (.engageflow/ by default), removed by ``make clean``.
         data: The folder holding the numbered data layers for this driver or run.
+        caption_cache: Where caption embeddings are cached; None: the state folder's
+            cache, shared by every Airflow run (the CLI / DVC keep it in the feature store).
     """
 
     root: Path
     state: Path
     data: Path
+    caption_cache: Path | None = None
 
     @property
     def params_file(self) -> Path:
@@ -78,6 +81,11 @@ class ProjectPaths:
         return self.data / "04_models"
 
     @property
+    def segment_models(self) -> Path:
+        """The platform and segment models that earned their place (one joblib each)."""
+        return self.data / "04_segment_models"
+
+    @property
     def metrics(self) -> Path:
         return self.data / "05_reporting" / "metrics.json"
 
@@ -107,8 +115,8 @@ class ProjectPaths:
 
     @property
     def embedding_cache(self) -> Path:
-        """Caption embeddings by content hash, shared by every run (encode once)."""
-        return self.state / "cache" / "caption_embeddings.parquet"
+        """Caption embeddings by content hash (encode each caption once)."""
+        return self.caption_cache or self.state / "cache" / "caption_embeddings.parquet"
 
     @property
     def model_cache(self) -> Path:

@@ -3,86 +3,83 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:
+    from pipelines.paths import ProjectPaths
+    from pipelines.tasks.base import Task
 
 
-def format_summary(data_dir: Path, *, tracking_uri: str) -> str:
-    """Render the summary of the run whose layers are under ``data_dir``.
+def format_summary(task: Task, paths: ProjectPaths) -> str:
+    """Render the summary of the run whose layers are under ``paths.data``.
 
     Loads the registered model back through ``models:/NAME@ALIAS`` (the way a user would)
-    and predicts the newest validated post.
+    and predicts the task's example row (the newest one).
     """
     import mlflow
 
-    from pipelines.registry.register import model_input
-
-    validation = json.loads((data_dir / "02_validated" / "validation.json").read_text())
-    metrics = json.loads((data_dir / "05_reporting" / "metrics.json").read_text())
-    record = json.loads((data_dir / "05_reporting" / "registration.json").read_text())
+    data_dir = paths.data
+    validation = json.loads(paths.validation_report.read_text())
+    metrics = json.loads(paths.metrics.read_text())
+    record = json.loads(paths.registration.read_text())
+    columns = task.metric_columns()
     lines = [
-        "", "=" * 72, "EngageFlow run summary", "=" * 72,
+        "", "=" * 72, f"EngageFlow run summary: task {task.name}", "=" * 72,
         f"rows collected {validation['rows_in']}, accepted {validation['rows_accepted']}, "
         f"quarantined {validation['rows_quarantined']}",
         f"candidates (test part, target={metrics['target']}, chosen on validation "
         f"{metrics['selection_metric']}):",
-        f"  {'model':<26}{'MAE log1p':>10}{'RMSE log1p':>11}{'R2 log1p':>10}{'Spearman':>10}"
-        f"{'class F1':>10}",
+        f"  {'model':<26}" + "".join(f"{c:>11}" for c in columns),
     ]
-    from pipelines.registry.register import baselines
-
     rows = {**metrics["candidates"],
             **{f"baseline ({name.replace('_', ' ')})": parts
-               for name, parts in baselines(metrics).items()}}
+               for name, parts in (metrics.get("baselines") or {}).items()}}
     for name, values in rows.items():
         t = values["test"]
         marker = " *" if name == metrics["best"] else ""
-        f1 = (values.get("test_popularity_class") or {}).get("macro_f1")
-        lines.append(f"  {name + marker:<26}{t['mae_log']:>10.4f}{t['rmse_log']:>11.4f}"
-                     f"{t['r2_log']:>10.4f}{t['spearman']:>10.4f}"
-                     f"{'' if f1 is None else f'{f1:>10.4f}'}")
+        lines.append(f"  {name + marker:<26}" + "".join(
+            f"{t[c]:>11.4f}" if isinstance(t.get(c), (int, float)) else f"{'-':>11}"
+            for c in columns))
     lines.append(f"registered {record['model_name']} version {record['version']} as "
                  f"@{record['alias']}  ({record['model_uri']})")
-    gate_path = data_dir / "05_reporting" / "promotion.json"
-    gate = json.loads(gate_path.read_text()) if gate_path.exists() else None
+    gate = json.loads(paths.promotion.read_text()) if paths.promotion.exists() else None
     model_uri = record["model_uri"]
     if gate is not None:
         lines += _gate_lines(gate)
         model_uri = gate.get("model_uri") or f"models:/{record['model_name']}/{record['version']}"
-    elif record.get("comparison"):
-        c = record["comparison"]
-        lines.append(
-            f"  vs champion v{c['champion_version']} on the same test rows: MAE log1p "
-            f"{c['challenger_test']['mae_log']:.4f} vs {c['champion_test']['mae_log']:.4f} "
-            f"({_verdict(c['delta_mae_log'])}; promotion needs the statistical gate)")
-    mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_registry_uri(tracking_uri)
+    mlflow.set_tracking_uri(paths.tracking_uri)
+    mlflow.set_registry_uri(paths.tracking_uri)
     model = mlflow.pyfunc.load_model(model_uri)
-    target = metrics["target"]
-    if target == "follower_growth":
-        post = pd.read_parquet(data_dir / "03_features" / "account_periods.parquet").tail(1)
-        example = post[list(model.metadata.get_input_schema().input_names())]
-    else:
-        post = pd.read_parquet(data_dir / "02_validated" / "posts.parquet").tail(1)
-        example = model_input(post)
+    row = task.example(paths)
+    example = task.model_input(row)
     predicted = float(model.predict(example)[0])
     lines.append(f"example prediction with {model_uri}:")
     for key, value in example.iloc[0].items():
         text = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
         lines.append(f"  {key:<24}{text[:60] + ('…' if len(text) > 60 else '')}")
-    actual = post[target].iloc[0]
-    if target == "follower_growth":
-        lines.append(f"  -> predicted growth of log1p(followers) next period {predicted:+.4f}"
-                     f" ({'not known yet' if pd.isna(actual) else f'actual {actual:+.4f}'})")
-    else:
-        lines.append(f"  -> predicted {target} {predicted:,.0f} (actual "
-                     f"{'not reported' if pd.isna(actual) else f'{int(actual):,}'})")
-    segments = data_dir / "05_reporting" / "segments.json"
-    if segments.exists():
-        lines.extend(_segment_lines(json.loads(segments.read_text())))
+    lines.append(f"  -> {task.describe(predicted, row[task.target].iloc[0])}")
+    if paths.segments.exists():
+        segments = json.loads(paths.segments.read_text())
+        if "segments" in segments:
+            lines.extend(_segment_lines(segments))
     lines.append("=" * 72)
     return "\n".join(lines)
+
+
+def latest_summary(paths: ProjectPaths) -> str:
+    """The summary of the newest run under ``paths.state/runs`` (``engageflow summary``)."""
+    from dataclasses import replace
+
+    from pipelines.tasks import get_task
+
+    runs = sorted((p for p in (paths.state / "runs").glob("*")
+                   if (p / "05_reporting" / "registration.json").exists()),
+                  key=lambda p: (p / "05_reporting" / "registration.json").stat().st_mtime)
+    if not runs:
+        raise ValueError(f"summary: no finished run under {paths.state / 'runs'}.")
+    run = replace(paths, data=runs[-1])
+    manifest = json.loads(run.models.joinpath("manifest.json").read_text())
+    return format_summary(get_task(manifest["task"]), run)
 
 
 def _segment_lines(result: dict) -> list[str]:
@@ -114,9 +111,3 @@ def _gate_lines(gate: dict) -> list[str]:
     held = ", ".join(f"@{alias} v{version}" for alias, version in aliases.items() if version)
     lines.append(f"  registry now: {held or 'no aliases'}")
     return lines
-
-
-def _verdict(delta_mae_log: float) -> str:
-    if abs(delta_mae_log) < 1e-12:
-        return "identical: same data and params give the same model"
-    return "challenger better" if delta_mae_log < 0 else "champion better"

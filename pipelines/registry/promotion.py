@@ -30,8 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipelines.config import PromoteConfig
-from pipelines.evaluate.metrics import account_median_baseline
+from pipelines.config import PromoteConfig, Settings
 from pipelines.evaluate.promotion_gate import (
     KEEP,
     PROMOTE,
@@ -41,41 +40,18 @@ from pipelines.evaluate.promotion_gate import (
 )
 from pipelines.registry import audit, tracking
 from pipelines.registry.register import CHALLENGER, CHAMPION, current_alias_version
-from pipelines.train.split import labelled, time_split
+from pipelines.paths import ProjectPaths
+from pipelines.tasks.base import Task
 
 logger = logging.getLogger(__name__)
 
 PREVIOUS = audit.PREVIOUS
 
 
-def holdout(features_path: Path, models_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, str]:
-    """The run's (training rows, test rows, target): the same time-ordered split that
-    train and evaluate used, so the gate never scores a model on rows it learned from."""
-    manifest = json.loads((models_dir / "manifest.json").read_text())
-    target = manifest["target"]
-    table = labelled(pd.read_parquet(features_path), target)
-    split = time_split(table[manifest["split"].get("time_column", "posted_at")],
-                       manifest["split"]["valid_fraction"], manifest["split"]["test_fraction"])
-    return table.iloc[split.train], table.iloc[split.test], target
-
-
-#: Follower growth is already a log1p difference; the gate scores log1p errors of counts, so
-#: growth g is handed over as the pseudo-count expm1(g + GROWTH_SHIFT), whose log1p is
-#: g + GROWTH_SHIFT: every log-scale error and rank is exactly that of g (raw-scale metrics
-#: are meaningless there and are not used).
-GROWTH_SHIFT = 10.0
-
-
-def _as_counts(target: str, values: np.ndarray) -> np.ndarray:
-    if target != "follower_growth":
-        return values
-    return np.expm1(np.asarray(values, dtype=float) + GROWTH_SHIFT)
-
-
-def _predict(model_uri: str, rows: pd.DataFrame) -> np.ndarray:
+def _predict(task: Task, model_uri: str, rows: pd.DataFrame) -> np.ndarray:
     import mlflow
 
-    return np.asarray(mlflow.sklearn.load_model(model_uri).predict(rows), dtype=float)
+    return task.predict(mlflow.sklearn.load_model(model_uri), rows)
 
 
 def _headline(record: dict[str, Any]) -> dict[str, Any]:
@@ -87,51 +63,49 @@ def _headline(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def decide(
+    task: Task,
+    paths: ProjectPaths,
     *,
-    features_path: Path,
-    models_dir: Path,
     model_name: str,
     version: str,
     champion_version: str | None,
     settings: PromoteConfig,
+    seed: int,
 ) -> dict[str, Any]:
     """Score the challenger ``version`` (and the champion, if any) on the run's holdout and
-    return the gate's decision record, with the versions and model URIs it judged."""
-    train, test, target = holdout(features_path, models_dir)
-    if settings.slice_by not in test.columns:
-        raise ValueError(f"promotion gate: 'promote.slice_by' must be a column of the "
-                         f"feature table; got {settings.slice_by!r}.")
+    return the gate's decision record, with the versions and model URIs it judged.
+
+    The task says what the gate measures (``task.gate``: primary and guard metrics, the
+    first model's bounds, the naive baseline every model must beat); ``settings`` how
+    sure it must be."""
+    train, test = task.holdout(paths)
+    slice_by = task.slice_column
     challenger_uri = f"models:/{model_name}/{version}"
     champion_uri = None if champion_version is None else \
         f"models:/{model_name}/{champion_version}"
-    growth = target == "follower_growth"
-    secondary = tuple(m for m in settings.secondary_metrics if not (growth and m == "mae_raw"))
     record = promotion_decision(
-        _as_counts(target, test[target].to_numpy(dtype=float)),
-        _as_counts(target, _predict(challenger_uri, test)),
-        None if champion_uri is None else _as_counts(target, _predict(champion_uri, test)),
-        # the naive baseline of growth is "no growth"
-        baseline=(_as_counts(target, np.zeros(len(test))) if growth
-                  else account_median_baseline(train, test, target)),
-        slice_labels=test[settings.slice_by].astype(object).to_numpy(),
+        test[task.target].to_numpy(dtype=float),
+        _predict(task, challenger_uri, test),
+        None if champion_uri is None else _predict(task, champion_uri, test),
+        baseline=task.baseline(train, test), baseline_name=task.gate.baseline,
+        slice_labels=None if slice_by is None else test[slice_by].astype(object).to_numpy(),
         cluster_labels=(test["account_id"].astype(str).to_numpy()
                         if settings.bootstrap_unit == "account" else None),
-        metric=settings.metric, secondary_metrics=secondary,
+        metric=task.gate.primary, secondary_metrics=task.gate.guards,
+        first_model_bounds=task.gate.first_model_bounds,
         confidence=settings.confidence, resamples=settings.resamples,
         min_delta=settings.min_delta, non_inferiority_margin=settings.non_inferiority_margin,
-        min_slice_rows=settings.min_slice_rows, seed=settings.seed,
-        max_mae_log=settings.max_mae_log, min_spearman=settings.min_spearman,
+        min_slice_rows=settings.min_slice_rows, seed=seed,
         min_baseline_improvement=settings.min_baseline_improvement,
     )
-    record["settings"].update(bootstrap_unit=settings.bootstrap_unit,
-                              slice_by=settings.slice_by)
+    record["settings"].update(bootstrap_unit=settings.bootstrap_unit, slice_by=slice_by)
     record.update({
-        "model_name": model_name, "target": target, "challenger_version": version,
-        "champion_version": champion_version, "challenger_uri": challenger_uri,
-        "champion_uri": champion_uri,
+        "model_name": model_name, "task": task.name, "target": task.target,
+        "challenger_version": version, "champion_version": champion_version,
+        "challenger_uri": challenger_uri, "champion_uri": champion_uri,
         "holdout": {"rows": int(len(test)),
-                    "first_posted_at": str(test["period_end" if growth else "posted_at"].min()),
-                    "last_posted_at": str(test["period_end" if growth else "posted_at"].max())},
+                    "first": str(test[task.table_time_column].min()),
+                    "last": str(test[task.table_time_column].max())},
     })
     return record
 
@@ -167,26 +141,20 @@ def _model_uri(name: str, version: str, aliases: dict[str, str | None]) -> str:
     return f"models:/{name}/{version}"
 
 
-def run_promotion_gate(
-    *,
-    registration_path: Path,
-    features_path: Path,
-    models_dir: Path,
-    decision_path: Path,
-    tracking_uri: str,
-    settings: PromoteConfig,
-    run_key: str,
-) -> dict[str, Any]:
+def run_promotion_gate(task: Task, paths: ProjectPaths, settings: Settings, *,
+                       run_key: str) -> dict[str, Any]:
     """Stage runner: gate the version this run registered and move the aliases.
 
-    Idempotent per run: the decision is written to ``decision_path`` before any alias
+    Idempotent per run: the decision is written to ``paths.promotion`` before any alias
     moves, and a retried task re-applies that same decision (moves already made are
     no-ops) instead of judging again against a champion that may have moved.
 
     Returns:
-        The decision record (also in ``decision_path`` and the run's MLflow parent run):
+        The decision record (also in ``paths.promotion`` and the run's MLflow parent run):
         the gate's numbers and reasons plus ``aliases`` (after the moves) and ``model_uri``.
     """
+    registration_path, decision_path = paths.registration, paths.promotion
+    tracking_uri = paths.tracking_uri
     import mlflow
     from mlflow import MlflowClient
 
@@ -211,9 +179,9 @@ def run_promotion_gate(
                           f"version {version} is not @challenger any more (champion "
                           f"{champion}, challenger {challenger}); nothing to gate"]}
         else:
-            record = decide(features_path=features_path, models_dir=models_dir,
-                            model_name=name, version=version, champion_version=champion,
-                            settings=settings)
+            record = decide(task, paths, model_name=name, version=version,
+                            champion_version=champion, settings=settings.promote,
+                            seed=settings.promote.seed)
         record.update(run_key=run_key, parent_run_id=registration.get("parent_run_id"))
         decision_path.parent.mkdir(parents=True, exist_ok=True)
         decision_path.write_text(json.dumps(record, indent=2))

@@ -22,7 +22,9 @@ from pipelines.evaluate.metrics import regression_metrics
 from pipelines.features.stage import MODEL_INPUT_COLUMNS
 from pipelines.registry import audit, tracking
 from pipelines.registry.reference import DEFAULT_REFERENCE_ROWS, log_reference
-from pipelines.train.split import labelled, time_split
+from pipelines.config import Settings
+from pipelines.paths import ProjectPaths
+from pipelines.tasks.base import Task, registered_name
 
 logger = logging.getLogger(__name__)
 
@@ -58,15 +60,6 @@ def baselines(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {"account_median": report["baseline_account_median"]}
 
 
-def target_metrics(target: str, actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
-    """The metrics of ``target``: counts on log1p, follower growth as a log difference."""
-    if target == "follower_growth":
-        from pipelines.train.follower_growth_training import growth_metrics
-
-        return growth_metrics(actual, predicted)
-    return regression_metrics(actual, predicted)
-
-
 def _pip_requirements() -> list[str]:
     from importlib.metadata import version
 
@@ -85,33 +78,26 @@ def current_alias_version(model_name: str, alias: str) -> str | None:
         return None
 
 
-def run_register(
-    *,
-    features_path: Path,
-    models_dir: Path,
-    metrics_path: Path,
-    validation_report: Path | None,
-    registration_path: Path,
-    tracking_uri: str,
-    artifact_root: Path,
-    experiment: str,
-    model_name: str,
-    run_key: str,
-    params: dict[str, Any],
-    project_root: Path,
-    reference_rows: int = DEFAULT_REFERENCE_ROWS,
-) -> dict[str, Any]:
+def run_register(task: Task, paths: ProjectPaths, settings: Settings, *, run_key: str,
+                 ) -> dict[str, Any]:
     """Stage runner: track the run in MLflow, register the best candidate, set the alias.
 
-    The best candidate's run also keeps a sample of its training rows (at most
-    ``reference_rows``), the reference of drift monitoring.
+    The best candidate's run also keeps a sample of its training rows (the task's
+    ``drift_reference``), the reference of drift monitoring.
 
     Idempotent per ``run_key``: a retried task reuses the parent and child runs and the
     model version it already registered.
 
     Returns:
-        The registration record (also written to ``registration_path``).
+        The registration record (also written to ``paths.registration``).
     """
+    features_path, models_dir = paths.feature_table(task.table), paths.models
+    metrics_path, registration_path = paths.metrics, paths.registration
+    validation_report = paths.validation_report
+    tracking_uri, artifact_root = paths.tracking_uri, paths.mlflow_artifacts
+    experiment = settings.register.experiment
+    model_name = registered_name(settings.register.model_name, task)
+    params, project_root = settings.params(), paths.root
     import mlflow
     from mlflow import MlflowClient
     from mlflow.models import infer_signature
@@ -126,7 +112,8 @@ def run_register(
     tags = {"engageflow.data_sha256": data_hash, "engageflow.git_commit":
             tracking.git_commit(project_root),
             "engageflow.feature_set": str(report.get("feature_set_hash")),
-            "engageflow.target": report["target"]}
+            "engageflow.target": report["target"], "engageflow.task": task.name,
+            "engageflow.maturity_hours": str(settings.features.maturity_hours)}
 
     with mlflow.start_run(run_id=parent):
         mlflow.set_tags(tags)
@@ -141,12 +128,8 @@ def run_register(
         if validation_report is not None and validation_report.exists():
             mlflow.log_artifact(str(validation_report))
 
-    table = labelled(pd.read_parquet(features_path), report["target"])
-    split = time_split(table[manifest["split"].get("time_column", "posted_at")],
-                       manifest["split"]["valid_fraction"], manifest["split"]["test_fraction"])
-    test_rows = table.iloc[split.test]
-    example = (test_rows[manifest["input_columns"]].head(5).reset_index(drop=True)
-               if "input_columns" in manifest else model_input(test_rows.head(5)))
+    train_rows, test_rows = task.holdout(paths)
+    example = task.model_input(test_rows.head(5))
     best = report["best"]
     best_child = ""
     for name, metrics in report["candidates"].items():
@@ -170,8 +153,8 @@ def run_register(
                                     "test_class_accuracy": classes["accuracy"]})
             candidate = manifest["candidates"][name]
             mlflow.log_metric("fit_seconds", candidate["fit_seconds"])
-            _log_plots(name, joblib.load(models_dir / f"{name}.joblib"), test_rows,
-                       report["target"], candidate, metrics)
+            _log_plots(task, name, joblib.load(models_dir / f"{name}.joblib"), test_rows,
+                       candidate, metrics)
             mlflow.log_dict({"feature_importance": candidate.get("feature_importance"),
                              "cv": candidate.get("cv"),
                              "popularity_class": metrics.get("test_popularity_class"),
@@ -182,11 +165,12 @@ def run_register(
         if name == best:
             best_child = child
 
-    if "input_columns" not in manifest:  # a post model (the growth model reads periods)
+    reference = task.drift_reference(train_rows)
+    if reference is not None:
         with mlflow.start_run(run_id=best_child, nested=True):
             # The champion's training data, for drift monitoring (pipelines.monitor).
-            log_reference(table.iloc[split.train], target=report["target"],
-                          max_rows=reference_rows, seed=0)
+            log_reference(reference, target=task.target, max_rows=DEFAULT_REFERENCE_ROWS,
+                          seed=settings.train.seed)
     version = _registered_version(client, model_name, best_child)
     if version is None:
         model = joblib.load(models_dir / f"{best}.joblib")
@@ -212,8 +196,7 @@ def run_register(
     else:
         alias = CHALLENGER
         if champion is not None:
-            comparison = compare_with_champion(model_name, champion, test_rows,
-                                               report["target"],
+            comparison = compare_with_champion(task, model_name, champion, test_rows,
                                                report["candidates"][best]["test"])
         audit.move_alias(model_name, CHALLENGER, version, actor=f"register:{run_key}",
                          reason=("first model of this name awaits the promotion gate "
@@ -248,38 +231,33 @@ def _registered_version(client: Any, model_name: str, run_id: str) -> str | None
 
 
 def compare_with_champion(
-    model_name: str, champion_version: str, test_rows: pd.DataFrame, target: str,
+    task: Task, model_name: str, champion_version: str, test_rows: pd.DataFrame,
     challenger_test: dict[str, float],
 ) -> dict[str, Any]:
     """Score the champion on the challenger's test rows; report both side by side."""
     import mlflow
 
     champion = mlflow.sklearn.load_model(f"models:/{model_name}/{champion_version}")
-    champion_test = target_metrics(target, test_rows[target].to_numpy(),
-                                   np.asarray(champion.predict(test_rows)))
+    champion_test = task.metrics(test_rows[task.target].to_numpy(),
+                                 task.predict(champion, test_rows))
+    metric = task.selection_metric
     return {
         "champion_version": champion_version, "champion_test": champion_test,
-        "challenger_test": challenger_test,
-        "delta_mae_log": challenger_test["mae_log"] - champion_test["mae_log"],
-        "challenger_better_on_mae_log": challenger_test["mae_log"] < champion_test["mae_log"],
+        "challenger_test": challenger_test, "metric": metric,
+        "delta": challenger_test[metric] - champion_test[metric],
+        "challenger_better": challenger_test[metric] < champion_test[metric],
     }
 
 
-def _log_plots(name: str, model: Any, test_rows: pd.DataFrame, target: str,
+def _log_plots(task: Task, name: str, model: Any, test_rows: pd.DataFrame,
                candidate: dict[str, Any], metrics: dict[str, Any]) -> None:
     """Log the evaluation plots of one candidate into the active MLflow run."""
     import mlflow
 
     from pipelines.evaluate import plots
 
-    actual, predicted = test_rows[target].to_numpy(), np.asarray(model.predict(test_rows))
-    log_scale = target == "follower_growth"  # already a log1p difference
-    figures = {
-        "plots/predicted_vs_actual.png": plots.predicted_vs_actual(
-            actual, predicted, f"{name}: test part", log_scale=log_scale),
-        "plots/residuals.png": plots.residuals(actual, predicted, f"{name}: test residuals",
-                                               log_scale=log_scale),
-    }
+    actual = test_rows[task.target].to_numpy()
+    figures = task.figures(name, actual, task.predict(model, test_rows))
     if candidate.get("feature_importance"):
         figures["plots/feature_importance.png"] = plots.feature_importance(
             candidate["feature_importance"], f"{name}: feature importance")

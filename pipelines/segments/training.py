@@ -21,15 +21,22 @@ import joblib
 import numpy as np
 import pandas as pd
 
+from pipelines.config import PromoteConfig
 from pipelines.features.settings import FeatureSettings
 from pipelines.features.stage import read_manifest
 from pipelines.segments.hierarchy import Segment, level_name
 from pipelines.train.estimators import as_post_model
 from pipelines.train.model_zoo import make_model
 from pipelines.train.split import labelled, time_split
+from pipelines.tasks.base import Task
 from pipelines.train.stage import feature_matrix
 
 logger = logging.getLogger(__name__)
+
+
+#: A level's slice is small: the primary metric must improve and RMSE must not get worse;
+#: a rank metric on a few dozen rows (or a constant model) is noise.
+SEGMENT_GUARDS: tuple[str, ...] = ("rmse_log",)
 
 
 def _file_name(segment: Segment) -> str:
@@ -37,32 +44,38 @@ def _file_name(segment: Segment) -> str:
 
 
 def run_train_segments(
+    task: Task,
     features_path: Path,
     models_dir: Path,
     metrics_path: Path,
     segments_path: Path,
+    out_dir: Path,
     *,
-    segment_key: str = "campaign_id",
-    min_samples: int = 20,
-    min_holdout: int = 10,
-    only: tuple[str, ...] = (),
-    gate: dict[str, Any] | None = None,
-    model_cache_dir: Path | None = None,
+    segment_key: str,
+    min_samples: int,
+    min_holdout: int,
+    only: tuple[str, ...],
+    gate: PromoteConfig,
+    seed: int,
+    model_cache_dir: Path,
 ) -> dict[str, Any]:
     """Stage runner: fit, gate and save the platform and segment models.
 
     Args:
+        task: The post task whose global model the segment models challenge.
         features_path: The feature table of the run.
         models_dir: The run's models (``manifest.json`` and the global candidates).
         metrics_path: The evaluation report (names the global winner).
-        segments_path: Where the decisions go (JSON); models go to ``models_dir/segments``.
+        segments_path: Where the decisions go (JSON).
+        out_dir: Where the models that earned their place go.
         segment_key: The column of the most specific level (``campaign_id``, ``account_id``).
         min_samples: Labelled training rows a level needs before it gets a model.
         min_holdout: Holdout rows a level needs before the gate may trust a bootstrap of
             them (a confidence interval from 4 posts is not evidence).
         only: Segment keys (``platform=x``, ``campaign=y``) to train; empty trains every
             eligible one (a retraining run names just the segments with new data).
-        gate: Keyword arguments of ``promotion_decision`` (confidence, resamples, ...).
+        gate: The ``promote`` settings: the same evidence the global model needs.
+        seed: Seed of the segment models (``train.seed``).
         model_cache_dir: Where the text model is cached (caption embeddings).
 
     Returns:
@@ -72,10 +85,7 @@ def run_train_segments(
 
     manifest = json.loads((models_dir / "manifest.json").read_text())
     report = json.loads(metrics_path.read_text())
-    target, family = manifest["target"], report["best"]
-    if target == "follower_growth":
-        raise ValueError("segments: per-segment models are for post targets (likes, "
-                         "comments, shares); got train.target 'follower_growth'.")
+    target, family = task.target, report["best"]
     if family.startswith("two_stage_"):
         logger.info("segments: the winner %s is a two-stage model; segments use lightgbm",
                     family)
@@ -99,8 +109,6 @@ def run_train_segments(
     hyper = manifest["candidates"].get(report["best"], {}).get("hyperparameters", {})
     if family != report["best"]:
         hyper = {}
-    gate = dict(gate or {})
-    out_dir = models_dir / "segments"
     out_dir.mkdir(parents=True, exist_ok=True)
     records: dict[str, Any] = {}
 
@@ -124,17 +132,20 @@ def run_train_segments(
                                 f"holdout rows needed to show it beats {parent.key}; "
                                 f"falls back")
             return
-        model = make_model(family, hyper, int(gate.get("seed", 0)), names).fit(
+        model = make_model(family, hyper, seed, names).fit(
             x_all.iloc[train_rows], y_all[train_rows])
         post_model = as_post_model(model, settings, all_posts, model_cache_dir=model_cache_dir)
         rows_test = test.iloc[np.flatnonzero(test_mask)]
         own = np.asarray(post_model.predict(rows_test))
         above = parent_predictions[parent][test_mask]
-        # A level's slice is small: the primary metric must improve and RMSE must not get
-        # worse; a rank metric on a few dozen rows (or a constant model) is noise.
         decision = promotion_decision(
-            rows_test[target].to_numpy(), own, above,
-            **{"secondary_metrics": ("rmse_log",), **gate, "min_slice_rows": 10**9})
+            rows_test[target].to_numpy(), own, above, baseline=None,
+            baseline_name=task.gate.baseline, slice_labels=None, cluster_labels=None,
+            metric=task.gate.primary, secondary_metrics=SEGMENT_GUARDS,
+            first_model_bounds=task.gate.first_model_bounds, confidence=gate.confidence,
+            resamples=gate.resamples, min_delta=gate.min_delta,
+            non_inferiority_margin=gate.non_inferiority_margin, min_slice_rows=1,
+            seed=gate.seed, min_baseline_improvement=gate.min_baseline_improvement)
         record.update(decision=decision["decision"], reasons=decision["reasons"],
                       gate=decision, used=bool(decision["promoted"]))
         if record["used"]:

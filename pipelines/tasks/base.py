@@ -151,6 +151,16 @@ class Task(ABC):
 
         return np.asarray(model.predict(rows), dtype=float)
 
+    def figures(self, name: str, actual: np.ndarray, predicted: np.ndarray
+                ) -> dict[str, Any]:
+        """Evaluation plots of one candidate on the test part (MLflow artifact path ->
+        matplotlib figure)."""
+        return {}
+
+    def feature_caches(self, paths: ProjectPaths) -> dict[Path, str]:
+        """Caches the features stage keeps between runs (``dvc.yaml`` ``persist``)."""
+        return {}
+
     def drift_reference(self, train: pd.DataFrame) -> pd.DataFrame | None:
         """The training rows drift monitoring compares new data with (None: not watched)."""
         return None

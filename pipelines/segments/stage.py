@@ -1,0 +1,82 @@
+"""The segments stage: plan which platform / segment models to (re)train, train and gate
+them, register the ones that earned it (docs/segments.md)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from pipelines.config import Settings
+    from pipelines.paths import ProjectPaths
+    from pipelines.tasks.base import Task
+
+
+def run_segments(task: Task, paths: ProjectPaths, settings: Settings, *, run_key: str,
+                 now: pd.Timestamp) -> dict[str, Any]:
+    """Stage runner: plan, train, gate and register the segment models of ``task``.
+
+    A task without a segment hierarchy, or ``segments.enabled: false``, skips (a normal
+    outcome, said in the record)."""
+    from pipelines.registry.segment_models import run_register_segments
+    from pipelines.segments.training import run_train_segments
+    from pipelines.tasks.base import registered_name
+
+    s = settings.segments
+    if not s.enabled:
+        return {"skipped": "segments.enabled is false"}
+    if not task.segments:
+        return {"skipped": f"task {task.name!r} has no platform/segment models"}
+    model_name = registered_name(settings.register.model_name, task)
+    plan = segment_plan(task, paths, settings, model_name=model_name, now=now)
+    result = run_train_segments(
+        task, paths.feature_table(task.table), paths.models, paths.metrics, paths.segments,
+        paths.segment_models, segment_key=s.key, min_samples=s.min_samples,
+        min_holdout=s.min_holdout, only=tuple(plan["only"]), gate=settings.promote,
+        seed=settings.train.seed, model_cache_dir=paths.model_cache)
+    registry = run_register_segments(
+        segments_path=paths.segments, tracking_uri=paths.tracking_uri,
+        artifact_root=paths.mlflow_artifacts, experiment=settings.register.experiment,
+        model_name=model_name, run_key=run_key)
+    return {"plan": plan["reason"], "trained": [k for k, r in result["segments"].items()
+                                                if "skipped" not in r],
+            "used": result["used"], **registry}
+
+
+def segment_plan(task: Task, paths: ProjectPaths, settings: Settings, *, model_name: str,
+                 now: pd.Timestamp) -> dict[str, Any]:
+    """Which segments this training run (re)trains: the ones named in ``segments.only``,
+    else every segment due for retraining plus every one without a model yet."""
+    import pandas as pd
+
+    from pipelines.registry import tracking
+    from pipelines.registry.segment_models import segment_models
+    from pipelines.segments.retraining import segments_due
+
+    s = settings.segments
+    if s.only:
+        return {"only": list(s.only), "due": [], "reason": "named in segments.only"}
+    tracking.connect(paths.tracking_uri)
+    models = segment_models(model_name)
+    if not models:
+        return {"only": [], "due": [], "reason": "first training: every eligible segment"}
+    posts = pd.read_parquet(paths.validated(task.input.entity))
+    due = segments_due(posts, models, target=task.target, segment_key=s.key,
+                       min_samples=s.min_samples, retrain_after=s.retrain_after,
+                       maturity_hours=settings.features.maturity_hours, now=now)
+    have = {segment.key for segment in models}
+    new = _new_segments(posts, s.key, have)
+    only = sorted({d["segment"] for d in due} | new)
+    return {"only": only or ["global"], "due": due,
+            "reason": f"{len(due)} segment(s) past {s.retrain_after} new labelled posts, "
+                      f"{len(new)} without a model yet"}
+
+
+def _new_segments(posts: pd.DataFrame, key: str, have: set[str]) -> set[str]:
+    from pipelines.segments.hierarchy import level_name
+
+    keys = {f"platform={p}" for p in posts["platform"].dropna().unique()}
+    if key in posts.columns:
+        keys |= {f"{level_name(key)}={v}" for v in posts[key].dropna().astype(str).unique()}
+    return keys - have

@@ -1,0 +1,135 @@
+"""Post count tasks: a post's likes, comments or shares (log1p regression of a count).
+
+One class, three instances: the counts differ only in the column they predict. Models are
+the regression zoo (:mod:`pipelines.train.model_zoo`) behind the post featurizer, so a
+registered model takes canonical posts and predicts the count.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pipelines.tasks.base import GateSpec
+from pipelines.tasks.posts import PostInputTask
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from pipelines.config import Settings
+    from pipelines.paths import ProjectPaths
+
+#: The post model zoo's names (pipelines.train.model_zoo.MODEL_NAMES; literal so the
+#: registry stays light to import — a test checks the two agree).
+POST_MODELS: tuple[str, ...] = (
+    "ridge", "random_forest", "xgboost", "lightgbm", "hist_gradient_boosting", "mlp",
+    "two_stage_hard", "two_stage_soft",
+)
+
+
+class PostCountTask(PostInputTask):
+    """Predict one count of a post from the post, its account's matured history and text."""
+
+    table = "posts"
+    table_key = ("platform", "post_id")
+    table_time_column = "posted_at"
+    problem = "count_regression"
+    families = POST_MODELS
+    default_models = ("ridge", "lightgbm", "random_forest")
+    selection_metric = "mae_log"
+    gate = GateSpec(primary="mae_log", guards=("rmse_log", "mae_raw", "spearman"),
+                    first_model_bounds={"mae_log": ("max", 1.5), "spearman": ("min", 0.3)},
+                    baseline="account median")
+    slice_column = "platform"
+    segments = True
+
+    def __init__(self, count: str) -> None:
+        self.name = count
+        self.target = count
+        self.noun = count
+
+    def features(self, paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
+        """Build the post feature table (shared by likes, comments and shares)."""
+        from pipelines.features.stage import run_features
+
+        return run_features(paths.validated(self.input.entity),
+                            paths.feature_table(self.table), settings=settings.features,
+                            embedding_cache=paths.embedding_cache,
+                            model_cache_dir=paths.model_cache)
+
+    def feature_caches(self, paths: ProjectPaths) -> dict[Path, str]:
+        return {paths.embedding_cache: "persist"} if paths.embedding_cache.is_relative_to(
+            paths.data) else {}
+
+    def train(self, paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
+        from pipelines.train.stage import run_train
+
+        t = settings.train
+        return run_train(paths.feature_table(self.table), paths.models, target=self.target,
+                         models=t.models or self.default_models,
+                         hyperparameters=t.hyperparameters, seed=t.seed,
+                         valid_fraction=t.valid_fraction, test_fraction=t.test_fraction,
+                         cv_folds=t.cv_folds, model_cache_dir=paths.model_cache)
+
+    def evaluate(self, paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
+        from pipelines.evaluate.stage import run_evaluate
+
+        return run_evaluate(paths.feature_table(self.table), paths.models, paths.metrics)
+
+    def holdout(self, paths: ProjectPaths) -> tuple[pd.DataFrame, pd.DataFrame]:
+        import pandas as pd
+
+        from pipelines.train.split import labelled, time_split
+
+        manifest = json.loads((paths.models / "manifest.json").read_text())
+        table = labelled(pd.read_parquet(paths.feature_table(self.table)), self.target)
+        split = time_split(table[self.table_time_column], manifest["split"]["valid_fraction"],
+                           manifest["split"]["test_fraction"])
+        return table.iloc[split.train], table.iloc[split.test]
+
+    def baseline(self, train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
+        from pipelines.evaluate.metrics import account_median_baseline
+
+        return account_median_baseline(train, test, self.target)
+
+    def metrics(self, actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+        from pipelines.evaluate.metrics import regression_metrics
+
+        return regression_metrics(actual, predicted)
+
+    def model_input(self, rows: pd.DataFrame) -> pd.DataFrame:
+        from pipelines.features.model_input import model_input
+
+        return model_input(rows)
+
+    def drift_reference(self, train: pd.DataFrame) -> pd.DataFrame | None:
+        return train
+
+    def example(self, paths: ProjectPaths) -> pd.DataFrame:
+        import pandas as pd
+
+        return pd.read_parquet(paths.validated(self.input.entity)).tail(1)
+
+    def describe(self, predicted: float, actual: Any) -> str:
+        import pandas as pd
+
+        return (f"predicted {self.noun} {predicted:,.0f} (actual "
+                f"{'not reported' if pd.isna(actual) else f'{int(actual):,}'})")
+
+    def figures(self, name: str, actual: np.ndarray, predicted: np.ndarray
+                ) -> dict[str, Any]:
+        from pipelines.evaluate import plots
+
+        return {"plots/predicted_vs_actual.png": plots.predicted_vs_actual(
+                    actual, predicted, f"{name}: test part", log_scale=False),
+                "plots/residuals.png": plots.residuals(
+                    actual, predicted, f"{name}: test residuals", log_scale=False)}
+
+    def metric_columns(self) -> tuple[str, ...]:
+        return ("mae_log", "rmse_log", "r2_log", "spearman")
+
+
+LIKES, COMMENTS, SHARES = PostCountTask("likes"), PostCountTask("comments"), \
+    PostCountTask("shares")

@@ -1,0 +1,54 @@
+"""The post entity shared by every post task: collecting and validating posts.
+
+Post count tasks (:mod:`pipelines.tasks.post_counts`) and follower growth
+(:mod:`pipelines.tasks.follower_growth`) read the same validated posts; they differ from
+the feature table on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+from pipelines.tasks.base import InputSpec, Task
+
+if TYPE_CHECKING:
+    from pipelines.config import Settings
+    from pipelines.paths import ProjectPaths
+
+POSTS = InputSpec(entity="posts", key=("platform", "post_id"), time_column="posted_at",
+                  row_suite="expectations/posts_row_contract.json",
+                  table_suite="expectations/posts_table_contract.json")
+
+
+class PostInputTask(Task):
+    """A task whose input is canonical posts (collect formats, the posts contract)."""
+
+    input = POSTS
+
+    def collect(self, paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
+        """Collect posts from ``collect.source`` into the raw layer. The ``validated``
+        source reads the validated store (``collect.path`` or the data folder)."""
+        from pipelines.collect.stage import run_collect
+
+        c = settings.collect
+        path = c.path or (str(paths.data) if c.source == "validated" else "")
+        summary = run_collect(paths.raw(POSTS.entity), source=c.source, path=path,
+                              fmt=c.format, demo_rows=c.demo_rows,
+                              demo_accounts=c.demo_accounts, seed=c.seed)
+        return {"raw": str(paths.raw(POSTS.entity)), **asdict(summary)}
+
+    def validate(self, paths: ProjectPaths, settings: Settings, *, as_of: Any,
+                 reports: bool) -> dict[str, Any]:
+        """Validate the raw posts into the validated and quarantine layers."""
+        from pipelines.validate.stage import run_validate
+
+        summary = run_validate(
+            paths.raw(POSTS.entity), paths.validated(POSTS.entity),
+            paths.quarantined(POSTS.entity), paths.validation_report,
+            row_suite_path=paths.resolve(settings.validate.suite),
+            table_suite_path=paths.resolve(settings.validate.table_suite), as_of=as_of,
+            rules=settings.validate,
+            reports_dir=paths.validation_reports if reports else None,
+        )
+        return {"validated": str(paths.validated(POSTS.entity)), **asdict(summary)}
