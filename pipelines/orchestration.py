@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import pandas as pd
 
 from pipelines import stages
-from pipelines.config import Settings, apply_overrides, load_params, settings_from_params
+from pipelines.config import Settings, load_settings
 from pipelines.paths import ProjectPaths, project_paths
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 TRAINING_DAG, COLLECT_DAG = "engagement_training", "engagement_collect"
 CHAMPION_CHALLENGER_DAG = "champion_challenger"
@@ -44,39 +46,49 @@ def fail_fast_on_bad_input(func: Callable[..., T]) -> Callable[..., T]:
 
 def _resolve(
     project_dir: str, run_id: str, form_params: dict[str, Any]
-) -> tuple[ProjectPaths, Settings, dict]:
+) -> tuple[ProjectPaths, Settings]:
+    """The run's paths and its settings: params.yaml with the form's dotted keys."""
     base = project_paths(project_dir)
-    params = apply_overrides(load_params(base.params_file), form_params)
-    return base.for_run(run_id), settings_from_params(params), params
+    return base.for_run(run_id), load_settings(base.params_file, form_params)
 
 
 @fail_fast_on_bad_input
-def collect_task(
-    project_dir: str, run_id: str, form_params: dict[str, Any], asset_triggered: bool = False
+def training_stage_task(
+    stage: str, project_dir: str, run_id: str, form_params: dict[str, Any], as_of: str,
+    asset_triggered: bool,
 ) -> dict[str, Any]:
-    """Collect the run's posts. A run started by new validated data (the collection DAG's
-    Asset) trains on the validated store, whatever the form's source says."""
-    paths, settings, _ = _resolve(project_dir, run_id, form_params)
-    store = str(project_paths(project_dir).data)  # the run's own data folder is elsewhere
-    if asset_triggered or settings.collect.source == "validated":
-        return stages.collect(paths, settings, source="validated",
-                              path=settings.collect.path or store)
-    return stages.collect(paths, settings)
+    """engagement_training: run one pipeline stage (``pipelines.pipeline``) for the task
+    of the form (``train.task``) in the run's own data folder.
 
+    A run started by new validated data (the collection DAG's Asset), or with
+    ``collect.source: validated``, starts from the validated store: collect takes its
+    posts as they are and validate has nothing left to check (they passed the contract
+    when their day was published). Validation reports go to the run's MLflow parent run,
+    also when the data contract fails (then the task fails after logging).
+    """
+    from pipelines.pipeline import RunContext, run_stage
+    from pipelines.tasks import get_task
 
-@fail_fast_on_bad_input
-def validate_task(
-    project_dir: str, run_id: str, form_params: dict[str, Any], as_of: str
-) -> dict[str, Any]:
-    """Validate the run's posts; the reports go to the run's MLflow parent run, also when
-    the data contract fails (then the task fails after logging)."""
-    paths, settings, _ = _resolve(project_dir, run_id, form_params)
+    paths, settings = _resolve(project_dir, run_id, form_params)
+    context = RunContext(run_key=f"{TRAINING_DAG}/{run_id}", as_of=pd.Timestamp(as_of),
+                         reports=True)
+    from_store = (asset_triggered or settings.collect.source == "validated") and \
+        get_task(settings.train.task).input.entity == "posts"
+    if from_store and stage in ("collect", "validate"):
+        return stages.from_validated_store(paths, project_paths(project_dir), settings,
+                                           stage=stage)
     try:
-        return stages.validate(paths, settings, as_of=pd.Timestamp(as_of))
+        record = run_stage(stage, paths=paths, settings=settings, context=context)
     finally:
-        stages.log_validation(paths, settings, run_key=f"{TRAINING_DAG}/{run_id}",
-                              report=paths.validation_report,
-                              reports_dir=paths.validation_reports)
+        if stage == "validate":
+            stages.log_validation(paths, settings, run_key=context.run_key,
+                                  report=paths.validation_report,
+                                  reports_dir=paths.validation_reports)
+    if stage == "promote":
+        from pipelines.summary import format_summary
+
+        logger.info("%s", format_summary(get_task(settings.train.task), paths))
+    return record
 
 
 def partition_date(interval_start: str | None, interval_end: str | None, logical: str) -> str:
@@ -96,7 +108,7 @@ def collect_day_task(
     project_dir: str, run_id: str, form_params: dict[str, Any], logical_date: str
 ) -> dict[str, Any]:
     """engagement_collect: collect the day ``logical_date`` from every configured source."""
-    _, settings, _ = _resolve(project_dir, run_id, form_params)
+    _, settings = _resolve(project_dir, run_id, form_params)
     return stages.collect_day(project_paths(project_dir), settings, day=logical_date)
 
 
@@ -107,7 +119,7 @@ def validate_day_task(
     """engagement_collect: validate the logical date's raw partition."""
     from pipelines.validate.partition import partition_paths
 
-    _, settings, _ = _resolve(project_dir, run_id, form_params)
+    _, settings = _resolve(project_dir, run_id, form_params)
     base = project_paths(project_dir)
     where = partition_paths(base.data, logical_date)
     try:
@@ -118,95 +130,19 @@ def validate_day_task(
 
 
 @fail_fast_on_bad_input
-def features_task(
-    project_dir: str, run_id: str, form_params: dict[str, Any]
-) -> dict[str, Any]:
-    paths, settings, _ = _resolve(project_dir, run_id, form_params)
-    manifest = stages.features(paths, settings)
-    return {"features": str(paths.features), "rows": manifest["rows"]}
-
-
-@fail_fast_on_bad_input
-def train_task(
-    project_dir: str, run_id: str, form_params: dict[str, Any]
-) -> dict[str, Any]:
-    paths, settings, _ = _resolve(project_dir, run_id, form_params)
-    manifest = stages.train(paths, settings)
-    return {"models": str(paths.models), "candidates": list(manifest["candidates"])}
-
-
-@fail_fast_on_bad_input
-def evaluate_task(
-    project_dir: str, run_id: str, form_params: dict[str, Any]
-) -> dict[str, Any]:
-    paths, _, _ = _resolve(project_dir, run_id, form_params)
-    report = stages.evaluate(paths)
-    return {"metrics": str(paths.metrics), "best": report["best"]}
-
-
-@fail_fast_on_bad_input
-def register_task(
-    project_dir: str, run_id: str, form_params: dict[str, Any]
-) -> dict[str, Any]:
-    paths, settings, params = _resolve(project_dir, run_id, form_params)
-    record = stages.register(paths, settings, params, run_key=f"{TRAINING_DAG}/{run_id}")
-    print(f"registered {record['model_name']} version {record['version']} as "
-          f"@{record['alias']}; the promotion gate decides next")
-    return {k: record[k] for k in ("model_name", "version", "alias", "model_uri",
-                                   "champion_version")}
-
-
-@fail_fast_on_bad_input
-def promotion_gate_task(
-    project_dir: str, run_id: str, form_params: dict[str, Any]
-) -> dict[str, Any]:
-    """Gate the run's challenger; a rejected or kept challenger is a normal outcome (the
-    task succeeds). Prints the decision and the run summary."""
-    from pipelines.registry.promotion import format_gate
-    from pipelines.summary import format_summary
-
-    paths, settings, _ = _resolve(project_dir, run_id, form_params)
-    record = stages.promote(paths, settings, run_key=f"{TRAINING_DAG}/{run_id}")
-    print(format_gate(record))
-    print(json.dumps(record, indent=2))
-    print(format_summary(paths.data, tracking_uri=paths.tracking_uri))
-    return {"decision": record["decision"], "promoted": record["promoted"],
-            "model_uri": record.get("model_uri"), "aliases": record.get("aliases"),
-            "decision_record": str(paths.promotion)}
-
-
-@fail_fast_on_bad_input
 def champion_challenger_task(
     project_dir: str, run_id: str, form_params: dict[str, Any], as_of: str
 ) -> dict[str, Any]:
     """champion_challenger: today's look of the online test (as of the run's date)."""
     from pipelines.registry.champion_challenger import format_look
 
-    _, settings, _ = _resolve(project_dir, run_id, form_params)
+    _, settings = _resolve(project_dir, run_id, form_params)
     record = stages.champion_challenger(
         project_paths(project_dir), settings, as_of=pd.Timestamp(as_of),
         run_key=f"{CHAMPION_CHALLENGER_DAG}/{run_id}")
-    print(format_look(record))
+    logger.info("%s", format_look(record))
     return {k: record.get(k) for k in ("decision", "reason", "champion_version",
                                        "challenger_version", "outcomes", "aliases")}
-
-
-@fail_fast_on_bad_input
-def segments_task(
-    project_dir: str, run_id: str, form_params: dict[str, Any], as_of: str
-) -> dict[str, Any]:
-    """engagement_training: train, gate and register the platform and segment models."""
-    paths, settings, _ = _resolve(project_dir, run_id, form_params)
-    if not settings.segments.enabled or settings.train.target == "follower_growth":
-        return {"skipped": "segments.enabled is false" if not settings.segments.enabled
-                else "segments are for post targets"}
-    plan = stages.segment_plan(paths, settings, now=pd.Timestamp(as_of))
-    result = stages.train_segments(paths, settings, only=tuple(plan["only"]))
-    registry = stages.register_segments(paths, settings,
-                                        run_key=f"{TRAINING_DAG}/{run_id}")
-    return {"plan": plan["reason"], "trained": [k for k, r in result["segments"].items()
-                                                if "skipped" not in r],
-            "used": result["used"], **registry}
 
 
 @fail_fast_on_bad_input
