@@ -153,7 +153,6 @@ def publish_day_task(project_dir: str, logical_date: str, validation: dict[str, 
     The Airflow task carrying this emits the validated-posts Asset event, which schedules
     engagement_training on the new data.
     """
-    import json
 
     base = project_paths(project_dir)
     manifest_path = base.data / "02_validated" / "_manifest.json"

@@ -76,7 +76,12 @@ def _features(task: Task, paths: ProjectPaths, settings: Settings, ctx: RunConte
 
 
 def _train(task: Task, paths: ProjectPaths, settings: Settings, ctx: RunContext) -> dict:
+    import json
+
     manifest = task.train(paths, settings)
+    # the task travels with the models: evaluate, the summary and registry read it here
+    manifest["task"] = task.name
+    (paths.models / "manifest.json").write_text(json.dumps(manifest, indent=2, default=float))
     return {"models": str(paths.models), "candidates": list(manifest["candidates"])}
 
 

@@ -5,7 +5,6 @@ the validated store. Shared by the CLI and the Airflow task entry points."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 

@@ -18,7 +18,6 @@ def format_summary(task: Task, paths: ProjectPaths) -> str:
     """
     import mlflow
 
-    data_dir = paths.data
     validation = json.loads(paths.validation_report.read_text())
     metrics = json.loads(paths.metrics.read_text())
     record = json.loads(paths.registration.read_text())

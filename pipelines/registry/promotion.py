@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,9 +37,9 @@ from pipelines.evaluate.promotion_gate import (
     format_decision,
     promotion_decision,
 )
+from pipelines.paths import ProjectPaths
 from pipelines.registry import audit, tracking
 from pipelines.registry.register import CHALLENGER, CHAMPION, current_alias_version
-from pipelines.paths import ProjectPaths
 from pipelines.tasks.base import Task
 
 logger = logging.getLogger(__name__)

@@ -15,15 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import joblib
-import numpy as np
 import pandas as pd
 
-from pipelines.evaluate.metrics import regression_metrics
+from pipelines.config import Settings
 from pipelines.features.stage import MODEL_INPUT_COLUMNS
+from pipelines.paths import ProjectPaths
 from pipelines.registry import audit, tracking
 from pipelines.registry.reference import DEFAULT_REFERENCE_ROWS, log_reference
-from pipelines.config import Settings
-from pipelines.paths import ProjectPaths
 from pipelines.tasks.base import Task, registered_name
 
 logger = logging.getLogger(__name__)

@@ -25,10 +25,10 @@ from pipelines.config import PromoteConfig
 from pipelines.features.settings import FeatureSettings
 from pipelines.features.stage import read_manifest
 from pipelines.segments.hierarchy import Segment, level_name
+from pipelines.tasks.base import Task
 from pipelines.train.estimators import as_post_model
 from pipelines.train.model_zoo import make_model
 from pipelines.train.split import labelled, time_split
-from pipelines.tasks.base import Task
 from pipelines.train.stage import feature_matrix
 
 logger = logging.getLogger(__name__)
