@@ -45,7 +45,7 @@ def drift_frame(model: Any, posts: pd.DataFrame, *, target: str,
         target: The outcome column.
         outcome_mask: Which rows' outcomes count (None: every known outcome).
     """
-    from pipelines.registry.register import model_input
+    from pipelines.features.model_input import model_input
 
     inputs = model_input(posts)
     features = model.named_steps["features"].transform(inputs).reset_index(drop=True)
