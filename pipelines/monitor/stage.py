@@ -101,7 +101,7 @@ def served_performance(
     if prediction_log_url.startswith("sqlite:///") and not Path(
             prediction_log_url.removeprefix("sqlite:///")).exists():
         return None
-    from pipelines.serve.prediction_log import PredictionLog
+    from pipelines.prediction_log import PredictionLog
 
     log = PredictionLog(prediction_log_url)
     try:
