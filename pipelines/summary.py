@@ -16,7 +16,7 @@ def format_summary(data_dir: Path, *, tracking_uri: str) -> str:
     """
     import mlflow
 
-    from pipelines.registry.register import model_input
+    from pipelines.features.model_input import model_input
 
     validation = json.loads((data_dir / "02_validated" / "validation.json").read_text())
     metrics = json.loads((data_dir / "05_reporting" / "metrics.json").read_text())
