@@ -159,9 +159,9 @@ def register_models(workdir: Path, rows: int, seed: int) -> tuple[Any, Any]:
     from pipelines.collect.demo_data import generate_posts
     from pipelines.config import load_params, settings_from_params
     from pipelines.features.engagement_features import tabular_columns
+    from pipelines.features.model_input import model_input
     from pipelines.features.stage import build_feature_table
     from pipelines.registry import tracking
-    from pipelines.registry.register import model_input
     from pipelines.train.estimators import as_post_model
     from pipelines.train.model_zoo import make_model
     from pipelines.train.split import labelled
@@ -238,7 +238,7 @@ def main() -> None:
     print(f"workdir {workdir}; load average {os.getloadavg()}", flush=True)
     posts, _ = register_models(workdir, args.rows, args.seed)
     sample = posts.sample(500, random_state=args.seed)
-    from pipelines.registry.register import model_input
+    from pipelines.features.model_input import model_input
 
     frame = model_input(sample)
     host = "127.0.0.1"

@@ -45,7 +45,7 @@ def drift_frame(model: Any, posts: pd.DataFrame, *, target: str,
         target: The outcome column.
         outcome_mask: Which rows' outcomes count (None: every known outcome).
     """
-    from pipelines.registry.register import model_input
+    from pipelines.features.model_input import model_input
 
     inputs = model_input(posts)
     features = model.named_steps["features"].transform(inputs).reset_index(drop=True)
@@ -101,7 +101,7 @@ def served_performance(
     if prediction_log_url.startswith("sqlite:///") and not Path(
             prediction_log_url.removeprefix("sqlite:///")).exists():
         return None
-    from pipelines.serve.prediction_log import PredictionLog
+    from pipelines.prediction_log import PredictionLog
 
     log = PredictionLog(prediction_log_url)
     try:

@@ -1,7 +1,7 @@
 """The online champion-challenger test: one daily look at matured outcomes, one decision.
 
 Serving answers some requests with ``@champion`` and some with ``@challenger`` and logs
-every prediction (``pipelines.serve.prediction_log``). Each day :func:`run_champion_challenger`
+every prediction (``pipelines.prediction_log``). Each day :func:`run_champion_challenger`
 (the ``champion_challenger`` DAG's task):
 
 1. reads where ``@champion`` and ``@challenger`` point; without a challenger there is
@@ -156,7 +156,7 @@ def run_champion_challenger(
         record = {**base, "decision": NO_CHALLENGER, "reason": (
             f"nothing to test: @champion {champion}, @challenger {challenger}")}
     else:
-        from pipelines.serve.prediction_log import PredictionLog
+        from pipelines.prediction_log import PredictionLog
 
         log = PredictionLog(prediction_log_url)
         try:

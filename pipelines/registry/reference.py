@@ -33,7 +33,7 @@ def reference_sample(rows: pd.DataFrame, *, target: str, max_rows: int, seed: in
     Raises:
         ValueError: if ``max_rows`` < 1 or the target column is absent.
     """
-    from pipelines.registry.register import model_input
+    from pipelines.features.model_input import model_input
 
     if max_rows < 1:
         raise ValueError(f"reference_sample: 'max_rows' must be >= 1; got {max_rows}.")

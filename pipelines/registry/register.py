@@ -18,7 +18,6 @@ import joblib
 import pandas as pd
 
 from pipelines.config import Settings
-from pipelines.features.stage import MODEL_INPUT_COLUMNS
 from pipelines.paths import ProjectPaths
 from pipelines.registry import audit, tracking
 from pipelines.registry.reference import DEFAULT_REFERENCE_ROWS, log_reference
@@ -36,19 +35,6 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def model_input(rows: pd.DataFrame) -> pd.DataFrame:
-    """The model's input columns with plain dtypes (what a client sends)."""
-    out = rows[list(MODEL_INPUT_COLUMNS)].copy()
-    for column in ("hashtags_count", "mentions_count", "urls_count", "media_count",
-                   "followers_at_post_time"):
-        # float64 so a client may send a missing count (MLflow rejects NaN in int columns)
-        out[column] = pd.to_numeric(out[column]).astype("float64")
-    for column in ("post_id", "account_id", "platform", "content_type", "caption"):
-        out[column] = out[column].astype(object).where(out[column].notna(), "")
-    out["posted_at"] = pd.to_datetime(out["posted_at"], utc=True).dt.tz_localize(None)
-    return out.reset_index(drop=True)
 
 
 def baselines(report: dict[str, Any]) -> dict[str, dict[str, Any]]:

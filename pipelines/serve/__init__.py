@@ -1,6 +1,6 @@
-"""Online serving: the FastAPI app, the A/B router, the prediction log, outcome intake and
+"""Online serving: the FastAPI app, the A/B router, prediction logging, outcome intake and
 batch scoring.
 
-``prediction_log`` is also read offline (the promotion gate joins logged predictions with
-realized outcomes), so it imports nothing from the rest of ``serve``.
+The prediction log itself is :mod:`pipelines.prediction_log`, below ``serve``: the
+champion-challenger test and monitoring read it offline without importing the server.
 """

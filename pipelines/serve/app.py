@@ -228,8 +228,8 @@ class Service:
 
     def __init__(self, options: ServeOptions, store: ModelStore | None = None, *,
                  freeze_gc: bool = False) -> None:
+        from pipelines.prediction_log import PredictionLog
         from pipelines.serve.log_writer import PredictionLogWriter
-        from pipelines.serve.prediction_log import PredictionLog
 
         self.options = options
         self.freeze_gc = freeze_gc

@@ -404,7 +404,7 @@ class CompiledPostModel:
 
 
 def posts_frame(posts: Sequence[dict[str, Any]]) -> pd.DataFrame:
-    """Request posts as the model's input DataFrame (as ``register.model_input`` builds it)."""
+    """Request posts as the model's input DataFrame (as ``features.model_input`` builds it)."""
     from pipelines.features.stage import MODEL_INPUT_COLUMNS
 
     frame = pd.DataFrame([{c: p.get(c) for c in MODEL_INPUT_COLUMNS} for p in posts],

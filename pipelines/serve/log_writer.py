@@ -13,7 +13,7 @@ import threading
 from collections import deque
 from typing import Any
 
-from pipelines.serve.prediction_log import PredictionLog
+from pipelines.prediction_log import PredictionLog
 
 logger = logging.getLogger(__name__)
 

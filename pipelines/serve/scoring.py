@@ -68,7 +68,7 @@ def score_posts(posts: pd.DataFrame, model: Any) -> tuple[pd.DataFrame, pd.DataF
     Returns:
         (the scorable posts with a ``prediction`` column, the quarantine rows).
     """
-    from pipelines.registry.register import model_input
+    from pipelines.features.model_input import model_input
 
     posts = posts.reset_index(drop=True)
     failures = scoring_failures(posts)

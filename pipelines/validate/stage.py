@@ -326,7 +326,8 @@ def write_outcome(
     report = {**asdict(outcome.summary), "failures": outcome.failures,
               "as_of": as_of.isoformat(), "suites": suites}
     if reports_dir is not None:
-        from pipelines.validate.reports import exploration_report, render_data_docs
+        from pipelines.validate.data_docs import render_data_docs
+        from pipelines.validate.exploration_report import exploration_report
 
         reports_dir.mkdir(parents=True, exist_ok=True)
         report["data_docs"] = str(render_data_docs(outcome.gx_results, reports_dir / "data_docs"))

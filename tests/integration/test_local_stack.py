@@ -101,7 +101,7 @@ def test_model_is_champion_in_the_mlflow_server_registry(stack, finished_run):
     from mlflow import MlflowClient
 
     from pipelines.collect.demo_data import generate_posts
-    from pipelines.registry.register import model_input
+    from pipelines.features.model_input import model_input
 
     server = stack.urls["MLflow UI"]
     client = MlflowClient(tracking_uri=server, registry_uri=server)

@@ -52,7 +52,7 @@ def test_first_run_registers_a_challenger_the_gate_makes_champion(two_runs):
     tracking.connect(f"sqlite:///{home}/state/mlflow.db")  # tracking and registry
     model = mlflow.pyfunc.load_model("models:/engagement-likes@champion")
     from pipelines.collect.demo_data import generate_posts
-    from pipelines.registry.register import model_input
+    from pipelines.features.model_input import model_input
 
     predictions = model.predict(model_input(generate_posts(5, 3, seed=1)))
     assert len(predictions) == 5 and (predictions >= 0).all()

@@ -220,7 +220,7 @@ def _serve_log(url: str, posts: pd.DataFrame, version: str, factor: float) -> No
     """Log what serving answered for ``posts`` (prediction = actual x factor) + outcomes."""
     from datetime import UTC, datetime
 
-    from pipelines.serve.prediction_log import PredictionLog
+    from pipelines.prediction_log import PredictionLog
 
     log = PredictionLog(url)
     now = datetime.now(UTC)

@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 
 from pipelines.orchestration import champion_challenger_task
+from pipelines.prediction_log import PredictionLog
 from pipelines.registry import audit, tracking
-from pipelines.serve.prediction_log import PredictionLog
 
 MODEL = "engagement-likes"  # params.yaml's register.model_name for target likes
 START = datetime(2026, 3, 1, tzinfo=UTC)

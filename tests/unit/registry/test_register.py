@@ -11,10 +11,11 @@ from mlflow import MlflowClient
 
 from pipelines.config import PromoteConfig
 from pipelines.evaluate.stage import run_evaluate
+from pipelines.features.model_input import model_input
 from pipelines.features.stage import run_features
 from pipelines.paths import ProjectPaths
 from pipelines.registry.promotion import run_promotion_gate
-from pipelines.registry.register import model_input, run_register
+from pipelines.registry.register import run_register
 from pipelines.train.stage import run_train
 
 MODEL = "engagement-likes-test"

@@ -9,9 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 from mlflow import MlflowClient
 
+from pipelines.prediction_log import PredictionLog
 from pipelines.serve.app import ServeOptions, create_app
 from pipelines.serve.fast_path import posts_frame
-from pipelines.serve.prediction_log import PredictionLog
 
 KEY = "test-key-123"
 HEADERS = {"X-API-Key": KEY}

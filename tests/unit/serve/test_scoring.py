@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from pipelines.cli import main
-from pipelines.registry.register import model_input
+from pipelines.features.model_input import model_input
 from pipelines.serve.scoring import quarantine_path, score_posts
 
 

@@ -9,6 +9,9 @@ Two tables, written with SQLAlchemy Core so the same code runs on SQLite (the de
   ``observed_at``) supersedes the earlier ones.
 
 Times are stored as naive UTC (SQLite keeps no offset) and come back tz-aware UTC.
+
+Serving writes the log; the champion-challenger test (``pipelines.registry``) and
+monitoring read it offline. It sits below all three and imports none of them.
 """
 
 from __future__ import annotations

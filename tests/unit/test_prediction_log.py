@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pipelines.serve.prediction_log import PAIR_COLUMNS, PredictionLog
+from pipelines.prediction_log import PAIR_COLUMNS, PredictionLog
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
