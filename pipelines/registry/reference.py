@@ -25,16 +25,14 @@ REFERENCE_ARTIFACT = "reference/reference.parquet"
 DEFAULT_REFERENCE_ROWS = 50_000
 
 
-def reference_sample(rows: pd.DataFrame, *, target: str, max_rows: int, seed: int
-                     ) -> pd.DataFrame:
-    """Model input columns + target of ``rows``, at most ``max_rows`` (a seeded sample),
-    in posting-time order.
+def reference_sample(rows: pd.DataFrame, *, target: str, time_column: str, max_rows: int,
+                     seed: int) -> pd.DataFrame:
+    """``rows`` (a task's drift reference: model input columns + target), at most
+    ``max_rows`` (a seeded sample), in time order.
 
     Raises:
         ValueError: if ``max_rows`` < 1 or the target column is absent.
     """
-    from pipelines.features.model_input import model_input
-
     if max_rows < 1:
         raise ValueError(f"reference_sample: 'max_rows' must be >= 1; got {max_rows}.")
     if target not in rows.columns:
@@ -42,17 +40,18 @@ def reference_sample(rows: pd.DataFrame, *, target: str, max_rows: int, seed: in
     if len(rows) > max_rows:
         keep = np.sort(np.random.default_rng(seed).choice(len(rows), max_rows, replace=False))
         rows = rows.iloc[keep]
-    out = model_input(rows)
+    out = rows.copy()
     out[target] = pd.to_numeric(rows[target]).to_numpy(dtype="float64")
-    return out.sort_values("posted_at", kind="stable").reset_index(drop=True)
+    return out.sort_values(time_column, kind="stable").reset_index(drop=True)
 
 
-def log_reference(rows: pd.DataFrame, *, target: str, max_rows: int = DEFAULT_REFERENCE_ROWS,
-                  seed: int = 0) -> int:
+def log_reference(rows: pd.DataFrame, *, target: str, time_column: str, max_rows: int,
+                  seed: int) -> int:
     """Log the reference sample of ``rows`` into the active MLflow run; returns its rows."""
     import mlflow
 
-    sample = reference_sample(rows, target=target, max_rows=max_rows, seed=seed)
+    sample = reference_sample(rows, target=target, time_column=time_column,
+                              max_rows=max_rows, seed=seed)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / Path(REFERENCE_ARTIFACT).name
         sample.to_parquet(path, index=False)

@@ -153,7 +153,8 @@ def run_register(task: Task, paths: ProjectPaths, settings: Settings, *, run_key
     if reference is not None:
         with mlflow.start_run(run_id=best_child, nested=True):
             # The champion's training data, for drift monitoring (pipelines.monitor).
-            log_reference(reference, target=task.target, max_rows=DEFAULT_REFERENCE_ROWS,
+            log_reference(reference, target=task.target,
+                          time_column=task.input.time_column, max_rows=DEFAULT_REFERENCE_ROWS,
                           seed=settings.train.seed)
     version = _registered_version(client, model_name, best_child)
     if version is None:

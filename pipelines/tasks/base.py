@@ -162,7 +162,8 @@ class Task(ABC):
         return {}
 
     def drift_reference(self, train: pd.DataFrame) -> pd.DataFrame | None:
-        """The training rows drift monitoring compares new data with (None: not watched)."""
+        """The training rows drift monitoring compares new data with: the model's input
+        columns and the target (None: not watched)."""
         return None
 
     def example(self, paths: ProjectPaths) -> pd.DataFrame:

@@ -105,7 +105,11 @@ class PostCountTask(PostInputTask):
         return model_input(rows)
 
     def drift_reference(self, train: pd.DataFrame) -> pd.DataFrame | None:
-        return train
+        import pandas as pd
+
+        out = self.model_input(train)
+        out[self.target] = pd.to_numeric(train[self.target]).to_numpy(dtype="float64")
+        return out
 
     def example(self, paths: ProjectPaths) -> pd.DataFrame:
         import pandas as pd
