@@ -143,11 +143,12 @@ PIPELINE: tuple[Stage, ...] = (
           lambda task, paths: {paths.models: "out"}),
     Stage("evaluate", (), ("pipelines/evaluate",), _evaluate,
           lambda task, paths: {paths.metrics: "metric"}),
-    Stage("register", ("register",), ("pipelines/registry",), _register,
+    Stage("register", ("register", "train", "features"), ("pipelines/registry",), _register,
           lambda task, paths: {paths.registration: "report"}),
     Stage("promote", ("promote",), ("pipelines/registry", "pipelines/evaluate"), _promote,
           lambda task, paths: {paths.promotion: "report"}),
-    Stage("segments", ("segments", "promote"), ("pipelines/segments",), _segments,
+    Stage("segments", ("segments", "promote", "register", "train", "features"),
+          ("pipelines/segments",), _segments,
           lambda task, paths: {paths.segments: "report", paths.segment_models: "out"}),
 )
 
@@ -172,10 +173,48 @@ def run_stage(name: str, *, paths: ProjectPaths, settings: Settings,
     from pipelines.tasks import get_task
 
     task = get_task(settings.train.task)
+    step = stage(name)
     logger.info("%s [%s]: data %s", name, task.name, paths.data)
-    record = stage(name).run(task, paths, settings, context)
+    record = step.run(task, paths, StageSettings(settings, step.name,
+                                                 declared_sections(step, task)), context)
     logger.info("%s [%s]: %s", name, task.name, _brief(record))
     return record
+
+
+class StageSettings:
+    """The settings as one stage sees them: only the params sections it declares (plus
+    ``train.task``), so a stage that reads an undeclared section — one ``dvc.yaml`` would
+    not re-run it for — fails at once instead of going stale silently."""
+
+    def __init__(self, settings: Settings, stage: str, sections: tuple[str, ...]) -> None:
+        self._settings, self._stage, self._sections = settings, stage, sections
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._settings, name)
+        if name == "task_sections":
+            return {k: v for k, v in value.items() if k in self._sections}
+        if name in type(self._settings).model_fields and name not in self._sections:
+            if name == "train":
+                return _TaskOnly(value, self._stage)
+            raise AttributeError(
+                f"pipeline: stage {self._stage!r} reads params section {name!r} but declares "
+                f"only {list(self._sections)}; add it to its Stage in pipelines/pipeline.py "
+                f"(and regenerate dvc.yaml).")
+        return value
+
+
+class _TaskOnly:
+    """``train`` for a stage that does not declare it: only ``train.task`` is readable."""
+
+    def __init__(self, train: Any, stage: str) -> None:
+        self._train, self._stage = train, stage
+
+    def __getattr__(self, name: str) -> Any:
+        if name != "task":
+            raise AttributeError(
+                f"pipeline: stage {self._stage!r} reads 'train.{name}' but does not declare "
+                f"the 'train' section; add it to its Stage in pipelines/pipeline.py.")
+        return self._train.task
 
 
 def run_pipeline(*, paths: ProjectPaths, settings: Settings, context: RunContext,
