@@ -5,26 +5,38 @@ gate scores both models on the SAME rows and looks at the per-row loss differenc
 
 - a **paired bootstrap** (rows, or whole accounts, resampled with replacement; both models
   always see the same resample) gives a percentile confidence interval of the improvement
-  ``champion metric - challenger metric`` (for a loss; reversed for Spearman);
+  ``champion metric - challenger metric`` (for a loss; reversed for a metric where higher is
+  better, such as Spearman or ROC AUC);
 - **promote** only if the interval's lower bound exceeds ``min_delta`` and every secondary
-  metric and every platform slice with at least ``min_slice_rows`` rows is proven
+  metric and every slice (platform) with at least ``min_slice_rows`` rows is proven
   **non-inferior**: the interval's worst end is worse than the champion by at most
   ``non_inferiority_margin`` *relative* to the champion's own value (0.05: 5 % of the
-  champion's MAE, RMSE or Spearman);
+  champion's MAE, log loss or Spearman);
 - **reject** (remove ``@challenger``) on evidence of harm: the primary metric significantly
   worse, a metric or slice significantly worse by more than the margin (observed worsening
-  beyond it, whole interval on the worse side), or predictions identical to the
-  champion's (no test could ever separate them);
+  beyond it, whole interval on the worse side), predictions identical to the champion's (no
+  test could ever separate them), or — when a ``baseline`` is given — no proven
+  improvement over the naive baseline on the primary metric (lower bound above
+  ``min_baseline_improvement``): a model worse than the naive baseline is never promoted,
+  whatever the champion does;
 - otherwise **keep** it as challenger: no harm seen, but not proven better everywhere (too
   few rows in a slice, say); the online champion-challenger test decides with live data;
-- the **first model** (no champion) is accepted only if it meets absolute thresholds
-  (``max_mae_log``, ``min_spearman``) and beats the naive baseline (the account's median
-  past likes) by the same paired bootstrap, lower bound above ``min_baseline_improvement``.
+- the **first model** (no champion) is accepted only if it meets every absolute bound of
+  ``first_model_bounds`` (``{"mae_log": ("max", 1.5), "spearman": ("min", 0.3)}``) and
+  beats the naive baseline by the same paired bootstrap, lower bound above
+  ``min_baseline_improvement``.
+
+The metrics come from the catalog :mod:`pipelines.evaluate.gate_metrics`: counts (likes:
+``mae_log``, ``rmse_log``, ``mae_raw``), real values already on a log or difference scale
+(follower growth: ``mae``, ``rmse``), binary probabilities (conversion: ``log_loss``,
+``brier``, ``roc_auc``), and ``spearman`` for counts and values. The caller names the
+metrics; each metric's input kind is checked on every array.
 
 The bootstrap is vectorized: each chunk of resamples is a matrix of per-row weights
-(how often each row was drawn), and every metric of every slice comes out of one matrix
-product of those weights with a small table of per-row quantities. 2,000 resamples of
-10,000 rows take well under a second.
+(how often each row was drawn), and every metric of every model in every slice comes out of
+one matrix product of those weights with a small table of per-row quantities
+(:class:`~pipelines.evaluate.gate_metrics.QuantityTable`). 2,000 resamples of 10,000 rows
+take about a second.
 
 Pure numpy/pandas: no MLflow, no files. The registry side is ``pipelines.registry.promotion``.
 """
@@ -32,109 +44,27 @@ Pure numpy/pandas: no MLflow, no files. The registry side is ``pipelines.registr
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from scipy.stats import rankdata
 
-#: Metrics the gate can compute; all but Spearman are losses (lower is better).
-GATE_METRICS: tuple[str, ...] = ("mae_log", "rmse_log", "mae_raw", "spearman")
-#: Metrics that may be the primary one (a per-row loss exists).
-PRIMARY_METRICS: tuple[str, ...] = ("mae_log", "rmse_log")
-HIGHER_IS_BETTER: frozenset[str] = frozenset({"spearman"})
+from pipelines.evaluate.gate_metrics import (
+    CATALOG,
+    GATE_METRICS,
+    PRIMARY_METRICS,
+    QuantityTable,
+    check_inputs,
+)
+
+__all__ = ["GATE_METRICS", "PRIMARY_METRICS", "PROMOTE", "KEEP", "REJECT", "bootstrap_weights",
+           "paired_bootstrap", "promotion_decision", "format_decision"]
 
 PROMOTE, KEEP, REJECT = "promote", "keep_challenger", "reject"
 #: Elements per bootstrap weight chunk (resamples x rows): bounds memory to ~16 MB.
 _CHUNK_ELEMENTS = 2_000_000
-
-
-def _check_arrays(where: str, actual: Any, **predictions: Any) -> dict[str, np.ndarray]:
-    arrays = {"actual": np.asarray(actual, dtype=float)}
-    for name, values in predictions.items():
-        if values is not None:
-            arrays[name] = np.asarray(values, dtype=float)
-    n = arrays["actual"].shape
-    if len(n) != 1 or n[0] < 2:
-        raise ValueError(f"{where}: 'actual' must be a 1-d array of at least 2 rows; "
-                         f"got shape {n}.")
-    for name, values in arrays.items():
-        if values.shape != n:
-            raise ValueError(f"{where}: '{name}' must have one value per row ({n[0]}); "
-                             f"got shape {values.shape}.")
-        bad = ~np.isfinite(values) | ((values < 0) if name == "actual" else False)
-        if bad.any():
-            raise ValueError(f"{where}: '{name}' must hold finite counts"
-                             f"{' >= 0' if name == 'actual' else ''} (not log scale); got "
-                             f"{int(bad.sum())} bad value(s), e.g. {values[bad][0]!r}.")
-        if name != "actual":
-            # as regression_metrics does: a negative predicted count means zero
-            arrays[name] = np.clip(values, 0, None)
-    return arrays
-
-
-class _Quantities:
-    """Per-row quantities (columns) whose weighted sums give every metric of every scope.
-
-    A scope is the whole holdout (``""``) or one slice; a metric of a model in a scope is a
-    function of a few column sums, so one weight matrix times this table gives all of them.
-    """
-
-    def __init__(self) -> None:
-        self.columns: list[np.ndarray] = []
-        self.index: dict[tuple[str, ...], int] = {}
-
-    def add(self, key: tuple[str, ...], values: np.ndarray) -> None:
-        self.index[key] = len(self.columns)
-        self.columns.append(np.asarray(values, dtype=float))
-
-    def table(self) -> np.ndarray:
-        return np.column_stack(self.columns)
-
-    def metric(self, sums: np.ndarray, metric: str, model: str, scope: str = "") -> np.ndarray:
-        """``metric`` of ``model`` from column sums ``sums`` (shape (..., columns))."""
-        s = lambda *key: sums[..., self.index[key]]  # noqa: E731
-        weight = s(scope, "one")
-        with np.errstate(invalid="ignore", divide="ignore"):
-            if metric == "mae_log":
-                return s(scope, model, "abs_log") / weight
-            if metric == "rmse_log":
-                return np.sqrt(s(scope, model, "sq_log") / weight)
-            if metric == "mae_raw":
-                return s(scope, model, "abs_raw") / weight
-            # Spearman: Pearson correlation of the full-holdout ranks under the weights.
-            ma, mp = s(scope, "rank_actual") / weight, s(scope, model, "rank") / weight
-            cov = s(scope, model, "rank_cross") / weight - ma * mp
-            va = s(scope, "rank_actual_sq") / weight - ma**2
-            vp = s(scope, model, "rank_sq") / weight - mp**2
-            return cov / np.sqrt(va * vp)
-
-
-def _quantities(actual: np.ndarray, models: dict[str, np.ndarray], metrics: tuple[str, ...],
-                slices: dict[str, np.ndarray], slice_metric: str) -> _Quantities:
-    q = _Quantities()
-    log_actual = np.log1p(actual)
-    rank_actual = rankdata(actual)
-    ones = np.ones_like(actual)
-    q.add(("", "one"), ones)
-    if "spearman" in metrics:
-        q.add(("", "rank_actual"), rank_actual)
-        q.add(("", "rank_actual_sq"), rank_actual**2)
-    for model, predicted in models.items():
-        error = np.log1p(predicted) - log_actual
-        q.add(("", model, "abs_log"), np.abs(error))
-        q.add(("", model, "sq_log"), error**2)
-        q.add(("", model, "abs_raw"), np.abs(predicted - actual))
-        if "spearman" in metrics:
-            rank = rankdata(predicted)
-            q.add(("", model, "rank"), rank)
-            q.add(("", model, "rank_sq"), rank**2)
-            q.add(("", model, "rank_cross"), rank * rank_actual)
-    key = {"mae_log": "abs_log", "rmse_log": "sq_log"}[slice_metric]
-    for name, member in slices.items():
-        q.add((name, "one"), member.astype(float))
-        for model in models:
-            q.add((name, model, key), q.columns[q.index[("", model, key)]] * member)
-    return q
+#: Directions of a first-model bound: the metric must be at most / at least the bound.
+BOUND_DIRECTIONS: tuple[str, ...] = ("max", "min")
 
 
 def bootstrap_weights(n_rows: int, resamples: int, rng: np.random.Generator,
@@ -167,69 +97,104 @@ def _interval(values: np.ndarray, confidence: float) -> tuple[float, float]:
     return float(low), float(high)
 
 
+#: One comparison of the candidate: (reference model, scope, metric); scope "" is the whole
+#: holdout, otherwise a slice name.
+Comparison = tuple[str, str, str]
+
+
+def _bootstrap(actual: np.ndarray, candidate: np.ndarray,
+               references: Mapping[str, np.ndarray], comparisons: Sequence[Comparison], *,
+               slices: Mapping[str, np.ndarray], clusters: np.ndarray | None, resamples: int,
+               confidence: float, seed: int) -> dict[Comparison, dict[str, Any]]:
+    """Every comparison of ``candidate`` with a reference from the SAME resamples: one
+    weight matrix per chunk, one matrix product with the quantity table."""
+    models = {"candidate": candidate, **references}
+    needs = dict.fromkeys((scope, model, metric) for reference, scope, metric in comparisons
+                          for model in ("candidate", reference))
+    quantities = QuantityTable(actual, models, slices, needs)
+    table = quantities.table()
+
+    def improvement(sums: np.ndarray, reference: str, scope: str, metric: str) -> np.ndarray:
+        ref = quantities.metric(sums, metric, reference, scope)
+        cand = quantities.metric(sums, metric, "candidate", scope)
+        return cand - ref if CATALOG[metric].higher_is_better else ref - cand
+
+    rng = np.random.default_rng(seed)
+    draws: dict[Comparison, list[np.ndarray]] = {c: [] for c in comparisons}
+    for weights in bootstrap_weights(len(actual), resamples, rng, clusters):
+        sums = weights @ table
+        for comparison in comparisons:
+            draws[comparison].append(improvement(sums, *comparison))
+    point = table.sum(axis=0)
+    result = {}
+    for comparison in comparisons:
+        reference, scope, metric = comparison
+        low, high = _interval(np.concatenate(draws[comparison]), confidence)
+        result[comparison] = {
+            "metric": metric,
+            "reference": float(quantities.metric(point, metric, reference, scope)),
+            "candidate": float(quantities.metric(point, metric, "candidate", scope)),
+            "improvement": float(improvement(point, *comparison)),
+            "ci_low": low, "ci_high": high,
+            "n": int(point[quantities.index[(scope, "", "one")]]),
+        }
+    return result
+
+
 def paired_bootstrap(
     actual: np.ndarray,
     reference: np.ndarray,
     candidate: np.ndarray,
     *,
-    metrics: tuple[str, ...],
-    slices: dict[str, np.ndarray] | None = None,
-    slice_metric: str = "mae_log",
+    metrics: Sequence[str],
+    resamples: int,
+    confidence: float,
+    seed: int,
+    slices: Mapping[str, np.ndarray] | None = None,
+    slice_metric: str | None = None,
     clusters: np.ndarray | None = None,
-    resamples: int = 2000,
-    confidence: float = 0.95,
-    seed: int = 0,
 ) -> dict[str, Any]:
     """Improvement of ``candidate`` over ``reference`` on the same rows, with bootstrap CIs.
 
-    Improvement is ``reference - candidate`` for a loss and ``candidate - reference`` for
-    Spearman, so a positive number always means the candidate is better.
+    Improvement is ``reference - candidate`` for a loss and ``candidate - reference`` where
+    higher is better (Spearman, ROC AUC), so a positive number always means the candidate
+    is better.
 
     Args:
-        actual, reference, candidate: Counts (not log1p), one per row.
+        actual, reference, candidate: One value per row, of the kind each metric accepts
+            (counts, not log1p, for the count metrics).
         metrics: Metrics on the whole set (from :data:`GATE_METRICS`).
-        slices: Slice name -> boolean row mask; each gets ``slice_metric``.
-        clusters: Integer code per row to resample whole clusters instead of rows.
-        resamples, confidence, seed: The bootstrap.
+        resamples, confidence, seed: The bootstrap and its two-sided interval.
+        slices: Slice name -> boolean row mask; each gets ``slice_metric``. None: no slices.
+        slice_metric: The metric of the slices (needed with ``slices``).
+        clusters: Integer code per row to resample whole clusters; None resamples rows.
 
     Returns:
         ``{"overall": {metric: record}, "slices": {name: record}}``; a record holds
         ``reference``, ``candidate``, ``improvement`` (point), ``ci_low``, ``ci_high``, ``n``.
+
+    Raises:
+        ValueError: for an unknown metric, ``slices`` without ``slice_metric``, arrays a
+            metric does not accept, or ``resamples`` < 1 or ``confidence`` outside (0, 1).
     """
-    slices = slices or {}
-    models = {"reference": reference, "candidate": candidate}
-    q = _quantities(actual, models, metrics, slices, slice_metric)
-    table = q.table()
-    scopes = [("", m) for m in metrics] + [(name, slice_metric) for name in slices]
-
-    def improvement(sums: np.ndarray, scope: str, metric: str) -> np.ndarray:
-        ref = q.metric(sums, metric, "reference", scope)
-        cand = q.metric(sums, metric, "candidate", scope)
-        return cand - ref if metric in HIGHER_IS_BETTER else ref - cand
-
-    rng = np.random.default_rng(seed)
-    draws: dict[tuple[str, str], list[np.ndarray]] = {scope: [] for scope in scopes}
-    for weights in bootstrap_weights(len(actual), resamples, rng, clusters):
-        sums = weights @ table
-        for scope, metric in scopes:
-            draws[(scope, metric)].append(improvement(sums, scope, metric))
-    point_sums = table.sum(axis=0)
-    result: dict[str, Any] = {"overall": {}, "slices": {}}
-    for scope, metric in scopes:
-        low, high = _interval(np.concatenate(draws[(scope, metric)]), confidence)
-        record = {
-            "metric": metric,
-            "reference": float(q.metric(point_sums, metric, "reference", scope)),
-            "candidate": float(q.metric(point_sums, metric, "candidate", scope)),
-            "improvement": float(improvement(point_sums, scope, metric)),
-            "ci_low": low, "ci_high": high,
-            "n": int(point_sums[q.index[(scope, "one")]]),
-        }
-        if scope:
-            result["slices"][scope] = record
-        else:
-            result["overall"][metric] = record
-    return result
+    where = "paired_bootstrap"
+    slices = dict(slices or {})
+    if slices and slice_metric is None:
+        raise ValueError(f"{where}: 'slice_metric' must name a metric when 'slices' are "
+                         f"given; got None for slices {sorted(slices)}.")
+    if not (_is_int(resamples) and resamples >= 1 and 0 < confidence < 1):
+        raise ValueError(f"{where}: need 'resamples' an int >= 1 and 'confidence' in (0, 1);"
+                         f" got {resamples!r} and {confidence!r}.")
+    wanted = (*metrics, *([slice_metric] if slices else []))
+    arrays = check_inputs(where, wanted, actual, {"reference": reference,
+                                                  "candidate": candidate})
+    comparisons = [("reference", "", m) for m in dict.fromkeys(metrics)]
+    comparisons += [("reference", name, slice_metric) for name in slices]
+    out = _bootstrap(arrays["actual"], arrays["candidate"], {"reference": arrays["reference"]},
+                     comparisons, slices=slices, clusters=clusters, resamples=resamples,
+                     confidence=confidence, seed=seed)
+    return {"overall": {m: r for (_, scope, m), r in out.items() if not scope},
+            "slices": {scope: r for (_, scope, _), r in out.items() if scope}}
 
 
 NON_INFERIOR, INCONCLUSIVE, INFERIOR = "non_inferior", "inconclusive", "inferior"
@@ -242,8 +207,8 @@ def _non_inferior(record: dict[str, Any], margin: float) -> dict[str, Any]:
     |champion value| — proven. ``inferior``: evidence of material harm — the observed
     worsening exceeds the margin AND the whole interval lies on the worse side (a noisy
     point estimate on a small slice alone does not reject). ``inconclusive``: neither (too
-    few rows to tell). A relative margin lets one number serve MAE, RMSE, raw MAE and
-    Spearman alike.
+    few rows to tell). A relative margin lets one number serve MAE, RMSE, log loss, Brier,
+    Spearman and ROC AUC alike.
     """
     allowed = margin * abs(record["reference"])
     worst, observed = -record["ci_low"], -record["improvement"]
@@ -265,77 +230,152 @@ def _fmt(value: float) -> str:
     return "nan" if not math.isfinite(value) else f"{value:+.4f}"
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_number(value: Any) -> bool:
+    return (isinstance(value, (int, float, np.integer, np.floating))
+            and not isinstance(value, (bool, np.bool_)) and math.isfinite(value))
+
+
+def _bound_problem(metric: Any, bound: Any) -> bool:
+    return (metric not in CATALOG or not isinstance(bound, (tuple, list)) or len(bound) != 2
+            or bound[0] not in BOUND_DIRECTIONS or not _is_number(bound[1]))
+
+
+def _setting_problems(*, metric: Any, secondary_metrics: Any, first_model_bounds: Any,
+                      baseline_name: Any, confidence: Any, resamples: Any, min_delta: Any,
+                      non_inferiority_margin: Any, min_slice_rows: Any,
+                      min_baseline_improvement: Any, seed: Any) -> list[str]:
+    """Every bad setting of :func:`promotion_decision`, as 'which, rule, got'."""
+    problems = []
+    if metric not in PRIMARY_METRICS:
+        problems.append(f"'metric' must be one of the losses {list(PRIMARY_METRICS)}; "
+                        f"got {metric!r}")
+    if isinstance(secondary_metrics, str) or not isinstance(secondary_metrics, Sequence) \
+            or any(m not in CATALOG for m in secondary_metrics):
+        problems.append(f"'secondary_metrics' must be a sequence of names drawn from "
+                        f"{list(GATE_METRICS)}; got {secondary_metrics!r}")
+    if not isinstance(first_model_bounds, Mapping):
+        problems.append(f"'first_model_bounds' must be a mapping metric -> ('max' or 'min',"
+                        f" bound); got {first_model_bounds!r}")
+    else:
+        bad = {k: v for k, v in first_model_bounds.items() if _bound_problem(k, v)}
+        if bad:
+            problems.append(f"'first_model_bounds' must map metrics from "
+                            f"{list(GATE_METRICS)} to ('max' or 'min', a finite number); "
+                            f"got {bad!r}")
+    if not isinstance(baseline_name, str) or not baseline_name.strip():
+        problems.append(f"'baseline_name' must be a non-empty string (it names the baseline "
+                        f"in the reasons); got {baseline_name!r}")
+    if not (_is_number(confidence) and 0.5 <= confidence < 1):
+        problems.append(f"'confidence' must be a number in [0.5, 1); got {confidence!r}")
+    if not (_is_int(resamples) and resamples >= 100):
+        problems.append(f"'resamples' must be an int >= 100; got {resamples!r}")
+    if not _is_number(min_delta):
+        problems.append(f"'min_delta' must be a finite number; got {min_delta!r}")
+    if not (_is_number(non_inferiority_margin) and non_inferiority_margin >= 0):
+        problems.append(f"'non_inferiority_margin' must be a finite number >= 0 (relative); "
+                        f"got {non_inferiority_margin!r}")
+    if not (_is_int(min_slice_rows) and min_slice_rows >= 1):
+        problems.append(f"'min_slice_rows' must be an int >= 1; got {min_slice_rows!r}")
+    if not _is_number(min_baseline_improvement):
+        problems.append(f"'min_baseline_improvement' must be a finite number; "
+                        f"got {min_baseline_improvement!r}")
+    if not (_is_int(seed) and seed >= 0):
+        problems.append(f"'seed' must be an int >= 0; got {seed!r}")
+    return problems
+
+
+def _labels(where: str, name: str, labels: Any, n: int) -> np.ndarray:
+    values = np.asarray(labels, dtype=object)
+    if values.shape != (n,):
+        raise ValueError(f"{where}: '{name}' needs one label per row ({n}); "
+                         f"got shape {values.shape}.")
+    # "" would collide with the whole-holdout scope
+    missing = (values == None) | (values == "")  # noqa: E711
+    return np.where(missing, "<missing>", values).astype(str)
+
+
 def promotion_decision(
     actual: Any,
     challenger: Any,
-    champion: Any | None = None,
+    champion: Any | None,
     *,
-    baseline: Any | None = None,
+    baseline: Any | None,
+    metric: str,
+    secondary_metrics: Sequence[str],
+    first_model_bounds: Mapping[str, tuple[str, float]],
+    baseline_name: str,
+    confidence: float,
+    resamples: int,
+    min_delta: float,
+    non_inferiority_margin: float,
+    min_slice_rows: int,
+    min_baseline_improvement: float,
+    seed: int,
     slice_labels: Any | None = None,
     cluster_labels: Any | None = None,
-    metric: str = "mae_log",
-    secondary_metrics: tuple[str, ...] = ("rmse_log", "mae_raw", "spearman"),
-    confidence: float = 0.95,
-    resamples: int = 2000,
-    min_delta: float = 0.0,
-    non_inferiority_margin: float = 0.05,
-    min_slice_rows: int = 100,
-    seed: int = 0,
-    max_mae_log: float = 1.5,
-    min_spearman: float = 0.3,
-    min_baseline_improvement: float = 0.0,
 ) -> dict[str, Any]:
     """Decide whether ``challenger`` should replace ``champion`` (or, with no champion,
     whether it may become the first champion).
 
+    Every setting is the caller's (params.yaml through its typed config): none has a
+    default here, so a setting that is not plumbed through fails loudly.
+
     Args:
-        actual: Realized counts of the holdout rows (time-ordered test part).
-        challenger, champion: Predicted counts of each model for the same rows; ``champion``
+        actual: Realized values of the holdout rows (time-ordered test part), of the kind
+            the metrics accept (counts for ``mae_log``; real values for ``mae``; 0/1
+            outcomes for ``log_loss``).
+        challenger, champion: Predictions of each model for the same rows; ``champion``
             None means there is no champion yet (first-model mode).
-        baseline: The naive baseline's predicted counts; required in first-model mode.
-        slice_labels: A label per row (the platform); slices with at least
-            ``min_slice_rows`` rows must be non-inferior on ``metric``.
-        cluster_labels: A label per row (the account) to resample whole accounts; None
-            resamples rows.
-        metric: The primary metric, from :data:`PRIMARY_METRICS`.
+        baseline: The naive baseline's predictions, or None. Required in first-model mode;
+            with a champion, when given, the challenger must also beat it on ``metric``.
+        metric: The primary metric, a loss from :data:`PRIMARY_METRICS`.
         secondary_metrics: Must be non-inferior, from :data:`GATE_METRICS`.
-        confidence: Level of the two-sided percentile interval.
-        resamples, seed: The bootstrap.
+        first_model_bounds: Metric -> ``("max" | "min", bound)``: absolute bounds the first
+            model must meet, e.g. ``{"mae_log": ("max", 1.5), "spearman": ("min", 0.3)}``;
+            a NaN value (undefined metric) fails its bound.
+        baseline_name: How the reasons name the baseline ("account-median baseline").
+        confidence: Level of the two-sided percentile interval, in [0.5, 1).
+        resamples, seed: The bootstrap (resamples >= 100).
         min_delta: The improvement's lower bound must exceed this (metric units).
         non_inferiority_margin: Allowed worsening, relative to the champion's value.
         min_slice_rows: Smaller slices are reported but not gated.
-        max_mae_log, min_spearman: Absolute thresholds of the first model.
-        min_baseline_improvement: The first model's lower bound over the baseline must
+        min_baseline_improvement: The lower bound of the improvement over the baseline must
             exceed this.
+        slice_labels: A label per row (the platform), or None; slices with at least
+            ``min_slice_rows`` rows must be non-inferior on ``metric``.
+        cluster_labels: A label per row (the account) to resample whole accounts; None
+            resamples rows.
 
     Returns:
         A JSON-able record: ``decision`` (``promote``, ``keep_challenger`` or ``reject``),
         ``promoted``, ``mode``, the numbers of every check, and ``reasons`` in plain words.
 
     Raises:
-        ValueError: for arrays of the wrong shape or with negative / non-finite values, an
-            unknown metric, a first-model call without ``baseline``, or bad settings.
+        ValueError: listing every bad setting at once; for arrays of the wrong shape or
+            with values a metric does not accept, or a first-model call without
+            ``baseline``.
     """
     where = "promotion_decision"
-    if metric not in PRIMARY_METRICS:
-        raise ValueError(f"{where}: 'metric' must be one of {list(PRIMARY_METRICS)}; "
-                         f"got {metric!r}.")
-    unknown = [m for m in secondary_metrics if m not in GATE_METRICS]
-    if unknown:
-        raise ValueError(f"{where}: 'secondary_metrics' must be drawn from "
-                         f"{list(GATE_METRICS)}; got {unknown}.")
-    if not 0.5 <= confidence < 1 or resamples < 100 or non_inferiority_margin < 0 \
-            or min_slice_rows < 1:
-        raise ValueError(f"{where}: need confidence in [0.5, 1), resamples >= 100, "
-                         f"non_inferiority_margin >= 0, min_slice_rows >= 1; got "
-                         f"{confidence}, {resamples}, {non_inferiority_margin}, "
-                         f"{min_slice_rows}.")
+    problems = _setting_problems(
+        metric=metric, secondary_metrics=secondary_metrics,
+        first_model_bounds=first_model_bounds, baseline_name=baseline_name,
+        confidence=confidence, resamples=resamples, min_delta=min_delta,
+        non_inferiority_margin=non_inferiority_margin, min_slice_rows=min_slice_rows,
+        min_baseline_improvement=min_baseline_improvement, seed=seed)
+    if problems:
+        raise ValueError(f"{where}: " + "; ".join(problems) + ".")
     first = champion is None
     if first and baseline is None:
         raise ValueError(f"{where}: the first model (no champion) needs 'baseline' "
-                         f"predictions to beat.")
-    arrays = _check_arrays(where, actual, challenger=challenger, champion=champion,
-                           baseline=baseline)
+                         f"predictions to beat; got None.")
+    bounds = {m: (d, float(b)) for m, (d, b) in first_model_bounds.items()}
+    metrics = tuple(dict.fromkeys((metric, *secondary_metrics, *bounds)))
+    arrays = check_inputs(where, metrics, actual, {
+        "challenger": challenger, "champion": champion, "baseline": baseline})
     n = len(arrays["actual"])
     settings = {
         "metric": metric, "secondary_metrics": list(secondary_metrics),
@@ -344,65 +384,56 @@ def promotion_decision(
         "non_inferiority_margin_kind": "relative to the champion's value",
         "min_slice_rows": min_slice_rows, "seed": seed,
         "bootstrap_unit": "row" if cluster_labels is None else "cluster",
-        "max_mae_log": max_mae_log, "min_spearman": min_spearman,
+        "first_model_bounds": {m: list(b) for m, b in bounds.items()},
         "min_baseline_improvement": min_baseline_improvement,
+        "baseline_name": baseline_name,
     }
-    clusters = None
-    if cluster_labels is not None:
-        labels = np.asarray(cluster_labels, dtype=object)
-        if labels.shape != (n,):
-            raise ValueError(f"{where}: 'cluster_labels' needs one label per row ({n}); "
-                             f"got shape {labels.shape}.")
-        clusters = np.unique(labels.astype(str), return_inverse=True)[1]
+    clusters = None if cluster_labels is None else np.unique(
+        _labels(where, "cluster_labels", cluster_labels, n), return_inverse=True)[1]
     slices, small = {}, {}
-    if slice_labels is not None:
-        labels = np.asarray(slice_labels, dtype=object)
-        if labels.shape != (n,):
-            raise ValueError(f"{where}: 'slice_labels' needs one label per row ({n}); "
-                             f"got shape {labels.shape}.")
-        labels = np.where(labels == None, "<missing>", labels).astype(str)  # noqa: E711
+    labels = None if slice_labels is None else _labels(where, "slice_labels", slice_labels, n)
+    if labels is not None and not first:  # the baseline comparison is not sliced
         for name in sorted(set(labels)):
             member = labels == name
             if member.sum() >= min_slice_rows:
                 slices[name] = member
             else:
                 small[name] = int(member.sum())
-    reference = arrays["baseline"] if first else arrays["champion"]
-    metrics = tuple(dict.fromkeys((metric, *secondary_metrics, "mae_log", "spearman")))
-    boot = paired_bootstrap(
-        arrays["actual"], reference, arrays["challenger"], metrics=metrics,
-        slices={} if first else slices, slice_metric=metric, clusters=clusters,
-        resamples=resamples, confidence=confidence, seed=seed)
-    primary = boot["overall"][metric]
+    references = {k: arrays[k] for k in ("champion", "baseline") if k in arrays}
+    if first:
+        comparisons = [("baseline", "", m) for m in metrics]
+    else:
+        comparisons = [("champion", "", m) for m in metrics]
+        comparisons += [("champion", name, metric) for name in slices]
+        comparisons += [("baseline", "", metric)] if "baseline" in arrays else []
+    boot = _bootstrap(arrays["actual"], arrays["challenger"], references, comparisons,
+                      slices=slices, clusters=clusters, resamples=resamples,
+                      confidence=confidence, seed=seed)
     level = f"{confidence:.0%}"
     checks: list[dict[str, Any]] = []
     record: dict[str, Any] = {"mode": "first_model" if first else "challenger_vs_champion",
                               "n_rows": n, "settings": settings}
     if first:
-        challenger_metrics = {m: r["candidate"] for m, r in boot["overall"].items()}
-        checks.append({
-            "name": "absolute: max_mae_log", "passed": challenger_metrics["mae_log"]
-            <= max_mae_log, "value": challenger_metrics["mae_log"], "threshold": max_mae_log,
-            "detail": f"MAE log1p {challenger_metrics['mae_log']:.4f} (at most "
-                      f"{max_mae_log})"})
-        spearman = challenger_metrics["spearman"]
-        checks.append({
-            "name": "absolute: min_spearman",
-            "passed": bool(math.isfinite(spearman) and spearman >= min_spearman),
-            "value": spearman, "threshold": min_spearman,
-            "detail": f"Spearman {spearman:.4f} (at least {min_spearman})"})
-        checks.append({
-            "name": f"beats baseline on {metric}",
-            "passed": bool(primary["ci_low"] > min_baseline_improvement), **primary,
-            "threshold": min_baseline_improvement,
-            "detail": f"improvement over the account-median baseline {_fmt(primary['improvement'])}"
-                      f", {level} CI [{_fmt(primary['ci_low'])}, {_fmt(primary['ci_high'])}]"
-                      f" (lower bound must exceed {min_baseline_improvement})"})
-        passed = all(c["passed"] for c in checks)
-        decision = PROMOTE if passed else REJECT
+        overall = {m: boot[("baseline", "", m)] for m in metrics}
+        challenger_metrics = {m: r["candidate"] for m, r in overall.items()}
+        for name, (direction, bound) in bounds.items():
+            value = challenger_metrics[name]
+            checks.append({
+                "name": f"absolute: {name} {direction} {bound:g}",
+                "passed": bool(math.isfinite(value) and (
+                    value <= bound if direction == "max" else value >= bound)),
+                "value": value, "threshold": bound, "direction": direction,
+                "detail": f"{name} {value:.4f} (at {'most' if direction == 'max' else 'least'}"
+                          f" {bound:g})"})
+        primary = overall[metric]
+        checks.append(_baseline_check(primary, min_baseline_improvement, baseline_name,
+                                      level))
+        decision = PROMOTE if all(c["passed"] for c in checks) else REJECT
         record.update({"challenger": challenger_metrics, "baseline": {
-            m: r["reference"] for m, r in boot["overall"].items()}, "primary": primary})
+            m: r["reference"] for m, r in overall.items()}, "primary": primary})
     else:
+        overall = {m: boot[("champion", "", m)] for m in metrics}
+        primary = overall[metric]
         better = bool(primary["ci_low"] > min_delta)
         worse = bool(primary["ci_high"] < 0)
         checks.append({
@@ -413,10 +444,11 @@ def promotion_decision(
                       f"[{_fmt(primary['ci_low'])}, {_fmt(primary['ci_high'])}] (lower bound "
                       f"must exceed {min_delta})"})
         for name in dict.fromkeys((metric, *secondary_metrics)):
-            check = _non_inferior(boot["overall"][name], non_inferiority_margin)
+            check = _non_inferior(overall[name], non_inferiority_margin)
             checks.append({"name": f"non-inferior: {name}", **check,
                            "detail": _inferiority_detail(name, check, level)})
-        for name, values in boot["slices"].items():
+        slice_records = {name: boot[("champion", name, metric)] for name in slices}
+        for name, values in slice_records.items():
             check = _non_inferior(values, non_inferiority_margin)
             checks.append({"name": f"non-inferior: slice {name}", "slice": name, **check,
                            "detail": _inferiority_detail(f"{metric} on {name}", check, level)})
@@ -425,24 +457,45 @@ def promotion_decision(
             "name": "differs from the champion", "passed": not identical,
             "detail": "identical predictions on every holdout row: no test could ever tell "
                       "the two apart" if identical else "predictions differ"})
+        beats_baseline = True
+        if "baseline" in arrays:
+            versus = boot[("baseline", "", metric)]
+            checks.append(_baseline_check(versus, min_baseline_improvement, baseline_name,
+                                          level))
+            beats_baseline = checks[-1]["passed"]
+            record["baseline"] = {metric: versus["reference"]}
         statuses = [c.get("status") for c in checks]
-        if identical or worse or INFERIOR in statuses:
+        if identical or worse or not beats_baseline or INFERIOR in statuses:
             decision = REJECT
         elif better and INCONCLUSIVE not in statuses:
             decision = PROMOTE
         else:
             decision = KEEP
         record.update({
-            "champion": {m: r["reference"] for m, r in boot["overall"].items()},
-            "challenger": {m: r["candidate"] for m, r in boot["overall"].items()},
-            "primary": primary, "slices": boot["slices"],
+            "champion": {m: r["reference"] for m, r in overall.items()},
+            "challenger": {m: r["candidate"] for m, r in overall.items()},
+            "primary": primary, "slices": slice_records,
             "slices_without_support": small,
         })
     record["checks"] = [{k: _jsonable(v) for k, v in c.items()} for c in checks]
     record["decision"] = decision
     record["promoted"] = decision == PROMOTE
-    record["reasons"] = _reasons(decision, first, checks, small, min_slice_rows)
+    record["reasons"] = _reasons(decision, first, checks, small, min_slice_rows, metric,
+                                 baseline_name)
     return _jsonable(record)
+
+
+def _baseline_check(versus: dict[str, Any], min_improvement: float, baseline_name: str,
+                    level: str) -> dict[str, Any]:
+    """The challenger against the naive baseline on the primary metric (both modes)."""
+    return {
+        "name": f"beats baseline on {versus['metric']}",
+        "passed": bool(versus["ci_low"] > min_improvement), **versus,
+        "threshold": min_improvement, "baseline_name": baseline_name,
+        "detail": f"{versus['metric']} {baseline_name} {versus['reference']:.4f}, challenger "
+                  f"{versus['candidate']:.4f}; improvement over the {baseline_name} "
+                  f"{_fmt(versus['improvement'])}, {level} CI [{_fmt(versus['ci_low'])}, "
+                  f"{_fmt(versus['ci_high'])}] (lower bound must exceed {min_improvement})"}
 
 
 def _inferiority_detail(name: str, check: dict[str, Any], level: str) -> str:
@@ -453,18 +506,23 @@ def _inferiority_detail(name: str, check: dict[str, Any], level: str) -> str:
 
 
 def _reasons(decision: str, first: bool, checks: list[dict[str, Any]],
-             small: dict[str, int], min_slice_rows: int) -> list[str]:
+             small: dict[str, int], min_slice_rows: int, metric: str,
+             baseline_name: str) -> list[str]:
     failed = [c for c in checks if not c["passed"]]
+    failed_names = {c["name"] for c in failed}
     if first:
-        head = ("first model accepted: meets the absolute thresholds and beats the baseline"
-                if decision == PROMOTE else "first model rejected")
+        head = (f"first model accepted: meets the absolute bounds and beats the "
+                f"{baseline_name}" if decision == PROMOTE else "first model rejected")
     elif decision == PROMOTE:
         head = "challenger promoted: clearly better and non-inferior everywhere"
     elif decision == REJECT:
         harms = [c["name"].removeprefix("non-inferior: ") for c in failed
                  if c.get("status") == INFERIOR]
-        if any(c["name"] == "differs from the champion" for c in failed):
+        if "differs from the champion" in failed_names:
             head = "challenger rejected: identical predictions to the champion's"
+        elif f"beats baseline on {metric}" in failed_names:
+            head = (f"challenger rejected: not proven better than the {baseline_name} on "
+                    f"{metric}")
         elif harms:
             head = f"challenger rejected: worse than the margin on {', '.join(harms)}"
         else:
