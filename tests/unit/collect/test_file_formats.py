@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines import schema
-from pipelines.collect.file_formats import FORMATS, CollectError, read_posts
+from pipelines.collect.formats import FORMATS, CollectError, read_posts
 
 CANONICAL_ROW = {
     "post_id": "p1", "platform": "Instagram", "account_id": " acct-1 ", "campaign_id": "",
