@@ -97,7 +97,7 @@ def main() -> int:
     parser.add_argument("--shared", default=str(ROOT.parent / "shared" / "data"))
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    from pipelines.collect.file_formats import read_posts
+    from pipelines.collect.formats import read_posts
 
     shared = Path(args.shared)
     tweets = read_posts(shared / "tweets_2022" / "tweets.csv", "tweets_csv").posts

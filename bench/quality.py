@@ -127,7 +127,7 @@ def load_posts(spec: Dataset, data_dir: Path) -> pd.DataFrame:
     Raises:
         ValueError: if the age field is missing from some rows' ``extra``.
     """
-    from pipelines.collect.file_formats import read_posts
+    from pipelines.collect.formats import read_posts
 
     result = read_posts(data_dir / spec.path, spec.fmt)
     posts = result.posts

@@ -35,7 +35,7 @@ def main() -> None:
     parser.add_argument("--output", default=str(ROOT / "bench" / "results" / "segments.json"))
     args = parser.parse_args()
 
-    from pipelines.collect.file_formats import read_posts
+    from pipelines.collect.formats import read_posts
     from pipelines.evaluate.stage import run_evaluate
     from pipelines.features.stage import run_features
     from pipelines.segments.training import run_train_segments

@@ -183,7 +183,7 @@ def cmd_drift(args: argparse.Namespace) -> int:
                       window_days=args.window_days or settings.monitor.window_days)
     posts = None
     if args.posts:
-        from pipelines.collect.file_formats import read_posts
+        from pipelines.collect.formats import read_posts
 
         posts = read_posts(args.posts, args.format).posts
     decision = check(paths, replace(settings, monitor=monitor), run_key=args.run_key,

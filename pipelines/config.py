@@ -427,7 +427,7 @@ class ChampionChallengerConfig:
 SCORE_FORMATS: tuple[str, ...] = (
     "canonical", "instagram_graph", "linkedin_share", "twitter_v2", "tweets_csv",
     "instagram_scrape_csv", "facebook_uci",
-)  # pipelines.collect.file_formats.FORMATS, literal so DAG parsing stays light
+)  # pipelines.collect.formats.FORMATS, literal so DAG parsing stays light
 
 
 @dataclass(frozen=True)

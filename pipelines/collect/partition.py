@@ -80,7 +80,7 @@ def collect_partition(
             summary[source] = {"records_read": len(posts), "posts": len(posts), "rejected": 0,
                                "files": [str(written)]}
         elif source == "file":
-            from pipelines.collect.file_formats import read_posts
+            from pipelines.collect.formats import read_posts
 
             result = read_posts(path, fmt)
             name = f"file-{fmt}"

@@ -56,7 +56,7 @@ def run_collect(
         posts = read_validated_posts(Path(path))
         rejects = schema.quarantine_frame([])
     elif source == "file":
-        from pipelines.collect.file_formats import read_posts
+        from pipelines.collect.formats import read_posts
 
         result = read_posts(path, fmt)
         posts, rejects = result.posts, result.rejects

@@ -93,7 +93,7 @@ def run_score(*, model_uri: str, input_path: Path, input_format: str, output_pat
         model_uri: ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION`` (resolved once, so
             every row is scored by the same version even if the alias moves meanwhile).
         input_path: A file or folder of posts.
-        input_format: One of ``pipelines.collect.file_formats.FORMATS``.
+        input_format: One of ``pipelines.collect.formats.FORMATS``.
         output_path: The predictions Parquet; the quarantine goes beside it.
         tracking_uri: The MLflow store holding the registry.
 
@@ -104,7 +104,7 @@ def run_score(*, model_uri: str, input_path: Path, input_format: str, output_pat
         ValueError: for a malformed model URI or an unreadable input (naming it).
         LookupError: if the model or alias does not exist.
     """
-    from pipelines.collect.file_formats import read_posts
+    from pipelines.collect.formats import read_posts
     from pipelines.registry import loading, tracking
 
     tracking.connect(tracking_uri)

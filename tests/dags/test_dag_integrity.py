@@ -119,7 +119,7 @@ def test_gate_metrics_literal_matches_the_gate():
 
 
 def test_batch_scoring_is_manual_and_its_formats_match_the_readers(dagbag):
-    from pipelines.collect.file_formats import FORMATS
+    from pipelines.collect.formats import FORMATS
     from pipelines.config import SCORE_FORMATS
 
     dag = dagbag.dags["batch_scoring"]

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from pipelines.collect.file_formats import read_posts
+from pipelines.collect.formats import read_posts
 from pipelines.validate.expectations import load_suite
 from pipelines.validate.stage import DatasetRules, validate_dataset
 

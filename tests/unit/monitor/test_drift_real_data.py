@@ -20,7 +20,7 @@ SETTINGS = {"maturity_hours": 48.0, "min_rows": 100, "drift_share": 0.3,
 @pytest.fixture(scope="module")
 def real(shared_data_dir, tmp_path_factory, ridge_champion):
     """A ridge champion on the 2021 tweets, registered in a throw-away MLflow store."""
-    from pipelines.collect.file_formats import read_posts
+    from pipelines.collect.formats import read_posts
     from pipelines.paths import ProjectPaths
 
     root = tmp_path_factory.mktemp("real")

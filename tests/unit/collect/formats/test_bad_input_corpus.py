@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines import schema
-from pipelines.collect.file_formats import CollectError, ReadResult, read_posts
+from pipelines.collect.formats import CollectError, ReadResult, read_posts
 
 BASE = {
     "post_id": "p1", "platform": "instagram", "account_id": "acct-1",
