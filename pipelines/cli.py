@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipelines import stages
-from pipelines.config import load_params, settings_from_params
+from pipelines.config import Settings, load_settings
 from pipelines.paths import ProjectPaths, project_paths
 
 
@@ -28,15 +28,21 @@ def _paths(args: argparse.Namespace) -> ProjectPaths:
     return base
 
 
-def _settings(args: argparse.Namespace, paths: ProjectPaths):
-    params = load_params(args.params or paths.params_file)
-    return settings_from_params(params), params
+def _settings(args: argparse.Namespace, paths: ProjectPaths,
+              overrides: dict[str, object] | None = None) -> Settings:
+    """params.yaml (``--params``) with the options given on the command line as dotted
+    overrides (``None``: not given), validated like a trigger form."""
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    return load_settings(args.params or paths.params_file, given)
 
 
 def cmd_demo_data(args: argparse.Namespace) -> int:
     from pipelines.collect.demo_data import generate_posts
 
-    posts = generate_posts(args.rows, args.accounts, args.seed)
+    c = _settings(args, _paths(args), {"collect.demo_rows": args.rows,
+                                       "collect.demo_accounts": args.accounts,
+                                       "collect.seed": args.seed}).collect
+    posts = generate_posts(c.demo_rows, c.demo_accounts, c.seed)
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".csv":
@@ -58,21 +64,21 @@ def _as_of(text: str | None) -> pd.Timestamp:
 
 def cmd_collect(args: argparse.Namespace) -> int:
     paths = _paths(args)
-    settings, _ = _settings(args, paths)
+    settings = _settings(args, paths)
     return _print(stages.collect(paths, settings, source="file" if args.path else None,
                                  path=args.path, fmt=args.format))
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
     paths = _paths(args)
-    settings, _ = _settings(args, paths)
+    settings = _settings(args, paths)
     return _print(stages.validate(paths, settings, as_of=_as_of(args.as_of),
                                   reports=not args.no_reports))
 
 
 def cmd_collect_day(args: argparse.Namespace) -> int:
     paths = _paths(args)
-    settings, _ = _settings(args, paths)
+    settings = _settings(args, paths)
     accounts: dict[str, tuple[str, ...]] = {}
     for item in args.account or []:
         api, _, account = item.partition(":")
@@ -84,14 +90,14 @@ def cmd_collect_day(args: argparse.Namespace) -> int:
 
 def cmd_validate_day(args: argparse.Namespace) -> int:
     paths = _paths(args)
-    settings, _ = _settings(args, paths)
+    settings = _settings(args, paths)
     return _print(stages.validate_day(paths, settings, day=args.date, as_of=_as_of(args.as_of),
                                       reports=not args.no_reports))
 
 
 def cmd_features(args: argparse.Namespace) -> int:
     paths = _paths(args)
-    settings, _ = _settings(args, paths)
+    settings = _settings(args, paths)
     manifest = stages.features(paths, settings, embedding_cache=Path(args.embedding_cache)
                                if args.embedding_cache else None)
     return _print({k: v for k, v in manifest.items() if k != "feature_columns"})
@@ -99,7 +105,7 @@ def cmd_features(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     paths = _paths(args)
-    settings, _ = _settings(args, paths)
+    settings = _settings(args, paths)
     manifest = stages.train(paths, settings)
     return _print({name: {"fit_seconds": c["fit_seconds"],
                           "cv_mae_log": (c["cv"] or {}).get("mean", {}).get("mae_log")}
@@ -115,8 +121,8 @@ def cmd_register(args: argparse.Namespace) -> int:
     from pipelines.summary import format_summary
 
     paths = _paths(args)
-    settings, params = _settings(args, paths)
-    stages.register(paths, settings, params, run_key=args.run_key)
+    settings = _settings(args, paths)
+    stages.register(paths, settings, run_key=args.run_key)
     print(format_summary(paths.data, tracking_uri=paths.tracking_uri))
     return 0
 
@@ -126,7 +132,7 @@ def cmd_promote(args: argparse.Namespace) -> int:
     from pipelines.summary import format_summary
 
     paths = _paths(args)
-    settings, _ = _settings(args, paths)
+    settings = _settings(args, paths)
     record = stages.promote(paths, settings, run_key=args.run_key)
     print(format_gate(record))
     print(format_summary(paths.data, tracking_uri=paths.tracking_uri))
@@ -137,7 +143,7 @@ def cmd_champion_challenger(args: argparse.Namespace) -> int:
     from pipelines.registry.champion_challenger import format_look
 
     paths = _paths(args)
-    settings, _ = _settings(args, paths)
+    settings = _settings(args, paths)
     as_of = _as_of(args.as_of)
     as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of
     record = stages.champion_challenger(paths, settings, as_of=as_of,
@@ -172,20 +178,17 @@ def cmd_registry_history(args: argparse.Namespace) -> int:
 
 
 def cmd_drift(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
     from pipelines.monitor.tasks import check
 
     paths = _paths(args)
-    settings, _ = _settings(args, paths)
-    monitor = replace(settings.monitor, window_end=args.window_end or settings.monitor.window_end,
-                      window_days=args.window_days or settings.monitor.window_days)
+    settings = _settings(args, paths, {"monitor.window_end": args.window_end,
+                                       "monitor.window_days": args.window_days})
     posts = None
     if args.posts:
         from pipelines.collect.file_formats import read_posts
 
         posts = read_posts(args.posts, args.format).posts
-    decision = check(paths, replace(settings, monitor=monitor), run_key=args.run_key,
+    decision = check(paths, settings, run_key=args.run_key,
                      logical=str(pd.Timestamp.now(tz="UTC")), posts=posts, report=True)
     return _print(decision)
 
@@ -193,11 +196,12 @@ def cmd_drift(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import os
 
-    from pipelines.serve.app import ServeOptions, run_server
+    from pipelines.serve.app import Service, run_server
 
     paths = _paths(args)
-    settings, _ = _settings(args, paths)
-    serve = settings.serve
+    settings = _settings(args, paths, {"serve.host": args.host, "serve.port": args.port,
+                                       "serve.routing": args.routing,
+                                       "register.model_name": args.model_name})
     keys = frozenset(k.strip() for k in os.environ.get("ENGAGEFLOW_API_KEYS", "").split(",")
                      if k.strip())
     if not keys and not args.no_auth:
@@ -205,22 +209,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
                          "pass --no-auth to serve without authentication.")
     if args.no_auth:
         logging.getLogger(__name__).warning("serve: authentication is OFF (--no-auth)")
-    options = ServeOptions(
-        model_name=args.model_name or settings.register.model_name,
-        target=settings.train.target, prediction_log_url=paths.prediction_log_url,
-        tracking_uri=paths.tracking_uri, api_keys=None if args.no_auth else keys,
-        routing=args.routing or serve.routing, sticky_key=serve.sticky_key,
-        challenger_share=serve.challenger_share, exploration_floor=serve.exploration_floor,
-        seed=serve.seed, poll_seconds=serve.poll_seconds,
-        reward_refresh_seconds=serve.reward_refresh_seconds,
-        reward_horizon_hours=serve.reward_horizon_hours, max_body_bytes=serve.max_body_bytes,
-        max_batch=serve.max_batch, log_batch_size=serve.log_batch_size,
-        log_flush_seconds=serve.log_flush_seconds,
-        segment_key=settings.segments.key if settings.segments.enabled else None,
-        segment_min_samples=settings.segments.min_samples, auto_train=serve.auto_train,
-        auto_train_max_rows=serve.auto_train_max_rows, airflow_url=serve.airflow_url or None,
-        project_dir=str(paths.root))
-    run_server(options, host=args.host or serve.host, port=args.port or serve.port)
+    run_server(Service(
+        settings.serve, model_name=settings.register.model_name, task=settings.train.task,
+        maturity_hours=settings.features.maturity_hours, segments=settings.segments,
+        prediction_log_url=paths.prediction_log_url, tracking_uri=paths.tracking_uri,
+        api_keys=None if args.no_auth else keys, project_dir=str(paths.root),
+        freeze_gc=True))
     return 0
 
 
@@ -253,13 +247,13 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
-    demo = sub.add_parser("demo-data", help="write seeded demo posts (canonical schema)")
-    demo.add_argument("--rows", type=_positive_int, default=4000)
-    demo.add_argument("--accounts", type=_positive_int, default=60)
-    demo.add_argument("--seed", type=_non_negative_int, default=42)
+    demo = stage("demo-data", cmd_demo_data, "write seeded demo posts (canonical schema)")
+    demo.add_argument("--rows", type=_positive_int, help="default: params collect.demo_rows")
+    demo.add_argument("--accounts", type=_positive_int,
+                      help="default: params collect.demo_accounts")
+    demo.add_argument("--seed", type=_non_negative_int, help="default: params collect.seed")
     demo.add_argument("--output", default="data/demo_posts.parquet",
                       help="output file, .parquet or .csv")
-    demo.set_defaults(func=cmd_demo_data)
 
     collect = stage("collect", cmd_collect, "collect posts → data/01_raw")
     collect.add_argument("--path", help="file or folder to read (default: params collect)")

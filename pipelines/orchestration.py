@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import pandas as pd
 
 from pipelines import stages
-from pipelines.config import Settings, apply_overrides, load_params, settings_from_params
+from pipelines.config import Settings, load_settings
 from pipelines.paths import ProjectPaths, project_paths
 
 T = TypeVar("T")
@@ -44,10 +44,10 @@ def fail_fast_on_bad_input(func: Callable[..., T]) -> Callable[..., T]:
 
 def _resolve(
     project_dir: str, run_id: str, form_params: dict[str, Any]
-) -> tuple[ProjectPaths, Settings, dict]:
+) -> tuple[ProjectPaths, Settings]:
+    """The run's paths and its settings: params.yaml with the form's dotted keys."""
     base = project_paths(project_dir)
-    params = apply_overrides(load_params(base.params_file), form_params)
-    return base.for_run(run_id), settings_from_params(params), params
+    return base.for_run(run_id), load_settings(base.params_file, form_params)
 
 
 @fail_fast_on_bad_input
@@ -56,7 +56,7 @@ def collect_task(
 ) -> dict[str, Any]:
     """Collect the run's posts. A run started by new validated data (the collection DAG's
     Asset) trains on the validated store, whatever the form's source says."""
-    paths, settings, _ = _resolve(project_dir, run_id, form_params)
+    paths, settings = _resolve(project_dir, run_id, form_params)
     store = str(project_paths(project_dir).data)  # the run's own data folder is elsewhere
     if asset_triggered or settings.collect.source == "validated":
         return stages.collect(paths, settings, source="validated",
@@ -70,7 +70,7 @@ def validate_task(
 ) -> dict[str, Any]:
     """Validate the run's posts; the reports go to the run's MLflow parent run, also when
     the data contract fails (then the task fails after logging)."""
-    paths, settings, _ = _resolve(project_dir, run_id, form_params)
+    paths, settings = _resolve(project_dir, run_id, form_params)
     try:
         return stages.validate(paths, settings, as_of=pd.Timestamp(as_of))
     finally:
@@ -96,7 +96,7 @@ def collect_day_task(
     project_dir: str, run_id: str, form_params: dict[str, Any], logical_date: str
 ) -> dict[str, Any]:
     """engagement_collect: collect the day ``logical_date`` from every configured source."""
-    _, settings, _ = _resolve(project_dir, run_id, form_params)
+    _, settings = _resolve(project_dir, run_id, form_params)
     return stages.collect_day(project_paths(project_dir), settings, day=logical_date)
 
 
@@ -107,7 +107,7 @@ def validate_day_task(
     """engagement_collect: validate the logical date's raw partition."""
     from pipelines.validate.partition import partition_paths
 
-    _, settings, _ = _resolve(project_dir, run_id, form_params)
+    _, settings = _resolve(project_dir, run_id, form_params)
     base = project_paths(project_dir)
     where = partition_paths(base.data, logical_date)
     try:
@@ -121,7 +121,7 @@ def validate_day_task(
 def features_task(
     project_dir: str, run_id: str, form_params: dict[str, Any]
 ) -> dict[str, Any]:
-    paths, settings, _ = _resolve(project_dir, run_id, form_params)
+    paths, settings = _resolve(project_dir, run_id, form_params)
     manifest = stages.features(paths, settings)
     return {"features": str(paths.features), "rows": manifest["rows"]}
 
@@ -130,7 +130,7 @@ def features_task(
 def train_task(
     project_dir: str, run_id: str, form_params: dict[str, Any]
 ) -> dict[str, Any]:
-    paths, settings, _ = _resolve(project_dir, run_id, form_params)
+    paths, settings = _resolve(project_dir, run_id, form_params)
     manifest = stages.train(paths, settings)
     return {"models": str(paths.models), "candidates": list(manifest["candidates"])}
 
@@ -139,7 +139,7 @@ def train_task(
 def evaluate_task(
     project_dir: str, run_id: str, form_params: dict[str, Any]
 ) -> dict[str, Any]:
-    paths, _, _ = _resolve(project_dir, run_id, form_params)
+    paths, _ = _resolve(project_dir, run_id, form_params)
     report = stages.evaluate(paths)
     return {"metrics": str(paths.metrics), "best": report["best"]}
 
@@ -148,8 +148,8 @@ def evaluate_task(
 def register_task(
     project_dir: str, run_id: str, form_params: dict[str, Any]
 ) -> dict[str, Any]:
-    paths, settings, params = _resolve(project_dir, run_id, form_params)
-    record = stages.register(paths, settings, params, run_key=f"{TRAINING_DAG}/{run_id}")
+    paths, settings = _resolve(project_dir, run_id, form_params)
+    record = stages.register(paths, settings, run_key=f"{TRAINING_DAG}/{run_id}")
     print(f"registered {record['model_name']} version {record['version']} as "
           f"@{record['alias']}; the promotion gate decides next")
     return {k: record[k] for k in ("model_name", "version", "alias", "model_uri",
@@ -165,7 +165,7 @@ def promotion_gate_task(
     from pipelines.registry.promotion import format_gate
     from pipelines.summary import format_summary
 
-    paths, settings, _ = _resolve(project_dir, run_id, form_params)
+    paths, settings = _resolve(project_dir, run_id, form_params)
     record = stages.promote(paths, settings, run_key=f"{TRAINING_DAG}/{run_id}")
     print(format_gate(record))
     print(json.dumps(record, indent=2))
@@ -182,7 +182,7 @@ def champion_challenger_task(
     """champion_challenger: today's look of the online test (as of the run's date)."""
     from pipelines.registry.champion_challenger import format_look
 
-    _, settings, _ = _resolve(project_dir, run_id, form_params)
+    _, settings = _resolve(project_dir, run_id, form_params)
     record = stages.champion_challenger(
         project_paths(project_dir), settings, as_of=pd.Timestamp(as_of),
         run_key=f"{CHAMPION_CHALLENGER_DAG}/{run_id}")
@@ -196,10 +196,10 @@ def segments_task(
     project_dir: str, run_id: str, form_params: dict[str, Any], as_of: str
 ) -> dict[str, Any]:
     """engagement_training: train, gate and register the platform and segment models."""
-    paths, settings, _ = _resolve(project_dir, run_id, form_params)
-    if not settings.segments.enabled or settings.train.target == "follower_growth":
+    paths, settings = _resolve(project_dir, run_id, form_params)
+    if not settings.segments.enabled or settings.train.task == "follower_growth":
         return {"skipped": "segments.enabled is false" if not settings.segments.enabled
-                else "segments are for post targets"}
+                else "segments are for post tasks"}
     plan = stages.segment_plan(paths, settings, now=pd.Timestamp(as_of))
     result = stages.train_segments(paths, settings, only=tuple(plan["only"]))
     registry = stages.register_segments(paths, settings,

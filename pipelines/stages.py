@@ -34,14 +34,14 @@ def collect(paths: ProjectPaths, settings: Settings, *, source: str | None = Non
 def validate(paths: ProjectPaths, settings: Settings, *, as_of: pd.Timestamp,
              reports: bool = True) -> dict[str, Any]:
     """Validate ``paths.raw_posts`` into the validated and quarantine layers."""
-    from pipelines.validate.stage import rules_from_settings, run_validate
+    from pipelines.validate.stage import run_validate
 
     v = settings.validate
     summary = run_validate(
         paths.raw_posts, paths.validated_posts, paths.quarantined_posts,
         paths.validation_report, row_suite_path=paths.resolve(v.suite),
         table_suite_path=paths.resolve(v.table_suite), as_of=as_of,
-        rules=rules_from_settings(v), reports_dir=paths.validation_reports if reports else None,
+        rules=v, reports_dir=paths.validation_reports if reports else None,
     )
     return {"validated_posts": str(paths.validated_posts), **asdict(summary)}
 
@@ -69,13 +69,12 @@ def validate_day(paths: ProjectPaths, settings: Settings, *, day: str, as_of: pd
                  reports: bool = True) -> dict[str, Any]:
     """Validate one day's raw partition and write the validated day."""
     from pipelines.validate.partition import run_validate_partition
-    from pipelines.validate.stage import rules_from_settings
 
     v = settings.validate
     return run_validate_partition(
         data_root=paths.data, run_date=day, row_suite_path=paths.resolve(v.suite),
         table_suite_path=paths.resolve(v.table_suite), as_of=as_of,
-        rules=rules_from_settings(v), with_reports=reports,
+        rules=v, with_reports=reports,
     )
 
 
@@ -98,14 +97,14 @@ def train(paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
     from pipelines.train.stage import run_train
 
     t = settings.train
-    if t.target == "follower_growth":
+    if t.task == "follower_growth":
         from pipelines.train.follower_growth_training import run_train_growth
 
         return run_train_growth(paths.account_periods, paths.models, models=t.models,
                                 hyperparameters=t.hyperparameters, seed=t.seed,
                                 valid_fraction=t.valid_fraction,
                                 test_fraction=t.test_fraction)
-    return run_train(paths.features, paths.models, target=t.target, models=t.models,
+    return run_train(paths.features, paths.models, target=t.task, models=t.models,
                      hyperparameters=t.hyperparameters, seed=t.seed,
                      valid_fraction=t.valid_fraction, test_fraction=t.test_fraction,
                      cv_folds=t.cv_folds, model_cache_dir=paths.model_cache)
@@ -125,19 +124,19 @@ def evaluate(paths: ProjectPaths) -> dict[str, Any]:
     return run_evaluate(paths.features, paths.models, paths.metrics)
 
 
-def register(paths: ProjectPaths, settings: Settings, params: dict[str, Any], *,
-             run_key: str) -> dict[str, Any]:
-    """Track the run in MLflow and register the best candidate."""
+def register(paths: ProjectPaths, settings: Settings, *, run_key: str) -> dict[str, Any]:
+    """Track the run in MLflow (with the effective settings) and register the best
+    candidate."""
     from pipelines.registry.register import run_register
 
-    growth = settings.train.target == "follower_growth"
+    growth = settings.train.task == "follower_growth"
     return run_register(
         features_path=paths.account_periods if growth else paths.features,
         models_dir=paths.models, metrics_path=paths.metrics,
         validation_report=paths.validation_report, registration_path=paths.registration,
         tracking_uri=paths.tracking_uri, artifact_root=paths.mlflow_artifacts,
         experiment=settings.register.experiment, model_name=settings.register.model_name,
-        run_key=run_key, params=params, project_root=paths.root,
+        run_key=run_key, params=settings.params(), project_root=paths.root,
     )
 
 
@@ -145,7 +144,7 @@ def promote(paths: ProjectPaths, settings: Settings, *, run_key: str) -> dict[st
     """Gate the version the run registered; move the aliases (see docs/promotion.md)."""
     from pipelines.registry.promotion import run_promotion_gate
 
-    growth = settings.train.target == "follower_growth"
+    growth = settings.train.task == "follower_growth"
     return run_promotion_gate(
         registration_path=paths.registration,
         features_path=paths.account_periods if growth else paths.features,
@@ -156,14 +155,15 @@ def promote(paths: ProjectPaths, settings: Settings, *, run_key: str) -> dict[st
 
 def champion_challenger(paths: ProjectPaths, settings: Settings, *, as_of: pd.Timestamp,
                         run_key: str) -> dict[str, Any]:
-    """One daily look of the online champion-challenger test of the target's model."""
+    """One daily look of the online champion-challenger test of the task's model."""
     from pipelines.registry.champion_challenger import run_champion_challenger
 
     return run_champion_challenger(
         prediction_log_url=paths.prediction_log_url, tracking_uri=paths.tracking_uri,
         artifact_root=paths.mlflow_artifacts, model_name=settings.register.model_name,
-        target=settings.train.target, as_of=as_of.to_pydatetime(),
-        settings=settings.champion_challenger, report_dir=paths.champion_challenger,
+        target=settings.train.task, as_of=as_of.to_pydatetime(),
+        settings=settings.champion_challenger,
+        maturity_hours=settings.features.maturity_hours, report_dir=paths.champion_challenger,
         run_key=run_key,
     )
 
@@ -195,7 +195,7 @@ def segment_plan(paths: ProjectPaths, settings: Settings, *, now: pd.Timestamp
     if not models:
         return {"only": [], "due": [], "reason": "first training: every eligible segment"}
     posts = pd.read_parquet(paths.validated_posts)
-    due = segments_due(posts, models, target=settings.train.target, segment_key=s.key,
+    due = segments_due(posts, models, target=settings.train.task, segment_key=s.key,
                        min_samples=s.min_samples, retrain_after=s.retrain_after,
                        maturity_hours=settings.features.maturity_hours, now=now)
     have = {segment.key for segment in models}
