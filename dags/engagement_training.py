@@ -19,18 +19,16 @@ from datetime import timedelta
 from pathlib import Path
 
 import pendulum
-from airflow.sdk import Asset, Param, chain, dag, task
+from airflow.sdk import Asset, chain, dag, task
 
-from pipelines.config import (
-    KNOWN_MODELS,
-    TARGETS,
-    VALIDATED_POSTS_ASSET,
-    flat_defaults,
-    load_params,
-)
+from pipelines.config import VALIDATED_POSTS_ASSET, trigger_form
 
 PROJECT_DIR = os.environ.get("ENGAGEFLOW_HOME") or str(Path(__file__).resolve().parents[1])
-DEFAULTS = flat_defaults(load_params(Path(PROJECT_DIR) / "params.yaml"))
+#: The params.yaml keys the trigger form shows (types, bounds, defaults: pipelines.config).
+FORM = ("collect.source", "collect.path", "collect.format", "collect.demo_rows",
+        "collect.seed", "validate.min_rows", "validate.max_quarantine_rate",
+        "validate.max_platform_share", "train.task", "train.models", "train.seed",
+        "train.test_fraction", "register.model_name", "segments.only")
 
 
 @dag(
@@ -43,53 +41,7 @@ DEFAULTS = flat_defaults(load_params(Path(PROJECT_DIR) / "params.yaml"))
     tags=["engageflow", "training"],
     default_args={"retries": 1, "retry_delay": timedelta(seconds=20), "owner": "engageflow"},
     doc_md=__doc__,
-    params={
-        "source": Param(DEFAULTS["source"], type="string", enum=["demo", "file"],
-                        title="Source", description="demo: seeded generator; file: read "
-                        "Input path in Input format. Runs started by new validated data "
-                        "always train on the validated store."),
-        "input_path": Param(DEFAULTS["input_path"], type=["null", "string"],  # optional in the form
-                            title="Input path",
-                            description="File or folder to read when Source is 'file'."),
-        "input_format": Param(DEFAULTS["input_format"], type="string", title="Input format",
-                              description="File layout, e.g. canonical, twitter_v2, "
-                              "tweets_csv, instagram_scrape_csv, facebook_uci."),
-        "demo_rows": Param(DEFAULTS["demo_rows"], type="integer", minimum=100,
-                           maximum=2_000_000, title="Demo rows",
-                           description="Posts to generate when Source is 'demo'."),
-        "data_seed": Param(DEFAULTS["data_seed"], type="integer", minimum=0,
-                           title="Data seed", description="Seed of the demo generator."),
-        "min_rows": Param(DEFAULTS["min_rows"], type="integer", minimum=1,
-                          title="Minimum rows", description="Fewer accepted rows fail the run."),
-        "max_quarantine_rate": Param(DEFAULTS["max_quarantine_rate"], type="number",
-                                     minimum=0, maximum=1, title="Max quarantine rate",
-                                     description="Share of rows allowed in quarantine."),
-        "max_platform_share": Param(DEFAULTS["max_platform_share"], type="number",
-                                    exclusiveMinimum=0, maximum=1,
-                                    title="Max platform share",
-                                    description="Largest share of rows one platform may hold "
-                                    "(1 allows single-platform data)."),
-        "models": Param(DEFAULTS["models"], type="array",
-                        items={"type": "string", "enum": list(KNOWN_MODELS)},
-                        title="Candidate models", description="Model families to train."),
-        "target": Param(DEFAULTS["target"], type="string", enum=list(TARGETS),
-                        title="Target", description="The outcome to predict (log1p "
-                        "regression); each target has its own registered model."),
-        "seed": Param(DEFAULTS["seed"], type="integer", minimum=0, title="Training seed",
-                      description="Seed of every estimator."),
-        "test_fraction": Param(DEFAULTS["test_fraction"], type="number", minimum=0.05,
-                               maximum=0.5, title="Test fraction",
-                               description="Newest share of posts held out for testing."),
-        "model_name": Param(DEFAULTS["model_name"], type="string",
-                            pattern="^[A-Za-z0-9_{}-]+$", title="Registered model name",
-                            description="MLflow registered model that receives the version; "
-                            "{target} becomes the target."),
-        "segments": Param(DEFAULTS["segments"], type="array", items={"type": "string"},
-                          title="Segments to retrain",
-                          description="Platform / campaign models to (re)train, e.g. "
-                          "platform=instagram or campaign=spring-sale. Empty: every segment "
-                          "due (enough new labelled posts) or without a model yet."),
-    },
+    params=trigger_form(FORM, Path(PROJECT_DIR) / "params.yaml"),
 )
 def engagement_training() -> None:
     @task
