@@ -21,6 +21,15 @@ RULE_ERROR = "settings_rule"
 _MISSING = object()
 
 
+class SettingsError(ValueError):
+    """Invalid settings; ``lines`` holds one ``'<key>' must be <rule>; got <value>.`` per
+    invalid entry (a section built inside another one reports through its parent)."""
+
+    def __init__(self, lines: Sequence[str], source: str = "params.yaml") -> None:
+        self.lines = list(lines)
+        super().__init__("\n".join(f"{source}: {line}" for line in self.lines))
+
+
 def rule_error(key: str, rule: str, value: Any) -> PydanticCustomError:
     """A validation error of a cross-field rule about the dotted params key ``key``.
 
@@ -32,15 +41,16 @@ def rule_error(key: str, rule: str, value: Any) -> PydanticCustomError:
 
 
 def settings_error(error: ValidationError, model: type[BaseModel], data: Any, *,
-                   prefix: Sequence[str] = (), source: str = "params.yaml") -> ValueError:
+                   prefix: Sequence[str] = (), source: str = "params.yaml") -> SettingsError:
     """One ValueError listing every error of ``error`` (raised validating ``data`` as
     ``model``, the section at dotted ``prefix``), one line per error."""
     lines: list[str] = []
     for item in error.errors(include_url=False):
-        line = _line(item, model, data, tuple(prefix))
-        if line not in lines:
-            lines.append(line)
-    return ValueError("\n".join(f"{source}: {line}" for line in lines))
+        inner = (item.get("ctx") or {}).get("error")
+        found = (inner.lines if isinstance(inner, SettingsError)
+                 else [_line(item, model, data, tuple(prefix))])
+        lines.extend(line for line in found if line not in lines)
+    return SettingsError(lines, source)
 
 
 def _line(item: Mapping[str, Any], model: type[BaseModel], data: Any,
@@ -147,13 +157,14 @@ def _bounds(metadata: list[Any]) -> str:
 
 def describe(annotation: Any, metadata: list[Any] | None = None) -> str:
     """The rule a value of ``annotation`` (with constraints ``metadata``) must follow, in
-    words: ``an int in [1, 100]``, ``one of ['a', 'b']``, ``a non-empty list drawn from
+    words: ``an int in [1, 100]``, ``'a', 'b' or 'c'``, ``a non-empty list drawn from
     [...]``."""
     annotation, extra = _unwrap(annotation)
     metadata = [*(metadata or []), *extra]
     origin = typing.get_origin(annotation)
     if origin is Literal:
-        return f"one of {list(typing.get_args(annotation))}"
+        values = [repr(v) for v in typing.get_args(annotation)]
+        return values[0] if len(values) == 1 else f"{', '.join(values[:-1])} or {values[-1]}"
     if annotation is bool:
         return "true or false"
     if annotation is int:

@@ -13,7 +13,9 @@ from __future__ import annotations
 import typing
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Strict, WithJsonSchema, model_validator
+from pydantic import BaseModel, ConfigDict, Strict, ValidationError, WithJsonSchema, model_validator
+
+from pipelines.config.errors import settings_error
 
 #: An int that is an int (not a float, bool or string).
 Int = Annotated[int, Strict()]
@@ -36,12 +38,21 @@ def _empty(annotation: Any) -> Any:
 class Section(BaseModel):
     """A params.yaml section (or sub-section): frozen, no unknown keys, strict types.
 
-    Loaded through :func:`pipelines.config.load_settings`, an invalid value is reported by
-    its dotted key; built directly (``CollectConfig(demo_rows=0)``), it raises pydantic's
-    ValidationError (a ValueError).
+    However it is built (``CollectConfig(demo_rows=0)``, or inside
+    :func:`pipelines.config.load_settings`), an invalid value raises a ValueError naming its
+    dotted key, the rule and the value.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as error:
+            from pipelines.config.settings import section_key
+
+            raise settings_error(error, type(self), data,
+                                 prefix=section_key(type(self))) from None
 
     @model_validator(mode="before")
     @classmethod

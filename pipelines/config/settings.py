@@ -84,6 +84,22 @@ with warnings.catch_warnings():
             return self.model_dump(mode="json")
 
 
+def section_key(model: type[BaseModel]) -> tuple[str, ...]:
+    """Where a section model lives in params.yaml: ``("train",)``, ``("train", "lightgbm")``.
+
+    Raises:
+        LookupError: for a model that is no section of :class:`Settings`.
+    """
+    for name, field in Settings.model_fields.items():
+        section = field.annotation
+        if section is model:
+            return (name,)
+        for key, sub in section.model_fields.items():
+            if sub.annotation is model:
+                return (name, key)
+    raise LookupError(f"section_key: {model.__name__} is no section of Settings.")
+
+
 def read_params(params_file: str | Path) -> dict[str, Any]:
     """Read params.yaml as a plain dict (no validation).
 
@@ -109,7 +125,9 @@ def apply_overrides(params: Mapping[str, Any], overrides: Mapping[str, Any]
                     ) -> dict[str, Any]:
     """A copy of ``params`` with ``overrides`` (dotted ``section.key`` → value) applied.
 
-    Run-note keys (:data:`RUN_NOTE_KEYS`, e.g. ``reason``) are ignored.
+    A sub-section's value (``train.lightgbm``, ``monitor.min_effect``) is merged into the
+    params' one: the keys it does not name keep their params value. Run-note keys
+    (:data:`RUN_NOTE_KEYS`, e.g. ``reason``) are ignored.
 
     Raises:
         ValueError: for a key that is not ``section.key`` of a known section and key,
@@ -129,7 +147,12 @@ def apply_overrides(params: Mapping[str, Any], overrides: Mapping[str, Any]
             raise ValueError(f"overrides: unknown key {name!r}; allowed in {section!r}: "
                              f"{[f'{section}.{k}' for k in allowed[section]]}.")
         current = merged.get(section)
-        merged[section] = {**(current if isinstance(current, dict) else {}), key: value}
+        current = current if isinstance(current, dict) else {}
+        model = Settings.model_fields[section].annotation.model_fields[key].annotation
+        if (isinstance(model, type) and issubclass(model, BaseModel)
+                and isinstance(value, Mapping) and isinstance(current.get(key), Mapping)):
+            value = {**current[key], **value}   # a sub-section: keys not given stay as in params
+        merged[section] = {**current, key: value}
     return merged
 
 

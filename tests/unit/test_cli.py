@@ -38,7 +38,7 @@ def test_a_bad_params_file_is_a_clear_error(tmp_path, capsys, project_root):
     code = main(["collect", "--params", str(bad), "--data-dir", str(tmp_path / "d")])
     assert code == 2
     error = capsys.readouterr().err
-    assert "'collect.source' must be one of ['demo', 'file', 'validated']; got 'ftp'" in error
+    assert "'collect.source' must be 'demo', 'file' or 'validated'; got 'ftp'" in error
 
 
 def test_collect_day_and_validate_day(tmp_path, capsys, project_root, monkeypatch):

@@ -75,9 +75,9 @@ def test_an_unknown_override_key_is_named_with_the_allowed_ones(params_file):
     ("collect.demo_rows", "10", "'collect.demo_rows' must be an int in [1, 10000000]; "
                                 "got '10'."),
     ("train.seed", True, "'train.seed' must be an int >= 0; got True."),
-    ("collect.source", "ftp", "'collect.source' must be one of ['demo', 'file', 'validated']; "
+    ("collect.source", "ftp", "'collect.source' must be 'demo', 'file' or 'validated'; "
                               "got 'ftp'."),
-    ("collect.format", "xml", "'collect.format' must be one of ['canonical', "),
+    ("collect.format", "xml", "'collect.format' must be 'canonical', 'instagram_graph', "),
     ("validate.max_quarantine_rate", 1.5, "'validate.max_quarantine_rate' must be a number "
                                           "in [0, 1]; got 1.5."),
     ("validate.max_platform_share", 0, "'validate.max_platform_share' must be a number in "
@@ -87,8 +87,8 @@ def test_an_unknown_override_key_is_named_with_the_allowed_ones(params_file):
     ("train.models", ["catboost"], "'train.models' must be a non-empty list drawn from "
                                    "['ridge', "),
     ("train.models", [], "'train.models' must be a non-empty list drawn from"),
-    ("train.task", "views", "'train.task' must be one of ['likes', 'comments', 'shares', "
-                            "'follower_growth']; got 'views'."),
+    ("train.task", "views", "'train.task' must be 'likes', 'comments', 'shares' or "
+                            "'follower_growth'; got 'views'."),
     ("train.cv_folds", 1, "'train.cv_folds' must be 0 (no cross-validation) or an int >= 2; "
                           "got 1."),
     ("train.test_fraction", 0.9, "'train.test_fraction' must be a number in [0.05, 0.5]; "
@@ -212,16 +212,27 @@ def test_hyperparameters_come_from_the_model_sub_sections(params_file):
     train = load_settings(params_file, {"train.lightgbm": {"num_leaves": 15},
                                         "train.models": ["lightgbm", "ridge", "mlp"]}).train
     assert train.hyperparameters["lightgbm"]["num_leaves"] == 15
-    assert train.hyperparameters["lightgbm"]["n_estimators"] == 500    # the default
+    assert train.hyperparameters["lightgbm"]["n_estimators"] == 500    # from params.yaml
     assert train.hyperparameters["ridge"] == {"alpha": 1.0}
     assert train.hyperparameters["mlp"] == {}
     with pytest.raises(ValueError, match=r"unknown key 'train.lightgbm.num_leave'"):
         load_settings(params_file, {"train.lightgbm": {"num_leave": 3}})
 
 
-def test_sections_are_frozen_and_checked_when_built_directly():
-    with pytest.raises(ValueError, match="demo_rows"):
-        CollectConfig(demo_rows=0)
+def test_a_partial_sub_section_override_keeps_the_other_params_values(tmp_path, params_file):
+    params = read_params(params_file)
+    params["monitor"]["min_effect"]["psi"] = 0.3
+    effect = load_settings(write_params(tmp_path, params),
+                           {"monitor.min_effect": {"wasserstein": 0.2}}).monitor.min_effect
+    assert (effect.wasserstein, effect.psi, effect.jensenshannon) == (0.2, 0.3, 0.1)
+
+
+def test_sections_built_directly_say_the_same_and_are_frozen():
+    with pytest.raises(ValueError) as caught:
+        TrainConfig(seed=-1, lightgbm={"num_leaves": 1})
+    assert str(caught.value).splitlines() == [
+        "params.yaml: 'train.seed' must be an int >= 0; got -1.",
+        "params.yaml: 'train.lightgbm.num_leaves' must be an int in [2, 131072]; got 1."]
     with pytest.raises(ValueError, match="frozen"):
         FeatureSettings().maturity_hours = 1
 

@@ -16,12 +16,11 @@ def test_serve_section_parses_with_the_task_substituted(project_root):
 
 
 @pytest.mark.parametrize(("key", "value", "match"), [
-    ("routing", "random", r"'serve.routing' must be one of \['sticky', 'thompson'\]; "
-                          r"got 'random'"),
+    ("routing", "random", r"'serve.routing' must be 'sticky' or 'thompson'; got 'random'"),
     ("challenger_share", 1.2, r"'serve.challenger_share' must be a number in \[0, 1\]; got 1.2"),
     ("exploration_floor", 0.6, r"'serve.exploration_floor' must be a number in \[0, 0.5\]"),
     ("max_batch", 0, r"'serve.max_batch' must be an int in \[1, 10000\]; got 0"),
-    ("score_format", "xml", r"'serve.score_format' must be one of \['canonical'"),
+    ("score_format", "xml", r"'serve.score_format' must be 'canonical', 'instagram_graph'"),
     ("score_model_uri", "runs:/x", r"'serve.score_model_uri' must be a registry URI"),
     ("auto_train", "airflow", r"'serve.airflow_url' must be the Airflow API server URL when "
                               r"serve.auto_train is 'airflow'; got ''"),
