@@ -33,6 +33,7 @@ from pipelines.features.account_history import (
 logger = logging.getLogger("bench.account_history")
 
 RESULTS = Path(__file__).resolve().parent / "results" / "account_history.json"
+PARAMS = Path(__file__).resolve().parents[1] / "params.yaml"
 
 
 def synthetic_posts(rows: int, accounts: int, seed: int) -> pd.DataFrame:
@@ -71,12 +72,17 @@ def bench_one(name: str, posts: pd.DataFrame, repeats: int) -> dict[str, object]
     ordered = posts.sort_values("posted_at", kind="stable")
     cut = int(len(ordered) * 0.8)
     train, test = ordered.iloc[:cut], ordered.iloc[cut:]
-    model = AccountHistory().fit(train)
+    from pipelines.config import load_settings
+
+    maturity = load_settings(PARAMS).features.maturity_hours
+    model = AccountHistory(maturity_hours=maturity).fit(train)
     result = {
         "rows": len(posts),
         "accounts": int(posts["account_id"].nunique()),
-        "account_history_features_s": best_of(repeats, lambda: account_history_features(posts)),
-        "fit_s": best_of(repeats, lambda: AccountHistory().fit(train)),
+        "account_history_features_s": best_of(repeats, lambda: account_history_features(
+            posts, maturity_hours=maturity)),
+        "fit_s": best_of(repeats, lambda: AccountHistory(maturity_hours=maturity)
+                          .fit(train)),
         "transform_20pct_s": best_of(repeats, lambda: model.transform(test)),
         "interaction_features_s": best_of(repeats, lambda: interaction_features(posts)),
     }

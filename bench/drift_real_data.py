@@ -31,6 +31,7 @@ SETTINGS = {"maturity_hours": 48.0, "min_rows": 100, "drift_share": 0.3,
 
 def train_champion(posts: pd.DataFrame, work: Path) -> str:
     """Train and register a champion on ``posts`` with the project's stages; its URI."""
+    from pipelines.config import FeatureSettings
     from pipelines.evaluate.stage import run_evaluate
     from pipelines.features.stage import run_features
     from pipelines.paths import ProjectPaths
@@ -41,7 +42,7 @@ def train_champion(posts: pd.DataFrame, work: Path) -> str:
     paths = ProjectPaths(root=ROOT, state=work / "state", data=work / "train")
     paths.validated_posts.parent.mkdir(parents=True, exist_ok=True)
     posts.to_parquet(paths.validated_posts)
-    run_features(paths.validated_posts, paths.features)
+    run_features(paths.validated_posts, paths.features, settings=FeatureSettings())
     run_train(paths.features, paths.models, target="likes", models=("ridge", "lightgbm"),
               hyperparameters={"ridge": {"alpha": 1.0}, "lightgbm": {
                   "n_estimators": 300, "learning_rate": 0.03, "num_leaves": 15}},

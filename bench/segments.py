@@ -36,6 +36,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from pipelines.collect.formats import read_posts
+    from pipelines.config import FeatureSettings
     from pipelines.evaluate.stage import run_evaluate
     from pipelines.features.stage import run_features
     from pipelines.segments.training import run_train_segments
@@ -47,10 +48,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         posts.to_parquet(work / "posts.parquet")
-        run_features(work / "posts.parquet", work / "features.parquet")
+        run_features(work / "posts.parquet", work / "features.parquet",
+                     settings=FeatureSettings())
         run_train(work / "features.parquet", work / "models", target="likes",
                   models=("ridge", "lightgbm"), hyperparameters={}, seed=args.seed,
-                  valid_fraction=0.15, test_fraction=0.2)
+                  valid_fraction=0.15, test_fraction=0.2, cv_folds=0)
         report = run_evaluate(work / "features.parquet", work / "models",
                               work / "metrics.json")
         result = run_train_segments(

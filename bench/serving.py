@@ -157,7 +157,7 @@ def register_models(workdir: Path, rows: int, seed: int) -> tuple[Any, Any]:
     from mlflow.models import infer_signature
 
     from pipelines.collect.demo_data import generate_posts
-    from pipelines.config import load_params, settings_from_params
+    from pipelines.config import load_settings
     from pipelines.features.engagement_features import tabular_columns
     from pipelines.features.model_input import model_input
     from pipelines.features.stage import build_feature_table
@@ -167,7 +167,7 @@ def register_models(workdir: Path, rows: int, seed: int) -> tuple[Any, Any]:
     from pipelines.train.split import labelled
     from pipelines.train.stage import feature_matrix
 
-    settings = settings_from_params(load_params(ROOT / "params.yaml"))
+    settings = load_settings(ROOT / "params.yaml")
     posts = generate_posts(rows, accounts=60, seed=seed)
     table = build_feature_table(posts, settings.features)
     names = tabular_columns(settings.features)

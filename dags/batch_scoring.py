@@ -12,12 +12,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import pendulum
-from airflow.sdk import Param, dag, task
+from airflow.sdk import dag, task
 
-from pipelines.config import SCORE_FORMATS, flat_defaults, load_params
+from pipelines.config import trigger_form
 
 PROJECT_DIR = os.environ.get("ENGAGEFLOW_HOME") or str(Path(__file__).resolve().parents[1])
-DEFAULTS = flat_defaults(load_params(Path(PROJECT_DIR) / "params.yaml"))
+#: The params.yaml keys the trigger form shows (types, bounds, defaults: pipelines.config).
+FORM = ("serve.score_model_uri", "serve.score_input", "serve.score_format",
+        "serve.score_output")
 
 
 @dag(
@@ -30,21 +32,7 @@ DEFAULTS = flat_defaults(load_params(Path(PROJECT_DIR) / "params.yaml"))
     tags=["engageflow", "serving"],
     default_args={"retries": 1, "retry_delay": timedelta(seconds=20), "owner": "engageflow"},
     doc_md=__doc__,
-    params={
-        "score_model_uri": Param(DEFAULTS["score_model_uri"], type="string",
-                                 pattern="^models:/", title="Model URI",
-                                 description="models:/NAME@ALIAS or models:/NAME/VERSION; "
-                                 "{target} becomes train.target."),
-        "score_input": Param(DEFAULTS["score_input"], type="string", title="Input path",
-                             description="File or folder of posts to score (relative to "
-                             "the project or absolute)."),
-        "score_format": Param(DEFAULTS["score_format"], type="string",
-                              enum=list(SCORE_FORMATS), title="Input format",
-                              description="Layout of the input files."),
-        "score_output": Param(DEFAULTS["score_output"], type="string", title="Output path",
-                              description="Predictions Parquet; the quarantine is written "
-                              "beside it as *.quarantine.parquet."),
-    },
+    params=trigger_form(FORM, Path(PROJECT_DIR) / "params.yaml"),
 )
 def batch_scoring() -> None:
     @task

@@ -1,8 +1,8 @@
 """champion_challenger: each day, test the serving ``@challenger`` against ``@champion``.
 
 Joins the logged predictions of both with outcomes that have matured (posts at least
-Horizon hours old), and runs an anytime-valid sequential test (mixture SPRT) that stays
-valid however many days are looked at. Outcomes: promote the challenger (``@champion``
+``features.maturity_hours`` old), and runs an anytime-valid sequential test (mixture SPRT)
+that stays valid however many days are looked at. Outcomes: promote the challenger (``@champion``
 moves, the old one becomes ``@previous``), keep testing, or roll back (``@challenger``
 removed) when it is significantly worse or breaches the guardrail. Every decision is in
 ``engageflow registry history NAME``. Wiring only: the task calls one
@@ -16,12 +16,15 @@ from datetime import timedelta
 from pathlib import Path
 
 import pendulum
-from airflow.sdk import Param, dag, task
+from airflow.sdk import dag, task
 
-from pipelines.config import TARGETS, flat_defaults, load_params
+from pipelines.config import trigger_form
 
 PROJECT_DIR = os.environ.get("ENGAGEFLOW_HOME") or str(Path(__file__).resolve().parents[1])
-DEFAULTS = flat_defaults(load_params(Path(PROJECT_DIR) / "params.yaml"))
+#: The params.yaml keys the trigger form shows (types, bounds, defaults: pipelines.config).
+FORM = ("train.task", "register.model_name", "features.maturity_hours",
+        "champion_challenger.alpha", "champion_challenger.min_outcomes",
+        "champion_challenger.guardrail_margin")
 
 
 @dag(
@@ -34,31 +37,7 @@ DEFAULTS = flat_defaults(load_params(Path(PROJECT_DIR) / "params.yaml"))
     tags=["engageflow", "serving", "promotion"],
     default_args={"retries": 2, "retry_delay": timedelta(minutes=2), "owner": "engageflow"},
     doc_md=__doc__,
-    params={
-        "target": Param(DEFAULTS["target"], type="string", enum=list(TARGETS),
-                        title="Target", description="Whose model to test: each target has "
-                        "its own registered model and its own champion and challenger."),
-        "model_name": Param(DEFAULTS["model_name"], type="string",
-                            pattern="^[A-Za-z0-9_{}-]+$", title="Registered model name",
-                            description="MLflow registered model holding @champion and "
-                            "@challenger; {target} becomes the target."),
-        "horizon_hours": Param(DEFAULTS["horizon_hours"], type="number", minimum=0,
-                               title="Horizon (hours)", description="A prediction is judged "
-                               "only once its post is this old: its counts have settled."),
-        "alpha": Param(DEFAULTS["alpha"], type="number", exclusiveMinimum=0,
-                       exclusiveMaximum=0.5, title="Error level (alpha)",
-                       description="Chance of a wrong promotion or rollback over the whole "
-                       "test, however many daily looks it takes."),
-        "min_outcomes": Param(DEFAULTS["min_outcomes"], type="integer", minimum=2,
-                              title="Minimum outcomes per arm",
-                              description="Matured outcomes each arm needs before the test "
-                              "may decide anything."),
-        "guardrail_margin": Param(DEFAULTS["guardrail_margin"], type="number",
-                                  exclusiveMinimum=0, title="Guardrail margin",
-                                  description="Roll back at once if the challenger's mean "
-                                  "loss is this much (relative, 0.25 = 25 %) above the "
-                                  "champion's, significant or not."),
-    },
+    params=trigger_form(FORM, Path(PROJECT_DIR) / "params.yaml"),
 )
 def champion_challenger() -> None:
     @task

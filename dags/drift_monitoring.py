@@ -3,7 +3,8 @@
 Wiring only. check → decide → trigger_retraining (engagement_training, the reason in its
 conf) → notify, or → no_retraining (the log says why); check → report (the Evidently HTML,
 in parallel: the verdict, the trigger and the alert do not wait for it). The window is the
-run's data interval (catchup-safe: a re-run judges the same week), or the form's Window end.
+run's data interval (catchup-safe: a re-run judges the same week), or the form's
+``monitor.window_end``.
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ from pathlib import Path
 
 import pendulum
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
-from airflow.sdk import Param, dag, task
+from airflow.sdk import dag, task
 
-from pipelines.config import flat_defaults, load_params
+from pipelines.config import trigger_form
 
 PROJECT_DIR = os.environ.get("ENGAGEFLOW_HOME") or str(Path(__file__).resolve().parents[1])
-DEFAULTS = flat_defaults(load_params(Path(PROJECT_DIR) / "params.yaml"))
+#: The params.yaml keys the trigger form shows (types, bounds, defaults: pipelines.config).
+FORM = ("monitor.window_days", "monitor.window_end", "monitor.drift_share",
+        "monitor.min_effect", "monitor.max_error_increase", "monitor.notifier")
 
 
 @dag(
@@ -32,30 +35,7 @@ DEFAULTS = flat_defaults(load_params(Path(PROJECT_DIR) / "params.yaml"))
     tags=["engageflow", "monitoring"],
     default_args={"retries": 1, "retry_delay": timedelta(minutes=2), "owner": "engageflow"},
     doc_md=__doc__,
-    params={
-        "window_days": Param(DEFAULTS["window_days"], type="integer", minimum=1, maximum=366,
-                             title="Window (days)",
-                             description="Days of validated posts judged, ending at the "
-                             "window end."),
-        "window_end": Param(DEFAULTS["window_end"], type="string", title="Window end",
-                            description="Empty: the run's data interval end. Or a date "
-                            "(YYYY-MM-DD) to judge another window."),
-        "drift_share": Param(DEFAULTS["drift_share"], type="number", exclusiveMinimum=0,
-                             maximum=1, title="Drift share budget",
-                             description="Dataset drift when at least this share of the "
-                             "model's features drifted."),
-        "thresholds": Param(DEFAULTS["thresholds"], type="object", title="Minimum effects",
-                            description="Threshold floor per method (wasserstein, psi, "
-                            "jensenshannon); calibrated thresholds never go below them."),
-        "max_error_increase": Param(DEFAULTS["max_error_increase"], type="number", minimum=0,
-                                    title="Error budget",
-                                    description="Retrain when the realized mae_log exceeds "
-                                    "the offline test mae_log by more than this."),
-        "notifier": Param(DEFAULTS["notifier"], type="string",
-                          enum=["log", "webhook", "email"], title="Notifier",
-                          description="Where alerts go; the webhook URL comes from the "
-                          "environment, never from params."),
-    },
+    params=trigger_form(FORM, Path(PROJECT_DIR) / "params.yaml"),
 )
 def drift_monitoring() -> None:
     @task

@@ -13,12 +13,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import pendulum
-from airflow.sdk import Asset, Param, chain, dag, task
+from airflow.sdk import Asset, chain, dag, task
 
-from pipelines.config import VALIDATED_POSTS_ASSET, flat_defaults, load_params
+from pipelines.config import VALIDATED_POSTS_ASSET, trigger_form
 
 PROJECT_DIR = os.environ.get("ENGAGEFLOW_HOME") or str(Path(__file__).resolve().parents[1])
-DEFAULTS = flat_defaults(load_params(Path(PROJECT_DIR) / "params.yaml"))
+#: The params.yaml keys the trigger form shows (types, bounds, defaults: pipelines.config).
+FORM = ("collect_daily.sources", "collect.path", "collect.format", "collect_daily.demo_rows",
+        "collect_daily.api_accounts", "validate.min_rows", "validate.max_quarantine_rate")
 VALIDATED_POSTS = Asset(name=VALIDATED_POSTS_ASSET)
 
 
@@ -32,29 +34,7 @@ VALIDATED_POSTS = Asset(name=VALIDATED_POSTS_ASSET)
     tags=["engageflow", "collection"],
     default_args={"retries": 2, "retry_delay": timedelta(minutes=2), "owner": "engageflow"},
     doc_md=__doc__,
-    params={
-        "sources": Param(DEFAULTS["sources"], type="array",
-                         items={"type": "string", "enum": ["demo", "file", "instagram",
-                                                           "facebook", "linkedin", "x"]},
-                         title="Sources", description="Where the day's posts come from. "
-                         "API sources need accounts and a token (environment or Connection)."),
-        "input_path": Param(DEFAULTS["input_path"], type=["null", "string"],  # optional in the form
-                            title="Input path",
-                            description="File or folder read by the 'file' source."),
-        "input_format": Param(DEFAULTS["input_format"], type="string", title="Input format",
-                              description="Layout of the 'file' source, e.g. canonical, "
-                              "twitter_v2, tweets_csv, instagram_scrape_csv, facebook_uci."),
-        "daily_demo_rows": Param(DEFAULTS["daily_demo_rows"], type="integer", minimum=1,
-                                 maximum=1_000_000, title="Demo posts per day",
-                                 description="Posts the 'demo' source generates for the day."),
-        "api_accounts": Param(DEFAULTS["api_accounts"], type="object", title="API accounts",
-                              description='Accounts per API, e.g. {"x": ["2244994945"]}.'),
-        "min_rows": Param(DEFAULTS["min_rows"], type="integer", minimum=1,
-                          title="Minimum rows", description="Fewer accepted rows fail the day."),
-        "max_quarantine_rate": Param(DEFAULTS["max_quarantine_rate"], type="number",
-                                     minimum=0, maximum=1, title="Max quarantine rate",
-                                     description="Share of rows allowed in quarantine."),
-    },
+    params=trigger_form(FORM, Path(PROJECT_DIR) / "params.yaml"),
 )
 def engagement_collect() -> None:
     @task

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipelines import stages
-from pipelines.config import load_settings
+from pipelines.config import Settings, load_settings
 from pipelines.paths import ProjectPaths, project_paths
 
 
@@ -30,14 +30,21 @@ def _paths(args: argparse.Namespace) -> ProjectPaths:
     return replace(base, caption_cache=base.feature_table("caption_embeddings"))
 
 
-def _settings(args: argparse.Namespace, paths: ProjectPaths):
-    return load_settings(args.params or paths.params_file, _overrides(args))
+def _settings(args: argparse.Namespace, paths: ProjectPaths,
+              overrides: dict[str, object] | None = None) -> Settings:
+    """params.yaml (``--params``) with the options given on the command line as dotted
+    overrides (``None``: not given), validated like a trigger form."""
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    return load_settings(args.params or paths.params_file, {**_overrides(args), **given})
 
 
 def cmd_demo_data(args: argparse.Namespace) -> int:
     from pipelines.collect.demo_data import generate_posts
 
-    posts = generate_posts(args.rows, args.accounts, args.seed)
+    c = _settings(args, _paths(args), {"collect.demo_rows": args.rows,
+                                       "collect.demo_accounts": args.accounts,
+                                       "collect.seed": args.seed}).collect
+    posts = generate_posts(c.demo_rows, c.demo_accounts, c.seed)
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".csv":
@@ -76,7 +83,7 @@ def cmd_stage(args: argparse.Namespace) -> int:
     from pipelines.pipeline import RunContext, run_stage
 
     paths = _paths(args)
-    settings = load_settings(args.params or paths.params_file, _overrides(args))
+    settings = _settings(args, paths)
     context = RunContext(run_key=args.run_key, as_of=_as_of(args.as_of),
                          reports=not args.no_reports)
     record = run_stage(args.command, paths=paths, settings=settings, context=context)
@@ -99,7 +106,7 @@ def cmd_dvc_yaml(args: argparse.Namespace) -> int:
     from pipelines.tasks import get_task
 
     paths = _paths(args)
-    settings = load_settings(args.params or paths.params_file, _overrides(args))
+    settings = _settings(args, paths)
     text = DVC_HEADER + yaml.safe_dump({"stages": dvc_stages(get_task(settings.train.task),
                                                              paths)}, sort_keys=False)
     if args.write:
@@ -158,7 +165,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
     if args.latest_run:
         print(latest_summary(paths))
         return 0
-    settings = load_settings(args.params or paths.params_file, _overrides(args))
+    settings = _settings(args, paths)
     print(format_summary(get_task(settings.train.task), paths))
     return 0
 
@@ -173,20 +180,17 @@ def cmd_registry_history(args: argparse.Namespace) -> int:
 
 
 def cmd_drift(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
     from pipelines.monitor.tasks import check
 
     paths = _paths(args)
-    settings = _settings(args, paths)
-    monitor = replace(settings.monitor, window_end=args.window_end or settings.monitor.window_end,
-                      window_days=args.window_days or settings.monitor.window_days)
+    settings = _settings(args, paths, {"monitor.window_end": args.window_end,
+                                       "monitor.window_days": args.window_days})
     posts = None
     if args.posts:
         from pipelines.collect.formats import read_posts
 
         posts = read_posts(args.posts, args.format).posts
-    decision = check(paths, replace(settings, monitor=monitor), run_key=args.run_key,
+    decision = check(paths, settings, run_key=args.run_key,
                      logical=str(pd.Timestamp.now(tz="UTC")), posts=posts, report=True)
     return _print(decision)
 
@@ -194,11 +198,12 @@ def cmd_drift(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import os
 
-    from pipelines.serve.app import ServeOptions, run_server
+    from pipelines.serve.app import Service, run_server
 
     paths = _paths(args)
-    settings = _settings(args, paths)
-    serve = settings.serve
+    settings = _settings(args, paths, {"serve.host": args.host, "serve.port": args.port,
+                                       "serve.routing": args.routing,
+                                       "register.model_name": args.model_name})
     keys = frozenset(k.strip() for k in os.environ.get("ENGAGEFLOW_API_KEYS", "").split(",")
                      if k.strip())
     if not keys and not args.no_auth:
@@ -206,22 +211,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
                          "pass --no-auth to serve without authentication.")
     if args.no_auth:
         logging.getLogger(__name__).warning("serve: authentication is OFF (--no-auth)")
-    options = ServeOptions(
-        model_name=args.model_name or settings.register.model_name,
-        target=settings.train.target, prediction_log_url=paths.prediction_log_url,
-        tracking_uri=paths.tracking_uri, api_keys=None if args.no_auth else keys,
-        routing=args.routing or serve.routing, sticky_key=serve.sticky_key,
-        challenger_share=serve.challenger_share, exploration_floor=serve.exploration_floor,
-        seed=serve.seed, poll_seconds=serve.poll_seconds,
-        reward_refresh_seconds=serve.reward_refresh_seconds,
-        reward_horizon_hours=serve.reward_horizon_hours, max_body_bytes=serve.max_body_bytes,
-        max_batch=serve.max_batch, log_batch_size=serve.log_batch_size,
-        log_flush_seconds=serve.log_flush_seconds,
-        segment_key=settings.segments.key if settings.segments.enabled else None,
-        segment_min_samples=settings.segments.min_samples, auto_train=serve.auto_train,
-        auto_train_max_rows=serve.auto_train_max_rows, airflow_url=serve.airflow_url or None,
-        project_dir=str(paths.root))
-    run_server(options, host=args.host or serve.host, port=args.port or serve.port)
+    run_server(Service(
+        settings.serve, model_name=settings.register.model_name, task=settings.train.task,
+        maturity_hours=settings.features.maturity_hours, segments=settings.segments,
+        prediction_log_url=paths.prediction_log_url, tracking_uri=paths.tracking_uri,
+        api_keys=None if args.no_auth else keys, project_dir=str(paths.root),
+        freeze_gc=True))
     return 0
 
 
@@ -266,13 +261,13 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
-    demo = sub.add_parser("demo-data", help="write seeded demo posts (canonical schema)")
-    demo.add_argument("--rows", type=_positive_int, default=4000)
-    demo.add_argument("--accounts", type=_positive_int, default=60)
-    demo.add_argument("--seed", type=_non_negative_int, default=42)
+    demo = stage("demo-data", cmd_demo_data, "write seeded demo posts (canonical schema)")
+    demo.add_argument("--rows", type=_positive_int, help="default: params collect.demo_rows")
+    demo.add_argument("--accounts", type=_positive_int,
+                      help="default: params collect.demo_accounts")
+    demo.add_argument("--seed", type=_non_negative_int, help="default: params collect.seed")
     demo.add_argument("--output", default="data/demo_posts.parquet",
                       help="output file, .parquet or .csv")
-    demo.set_defaults(func=cmd_demo_data)
 
     from pipelines.pipeline import PIPELINE
 

@@ -37,26 +37,26 @@ def validate_day(paths: ProjectPaths, settings: Settings, *, day: str, as_of: pd
                  reports: bool = True) -> dict[str, Any]:
     """Validate one day's raw partition and write the validated day."""
     from pipelines.validate.partition import run_validate_partition
-    from pipelines.validate.stage import rules_from_settings
 
     v = settings.validate
     return run_validate_partition(
         data_root=paths.data, run_date=day, row_suite_path=paths.resolve(v.suite),
         table_suite_path=paths.resolve(v.table_suite), as_of=as_of,
-        rules=rules_from_settings(v), with_reports=reports,
+        rules=v, with_reports=reports,
     )
 
 
 def champion_challenger(paths: ProjectPaths, settings: Settings, *, as_of: pd.Timestamp,
                         run_key: str) -> dict[str, Any]:
-    """One daily look of the online champion-challenger test of the target's model."""
+    """One daily look of the online champion-challenger test of the task's model."""
     from pipelines.registry.champion_challenger import run_champion_challenger
 
     return run_champion_challenger(
         prediction_log_url=paths.prediction_log_url, tracking_uri=paths.tracking_uri,
         artifact_root=paths.mlflow_artifacts, model_name=settings.register.model_name,
-        target=settings.train.target, as_of=as_of.to_pydatetime(),
-        settings=settings.champion_challenger, report_dir=paths.champion_challenger,
+        target=settings.train.task, as_of=as_of.to_pydatetime(),
+        settings=settings.champion_challenger,
+        maturity_hours=settings.features.maturity_hours, report_dir=paths.champion_challenger,
         run_key=run_key,
     )
 

@@ -61,16 +61,17 @@ def _boosted_campaign_posts() -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def segment_run(tmp_path_factory):
     """A trained and evaluated global model (LightGBM) on :func:`boosted_campaign_posts`."""
+    from pipelines.config import FeatureSettings
     from pipelines.evaluate.stage import run_evaluate
     from pipelines.features.stage import run_features
     from pipelines.train.stage import run_train
 
     root = tmp_path_factory.mktemp("segments")
     _boosted_campaign_posts().to_parquet(root / "posts.parquet")
-    run_features(root / "posts.parquet", root / "features.parquet")
+    run_features(root / "posts.parquet", root / "features.parquet", settings=FeatureSettings())
     run_train(root / "features.parquet", root / "models", target="likes",
               models=("lightgbm",), hyperparameters={"lightgbm": {"n_estimators": 60}},
-              seed=1, valid_fraction=0.15, test_fraction=0.25)
+              seed=1, valid_fraction=0.15, test_fraction=0.25, cv_folds=0)
     run_evaluate(root / "features.parquet", root / "models", root / "metrics.json")
     return root
 
@@ -91,13 +92,14 @@ def _ridge_champion(paths, *, tracking_uri: str, model_name: str, experiment: st
     """Train, evaluate and register a ridge model on ``paths.validated_posts`` (already
     written) and make it ``@champion`` (register sets ``@challenger``; the promotion gate
     would promote it — here what is tested is what happens to a champion)."""
+    from pipelines.config import FeatureSettings
     from pipelines.evaluate.stage import run_evaluate
     from pipelines.features.stage import run_features
     from pipelines.registry.audit import move_alias
     from pipelines.registry.register import run_register
     from pipelines.train.stage import run_train
 
-    run_features(paths.validated_posts, paths.features)
+    run_features(paths.validated_posts, paths.features, settings=FeatureSettings())
     run_train(paths.features, paths.models, target="likes", models=("ridge",),
               hyperparameters={"ridge": {"alpha": 1.0}}, seed=seed, valid_fraction=0.15,
               test_fraction=0.15, cv_folds=0)

@@ -59,8 +59,8 @@ def weekday_effect(weekday: np.ndarray) -> np.ndarray:
 
 def generate_posts(
     rows: int,
-    accounts: int = 60,
-    seed: int = 42,
+    accounts: int,
+    seed: int,
     *,
     end: pd.Timestamp = END_OF_WINDOW,
     window_days: int = WINDOW_DAYS,

@@ -35,15 +35,15 @@ def collect_partition(
     data_root: Path,
     run_date: str | pd.Timestamp,
     sources: Sequence[str],
-    path: str = "",
-    fmt: str = "canonical",
-    demo_rows: int = 500,
-    demo_accounts: int = 60,
-    seed: int = 42,
-    api_accounts: Mapping[str, Sequence[str]] | None = None,
-    api_base_urls: Mapping[str, str] | None = None,
+    path: str,
+    fmt: str,
+    demo_rows: int,
+    demo_accounts: int,
+    seed: int,
+    api_accounts: Mapping[str, Sequence[str]],
+    api_base_urls: Mapping[str, str],
+    lookback_hours: float,
     watermark_db: Path | None = None,
-    lookback_hours: float = 48.0,
 ) -> dict[str, Any]:
     """Collect the day ``run_date`` from each source in ``sources``.
 

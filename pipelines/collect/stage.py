@@ -28,11 +28,11 @@ def run_collect(
     raw_path: Path,
     *,
     source: str,
-    path: str = "",
-    fmt: str = "canonical",
-    demo_rows: int = 4000,
-    demo_accounts: int = 60,
-    seed: int = 42,
+    path: str,
+    fmt: str,
+    demo_rows: int,
+    demo_accounts: int,
+    seed: int,
 ) -> CollectSummary:
     """Stage runner: collect posts from ``source`` and write the raw layer.
 

@@ -16,7 +16,7 @@ logger = logging.getLogger(__name__)
 
 
 def time_series_folds(
-    posted_at: pd.Series | np.ndarray, k: int = 5, gap: int | str | pd.Timedelta = 0
+    posted_at: pd.Series | np.ndarray, k: int, gap: int | str | pd.Timedelta = 0
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Expanding-window folds by posting time, like scikit-learn's ``TimeSeriesSplit``.
 
@@ -86,7 +86,7 @@ def time_series_cv(
     X: pd.DataFrame,  # noqa: N803
     y: np.ndarray | pd.Series,
     posted_at: pd.Series | np.ndarray,
-    k: int = 5,
+    k: int,
     gap: int | str | pd.Timedelta = 0,
 ) -> dict[str, Any]:
     """Fit a fresh estimator per fold of :func:`time_series_folds` and score its validation.
@@ -97,7 +97,7 @@ def time_series_cv(
         X: Features, one row per post (positionally aligned with ``y`` and ``posted_at``).
         y: Actual counts.
         posted_at: Posting times.
-        k: Number of folds (``evaluate.cv_folds`` in params, default 5).
+        k: Number of folds (``train.cv_folds`` in params).
         gap: See :func:`time_series_folds`.
 
     Returns:

@@ -140,11 +140,11 @@ def sequential_decision(
     champion_losses: Any,
     challenger_losses: Any,
     *,
-    alpha: float = 0.05,
-    mixture_sd: float = 0.05,
-    min_outcomes: int = 200,
-    max_outcomes: int = 0,
-    guardrail_margin: float = 0.25,
+    alpha: float,
+    mixture_sd: float,
+    min_outcomes: int,
+    max_outcomes: int,
+    guardrail_margin: float,
 ) -> dict[str, Any]:
     """Today's decision from every matured per-prediction loss of each arm so far (the
     rules of :func:`decide_from_summaries`).

@@ -120,7 +120,7 @@ class HistoryFallback:
 def account_history_features(
     posts: pd.DataFrame,
     *,
-    maturity_hours: float = 48.0,
+    maturity_hours: float,
     history: pd.DataFrame | None = None,
     fallback: HistoryFallback | None = None,
 ) -> pd.DataFrame:
@@ -187,7 +187,7 @@ class AccountHistory(BaseEstimator, TransformerMixin):
         maturity_hours: Age a post must reach before its outcome is used (>= 0).
     """
 
-    def __init__(self, maturity_hours: float = 48.0) -> None:
+    def __init__(self, maturity_hours: float) -> None:
         self.maturity_hours = maturity_hours
 
     def fit(self, X: pd.DataFrame, y: object = None) -> AccountHistory:  # noqa: N803

@@ -123,9 +123,8 @@ class EngagementFeaturizer(BaseEstimator, TransformerMixin):
         model_cache_dir: Where the exported ONNX text model is kept (re-exported if absent).
     """
 
-    def __init__(self, maturity_hours: float = 48.0, account_history: bool = True,
-                 interactions: bool = True, text_reducer: Any = None,
-                 text_backend: str = "onnx_int8", text_with_account: bool = False,
+    def __init__(self, maturity_hours: float, account_history: bool, interactions: bool,
+                 text_reducer: Any, text_backend: str, text_with_account: bool,
                  model_cache_dir: str | None = None) -> None:
         self.maturity_hours = maturity_hours
         self.account_history = account_history

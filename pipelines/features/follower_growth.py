@@ -57,7 +57,7 @@ POST_FEATURES: tuple[str, ...] = (
 _POST_COLUMNS = ("account_id", "posted_at", "followers_at_post_time", "likes")
 
 
-def account_periods(posts: pd.DataFrame, *, period: str = "7D") -> pd.DataFrame:
+def account_periods(posts: pd.DataFrame, *, period: str) -> pd.DataFrame:
     """One row per (account, platform, period) with the period's features and next growth.
 
     Args:
@@ -116,8 +116,8 @@ def daily_follower_series(
     account_col: str,
     date_col: str,
     followers_col: str,
+    period: str,
     posts_col: str | None = None,
-    period: str = "7D",
 ) -> pd.DataFrame:
     """The period table of :func:`account_periods` from a daily follower series.
 

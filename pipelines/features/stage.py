@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
@@ -29,16 +28,15 @@ CARRIED_COLUMNS: tuple[str, ...] = (*MODEL_INPUT_COLUMNS, "campaign_id", "likes"
                                     "shares")
 
 
-def build_feature_table(posts: pd.DataFrame, settings: FeatureSettings | None = None,
+def build_feature_table(posts: pd.DataFrame, settings: FeatureSettings,
                         **embedding_locations: Path | None) -> pd.DataFrame:
     """Posts → carried columns + ``f_*`` (and ``emb_*``) features, time-ordered.
 
     Args:
         posts: Validated canonical posts.
-        settings: Feature groups (default: all tabular groups, no text).
+        settings: Feature groups (the ``features`` section).
         embedding_locations: ``embedding_cache`` and ``model_cache_dir`` for text.
     """
-    settings = settings or FeatureSettings()
     posts = posts.sort_values(["posted_at", "post_id"], kind="stable").reset_index(drop=True)
     carried = posts[[c for c in CARRIED_COLUMNS if c in posts.columns]]
     return pd.concat([carried, build_features(posts, settings, **embedding_locations)], axis=1)
@@ -48,14 +46,13 @@ def run_features(
     validated_path: Path,
     features_path: Path,
     *,
-    settings: FeatureSettings | None = None,
+    settings: FeatureSettings,
     embedding_cache: Path | None = None,
     model_cache_dir: Path | None = None,
     periods_path: Path | None = None,
 ) -> dict[str, object]:
     """Stage runner: read validated posts, write the feature table and its manifest, and
     (``periods_path``) the (account, period) table of the follower-growth target."""
-    settings = settings or FeatureSettings()
     if embedding_cache is not None and not embedding_cache.exists():
         # an empty cache, so the file a DVC stage declares always exists
         import numpy as np
@@ -82,7 +79,7 @@ def run_features(
     table.to_parquet(features_path, index=False)
     manifest = {"rows": len(table), "feature_columns": tabular_columns(settings),
                 "embedding_columns": len(embedding_columns(settings)),
-                "feature_set_hash": feature_set_hash(settings), "settings": asdict(settings)}
+                "feature_set_hash": feature_set_hash(settings), "settings": settings.model_dump()}
     features_path.with_suffix(".json").write_text(json.dumps(manifest, indent=2))
     logger.info("features: %d rows × %d tabular + %d text features", len(table),
                 len(manifest["feature_columns"]), manifest["embedding_columns"])

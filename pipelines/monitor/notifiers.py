@@ -35,11 +35,11 @@ def notify(
     decision: dict[str, Any],
     *,
     kind: str,
-    webhook_url: str | None = None,
-    smtp_host: str = "localhost",
-    smtp_port: int = 25,
-    sender: str = "engageflow@localhost",
-    recipients: tuple[str, ...] = (),
+    webhook_url: str | None,
+    smtp_host: str,
+    smtp_port: int,
+    sender: str,
+    recipients: tuple[str, ...],
     timeout: float = 10.0,
 ) -> dict[str, Any]:
     """Send ``decision`` through the ``kind`` notifier; returns what was sent, and where.

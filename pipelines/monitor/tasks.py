@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from pipelines.config import Settings, apply_overrides, load_params, settings_from_params
+from pipelines.config import Settings, load_settings
 from pipelines.orchestration import fail_fast_on_bad_input
 from pipelines.paths import ProjectPaths, project_paths
 
@@ -61,7 +61,7 @@ def check(paths: ProjectPaths, settings: Settings, *, run_key: str,
         alias=m.model_alias, window_start=start, window_end=end,
         out_dir=paths.monitoring / f"window_end={end:%Y-%m-%d}", run_key=run_key,
         maturity_hours=settings.features.maturity_hours, min_rows=m.min_rows,
-        drift_share=m.drift_share, min_effect=m.min_effect, chunks=m.chunks,
+        drift_share=m.drift_share, min_effect=m.min_effect.model_dump(), chunks=m.chunks,
         quantile=m.quantile, safety_factor=m.safety_factor,
         calibration_rows=m.calibration_rows, max_error_increase=m.max_error_increase,
         min_outcomes=m.min_outcomes, report_rows=m.report_rows, seed=m.seed, report=report,
@@ -86,8 +86,7 @@ def report(paths: ProjectPaths, settings: Settings, *, run_key: str, summary_pat
 
 def _settings(project_dir: str, form_params: dict[str, Any]) -> tuple[ProjectPaths, Settings]:
     paths = project_paths(project_dir)
-    params = apply_overrides(load_params(paths.params_file), form_params)
-    return paths, settings_from_params(params)
+    return paths, load_settings(paths.params_file, form_params)
 
 
 @fail_fast_on_bad_input

@@ -7,7 +7,7 @@ every prediction (``pipelines.prediction_log``). Each day :func:`run_champion_ch
 1. reads where ``@champion`` and ``@challenger`` point; without a challenger there is
    nothing to test;
 2. joins the logged predictions of both versions with their outcomes that have matured
-   (posts at least ``horizon_hours`` old at ``as_of``), keeping only predictions made since
+   (posts at least ``maturity_hours`` old at ``as_of``), keeping only predictions made since
    the challenger's first one (both arms over the same period) and one per post and arm;
 3. computes each prediction's loss, ``|log1p(predicted) - log1p(actual)|``;
 4. runs the anytime-valid mixture SPRT (``pipelines.evaluate.sequential_test``), which
@@ -110,6 +110,7 @@ def run_champion_challenger(
     target: str,
     as_of: datetime,
     settings: ChampionChallengerConfig,
+    maturity_hours: float,
     report_dir: Path,
     run_key: str,
 ) -> dict[str, Any]:
@@ -122,6 +123,8 @@ def run_champion_challenger(
 
     Args:
         as_of: The run's instant (tz-aware; the DAG run's ``run_after``, never now()).
+        maturity_hours: An outcome counts once its post is this old
+            (``features.maturity_hours``); recorded as ``horizon_hours``.
 
     Returns:
         The decision record: ``decision`` (``promote``, ``keep_testing``, ``rollback``,
@@ -151,7 +154,7 @@ def run_champion_challenger(
     challenger = current_alias_version(model_name, CHALLENGER)
     base = {"model_name": model_name, "target": target, "as_of": as_of.isoformat(),
             "run_key": run_key, "champion_version": champion,
-            "challenger_version": challenger, "horizon_hours": settings.horizon_hours}
+            "challenger_version": challenger, "horizon_hours": maturity_hours}
     if champion is None or challenger is None or champion == challenger:
         record = {**base, "decision": NO_CHALLENGER, "reason": (
             f"nothing to test: @champion {champion}, @challenger {challenger}")}
@@ -161,7 +164,7 @@ def run_champion_challenger(
         log = PredictionLog(prediction_log_url)
         try:
             pairs = log.matured_pairs(model_name=model_name, target=target,
-                                      horizon_hours=settings.horizon_hours, now=as_of)
+                                      horizon_hours=maturity_hours, now=as_of)
         finally:
             log.close()
         arms = arm_losses(pairs, champion_version=champion, challenger_version=challenger)

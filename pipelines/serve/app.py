@@ -20,7 +20,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -30,6 +29,7 @@ from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from pipelines import schema
+from pipelines.config import SegmentsConfig, ServeConfig
 from pipelines.serve.auto_train import AutoTrainer
 from pipelines.serve.metrics import Metrics
 from pipelines.serve.model_store import ModelStore
@@ -127,36 +127,7 @@ class OutcomeBatch(BaseModel):
     outcomes: list[Outcome] = Field(min_length=1)
 
 
-# --- options and wiring --------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class ServeOptions:
-    """Everything the app needs, as plain values (built from ``ServeConfig`` + env)."""
-
-    model_name: str
-    target: str
-    prediction_log_url: str
-    tracking_uri: str | None = None
-    api_keys: frozenset[str] | None = None        # None: auth off
-    routing: str = "sticky"
-    sticky_key: str = "account_id"
-    challenger_share: float = 0.1
-    exploration_floor: float = 0.05
-    seed: int = 0
-    poll_seconds: float = 10.0
-    reward_refresh_seconds: float = 60.0
-    reward_horizon_hours: float = 48.0
-    max_body_bytes: int = 1_000_000
-    max_batch: int = 256
-    log_batch_size: int = 500
-    log_flush_seconds: float = 0.5
-    segment_key: str | None = "campaign_id"      # None: no segment models
-    segment_min_samples: int = 20
-    auto_train: str = "off"                      # off, sync or airflow
-    auto_train_max_rows: int = 20_000
-    airflow_url: str | None = None
-    project_dir: str | None = None
-
+# --- wiring --------------------------------------------------------------------------------
 
 class _TooLarge(Exception):
     pass
@@ -224,31 +195,51 @@ def _input_hash(post: dict[str, Any]) -> str:
 
 
 class Service:
-    """The running parts of one server: models, router, log, metrics, background threads."""
+    """The running parts of one server: models, router, log, metrics, background threads.
 
-    def __init__(self, options: ServeOptions, store: ModelStore | None = None, *,
+    Args:
+        serve: The ``serve`` settings (routing, limits, log writer, auto-train).
+        model_name: Registered model whose ``@champion`` / ``@challenger`` answer.
+        task: What the model predicts (``train.task``); logged with every prediction.
+        maturity_hours: Outcomes count as Thompson rewards once their post is this old
+            (``features.maturity_hours``).
+        segments: The ``segments`` settings: with ``enabled``, platform and segment models
+            answer their posts.
+        prediction_log_url, tracking_uri: Where predictions go and models come from.
+        api_keys: Accepted ``X-API-Key`` values; None turns authentication off.
+        project_dir: The project whose validated store auto-train reads.
+        store: A prepared model store (tests); default: one for ``model_name``.
+        freeze_gc: A server process: after loading, move everything alive into the GC's
+            permanent generation.
+    """
+
+    def __init__(self, serve: ServeConfig, *, model_name: str, task: str,
+                 maturity_hours: float, segments: SegmentsConfig, prediction_log_url: str,
+                 tracking_uri: str | None, api_keys: frozenset[str] | None,
+                 project_dir: str | None, store: ModelStore | None = None,
                  freeze_gc: bool = False) -> None:
         from pipelines.prediction_log import PredictionLog
         from pipelines.serve.log_writer import PredictionLogWriter
 
-        self.options = options
+        self.serve, self.model_name, self.task = serve, model_name, task
+        self.maturity_hours, self.tracking_uri, self.api_keys = (maturity_hours, tracking_uri,
+                                                                 api_keys)
         self.freeze_gc = freeze_gc
         self.metrics = Metrics()
-        self.store = store or ModelStore(options.model_name, on_reload=self._reloaded)
+        self.store = store or ModelStore(model_name, on_reload=self._reloaded)
         self.router: StickyRouter | ThompsonRouter = (
-            ThompsonRouter(options.exploration_floor, options.seed)
-            if options.routing == "thompson" else StickyRouter(options.challenger_share))
-        self.segments = (SegmentModels(options.model_name, segment_key=options.segment_key,
-                                       min_samples=options.segment_min_samples)
-                         if options.segment_key else None)
-        self.trainer = AutoTrainer(options.auto_train, model_name=options.model_name,
-                                   project_dir=options.project_dir,
-                                   max_rows=options.auto_train_max_rows,
-                                   airflow_url=options.airflow_url)
+            ThompsonRouter(serve.exploration_floor, serve.seed)
+            if serve.routing == "thompson" else StickyRouter(serve.challenger_share))
+        self.segments = (SegmentModels(model_name, segment_key=segments.key,
+                                       min_samples=segments.min_samples)
+                         if segments.enabled else None)
+        self.trainer = AutoTrainer(serve.auto_train, model_name=model_name,
+                                   project_dir=project_dir, max_rows=serve.auto_train_max_rows,
+                                   airflow_url=serve.airflow_url)
         self.missing: str | None = None
-        self.log = PredictionLog(options.prediction_log_url)
-        self.writer = PredictionLogWriter(self.log, batch_size=options.log_batch_size,
-                                          flush_seconds=options.log_flush_seconds)
+        self.log = PredictionLog(prediction_log_url)
+        self.writer = PredictionLogWriter(self.log, batch_size=serve.log_batch_size,
+                                          flush_seconds=serve.log_flush_seconds)
         self._stop = threading.Event()
         self._reward_thread: threading.Thread | None = None
         self.metrics.gauges.update({
@@ -269,16 +260,16 @@ class Service:
             self.metrics.reload_failures += 1
 
     def start(self) -> None:
-        if self.options.tracking_uri:
+        if self.tracking_uri:
             from pipelines.registry import tracking
 
-            tracking.connect(self.options.tracking_uri)
+            tracking.connect(self.tracking_uri)
         try:
             self.store.refresh()
         except LookupError as error:  # no model yet: answer 503 until one appears
             self.missing = str(error)
             logger.warning("serve: %s; /predict answers 503 (auto_train=%s)", error,
-                           self.options.auto_train)
+                           self.serve.auto_train)
         if self.segments is not None:
             self.segments.refresh()
             self.store.followers.append(self.segments.refresh)
@@ -287,15 +278,15 @@ class Service:
             # keep them out of the cyclic GC's generations (no walk over them mid-request)
             gc.collect()
             gc.freeze()
-        self.store.start_polling(self.options.poll_seconds)
+        self.store.start_polling(self.serve.poll_seconds)
         self.writer.start()
         if isinstance(self.router, ThompsonRouter):
             self.refresh_rewards()
             self._reward_thread = threading.Thread(target=self._reward_loop, daemon=True,
                                                    name="reward-refresher")
             self._reward_thread.start()
-        logger.info("serve: %s (%s routing), auth %s", self.options.model_name,
-                    self.router.mode, "on" if self.options.api_keys else "OFF")
+        logger.info("serve: %s (%s routing), auth %s", self.model_name,
+                    self.router.mode, "on" if self.api_keys else "OFF")
 
     def stop(self) -> None:
         self._stop.set()
@@ -309,15 +300,14 @@ class Service:
         """Feed the Thompson router the realized rewards of the current versions."""
         if not isinstance(self.router, ThompsonRouter):
             return
-        pairs = self.log.matured_pairs(model_name=self.options.model_name,
-                                       target=self.options.target,
-                                       horizon_hours=self.options.reward_horizon_hours,
+        pairs = self.log.matured_pairs(model_name=self.model_name, target=self.task,
+                                       horizon_hours=self.maturity_hours,
                                        now=datetime.now(UTC))
         versions = {a: m.version for a, m in self.store.arms.items()}
         self.router.update(rewards_by_arm(pairs, versions))
 
     def _reward_loop(self) -> None:
-        while not self._stop.wait(self.options.reward_refresh_seconds):
+        while not self._stop.wait(self.serve.reward_refresh_seconds):
             try:
                 self.refresh_rewards()
             except Exception:  # noqa: BLE001 - routing keeps its last statistics
@@ -328,9 +318,9 @@ class Service:
         training = self.trainer.ensure()
         how = {"off": "train one: `make run`, or trigger the engagement_training DAG",
                "sync": "training started in this server",
-               "airflow": "the engagement_training DAG was triggered"}[self.options.auto_train]
+               "airflow": "the engagement_training DAG was triggered"}[self.serve.auto_train]
         return {"error": "no model to answer with",
-                "missing": self.missing or f"registered model {self.options.model_name!r} "
+                "missing": self.missing or f"registered model {self.model_name!r} "
                                            f"has no @champion",
                 "action": how if training["state"] != "failed" else "training could not "
                 "start", "training": training, "retry_after_seconds": 30}
@@ -341,7 +331,7 @@ class Service:
         if not arms:
             raise NoModelError(self.no_model_detail())
         available = tuple(arms)
-        key = self.options.sticky_key
+        key = self.serve.sticky_key
         groups: dict[str, list[int]] = {}
         values = [post.__dict__ for post in posts]
         statuses: list[dict[str, Any] | None] = [None] * len(values)
@@ -357,7 +347,7 @@ class Service:
         answers: list[dict[str, Any]] = [{}] * len(values)
         records = []
         now = datetime.now(UTC)
-        name, target = self.options.model_name, self.options.target
+        name, task = self.model_name, self.task
         for arm, index in groups.items():
             served = arms.get(arm) or by_segment[arm]
             batch = [values[i] for i in index]
@@ -374,14 +364,14 @@ class Service:
                     "request_id": request_id, "post_id": post["post_id"],
                     "account_id": post["account_id"], "platform": post["platform"],
                     "model_name": name, "model_version": served.version, "arm": arm,
-                    "target": target, "prediction": value,
+                    "target": task, "prediction": value,
                     "features_hash": _features_hash(matrix[j]) if matrix is not None
                     else _input_hash(post),
                     "predicted_at": now,
                     "posted_at": posted_at if posted_at.tzinfo is not None
                     else posted_at.replace(tzinfo=UTC)})
         self.writer.submit(records)
-        return json.dumps({"request_id": request_id, "model_name": name, "target": target,
+        return json.dumps({"request_id": request_id, "model_name": name, "target": task,
                            "predictions": answers}).encode()
 
 
@@ -389,14 +379,9 @@ class NoModelError(Exception):
     """No model exists yet; the detail says what is missing and what was started."""
 
 
-def create_app(options: ServeOptions, *, store: ModelStore | None = None,
-               freeze_gc: bool = False) -> FastAPI:
-    """The FastAPI app for ``options``; models load and threads start with its lifespan.
-
-    ``freeze_gc`` (server processes only) moves everything alive after loading into the
-    GC's permanent generation.
-    """
-    service = Service(options, store, freeze_gc=freeze_gc)
+def create_app(service: Service) -> FastAPI:
+    """The FastAPI app of ``service``; models load and threads start with its lifespan."""
+    serve, api_keys = service.serve, service.api_keys
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -411,14 +396,14 @@ def create_app(options: ServeOptions, *, store: ModelStore | None = None,
                               "@champion / @challenger models of the registry. Send the "
                               f"API key in the `{API_KEY_HEADER}` header.")
     app.state.service = service
-    app.add_middleware(LimitAndMeasure, max_body_bytes=options.max_body_bytes,
+    app.add_middleware(LimitAndMeasure, max_body_bytes=serve.max_body_bytes,
                        metrics=service.metrics)
     header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False)
-    keys = tuple(k.encode() for k in options.api_keys or ())
+    keys = tuple(k.encode() for k in api_keys or ())
 
     # a default, not Annotated: the annotations are strings and `header` is a local
     async def authorized(key: str | None = Depends(header)) -> None:  # noqa: B008
-        if options.api_keys is None:
+        if api_keys is None:
             return
         given = (key or "").encode()
         if not key or not any(hmac.compare_digest(given, k) for k in keys):
@@ -435,9 +420,9 @@ def create_app(options: ServeOptions, *, store: ModelStore | None = None,
     async def predict(body: PredictBody, request: Request) -> Response:
         """Predict the target count for one post or a batch ``{"posts": [...]}``."""
         posts = body.posts if isinstance(body, PostBatch) else [body]
-        if len(posts) > options.max_batch:
+        if len(posts) > serve.max_batch:
             raise HTTPException(status_code=413, detail=(
-                f"batch has {len(posts)} posts; the limit is {options.max_batch} "
+                f"batch has {len(posts)} posts; the limit is {serve.max_batch} "
                 f"(serve.max_batch)"))
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
         try:
@@ -467,10 +452,10 @@ def create_app(options: ServeOptions, *, store: ModelStore | None = None,
         """Liveness and what is served (no key needed)."""
         arms = service.store.arms
         return {"status": "ok" if arms else "no_model" if service.missing else "loading",
-                "model_name": options.model_name,
+                "model_name": service.model_name,
                 "segment_models": {} if service.segments is None else
                 {s.key: m.version for s, m in service.segments.state.models.items()},
-                "target": options.target, "routing": service.router.mode,
+                "target": service.task, "routing": service.router.mode,
                 "arms": {a: m.version for a, m in arms.items()},
                 "paths": {a: m.model.kind for a, m in arms.items()},
                 "log_queue_depth": service.writer.depth}
@@ -484,8 +469,9 @@ def create_app(options: ServeOptions, *, store: ModelStore | None = None,
     return app
 
 
-def run_server(options: ServeOptions, *, host: str, port: int) -> None:
-    """Serve ``options`` with uvicorn (one worker: the log writer and poller are in-process).
+def run_server(service: Service) -> None:
+    """Serve ``service`` on ``serve.host``:``serve.port`` with uvicorn (one worker: the log
+    writer and poller are in-process). Build the service with ``freeze_gc=True``.
 
     The GIL switch interval drops from 5 ms to 1 ms so the background threads (log writer,
     alias poller) can hold up the event loop for at most ~1 ms at a time (tail latency).
@@ -495,5 +481,5 @@ def run_server(options: ServeOptions, *, host: str, port: int) -> None:
     import uvicorn
 
     sys.setswitchinterval(0.001)
-    uvicorn.run(create_app(options, freeze_gc=True), host=host, port=port, log_level="warning",
-                access_log=False)
+    uvicorn.run(create_app(service), host=service.serve.host, port=service.serve.port,
+                log_level="warning", access_log=False)

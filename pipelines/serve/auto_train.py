@@ -34,7 +34,7 @@ class AutoTrainer:
     """Starts at most one first training; :meth:`ensure` says what is happening."""
 
     def __init__(self, mode: str, *, model_name: str, project_dir: str | None,
-                 max_rows: int = 20_000, airflow_url: str | None = None) -> None:
+                 max_rows: int, airflow_url: str | None) -> None:
         if mode not in ("off", "sync", "airflow"):
             raise ValueError(f"AutoTrainer: 'mode' must be off, sync or airflow; got {mode!r}.")
         if mode == "airflow" and not airflow_url:

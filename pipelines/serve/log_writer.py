@@ -28,8 +28,8 @@ class PredictionLogWriter:
         max_queue: Rows held at most; beyond it new rows are dropped (and counted).
     """
 
-    def __init__(self, log: PredictionLog, *, batch_size: int = 500,
-                 flush_seconds: float = 0.5, max_queue: int = 100_000) -> None:
+    def __init__(self, log: PredictionLog, *, batch_size: int, flush_seconds: float,
+                 max_queue: int = 100_000) -> None:
         self.log = log
         self.batch_size = batch_size
         self.flush_seconds = flush_seconds

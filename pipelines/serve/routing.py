@@ -114,7 +114,7 @@ class ThompsonRouter:
 
     mode = "thompson"
 
-    def __init__(self, exploration_floor: float = 0.05, seed: int = 0, *,
+    def __init__(self, exploration_floor: float, seed: int, *,
                  prior_mean: float = -0.5, prior_strength: float = 1.0,
                  prior_shape: float = 1.0, prior_rate: float = 0.25) -> None:
         if not isinstance(exploration_floor, (int, float)) or not 0 <= exploration_floor <= 0.5:

@@ -147,16 +147,14 @@ def score_task(*, project_dir: str, run_id: str, form_params: dict[str, Any]) ->
 
 def _score_from_params(project_dir: str, run_id: str, form_params: dict[str, Any]
                        ) -> dict[str, Any]:
-    from pipelines.config import apply_overrides, load_params, settings_from_params
+    from pipelines.config import load_settings
     from pipelines.paths import project_paths
 
     paths = project_paths(project_dir)
-    settings = settings_from_params(apply_overrides(load_params(paths.params_file),
-                                                    form_params))
-    serve = settings.serve
+    serve = load_settings(paths.params_file, form_params).serve
     if not serve.score_input:
-        raise ValueError("batch_scoring: 'score_input' must name a file or folder of posts; "
-                         "got ''.")
+        raise ValueError("batch_scoring: 'serve.score_input' must name a file or folder of "
+                         "posts; got ''.")
     result = run_score(model_uri=serve.score_model_uri,
                        input_path=paths.resolve(serve.score_input),
                        input_format=serve.score_format,

@@ -52,8 +52,7 @@ class SegmentModels:
         cycle: ``model_name -> segments.json of the last training cycle`` or None.
     """
 
-    def __init__(self, model_name: str, *, segment_key: str = "campaign_id",
-                 min_samples: int = 20,
+    def __init__(self, model_name: str, *, segment_key: str, min_samples: int,
                  list_models: Callable[[str], dict[Segment, dict[str, Any]]] | None = None,
                  load: Callable[[str, str], Any] | None = None,
                  cycle: Callable[[str], dict[str, Any] | None] | None = None) -> None:

@@ -1,6 +1,6 @@
 """Follower growth as a target: train and evaluate on the (account, period) table.
 
-The target (``train.target: follower_growth``) is the growth of log1p(followers) over an
+The target (``train.task: follower_growth``) is the growth of log1p(followers) over an
 account's next period (:mod:`pipelines.features.follower_growth`). It is a heavy-tailed
 difference that is mostly near zero, so the tree models learn it with an absolute-error
 objective (LightGBM ``l1``, XGBoost ``reg:absoluteerror``, HistGradientBoosting
@@ -33,7 +33,7 @@ from pipelines.train.split import labelled, time_split
 
 logger = logging.getLogger(__name__)
 
-#: The target name in params (``train.target``) and the period table's column.
+#: The task name in params (``train.task``) and the period table's column.
 GROWTH_TARGET = "follower_growth"
 #: When a period's growth is known: the prediction is made at the period's end.
 TIME_COLUMN = "period_end"
@@ -89,7 +89,7 @@ def default_growth_hyperparameters(name: str, seed: int) -> dict[str, Any]:
                 "max_leaf_nodes": 15, "min_samples_leaf": 20, "early_stopping": False,
                 "random_state": seed}
     raise ValueError(f"follower-growth model: unknown model {name!r}; choose from "
-                     f"{list(GROWTH_MODELS)} (train.models with train.target: "
+                     f"{list(GROWTH_MODELS)} (train.models with train.task: "
                      f"{GROWTH_TARGET}).")
 
 

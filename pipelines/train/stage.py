@@ -37,7 +37,7 @@ def run_train(
     seed: int,
     valid_fraction: float,
     test_fraction: float,
-    cv_folds: int = 0,
+    cv_folds: int,
     model_cache_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Stage runner: CV on the training part, fit each candidate on it, save, write manifest.

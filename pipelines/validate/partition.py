@@ -16,9 +16,9 @@ import pandas as pd
 from pipelines import schema
 from pipelines.collect import raw_store
 from pipelines.collect.partition import day_bounds
+from pipelines.config import ValidateConfig
 from pipelines.validate.expectations import load_suite
 from pipelines.validate.stage import (
-    DatasetRules,
     raise_on_failures,
     validate_dataset,
     write_outcome,
@@ -59,7 +59,7 @@ def run_validate_partition(
     row_suite_path: Path,
     table_suite_path: Path,
     as_of: pd.Timestamp,
-    rules: DatasetRules,
+    rules: ValidateConfig,
     with_reports: bool = True,
 ) -> dict[str, Any]:
     """Stage runner: validate one day's raw partition, write validated/quarantine/reports.

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from pipelines import schema
+from pipelines.config import ValidateConfig
 from pipelines.validate.expectations import (
     ExpectationOutcome,
     load_suite,
@@ -77,36 +78,6 @@ def split_by_row_outcomes(
             "record": record.to_json(date_format="iso", default_handler=str),
         })
     return posts[~bad], schema.quarantine_frame(rows)
-
-
-@dataclass(frozen=True)
-class DatasetRules:
-    """Dataset-level thresholds (``validate`` section of params.yaml).
-
-    Attributes:
-        min_rows: Minimum accepted rows for the dataset to be usable.
-        max_quarantine_rate: Largest tolerated share of quarantined rows (all stages).
-        max_platform_share: Largest share of accepted rows one platform may hold (1.0 allows
-            a single-platform dataset; lower it to demand a balanced mix).
-        max_null_rate: Column → largest tolerated share of nulls among accepted rows, for
-            optional columns (required ones are row-level rules).
-        min_quality_score: Smallest tolerated data-quality score, 0–100.
-    """
-
-    min_rows: int = 100
-    max_quarantine_rate: float = 0.05
-    max_platform_share: float = 1.0
-    max_null_rate: dict[str, float] = field(default_factory=dict)
-    min_quality_score: float = 0.0
-
-
-def rules_from_settings(settings: Any) -> DatasetRules:
-    """DatasetRules from a :class:`pipelines.config.ValidateConfig`."""
-    return DatasetRules(
-        min_rows=settings.min_rows, max_quarantine_rate=settings.max_quarantine_rate,
-        max_platform_share=settings.max_platform_share, max_null_rate=settings.max_null_rate,
-        min_quality_score=settings.min_quality_score,
-    )
 
 
 #: Optional columns whose completeness enters the quality score.
@@ -223,9 +194,13 @@ def quality_score(accepted: pd.DataFrame, rows_in: int, rows_quarantined: int,
 
 def dataset_failures(
     accepted: pd.DataFrame, rows_in: int, rows_quarantined: int, quality: dict[str, float],
-    rules: DatasetRules,
+    rules: ValidateConfig,
 ) -> list[str]:
-    """Every dataset-level rule the validated data breaks, one description each."""
+    """Every dataset-level rule the validated data breaks, one description each.
+
+    ``rules``: the ``validate`` section (min_rows, max_quarantine_rate, max_platform_share,
+    max_null_rate, min_quality_score).
+    """
     failures = []
     rate = rows_quarantined / max(rows_in, 1)
     if rate > rules.max_quarantine_rate:
@@ -273,7 +248,7 @@ def validate_dataset(
     row_suite: dict[str, Any],
     table_suite: dict[str, Any],
     as_of: pd.Timestamp,
-    rules: DatasetRules,
+    rules: ValidateConfig,
     source: str,
 ) -> ValidationOutcome:
     """Validate posts, merge earlier (collect-time) rejects, apply the dataset rules.
@@ -365,7 +340,7 @@ def run_validate(
     row_suite_path: Path,
     table_suite_path: Path,
     as_of: pd.Timestamp,
-    rules: DatasetRules,
+    rules: ValidateConfig,
     reports_dir: Path | None = None,
 ) -> ValidationSummary:
     """Stage runner: read raw posts (and collect-time rejects), validate, write the layers.

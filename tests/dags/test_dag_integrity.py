@@ -55,17 +55,30 @@ def test_task_graph(dagbag, dag_id):
 
 
 @pytest.mark.parametrize("dag_id", sorted(EXPECTED_EDGES))
-def test_params_have_titles_descriptions_and_match_params_yaml(dagbag, project_root, dag_id):
-    from pipelines.config import flat_defaults, load_params
+def test_form_fields_are_params_keys_with_the_models_schema_and_params_yaml_defaults(
+        dagbag, project_root, dag_id):
+    from pipelines.config import field_schema, form_fields
 
     dag = dagbag.dags[dag_id]
-    defaults = flat_defaults(load_params(project_root / "params.yaml"))
+    fields = form_fields(list(dag.params), project_root / "params.yaml")
     for name in dag.params:
         param_object = dag.params.get_param(name)
-        assert param_object.schema.get("title"), f"Param {name} has no title"
-        assert param_object.description, f"Param {name} has no description"
-        assert param_object.schema.get("type"), f"Param {name} has no type"
-        assert param_object.value == defaults[name], f"Param {name} differs from params.yaml"
+        where = f"{dag_id} ({dag.fileloc}) form field {name}"
+        assert param_object.schema.get("title"), f"{where} has no title"
+        assert param_object.description, f"{where} has no description"
+        assert param_object.schema.get("type"), f"{where} has no type"
+        model = field_schema(name)
+        assert param_object.description == model.pop("description"), f"{where}: description"
+        for key, value in model.items():
+            assert param_object.schema.get(key) == value, f"{where}: {key} differs from the model"
+        assert param_object.value == fields[name]["default"], f"{where} differs from params.yaml"
+
+
+@pytest.mark.parametrize("dag_id", sorted(EXPECTED_EDGES))
+def test_every_form_accepts_its_defaults(dagbag, dag_id):
+    """Trigger is enabled with the defaults: each default passes its own schema."""
+    dag = dagbag.dags[dag_id]
+    dag.params.validate()
 
 
 @pytest.mark.parametrize("path", sorted(DAGS_DIR.glob("*.py")), ids=lambda p: p.name)
@@ -107,8 +120,9 @@ def test_champion_challenger_is_one_daily_decision_without_catchup(dagbag):
     assert [t.task_id for t in dag.tasks] == ["decide"], f"{dag.fileloc}: tasks differ"
     assert dag.schedule == "@daily", f"{dag.fileloc}: schedule is {dag.schedule!r}"
     assert dag.catchup is False and dag.max_active_runs == 1
-    assert set(dag.params) == {"target", "model_name", "horizon_hours", "alpha",
-                               "min_outcomes", "guardrail_margin"}
+    assert set(dag.params) == {"train.task", "register.model_name", "features.maturity_hours",
+                               "champion_challenger.alpha", "champion_challenger.min_outcomes",
+                               "champion_challenger.guardrail_margin"}
 
 
 def test_gate_metrics_literal_matches_the_gate():
@@ -120,9 +134,10 @@ def test_gate_metrics_literal_matches_the_gate():
 
 def test_batch_scoring_is_manual_and_its_formats_match_the_readers(dagbag):
     from pipelines.collect.formats import FORMATS
-    from pipelines.config import SCORE_FORMATS
+    from pipelines.config import FILE_FORMATS
 
     dag = dagbag.dags["batch_scoring"]
     assert type(dag.timetable).__name__ == "NullTimetable", \
         f"batch_scoring ({dag.fileloc}) must only run when triggered"
-    assert SCORE_FORMATS == FORMATS
+    assert FILE_FORMATS == FORMATS
+    assert dag.params.get_param("serve.score_format").schema["enum"] == list(FORMATS)

@@ -4,8 +4,9 @@ import pandas as pd
 import pytest
 
 from pipelines.collect.formats import read_posts
+from pipelines.config import ValidateConfig
 from pipelines.validate.expectations import load_suite
-from pipelines.validate.stage import DatasetRules, validate_dataset
+from pipelines.validate.stage import validate_dataset
 
 pytestmark = pytest.mark.shared_data
 
@@ -29,7 +30,7 @@ def test_real_sample_validates_with_every_row_accounted_for(fmt, shared_data_dir
         row_suite=load_suite(project_root / "expectations/posts_row_contract.json"),
         table_suite=load_suite(project_root / "expectations/posts_table_contract.json"),
         as_of=pd.Timestamp("2026-11-22", tz="UTC"),
-        rules=DatasetRules(min_rows=100, max_quarantine_rate=0.05),
+        rules=ValidateConfig(min_rows=100, max_quarantine_rate=0.05),
         source=str(sample),
     )
     summary = outcome.summary

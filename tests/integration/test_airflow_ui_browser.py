@@ -157,9 +157,9 @@ def test_trigger_from_the_ui_form_and_see_the_run_succeed(standalone, browser, p
         By.CSS_SELECTOR, "button[aria-label='Trigger Dag']"), "the Trigger button")
     trigger[0].click()
     rows = _wait_for(browser, lambda d: [e for e in d.find_elements(
-        By.NAME, "element_demo_rows") if e.is_displayed()], "the Demo rows field")[0]
+        By.NAME, "element_collect.demo_rows") if e.is_displayed()], "the Demo rows field")[0]
     dialog = browser.find_element(By.XPATH, "//*[@role='dialog' and .//*[@name="
-                                  "'element_demo_rows']]")
+                                  "'element_collect.demo_rows']]")
     assert "Demo rows" in dialog.text and "Posts to generate" in dialog.text  # title, help
     assert rows.get_attribute("value") == "4000"
     rows.send_keys(Keys.CONTROL, "a")
@@ -176,7 +176,7 @@ def test_trigger_from_the_ui_form_and_see_the_run_succeed(standalone, browser, p
         "dag_runs"], "a new DAG run (REST)", timeout=60)
     assert len(runs) == 1 and runs[0]["run_type"] == "manual"
     run_id = runs[0]["dag_run_id"]
-    assert runs[0]["conf"]["demo_rows"] == DEMO_ROWS, runs[0]["conf"]
+    assert runs[0]["conf"]["collect.demo_rows"] == DEMO_ROWS, runs[0]["conf"]
     run = api.wait_for_run(DAG_ID, run_id, timeout=600)
     assert run["state"] == "success", f"run {run_id}: {api.run_summary(DAG_ID, run_id)}"
 

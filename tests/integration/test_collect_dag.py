@@ -22,8 +22,8 @@ def collected(airflow_home, tmp_path_factory, demo_posts):
     posts.to_csv(drop, index=False)
     with open(drop, "a", encoding="utf-8") as handle:   # a record that cannot be parsed
         handle.write("bad-1,twitter,acct,,not-a-date,text,hi,0,0,0,0,10,5,0,0" + ",," * 3 + "\n")
-    conf = json.dumps({"sources": ["demo", "file"], "input_path": str(drop),
-                       "input_format": "canonical", "daily_demo_rows": 250})
+    conf = json.dumps({"collect_daily.sources": ["demo", "file"], "collect.path": str(drop),
+                       "collect.format": "canonical", "collect_daily.demo_rows": 250})
     first = run_airflow(["dags", "test", "engagement_collect", "2026-11-20", "-c", conf], env)
     files_after_first = sorted((home / "data" / "01_raw").rglob("*.parquet"))
     run_airflow(["dags", "test", "engagement_collect", "2026-11-20", "-c", conf], env)

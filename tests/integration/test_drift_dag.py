@@ -56,7 +56,8 @@ def _task_states(home) -> dict[str, str]:
 def test_a_quiet_week_does_not_retrain_and_says_so(monitored):
     home, env = monitored
     done = run_airflow(["dags", "test", "drift_monitoring", "-c",
-                        json.dumps({"window_end": "2026-06-29", "window_days": 56})], env)
+                        json.dumps({"monitor.window_end": "2026-06-29",
+                                    "monitor.window_days": 56})], env)
     summary = json.loads((home / "data" / "06_monitoring" / "window_end=2026-06-29" /
                           "drift_summary.json").read_text())
     assert summary["retrain"] is False, summary["reason"]
@@ -79,7 +80,8 @@ def test_a_quiet_week_does_not_retrain_and_says_so(monitored):
 def test_a_shifted_week_triggers_training_with_the_reason(monitored):
     home, env = monitored
     run_airflow(["dags", "test", "drift_monitoring", "-c",
-                 json.dumps({"window_end": "2026-08-29", "window_days": 56})], env)
+                 json.dumps({"monitor.window_end": "2026-08-29",
+                             "monitor.window_days": 56})], env)
     runs = _training_runs(home)
     assert len(runs) == 1, runs
     assert "prediction drift" in runs[0]["reason"]

@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.stack, pytest.mark.timeout(12
 
 DAG_ID = "engagement_training"
 # enough posts that the first model can show it beats the naive baseline (the gate)
-CONF = {"demo_rows": 3000, "models": ["ridge"], "data_seed": 11}
+CONF = {"collect.demo_rows": 3000, "train.models": ["ridge"], "collect.seed": 11}
 
 
 def _logs(stack: Stack, names: tuple[str, ...], lines: int = 25) -> str:

@@ -16,12 +16,13 @@ def two_runs(airflow_home):
     home, env = airflow_home
     # 3,000 posts: the first model must beat the naive baseline with 95 % confidence on
     # its 450 test rows (135 rows of a 900-post run cannot show a 0.04 lead)
-    conf = json.dumps({"demo_rows": 3000, "data_seed": 5, "models": list(MODELS)})
+    conf = json.dumps({"collect.demo_rows": 3000, "collect.seed": 5,
+                       "train.models": list(MODELS)})
     done = run_airflow(["dags", "test", "engagement_training", "-c", conf], env)
     (home / "first-run.log").write_text(done.stdout + done.stderr)
     run_airflow(["dags", "test", "engagement_training", "-c",
-              json.dumps({"demo_rows": 900, "data_seed": 6, "seed": 3,
-                          "models": list(MODELS)})], env)
+              json.dumps({"collect.demo_rows": 900, "collect.seed": 6, "train.seed": 3,
+                          "train.models": list(MODELS)})], env)
     records = sorted((home / "state" / "runs").glob("*/05_reporting/registration.json"),
                      key=lambda p: p.stat().st_mtime)
     return home, env, [json.loads(p.read_text()) for p in records]
@@ -109,6 +110,7 @@ def test_one_parent_run_per_dag_run_with_a_child_per_candidate(two_runs):
 def test_a_bad_param_fails_the_run_with_a_clear_message(two_runs):
     _, env, _ = two_runs
     done = run_airflow(["dags", "test", "engagement_training", "-c",
-                        json.dumps({"demo_rows": 900, "min_rows": 5000})], env, check=False)
+                        json.dumps({"collect.demo_rows": 900, "validate.min_rows": 5000})],
+                       env, check=False)
     output = done.stdout + done.stderr
     assert "900 accepted rows is below validate.min_rows 5000" in output

@@ -17,7 +17,7 @@ SMALL = {"lightgbm": {"n_estimators": 120, "num_leaves": 7}, "ridge": {},
 
 @pytest.fixture(scope="module", params=sorted(SMALL))
 def model(request, demo_posts):
-    table = build_feature_table(demo_posts)
+    table = build_feature_table(demo_posts, FeatureSettings())
     names = tabular_columns(FeatureSettings())
     regressor = make_model(request.param, SMALL[request.param], 0, names).fit(
         feature_matrix(table, names), table["likes"].astype(float))
@@ -26,7 +26,7 @@ def model(request, demo_posts):
 
 @pytest.fixture(scope="module", params=sorted(set(SMALL) & set(MONOTONE_MODELS)))
 def constrained_model(request, demo_posts):
-    table = build_feature_table(demo_posts)
+    table = build_feature_table(demo_posts, FeatureSettings())
     names = tabular_columns(FeatureSettings())
     regressor = make_model(request.param, SMALL[request.param], 0, names).fit(
         feature_matrix(table, names), table["likes"].astype(float))

@@ -43,9 +43,9 @@ def test_an_asset_triggered_run_trains_on_the_validated_store(tmp_path, project_
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
     for day in ("2026-11-01", "2026-11-02"):
         collect_day_task(project_dir=str(project_root), run_id=f"c-{day}",
-                         form_params={"daily_demo_rows": 150}, logical_date=day)
+                         form_params={"collect_daily.demo_rows": 150}, logical_date=day)
         validate_day_task(project_dir=str(project_root), run_id=f"c-{day}",
                           form_params={}, logical_date=day, as_of="2026-11-03T00:00:00Z")
     result = collect_task(project_dir=str(project_root), run_id="t-1",
-                          form_params={"source": "demo"}, asset_triggered=True)
+                          form_params={"collect.source": "demo"}, asset_triggered=True)
     assert (result["source"], result["posts"]) == ("validated", 300)

@@ -19,7 +19,7 @@ Where things live:
   several of them share.
 
 Adding a format: write its module, add it to ``_MODULES`` below, and add its name to
-``pipelines.config.SCORE_FORMATS`` (a literal so DAG parsing stays light; a test checks the
+``pipelines.config.FILE_FORMATS`` (a literal so DAG parsing stays light; a test checks the
 two agree).
 """
 

@@ -104,4 +104,4 @@ def test_cross_validation_reports_each_fold_and_the_spread(posts):
 
 def test_cross_validation_checks_lengths(posts):
     with pytest.raises(ValueError, match="one row per post; got 600, 599 and 600"):
-        time_series_cv(lambda: None, posts, posts["likes"].iloc[1:], posts["posted_at"])
+        time_series_cv(lambda: None, posts, posts["likes"].iloc[1:], posts["posted_at"], k=3)

@@ -3,6 +3,7 @@ import json
 import numpy as np
 import pytest
 
+from pipelines.config import FeatureSettings
 from pipelines.evaluate.stage import run_evaluate
 from pipelines.features.stage import run_features
 from pipelines.train.stage import run_train
@@ -16,10 +17,11 @@ HYPER = {"lightgbm": {"n_estimators": 40, "num_leaves": 7},
 def report(tmp_path_factory, demo_posts):
     root = tmp_path_factory.mktemp("evaluate")
     demo_posts.to_parquet(root / "validated.parquet")
-    run_features(root / "validated.parquet", root / "features.parquet")
+    run_features(root / "validated.parquet", root / "features.parquet",
+                 settings=FeatureSettings())
     run_train(root / "features.parquet", root / "models", target="likes",
               models=("lightgbm", "two_stage_soft"), hyperparameters=HYPER, seed=0,
-              valid_fraction=0.15, test_fraction=0.15)
+              valid_fraction=0.15, test_fraction=0.15, cv_folds=0)
     run_evaluate(root / "features.parquet", root / "models", root / "metrics.json")
     return json.loads((root / "metrics.json").read_text())
 

@@ -94,16 +94,17 @@ def test_the_sequence_is_where_the_likelihood_ratio_reaches_one_over_alpha():
 
 def test_rules_wait_then_decide():
     rng = np.random.default_rng(4)
-    few = sequential_decision(np.abs(rng.normal(0, 0.7, 150)), np.abs(rng.normal(0, 0.3, 900)))
+    few = sequential_decision(np.abs(rng.normal(0, 0.7, 150)), np.abs(rng.normal(0, 0.3, 900)),
+                              **RULES)
     assert few["decision"] == "keep_testing" and "waiting for outcomes" in few["reason"]
 
     better = sequential_decision(np.abs(rng.normal(0, 0.7, 2000)),
-                                 np.abs(rng.normal(0, 0.55, 2000)))
+                                 np.abs(rng.normal(0, 0.55, 2000)), **RULES)
     assert better["decision"] == "promote" and better["cs_high"] < 0
     assert better["log_likelihood_ratio"] > better["threshold_log_lr"]
 
     worse = sequential_decision(np.abs(rng.normal(0, 0.6, 2000)),
-                                np.abs(rng.normal(0, 0.7, 2000)))
+                                np.abs(rng.normal(0, 0.7, 2000)), **RULES)
     assert worse["decision"] == "rollback" and worse["cs_low"] > 0
     assert "significantly worse" in worse["reason"]
 
@@ -111,8 +112,8 @@ def test_rules_wait_then_decide():
 def test_guardrail_rolls_back_a_much_worse_challenger_before_significance():
     champion = np.full(200, 0.5) + np.tile([-0.4, 0.4], 100)  # mean 0.5, large spread
     challenger = champion * 1.3
-    record = sequential_decision(champion, challenger, alpha=0.001, mixture_sd=0.05,
-                                 min_outcomes=200, guardrail_margin=0.25)
+    record = sequential_decision(champion, challenger,
+                                 **{**RULES, "alpha": 0.001, "guardrail_margin": 0.25})
     assert record["cs_low"] < 0 < record["cs_high"], "not significant at alpha 0.001"
     assert record["decision"] == "rollback" and "guardrail breach" in record["reason"]
 
@@ -120,11 +121,11 @@ def test_guardrail_rolls_back_a_much_worse_challenger_before_significance():
 def test_max_outcomes_ends_an_endless_test():
     rng = np.random.default_rng(5)
     losses = np.abs(rng.normal(0, 0.7, 600))
-    record = sequential_decision(losses, losses[::-1].copy(), min_outcomes=200,
-                                 max_outcomes=500)
+    record = sequential_decision(losses, losses[::-1].copy(),
+                                 **{**RULES, "min_outcomes": 200, "max_outcomes": 500})
     assert record["decision"] == "stop_inconclusive"
 
 
 def test_bad_settings_are_named():
     with pytest.raises(ValueError, match="need alpha in"):
-        sequential_decision([1.0] * 5, [1.0] * 5, alpha=0.7)
+        sequential_decision([1.0] * 5, [1.0] * 5, **{**RULES, "alpha": 0.7})

@@ -106,7 +106,7 @@ def test_matches_a_literal_per_post_loop(maturity_hours):
 
 def test_output_is_aligned_float_and_never_nan():
     posts = _random_posts(200, seed=5).set_index(pd.Index(range(1000, 1200)))
-    out = account_history_features(posts)
+    out = account_history_features(posts, maturity_hours=48.0)
     assert list(out.columns) == list(HISTORY_COLUMNS)
     assert out.index.equals(posts.index)
     assert all(dtype == np.float64 for dtype in out.dtypes)
@@ -127,7 +127,7 @@ def test_a_posts_own_likes_never_affect_its_features():
 def test_a_ten_minute_old_post_counts_as_a_post_but_not_as_an_outcome():
     posts = _posts(("a", T0 - 3 * D, 100, 1000), ("a", T0 - pd.Timedelta(minutes=10), 10**6, 1000),
                    ("a", T0, 5, 1000))
-    row = account_history_features(posts).iloc[2]
+    row = account_history_features(posts, maturity_hours=48.0).iloc[2]
     assert row["prev_posts_count"] == 2
     assert row["hours_since_prev_post"] == pytest.approx(10 / 60)
     assert row["account_matured_posts"] == 1 and row["roll_7d_matured_posts"] == 1
@@ -139,8 +139,9 @@ def test_a_ten_minute_old_post_counts_as_a_post_but_not_as_an_outcome():
 def test_the_maturity_boundary_is_inclusive():
     exactly = _posts(("a", T0 - 48 * H, 100, 1000), ("a", T0, 5, 1000))
     just_short = _posts(("a", T0 - 48 * H + pd.Timedelta(seconds=1), 100, 1000), ("a", T0, 5, 1000))
-    assert account_history_features(exactly).iloc[1]["account_matured_posts"] == 1
-    row = account_history_features(just_short).iloc[1]
+    matured = account_history_features(exactly, maturity_hours=48.0).iloc[1]
+    assert matured["account_matured_posts"] == 1
+    row = account_history_features(just_short, maturity_hours=48.0).iloc[1]
     assert row["account_matured_posts"] == 0 and row["history_missing"] == 1
     assert row["prev_posts_count"] == 1
 
@@ -157,7 +158,7 @@ def test_rolling_window_boundaries():
     posts = _posts(("a", T0 - 31 * D, 1, 1000), ("a", T0 - 8 * D, 100, 1000),
                    ("a", T0 - 7 * D, 10_000, 1000), ("a", T0 - 3 * D, 10, 1000),
                    ("a", T0, 5, 1000))
-    row = account_history_features(posts).iloc[-1]
+    row = account_history_features(posts, maturity_hours=48.0).iloc[-1]
     # 7-day window (T0 - 7 d, T0 - 48 h]: its start is exclusive, so only the 3-day-old post.
     assert row["roll_7d_matured_posts"] == 1
     assert row["roll_7d_mean_log_likes"] == pytest.approx(np.log1p(10))
@@ -169,7 +170,7 @@ def test_rolling_window_boundaries():
 
 def test_an_empty_window_falls_back_to_the_accounts_all_time_mean():
     posts = _posts(("a", T0 - 40 * D, 100, 1000), ("a", T0 - 20 * D, 300, 1000), ("a", T0, 5, 1000))
-    row = account_history_features(posts).iloc[-1]
+    row = account_history_features(posts, maturity_hours=48.0).iloc[-1]
     all_time = np.log1p([100, 300]).mean()
     assert row["roll_7d_matured_posts"] == 0 and row["history_missing"] == 0
     assert row["roll_7d_mean_log_likes"] == pytest.approx(all_time)
@@ -179,18 +180,19 @@ def test_an_empty_window_falls_back_to_the_accounts_all_time_mean():
 
 def test_shuffling_the_rows_gives_identical_output():
     posts = _random_posts(500, seed=11)
-    base = account_history_features(posts)
+    base = account_history_features(posts, maturity_hours=48.0)
     shuffled = posts.sample(frac=1.0, random_state=1)
-    pd.testing.assert_frame_equal(account_history_features(shuffled).loc[posts.index], base,
-                                  check_exact=True)
+    pd.testing.assert_frame_equal(
+        account_history_features(shuffled, maturity_hours=48.0).loc[posts.index], base,
+        check_exact=True)
 
 
 def test_other_accounts_posts_do_not_change_an_accounts_features():
     posts = _random_posts(400, seed=13)
     only_a = posts[posts["account_id"] == "a"]
     fb = HistoryFallback.from_posts(posts)
-    alone = account_history_features(only_a, fallback=fb)
-    together = account_history_features(posts, fallback=fb).loc[only_a.index]
+    alone = account_history_features(only_a, maturity_hours=48.0, fallback=fb)
+    together = account_history_features(posts, maturity_hours=48.0, fallback=fb).loc[only_a.index]
     pd.testing.assert_frame_equal(together, alone, check_exact=True)
 
 
@@ -199,7 +201,7 @@ def test_engagement_rate_uses_the_counts_reported_and_skips_zero_followers():
                    ("a", T0 - 4 * D, 100, 0, 0, 0),          # no followers: no rate
                    ("a", T0 - 3 * D, None, 1000),            # no likes: no outcome
                    ("a", T0, 5, 1000))
-    row = account_history_features(posts).iloc[-1]
+    row = account_history_features(posts, maturity_hours=48.0).iloc[-1]
     assert row["account_matured_posts"] == 2 and row["prev_posts_count"] == 3
     assert row["account_mean_engagement_rate_all"] == pytest.approx(0.12)
     assert row["account_mean_log_likes_all"] == pytest.approx(np.log1p(100))
@@ -209,7 +211,7 @@ def test_follower_growth_sign_and_value():
     posts = _posts(("up", T0 - D, 1, 999), ("up", T0, 1, 1999),
                    ("down", T0 - D, 1, 1999), ("down", T0, 1, 999),
                    ("first", T0, 1, 500))
-    growth = account_history_features(posts)["follower_growth_since_prev"]
+    growth = account_history_features(posts, maturity_hours=48.0)["follower_growth_since_prev"]
     assert growth.iloc[1] == pytest.approx(np.log(2))
     assert growth.iloc[3] == pytest.approx(-np.log(2))
     assert growth.iloc[0] == growth.iloc[2] == growth.iloc[4] == 0
@@ -219,7 +221,7 @@ def test_unseen_accounts_get_the_documented_fallback():
     train = _posts(("a", T0 - 9 * D, 99, 1000, 1, 0, "instagram"),
                    ("a", T0 - 8 * D, 999, 1000, 1, 0, "instagram"),
                    ("b", T0 - 9 * D, 9, 100, 1, 0, "twitter"))
-    model = AccountHistory().fit(train)
+    model = AccountHistory(maturity_hours=48.0).fit(train)
     new = _posts(("new", T0, 1, 10, 0, 0, "instagram"), ("new2", T0, 1, 10, 0, 0, "facebook"))
     out = model.transform(new)
     fb = model.fallback_
@@ -237,13 +239,13 @@ def test_unseen_accounts_get_the_documented_fallback():
 
 
 def test_no_history_at_all_still_gives_numbers():
-    out = account_history_features(_posts(("a", T0, None, None)))
+    out = account_history_features(_posts(("a", T0, None, None)), maturity_hours=48.0)
     assert not out.isna().any().any() and out["history_missing"].iloc[0] == 1
 
 
 def test_transform_uses_only_the_fitted_history_as_outcomes():
     train = _posts(("a", T0 - 20 * D, 100, 1000), ("a", T0 - 10 * D, 100, 1000))
-    model = AccountHistory().fit(train)
+    model = AccountHistory(maturity_hours=48.0).fit(train)
     later = _posts(("a", T0, 10**6, 2000), ("a", T0 + 5 * D, 7, 4000)).assign(
         post_id=["n0", "n1"])
     out = model.transform(later)
@@ -273,14 +275,14 @@ def test_history_argument_adds_earlier_outcomes_once():
     history = _posts(("a", T0 - 10 * D, 100, 1000), ("a", T0 - 5 * D, 300, 1000))
     period = pd.concat([history.iloc[[1]], _posts(("a", T0, 5, 1000))], ignore_index=True)
     period.loc[1, "post_id"] = "new"
-    out = account_history_features(period, history=history)
+    out = account_history_features(period, maturity_hours=48.0, history=history)
     assert out.iloc[1]["account_matured_posts"] == 2 and out.iloc[1]["prev_posts_count"] == 2
     assert out.iloc[0]["account_matured_posts"] == 1
 
 
 def test_transform_before_fit_raises():
     with pytest.raises(NotFittedError):
-        AccountHistory().transform(_posts(("a", T0, 1, 1)))
+        AccountHistory(maturity_hours=48.0).transform(_posts(("a", T0, 1, 1)))
 
 
 @pytest.mark.parametrize("bad", [-1, -0.5, float("nan"), float("inf"), True, "48"])
@@ -302,13 +304,14 @@ def test_maturity_message_shows_the_value():
 def test_missing_columns_and_null_keys_are_named():
     posts = _posts(("a", T0, 1, 1))
     with pytest.raises(ValueError, match=r"missing column\(s\) \['followers_at_post_time'\]"):
-        account_history_features(posts.drop(columns=["followers_at_post_time"]))
+        account_history_features(posts.drop(columns=["followers_at_post_time"]),
+                                 maturity_hours=48.0)
     with pytest.raises(ValueError, match=r"AccountHistory.fit: .*\['likes'\]"):
-        AccountHistory().fit(posts.drop(columns=["likes"]))
+        AccountHistory(maturity_hours=48.0).fit(posts.drop(columns=["likes"]))
     with pytest.raises(ValueError, match="'account_id' and 'posted_at' must be non-null"):
-        account_history_features(posts.assign(account_id=None))
+        account_history_features(posts.assign(account_id=None), maturity_hours=48.0)
     with pytest.raises(ValueError, match="'history' must be a pandas DataFrame"):
-        account_history_features(posts, history=[1, 2])
+        account_history_features(posts, maturity_hours=48.0, history=[1, 2])
 
 
 def test_interaction_codes_indicators_and_harmonics():

@@ -42,10 +42,15 @@ def test_text_needs_a_cache_location(demo_posts):
 
 
 @pytest.mark.parametrize("field,value,message", [
-    ("maturity_hours", -1, "'features.maturity_hours' must be a number >= 0; got -1"),
-    ("text_backend", "gpu", "'features.text_backend' must be 'onnx_int8' or 'torch'"),
+    ("maturity_hours", -1, r"'features.maturity_hours' must be a number >= 0; got -1"),
+    ("text_backend", "gpu", r"'features.text_backend' must be 'onnx_int8' or 'torch'"),
+    ("text_components", 0, r"'features.text_components' must be an int in \[1, 384\]; got 0"),
 ])
-def test_settings_are_validated(field, value, message):
+def test_settings_are_validated(project_root, field, value, message):
+    from pipelines.config import load_settings
+
+    with pytest.raises(ValueError, match=message):
+        load_settings(project_root / "params.yaml", {f"features.{field}": value})
     with pytest.raises(ValueError, match=message):
         FeatureSettings(**{field: value})
 
@@ -69,7 +74,7 @@ def test_history_uses_only_matured_earlier_posts():
 def test_featurizer_equals_the_builder_on_its_fitted_posts(demo_posts):
     from pipelines.features.engagement_features import EngagementFeaturizer
 
-    featurizer = EngagementFeaturizer().fit(demo_posts)
+    featurizer = EngagementFeaturizer.from_settings(FeatureSettings()).fit(demo_posts)
     expected = build_features(demo_posts, FeatureSettings())
     np.testing.assert_allclose(featurizer.transform(demo_posts).to_numpy(),
                                expected.to_numpy())
@@ -78,7 +83,8 @@ def test_featurizer_equals_the_builder_on_its_fitted_posts(demo_posts):
 def test_featurizer_ignores_the_outcomes_of_new_posts(demo_posts):
     from pipelines.features.engagement_features import EngagementFeaturizer
 
-    featurizer = EngagementFeaturizer().fit(demo_posts.head(1000))
+    featurizer = EngagementFeaturizer.from_settings(FeatureSettings()).fit(
+        demo_posts.head(1000))
     new = demo_posts.tail(200)
     np.testing.assert_array_equal(featurizer.transform(new).to_numpy(),
                                   featurizer.transform(new.assign(likes=0)).to_numpy())
@@ -89,8 +95,3 @@ def test_text_settings_need_a_fitted_reducer():
 
     with pytest.raises(ValueError, match="need a TextReducer fitted on the training rows"):
         EngagementFeaturizer.from_settings(FeatureSettings(text_embeddings=True))
-
-
-def test_text_components_are_validated():
-    with pytest.raises(ValueError, match=r"'features.text_components' must be an int in"):
-        FeatureSettings(text_components=0)

@@ -40,7 +40,7 @@ def _row(periods: pd.DataFrame, account: str, start: pd.Timestamp) -> pd.Series:
 def test_period_boundaries_are_half_open_weeks_from_monday() -> None:
     posts = _posts(("a", W0, 100), ("a", W0 + 7 * D - pd.Timedelta("1ns"), 110),
                    ("a", W0 + 7 * D, 120))
-    periods = account_periods(posts)
+    periods = account_periods(posts, period="7D")
     assert list(periods["period_start"]) == [W0, W0 + 7 * D]
     assert list(periods["period_end"]) == [W0 + 7 * D, W0 + 14 * D]
     assert list(periods["posts"]) == [2.0, 1.0]
@@ -51,7 +51,7 @@ def test_period_boundaries_are_half_open_weeks_from_monday() -> None:
 def test_target_is_log_growth_to_next_period_last_post() -> None:
     posts = _posts(("a", W0, 100), ("a", W0 + D, 110), ("a", W0 + 8 * D, 150),
                    ("a", W0 + 9 * D, 200))
-    periods = account_periods(posts)
+    periods = account_periods(posts, period="7D")
     first = _row(periods, "a", W0)
     assert first[TARGET] == pytest.approx(np.log1p(200) - np.log1p(110))
     assert first["follower_growth_within"] == pytest.approx(np.log1p(110) - np.log1p(100))
@@ -61,7 +61,7 @@ def test_target_is_log_growth_to_next_period_last_post() -> None:
 
 def test_gap_gives_nan_target_and_growth_per_elapsed_period() -> None:
     posts = _posts(("a", W0, 100), ("a", W0 + 21 * D, 300), ("a", W0 + 28 * D, 330))
-    periods = account_periods(posts)
+    periods = account_periods(posts, period="7D")
     assert len(periods) == 3  # the two empty weeks get no row: followers are not carried
     assert np.isnan(_row(periods, "a", W0)[TARGET])
     third = _row(periods, "a", W0 + 21 * D)
@@ -79,8 +79,8 @@ def test_features_never_read_the_future() -> None:
     changed.loc[2, "content_type"] = "link"
     extra = pd.concat([changed, _posts(("a", W0 + 16 * D, 9_500))], ignore_index=True)
     features = [*BASE_FEATURES, *POST_FEATURES]
-    before = account_periods(base)
-    for after in (account_periods(changed), account_periods(extra)):
+    before = account_periods(base, period="7D")
+    for after in (account_periods(changed, period="7D"), account_periods(extra, period="7D")):
         pd.testing.assert_frame_equal(before[features].iloc[:2], after[features].iloc[:2])
         # Only the target of the period just before the change moves.
         assert before[TARGET].iloc[0] == after[TARGET].iloc[0]
@@ -90,8 +90,9 @@ def test_features_never_read_the_future() -> None:
 def test_accounts_are_independent_and_order_free() -> None:
     a = _posts(("a", W0, 100), ("a", W0 + 8 * D, 150))
     b = _posts(("b", W0 + 2 * D, 7), ("b", W0 + 9 * D, 3), ("b", W0 + 30 * D, 9))
-    alone = account_periods(a)
-    both = account_periods(pd.concat([b, a], ignore_index=True).sample(frac=1, random_state=0))
+    alone = account_periods(a, period="7D")
+    both = account_periods(pd.concat([b, a], ignore_index=True).sample(frac=1, random_state=0),
+                           period="7D")
     pd.testing.assert_frame_equal(alone, both[both["account_id"] == "a"].reset_index(drop=True))
     assert len(both) == 5
 
@@ -99,7 +100,7 @@ def test_accounts_are_independent_and_order_free() -> None:
 def test_post_features_summarise_the_period() -> None:
     posts = _posts(("a", W0, 100, 9, "image"), ("a", W0 + D, 100, 99, "video"),
                    ("a", W0 + 2 * D, 100, 0, "video"), ("a", W0 + 3 * D, 100, 3, "text"))
-    row = account_periods(posts).iloc[0]
+    row = account_periods(posts, period="7D").iloc[0]
     assert row["mean_log_likes"] == pytest.approx(np.mean(np.log1p([9, 99, 0, 3])))
     assert row["total_engagement"] == 111 + 4 * 3
     assert (row["share_image"], row["share_video"], row["share_text"]) == (0.25, 0.5, 0.25)
@@ -108,11 +109,12 @@ def test_post_features_summarise_the_period() -> None:
 
 def test_features_select_known_targets_without_nan() -> None:
     posts = _posts(("a", W0, 100), ("a", W0 + 8 * D, 150), ("b", W0, 10))
-    X, y = follower_growth_features(account_periods(posts))
+    X, y = follower_growth_features(account_periods(posts, period="7D"))
     assert list(X.columns) == [*BASE_FEATURES, *POST_FEATURES]
     assert TARGET not in X.columns and len(X) == len(y) == 1
     assert not X.isna().any().any()
-    X_all, y_all = follower_growth_features(account_periods(posts), labelled_only=False)
+    X_all, y_all = follower_growth_features(account_periods(posts, period="7D"),
+                                            labelled_only=False)
     assert len(X_all) == 3 and y_all.isna().sum() == 2
 
 
@@ -121,14 +123,14 @@ def test_daily_series_matches_posts_table_on_the_same_observations() -> None:
                           "day": ["2026-03-02", "2026-03-04", "2026-03-10", "2026-03-03"],
                           "fol": [100, 110, 130, 5], "n": [3, 1, 2, 4]})
     periods = daily_follower_series(daily, account_col="acct", date_col="day",
-                                    followers_col="fol", posts_col="n")
+                                    followers_col="fol", posts_col="n", period="7D")
     assert list(periods.columns[:4]) == ["account_id", "period_start", "period_end",
                                          "followers"]
     first = _row(periods, "a", W0)
     assert first["posts"] == 4 and first["followers"] == 110
     assert first[TARGET] == pytest.approx(np.log1p(130) - np.log1p(110))
     counted = daily_follower_series(daily, account_col="acct", date_col="day",
-                                    followers_col="fol")
+                                    followers_col="fol", period="7D")
     assert _row(counted, "a", W0)["posts"] == 2  # observed days
     X, _ = follower_growth_features(periods, labelled_only=False)
     assert list(X.columns) == list(BASE_FEATURES)
@@ -148,16 +150,16 @@ def test_bad_period_is_named(period: object) -> None:
 def test_bad_input_is_named() -> None:
     with pytest.raises(ValueError, match=r"account_periods: input is missing column\(s\) "
                                          r"\['likes'\]"):
-        account_periods(_posts(("a", W0, 1)).drop(columns="likes"))
+        account_periods(_posts(("a", W0, 1)).drop(columns="likes"), period="7D")
     with pytest.raises(ValueError, match="must be a pandas DataFrame; got list"):
-        account_periods([1, 2])
+        account_periods([1, 2], period="7D")
     with pytest.raises(ValueError, match="'followers_at_post_time' must be >= 0"):
-        account_periods(_posts(("a", W0, -1)))
+        account_periods(_posts(("a", W0, -1)), period="7D")
     with pytest.raises(ValueError, match="'account_id' and 'posted_at' must be non-null"):
-        account_periods(_posts(("a", W0, 1), (None, W0, 1)))
+        account_periods(_posts(("a", W0, 1), (None, W0, 1)), period="7D")
     with pytest.raises(ValueError, match=r"daily_follower_series: 'd' must hold dates"):
         daily_follower_series(pd.DataFrame({"a": ["x"], "d": ["not a date"], "f": [1]}),
-                              account_col="a", date_col="d", followers_col="f")
+                              account_col="a", date_col="d", followers_col="f", period="7D")
     with pytest.raises(ValueError, match=r"follower_growth_features: input is missing"):
         follower_growth_features(pd.DataFrame({"posts": [1]}))
 
@@ -178,7 +180,8 @@ def test_ira_followers_sample(shared_data_dir) -> None:
     daily = pd.read_csv(shared_data_dir / "ira_followers" / "ira_followers_daily.csv.gz")
     daily = daily[daily["author_id"].isin(daily["author_id"].unique()[:50])]
     periods = daily_follower_series(daily, account_col="author_id", date_col="date",
-                                    followers_col="followers", posts_col="n_posts")
+                                    followers_col="followers", posts_col="n_posts",
+                                    period="7D")
     assert periods["account_id"].nunique() == 50
     assert not periods.duplicated(["account_id", "period_start"]).any()
     X, y = follower_growth_features(periods)

@@ -2,6 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipelines.config import FeatureSettings
 from pipelines.features.post_features import (
     FEATURE_COLUMNS,
     INPUT_COLUMNS,
@@ -49,7 +50,7 @@ def test_missing_input_columns_are_named():
 
 def test_feature_table_is_time_ordered_and_carries_inputs(demo_posts):
     shuffled = demo_posts.sample(frac=1.0, random_state=0)
-    table = build_feature_table(shuffled)
+    table = build_feature_table(shuffled, FeatureSettings())
     assert table["posted_at"].is_monotonic_increasing
     assert set(INPUT_COLUMNS) <= set(table.columns)
     assert {f"f_{c}" for c in FEATURE_COLUMNS} <= set(table.columns)
@@ -58,10 +59,10 @@ def test_feature_table_is_time_ordered_and_carries_inputs(demo_posts):
 
 def test_stage_writes_table_and_manifest(tmp_path, demo_posts):
     demo_posts.to_parquet(tmp_path / "validated.parquet")
-    manifest = run_features(tmp_path / "validated.parquet", tmp_path / "f" / "posts.parquet")
+    manifest = run_features(tmp_path / "validated.parquet", tmp_path / "f" / "posts.parquet",
+                            settings=FeatureSettings())
     assert manifest["rows"] == len(demo_posts)
     from pipelines.features import engagement_features
-    from pipelines.features.settings import FeatureSettings
 
     assert manifest["feature_set_hash"] == engagement_features.feature_set_hash(FeatureSettings())
     assert manifest["feature_columns"] == engagement_features.tabular_columns(FeatureSettings())

@@ -14,6 +14,9 @@ from pipelines.monitor.notifiers import notify
 
 DECISION = {"retrain": True, "reason": "data drift: 3 of 10 features drifted",
             "model": "engagement-likes@champion", "window": "2026-06-22..2026-06-29"}
+#: The notifier arguments a non-email alert does not use.
+NO_EMAIL = {"webhook_url": None, "smtp_host": "localhost", "smtp_port": 25,
+            "sender": "engageflow@localhost", "recipients": ()}
 
 
 @pytest.fixture
@@ -40,7 +43,7 @@ def webhook():
 
 def test_webhook_posts_slack_compatible_json(webhook):
     url, received = webhook
-    sent = notify(DECISION, kind="webhook", webhook_url=f"{url}/hook")
+    sent = notify(DECISION, kind="webhook", **{**NO_EMAIL, "webhook_url": f"{url}/hook"})
     assert sent["status"] == 200
     assert received[0]["type"] == "application/json"
     body = received[0]["body"]
@@ -52,9 +55,9 @@ def test_webhook_posts_slack_compatible_json(webhook):
 def test_webhook_errors_are_raised_not_swallowed(webhook):
     url, _ = webhook
     with pytest.raises(ConnectionError, match="webhook POST failed.*404"):
-        notify(DECISION, kind="webhook", webhook_url=f"{url}/wrong")
+        notify(DECISION, kind="webhook", **{**NO_EMAIL, "webhook_url": f"{url}/wrong"})
     with pytest.raises(ValueError, match="webhook notifier needs a URL"):
-        notify(DECISION, kind="webhook", webhook_url=None)
+        notify(DECISION, kind="webhook", **NO_EMAIL)
 
 
 def _smtp_receiver(messages: list[str]) -> tuple[socket.socket, threading.Thread]:
@@ -97,8 +100,9 @@ def test_email_reaches_an_smtp_server():
     messages: list[str] = []
     listener, thread = _smtp_receiver(messages)
     try:
-        sent = notify(DECISION, kind="email", smtp_host="127.0.0.1",
-                      smtp_port=listener.getsockname()[1], recipients=("ops@example.org",))
+        sent = notify(DECISION, kind="email", webhook_url=None, smtp_host="127.0.0.1",
+                      smtp_port=listener.getsockname()[1], sender="engageflow@localhost",
+                      recipients=("ops@example.org",))
         thread.join(timeout=10)
     finally:
         listener.close()
@@ -109,8 +113,8 @@ def test_email_reaches_an_smtp_server():
 
 def test_log_notifier_and_unknown_kind(caplog):
     with caplog.at_level(logging.WARNING, logger="pipelines.monitor.notifiers"):
-        notify({**DECISION, "retrain": False, "reason": "no drift"}, kind="log")
+        notify({**DECISION, "retrain": False, "reason": "no drift"}, kind="log", **NO_EMAIL)
     assert "no retraining" in caplog.text and "no drift" in caplog.text
     with pytest.raises(ValueError, match="'kind' must be one of \\['log', 'webhook', 'email'\\]; "
                                          "got 'pager'"):
-        notify(DECISION, kind="pager")
+        notify(DECISION, kind="pager", **NO_EMAIL)

@@ -193,4 +193,5 @@ def test_a_naive_as_of_is_refused(store):
             prediction_log_url=f"sqlite:///{root}/predictions.db",
             tracking_uri=f"sqlite:///{root}/mlflow.db", artifact_root=root / "mlartifacts",
             model_name=MODEL, target="likes", as_of=datetime(2026, 3, 5),
-            settings=ChampionChallengerConfig(), report_dir=root / "reports", run_key="x")
+            settings=ChampionChallengerConfig(), maturity_hours=48.0,
+            report_dir=root / "reports", run_key="x")

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from pipelines.config import PromoteConfig
+from pipelines.config import FeatureSettings, PromoteConfig
 from pipelines.evaluate.stage import run_evaluate
 from pipelines.features.model_input import model_input
 from pipelines.features.stage import run_features
@@ -25,9 +25,10 @@ HYPER = {"lightgbm": {"n_estimators": 50, "num_leaves": 7}, "ridge": {"alpha": 1
 def _run_stages(paths: ProjectPaths, posts: pd.DataFrame, seed: int) -> None:
     paths.validated_posts.parent.mkdir(parents=True)
     posts.to_parquet(paths.validated_posts)
-    run_features(paths.validated_posts, paths.features)
+    run_features(paths.validated_posts, paths.features, settings=FeatureSettings())
     run_train(paths.features, paths.models, target="likes", models=("lightgbm", "ridge"),
-              hyperparameters=HYPER, seed=seed, valid_fraction=0.15, test_fraction=0.15)
+              hyperparameters=HYPER, seed=seed, valid_fraction=0.15, test_fraction=0.15,
+              cv_folds=0)
     run_evaluate(paths.features, paths.models, paths.metrics)
 
 

@@ -46,6 +46,30 @@ def api_post(row: dict[str, Any], campaign: str | None = None) -> dict[str, Any]
     return post
 
 
+def make_service(tracking_uri: str | None, prediction_log_url: str, *,
+                 api_keys: frozenset[str] | None, model_name: str = "m",
+                 segments: bool = True, project_dir: str | None = None, **serve: Any) -> Any:
+    """A :class:`Service` for model ``model_name`` (task likes): the ``serve`` settings are
+    the model's defaults with ``serve`` changed, no alias polling, all traffic on
+    @champion and no auto-train unless asked."""
+    from pipelines.config import FeatureSettings, SegmentsConfig, ServeConfig
+    from pipelines.serve.app import Service
+
+    settings = ServeConfig(**{"poll_seconds": 0, "challenger_share": 0.0, "auto_train": "off",
+                              **serve})
+    return Service(settings, model_name=model_name, task="likes",
+                   maturity_hours=FeatureSettings().maturity_hours,
+                   segments=SegmentsConfig(enabled=segments),
+                   prediction_log_url=prediction_log_url, tracking_uri=tracking_uri,
+                   api_keys=api_keys, project_dir=project_dir)
+
+
+@pytest.fixture(name="make_service", scope="session")
+def make_service_fixture():
+    """:func:`make_service`, for tests."""
+    return make_service
+
+
 @pytest.fixture(name="api_post", scope="session")
 def api_post_fixture():
     """:func:`api_post`, for tests."""

@@ -10,24 +10,30 @@ from fastapi.testclient import TestClient
 from mlflow import MlflowClient
 
 from pipelines.prediction_log import PredictionLog
-from pipelines.serve.app import ServeOptions, create_app
+from pipelines.serve.app import create_app
 from pipelines.serve.fast_path import posts_frame
 
 KEY = "test-key-123"
 HEADERS = {"X-API-Key": KEY}
 
 
-def options(registry, tmp_path, **overrides) -> ServeOptions:
-    values = {"model_name": "m", "target": "likes", "tracking_uri": registry["uri"],
-              "prediction_log_url": f"sqlite:///{tmp_path / 'predictions.db'}",
-              "api_keys": frozenset({KEY, "other-key"}), "poll_seconds": 0,
-              "challenger_share": 0.0, "max_batch": 300, "max_body_bytes": 200_000}
-    return ServeOptions(**{**values, **overrides})
+def log_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'predictions.db'}"
 
 
 @pytest.fixture()
-def client(registry, tmp_path):
-    with TestClient(create_app(options(registry, tmp_path))) as client:
+def app(registry, tmp_path, make_service):
+    """``app(**serve)``: the API on the test registry with these ``serve`` settings."""
+    def build(**serve):
+        return create_app(make_service(registry["uri"], log_url(tmp_path),
+                                       api_keys=frozenset({KEY, "other-key"}),
+                                       **{"max_batch": 300, "max_body_bytes": 200_000, **serve}))
+    return build
+
+
+@pytest.fixture()
+def client(app):
+    with TestClient(app()) as client:
         yield client
 
 
@@ -44,7 +50,7 @@ def test_auth_is_required(client, serve_posts, api_posts):
 
 
 @pytest.mark.parametrize("family", ["ridge", "lightgbm", "random_forest"])
-def test_http_predictions_equal_the_batch_path(registry, tmp_path, serve_posts, family, api_posts):
+def test_http_predictions_equal_the_batch_path(registry, app, serve_posts, family, api_posts):
     """Every default model family: the API answers what model.predict(DataFrame) does."""
     client_ = MlflowClient()
     version = registry["versions"][family]
@@ -54,7 +60,7 @@ def test_http_predictions_equal_the_batch_path(registry, tmp_path, serve_posts, 
         model = mlflow.sklearn.load_model(f"models:/m/{version}")
         expected = np.asarray(model.predict(posts_frame(
             [dict(p, posted_at=pd.Timestamp(p["posted_at"])) for p in api_posts(posts)])))
-        with TestClient(create_app(options(registry, tmp_path))) as client:
+        with TestClient(app()) as client:
             assert client.get("/health").json()["paths"]["champion"] == family
             batch = client.post("/predict", json={"posts": api_posts(posts)}, headers=HEADERS)
             assert batch.status_code == 200
@@ -72,10 +78,9 @@ def test_http_predictions_equal_the_batch_path(registry, tmp_path, serve_posts, 
         client_.set_registered_model_alias("m", "champion", registry["versions"]["ridge"])
 
 
-def test_sticky_routing_logging_and_outcomes(registry, tmp_path, serve_posts, api_posts):
-    opts = options(registry, tmp_path, challenger_share=0.5)
+def test_sticky_routing_logging_and_outcomes(registry, app, tmp_path, serve_posts, api_posts):
     posts = api_posts(serve_posts.iloc[600:700])
-    with TestClient(create_app(opts)) as client:
+    with TestClient(app(challenger_share=0.5)) as client:
         first = client.post("/predict", json={"posts": posts}, headers={
             **HEADERS, "X-Request-ID": "req-1"}).json()
         again = client.post("/predict", json={"posts": posts}, headers=HEADERS).json()
@@ -98,7 +103,7 @@ def test_sticky_routing_logging_and_outcomes(registry, tmp_path, serve_posts, ap
         client.app.state.service.writer.flush()
         metrics = client.get("/metrics").text
 
-    log = PredictionLog(opts.prediction_log_url)
+    log = PredictionLog(log_url(tmp_path))
     rows = log.predictions_for(["req-1"])
     assert len(rows) == 100 and set(rows["arm"]) == {"champion", "challenger"}
     assert rows["features_hash"].str.len().eq(16).all()
@@ -141,9 +146,8 @@ def test_size_limits_and_field_level_errors(client, serve_posts, api_posts):
     assert client.get("/openapi.json").json()["paths"]["/predict"]["post"]
 
 
-def test_thompson_mode_serves_both_arms(registry, tmp_path, serve_posts, api_posts):
-    opts = options(registry, tmp_path, routing="thompson", exploration_floor=0.2, seed=4)
-    with TestClient(create_app(opts)) as client:
+def test_thompson_mode_serves_both_arms(app, serve_posts, api_posts):
+    with TestClient(app(routing="thompson", exploration_floor=0.2, seed=4)) as client:
         answers = client.post("/predict", headers=HEADERS, json={
             "posts": api_posts(serve_posts.iloc[600:700])}).json()["predictions"]
         assert client.get("/health").json()["routing"] == "thompson"

@@ -10,7 +10,7 @@ import pytest
 import uvicorn
 from mlflow import MlflowClient
 
-from pipelines.serve.app import ServeOptions, create_app
+from pipelines.serve.app import create_app
 
 KEY = "reload-key"
 
@@ -22,12 +22,11 @@ def free_port() -> int:
 
 
 @pytest.fixture()
-def server(registry, tmp_path):
-    options = ServeOptions(model_name="m", target="likes", tracking_uri=registry["uri"],
-                           prediction_log_url=f"sqlite:///{tmp_path / 'p.db'}",
-                           api_keys=frozenset({KEY}), challenger_share=0.0, poll_seconds=0.2)
+def server(registry, tmp_path, make_service):
+    service = make_service(registry["uri"], f"sqlite:///{tmp_path / 'p.db'}",
+                           api_keys=frozenset({KEY}), poll_seconds=0.2)
     port = free_port()
-    config = uvicorn.Config(create_app(options), host="127.0.0.1", port=port,
+    config = uvicorn.Config(create_app(service), host="127.0.0.1", port=port,
                             log_level="warning", access_log=False)
     uvi = uvicorn.Server(config)
     thread = threading.Thread(target=uvi.run, daemon=True)

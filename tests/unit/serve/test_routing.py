@@ -73,15 +73,15 @@ def test_thompson_converges_to_the_better_arm_and_keeps_the_floor():
 
 
 def test_thompson_is_seeded_and_splits_evenly_without_data():
-    first = [ThompsonRouter(seed=9).choose("", BOTH) for _ in range(1)]
-    a, b = ThompsonRouter(seed=9), ThompsonRouter(seed=9)
+    first = [ThompsonRouter(exploration_floor=0.05, seed=9).choose("", BOTH) for _ in range(1)]
+    a, b = (ThompsonRouter(exploration_floor=0.05, seed=9) for _ in range(2))
     assert [a.choose("", BOTH) for _ in range(300)] == [b.choose("", BOTH) for _ in range(300)]
     assert first
-    even = ThompsonRouter(seed=5).allocation(BOTH, draws=4000)
+    even = ThompsonRouter(exploration_floor=0.05, seed=5).allocation(BOTH, draws=4000)
     assert 0.4 < even["challenger"] < 0.6
-    assert ThompsonRouter(seed=5).choose("", ("champion",)) == "champion"
+    assert ThompsonRouter(exploration_floor=0.05, seed=5).choose("", ("champion",)) == "champion"
     with pytest.raises(ValueError, match="'exploration_floor' must be a number in"):
-        ThompsonRouter(exploration_floor=0.7)
+        ThompsonRouter(exploration_floor=0.7, seed=0)
 
 
 def test_rewards_by_arm_uses_current_versions_only():

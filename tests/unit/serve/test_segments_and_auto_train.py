@@ -12,21 +12,19 @@ from fastapi.testclient import TestClient
 from mlflow import MlflowClient
 
 from pipelines.segments.hierarchy import SEGMENT_TAG
-from pipelines.serve.app import ServeOptions, create_app
+from pipelines.serve.app import create_app
 
 KEY = "k"
 HEADERS = {"X-API-Key": KEY}
 
 
-def _options(uri: str, tmp_path, **overrides) -> ServeOptions:
-    values = {"model_name": "m", "target": "likes", "tracking_uri": uri,
-              "prediction_log_url": f"sqlite:///{tmp_path / 'predictions.db'}",
-              "api_keys": frozenset({KEY}), "poll_seconds": 0, "challenger_share": 0.0}
-    return ServeOptions(**{**values, **overrides})
+def _app(make_service, uri: str, tmp_path, **options):
+    return create_app(make_service(uri, f"sqlite:///{tmp_path / 'predictions.db'}",
+                                   api_keys=frozenset({KEY}), **options))
 
 
 def test_a_platform_model_answers_its_posts_and_says_so(registry, tmp_path, serve_posts,
-                                                        post_models, api_post):
+                                                        post_models, api_post, make_service):
     client = MlflowClient()
     forest = registry["versions"]["random_forest"]
     client.set_model_version_tag("m", forest, SEGMENT_TAG, "platform=instagram")
@@ -35,7 +33,7 @@ def test_a_platform_model_answers_its_posts_and_says_so(registry, tmp_path, serv
         new = serve_posts.iloc[600:]
         insta = new[new["platform"] == "instagram"].iloc[0].to_dict()
         other = new[new["platform"] != "instagram"].iloc[0].to_dict()
-        with TestClient(create_app(_options(registry["uri"], tmp_path))) as api:
+        with TestClient(_app(make_service, registry["uri"], tmp_path)) as api:
             answer = api.post("/predict", headers=HEADERS, json={"posts": [
                 api_post(insta, "spring"), api_post(other)]}).json()["predictions"]
             health = api.get("/health").json()
@@ -56,9 +54,10 @@ def test_a_platform_model_answers_its_posts_and_says_so(registry, tmp_path, serv
     assert health["segment_models"] == {"platform=instagram": forest}
 
 
-def test_no_model_answers_503_naming_what_is_missing(tmp_path, serve_posts, api_post):
+def test_no_model_answers_503_naming_what_is_missing(tmp_path, serve_posts, api_post,
+                                                     make_service):
     uri = f"sqlite:///{tmp_path / 'empty.db'}"
-    with TestClient(create_app(_options(uri, tmp_path, auto_train="off"))) as api:
+    with TestClient(_app(make_service, uri, tmp_path, auto_train="off")) as api:
         response = api.post("/predict", headers=HEADERS,
                             json=api_post(serve_posts.iloc[0].to_dict()))
         health = api.get("/health").json()
@@ -88,14 +87,14 @@ def small_project(tmp_path, project_root):
 
 def test_the_first_prediction_trains_the_first_model_in_the_server(small_project, tmp_path,
                                                                    serve_posts, monkeypatch,
-                                                                   api_post):
+                                                                   api_post, make_service):
     monkeypatch.setenv("ENGAGEFLOW_HOME", str(small_project))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     uri = f"sqlite:///{small_project / '.engageflow' / 'mlflow.db'}"
-    options = _options(uri, tmp_path, model_name="engagement-likes", auto_train="sync",
-                       project_dir=str(small_project), segment_key=None)
+    app = _app(make_service, uri, tmp_path, model_name="engagement-likes", auto_train="sync",
+               project_dir=str(small_project), segments=False)
     post = api_post(serve_posts.iloc[700].to_dict())
-    with TestClient(create_app(options)) as api:
+    with TestClient(app) as api:
         first = api.post("/predict", headers=HEADERS, json=post)
         assert first.status_code == 503
         training = first.json()["detail"]["training"]
@@ -155,6 +154,7 @@ def test_auto_train_airflow_triggers_the_training_dag_over_rest(tmp_path):
 
         os.environ["ENGAGEFLOW_AIRFLOW_PASSWORD"] = "pw"
         trainer = AutoTrainer("airflow", model_name="engagement-likes", project_dir=None,
+                              max_rows=20_000,
                               airflow_url=f"http://127.0.0.1:{server.server_port}")
         status = trainer.ensure()
         again = trainer.ensure()       # at most one training is started
@@ -175,4 +175,5 @@ def test_auto_train_airflow_needs_a_url():
     from pipelines.serve.auto_train import AutoTrainer
 
     with pytest.raises(ValueError, match="needs serve.airflow_url"):
-        AutoTrainer("airflow", model_name="m", project_dir=None)
+        AutoTrainer("airflow", model_name="m", project_dir=None, max_rows=20_000,
+                    airflow_url="")

@@ -1,22 +1,18 @@
 """The `serve` section of params.yaml and the `engageflow serve` edge checks."""
 
-import copy
-
 import pytest
 
 from pipelines.cli import main
-from pipelines.config import load_params, settings_from_params
+from pipelines.config import load_settings
 
 
-@pytest.fixture(scope="module")
-def params(project_root):
-    return load_params(project_root / "params.yaml")
-
-
-def test_serve_section_parses_with_target_substituted(params):
-    serve = settings_from_params(params).serve
+def test_serve_section_parses_with_the_task_substituted(project_root):
+    settings = load_settings(project_root / "params.yaml")
+    serve = settings.serve
     assert serve.routing in ("sticky", "thompson") and serve.host == "127.0.0.1"
-    assert serve.score_model_uri == f"models:/engagement-{params['train']['target']}@champion"
+    assert serve.score_model_uri == f"models:/engagement-{settings.train.task}@champion"
+    comments = load_settings(project_root / "params.yaml", {"train.task": "comments"})
+    assert comments.serve.score_model_uri == "models:/engagement-comments@champion"
 
 
 @pytest.mark.parametrize(("key", "value", "match"), [
@@ -24,15 +20,19 @@ def test_serve_section_parses_with_target_substituted(params):
     ("challenger_share", 1.2, r"'serve.challenger_share' must be a number in \[0, 1\]; got 1.2"),
     ("exploration_floor", 0.6, r"'serve.exploration_floor' must be a number in \[0, 0.5\]"),
     ("max_batch", 0, r"'serve.max_batch' must be an int in \[1, 10000\]; got 0"),
-    ("score_format", "xml", r"'serve.score_format' must be one of \['canonical'"),
+    ("score_format", "xml", r"'serve.score_format' must be 'canonical', 'instagram_graph'"),
     ("score_model_uri", "runs:/x", r"'serve.score_model_uri' must be a registry URI"),
-    ("colour", "red", r"unknown key\(s\) \['colour'\] in 'serve'"),
+    ("auto_train", "airflow", r"'serve.airflow_url' must be the Airflow API server URL when "
+                              r"serve.auto_train is 'airflow'; got ''"),
 ])
-def test_bad_serve_settings_name_key_rule_and_value(params, key, value, match):
-    bad = copy.deepcopy(params)
-    bad["serve"][key] = value
+def test_bad_serve_settings_name_key_rule_and_value(project_root, key, value, match):
     with pytest.raises(ValueError, match=match):
-        settings_from_params(bad)
+        load_settings(project_root / "params.yaml", {f"serve.{key}": value})
+
+
+def test_an_unknown_serve_key_is_named(project_root):
+    with pytest.raises(ValueError, match=r"unknown key 'serve.colour'; allowed in 'serve'"):
+        load_settings(project_root / "params.yaml", {"serve.colour": "red"})
 
 
 def test_serve_refuses_to_start_without_api_keys(monkeypatch, capsys, project_root):

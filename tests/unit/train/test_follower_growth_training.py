@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from pipelines import stages
-from pipelines.config import settings_from_params
+from pipelines.config import FeatureSettings, load_settings
 from pipelines.paths import ProjectPaths
 from pipelines.train.follower_growth_training import (
     FEATURES,
@@ -30,7 +30,8 @@ def periods_path(tmp_path_factory):
     folder = tmp_path_factory.mktemp("growth")
     generate_posts(3000, accounts=40, seed=11).to_parquet(folder / "posts.parquet")
     run_features(folder / "posts.parquet", folder / "features.parquet",
-                 periods_path=folder / "periods.parquet")
+                 periods_path=folder / "periods.parquet",
+                 settings=FeatureSettings())
     return folder / "periods.parquet"
 
 
@@ -77,12 +78,9 @@ def test_a_model_that_cannot_learn_growth_is_refused(periods_path, tmp_path):
     with pytest.raises(ValueError, match=r"models \['mlp'\] cannot learn target"):
         run_train_growth(periods_path, tmp_path, models=("mlp",), hyperparameters={},
                          seed=0, valid_fraction=0.15, test_fraction=0.2)
-    from pipelines.config import load_params
-
-    params = load_params("params.yaml")
-    params["train"].update(target="follower_growth", models=["two_stage_soft"])
     with pytest.raises(ValueError, match="'train.models' must be models that can learn"):
-        settings_from_params(params)
+        load_settings("params.yaml", {"train.task": "follower_growth",
+                                      "train.models": ["two_stage_soft"]})
 
 
 def test_missing_period_columns_are_named(periods_path, tmp_path):
@@ -101,17 +99,14 @@ def test_growth_metrics_are_on_the_log_difference():
 
 
 def test_stages_register_a_growth_model_and_summarize_it(tmp_path, monkeypatch, demo_posts):
-    """The stage functions every driver calls, with target follower_growth, into MLflow."""
-    from pipelines.config import load_params
+    """The stage functions every driver calls, with task follower_growth, into MLflow."""
     from pipelines.summary import format_summary
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     paths = ProjectPaths(root=tmp_path, state=tmp_path / "state", data=tmp_path / "data")
-    params = load_params("params.yaml")
-    params["train"].update(target="follower_growth", models=["ridge", "lightgbm"],
-                           lightgbm={"n_estimators": 60})
-    params["register"]["model_name"] = "engagement-{target}"
-    settings = settings_from_params(params)
+    settings = load_settings("params.yaml", {
+        "train.task": "follower_growth", "train.models": ["ridge", "lightgbm"],
+        "train.lightgbm": {"n_estimators": 60}, "register.model_name": "engagement-{task}"})
     paths.validated_posts.parent.mkdir(parents=True)
     demo_posts.to_parquet(paths.validated_posts)
     (paths.validated_posts.parent / "validation.json").write_text(json.dumps(
@@ -119,7 +114,7 @@ def test_stages_register_a_growth_model_and_summarize_it(tmp_path, monkeypatch, 
     stages.features(paths, settings)
     stages.train(paths, settings)
     stages.evaluate(paths)
-    record = stages.register(paths, settings, params, run_key="growth-test")
+    record = stages.register(paths, settings, run_key="growth-test")
     assert record["model_name"] == "engagement-follower_growth"
     gate = stages.promote(paths, settings, run_key="growth-test")
     assert gate["mode"] == "first_model" and gate["decision"] == "promote", gate["reasons"]

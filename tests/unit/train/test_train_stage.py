@@ -4,6 +4,7 @@ import joblib
 import numpy as np
 import pytest
 
+from pipelines.config import FeatureSettings
 from pipelines.features.stage import read_manifest, run_features
 from pipelines.train.model_zoo import make_model
 from pipelines.train.stage import feature_matrix, run_train
@@ -14,7 +15,8 @@ HYPER = {"lightgbm": {"n_estimators": 60, "num_leaves": 7}, "ridge": {"alpha": 1
 @pytest.fixture
 def features_path(tmp_path, demo_posts):
     demo_posts.to_parquet(tmp_path / "validated.parquet")
-    run_features(tmp_path / "validated.parquet", tmp_path / "features.parquet")
+    run_features(tmp_path / "validated.parquet", tmp_path / "features.parquet",
+                 settings=FeatureSettings())
     return tmp_path / "features.parquet"
 
 
@@ -76,10 +78,11 @@ def test_a_target_a_source_does_not_report_trains_on_the_rows_that_have_it(tmp_p
     posts = demo_posts.copy()
     posts.loc[posts.index[:300], "comments"] = None  # e.g. a scrape without comments
     posts.to_parquet(tmp_path / "validated.parquet")
-    run_features(tmp_path / "validated.parquet", tmp_path / "features.parquet")
+    run_features(tmp_path / "validated.parquet", tmp_path / "features.parquet",
+                 settings=FeatureSettings())
     manifest = run_train(tmp_path / "features.parquet", tmp_path / "m", target="comments",
                          models=("ridge",), hyperparameters={}, seed=0, valid_fraction=0.15,
-                         test_fraction=0.15)
+                         test_fraction=0.15, cv_folds=0)
     assert manifest["rows"] == len(posts) - 300
     assert manifest["rows_without_target"] == 300
     model = joblib.load(tmp_path / "m" / "ridge.joblib")
@@ -88,7 +91,6 @@ def test_a_target_a_source_does_not_report_trains_on_the_rows_that_have_it(tmp_p
 
 def test_caption_embeddings_reach_the_registered_model(tmp_path, demo_posts, monkeypatch):
     """Text on: the SVD is fitted on training rows and the model embeds captions itself."""
-    from pipelines.features.settings import FeatureSettings
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     posts = demo_posts.head(300)
@@ -99,7 +101,8 @@ def test_caption_embeddings_reach_the_registered_model(tmp_path, demo_posts, mon
                  model_cache_dir=tmp_path / "models-cache")
     manifest = run_train(tmp_path / "features.parquet", tmp_path / "m", target="likes",
                          models=("ridge",), hyperparameters={}, seed=0, valid_fraction=0.15,
-                         test_fraction=0.15, model_cache_dir=tmp_path / "models-cache")
+                         test_fraction=0.15, cv_folds=0,
+                         model_cache_dir=tmp_path / "models-cache")
     model = joblib.load(tmp_path / "m" / "ridge.joblib")
     featurizer = model[0]
     assert featurizer.feature_names_[-4:] == [f"text_svd_{i}" for i in range(4)]

@@ -4,10 +4,10 @@ import pandas as pd
 import pytest
 
 from pipelines import schema
+from pipelines.config import ValidateConfig
 from pipelines.validate.expectations import load_suite
 from pipelines.validate.stage import (
     DataContractError,
-    DatasetRules,
     dataset_failures,
     quality_score,
     run_validate,
@@ -24,7 +24,7 @@ def suites(project_root):
             load_suite(project_root / "expectations/posts_table_contract.json"))
 
 
-RULES = DatasetRules(min_rows=100, max_quarantine_rate=0.05)
+RULES = ValidateConfig(min_rows=100, max_quarantine_rate=0.05)
 
 
 def _validate(posts, suites, rules=RULES):
@@ -158,7 +158,7 @@ def test_split_superseded_keeps_the_later_row_on_equal_collection_times(demo_pos
 
 
 def test_platform_share_and_null_rate_rules(demo_posts, suites):
-    rules = DatasetRules(min_rows=100, max_quarantine_rate=0.05, max_platform_share=0.3,
+    rules = ValidateConfig(min_rows=100, max_quarantine_rate=0.05, max_platform_share=0.3,
                          max_null_rate={"campaign_id": 0.1, "comments": 1.0})
     _, _, failures = _validate(demo_posts, suites, rules)
     text = "\n".join(failures)
@@ -178,7 +178,7 @@ def test_quality_score_components(demo_posts):
     expected = 100 * (quality["validity"] + quality["completeness"] + quality["uniqueness"]) / 3
     assert quality["score"] == pytest.approx(expected, abs=0.02)
     failures = dataset_failures(demo_posts, len(demo_posts), 0, quality,
-                                DatasetRules(min_quality_score=99.9))
+                                ValidateConfig(min_quality_score=99.9))
     assert any("data quality score" in f for f in failures)
 
 

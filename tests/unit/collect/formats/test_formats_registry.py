@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pipelines.collect import formats
 from pipelines.collect.formats import FORMAT_SPECS, FORMATS, FileFormat
-from pipelines.config import SCORE_FORMATS
+from pipelines.config import FILE_FORMATS
 
 
 def test_formats_are_the_documented_ones() -> None:
@@ -27,5 +27,5 @@ def test_every_registered_format_has_a_name_help_and_reader() -> None:
 
 
 def test_registry_names_equal_the_config_literal() -> None:
-    # pipelines.config keeps SCORE_FORMATS literal so DAG parsing stays light.
-    assert SCORE_FORMATS == FORMATS
+    # pipelines.config keeps FILE_FORMATS literal so DAG parsing stays light.
+    assert FILE_FORMATS == FORMATS

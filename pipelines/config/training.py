@@ -1,0 +1,164 @@
+"""Settings of training and its gate: ``train``, ``register``, ``segments``, ``promote``."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from pipelines.config.errors import rule_error
+from pipelines.config.names import GROWTH_MODELS, GateMetric, ModelName, TaskName
+from pipelines.config.section import Flag, Int, Number, Section, Text
+
+
+class LightGBMParams(Section):
+    """``train.lightgbm``: small trees, slow learning (the demo set has ~3k training rows)."""
+
+    n_estimators: Int = Field(500, ge=1, le=100_000, title="Trees")
+    learning_rate: Number = Field(0.02, gt=0, le=1, title="Learning rate")
+    num_leaves: Int = Field(7, ge=2, le=131_072, title="Leaves per tree")
+    min_child_samples: Int = Field(50, ge=1, title="Rows per leaf")
+    subsample: Number = Field(0.8, gt=0, le=1, title="Row subsample")
+    subsample_freq: Int = Field(1, ge=0, title="Subsample every k trees")
+    colsample_bytree: Number = Field(0.8, gt=0, le=1, title="Column subsample")
+
+
+class RidgeParams(Section):
+    """``train.ridge``."""
+
+    alpha: Number = Field(1.0, ge=0, title="L2 penalty")
+
+
+#: The models whose hyperparameters have a sub-section of ``train``.
+HYPERPARAMETER_SECTIONS: tuple[str, ...] = ("lightgbm", "ridge")
+
+
+class TrainConfig(Section):
+    """What to learn and how (``train``)."""
+
+    task: TaskName = Field(
+        "likes", title="Task", description="What to predict: likes, comments or shares "
+        "(log1p regression), or follower_growth (next period's growth of log1p followers). "
+        "Each task has its own registered model.")
+    models: tuple[ModelName, ...] = Field(
+        ("ridge", "lightgbm", "random_forest"), min_length=1, title="Candidate models",
+        description="Model families to train; what pays on real data: docs/quality.md.")
+    cv_folds: Int = Field(
+        5, ge=0, title="CV folds", description="Expanding-window time-series CV on the "
+        "training part (0: none).",
+        json_schema_extra={"rule": "0 (no cross-validation) or an int >= 2"})
+    seed: Int = Field(42, ge=0, title="Training seed", description="Seed of every estimator.")
+    valid_fraction: Number = Field(0.15, ge=0.05, le=0.5, title="Validation fraction",
+                                   description="Share of posts (before the test part) the "
+                                   "candidates are chosen on.")
+    test_fraction: Number = Field(0.15, ge=0.05, le=0.5, title="Test fraction",
+                                  description="Newest share of posts held out for testing.")
+    lightgbm: LightGBMParams = Field(default_factory=LightGBMParams, title="LightGBM")
+    ridge: RidgeParams = Field(default_factory=RidgeParams, title="Ridge")
+
+    @field_validator("cv_folds")
+    @classmethod
+    def _no_single_fold(cls, value: int) -> int:
+        if value == 1:
+            raise ValueError("one fold is no cross-validation")
+        return value
+
+    @model_validator(mode="after")
+    def _growth_models(self) -> TrainConfig:
+        if self.task == "follower_growth" and any(m not in GROWTH_MODELS for m in self.models):
+            raise rule_error("train.models",
+                             f"models that can learn follower growth: {list(GROWTH_MODELS)}",
+                             list(self.models))
+        return self
+
+    @property
+    def hyperparameters(self) -> dict[str, dict[str, Any]]:
+        """Each candidate model's hyperparameters from its sub-section (``{}``: the zoo's
+        defaults)."""
+        return {m: getattr(self, m).model_dump() if m in HYPERPARAMETER_SECTIONS else {}
+                for m in self.models}
+
+
+class RegisterConfig(Section):
+    """Where the chosen model is tracked and registered (``register``)."""
+
+    model_name: Text = Field(
+        "engagement-{task}", pattern=r"^([A-Za-z0-9_-]|\{task\})+$",
+        title="Registered model name", description="MLflow registered model that receives "
+        "the versions; {task} becomes train.task.",
+        json_schema_extra={"rule": "letters, digits, '-' or '_' (and '{task}', replaced by "
+                                   "train.task)"})
+    experiment: Text = Field("engageflow", min_length=1, title="MLflow experiment",
+                             description="Experiment of the training runs.")
+
+
+class SegmentsConfig(Section):
+    """Per-platform and per-campaign models with fallback (``segments``; docs/segments.md)."""
+
+    enabled: Flag = Field(True, title="Segment models",
+                          description="Train platform and segment models after the global "
+                          "one.")
+    key: Literal["campaign_id", "account_id"] = Field(
+        "campaign_id", title="Segment key", description="The most specific level.")
+    min_samples: Int = Field(20, ge=2, title="Minimum training rows",
+                             description="Labelled training rows a platform/segment needs "
+                             "for its own model.")
+    min_holdout: Int = Field(10, ge=2, title="Minimum holdout rows",
+                             description="Holdout rows it needs before the gate may say it "
+                             "beats the level above.")
+    retrain_after: Int = Field(50, ge=2, title="Retrain after",
+                               description="New labelled posts since its model's training "
+                               "that trigger a retrain.")
+    only: tuple[Text, ...] = Field(
+        (), title="Segments to retrain", description="Platform / campaign models to "
+        "(re)train, e.g. platform=instagram or campaign=spring-sale. Empty: every segment "
+        "due (enough new labelled posts) or without a model yet.",
+        json_schema_extra={"rule": "a list of segment keys such as 'platform=instagram' or "
+                                   "'campaign=spring-sale'"})
+
+    @field_validator("only")
+    @classmethod
+    def _segment_keys(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if any(k != "global" and "=" not in k for k in value):
+            raise ValueError("not a segment key")
+        return value
+
+
+class PromoteConfig(Section):
+    """The offline promotion gate (``promote``; docs/promotion.md)."""
+
+    metric: Literal["mae_log", "rmse_log"] = Field(
+        "mae_log", title="Primary metric", description="Per-row loss: mae_log (|log1p "
+        "error|) or rmse_log.")
+    secondary_metrics: tuple[GateMetric, ...] = Field(
+        ("rmse_log", "mae_raw", "spearman"), title="Secondary metrics",
+        description="Must stay non-inferior.")
+    confidence: Number = Field(0.95, ge=0.5, lt=1, title="Confidence",
+                               description="Level of the two-sided paired-bootstrap "
+                               "interval.")
+    resamples: Int = Field(2000, ge=100, le=100_000, title="Bootstrap resamples")
+    bootstrap_unit: Literal["row", "account"] = Field(
+        "row", title="Bootstrap unit", description="row, or account (resample whole "
+        "accounts, whose posts' errors are correlated: wider, more honest intervals).")
+    min_delta: Number = Field(0.0, ge=0, title="Minimum improvement",
+                              description="Promote only if the improvement's lower bound "
+                              "exceeds this (metric units).")
+    non_inferiority_margin: Number = Field(
+        0.05, ge=0, lt=1, title="Non-inferiority margin",
+        description="RELATIVE: the worst interval end of a secondary metric or a slice at "
+        "most this much worse than the champion's (0.05 = 5 %).")
+    min_slice_rows: Int = Field(100, ge=1, title="Minimum slice rows",
+                                description="Slices with fewer holdout rows are reported, "
+                                "not gated.")
+    slice_by: Text = Field("platform", min_length=1, title="Slice by",
+                           description="Column of the feature table the slices come from.")
+    seed: Int = Field(0, ge=0, title="Bootstrap seed")
+    max_mae_log: Number = Field(1.5, gt=0, title="Max mae_log (first model)",
+                                description="Absolute threshold of the first model (no "
+                                "champion yet).")
+    min_spearman: Number = Field(0.3, ge=-1, le=1, title="Min Spearman (first model)",
+                                 description="Absolute threshold of the first model.")
+    min_baseline_improvement: Number = Field(
+        0.0, title="Min improvement over the baseline (first model)",
+        description="The first model's lower bound of improvement over the account-median "
+        "baseline must exceed this.")
