@@ -87,12 +87,10 @@ def cmd_stage(args: argparse.Namespace) -> int:
     context = RunContext(run_key=args.run_key, as_of=_as_of(args.as_of),
                          reports=not args.no_reports)
     record = run_stage(args.command, paths=paths, settings=settings, context=context)
-    if args.command == "promote":
-        from pipelines.registry.promotion import format_gate
+    if args.command == "promote":         # the gate's verdict is the summary's last word
         from pipelines.summary import format_summary
         from pipelines.tasks import get_task
 
-        print(format_gate(record))
         print(format_summary(get_task(settings.train.task), paths))
         return 0
     return _print(record)

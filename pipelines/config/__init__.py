@@ -15,8 +15,6 @@ from pipelines.config.names import (
     DAILY_SOURCES,
     DRIFT_METHODS,
     FILE_FORMATS,
-    GATE_METRICS,
-    GROWTH_MODELS,
     KNOWN_MODELS,
     NOTIFIER_KINDS,
     RUN_NOTE_KEYS,
@@ -42,8 +40,8 @@ from pipelines.config.training import (
 )
 
 __all__ = [
-    "API_SOURCES", "DAILY_SOURCES", "DRIFT_METHODS", "FILE_FORMATS", "GATE_METRICS",
-    "GROWTH_MODELS", "KNOWN_MODELS", "NOTIFIER_KINDS", "RUN_NOTE_KEYS", "TASK_NAMES",
+    "API_SOURCES", "DAILY_SOURCES", "DRIFT_METHODS", "FILE_FORMATS",
+    "KNOWN_MODELS", "NOTIFIER_KINDS", "RUN_NOTE_KEYS", "TASK_NAMES",
     "VALIDATED_POSTS_ASSET", "ChampionChallengerConfig", "CollectConfig", "CollectDailyConfig",
     "FeatureSettings", "LightGBMParams", "MinEffect", "MonitorConfig", "PromoteConfig",
     "RegisterConfig", "RidgeParams", "SegmentsConfig", "ServeConfig", "Settings",

@@ -8,21 +8,16 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-#: The model zoo's names (pipelines.train.model_zoo.MODEL_NAMES).
-ModelName = Literal["ridge", "random_forest", "xgboost", "lightgbm", "hist_gradient_boosting",
-                    "mlp", "two_stage_hard", "two_stage_soft"]
-KNOWN_MODELS: tuple[str, ...] = get_args(ModelName)
+from pipelines.tasks import TASK_NAMES, get_task
 
-#: The families that can learn follower growth (pipelines.train.follower_growth_training.
-#: GROWTH_MODELS).
-GROWTH_MODELS: tuple[str, ...] = (
-    "ridge", "lightgbm", "xgboost", "random_forest", "hist_gradient_boosting")
+#: What a model can learn: the tasks of the registry (pipelines.tasks), one registered
+#: model each. Task modules are light to import (no ML library at import time).
+TaskName = Literal[TASK_NAMES]  # type: ignore[valid-type]
 
-#: What a model can learn, one registered model each: counts (log1p regression) and the
-#: growth of log1p(followers) over an account's next period. (Literal for now; to be read
-#: from the task registry.)
-TaskName = Literal["likes", "comments", "shares", "follower_growth"]
-TASK_NAMES: tuple[str, ...] = get_args(TaskName)
+#: Every model family some task can learn (each task says which are its own).
+KNOWN_MODELS: tuple[str, ...] = tuple(dict.fromkeys(
+    family for name in TASK_NAMES for family in get_task(name).families))
+ModelName = Literal[KNOWN_MODELS]  # type: ignore[valid-type]
 
 #: File layouts the readers know (pipelines.collect.file_formats.FORMATS).
 FileFormat = Literal["canonical", "instagram_graph", "linkedin_share", "twitter_v2",
@@ -33,10 +28,6 @@ DailySource = Literal["demo", "file", "instagram", "facebook", "linkedin", "x"]
 DAILY_SOURCES: tuple[str, ...] = get_args(DailySource)
 #: Daily sources that read an API (they need accounts).
 API_SOURCES: tuple[str, ...] = tuple(s for s in DAILY_SOURCES if s not in ("demo", "file"))
-
-#: Metrics the promotion gate computes (pipelines.evaluate.promotion_gate.GATE_METRICS).
-GateMetric = Literal["mae_log", "rmse_log", "mae_raw", "spearman"]
-GATE_METRICS: tuple[str, ...] = get_args(GateMetric)
 
 DRIFT_METHODS: tuple[str, ...] = ("wasserstein", "psi", "jensenshannon")
 Notifier = Literal["log", "webhook", "email"]

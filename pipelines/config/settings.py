@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
 from pipelines.config.data import CollectConfig, CollectDailyConfig, FeatureSettings, ValidateConfig
 from pipelines.config.errors import settings_error
 from pipelines.config.monitoring import MonitorConfig
-from pipelines.config.names import RUN_NOTE_KEYS
+from pipelines.config.names import RUN_NOTE_KEYS, TASK_NAMES
 from pipelines.config.serving import ChampionChallengerConfig, ServeConfig
 from pipelines.config.training import (
     PromoteConfig,
@@ -25,6 +25,7 @@ from pipelines.config.training import (
     SegmentsConfig,
     TrainConfig,
 )
+from pipelines.tasks import get_task
 
 #: Placeholder of ``register.model_name`` and ``serve.score_model_uri``.
 TASK_PLACEHOLDER = "{task}"
@@ -35,9 +36,10 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message='Field name "(validate|register)"',
                             category=UserWarning)
 
-    class Settings(BaseModel):
-        """Every section of params.yaml, validated. Sections absent from the file take the
-        models' defaults, which equal params.yaml's."""
+    class PlatformSettings(BaseModel):
+        """The platform's sections of params.yaml, validated (:class:`Settings` adds the
+        tasks' own sections). Sections absent from the file take the models' defaults,
+        which equal params.yaml's."""
 
         model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -78,10 +80,32 @@ with warnings.catch_warnings():
                     data[section] = {**values, key: value.replace(TASK_PLACEHOLDER, task)}
             return data
 
+        @property
+        def task_sections(self) -> dict[str, BaseModel]:
+            """The tasks' own sections (``conversion``, ...), by task name."""
+            return {name: getattr(self, name) for name in TASK_NAMES
+                    if name in type(self).model_fields}
+
         def params(self) -> dict[str, dict[str, Any]]:
             """The effective settings as a plain JSON-able dict, section → key → value
             (what a training run logs to MLflow)."""
             return self.model_dump(mode="json")
+
+
+def _task_section_fields() -> dict[str, Any]:
+    """A field per task that declares its own params section (its ``settings_model``)."""
+    fields: dict[str, Any] = {}
+    for name in TASK_NAMES:
+        model = get_task(name).settings_model
+        if model is not None:
+            fields[name] = (model, Field(default_factory=model))
+    return fields
+
+
+#: Every section of params.yaml: the platform's and each task's own (adding a task with a
+#: section adds a field here, with no edit to this module).
+Settings = create_model("Settings", __base__=PlatformSettings, __module__=__name__,
+                        **_task_section_fields())
 
 
 def section_key(model: type[BaseModel]) -> tuple[str, ...]:

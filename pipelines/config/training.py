@@ -7,8 +7,9 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from pipelines.config.errors import rule_error
-from pipelines.config.names import GROWTH_MODELS, GateMetric, ModelName, TaskName
+from pipelines.config.names import ModelName, TaskName
 from pipelines.config.section import Flag, Int, Number, Section, Text
+from pipelines.tasks import get_task
 
 
 class LightGBMParams(Section):
@@ -37,12 +38,14 @@ class TrainConfig(Section):
     """What to learn and how (``train``)."""
 
     task: TaskName = Field(
-        "likes", title="Task", description="What to predict: likes, comments or shares "
-        "(log1p regression), or follower_growth (next period's growth of log1p followers). "
-        "Each task has its own registered model.")
+        "likes", title="Task", description="What to predict (pipelines/tasks): likes, "
+        "comments or shares of a post (log1p regression), follower_growth (next period's "
+        "growth of log1p followers), conversion (does a browsing session end in a "
+        "purchase). Each task has its own registered model.")
     models: tuple[ModelName, ...] = Field(
-        ("ridge", "lightgbm", "random_forest"), min_length=1, title="Candidate models",
-        description="Model families to train; what pays on real data: docs/quality.md.")
+        (), title="Candidate models", description="Model families to train; empty: the "
+        "task's default families (what pays on real data: docs/quality.md). Each task "
+        "accepts its own families only.")
     cv_folds: Int = Field(
         5, ge=0, title="CV folds", description="Expanding-window time-series CV on the "
         "training part (0: none).",
@@ -64,19 +67,18 @@ class TrainConfig(Section):
         return value
 
     @model_validator(mode="after")
-    def _growth_models(self) -> TrainConfig:
-        if self.task == "follower_growth" and any(m not in GROWTH_MODELS for m in self.models):
-            raise rule_error("train.models",
-                             f"models that can learn follower growth: {list(GROWTH_MODELS)}",
-                             list(self.models))
+    def _models_of_the_task(self) -> TrainConfig:
+        families = get_task(self.task).families
+        if any(m not in families for m in self.models):
+            raise rule_error("train.models", f"empty or models that can learn task "
+                             f"{self.task!r}: {list(families)}", list(self.models))
         return self
 
     @property
     def hyperparameters(self) -> dict[str, dict[str, Any]]:
-        """Each candidate model's hyperparameters from its sub-section (``{}``: the zoo's
-        defaults)."""
-        return {m: getattr(self, m).model_dump() if m in HYPERPARAMETER_SECTIONS else {}
-                for m in self.models}
+        """Hyperparameters by model family from the sub-sections (a family without one
+        takes its defaults)."""
+        return {m: getattr(self, m).model_dump() for m in HYPERPARAMETER_SECTIONS}
 
 
 class RegisterConfig(Section):
@@ -127,12 +129,6 @@ class SegmentsConfig(Section):
 class PromoteConfig(Section):
     """The offline promotion gate (``promote``; docs/promotion.md)."""
 
-    metric: Literal["mae_log", "rmse_log"] = Field(
-        "mae_log", title="Primary metric", description="Per-row loss: mae_log (|log1p "
-        "error|) or rmse_log.")
-    secondary_metrics: tuple[GateMetric, ...] = Field(
-        ("rmse_log", "mae_raw", "spearman"), title="Secondary metrics",
-        description="Must stay non-inferior.")
     confidence: Number = Field(0.95, ge=0.5, lt=1, title="Confidence",
                                description="Level of the two-sided paired-bootstrap "
                                "interval.")
@@ -150,15 +146,8 @@ class PromoteConfig(Section):
     min_slice_rows: Int = Field(100, ge=1, title="Minimum slice rows",
                                 description="Slices with fewer holdout rows are reported, "
                                 "not gated.")
-    slice_by: Text = Field("platform", min_length=1, title="Slice by",
-                           description="Column of the feature table the slices come from.")
     seed: Int = Field(0, ge=0, title="Bootstrap seed")
-    max_mae_log: Number = Field(1.5, gt=0, title="Max mae_log (first model)",
-                                description="Absolute threshold of the first model (no "
-                                "champion yet).")
-    min_spearman: Number = Field(0.3, ge=-1, le=1, title="Min Spearman (first model)",
-                                 description="Absolute threshold of the first model.")
     min_baseline_improvement: Number = Field(
-        0.0, title="Min improvement over the baseline (first model)",
-        description="The first model's lower bound of improvement over the account-median "
-        "baseline must exceed this.")
+        0.0, title="Min improvement over the naive baseline",
+        description="Every challenger's lower bound of improvement over the task's naive "
+        "baseline (e.g. the account median) must exceed this, whatever the champion does.")

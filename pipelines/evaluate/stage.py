@@ -65,7 +65,7 @@ def run_evaluate(features_path: Path, models_dir: Path, metrics_path: Path) -> d
     report = {
         "target": target, "selection_metric": SELECTION_METRIC, "best": best,
         "feature_set_hash": manifest.get("feature_set_hash"),
-        "candidates": results, "baseline_account_median": baseline,
+        "candidates": results, "baselines": {"account_median": baseline},
         "improvement_over_baseline_mae_log": baseline["test"]["mae_log"]
         - results[best]["test"]["mae_log"],
         "split": manifest["split"],

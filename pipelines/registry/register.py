@@ -39,9 +39,7 @@ def file_sha256(path: Path) -> str:
 
 def baselines(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The naive baselines of an evaluation report: {name: {part: metrics}}."""
-    if "baselines" in report:
-        return report["baselines"]
-    return {"account_median": report["baseline_account_median"]}
+    return report["baselines"]
 
 
 def _pip_requirements() -> list[str]:

@@ -31,7 +31,7 @@ def test_best_is_chosen_on_validation_and_compared_with_the_baseline(report):
     valid = {name: c["valid"]["mae_log"] for name, c in report["candidates"].items()}
     assert valid[best] == min(valid.values())
     assert report["improvement_over_baseline_mae_log"] == pytest.approx(
-        report["baseline_account_median"]["test"]["mae_log"]
+        report["baselines"]["account_median"]["test"]["mae_log"]
         - report["candidates"][best]["test"]["mae_log"])
 
 
