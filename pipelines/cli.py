@@ -84,7 +84,8 @@ def cmd_stage(args: argparse.Namespace) -> int:
 
     paths = _paths(args)
     settings = _settings(args, paths)
-    context = RunContext(run_key=args.run_key, as_of=_as_of(args.as_of),
+    context = RunContext(run_key=args.run_key or f"cli/{settings.train.task}",
+                         as_of=_as_of(args.as_of),
                          reports=not args.no_reports)
     record = run_stage(args.command, paths=paths, settings=settings, context=context)
     if args.command == "promote":         # the gate's verdict is the summary's last word
@@ -273,8 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
         p = stage(step.name, cmd_stage, STAGE_HELP[step.name])
         p.add_argument("--set", action="append", metavar="KEY=VALUE",
                        help="override a params key, e.g. train.task=conversion (repeatable)")
-        p.add_argument("--run-key", default="cli", help="idempotency key of the run "
-                       "(register, promote, segments)")
+        p.add_argument("--run-key", help="idempotency key of the run (register, promote, "
+                       "segments; default: cli/TASK)")
         p.add_argument("--as-of", help="the run's instant: later posts are in the future; "
                        "segment retraining counts matured posts (default: now)")
         p.add_argument("--no-reports", action="store_true",

@@ -39,7 +39,7 @@ class FollowerGrowthTask(PostInputTask):
     default_models = ("ridge", "lightgbm", "random_forest")
     selection_metric = "mae_log"
     gate = GateSpec(primary="mae", guards=("rmse", "spearman"),
-                    first_model_bounds={}, baseline="no growth")
+                    first_model_bounds={}, baseline="no-growth baseline")
     slice_column = "platform"
     segments = False
     noun = "growth of log1p(followers) next period"

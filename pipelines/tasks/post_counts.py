@@ -41,7 +41,7 @@ class PostCountTask(PostInputTask):
     selection_metric = "mae_log"
     gate = GateSpec(primary="mae_log", guards=("rmse_log", "mae_raw", "spearman"),
                     first_model_bounds={"mae_log": ("max", 1.5), "spearman": ("min", 0.3)},
-                    baseline="account median")
+                    baseline="account-median baseline")
     slice_column = "platform"
     segments = True
 
