@@ -49,9 +49,22 @@ def module_files(package_dir: Path) -> dict[str, Path]:
     return modules
 
 
-def _imports(tree: ast.AST, module: str, is_package: bool) -> Iterable[tuple[str, list[str]]]:
-    """(module named, names taken from it) for every import statement anywhere in ``tree``."""
+def _type_checking_only(tree: ast.AST) -> set[int]:
+    """ids of the nodes inside ``if TYPE_CHECKING:`` blocks: annotations only, never run."""
+    hidden: set[int] = set()
     for node in ast.walk(tree):
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+            hidden |= {id(inner) for statement in node.body for inner in ast.walk(statement)}
+    return hidden
+
+
+def _imports(tree: ast.AST, module: str, is_package: bool) -> Iterable[tuple[str, list[str]]]:
+    """(module named, names taken from it) for every import statement anywhere in ``tree``
+    that runs (imports under ``if TYPE_CHECKING:`` are for annotations only)."""
+    hidden = _type_checking_only(tree)
+    for node in ast.walk(tree):
+        if id(node) in hidden:
+            continue
         if isinstance(node, ast.Import):
             yield from ((alias.name, []) for alias in node.names)
         elif isinstance(node, ast.ImportFrom):

@@ -35,6 +35,11 @@ def _empty(annotation: Any) -> Any:
     return {str: "", tuple: (), list: (), dict: {}}.get(origin)
 
 
+#: Where each section model lives in params.yaml (``("train", "lightgbm")``), filled by
+#: :mod:`pipelines.config.settings` once :class:`Settings` exists (so imports go one way).
+SECTION_KEYS: dict[type, tuple[str, ...]] = {}
+
+
 class Section(BaseModel):
     """A params.yaml section (or sub-section): frozen, no unknown keys, strict types.
 
@@ -49,10 +54,8 @@ class Section(BaseModel):
         try:
             super().__init__(**data)
         except ValidationError as error:
-            from pipelines.config.settings import section_key
-
             raise settings_error(error, type(self), data,
-                                 prefix=section_key(type(self))) from None
+                                 prefix=SECTION_KEYS.get(type(self), ())) from None
 
     @model_validator(mode="before")
     @classmethod

@@ -18,6 +18,7 @@ from pipelines.config.data import CollectConfig, CollectDailyConfig, FeatureSett
 from pipelines.config.errors import settings_error
 from pipelines.config.monitoring import MonitorConfig
 from pipelines.config.names import RUN_NOTE_KEYS, TASK_NAMES
+from pipelines.config.section import SECTION_KEYS
 from pipelines.config.serving import ChampionChallengerConfig, ServeConfig
 from pipelines.config.training import (
     PromoteConfig,
@@ -122,6 +123,12 @@ def section_key(model: type[BaseModel]) -> tuple[str, ...]:
             if sub.annotation is model:
                 return (name, key)
     raise LookupError(f"section_key: {model.__name__} is no section of Settings.")
+
+
+SECTION_KEYS.update({field.annotation: (name,) for name, field in Settings.model_fields.items()})
+SECTION_KEYS.update({sub.annotation: (name, key) for name, field in Settings.model_fields.items()
+                     for key, sub in field.annotation.model_fields.items()
+                     if isinstance(sub.annotation, type) and issubclass(sub.annotation, BaseModel)})
 
 
 def read_params(params_file: str | Path) -> dict[str, Any]:

@@ -35,7 +35,8 @@ def write_params(tmp_path, params) -> str:
 
 def test_project_params_are_valid(params_file):
     settings = load_settings(params_file)
-    assert settings.train.models and settings.register.model_name == "engagement-likes"
+    assert settings.train.task == "likes" and settings.register.model_name == "engagement-likes"
+    assert settings.train.models == ()          # the task's default families
 
 
 @pytest.mark.parametrize("section", sorted(Settings.model_fields))
@@ -84,9 +85,7 @@ def test_an_unknown_override_key_is_named_with_the_allowed_ones(params_file):
                                        "(0, 1]; got 0."),
     ("validate.max_null_rate", {"caption": 2}, "'validate.max_null_rate.caption' must be a "
                                                "number in [0, 1]; got 2."),
-    ("train.models", ["catboost"], "'train.models' must be a non-empty list drawn from "
-                                   "['ridge', "),
-    ("train.models", [], "'train.models' must be a non-empty list drawn from"),
+    ("train.models", ["catboost"], "'train.models' must be a list drawn from ['ridge', "),
     ("train.task", "views", "'train.task' must be 'likes', 'comments', 'shares' or "
                             "'follower_growth'; got 'views'."),
     ("train.cv_folds", 1, "'train.cv_folds' must be 0 (no cross-validation) or an int >= 2; "
@@ -99,7 +98,6 @@ def test_an_unknown_override_key_is_named_with_the_allowed_ones(params_file):
     ("monitor.min_effect", {"psi": -1}, "'monitor.min_effect.psi' must be a number > 0; "
                                         "got -1."),
     ("promote.confidence", 1.0, "'promote.confidence' must be a number in [0.5, 1); got 1.0."),
-    ("promote.secondary_metrics", ["mape"], "'promote.secondary_metrics' must be a list drawn"),
     ("champion_challenger.alpha", 0.5, "'champion_challenger.alpha' must be a number in "
                                        "(0, 0.5); got 0.5."),
     ("champion_challenger.max_outcomes", 50, "'champion_challenger.max_outcomes' must be 0 "
@@ -138,7 +136,8 @@ def test_every_invalid_value_is_reported_at_once(params_file):
      "'collect_daily.api_accounts.x' must be a non-empty list of account ids when 'x' is a "
      "source; got None."),
     ({"train.task": "follower_growth", "train.models": ["mlp"]},
-     "'train.models' must be models that can learn follower growth: ['ridge', "),
+     "'train.models' must be empty or models that can learn task 'follower_growth': "
+     "['ridge', "),
 ])
 def test_cross_field_rules_name_the_key_they_are_about(params_file, overrides, message):
     with pytest.raises(ValueError) as caught:
@@ -202,7 +201,7 @@ def test_params_are_the_effective_settings_as_plain_data(params_file):
 
     params = load_settings(params_file, {"train.task": "comments"}).params()
     assert json.loads(json.dumps(params)) == params
-    assert params["train"]["models"] == ["ridge", "lightgbm", "random_forest"]
+    assert params["train"]["models"] == []
     assert params["train"]["lightgbm"]["num_leaves"] == 7
     assert params["register"]["model_name"] == "engagement-comments"
     assert "horizon_hours" not in params["champion_challenger"]
@@ -214,7 +213,7 @@ def test_hyperparameters_come_from_the_model_sub_sections(params_file):
     assert train.hyperparameters["lightgbm"]["num_leaves"] == 15
     assert train.hyperparameters["lightgbm"]["n_estimators"] == 500    # from params.yaml
     assert train.hyperparameters["ridge"] == {"alpha": 1.0}
-    assert train.hyperparameters["mlp"] == {}
+    assert "mlp" not in train.hyperparameters          # no sub-section: the zoo's defaults
     with pytest.raises(ValueError, match=r"unknown key 'train.lightgbm.num_leave'"):
         load_settings(params_file, {"train.lightgbm": {"num_leave": 3}})
 
@@ -249,7 +248,7 @@ def test_a_form_field_carries_the_models_bounds_title_and_params_default(params_
         "maximum": bounds["Le"].le, "title": rows.title, "description": rows.description}
     assert fields["validate.max_platform_share"]["exclusiveMinimum"] == 0
     assert fields["train.models"]["items"]["enum"] == list(KNOWN_MODELS)
-    assert fields["train.models"]["default"] == ["ridge", "lightgbm", "random_forest"]
+    assert fields["train.models"]["default"] == []
     assert fields["monitor.notifier"]["enum"] == ["log", "webhook", "email"]
 
 
@@ -294,17 +293,17 @@ def test_trigger_form_params_refuse_what_the_model_refuses(params_file):
 
 # --- the literals and the code they name ---------------------------------------------------
 
-def test_known_models_match_the_model_zoo():
-    from pipelines.train.model_zoo import MODEL_NAMES
+def test_known_models_are_every_tasks_families():
+    from pipelines.tasks import TASK_NAMES, get_task
 
-    assert KNOWN_MODELS == MODEL_NAMES
+    assert set(KNOWN_MODELS) == {f for name in TASK_NAMES for f in get_task(name).families}
 
 
-def test_growth_model_names_match_the_growth_trainer():
-    from pipelines.config import GROWTH_MODELS
-    from pipelines.train.follower_growth_training import GROWTH_MODELS as TRAINER
+def test_the_task_names_are_the_registry():
+    from pipelines.config import TASK_NAMES
+    from pipelines.tasks import TASKS
 
-    assert GROWTH_MODELS == TRAINER
+    assert TASK_NAMES == tuple(TASKS)
 
 
 def test_config_imports_no_data_library():
