@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -48,6 +51,29 @@ SEGMENT_GATE = {"resamples": 300, "confidence": 0.9, "seed": 1, "min_delta": 0.0
                 "non_inferiority_margin": 0.05}
 
 
+def settings_for_test(overrides: dict | None = None):
+    """The project's params.yaml with dotted ``overrides`` (what a trigger form sends)."""
+    from pipelines.config import load_settings
+
+    return load_settings(PROJECT_ROOT / "params.yaml", overrides or {})
+
+
+def train_segments_for_test(root: Path, gate: dict, **kwargs) -> dict:
+    """The segments stage's training step on a :func:`segment_run` folder (``kwargs``:
+    segment_key, min_samples, min_holdout, only; the rest as params.yaml says)."""
+    from pipelines.config import PromoteConfig
+    from pipelines.segments.training import run_train_segments
+    from pipelines.tasks import get_task
+
+    options = {"segment_key": "campaign_id", "min_samples": 20, "min_holdout": 10,
+               "only": (), **kwargs}
+    return run_train_segments(
+        get_task("likes"), root / "features.parquet", root / "models", root / "metrics.json",
+        kwargs.pop("segments_path", root / "segments.json"), root / "segment_models",
+        gate=PromoteConfig(**gate), seed=1, model_cache_dir=root / "cache",
+        **{k: v for k, v in options.items() if k != "segments_path"})
+
+
 def _boosted_campaign_posts() -> pd.DataFrame:
     """Demo posts where one campaign's posts do 40x better: only its own model can know."""
     from pipelines.collect.demo_data import generate_posts
@@ -77,6 +103,18 @@ def segment_run(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def make_settings():
+    """:func:`settings_for_test`: params.yaml with dotted overrides."""
+    return settings_for_test
+
+
+@pytest.fixture(scope="session")
+def train_segments():
+    """:func:`train_segments_for_test`: the segments stage's training step."""
+    return train_segments_for_test
+
+
+@pytest.fixture(scope="session")
 def segment_gate() -> dict:
     return dict(SEGMENT_GATE)
 
@@ -92,27 +130,42 @@ def _ridge_champion(paths, *, tracking_uri: str, model_name: str, experiment: st
     """Train, evaluate and register a ridge model on ``paths.validated_posts`` (already
     written) and make it ``@champion`` (register sets ``@challenger``; the promotion gate
     would promote it — here what is tested is what happens to a champion)."""
-    from pipelines.config import FeatureSettings
-    from pipelines.evaluate.stage import run_evaluate
-    from pipelines.features.stage import run_features
     from pipelines.registry.audit import move_alias
     from pipelines.registry.register import run_register
-    from pipelines.train.stage import run_train
+    from pipelines.tasks import get_task
 
-    run_features(paths.validated_posts, paths.features, settings=FeatureSettings())
-    run_train(paths.features, paths.models, target="likes", models=("ridge",),
-              hyperparameters={"ridge": {"alpha": 1.0}}, seed=seed, valid_fraction=0.15,
-              test_fraction=0.15, cv_folds=0)
-    run_evaluate(paths.features, paths.models, paths.metrics)
-    record = run_register(
-        features_path=paths.features, models_dir=paths.models, metrics_path=paths.metrics,
-        validation_report=None, registration_path=paths.registration,
-        tracking_uri=tracking_uri, artifact_root=paths.mlflow_artifacts,
-        experiment=experiment, model_name=model_name, run_key=run_key,
-        params={"train": {"seed": seed}}, project_root=paths.root)
+    task = get_task("likes")
+    settings = settings_for_test({
+        "train.models": ["ridge"], "train.seed": seed, "train.cv_folds": 0,
+        "register.model_name": model_name, "register.experiment": experiment})
+    task.features(paths, settings)
+    task.train(paths, settings)
+    task.evaluate(paths, settings)
+    with tracking_uri_env(tracking_uri):
+        record = run_register(task, paths, settings, run_key=run_key)
     move_alias(model_name, "champion", record["version"], actor="setup",
                reason="the monitored model")
     return record
+
+
+@contextmanager
+def tracking_uri_env(uri: str) -> Iterator[None]:
+    """``MLFLOW_TRACKING_URI`` = ``uri`` inside the block (stages read it from the paths)."""
+    before = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = uri
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = before
+
+
+@pytest.fixture(scope="session")
+def tracking_env():
+    """:func:`tracking_uri_env`: point the stages at a test's MLflow store."""
+    return tracking_uri_env
 
 
 @pytest.fixture(scope="session")

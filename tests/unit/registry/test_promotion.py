@@ -11,12 +11,15 @@ import pytest
 from mlflow import MlflowClient
 from sklearn.base import BaseEstimator, RegressorMixin
 
-from pipelines.config import PromoteConfig
+from pipelines.config import PromoteConfig, load_settings
+from pipelines.paths import ProjectPaths
 from pipelines.registry import audit, tracking
 from pipelines.registry.promotion import format_gate, run_promotion_gate
+from pipelines.tasks import get_task
 
 MODEL = "engagement-likes-gate"
-SETTINGS = PromoteConfig(resamples=500, min_slice_rows=50)
+PARAMS = Path(__file__).resolve().parents[3] / "params.yaml"
+SETTINGS = load_settings(PARAMS, {"promote.resamples": 500, "promote.min_slice_rows": 50})
 
 
 class NoisyOracle(BaseEstimator, RegressorMixin):
@@ -70,19 +73,24 @@ def _register_and_gate(project, model: NoisyOracle, key: str) -> dict:
             serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE)
     version = str(info.registered_model_version)
     audit.move_alias(MODEL, "challenger", version, reason="new candidate", actor=key)
-    registration = root / key / "registration.json"
-    registration.parent.mkdir()
+    registration = root / key / "05_reporting" / "registration.json"
+    registration.parent.mkdir(parents=True)
     registration.write_text(json.dumps({"model_name": MODEL, "version": version,
                                         "parent_run_id": parent}))
     return _gate(project, key)
 
 
 def _gate(project, key: str) -> dict:
-    root, features, models, _ = project
-    return run_promotion_gate(
-        registration_path=root / key / "registration.json", features_path=features,
-        models_dir=models, decision_path=root / key / "promotion.json",
-        tracking_uri=mlflow.get_tracking_uri(), settings=SETTINGS, run_key=key)
+    """The promote stage of run ``key``: its folder holds the registration and decision,
+    and shares the project's feature table and models."""
+    root = project[0]
+    run = root / key
+    run.mkdir(exist_ok=True)
+    for layer in ("03_features", "04_models"):
+        if not (run / layer).exists():
+            (run / layer).symlink_to(root / layer)
+    paths = ProjectPaths(root=root, state=root, data=run)
+    return run_promotion_gate(get_task("likes"), paths, SETTINGS, run_key=key)
 
 
 def _aliases() -> dict:
@@ -124,7 +132,7 @@ def test_first_model_then_a_better_one_then_a_worse_one(project):
     assert promoted["metrics"]["decision"] == "promote"
 
     # the decision is in the run folder and in the MLflow parent run
-    written = json.loads((root / "run-2" / "promotion.json").read_text())
+    written = json.loads((root / "run-2" / "05_reporting" / "promotion.json").read_text())
     assert written["decision"] == "promote" and written["aliases"]["champion"] == "2"
     client = MlflowClient()
     parent = client.get_run(written["parent_run_id"])
@@ -145,7 +153,7 @@ def test_a_first_model_below_the_thresholds_never_becomes_champion(project):
     bad = _register_and_gate(project, NoisyOracle(extra=0.0, scale=30.0), "run-1")
     assert (bad["mode"], bad["decision"]) == ("first_model", "reject")
     failed = {c["name"] for c in bad["checks"] if not c["passed"]}
-    assert "absolute: max_mae_log" in failed
+    assert "absolute: mae_log max 1.5" in failed
     assert _aliases() == {}
     assert bad["model_uri"] == f"models:/{MODEL}/1"
 
@@ -169,7 +177,7 @@ def test_a_challenger_moved_away_since_register_is_skipped(project):
     record = _register_and_gate(project, NoisyOracle(extra=0.0, seed=2), "run-2")
     assert record["decision"] == "promote"
     # a stale run folder whose version is no longer the challenger
-    stale = root / "run-2" / "promotion.json"
+    stale = root / "run-2" / "05_reporting" / "promotion.json"
     stale.unlink()
     skipped = _gate(project, "run-2")
     assert skipped["decision"] == "skipped" and "SKIPPED" in format_gate(skipped)
@@ -185,4 +193,4 @@ def test_registration_file_must_exist(project):
     root = project[0]
     with pytest.raises(FileNotFoundError):
         _gate(project, "missing-run")
-    assert not (Path(root) / "missing-run").exists()
+    assert not (Path(root) / "missing-run" / "05_reporting" / "promotion.json").exists()

@@ -2,6 +2,7 @@
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -9,16 +10,18 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from pipelines.config import FeatureSettings, PromoteConfig
+from pipelines.config import FeatureSettings, load_settings
 from pipelines.evaluate.stage import run_evaluate
 from pipelines.features.model_input import model_input
 from pipelines.features.stage import run_features
 from pipelines.paths import ProjectPaths
 from pipelines.registry.promotion import run_promotion_gate
 from pipelines.registry.register import run_register
+from pipelines.tasks import get_task
 from pipelines.train.stage import run_train
 
 MODEL = "engagement-likes-test"
+PARAMS = Path(__file__).resolve().parents[3] / "params.yaml"
 HYPER = {"lightgbm": {"n_estimators": 50, "num_leaves": 7}, "ridge": {"alpha": 1.0}}
 
 
@@ -32,32 +35,35 @@ def _run_stages(paths: ProjectPaths, posts: pd.DataFrame, seed: int) -> None:
     run_evaluate(paths.features, paths.models, paths.metrics)
 
 
+#: 225 test rows cannot prove a lead over the baseline (CI about +-0.05); the rejection
+#: itself is tested in test_promotion.py, here the registry flow is.
+SETTINGS = {"train.models": ["lightgbm", "ridge"], "train.seed": 1,
+            "register.model_name": MODEL, "register.experiment": "test",
+            "promote.resamples": 300, "promote.min_baseline_improvement": -1.0}
+
+
 def _register(paths: ProjectPaths, run_key: str) -> dict:
-    return run_register(
-        features_path=paths.features, models_dir=paths.models, metrics_path=paths.metrics,
-        validation_report=None, registration_path=paths.registration,
-        tracking_uri=f"sqlite:///{paths.state / 'mlflow.db'}",
-        artifact_root=paths.state / "mlartifacts", experiment="test", model_name=MODEL,
-        run_key=run_key, params={"train": {"seed": 1, "models": ["lightgbm", "ridge"]}},
-        project_root=paths.root,
-    )
+    return run_register(get_task("likes"), paths, load_settings(PARAMS, SETTINGS),
+                        run_key=run_key)
 
 
 def _gate(paths: ProjectPaths, run_key: str) -> dict:
-    return run_promotion_gate(
-        registration_path=paths.registration, features_path=paths.features,
-        models_dir=paths.models, decision_path=paths.promotion,
-        tracking_uri=f"sqlite:///{paths.state / 'mlflow.db'}",
-        # 225 test rows cannot prove a lead over the baseline (CI about +-0.05); the
-        # rejection itself is tested in test_promotion.py, here the registry flow is
-        settings=PromoteConfig(resamples=300, min_baseline_improvement=-1.0),
-        run_key=run_key)
+    return run_promotion_gate(get_task("likes"), paths, load_settings(PARAMS, SETTINGS),
+                              run_key=run_key)
 
 
 @pytest.fixture(scope="module")
-def registered(tmp_path_factory, demo_posts):
-    """Two training runs, each registered and then gated (as the DAG does)."""
+def project_root_dir(tmp_path_factory, tracking_env):
+    """The project folder; the stages use its MLflow store for the whole module."""
     root = tmp_path_factory.mktemp("project")
+    with tracking_env(f"sqlite:///{root / '.engageflow' / 'mlflow.db'}"):
+        yield root
+
+
+@pytest.fixture(scope="module")
+def registered(project_root_dir, demo_posts):
+    """Two training runs, each registered and then gated (as the DAG does)."""
+    root = project_root_dir
     base = ProjectPaths(root=root, state=root / ".engageflow", data=root / "data")
     first, second = replace(base, data=root / "run1"), replace(base, data=root / "run2")
     _run_stages(first, demo_posts, seed=1)

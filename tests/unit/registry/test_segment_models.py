@@ -8,7 +8,6 @@ from mlflow import MlflowClient
 from pipelines.registry import audit, tracking
 from pipelines.registry.segment_models import run_register_segments, segment_models
 from pipelines.segments.hierarchy import Segment
-from pipelines.segments.training import run_train_segments
 
 
 def _register(tmp_path, segments_path, key="r1"):
@@ -18,11 +17,11 @@ def _register(tmp_path, segments_path, key="r1"):
 
 
 def test_used_segments_get_an_alias_and_falling_back_removes_it(segment_run, segment_gate,
+                                                                train_segments,
                                                                 tmp_path):
     seg = tmp_path / "segments.json"
-    result = run_train_segments(segment_run / "features.parquet", segment_run / "models",
-                                segment_run / "metrics.json", seg, gate=segment_gate,
-                                min_samples=20)
+    result = train_segments(segment_run, segment_gate, segments_path=seg,
+                                     min_samples=20)
     assert result["used"], "the boosted campaign should earn a model"
     first = _register(tmp_path, seg)
     assert set(first["registered"]) == set(result["used"])

@@ -5,21 +5,16 @@ import json
 import joblib
 import numpy as np
 import pandas as pd
-
-from pipelines.segments.training import run_train_segments
-
-GATE = {"resamples": 300, "confidence": 0.9, "seed": 1, "min_delta": 0.0,
-        "non_inferiority_margin": 0.05}
+import pytest
 
 
-def _segments(root, **kwargs):
-    return run_train_segments(root / "features.parquet", root / "models",
-                              root / "metrics.json", root / "segments.json",
-                              gate=GATE, **kwargs)
+@pytest.fixture()
+def segments(train_segments, segment_gate):
+    return lambda root, **kwargs: train_segments(root, segment_gate, **kwargs)
 
 
-def test_every_level_past_the_threshold_is_trained_and_gated(segment_run):
-    result = _segments(segment_run, min_samples=20)
+def test_every_level_past_the_threshold_is_trained_and_gated(segment_run, segments):
+    result = segments(segment_run, min_samples=20)
     records = result["segments"]
     table = pd.read_parquet(segment_run / "features.parquet")
     assert {k for k in records if k.startswith("platform=")} == {
@@ -36,8 +31,8 @@ def test_every_level_past_the_threshold_is_trained_and_gated(segment_run):
 
 
 def test_the_boosted_campaign_earns_its_own_model_and_it_predicts_better(
-        segment_run, boosted_campaign):
-    result = _segments(segment_run, min_samples=20)
+        segment_run, boosted_campaign, segments):
+    result = segments(segment_run, min_samples=20)
     boosted = boosted_campaign
     record = result["segments"][f"campaign={boosted}"]
     assert record["used"] is True, record.get("reason")
@@ -50,30 +45,31 @@ def test_the_boosted_campaign_earns_its_own_model_and_it_predicts_better(
         np.abs(np.log1p(global_model.predict(rows)) - actual))
 
 
-def test_only_the_named_segments_are_retrained(segment_run):
-    result = _segments(segment_run, min_samples=20, only=("platform=instagram",))
+def test_only_the_named_segments_are_retrained(segment_run, segments):
+    result = segments(segment_run, min_samples=20, only=("platform=instagram",))
     trained = [k for k, r in result["segments"].items() if "skipped" not in r]
     assert trained == ["platform=instagram"]
 
 
-def test_a_high_threshold_leaves_everything_on_the_global_model(segment_run):
-    result = _segments(segment_run, min_samples=10_000)
+def test_a_high_threshold_leaves_everything_on_the_global_model(segment_run, segments):
+    result = segments(segment_run, min_samples=10_000)
     assert result["used"] == []
     assert all("falls back to" in r["reason"] for r in result["segments"].values())
 
 
-def test_a_level_with_too_few_holdout_rows_is_never_trusted(segment_run):
-    result = _segments(segment_run, min_samples=20, min_holdout=10_000)
+def test_a_level_with_too_few_holdout_rows_is_never_trusted(segment_run, segments):
+    result = segments(segment_run, min_samples=20, min_holdout=10_000)
     assert result["used"] == []
     eligible = [r for r in result["segments"].values() if r["train_rows"] >= 20]
     assert eligible and all("holdout rows needed" in r["reason"] and "gate" not in r
                             for r in eligible)
 
 
-def test_the_run_summary_says_how_many_levels_earned_a_model(segment_run, boosted_campaign):
+def test_the_run_summary_says_how_many_levels_earned_a_model(segment_run, boosted_campaign,
+                                                             segments):
     from pipelines.summary import _segment_lines
 
-    result = _segments(segment_run, min_samples=20)
+    result = segments(segment_run, min_samples=20)
     (line,) = _segment_lines(result)
     gated = sum(1 for r in result["segments"].values() if "gate" in r)
     assert line.startswith(f"segments (campaign_id, min 20 samples): "
