@@ -51,8 +51,9 @@ class Stage:
         sections: params.yaml sections the stage reads (``dvc.yaml`` ``params:``).
         code: Package folders whose code the stage runs (``dvc.yaml`` ``deps``).
         run: ``(task, paths, settings, context) -> record``.
-        outputs: ``(task, paths) -> {path: kind}`` with kind ``out``, ``metric`` or
-            ``report`` (not cached), for ``dvc.yaml``.
+        outputs: ``(task, paths) -> {path: kind}`` for ``dvc.yaml``: ``out`` (cached
+            data), ``metric``, ``record`` (a small JSON the next stage reads, not cached),
+            ``report`` (for people, not cached) or ``persist`` (a cache kept between runs).
     """
 
     name: str
@@ -144,12 +145,12 @@ PIPELINE: tuple[Stage, ...] = (
     Stage("evaluate", (), ("pipelines/evaluate",), _evaluate,
           lambda task, paths: {paths.metrics: "metric"}),
     Stage("register", ("register", "train", "features"), ("pipelines/registry",), _register,
-          lambda task, paths: {paths.registration: "report"}),
+          lambda task, paths: {paths.registration: "record"}),
     Stage("promote", ("promote",), ("pipelines/registry", "pipelines/evaluate"), _promote,
-          lambda task, paths: {paths.promotion: "report"}),
+          lambda task, paths: {paths.promotion: "record"}),
     Stage("segments", ("segments", "promote", "register", "train", "features"),
           ("pipelines/segments",), _segments,
-          lambda task, paths: {paths.segments: "report", paths.segment_models: "out"}),
+          lambda task, paths: {paths.segments: "record", paths.segment_models: "out"}),
 )
 
 STAGE_NAMES: tuple[str, ...] = tuple(stage.name for stage in PIPELINE)
@@ -254,7 +255,7 @@ def dvc_stages(task: Task, paths: ProjectPaths) -> dict[str, Any]:
         if metrics:
             entry["metrics"] = metrics
         stages[step.name] = entry
-        previous = [p for p, kind in outputs.items() if kind in ("out", "metric")]
+        previous = [p for p, kind in outputs.items() if kind in ("out", "metric", "record")]
     return stages
 
 

@@ -81,22 +81,20 @@ class AutoTrainer:
         return len(read_validated_posts(project_paths(self.project_dir).data))
 
     def _train(self) -> None:
-        from pipelines import orchestration
+        from pipelines.orchestration import training_stage_task
+        from pipelines.pipeline import STAGE_NAMES
 
         run_id = f"serve-auto-train-{datetime.now(UTC):%Y%m%dT%H%M%S}"
         project, now = str(self.project_dir), datetime.now(UTC).isoformat()
         try:
-            orchestration.collect_task(project_dir=project, run_id=run_id, form_params={},
-                                       asset_triggered=True)
-            orchestration.validate_task(project_dir=project, run_id=run_id, form_params={},
-                                        as_of=now)
-            for step in (orchestration.features_task, orchestration.train_task,
-                         orchestration.evaluate_task, orchestration.register_task,
-                         orchestration.promotion_gate_task):
-                result = step(project_dir=project, run_id=run_id, form_params={})
+            # the training DAG's stages, in the one pipeline order, on the validated store
+            results = {stage: training_stage_task(
+                stage=stage, project_dir=project, run_id=run_id, form_params={}, as_of=now,
+                asset_triggered=True) for stage in STAGE_NAMES}
+            decision = results["promote"].get("decision")
             self.status = {**self.status, "state": "done", "run_id": run_id,
-                           "decision": result.get("decision")}
-            logger.info("serve: auto-train %s finished: %s", run_id, result.get("decision"))
+                           "decision": decision}
+            logger.info("serve: auto-train %s finished: %s", run_id, decision)
         except Exception as error:  # noqa: BLE001 - reported in the next 503
             logger.exception("serve: auto-train %s failed", run_id)
             self.status = {"state": "failed", "run_id": run_id,

@@ -36,7 +36,11 @@ def test_other_errors_keep_airflow_retries():
 
 def test_an_asset_triggered_run_trains_on_the_validated_store(tmp_path, project_root,
                                                               monkeypatch):
-    from pipelines.orchestration import collect_day_task, collect_task, validate_day_task
+    from pipelines.orchestration import (
+        collect_day_task,
+        training_stage_task,
+        validate_day_task,
+    )
 
     monkeypatch.setenv("ENGAGEFLOW_STATE", str(tmp_path / "state"))
     monkeypatch.setenv("ENGAGEFLOW_DATA", str(tmp_path / "data"))
@@ -46,6 +50,12 @@ def test_an_asset_triggered_run_trains_on_the_validated_store(tmp_path, project_
                          form_params={"collect_daily.demo_rows": 150}, logical_date=day)
         validate_day_task(project_dir=str(project_root), run_id=f"c-{day}",
                           form_params={}, logical_date=day, as_of="2026-11-03T00:00:00Z")
-    result = collect_task(project_dir=str(project_root), run_id="t-1",
-                          form_params={"collect.source": "demo"}, asset_triggered=True)
-    assert (result["source"], result["posts"]) == ("validated", 300)
+    result = training_stage_task(stage="collect", project_dir=str(project_root), run_id="t-1",
+                                 form_params={"collect.source": "demo"},
+                                 as_of="2026-11-03T00:00:00Z", asset_triggered=True)
+    assert (result["source"], result["rows_accepted"]) == ("validated store", 300)
+    # nothing is validated twice: the store's days passed the contract when published
+    again = training_stage_task(stage="validate", project_dir=str(project_root), run_id="t-1",
+                                form_params={}, as_of="2026-11-03T00:00:00Z",
+                                asset_triggered=True)
+    assert "skipped" in again

@@ -7,7 +7,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines import stages
 from pipelines.config import FeatureSettings, load_settings
 from pipelines.paths import ProjectPaths
 from pipelines.train.follower_growth_training import (
@@ -78,7 +77,8 @@ def test_a_model_that_cannot_learn_growth_is_refused(periods_path, tmp_path):
     with pytest.raises(ValueError, match=r"models \['mlp'\] cannot learn target"):
         run_train_growth(periods_path, tmp_path, models=("mlp",), hyperparameters={},
                          seed=0, valid_fraction=0.15, test_fraction=0.2)
-    with pytest.raises(ValueError, match="'train.models' must be models that can learn"):
+    with pytest.raises(ValueError, match="'train.models' must be empty or models that can "
+                                         "learn task"):
         load_settings("params.yaml", {"train.task": "follower_growth",
                                       "train.models": ["two_stage_soft"]})
 
@@ -100,7 +100,9 @@ def test_growth_metrics_are_on_the_log_difference():
 
 def test_stages_register_a_growth_model_and_summarize_it(tmp_path, monkeypatch, demo_posts):
     """The stage functions every driver calls, with task follower_growth, into MLflow."""
+    from pipelines.pipeline import RunContext, run_stage
     from pipelines.summary import format_summary
+    from pipelines.tasks import get_task
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     paths = ProjectPaths(root=tmp_path, state=tmp_path / "state", data=tmp_path / "data")
@@ -111,16 +113,18 @@ def test_stages_register_a_growth_model_and_summarize_it(tmp_path, monkeypatch, 
     demo_posts.to_parquet(paths.validated_posts)
     (paths.validated_posts.parent / "validation.json").write_text(json.dumps(
         {"rows_in": len(demo_posts), "rows_accepted": len(demo_posts), "rows_quarantined": 0}))
-    stages.features(paths, settings)
-    stages.train(paths, settings)
-    stages.evaluate(paths)
-    record = stages.register(paths, settings, run_key="growth-test")
+    context = RunContext(run_key="growth-test", as_of=pd.Timestamp.now(tz="UTC"),
+                         reports=False)
+    for stage in ("features", "train", "evaluate"):
+        run_stage(stage, paths=paths, settings=settings, context=context)
+    record = run_stage("register", paths=paths, settings=settings, context=context)
     assert record["model_name"] == "engagement-follower_growth"
-    gate = stages.promote(paths, settings, run_key="growth-test")
+    run_stage("promote", paths=paths, settings=settings, context=context)
+    gate = json.loads(paths.promotion.read_text())
     assert gate["mode"] == "first_model" and gate["decision"] == "promote", gate["reasons"]
     # "no growth" is the baseline the first growth model had to beat
     assert gate["primary"]["reference"] == pytest.approx(json.loads(
         paths.metrics.read_text())["baselines"]["zero_growth"]["test"]["mae_log"])
-    summary = format_summary(paths.data, tracking_uri=paths.tracking_uri)
+    summary = format_summary(get_task("follower_growth"), paths)
     assert "predicted growth of log1p(followers)" in summary
     assert "baseline (zero growth)" in summary
