@@ -18,6 +18,7 @@ TASKS: dict[str, str] = {
     "comments": "pipelines.tasks.post_counts:COMMENTS",
     "shares": "pipelines.tasks.post_counts:SHARES",
     "follower_growth": "pipelines.tasks.follower_growth:FOLLOWER_GROWTH",
+    "conversion": "pipelines.tasks.conversion:CONVERSION",
 }
 
 TASK_NAMES: tuple[str, ...] = tuple(TASKS)
