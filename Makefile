@@ -100,8 +100,9 @@ serve: $(STAMP) ## the prediction API on http://127.0.0.1:8000 (docs at /docs; p
 	@ENGAGEFLOW_API_KEYS=$${ENGAGEFLOW_API_KEYS:-$$(cat $(API_KEYS_FILE))} ENGAGEFLOW_HOME=$(CURDIR) \
 		MLFLOW_TRACKING_URI=sqlite:///$(STATE)/mlflow.db $(BIN)/engageflow serve
 
-repro: $(STAMP) ## dvc repro: the same stages on data/ (versioned by DVC)
-	ENGAGEFLOW_HOME=$(CURDIR) PATH=$(BIN):$$PATH $(BIN)/dvc repro
+repro: $(STAMP) ## dvc repro: the pipeline's stages for params.yaml's train.task on data/ (DVC)
+	ENGAGEFLOW_HOME=$(CURDIR) PATH=$(BIN):$$PATH $(BIN)/engageflow dvc-yaml --write
+	ENGAGEFLOW_HOME=$(CURDIR) PATH=$(BIN):$$PATH HF_HUB_OFFLINE=1 $(BIN)/dvc repro
 
 bench-quality: $(STAMP) ## quality on the real data vs the seed methods → bench/results/quality.json
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/quality.py

@@ -51,17 +51,22 @@ def repo_copy(tmp_path_factory, project_root):
 def test_repro_runs_every_stage_and_writes_metrics(repo_copy):
     root, env = repo_copy
     out = _run([str(BIN / "dvc"), "repro"], root, env)
-    for stage in ("collect", "validate", "features", "train", "evaluate"):
+    from pipelines.pipeline import STAGE_NAMES
+
+    for stage in STAGE_NAMES:             # every stage the training DAG runs
         assert f"Running stage '{stage}'" in out
     metrics = json.loads((root / "data/05_reporting/metrics.json").read_text())
     assert metrics["split"]["train"] + metrics["split"]["valid"] + metrics["split"]["test"] \
         == 700
     assert (root / "dvc.lock").exists()
     assert any((root / ".engageflow" / "dvc-cache").rglob("*")), "DVC cache is empty"
-    # the caption-embedding cache and the growth table are versioned feature-store outputs
+    # the caption-embedding cache is a versioned feature-store output
     lock = (root / "dvc.lock").read_text()
     assert "data/03_features/caption_embeddings.parquet" in lock
-    assert "data/03_features/account_periods.parquet" in lock
+    # register and promote ran for real: the gate's record names the registered version
+    promotion = json.loads((root / "data/05_reporting/promotion.json").read_text())
+    assert promotion["model_name"] == "engagement-likes" and promotion["decision"] in (
+        "promote", "reject")
 
 
 def test_second_repro_is_a_no_op_and_a_param_change_reruns_downstream(repo_copy):
@@ -100,3 +105,23 @@ def test_an_experiment_with_another_model_is_tracked(repo_copy):
     assert "xgboost" in text and "candidates" in text
     metrics = json.loads((root / "data/05_reporting/metrics.json").read_text())
     assert list(metrics["candidates"]) == ["xgboost"]
+
+
+def test_another_task_runs_through_the_same_dvc_pipeline(repo_copy):
+    """`make repro` for train.task: conversion — dvc.yaml is regenerated for the task (its
+    entity's files), then every stage runs through the CLI."""
+    root, env = repo_copy
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["train"]["task"] = "conversion"
+    params["conversion"]["demo_rows"] = 3000
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    _run([str(BIN / "engageflow"), "dvc-yaml", "--write"], root, env)
+    assert "data/01_raw/sessions.parquet" in (root / "dvc.yaml").read_text()
+    out = _run([str(BIN / "dvc"), "repro"], root, env)
+    assert "Running stage 'promote'" in out
+    metrics = json.loads((root / "data/05_reporting/metrics.json").read_text())
+    assert metrics["target"] == "converted" and metrics["selection_metric"] == "log_loss"
+    best = metrics["candidates"][metrics["best"]]["test"]
+    assert best["log_loss"] < metrics["baselines"]["prior_rate"]["test"]["log_loss"]
+    promotion = json.loads((root / "data/05_reporting/promotion.json").read_text())
+    assert promotion["model_name"] == "engagement-conversion"
