@@ -84,7 +84,7 @@ def cmd_stage(args: argparse.Namespace) -> int:
 
     paths = _paths(args)
     settings = _settings(args, paths)
-    context = RunContext(run_key=args.run_key or f"cli/{settings.train.task}",
+    context = RunContext(run_key=args.run_key or _run_key(paths, settings.train.task),
                          as_of=_as_of(args.as_of),
                          reports=not args.no_reports)
     record = run_stage(args.command, paths=paths, settings=settings, context=context)
@@ -95,6 +95,17 @@ def cmd_stage(args: argparse.Namespace) -> int:
         print(format_summary(get_task(settings.train.task), paths))
         return 0
     return _print(record)
+
+
+def _run_key(paths: ProjectPaths, task: str) -> str:
+    """The default idempotency key of a CLI / dvc run: the task and the models it trained,
+    so a retried register reuses its MLflow runs and a retrained pipeline gets new ones."""
+    import hashlib
+
+    manifest = paths.models / "manifest.json"
+    digest = hashlib.sha256(manifest.read_bytes()).hexdigest()[:12] if manifest.exists() \
+        else "untrained"
+    return f"cli/{task}/{digest}"
 
 
 def cmd_dvc_yaml(args: argparse.Namespace) -> int:
@@ -275,7 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--set", action="append", metavar="KEY=VALUE",
                        help="override a params key, e.g. train.task=conversion (repeatable)")
         p.add_argument("--run-key", help="idempotency key of the run (register, promote, "
-                       "segments; default: cli/TASK)")
+                       "segments; default: cli/TASK/<hash of the trained models' manifest>)")
         p.add_argument("--as-of", help="the run's instant: later posts are in the future; "
                        "segment retraining counts matured posts (default: now)")
         p.add_argument("--no-reports", action="store_true",

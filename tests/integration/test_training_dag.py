@@ -114,3 +114,27 @@ def test_a_bad_param_fails_the_run_with_a_clear_message(two_runs):
                        env, check=False)
     output = done.stdout + done.stderr
     assert "900 accepted rows is below validate.min_rows 5000" in output
+
+
+def test_the_task_chosen_in_the_form_trains_end_to_end(two_runs):
+    """The same DAG, task conversion from the trigger form: sessions instead of posts, its
+    own registered model, gated against the prior-rate baseline."""
+    from mlflow import MlflowClient
+
+    home, env, _ = two_runs
+    done = run_airflow(["dags", "test", "engagement_training", "-c", json.dumps(
+        {"train.task": "conversion", "train.models": ["logistic_regression", "lightgbm"],
+         "validate.min_rows": 100})], env)
+    output = done.stdout + done.stderr
+    assert "EngageFlow run summary: task conversion" in output
+    run = max((home / "state" / "runs").glob("*/05_reporting/registration.json"),
+              key=lambda p: p.stat().st_mtime).parents[1]
+    for layer in ("01_raw/sessions.parquet", "02_validated/sessions.parquet",
+                  "03_features/sessions.parquet", "04_models/manifest.json"):
+        assert (run / layer).exists(), f"{run.name} lacks {layer}"
+    gate = json.loads((run / "05_reporting" / "promotion.json").read_text())
+    assert (gate["task"], gate["metric"] if "metric" in gate else gate["settings"]["metric"]) \
+        == ("conversion", "log_loss")
+    client = MlflowClient(tracking_uri=f"sqlite:///{home}/state/mlflow.db")
+    version = client.get_model_version_by_alias("engagement-conversion", "champion")
+    assert version.tags["engageflow.task"] == "conversion"
