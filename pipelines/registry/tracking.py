@@ -110,12 +110,12 @@ def log_validation_run(
     run_id = parent_run_id(experiment_id, run_key, run_name=run_key)
     report = json.loads(report_path.read_text())
     with mlflow.start_run(run_id=run_id):
-        mlflow.log_metrics({
-            "validation_rows_in": report["rows_in"],
-            "validation_rows_accepted": report["rows_accepted"],
-            "validation_rows_quarantined": report["rows_quarantined"],
-            "validation_quality_score": report["quality"]["score"],
-        })
+        metrics = {"validation_rows_in": report["rows_in"],
+                   "validation_rows_accepted": report["rows_accepted"],
+                   "validation_rows_quarantined": report["rows_quarantined"]}
+        if "quality" in report:  # the posts contract scores quality; not every entity's does
+            metrics["validation_quality_score"] = report["quality"]["score"]
+        mlflow.log_metrics(metrics)
         mlflow.log_artifact(str(report_path), artifact_path="validation")
         if reports_dir is not None and reports_dir.exists():
             mlflow.log_artifacts(str(reports_dir), artifact_path="validation")

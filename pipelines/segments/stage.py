@@ -3,6 +3,7 @@ them, register the ones that earned it (docs/segments.md)."""
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -24,10 +25,14 @@ def run_segments(task: Task, paths: ProjectPaths, settings: Settings, *, run_key
     from pipelines.tasks.base import registered_name
 
     s = settings.segments
-    if not s.enabled:
-        return {"skipped": "segments.enabled is false"}
-    if not task.segments:
-        return {"skipped": f"task {task.name!r} has no platform/segment models"}
+    skipped = ("segments.enabled is false" if not s.enabled else None if task.segments
+               else f"task {task.name!r} has no platform/segment models")
+    if skipped:
+        # the stage's record exists whatever it decided (dvc.yaml declares it)
+        paths.segments.parent.mkdir(parents=True, exist_ok=True)
+        paths.segments.write_text(json.dumps({"skipped": skipped}))
+        paths.segment_models.mkdir(parents=True, exist_ok=True)
+        return {"skipped": skipped}
     model_name = registered_name(settings.register.model_name, task)
     plan = segment_plan(task, paths, settings, model_name=model_name, now=now)
     result = run_train_segments(
