@@ -20,7 +20,7 @@ from pathlib import Path
 import pendulum
 from airflow.sdk import Asset, chain, dag, task
 
-from pipelines.config import VALIDATED_POSTS_ASSET, trigger_form
+from pipelines.config import VALIDATED_POSTS_ASSET, task_section_keys, trigger_form
 from pipelines.pipeline import STAGE_NAMES
 
 PROJECT_DIR = os.environ.get("ENGAGEFLOW_HOME") or str(Path(__file__).resolve().parents[1])
@@ -42,7 +42,7 @@ FORM_KEYS = (
     tags=["engageflow", "training"],
     default_args={"retries": 1, "retry_delay": timedelta(seconds=20), "owner": "engageflow"},
     doc_md=__doc__,
-    params=trigger_form(FORM_KEYS, Path(PROJECT_DIR) / "params.yaml"),
+    params=trigger_form((*FORM_KEYS, *task_section_keys()), Path(PROJECT_DIR) / "params.yaml"),
 )
 def engagement_training() -> None:
     def stage_task(stage: str):

@@ -8,7 +8,7 @@ yaml only. Modules: ``section`` (base and value types), ``names`` (closed sets),
 """
 
 from pipelines.config.data import CollectConfig, CollectDailyConfig, FeatureSettings, ValidateConfig
-from pipelines.config.form import field_schema, form_fields, trigger_form
+from pipelines.config.form import field_schema, form_fields, task_section_keys, trigger_form
 from pipelines.config.monitoring import MinEffect, MonitorConfig
 from pipelines.config.names import (
     API_SOURCES,
@@ -46,5 +46,6 @@ __all__ = [
     "FeatureSettings", "LightGBMParams", "MinEffect", "MonitorConfig", "PromoteConfig",
     "RegisterConfig", "RidgeParams", "SegmentsConfig", "ServeConfig", "Settings",
     "TrainConfig", "ValidateConfig", "apply_overrides", "field_schema", "form_fields",
-    "load_settings", "override_keys", "read_params", "settings_from_params", "trigger_form",
+    "load_settings", "task_section_keys", "override_keys", "read_params",
+    "settings_from_params", "trigger_form",
 ]

@@ -90,3 +90,15 @@ def trigger_form(keys: Sequence[str], params_file: str | Path) -> dict[str, Any]
 
     return {key: Param(fields.pop("default"), **fields)
             for key, fields in form_fields(keys, params_file).items()}
+
+
+def task_section_keys() -> tuple[str, ...]:
+    """The dotted keys of every task's own params section (``conversion.source``, ...):
+    the training form shows them, so a task added to the registry gets its fields there
+    with no edit to the DAG."""
+    from pipelines.config.names import TASK_NAMES
+    from pipelines.tasks import get_task
+
+    return tuple(f"{name}.{field}" for name in TASK_NAMES
+                 if (model := get_task(name).settings_model) is not None
+                 for field in model.model_fields)

@@ -19,7 +19,7 @@ KNOWN_MODELS: tuple[str, ...] = tuple(dict.fromkeys(
     family for name in TASK_NAMES for family in get_task(name).families))
 ModelName = Literal[KNOWN_MODELS]  # type: ignore[valid-type]
 
-#: File layouts the readers know (pipelines.collect.file_formats.FORMATS).
+#: File layouts the readers know (pipelines.collect.formats.FORMATS).
 FileFormat = Literal["canonical", "instagram_graph", "linkedin_share", "twitter_v2",
                      "tweets_csv", "instagram_scrape_csv", "facebook_uci"]
 FILE_FORMATS: tuple[str, ...] = get_args(FileFormat)

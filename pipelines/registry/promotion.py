@@ -1,6 +1,6 @@
 """The promotion gate in the registry: judge this run's ``@challenger``, move the aliases.
 
-The training DAG's ``promotion_gate`` task calls :func:`run_promotion_gate` after
+The training DAG's ``promote`` task calls :func:`run_promotion_gate` after
 ``register``. It loads the champion and the challenger from the registry, scores both on
 the SAME time-ordered holdout (the run's test rows), asks the pure gate
 (``pipelines.evaluate.promotion_gate``) for a decision, and acts on it — every alias move

@@ -27,11 +27,11 @@ def segments_due(
     posts: pd.DataFrame,
     models: Mapping[Segment, Mapping[str, Any]],
     *,
-    target: str = "likes",
-    segment_key: str = "campaign_id",
-    min_samples: int = 20,
-    retrain_after: int = 50,
-    maturity_hours: float = 48.0,
+    target: str,
+    segment_key: str,
+    min_samples: int,
+    retrain_after: int,
+    maturity_hours: float,
     now: pd.Timestamp,
 ) -> list[dict[str, Any]]:
     """Every platform and segment past the retraining threshold, with its counts.
