@@ -51,6 +51,10 @@ def field_schema(key: str) -> dict[str, Any]:
     model: type[BaseModel] = Settings.model_fields[section].annotation
     schema = model.model_json_schema()
     prop = _inline(schema["properties"][name], schema.get("$defs", {}))
+    options = prop.get("anyOf", ())
+    if options and all(set(o) <= {"type"} for o in options):
+        # an optional plain value (``str | None``): a form field of either type
+        prop = {**prop, "type": [o["type"] for o in options]}
     return {k: prop[k] for k in SCHEMA_KEYS if k in prop}
 
 

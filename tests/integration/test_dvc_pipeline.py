@@ -39,6 +39,8 @@ def repo_copy(tmp_path_factory, project_root):
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["collect"]["demo_rows"] = 700
     params["train"]["cv_folds"] = 2
+    params["train"]["models"] = ["ridge", "lightgbm"]  # quick families: the pipeline is tested
+    params["promote"]["resamples"] = 300
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ENGAGEFLOW", "MLFLOW"))}
     env["PATH"] = f"{BIN}{os.pathsep}{env['PATH']}"
@@ -113,7 +115,8 @@ def test_another_task_runs_through_the_same_dvc_pipeline(repo_copy):
     root, env = repo_copy
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["train"]["task"] = "conversion"
-    params["conversion"]["demo_rows"] = 3000
+    params["train"]["models"] = ["logistic_regression", "lightgbm"]
+    params["conversion"]["demo_rows"] = 2000
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     _run([str(BIN / "engageflow"), "dvc-yaml", "--write"], root, env)
     assert "data/01_raw/sessions.parquet" in (root / "dvc.yaml").read_text()

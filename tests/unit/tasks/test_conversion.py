@@ -183,7 +183,9 @@ def test_holdout_baseline_metrics_and_inputs(demo_run):
     assert metrics == records["evaluate"]["baselines"]["prior_rate"]["test"]
     assert list(TASK.model_input(test).columns) == list(INPUT_COLUMNS)
     assert "page_values" in INPUT_COLUMNS and "converted" not in INPUT_COLUMNS
-    assert list(TASK.drift_reference(train).columns) == list(INPUT_COLUMNS)
+    # the reference drift monitoring keeps: the inputs, their month and the outcome
+    assert list(TASK.drift_reference(train).columns) == [*INPUT_COLUMNS, "month_start",
+                                                         "converted"]
     assert len(TASK.drift_reference(train)) == len(train)
     with pytest.raises(ValueError, match=r"rows lack session column\(s\) \['month'\]"):
         TASK.model_input(test.drop(columns="month"))
