@@ -9,6 +9,7 @@ platform and per day, so a report shows when and where the model got worse.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -60,8 +61,9 @@ def realized_performance(
         min_outcomes: Fewer matured outcomes than this are reported but never decide.
 
     Returns:
-        ``outcomes``, ``mae_log``, ``offline_mae_log``, ``increase``, ``by_platform``,
-        ``by_day``, ``performance_loss`` (None when not judged) and ``judged``.
+        ``metric`` (``mae_log``), ``outcomes``, ``mae_log``, ``offline_mae_log``,
+        ``increase``, ``by_platform``, ``by_day``, ``performance_loss`` (None when not
+        judged) and ``judged``.
 
     Raises:
         ValueError: if the arrays differ in length or the budget is negative.
@@ -77,7 +79,8 @@ def realized_performance(
     predicted = np.asarray(predicted, dtype=float)
     platforms = np.asarray(platforms, dtype=object)
     offline_mae = offline.get("mae_log")
-    result: dict[str, Any] = {"outcomes": len(actual), "offline_mae_log": offline_mae,
+    result: dict[str, Any] = {"metric": "mae_log", "outcomes": len(actual),
+                              "offline_mae_log": offline_mae,
                               "max_error_increase": max_error_increase,
                               "min_outcomes": min_outcomes, "mae_log": None, "increase": None,
                               "by_platform": {}, "by_day": {}, "performance_loss": None,
@@ -104,4 +107,69 @@ def realized_performance(
     logger.info("realized performance: %d matured outcomes, mae_log %.3f vs offline %s "
                 "(budget +%.3f) → performance loss %s", len(actual), result["mae_log"],
                 offline_mae, max_error_increase, result["performance_loss"])
+    return result
+
+
+def realized_loss(
+    *,
+    actual: np.ndarray,
+    predicted: np.ndarray,
+    times: pd.Series,
+    metric: str,
+    loss: Callable[[np.ndarray, np.ndarray], float],
+    offline: Mapping[str, float],
+    max_error_increase: float,
+    min_outcomes: int,
+) -> dict[str, Any]:
+    """Compare a task's realized loss ``metric`` with its offline test value (any task:
+    :meth:`pipelines.tasks.base.Task.realized_performance`; posts add per-platform detail
+    in :func:`realized_performance`).
+
+    Args:
+        actual, predicted: Known outcomes and the model's predictions for the same rows.
+        times: Each row's time (for the per-day series).
+        metric: Name of the loss (the gate's primary, e.g. ``log_loss``).
+        loss: ``(actual, predicted) -> value`` of ``metric`` (lower is better).
+        offline: The model's offline test metrics (``metric`` among them).
+        max_error_increase: A realized ``metric`` above offline + this is a performance loss.
+        min_outcomes: Fewer known outcomes than this are reported but never decide.
+
+    Returns:
+        ``metric``, ``outcomes``, ``<metric>``, ``offline_<metric>``, ``increase``,
+        ``by_day``, ``performance_loss`` (None when not judged) and ``judged``.
+
+    Raises:
+        ValueError: if the arrays differ in length or the budget is negative.
+    """
+    if not len(actual) == len(predicted) == len(times):
+        raise ValueError(f"realized_loss: actual, predicted and times must have one length; "
+                         f"got {len(actual)}, {len(predicted)}, {len(times)}.")
+    if max_error_increase < 0:
+        raise ValueError(f"realized_loss: 'max_error_increase' must be >= 0; "
+                         f"got {max_error_increase!r}.")
+    actual = np.asarray(actual, dtype=float)
+    predicted = np.asarray(predicted, dtype=float)
+    reference = offline.get(metric)
+    result: dict[str, Any] = {"metric": metric, "outcomes": len(actual),
+                              f"offline_{metric}": reference,
+                              "max_error_increase": max_error_increase,
+                              "min_outcomes": min_outcomes, metric: None, "increase": None,
+                              "by_day": {}, "performance_loss": None, "judged": False}
+    if len(actual) == 0:
+        logger.info("realized performance: no known outcome in the window")
+        return result
+    result[metric] = float(loss(actual, predicted))
+    days = pd.to_datetime(times, utc=True).dt.strftime("%Y-%m-%d").to_numpy()
+    for day in sorted(set(days)):
+        mask = days == day
+        result["by_day"][day] = {"n": int(mask.sum()),
+                                 metric: float(loss(actual[mask], predicted[mask]))}
+    if reference is not None:
+        result["increase"] = result[metric] - reference
+        if len(actual) >= min_outcomes:
+            result["judged"] = True
+            result["performance_loss"] = bool(result["increase"] > max_error_increase)
+    logger.info("realized performance: %d known outcomes, %s %.3f vs offline %s (budget "
+                "+%.3f) → performance loss %s", len(actual), metric, result[metric],
+                reference, max_error_increase, result["performance_loss"])
     return result

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
+    from pydantic import BaseModel
 
     from pipelines.config import Settings
     from pipelines.paths import ProjectPaths
@@ -64,6 +65,22 @@ class InputSpec:
     time_column: str
     row_suite: str
     table_suite: str
+
+
+@dataclass(frozen=True)
+class ScoringInput:
+    """A file to batch-score as a task reads it (:meth:`Task.read_for_scoring`).
+
+    Attributes:
+        rows: Rows that may be scored: the entity's canonical columns.
+        rejects: Every record that cannot be scored, with every reason (the entity's
+            quarantine layout).
+        records_read: Records in the input; always ``len(rows) + len(rejects)``.
+    """
+
+    rows: pd.DataFrame
+    rejects: pd.DataFrame
+    records_read: int
 
 
 class Task(ABC):
@@ -150,6 +167,115 @@ class Task(ABC):
         import numpy as np
 
         return np.asarray(model.predict(rows), dtype=float)
+
+    # --- serving hooks (pipelines.serve) ------------------------------------------------
+    @property
+    def serve_key(self) -> str:
+        """The request column that names one served row: sticky champion/challenger
+        routing hashes it, the response and the prediction log (``post_id``) carry it.
+        Default: the last column of ``input.key``."""
+        return self.input.key[-1]
+
+    def request_model(self, paths: ProjectPaths) -> type[BaseModel]:
+        """The pydantic model of one row a client sends to ``POST /tasks/<name>/predict``
+        (it must have a :attr:`serve_key` field). ``paths`` locates the task's contract.
+
+        Raises:
+            ValueError: the task declares no request model (the default), so it cannot be
+                listed in ``serve.tasks``.
+        """
+        raise ValueError(
+            f"task {self.name!r} declares no request model (Task.request_model), so it "
+            f"cannot be served by POST /tasks/{self.name}/predict.")
+
+    def request_frame(self, rows: list[dict[str, Any]]) -> pd.DataFrame:
+        """Validated request rows (dicts of :meth:`request_model` fields) as the DataFrame
+        :meth:`predict` takes."""
+        import pandas as pd
+
+        return pd.DataFrame.from_records(rows)
+
+    def read_for_scoring(self, path: Path, fmt: str, *, paths: ProjectPaths) -> ScoringInput:
+        """Read a file (or folder) of rows to batch-score in layout ``fmt`` and split off
+        the rows the task's contract rejects (``paths`` locates the contract).
+
+        Raises:
+            ValueError: the task is not batch-scored (the default).
+        """
+        raise ValueError(
+            f"task {self.name!r} declares no batch-scoring reader (Task.read_for_scoring), "
+            f"so it cannot be batch-scored.")
+
+    @property
+    def score_columns(self) -> tuple[str, ...]:
+        """Input columns batch scoring writes beside each prediction: the entity's key and
+        time column."""
+        return (*self.input.key, self.input.time_column)
+
+    # --- monitoring hooks (pipelines.monitor) -------------------------------------------
+    def monitored_rows(self, paths: ProjectPaths) -> pd.DataFrame:
+        """The validated rows drift monitoring takes its window from: the validated layer
+        of the entity in ``paths.data`` (``02_validated/<entity>.parquet``, written by the
+        CLI and ``dvc repro``).
+
+        Raises:
+            ValueError: if that file does not exist, naming it.
+        """
+        import pandas as pd
+
+        path = paths.validated(self.input.entity)
+        if not path.is_file():
+            raise ValueError(
+                f"{self.name}.monitored_rows: the validated {self.input.entity} file {path} "
+                f"does not exist; run `engageflow validate --set train.task={self.name}` "
+                f"(or dvc repro) with this data folder first.")
+        return pd.read_parquet(path)
+
+    def outcome_known(self, rows: pd.DataFrame, *, maturity_hours: float) -> pd.Series:
+        """Whether each row's outcome (``target``) counts as a realized result. Default:
+        it is known (a row's outcome is final once recorded)."""
+        return rows[self.target].notna().astype(bool)
+
+    def drift_frame(self, model: Any, rows: pd.DataFrame, *,
+                    outcome_known: pd.Series | None) -> pd.DataFrame:
+        """What drift is judged on, one row per input row (index reset): the model's input
+        columns as a client sends them (text as str, flags as 0/1), the model's prediction
+        (``pipelines.monitor.drift.PREDICTION``) and the outcome (``TARGET``: NaN where not
+        known or ``outcome_known`` is False; None: every known outcome)."""
+        import numpy as np
+        import pandas as pd
+
+        from pipelines.monitor.drift import PREDICTION, TARGET
+
+        frame = self.model_input(rows).reset_index(drop=True)
+        for column in frame.columns:
+            if pd.api.types.is_bool_dtype(frame[column]):
+                frame[column] = frame[column].astype(float)       # a flag: a 0/1 number
+            elif not pd.api.types.is_numeric_dtype(frame[column]):
+                frame[column] = frame[column].astype(str)
+        frame[PREDICTION] = self.predict(model, rows)
+        outcome = pd.to_numeric(rows[self.target], errors="coerce").to_numpy(dtype=float)
+        if outcome_known is not None:
+            outcome = np.where(np.asarray(outcome_known, dtype=bool), outcome, np.nan)
+        frame[TARGET] = outcome
+        return frame
+
+    def realized_performance(self, rows: pd.DataFrame, judged: pd.DataFrame, *,
+                             offline: Mapping[str, float], max_error_increase: float,
+                             min_outcomes: int) -> dict[str, Any]:
+        """The model's realized error on ``rows`` (rows whose outcome is known; ``judged``:
+        their :meth:`drift_frame` rows) against its offline test error: the gate's primary
+        loss (``gate.primary``), overall and per ``input.time_column`` day."""
+        from pipelines.monitor.drift import PREDICTION
+        from pipelines.monitor.realized_performance import realized_loss
+
+        primary = self.gate.primary
+        return realized_loss(
+            actual=rows[self.target].to_numpy(dtype=float),
+            predicted=judged[PREDICTION].to_numpy(dtype=float),
+            times=rows[self.input.time_column], metric=primary,
+            loss=lambda a, p: self.metrics(a, p)[primary], offline=offline,
+            max_error_increase=max_error_increase, min_outcomes=min_outcomes)
 
     def figures(self, name: str, actual: np.ndarray, predicted: np.ndarray
                 ) -> dict[str, Any]:

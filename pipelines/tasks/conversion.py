@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from pipelines.tasks.base import GateSpec, InputSpec, Task
+from pipelines.tasks.base import GateSpec, InputSpec, ScoringInput, Task
 
 if TYPE_CHECKING:
     import numpy as np
@@ -370,6 +370,49 @@ class ConversionTask(Task):
         for column in (self.input.time_column, self.target):
             out[column] = train[column].to_numpy()
         return out
+
+    # --- serving hooks -----------------------------------------------------------------
+    #: Sticky A/B routing hashes the session: a session is answered by one arm.
+    serve_key = "session_id"
+
+    def request_model(self, paths: ProjectPaths) -> type[BaseModel]:
+        """One session as a client sends it: ``session_id`` and the input columns, typed as
+        the canonical table stores them, with the sessions row contract's one-row rules
+        (required, bounds, sets: :func:`pipelines.validate.row_rules.request_model`)."""
+        from pipelines.tasks.conversion_data import COLUMNS, INPUT_COLUMNS
+        from pipelines.validate.expectations import load_suite
+        from pipelines.validate.row_rules import request_model
+
+        return request_model(
+            "ConversionSession", {c: COLUMNS[c][0] for c in (self.serve_key, *INPUT_COLUMNS)},
+            load_suite(paths.resolve(self.input.row_suite)),
+            doc=f"One browsing session to score: its id and what was seen of it so far. "
+                f"Rules: {self.input.row_suite} (required fields, bounds, allowed values).")
+
+    def read_for_scoring(self, path: Path, fmt: str, *, paths: ProjectPaths) -> ScoringInput:
+        """Sessions in the UCI online-shoppers CSV layout (``Revenue`` may be absent: the
+        outcome of a session to score is not known yet); records the reader cannot read and
+        sessions that break the row contract's rules on what a client sends (the online
+        route's rules, plus unique ids) go to the quarantine.
+
+        Raises:
+            ValueError: for a layout other than ``canonical`` (the sessions CSV) or an
+                unreadable file, naming it.
+        """
+        import pandas as pd
+
+        from pipelines.tasks import conversion_data as data
+        from pipelines.validate.expectations import load_suite
+
+        if fmt != "canonical":
+            raise ValueError(f"conversion.read_for_scoring: 'format' must be 'canonical' (the "
+                             f"sessions CSV with the UCI online-shoppers header); got {fmt!r}.")
+        read = data.read_sessions_csv(Path(path), outcome_required=False)
+        rows, invalid = data.split_scorable(
+            read.sessions, load_suite(paths.resolve(self.input.row_suite)),
+            columns=(self.serve_key, *data.INPUT_COLUMNS), source=str(path))
+        rejects = pd.concat([read.rejects, invalid], ignore_index=True)
+        return ScoringInput(rows, rejects, read.records_read)
 
     def example(self, paths: ProjectPaths) -> pd.DataFrame:
         """The newest session of the training table: its key, month, inputs and outcome."""

@@ -85,7 +85,9 @@ def month_start(month_number: Any) -> pd.Series:
 
 
 def conform(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with the canonical columns, in order, at their dtypes (extra columns go).
+    """``frame`` with the canonical columns, in order, at their dtypes (extra columns go);
+    ``converted`` is nullable (``Int64``) where an outcome is not known yet (sessions to
+    score).
 
     Raises:
         ValueError: naming the missing columns.
@@ -94,7 +96,10 @@ def conform(frame: pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise ValueError(f"conform: session column(s) {missing} are missing; got "
                          f"{list(frame.columns)}.")
-    return pd.DataFrame({c: frame[c].astype(dtype) for c, (dtype, _) in COLUMNS.items()})
+    out = {c: frame[c].astype(dtype if c != "converted" or frame[c].notna().all()
+                               else "Int64")
+           for c, (dtype, _) in COLUMNS.items()}
+    return pd.DataFrame(out)
 
 
 def quarantine_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -210,8 +215,11 @@ class ReadResult:
     records_read: int
 
 
-def read_sessions_csv(path: Path) -> ReadResult:
+def read_sessions_csv(path: Path, *, outcome_required: bool = True) -> ReadResult:
     """Read the UCI online-shoppers CSV (or one with the same header) into sessions.
+
+    With ``outcome_required`` False (sessions to score, whose outcome is not known yet)
+    the ``Revenue`` column may be absent; ``converted`` is then missing (``<NA>``).
 
     ``session_id`` is ``<file stem>-<data row number, 7 digits>`` (stable for the file);
     ``month`` accepts abbreviations and full names in any case (the UCI file writes
@@ -237,6 +245,9 @@ def read_sessions_csv(path: Path) -> ReadResult:
         raise ValueError(f"read_sessions_csv: {path} is empty; expected a header row.")
     header = [h.strip() for h in records[0]]
     wanted = {source: column for column, (_, source) in COLUMNS.items() if source}
+    outcome_header = COLUMNS["converted"][1]
+    if not outcome_required and outcome_header not in header:
+        del wanted[outcome_header]
     missing = [h for h in wanted if h not in header]
     if missing:
         raise ValueError(f"read_sessions_csv: {path} lacks column(s) {missing}; its header "
@@ -268,6 +279,8 @@ def read_sessions_csv(path: Path) -> ReadResult:
         })
     frame = pd.DataFrame(good, columns=[c for c in COLUMNS if c != "month_start"])
     frame["month_start"] = month_start(frame["month"].map(MONTHS.index) + 1)
+    if "converted" not in wanted.values():
+        frame["converted"] = pd.NA
     result = ReadResult(conform(frame), quarantine_frame(rejects), len(records) - 1)
     logger.info("read_sessions_csv: %s: %d records, %d sessions, %d rejected", path,
                 result.records_read, len(result.sessions), len(result.rejects))
@@ -394,7 +407,7 @@ def validate_sessions(
         results.append(row_result)
         failures += [f"{o.describe()} (the expectation could not be evaluated)"
                      for o in rows if o.error]
-        accepted, failed = _split_by_outcomes(sessions, rows, source)
+        accepted, failed = _split_by_outcomes(sessions, rows, source, "validate")
         quarantined = pd.concat([earlier_rejects, failed], ignore_index=True)
         if len(accepted) + len(quarantined) != rows_in:
             raise RuntimeError(f"validate_sessions: {rows_in} rows in but {len(accepted)} "
@@ -417,8 +430,8 @@ def validate_sessions(
     return SessionValidation(accepted, quarantined, report, failures, results)
 
 
-def _split_by_outcomes(sessions: pd.DataFrame, outcomes: list[Any], source: str
-                       ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _split_by_outcomes(sessions: pd.DataFrame, outcomes: list[Any], source: str,
+                       stage: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(accepted rows, quarantine rows with every failed rule, column and value)."""
     reasons: dict[Any, list[dict[str, str]]] = {}
     for outcome in outcomes:
@@ -433,7 +446,7 @@ def _split_by_outcomes(sessions: pd.DataFrame, outcomes: list[Any], source: str
         first = reasons[index][0]
         session_id = record["session_id"]
         rows.append({
-            "stage": "validate", "source_file": source, "source_row": int(index) + 1,
+            "stage": stage, "source_file": source, "source_row": int(index) + 1,
             "session_id": None if pd.isna(session_id) else str(session_id),
             "rule": first["rule"], "column": first["column"], "value": first["value"],
             "reasons": json.dumps(reasons[index]),
@@ -450,3 +463,23 @@ def month_summary(sessions: pd.DataFrame) -> dict[str, dict[str, float]]:
         ["size", "mean"])
     return {month: {"rows": int(row["size"]), "conversion_rate": round(float(row["mean"]), 4)}
             for month, row in stats.iterrows()}
+
+
+def split_scorable(sessions: pd.DataFrame, row_suite: dict[str, Any], *, columns: tuple[str, ...],
+                   source: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Sessions to score, split by the row contract's rules on ``columns`` (what a client
+    sends: :func:`pipelines.validate.row_rules.request_rules`, the same rules the online
+    route's request model carries).
+
+    Returns:
+        (the sessions that pass, quarantine rows of stage ``score`` with every failed
+        rule, column and value).
+    """
+    from pipelines.validate.expectations import run_suite
+    from pipelines.validate.row_rules import request_rules
+
+    sessions = sessions.reset_index(drop=True)
+    if sessions.empty:
+        return sessions, quarantine_frame([])
+    outcomes = run_suite(sessions, request_rules(row_suite, columns))
+    return _split_by_outcomes(sessions, outcomes, source, "score")

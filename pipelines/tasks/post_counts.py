@@ -8,10 +8,11 @@ registered model takes canonical posts and predicts the count.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipelines.tasks.base import GateSpec
+from pipelines.tasks.base import GateSpec, ScoringInput
 from pipelines.tasks.posts import PostInputTask
 
 if TYPE_CHECKING:
@@ -27,6 +28,10 @@ POST_MODELS: tuple[str, ...] = (
     "ridge", "random_forest", "xgboost", "lightgbm", "hist_gradient_boosting", "mlp",
     "two_stage_hard", "two_stage_soft",
 )
+
+
+#: Raw model inputs drift compares as categories next to the engineered features.
+CATEGORICAL_INPUTS: tuple[str, ...] = ("platform", "content_type")
 
 
 class PostCountTask(PostInputTask):
@@ -115,6 +120,68 @@ class PostCountTask(PostInputTask):
         import pandas as pd
 
         return pd.read_parquet(paths.validated(self.input.entity)).tail(1)
+
+    # --- batch scoring ---------------------------------------------------------------
+    score_columns = ("post_id", "account_id", "platform", "posted_at")
+
+    def read_for_scoring(self, path: Path, fmt: str, *, paths: ProjectPaths) -> ScoringInput:
+        """Posts of layout ``fmt`` (the collect readers); rows that break the serving
+        contract (:func:`pipelines.serve.scoring.scoring_failures`) join the records the
+        reader could not read in the quarantine."""
+        import pandas as pd
+
+        from pipelines.collect.formats import read_posts
+        from pipelines.serve.scoring import split_scorable
+
+        read = read_posts(path, fmt)
+        rows, invalid = split_scorable(read.posts)
+        rejects = (pd.concat([read.rejects.assign(stage="collect"), invalid],
+                             ignore_index=True) if len(read.rejects) else invalid)
+        rows["posted_at"] = pd.to_datetime(rows["posted_at"], utc=True)
+        return ScoringInput(rows, rejects, read.records_read)
+
+    # --- monitoring --------------------------------------------------------------------
+    def drift_frame(self, model: Any, rows: pd.DataFrame, *,
+                    outcome_known: pd.Series | None) -> pd.DataFrame:
+        """The champion's input features (engineered and text, as the model sees them),
+        the raw categorical inputs (:data:`CATEGORICAL_INPUTS`), its log1p prediction and
+        the log1p outcome."""
+        import numpy as np
+        import pandas as pd
+
+        from pipelines.monitor.drift import PREDICTION, TARGET
+
+        inputs = self.model_input(rows)
+        features = model.named_steps["features"].transform(inputs).reset_index(drop=True)
+        # Pipeline.predict is exactly features → final step; reuse the features.
+        predicted = np.asarray(model[-1].predict(features), dtype=float)
+        frame = features.copy()
+        for column in CATEGORICAL_INPUTS:
+            frame[column] = inputs[column].astype(str).to_numpy()
+        frame[PREDICTION] = np.log1p(np.clip(predicted, 0, None))
+        outcome = pd.to_numeric(rows[self.target], errors="coerce").to_numpy(dtype=float)
+        if outcome_known is not None:
+            outcome = np.where(np.asarray(outcome_known, dtype=bool), outcome, np.nan)
+        frame[TARGET] = np.log1p(outcome)
+        return frame
+
+    def realized_performance(self, rows: pd.DataFrame, judged: pd.DataFrame, *,
+                             offline: Mapping[str, float], max_error_increase: float,
+                             min_outcomes: int) -> dict[str, Any]:
+        """Realized ``mae_log`` overall, per platform and per day
+        (:func:`pipelines.monitor.realized_performance.realized_performance`)."""
+        import numpy as np
+        import pandas as pd
+
+        from pipelines.monitor.drift import PREDICTION
+        from pipelines.monitor.realized_performance import realized_performance
+
+        return realized_performance(
+            actual=pd.to_numeric(rows[self.target]).to_numpy(dtype=float),
+            predicted=np.expm1(judged[PREDICTION].to_numpy()),
+            platforms=rows["platform"].astype(str).to_numpy(), posted_at=rows["posted_at"],
+            offline=offline, max_error_increase=max_error_increase,
+            min_outcomes=min_outcomes)
 
     def describe(self, predicted: float, actual: Any) -> str:
         import pandas as pd

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 from pipelines.tasks.base import InputSpec, Task
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from pipelines.config import Settings
     from pipelines.paths import ProjectPaths
 
@@ -52,3 +54,17 @@ class PostInputTask(Task):
             reports_dir=paths.validation_reports if reports else None,
         )
         return {"validated": str(paths.validated(POSTS.entity)), **asdict(summary)}
+
+    def monitored_rows(self, paths: ProjectPaths) -> pd.DataFrame:
+        """The collection DAG's validated store (``02_validated/date=*``), one row per post:
+        its latest observation."""
+        from pipelines.validate.partition import read_validated_posts
+
+        return read_validated_posts(paths.data)
+
+    def outcome_known(self, rows: pd.DataFrame, *, maturity_hours: float) -> pd.Series:
+        """A post's count is a realized result once read ``maturity_hours`` after posting
+        (:func:`pipelines.monitor.realized_performance.matured`)."""
+        from pipelines.monitor.realized_performance import matured
+
+        return matured(rows, target=self.target, maturity_hours=maturity_hours)
