@@ -3,7 +3,12 @@
 Two tables, written with SQLAlchemy Core so the same code runs on SQLite (the default,
 ``ProjectPaths.prediction_log_url``) and PostgreSQL (an URL in the environment):
 
-- ``predictions``: one row per (request, post, target) answered by a model version and arm;
+- ``predictions``: one row per (request, post, target) answered by a model version and arm.
+  A task served by its own route (``POST /tasks/<name>/predict``) logs its rows here too:
+  ``post_id`` holds the row's key (the task's ``serve_key``, e.g. a session id),
+  ``target`` the task's target, ``account_id`` and ``platform`` the row's values of those
+  fields or ``""`` where it has none, ``posted_at`` the row's time (its task's
+  ``input.time_column``) or, for a row sent without one, the time it was predicted;
 - ``outcomes``: observations of a post's realized counts, appended. A post is observed many
   times while its counts grow; for each target the latest non-null observation (by
   ``observed_at``) supersedes the earlier ones.
@@ -26,7 +31,14 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from pipelines.tasks import TASK_NAMES, get_task
+
+#: Targets whose realized outcomes the ``outcomes`` table records (post counts).
 TARGETS: tuple[str, ...] = ("likes", "comments", "shares")
+#: Targets a prediction may be logged for: every task's (pipelines.tasks; the task
+#: registry is light to import and knows no serving, registry or monitoring code).
+PREDICTION_TARGETS: tuple[str, ...] = tuple(dict.fromkeys(
+    get_task(name).target for name in TASK_NAMES))
 
 PREDICTION_FIELDS: tuple[str, ...] = (
     "request_id", "post_id", "account_id", "platform", "model_name", "model_version", "arm",
@@ -36,8 +48,10 @@ PAIR_COLUMNS: tuple[str, ...] = (
     "request_id", "post_id", "account_id", "platform", "arm", "model_version", "prediction",
     "actual", "predicted_at", "posted_at",
 )
-_STRING_FIELDS = ("request_id", "post_id", "account_id", "platform", "model_name",
-                  "model_version", "arm", "features_hash")
+_STRING_FIELDS = ("request_id", "post_id", "model_name", "model_version", "arm",
+                  "features_hash")
+#: Fields a row of a task without accounts or platforms leaves empty ("").
+_OPTIONAL_STRING_FIELDS = ("account_id", "platform")
 
 
 class UTCDateTime(sa.types.TypeDecorator):
@@ -135,14 +149,18 @@ def _check_prediction(index: int, record: dict[str, Any]) -> dict[str, Any]:
         value = record[field]
         if not isinstance(value, str) or not value:
             raise ValueError(f"{where}: '{field}' must be a non-empty str; got {value!r}.")
-    if record["target"] not in TARGETS:
-        raise ValueError(f"{where}: 'target' must be one of {list(TARGETS)}; "
+    for field in _OPTIONAL_STRING_FIELDS:
+        if not isinstance(record[field], str):
+            raise ValueError(f"{where}: '{field}' must be a str ('' where the row has "
+                             f"none); got {record[field]!r}.")
+    if record["target"] not in PREDICTION_TARGETS:
+        raise ValueError(f"{where}: 'target' must be one of {list(PREDICTION_TARGETS)}; "
                          f"got {record['target']!r}.")
     prediction = record["prediction"]
     if isinstance(prediction, bool) or not isinstance(prediction, numbers.Real) \
             or not math.isfinite(prediction) or prediction < 0:
-        raise ValueError(f"{where}: 'prediction' must be a finite count >= 0 (not log scale); "
-                         f"got {prediction!r}.")
+        raise ValueError(f"{where}: 'prediction' must be a finite count >= 0 (not log scale) "
+                         f"or probability; got {prediction!r}.")
     row = {field: record[field] for field in PREDICTION_FIELDS}
     row["prediction"] = float(prediction)
     row["predicted_at"] = _aware(where, "predicted_at", record["predicted_at"])

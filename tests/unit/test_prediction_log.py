@@ -129,3 +129,15 @@ def test_bad_matured_pairs_arguments(log):
                           now=datetime(2026, 1, 1))
     with pytest.raises(ValueError, match="'horizon_hours' must be a number >= 0; got -1"):
         log.matured_pairs(model_name="m", target="likes", horizon_hours=-1, now=NOW)
+
+
+def test_a_task_row_without_account_or_platform_is_logged(log):
+    session = {**_record("demo-0000042", target="converted", prediction=0.27,
+                         model_name="engagement-conversion"), "account_id": "", "platform": ""}
+    log.log_predictions([session])
+    row = log.predictions_for([session["request_id"]]).iloc[0]
+    assert (row["post_id"], row["target"], row["account_id"], row["platform"]) == (
+        "demo-0000042", "converted", "", "")
+    with pytest.raises(ValueError, match=r"'platform' must be a str \('' where the row has "
+                                         r"none\); got None"):
+        log.log_predictions([{**session, "platform": None}])
