@@ -1,8 +1,10 @@
-"""batch_scoring: score a file of posts with a registered model → Parquet + quarantine.
+"""batch_scoring: score a file of a task's rows with a registered model → Parquet +
+quarantine.
 
 Wiring only: one task calls ``pipelines.serve.scoring.score_task``. Triggered by hand
-(no schedule); the form's defaults come from the ``serve`` section of params.yaml. Rows
-read = rows scored + rows quarantined (with every reason), never silently dropped.
+(no schedule); the form's defaults come from params.yaml (``train.task``: the task scored
+when the model version records none; the ``serve`` section). Rows read = rows scored +
+rows quarantined (with every reason), never silently dropped.
 """
 
 from __future__ import annotations
@@ -18,13 +20,13 @@ from pipelines.config import trigger_form
 
 PROJECT_DIR = os.environ.get("ENGAGEFLOW_HOME") or str(Path(__file__).resolve().parents[1])
 #: The params.yaml keys the trigger form shows (types, bounds, defaults: pipelines.config).
-FORM = ("serve.score_model_uri", "serve.score_input", "serve.score_format",
+FORM = ("train.task", "serve.score_model_uri", "serve.score_input", "serve.score_format",
         "serve.score_output")
 
 
 @dag(
     dag_id="batch_scoring",
-    description="Score a file of posts with a registered model",
+    description="Score a file of a task's rows with a registered model",
     schedule=None,
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,

@@ -238,10 +238,19 @@ def cmd_score(args: argparse.Namespace) -> int:
     parse_models_uri(args.model)
     if not args.output.endswith(".parquet"):
         raise ValueError(f"score: '--output' must be a .parquet file; got {args.output!r}.")
+    if args.params or paths.params_file.exists():
+        settings = _settings(args, paths)
+    else:
+        # scoring needs no project: without params.yaml the settings' defaults (which equal
+        # params.yaml's) and --set give the task of a model version that records none
+        from pipelines.config import apply_overrides, settings_from_params
+
+        settings = settings_from_params(apply_overrides({}, _overrides(args)),
+                                        source="--set")
     try:
-        return _print(run_score(model_uri=args.model, input_path=Path(args.input),
-                                input_format=args.format, output_path=Path(args.output),
-                                tracking_uri=paths.tracking_uri))
+        return _print(run_score(task=settings.train.task, model_uri=args.model,
+                                input_path=Path(args.input), input_format=args.format,
+                                output_path=Path(args.output), paths=paths))
     except LookupError as missing:          # no such model or alias in the registry
         raise ValueError(str(missing)) from None
 
@@ -340,11 +349,17 @@ def build_parser() -> argparse.ArgumentParser:
                        help="default: params serve.routing")
     serve.add_argument("--no-auth", action="store_true",
                        help="serve without API keys (local experiments only)")
-    score = stage("score", cmd_score, "batch-score a file of posts with a registered model")
+    score = stage("score", cmd_score, "batch-score a file of a task's rows (posts, sessions) "
+                  "with a registered model")
     score.add_argument("--model", required=True,
                        help="models:/NAME@ALIAS or models:/NAME/VERSION")
-    score.add_argument("--input", required=True, help="file or folder of posts")
-    score.add_argument("--format", default="canonical", help="its layout (as for collect)")
+    score.add_argument("--input", required=True, help="file or folder of rows to score")
+    score.add_argument("--format", default="canonical",
+                       help="its layout (posts: as for collect; sessions: canonical = the "
+                            "sessions CSV)")
+    score.add_argument("--set", action="append", metavar="KEY=VALUE",
+                       help="override a params key, e.g. train.task=conversion: the task "
+                            "scored when the model version records none")
     score.add_argument("--output", required=True,
                        help="predictions .parquet (quarantine written beside it)")
     registry = sub.add_parser("registry", help="the MLflow model registry")

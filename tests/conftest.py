@@ -172,3 +172,52 @@ def tracking_env():
 def ridge_champion():
     """:func:`_ridge_champion`: a registered ridge ``@champion`` on the validated posts."""
     return _ridge_champion
+
+
+#: The demo sessions of the conversion champion (small: the fixture trains in seconds).
+CONVERSION_DEMO_ROWS = 2000
+CONVERSION_AS_OF = pd.Timestamp("2026-12-01", tz="UTC")
+
+
+def _conversion_champion(root: Path, *, tracking_uri: str,
+                         families: tuple[str, ...] = ("logistic_regression", "lightgbm")
+                         ) -> dict:
+    """Demo sessions through the conversion task's stage hooks (collect → evaluate), one
+    registration per family with ``run_register``: version 1 (the first family) is made
+    ``@champion``, the last registered version stays ``@challenger``. The project's
+    contracts, data and MLflow store under ``root`` (``engagement-conversion``)."""
+    from pipelines.paths import ProjectPaths
+    from pipelines.registry.audit import move_alias
+    from pipelines.registry.register import run_register
+    from pipelines.tasks import get_task
+
+    task = get_task("conversion")
+    paths = ProjectPaths(root=PROJECT_ROOT, state=root / ".engageflow", data=root / "data")
+    base = {"train.task": "conversion", "conversion.demo_rows": CONVERSION_DEMO_ROWS,
+            "register.experiment": "conversion-test"}
+    settings = settings_for_test(base)
+    task.collect(paths, settings)
+    task.validate(paths, settings, as_of=CONVERSION_AS_OF, reports=False)
+    task.features(paths, settings)
+    versions = {}
+    with tracking_uri_env(tracking_uri):
+        for family in families:
+            settings = settings_for_test({**base, "train.models": [family]})
+            task.train(paths, settings)
+            task.evaluate(paths, settings)
+            record = run_register(task, paths, settings, run_key=f"conversion-{family}")
+            versions[family] = record["version"]
+            if len(versions) == 1:
+                move_alias(record["model_name"], "champion", record["version"], actor="setup",
+                           reason="the served and monitored model")
+    return {"paths": paths, "tracking_uri": tracking_uri, "model_name": record["model_name"],
+            "versions": versions, "settings": settings_for_test(base)}
+
+
+@pytest.fixture(scope="session")
+def conversion_champion(tmp_path_factory) -> dict:
+    """A registered conversion model on ~2,000 demo sessions (:func:`_conversion_champion`):
+    ``paths`` (validated sessions in ``paths.validated("sessions")``), ``tracking_uri``,
+    ``model_name``, ``versions`` by family, ``settings`` (train.task conversion)."""
+    root = tmp_path_factory.mktemp("conversion")
+    return _conversion_champion(root, tracking_uri=f"sqlite:///{root / 'mlflow.db'}")

@@ -75,8 +75,17 @@ def resolve(uri: str) -> ModelRef:
     return ModelRef(name=name, version=str(version), uri=uri)
 
 
+def version_task(model_name: str, version: str) -> str | None:
+    """The task a registered version was trained for (its ``engageflow.task`` tag, set at
+    registration), or None for a version registered without one."""
+    from mlflow import MlflowClient
+
+    return (MlflowClient().get_model_version(model_name, version).tags or {}).get(
+        "engageflow.task")
+
+
 def load_version(model_name: str, version: str) -> Any:
-    """The scikit-learn post model of ``model_name`` version ``version`` (fully loaded).
+    """The scikit-learn model of ``model_name`` version ``version`` (fully loaded).
 
     Loading by version, not by alias, pins what was loaded even if the alias moves meanwhile.
     """

@@ -1,8 +1,11 @@
-"""Batch scoring: a file of posts in any supported format → predictions in Parquet.
+"""Batch scoring: a file of a task's rows → predictions in Parquet, for any task.
 
-The batch path is the registered model itself (``model.predict`` on a DataFrame), the same
-object the online fast path is proven equal to. Rows that cannot be scored go to a
-quarantine file with every reason, never silently dropped: rows read = scored + quarantined.
+The task reads the file and applies its contract (:meth:`pipelines.tasks.base.Task.
+read_for_scoring`: posts in any supported format with the serving contract, sessions from
+their CSV with the sessions row contract); the registered model itself predicts
+(``model.predict`` on a DataFrame, the same object the online fast path is proven equal
+to). Rows that cannot be scored go to a quarantine file with every reason, never silently
+dropped: rows read = scored + quarantined.
 """
 
 from __future__ import annotations
@@ -11,18 +14,21 @@ import json
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from pipelines import schema
 
+if TYPE_CHECKING:
+    from pipelines.paths import ProjectPaths
+
 logger = logging.getLogger(__name__)
 
-SCORE_COLUMNS: tuple[str, ...] = ("post_id", "account_id", "platform", "posted_at",
-                                  "prediction", "model_uri", "model_name", "model_version",
-                                  "scored_at")
+#: Columns written after each task's ``score_columns``.
+PREDICTION_COLUMNS: tuple[str, ...] = ("prediction", "task", "model_uri", "model_name",
+                                       "model_version", "scored_at")
 _COUNTS = ("hashtags_count", "mentions_count", "urls_count", "media_count")
 
 
@@ -62,14 +68,9 @@ def scoring_failures(posts: pd.DataFrame) -> list[list[dict[str, str]]]:
     return failures
 
 
-def score_posts(posts: pd.DataFrame, model: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Split ``posts`` into scorable and not, and predict the scorable ones.
-
-    Returns:
-        (the scorable posts with a ``prediction`` column, the quarantine rows).
-    """
-    from pipelines.features.model_input import model_input
-
+def split_scorable(posts: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(the posts that pass the serving contract, quarantine rows of the others with every
+    rule each breaks: :func:`scoring_failures`)."""
     posts = posts.reset_index(drop=True)
     failures = scoring_failures(posts)
     bad = np.array([bool(f) for f in failures], dtype=bool)
@@ -79,57 +80,79 @@ def score_posts(posts: pd.DataFrame, model: Any) -> tuple[pd.DataFrame, pd.DataF
          "value": f[0]["value"], "reasons": json.dumps(f),
          "record": posts.iloc[i].to_json(date_format="iso", default_handler=str)}
         for i, f in enumerate(failures) if f])
-    good = posts[~bad].reset_index(drop=True)
+    return posts[~bad].reset_index(drop=True), quarantine
+
+
+def score_posts(posts: pd.DataFrame, model: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split ``posts`` into scorable and not, and predict the scorable ones with a post
+    model.
+
+    Returns:
+        (the scorable posts with a ``prediction`` column, the quarantine rows).
+    """
+    from pipelines.features.model_input import model_input
+
+    good, quarantine = split_scorable(posts)
     predictions = (np.asarray(model.predict(model_input(good)), float) if len(good)
                    else np.empty(0))
     return good.assign(prediction=predictions), quarantine
 
 
-def run_score(*, model_uri: str, input_path: Path, input_format: str, output_path: Path,
-              tracking_uri: str) -> dict[str, Any]:
-    """Stage runner: read posts, score with ``model_uri``, write predictions + quarantine.
+def run_score(*, task: str, model_uri: str, input_path: Path, input_format: str,
+              output_path: Path, paths: ProjectPaths) -> dict[str, Any]:
+    """Stage runner: read a task's rows, score with ``model_uri``, write predictions +
+    quarantine.
 
     Args:
+        task: ``train.task``: the task scored when the model version records none (a
+            version registered by ``engageflow register`` records its own, which wins).
         model_uri: ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION`` (resolved once, so
             every row is scored by the same version even if the alias moves meanwhile).
-        input_path: A file or folder of posts.
-        input_format: One of ``pipelines.collect.formats.FORMATS``.
+        input_path: A file or folder of the task's rows.
+        input_format: Its layout (posts: one of ``pipelines.collect.formats.FORMATS``;
+            see the task's ``read_for_scoring``).
         output_path: The predictions Parquet; the quarantine goes beside it.
-        tracking_uri: The MLflow store holding the registry.
+        paths: The project (its contracts and MLflow store).
 
     Returns:
         Counts and paths (rows_in = scored + quarantined).
 
     Raises:
-        ValueError: for a malformed model URI or an unreadable input (naming it).
+        ValueError: for a malformed model URI, an unknown task or an unreadable input
+            (naming it).
         LookupError: if the model or alias does not exist.
     """
-    from pipelines.collect.formats import read_posts
     from pipelines.registry import loading, tracking
+    from pipelines.tasks import get_task
 
-    tracking.connect(tracking_uri)
+    tracking.connect(paths.tracking_uri)
     ref = loading.resolve(model_uri)
+    recorded = loading.version_task(ref.name, ref.version)
+    if recorded is not None and recorded != task:
+        logger.info("score: %s version %s was trained for task %r; scoring it as %r "
+                    "(train.task is %r)", ref.name, ref.version, recorded, recorded, task)
+    scorer = get_task(recorded or task)
     model = loading.load_version(ref.name, ref.version)
-    read = read_posts(input_path, input_format)
-    scored, invalid = score_posts(read.posts, model)
-    quarantine = pd.concat([read.rejects.assign(stage="collect"), invalid],
-                           ignore_index=True) if len(read.rejects) else invalid
-    now = pd.Timestamp(datetime.now(UTC))
-    out = scored.assign(model_uri=model_uri, model_name=ref.name, model_version=ref.version,
-                        scored_at=now)
-    out["posted_at"] = pd.to_datetime(out["posted_at"], utc=True)
+    read = scorer.read_for_scoring(input_path, input_format, paths=paths)
+    predictions = (scorer.predict(model, scorer.model_input(read.rows)) if len(read.rows)
+                   else np.empty(0))
+    out = read.rows[list(scorer.score_columns)].assign(
+        prediction=predictions, task=scorer.name, model_uri=model_uri, model_name=ref.name,
+        model_version=ref.version, scored_at=pd.Timestamp(datetime.now(UTC)))
     output_path.parent.mkdir(parents=True, exist_ok=True)
-    out[list(SCORE_COLUMNS)].to_parquet(output_path, index=False)
+    out.to_parquet(output_path, index=False)
     quarantine_file = quarantine_path(output_path)
-    quarantine.to_parquet(quarantine_file, index=False)
-    result = {"rows_in": read.records_read, "scored": len(out), "quarantined": len(quarantine),
-              "model_name": ref.name, "model_version": ref.version, "model_uri": model_uri,
-              "output": str(output_path), "quarantine": str(quarantine_file)}
+    read.rejects.to_parquet(quarantine_file, index=False)
+    result = {"task": scorer.name, "rows_in": read.records_read, "scored": len(out),
+              "quarantined": len(read.rejects), "model_name": ref.name,
+              "model_version": ref.version, "model_uri": model_uri, "output": str(output_path),
+              "quarantine": str(quarantine_file)}
     if result["scored"] + result["quarantined"] != result["rows_in"]:
         raise RuntimeError(f"run_score: {result['rows_in']} rows in but {result['scored']} "
                            f"scored + {result['quarantined']} quarantined; rows were lost.")
-    logger.info("score: %d rows in, %d scored by %s v%s, %d quarantined", result["rows_in"],
-                result["scored"], ref.name, ref.version, result["quarantined"])
+    logger.info("score [%s]: %d rows in, %d scored by %s v%s, %d quarantined", scorer.name,
+                result["rows_in"], result["scored"], ref.name, ref.version,
+                result["quarantined"])
     return result
 
 
@@ -151,13 +174,13 @@ def _score_from_params(project_dir: str, run_id: str, form_params: dict[str, Any
     from pipelines.paths import project_paths
 
     paths = project_paths(project_dir)
-    serve = load_settings(paths.params_file, form_params).serve
+    settings = load_settings(paths.params_file, form_params)
+    serve = settings.serve
     if not serve.score_input:
         raise ValueError("batch_scoring: 'serve.score_input' must name a file or folder of "
-                         "posts; got ''.")
-    result = run_score(model_uri=serve.score_model_uri,
+                         "rows to score; got ''.")
+    result = run_score(task=settings.train.task, model_uri=serve.score_model_uri,
                        input_path=paths.resolve(serve.score_input),
                        input_format=serve.score_format,
-                       output_path=paths.resolve(serve.score_output),
-                       tracking_uri=paths.tracking_uri)
+                       output_path=paths.resolve(serve.score_output), paths=paths)
     return {**result, "run_id": run_id}
