@@ -209,11 +209,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import os
 
     from pipelines.serve.app import Service, run_server
+    from pipelines.serve.task_serving import served_task
 
     paths = _paths(args)
     settings = _settings(args, paths, {"serve.host": args.host, "serve.port": args.port,
                                        "serve.routing": args.routing,
                                        "register.model_name": args.model_name})
+    # each served task's registered model: register.model_name with {task} = that task
+    tasks = [served_task(name, paths=paths, model_name=_settings(
+                 args, paths, {"train.task": name}).register.model_name)
+             for name in settings.serve.tasks]
     keys = frozenset(k.strip() for k in os.environ.get("ENGAGEFLOW_API_KEYS", "").split(",")
                      if k.strip())
     if not keys and not args.no_auth:
@@ -225,7 +230,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         settings.serve, model_name=settings.register.model_name, task=settings.train.task,
         maturity_hours=settings.features.maturity_hours, segments=settings.segments,
         prediction_log_url=paths.prediction_log_url, tracking_uri=paths.tracking_uri,
-        api_keys=None if args.no_auth else keys, project_dir=str(paths.root),
+        api_keys=None if args.no_auth else keys, project_dir=str(paths.root), tasks=tasks,
         freeze_gc=True))
     return 0
 
@@ -340,7 +345,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "MLflow monitoring run")
 
 
-    serve = stage("serve", cmd_serve, "serve @champion/@challenger over HTTP (FastAPI); "
+    serve = stage("serve", cmd_serve, "serve @champion/@challenger over HTTP (FastAPI): "
+                  "posts at /predict, each task of serve.tasks at /tasks/<task>/predict; "
                   "API keys from ENGAGEFLOW_API_KEYS")
     serve.add_argument("--host", help="bind address (default: params serve.host)")
     serve.add_argument("--port", type=_positive_int, help="default: params serve.port")
@@ -349,6 +355,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="default: params serve.routing")
     serve.add_argument("--no-auth", action="store_true",
                        help="serve without API keys (local experiments only)")
+    serve.add_argument("--set", action="append", metavar="KEY=VALUE",
+                       help="override a params key, e.g. serve.tasks=[conversion]")
     score = stage("score", cmd_score, "batch-score a file of a task's rows (posts, sessions) "
                   "with a registered model")
     score.add_argument("--model", required=True,

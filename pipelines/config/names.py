@@ -9,10 +9,18 @@ from __future__ import annotations
 from typing import Literal, get_args
 
 from pipelines.tasks import TASK_NAMES, get_task
+from pipelines.tasks.base import Task
 
 #: What a model can learn: the tasks of the registry (pipelines.tasks), one registered
 #: model each. Task modules are light to import (no ML library at import time).
 TaskName = Literal[TASK_NAMES]  # type: ignore[valid-type]
+
+#: Tasks that declare the body of one row a client sends (Task.request_model): the ones
+#: ``serve.tasks`` may list, each served by ``POST /tasks/<name>/predict``.
+SERVABLE_TASKS: tuple[str, ...] = tuple(
+    name for name in TASK_NAMES
+    if type(get_task(name)).request_model is not Task.request_model)
+ServableTask = Literal[SERVABLE_TASKS]  # type: ignore[valid-type]
 
 #: Every model family some task can learn (each task says which are its own).
 KNOWN_MODELS: tuple[str, ...] = tuple(dict.fromkeys(

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from pipelines.config.errors import rule_error
-from pipelines.config.names import FileFormat
+from pipelines.config.names import FileFormat, ServableTask
 from pipelines.config.section import Int, Number, OptionalText, Section, Text
 
 
@@ -70,10 +70,15 @@ class ServeConfig(Section):
     poll_seconds: Number = Field(10, ge=0, title="Alias poll (s)",
                                  description="How often the aliases are checked (hot "
                                  "reload); 0 = never.")
+    tasks: tuple[ServableTask, ...] = Field(
+        (), title="Served tasks", description="Tasks served beside the post API, each by "
+        "POST /tasks/<task>/predict from its own registered model (register.model_name with "
+        "{task} = the task), sticky by the task's serve_key with challenger_share.")
     max_body_bytes: Int = Field(1_000_000, ge=1_000, le=100_000_000, title="Max body bytes",
                                 description="413 above this.")
     max_batch: Int = Field(256, ge=1, le=10_000, title="Max batch",
-                           description="413 above this many posts in one request.")
+                           description="413 above this many posts (or task rows) in one "
+                           "request.")
     log_batch_size: Int = Field(500, ge=1, le=100_000, title="Log batch size",
                                 description="Prediction log: rows per insert (background "
                                 "writer).")
@@ -100,6 +105,12 @@ class ServeConfig(Section):
     airflow_url: OptionalText = Field("", title="Airflow URL",
                                       description="Airflow API server that auto_train "
                                       "triggers.")
+
+    @model_validator(mode="after")
+    def _each_task_once(self) -> ServeConfig:
+        if len(set(self.tasks)) != len(self.tasks):
+            raise rule_error("serve.tasks", "a list of distinct task names", list(self.tasks))
+        return self
 
     @model_validator(mode="after")
     def _airflow_needs_a_url(self) -> ServeConfig:

@@ -1,10 +1,13 @@
-"""The online API: ``POST /predict``, ``POST /outcomes``, ``GET /health``, ``GET /metrics``.
+"""The online API: ``POST /predict``, ``POST /outcomes``, ``GET /health``, ``GET /metrics``,
+and ``POST /tasks/<name>/predict`` for each task of ``serve.tasks``.
 
 ``create_app`` wires a :class:`ModelStore` (champion and challenger, hot-reloaded), a
-router, the prediction log writer and the metrics into one FastAPI app. The request path
-stays free of pandas: pydantic validates the posts, the router picks an arm per post, the
-arm's compiled model predicts from plain values, the log rows go to a queue and the
-response is serialized once.
+router, the prediction log writer and the metrics into one FastAPI app. The post request
+path stays free of pandas: pydantic validates the posts, the router picks an arm per post,
+the arm's compiled model predicts from plain values, the log rows go to a queue and the
+response is serialized once. Each served task (:mod:`pipelines.serve.task_serving`) has
+its own model store, body and sticky routing, and shares the key check, the log writer and
+the metrics.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -35,6 +38,8 @@ from pipelines.serve.metrics import Metrics
 from pipelines.serve.model_store import ModelStore
 from pipelines.serve.routing import StickyRouter, ThompsonRouter, rewards_by_arm
 from pipelines.serve.segment_models import SegmentModels
+from pipelines.serve.task_routes import add_task_route
+from pipelines.serve.task_serving import ServedTask, TaskServer
 
 logger = logging.getLogger(__name__)
 
@@ -134,17 +139,20 @@ class _TooLarge(Exception):
 
 
 class LimitAndMeasure:
-    """Pure ASGI middleware: 413 above ``max_body_bytes``; counts and times every request."""
+    """Pure ASGI middleware: 413 above ``max_body_bytes``; counts and times every request
+    (by path: ``known_paths``, every other path as ``other``)."""
 
-    def __init__(self, app: Any, max_body_bytes: int, metrics: Metrics) -> None:
+    def __init__(self, app: Any, max_body_bytes: int, metrics: Metrics,
+                 known_paths: tuple[str, ...]) -> None:
         self.app, self.max_body_bytes, self.metrics = app, max_body_bytes, metrics
+        self.known_paths = frozenset(known_paths)
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        path = scope["path"] if scope["path"] in PATHS else "other"
+        path = scope["path"] if scope["path"] in self.known_paths else "other"
         state = {"status": 500, "sent": False, "received": 0}
         for name, value in scope["headers"]:
             if name == b"content-length" and value.isdigit() \
@@ -208,6 +216,8 @@ class Service:
         prediction_log_url, tracking_uri: Where predictions go and models come from.
         api_keys: Accepted ``X-API-Key`` values; None turns authentication off.
         project_dir: The project whose validated store auto-train reads.
+        tasks: The tasks of ``serve.tasks``, each served by ``POST /tasks/<name>/predict``
+            (:func:`pipelines.serve.task_serving.served_task`).
         store: A prepared model store (tests); default: one for ``model_name``.
         freeze_gc: A server process: after loading, move everything alive into the GC's
             permanent generation.
@@ -216,8 +226,8 @@ class Service:
     def __init__(self, serve: ServeConfig, *, model_name: str, task: str,
                  maturity_hours: float, segments: SegmentsConfig, prediction_log_url: str,
                  tracking_uri: str | None, api_keys: frozenset[str] | None,
-                 project_dir: str | None, store: ModelStore | None = None,
-                 freeze_gc: bool = False) -> None:
+                 project_dir: str | None, tasks: Sequence[ServedTask],
+                 store: ModelStore | None = None, freeze_gc: bool = False) -> None:
         from pipelines.prediction_log import PredictionLog
         from pipelines.serve.log_writer import PredictionLogWriter
 
@@ -240,9 +250,16 @@ class Service:
         self.log = PredictionLog(prediction_log_url)
         self.writer = PredictionLogWriter(self.log, batch_size=serve.log_batch_size,
                                           flush_seconds=serve.log_flush_seconds)
+        self.tasks = {served.task.name: TaskServer(
+            served, challenger_share=serve.challenger_share, writer=self.writer,
+            metrics=self.metrics, on_reload=self._reloaded) for served in tasks}
         self._stop = threading.Event()
         self._reward_thread: threading.Thread | None = None
         self.metrics.gauges.update({
+            "engageflow_task_model_info": lambda: [
+                ({"task": name, "arm": a, "model_version": m.version, "path": m.model.kind},
+                 1.0) for name, server in self.tasks.items()
+                for a, m in server.store.arms.items()],
             "engageflow_model_info": lambda: [
                 ({"arm": a, "model_version": m.version, "path": m.model.kind}, 1.0)
                 for a, m in self.store.arms.items()],
@@ -273,6 +290,8 @@ class Service:
         if self.segments is not None:
             self.segments.refresh()
             self.store.followers.append(self.segments.refresh)
+        for server in self.tasks.values():
+            server.start(self.serve.poll_seconds)
         if self.freeze_gc:
             # a server process: the loaded libraries and models live as long as it does, so
             # keep them out of the cyclic GC's generations (no walk over them mid-request)
@@ -285,12 +304,15 @@ class Service:
             self._reward_thread = threading.Thread(target=self._reward_loop, daemon=True,
                                                    name="reward-refresher")
             self._reward_thread.start()
-        logger.info("serve: %s (%s routing), auth %s", self.model_name,
-                    self.router.mode, "on" if self.api_keys else "OFF")
+        logger.info("serve: %s (%s routing), tasks %s, auth %s", self.model_name,
+                    self.router.mode, {n: s.model_name for n, s in self.tasks.items()},
+                    "on" if self.api_keys else "OFF")
 
     def stop(self) -> None:
         self._stop.set()
         self.store.stop()
+        for server in self.tasks.values():
+            server.stop()
         if self._reward_thread is not None:
             self._reward_thread.join(timeout=10)
         self.writer.close()
@@ -392,12 +414,15 @@ def create_app(service: Service) -> FastAPI:
             await asyncio.to_thread(service.stop)
 
     app = FastAPI(title="EngageFlow serving", lifespan=lifespan,
-                  description="Predicted engagement of social-media posts from the "
-                              "@champion / @challenger models of the registry. Send the "
-                              f"API key in the `{API_KEY_HEADER}` header.")
+                  description="Predicted engagement of social-media posts (`/predict`) "
+                              "and the predictions of each task of serve.tasks "
+                              "(`/tasks/<task>/predict`) from the @champion / @challenger "
+                              "models of the registry. Send the API key in the "
+                              f"`{API_KEY_HEADER}` header.")
     app.state.service = service
     app.add_middleware(LimitAndMeasure, max_body_bytes=serve.max_body_bytes,
-                       metrics=service.metrics)
+                       metrics=service.metrics,
+                       known_paths=(*PATHS, *(s.path for s in service.tasks.values())))
     header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False)
     keys = tuple(k.encode() for k in api_keys or ())
 
@@ -432,6 +457,9 @@ def create_app(service: Service) -> FastAPI:
             return Response(json.dumps({"detail": error.args[0]}), status_code=503,
                             media_type="application/json", headers={"Retry-After": "30"})
 
+    for server in service.tasks.values():
+        add_task_route(app, server, authorized=authorized, max_batch=serve.max_batch)
+
     @app.post("/outcomes", dependencies=[Depends(authorized)])
     def outcomes(body: OutcomeBatch) -> dict[str, int]:
         """Record realized counts of posts (a later observation supersedes earlier ones)."""
@@ -458,6 +486,7 @@ def create_app(service: Service) -> FastAPI:
                 "target": service.task, "routing": service.router.mode,
                 "arms": {a: m.version for a, m in arms.items()},
                 "paths": {a: m.model.kind for a, m in arms.items()},
+                "tasks": {name: server.health() for name, server in service.tasks.items()},
                 "log_queue_depth": service.writer.depth}
 
     @app.get("/metrics", response_class=PlainTextResponse)

@@ -22,11 +22,13 @@ def _labels(**labels: str) -> str:
 
 
 class Metrics:
-    """Request counts by path and status, predictions by arm and version, latency."""
+    """Request counts by path and status, predictions by arm and version (task routes: by
+    task too), latency of /predict."""
 
     def __init__(self) -> None:
         self.requests: dict[tuple[str, int], int] = defaultdict(int)
         self.predictions: dict[tuple[str, str], int] = defaultdict(int)
+        self.task_predictions: dict[tuple[str, str, str], int] = defaultdict(int)
         self.bucket_counts = [0] * (len(BUCKETS) + 1)
         self.latency_sum = 0.0
         self.latency_count = 0
@@ -44,6 +46,9 @@ class Metrics:
     def observe_prediction(self, arm: str, version: str, posts: int) -> None:
         self.predictions[(arm, version)] += posts
 
+    def observe_task_prediction(self, task: str, arm: str, version: str, rows: int) -> None:
+        self.task_predictions[(task, arm, version)] += rows
+
     def render(self) -> str:
         lines = ["# HELP engageflow_requests_total HTTP requests by path and status.",
                  "# TYPE engageflow_requests_total counter"]
@@ -55,6 +60,12 @@ class Metrics:
         for (arm, version), count in sorted(self.predictions.items()):
             lines.append(f"engageflow_predictions_total{_labels(arm=arm, model_version=version)}"
                          f" {count}")
+        lines += ["# HELP engageflow_task_predictions_total Rows predicted by task routes "
+                  "(/tasks/<task>/predict), by task, arm and version.",
+                  "# TYPE engageflow_task_predictions_total counter"]
+        for (task, arm, version), count in sorted(self.task_predictions.items()):
+            lines.append(f"engageflow_task_predictions_total"
+                         f"{_labels(task=task, arm=arm, model_version=version)} {count}")
         lines += ["# HELP engageflow_predict_latency_seconds Latency of /predict requests.",
                   "# TYPE engageflow_predict_latency_seconds histogram"]
         cumulative = 0

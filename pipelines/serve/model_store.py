@@ -22,12 +22,14 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ServedModel:
-    """One arm's model: the registered name and version and its compiled request path."""
+    """One arm's model: the registered name and version and its compiled request path
+    (a :class:`CompiledPostModel`, or what the store's ``compile_model`` made of the
+    pipeline)."""
 
     arm: str
     name: str
     version: str
-    model: CompiledPostModel
+    model: Any
 
 
 class ModelStore:
@@ -38,12 +40,16 @@ class ModelStore:
         aliases: Alias per arm; the first (the champion) is required.
         versions_of: ``(model_name, aliases) -> {alias: version}`` (registry read).
         load: ``(model_name, version) -> fitted pipeline`` (registry read).
+        compile_model: ``fitted pipeline -> what an arm predicts with`` (it has ``kind`` and
+            ``fast``): a post model's :class:`CompiledPostModel` fast path, or a task's
+            DataFrame path (:class:`pipelines.serve.task_serving.TaskModel`).
         on_reload: Called with (ok, message) after every attempted change.
     """
 
     def __init__(self, model_name: str, *, aliases: tuple[str, ...] = ("champion", "challenger"),
                  versions_of: Callable[[str, tuple[str, ...]], dict[str, str]] | None = None,
                  load: Callable[[str, str], Any] | None = None,
+                 compile_model: Callable[[Any], Any] = CompiledPostModel,
                  on_reload: Callable[[bool, str], None] | None = None) -> None:
         from pipelines.registry import loading
 
@@ -51,6 +57,7 @@ class ModelStore:
         self.aliases = aliases
         self._versions_of = versions_of or loading.alias_versions
         self._load = load or loading.load_version
+        self._compile = compile_model
         self._on_reload = on_reload
         self.arms: dict[str, ServedModel] = {}
         self._stop = threading.Event()
@@ -77,7 +84,7 @@ class ModelStore:
         for alias, version in versions.items():
             compiled = by_version.get(version)
             if compiled is None:
-                compiled = CompiledPostModel(self._load(self.model_name, version))
+                compiled = self._compile(self._load(self.model_name, version))
                 by_version[version] = compiled
                 logger.info("serve: %s v%s compiled (%s path, %s)", self.model_name, version,
                             "fast" if compiled.fast else "DataFrame", compiled.kind)

@@ -61,7 +61,7 @@ def make_service(tracking_uri: str | None, prediction_log_url: str, *,
                    maturity_hours=FeatureSettings().maturity_hours,
                    segments=SegmentsConfig(enabled=segments),
                    prediction_log_url=prediction_log_url, tracking_uri=tracking_uri,
-                   api_keys=api_keys, project_dir=project_dir)
+                   api_keys=api_keys, project_dir=project_dir, tasks=())
 
 
 @pytest.fixture(name="make_service", scope="session")

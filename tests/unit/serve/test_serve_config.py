@@ -39,3 +39,19 @@ def test_serve_refuses_to_start_without_api_keys(monkeypatch, capsys, project_ro
     monkeypatch.delenv("ENGAGEFLOW_API_KEYS", raising=False)
     assert main(["serve", "--project-dir", str(project_root)]) == 2
     assert "set ENGAGEFLOW_API_KEYS" in capsys.readouterr().err
+
+
+def test_serve_tasks_lists_servable_tasks_once(project_root):
+    from pipelines.config import ServeConfig, read_params
+
+    assert read_params(project_root / "params.yaml")["serve"]["tasks"] == []
+    assert load_settings(project_root / "params.yaml").serve.tasks == () == ServeConfig().tasks
+    assert load_settings(project_root / "params.yaml",
+                         {"serve.tasks": ["conversion"]}).serve.tasks == ("conversion",)
+    for value, match in (
+            (["likes"], r"'serve.tasks' must be a list drawn from \['conversion'\]; got "
+                        r"\['likes'\]"),
+            (["conversion", "conversion"], r"'serve.tasks' must be a list of distinct task "
+                                           r"names")):
+        with pytest.raises(ValueError, match=match):
+            load_settings(project_root / "params.yaml", {"serve.tasks": value})

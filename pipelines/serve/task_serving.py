@@ -1,0 +1,212 @@
+"""Serving any task of the registry beside the post API: ``POST /tasks/<name>/predict``.
+
+Each task listed in ``serve.tasks`` gets a :class:`TaskServer`: its own
+:class:`~pipelines.serve.model_store.ModelStore` on ``engagement-<name>`` (the
+``register.model_name`` template) holding each arm's registered pipeline as a
+:class:`TaskModel` (the generic DataFrame path: the task's ``predict``), sticky
+champion/challenger routing by the task's ``serve_key`` with ``serve.challenger_share``,
+and the server's prediction log writer and metrics. What a row looks like is the task's:
+its ``request_model`` (the routes are built in :mod:`pipelines.serve.task_routes`).
+Nothing here asks which task it serves.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from pipelines.serve.model_store import ModelStore
+from pipelines.serve.routing import StickyRouter
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from pipelines.paths import ProjectPaths
+    from pipelines.serve.log_writer import PredictionLogWriter
+    from pipelines.serve.metrics import Metrics
+    from pipelines.tasks.base import Task
+
+logger = logging.getLogger(__name__)
+
+#: The longest key the prediction log stores (its ``post_id`` column).
+MAX_KEY_LENGTH = 256
+
+
+class TaskModel:
+    """A registered pipeline of ``task`` as an arm serves it: a DataFrame in, the task's
+    prediction out (no compiled fast path).
+
+    Attributes:
+        kind: The class name of the estimator that predicts, for ``/health`` and
+            ``/metrics``: the last step of a pipeline, what a meta-estimator wraps (its
+            fitted ``estimator_``), repeatedly.
+        fast: Always False: the DataFrame path.
+    """
+
+    fast = False
+
+    def __init__(self, task: Task, pipeline: Any) -> None:
+        self.task, self.pipeline = task, pipeline
+        final = pipeline
+        while hasattr(final, "steps") or hasattr(final, "estimator_"):
+            final = final[-1] if hasattr(final, "steps") else final.estimator_
+        self.kind = type(final).__name__
+
+    def predict(self, rows: Any) -> np.ndarray:
+        """The task's prediction for each row of the DataFrame ``rows``."""
+        return np.asarray(self.task.predict(self.pipeline, rows), dtype=float)
+
+
+@dataclass(frozen=True)
+class ServedTask:
+    """A task to serve: the task, its registered model and the body of one row.
+
+    Attributes:
+        task: The task (:func:`pipelines.tasks.get_task`).
+        model_name: Its registered model (``@champion`` / ``@challenger`` answer).
+        request_model: Its :meth:`~pipelines.tasks.base.Task.request_model`.
+    """
+
+    task: Task
+    model_name: str
+    request_model: type[BaseModel]
+
+
+def served_task(name: str, *, model_name: str, paths: ProjectPaths) -> ServedTask:
+    """The task ``name`` of the registry, ready to serve under ``model_name``.
+
+    Raises:
+        ValueError: for a task that is not in the registry, declares no request model, or
+            whose request model lacks its ``serve_key`` (naming the task and the field).
+    """
+    from pipelines.tasks import get_task
+
+    task = get_task(name)
+    model = task.request_model(paths)
+    if task.serve_key not in model.model_fields:
+        raise ValueError(f"serve.tasks: task {name!r} routes by serve_key "
+                         f"{task.serve_key!r}, which its request model {model.__name__} "
+                         f"lacks; its fields are {list(model.model_fields)}.")
+    return ServedTask(task, model_name, model)
+
+
+class NoTaskModelError(Exception):
+    """The task's registered model has no champion yet; the detail says what is missing."""
+
+
+def _input_hash(row: dict[str, Any]) -> str:
+    return hashlib.blake2b(json.dumps(row, default=str, sort_keys=True).encode(),
+                           digest_size=8).hexdigest()
+
+
+class TaskServer:
+    """One served task: its model store, router, and what a prediction logs.
+
+    Args:
+        served: The task, its registered model and request model.
+        challenger_share: ``serve.challenger_share``: share of keys the challenger answers.
+        writer: The server's prediction log writer.
+        metrics: The server's metrics.
+        on_reload: Called with (ok, message) after every attempted alias change.
+        store: A prepared model store (tests); default: one for ``served.model_name``
+            holding :class:`TaskModel` arms.
+    """
+
+    def __init__(self, served: ServedTask, *, challenger_share: float,
+                 writer: PredictionLogWriter, metrics: Metrics,
+                 on_reload: Callable[[bool, str], None],
+                 store: ModelStore | None = None) -> None:
+        self.task, self.model_name = served.task, served.model_name
+        self.request_model = served.request_model
+        self.writer, self.metrics = writer, metrics
+        self.store = store or ModelStore(served.model_name,
+                                         compile_model=functools.partial(TaskModel, served.task),
+                                         on_reload=on_reload)
+        self.router = StickyRouter(challenger_share)
+        self.missing: str | None = None
+
+    @property
+    def path(self) -> str:
+        return f"/tasks/{self.task.name}/predict"
+
+    def start(self, poll_seconds: float) -> None:
+        """Load the arms and poll the aliases every ``poll_seconds`` (0: never); without a
+        champion the route answers 503 until one appears."""
+        try:
+            self.store.refresh()
+        except LookupError as error:
+            self.missing = str(error)
+            logger.warning("serve [%s]: %s; %s answers 503 until a champion appears",
+                           self.task.name, error, self.path)
+        self.store.start_polling(poll_seconds)
+
+    def stop(self) -> None:
+        self.store.stop()
+
+    def no_model_detail(self) -> dict[str, Any]:
+        """What a 503 says: the missing model and how to get one."""
+        return {"error": "no model to answer with", "task": self.task.name,
+                "missing": self.missing or f"registered model {self.model_name!r} has no "
+                                           f"@champion",
+                "action": f"train, register and promote one: the engagement_training DAG "
+                          f"with train.task={self.task.name}, or `engageflow <stage> --set "
+                          f"train.task={self.task.name}` for each stage through promote; "
+                          f"this server picks it up without a restart",
+                "retry_after_seconds": 30}
+
+    def health(self) -> dict[str, Any]:
+        arms = self.store.arms
+        return {"status": "ok" if arms else "no_model" if self.missing else "loading",
+                "model_name": self.model_name, "target": self.task.target,
+                "serve_key": self.task.serve_key, "routing": self.router.mode,
+                "arms": {a: m.version for a, m in arms.items()},
+                "paths": {a: m.model.kind for a, m in arms.items()}}
+
+    def predict(self, rows: list[BaseModel], request_id: str) -> bytes:
+        """Route, predict and log validated ``rows``; the JSON response body.
+
+        Raises:
+            NoTaskModelError: if no champion is loaded.
+        """
+        arms = self.store.arms                       # one snapshot for the whole request
+        if not arms:
+            raise NoTaskModelError(self.no_model_detail())
+        available = tuple(arms)
+        task, key = self.task, self.task.serve_key
+        values = [row.model_dump() for row in rows]
+        groups: dict[str, list[int]] = {}
+        for i, row in enumerate(values):
+            groups.setdefault(self.router.choose(str(row[key]), available), []).append(i)
+        answers: list[dict[str, Any]] = [{}] * len(values)
+        records = []
+        now = datetime.now(UTC)
+        time_column = task.input.time_column
+        for arm, index in groups.items():
+            served = arms[arm]
+            predictions = served.model.predict(task.request_frame([values[i] for i in index]))
+            self.metrics.observe_task_prediction(task.name, arm, served.version, len(index))
+            for j, i in enumerate(index):
+                row, value = values[i], float(predictions[j])
+                answers[i] = {"key": row[key], "prediction": value, "arm": arm,
+                              "model_version": served.version}
+                when = row.get(time_column)
+                records.append({
+                    "request_id": request_id, "post_id": str(row[key]),
+                    "account_id": str(row.get("account_id") or ""),
+                    "platform": str(row.get("platform") or ""),
+                    "model_name": self.model_name, "model_version": served.version,
+                    "arm": arm, "target": task.target, "prediction": value,
+                    "features_hash": _input_hash(row), "predicted_at": now,
+                    "posted_at": now if not isinstance(when, datetime) else
+                    when if when.tzinfo is not None else when.replace(tzinfo=UTC)})
+        self.writer.submit(records)
+        return json.dumps({"request_id": request_id, "task": task.name,
+                           "model_name": self.model_name, "predictions": answers}).encode()
