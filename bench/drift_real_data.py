@@ -64,9 +64,11 @@ def train_champion(posts: pd.DataFrame, work: Path) -> str:
 def judge(posts: pd.DataFrame, *, tracking_uri: str, work: Path, name: str,
           start: str, end: str) -> dict:
     from pipelines.monitor.stage import run_drift_check
+    from pipelines.tasks import get_task
 
     decision = run_drift_check(
-        posts=posts, tracking_uri=tracking_uri, experiment="engageflow",
+        task=get_task("likes"), rows=posts, tracking_uri=tracking_uri,
+        experiment="engageflow",
         artifact_root=work / "state" / "mlartifacts", model_name=MODEL, alias="champion",
         window_start=pd.Timestamp(start, tz="UTC"), window_end=pd.Timestamp(end, tz="UTC"),
         out_dir=work / "monitoring" / name, run_key=name, **SETTINGS)

@@ -1,10 +1,11 @@
 """drift_monitoring: each week, judge the last window against the champion's training data.
 
-Wiring only. check → decide → trigger_retraining (engagement_training, the reason in its
-conf) → notify, or → no_retraining (the log says why); check → report (the Evidently HTML,
-in parallel: the verdict, the trigger and the alert do not wait for it). The window is the
-run's data interval (catchup-safe: a re-run judges the same week), or the form's
-``monitor.window_end``.
+Wiring only. check → decide → trigger_retraining (engagement_training, the reason and the
+judged task in its conf) → notify, or → no_retraining (the log says why); check → report
+(the Evidently HTML, in parallel: the verdict, the trigger and the alert do not wait for
+it). The form's ``train.task`` picks the task (and so its champion and validated rows);
+the window is the run's data interval (catchup-safe: a re-run judges the same week), or the
+form's ``monitor.window_end``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pipelines.config import trigger_form
 
 PROJECT_DIR = os.environ.get("ENGAGEFLOW_HOME") or str(Path(__file__).resolve().parents[1])
 #: The params.yaml keys the trigger form shows (types, bounds, defaults: pipelines.config).
-FORM = ("monitor.window_days", "monitor.window_end", "monitor.drift_share",
+FORM = ("train.task", "monitor.window_days", "monitor.window_end", "monitor.drift_share",
         "monitor.min_effect", "monitor.max_error_increase", "monitor.notifier")
 
 
@@ -78,6 +79,7 @@ def drift_monitoring() -> None:
         task_id="trigger_retraining",
         trigger_dag_id="engagement_training",
         conf={"reason": "{{ ti.xcom_pull(task_ids='check')['reason'] }}",
+              "train.task": "{{ ti.xcom_pull(task_ids='check')['task'] }}",
               "source_dag_run": "{{ run_id }}"},
         wait_for_completion=False,
     )

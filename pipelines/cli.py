@@ -195,13 +195,14 @@ def cmd_drift(args: argparse.Namespace) -> int:
     paths = _paths(args)
     settings = _settings(args, paths, {"monitor.window_end": args.window_end,
                                        "monitor.window_days": args.window_days})
-    posts = None
+    rows = None
     if args.posts:
-        from pipelines.collect.formats import read_posts
+        from pipelines.tasks import get_task
 
-        posts = read_posts(args.posts, args.format).posts
+        rows = get_task(settings.train.task).read_for_scoring(
+            Path(args.posts), args.format, paths=paths).rows
     decision = check(paths, settings, run_key=args.run_key,
-                     logical=str(pd.Timestamp.now(tz="UTC")), posts=posts, report=True)
+                     logical=str(pd.Timestamp.now(tz="UTC")), rows=rows, report=True)
     return _print(decision)
 
 
@@ -332,14 +333,18 @@ def build_parser() -> argparse.ArgumentParser:
                          help="override a params key, e.g. train.task=conversion")
     summary.add_argument("--latest-run", action="store_true",
                          help="summarize the newest finished Airflow run instead")
-    drift = stage("drift", cmd_drift, "judge a window of posts against the champion's "
-                  "training data → data/06_monitoring (drift summary + Evidently report)")
+    drift = stage("drift", cmd_drift, "judge a window of the task's rows (posts, sessions) "
+                  "against the champion's training data → data/06_monitoring (drift summary "
+                  "+ Evidently report)")
     drift.add_argument("--window-end", help="the window's end, YYYY-MM-DD (default: params "
                        "monitor.window_end, else today)")
     drift.add_argument("--window-days", type=_positive_int,
                        help="days in the window (default: params monitor.window_days)")
-    drift.add_argument("--posts", help="judge this file or folder instead of the validated "
-                       "store (read in --format)")
+    drift.add_argument("--posts", help="judge this file or folder of the task's rows "
+                       "instead of the validated store (read in --format as batch scoring "
+                       "reads it)")
+    drift.add_argument("--set", action="append", metavar="KEY=VALUE",
+                       help="override a params key, e.g. train.task=conversion")
     drift.add_argument("--format", default="canonical", help="layout of --posts")
     drift.add_argument("--run-key", default="cli-drift", help="idempotency key of the "
                        "MLflow monitoring run")

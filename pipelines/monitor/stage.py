@@ -1,9 +1,12 @@
 """The drift check stage: champion + its reference, the current window, a decision.
 
-Reads the champion (model and training-data sample) through its alias, the window's
-validated posts, featurizes both with the champion's own featurizer (so every input
-feature, engineered and text, is compared as the model sees it), decides in numpy, writes
-the JSON summary under ``out_dir`` and logs it to MLflow (:func:`run_drift_check`).
+Reads the champion (model and training-data sample) through its alias and the window's
+validated rows of the task (posts, sessions: the task's ``input.time_column`` picks the
+window), turns both into what the task judges (:meth:`pipelines.tasks.base.Task.
+drift_frame`: post models compare every engineered and text feature as their own
+featurizer computes it; other tasks their input columns), decides in numpy, writes the
+JSON summary under ``out_dir`` and logs it to MLflow (:func:`run_drift_check`). Nothing
+here asks which task it judges.
 
 The Evidently HTML report people read costs a near-constant few seconds, more than the
 decision itself at 100k rows, so it is a separate step (:func:`run_drift_report`) that the
@@ -17,74 +20,54 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
 from pipelines.monitor.drift import PREDICTION, TARGET, detect_drift
-from pipelines.monitor.realized_performance import matured, realized_performance
+from pipelines.monitor.realized_performance import realized_performance
+
+if TYPE_CHECKING:
+    from pipelines.tasks.base import Task
 
 logger = logging.getLogger(__name__)
 
-#: Raw model inputs compared as categories next to the engineered features.
-CATEGORICAL_INPUTS: tuple[str, ...] = ("platform", "content_type")
 SUMMARY_FILE, REPORT_FILE = "drift_summary.json", "drift_report.html"
 MONITORING_EXPERIMENT_SUFFIX = "-monitoring"
 
 
-def drift_frame(model: Any, posts: pd.DataFrame, *, target: str,
-                outcome_mask: pd.Series | None = None) -> pd.DataFrame:
-    """What drift is judged on, one row per post: the champion's input features, the raw
-    categorical inputs, its log1p prediction and the log1p matured outcome (NaN where the
-    outcome has not matured or ``outcome_mask`` is False).
-
-    Args:
-        model: The registered pipeline (steps ``features`` then the model).
-        posts: Canonical posts (model input columns + ``target``).
-        target: The outcome column.
-        outcome_mask: Which rows' outcomes count (None: every known outcome).
-    """
-    from pipelines.features.model_input import model_input
-
-    inputs = model_input(posts)
-    features = model.named_steps["features"].transform(inputs).reset_index(drop=True)
-    # Pipeline.predict is exactly features → final step; reuse the features.
-    predicted = np.asarray(model[-1].predict(features), dtype=float)
-    frame = features.copy()
-    for column in CATEGORICAL_INPUTS:
-        frame[column] = inputs[column].astype(str).to_numpy()
-    frame[PREDICTION] = np.log1p(np.clip(predicted, 0, None))
-    outcome = pd.to_numeric(posts[target], errors="coerce").to_numpy(dtype=float)
-    if outcome_mask is not None:
-        outcome = np.where(np.asarray(outcome_mask, dtype=bool), outcome, np.nan)
-    frame[TARGET] = np.log1p(outcome)
-    return frame
-
-
-def judged_frames(champion: Any, current_posts: pd.DataFrame, *, maturity_hours: float
+def judged_frames(task: Task, champion: Any, rows: pd.DataFrame, *, maturity_hours: float
                   ) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
-    """The reference and current frames drift is judged on, and which window rows'
-    outcomes matured. The decision and the report both build them here, so the report
-    shows exactly the rows and columns that were judged.
+    """The reference and current frames drift is judged on (the task's ``drift_frame``:
+    its input columns as the model sees them, prediction and outcome), and which window
+    rows' outcomes are known. The decision and the report both build them here, so the
+    report shows exactly the rows and columns that were judged.
 
     Args:
+        task: The task the champion predicts.
         champion: :class:`pipelines.registry.reference.Champion` (model, reference, target).
-        current_posts: The window's posts (:func:`window_posts`).
-        maturity_hours: An outcome counts once read this long after posting.
+        rows: The window's rows (:func:`window_rows`).
+        maturity_hours: An outcome counts once read this long after the row's time (tasks
+            whose outcomes mature; :meth:`~pipelines.tasks.base.Task.outcome_known`).
     """
-    mature = matured(current_posts, target=champion.target, maturity_hours=maturity_hours)
-    reference = drift_frame(champion.model, champion.reference, target=champion.target)
-    current = drift_frame(champion.model, current_posts, target=champion.target,
-                          outcome_mask=mature)
-    return reference, current, mature
+    known = task.outcome_known(rows, maturity_hours=maturity_hours)
+    reference = task.drift_frame(champion.model, champion.reference, outcome_known=None)
+    current = task.drift_frame(champion.model, rows, outcome_known=known)
+    return reference, current, known
 
 
-def window_posts(posts: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
-    """Posts published in ``[start, end)``, in time order."""
-    posted = pd.to_datetime(posts["posted_at"], utc=True)
-    inside = posts[(posted >= start) & (posted < end)]
-    return inside.sort_values("posted_at", kind="stable").reset_index(drop=True)
+def window_rows(rows: pd.DataFrame, time_column: str, start: pd.Timestamp,
+                end: pd.Timestamp) -> pd.DataFrame:
+    """Rows whose ``time_column`` lies in ``[start, end)``, in time order."""
+    when = pd.to_datetime(rows[time_column], utc=True)
+    inside = rows[(when >= start) & (when < end)]
+    return inside.sort_values(time_column, kind="stable").reset_index(drop=True)
+
+
+def categorical_columns(frame: pd.DataFrame) -> list[str]:
+    """The columns of a judged frame that are categories (neither numbers nor flags)."""
+    return [c for c in frame.columns if not (pd.api.types.is_numeric_dtype(frame[c])
+                                             or pd.api.types.is_bool_dtype(frame[c]))]
 
 
 def served_performance(
@@ -95,8 +78,11 @@ def served_performance(
     """Realized error of what serving actually answered with ``model_name`` version
     ``version`` (champion arm) for posts of the window whose outcomes matured, from the
     prediction log; None when there is no log (a SQLite file that does not exist is not
-    created) or it holds no such predictions."""
-    if not prediction_log_url:
+    created), the log records no outcomes of ``target`` (only post counts have them) or
+    holds no such predictions."""
+    from pipelines.prediction_log import TARGETS
+
+    if not prediction_log_url or target not in TARGETS:
         return None
     if prediction_log_url.startswith("sqlite:///") and not Path(
             prediction_log_url.removeprefix("sqlite:///")).exists():
@@ -126,14 +112,18 @@ def served_performance(
     return {**result, "served_predictions": len(pairs)}
 
 
-def decide(drift: dict[str, Any] | None, performance: dict[str, Any]) -> tuple[bool, str]:
+def decide(drift: dict[str, Any] | None, performance: dict[str, Any], *, entity: str
+           ) -> tuple[bool, str]:
     """Retrain or not, and why, in one sentence that goes into the run conf and the alert.
+    ``performance`` names its loss (``metric``: the task's realized-performance hook);
+    ``entity`` is what the window holds (posts, sessions).
 
     Prediction drift is a stand-in for an error that cannot be measured yet; where enough
     outcomes matured to judge the realized error and it is within budget, the outcomes
     moved with the predictions and the model still fits: reported, not retrained for.
     """
     reasons, notes = [], []
+    metric = performance.get("metric")
     if drift is not None and drift["dataset_drift"]:
         reasons.append(f"data drift: {len(drift['drifted_features'])} of "
                        f"{drift['feature_columns']} features drifted (share "
@@ -144,19 +134,19 @@ def decide(drift: dict[str, Any] | None, performance: dict[str, Any]) -> tuple[b
         text = (f"prediction drift: {column['method']} {column['score']:.3f} >= "
                 f"{column['threshold']:.3f}")
         if performance.get("judged") and performance.get("performance_loss") is False:
-            notes.append(f"{text}, but realized mae_log {performance['mae_log']:.3f} is within "
-                         f"budget (offline {performance['offline_mae_log']:.3f} + "
+            notes.append(f"{text}, but realized {metric} {performance[metric]:.3f} is within "
+                         f"budget (offline {performance[f'offline_{metric}']:.3f} + "
                          f"{performance['max_error_increase']:.3f})")
         else:
             reasons.append(text)
     if performance.get("performance_loss"):
-        reasons.append(f"realized performance loss: mae_log {performance['mae_log']:.3f} vs "
-                       f"offline {performance['offline_mae_log']:.3f} (budget "
+        reasons.append(f"realized performance loss: {metric} {performance[metric]:.3f} vs "
+                       f"offline {performance[f'offline_{metric}']:.3f} (budget "
                        f"+{performance['max_error_increase']:.3f})")
     if reasons:
         return True, "; ".join(reasons)
     if drift is None:
-        return False, "too few posts in the window for a verdict"
+        return False, f"too few {entity} in the window for a verdict"
     if notes:
         return False, (f"no retraining: {'; '.join(notes)}; data drift: "
                        f"{len(drift['drifted_features'])} of {drift['feature_columns']} "
@@ -191,7 +181,7 @@ def _write_report(reference: pd.DataFrame, current: pd.DataFrame, summary: dict[
 
     html_path = summary_path.parent / REPORT_FILE
     summary["evidently"] = evidently_drift(reference, current, summary["drift"],
-                                           categorical=list(CATEGORICAL_INPUTS),
+                                           categorical=categorical_columns(reference),
                                            sample_rows=report_rows, seed=seed,
                                            html_path=html_path)
     summary["report"] = str(html_path)
@@ -205,7 +195,8 @@ def _write_report(reference: pd.DataFrame, current: pd.DataFrame, summary: dict[
 
 def run_drift_check(
     *,
-    posts: pd.DataFrame,
+    task: Task,
+    rows: pd.DataFrame,
     tracking_uri: str,
     experiment: str,
     artifact_root: Path,
@@ -230,14 +221,18 @@ def run_drift_check(
     report: bool = False,
     prediction_log_url: str | None = None,
 ) -> dict[str, Any]:
-    """Stage runner: judge the window of ``posts`` against ``model_name@alias``.
+    """Stage runner: judge the window of ``rows`` against ``model_name@alias``.
 
     Args:
-        posts: Validated posts (at least the window; the rest is ignored).
+        task: The task ``model_name`` predicts (``train.task``); its drift frame, outcome
+            rule and realized-performance loss decide.
+        rows: The task's validated rows (posts, sessions: at least the window, by the
+            task's ``input.time_column``; the rest is ignored).
         window_start, window_end: The window, ``[start, end)``.
         out_dir: Where ``drift_summary.json`` (and ``drift_report.html``) go.
         run_key: Idempotency key of the MLflow monitoring run (one per DAG run).
-        maturity_hours: An outcome counts once read this long after posting.
+        maturity_hours: An outcome counts once read this long after posting (tasks whose
+            outcomes mature).
         report: Also write the Evidently HTML report now, in this process (the CLI). The
             DAG leaves it to :func:`run_drift_report` so the verdict does not wait for it.
         Others: see :class:`pipelines.config.MonitorConfig`.
@@ -248,7 +243,8 @@ def run_drift_check(
         False; None without a verdict) and the headline numbers.
 
     Raises:
-        ValueError: if the champion or its reference is missing, or a setting is invalid.
+        ValueError: if the champion or its reference is missing, the champion was
+            registered for another task, or a setting is invalid.
     """
     import mlflow
 
@@ -258,34 +254,33 @@ def run_drift_check(
         raise ValueError(f"run_drift_check: the window must end after it starts; got "
                          f"[{window_start}, {window_end}).")
     champion = load_champion(tracking_uri=tracking_uri, model_name=model_name, alias=alias)
-    current_posts = window_posts(posts, window_start, window_end)
+    _check_task(task, champion)
+    time_column, entity = task.input.time_column, task.input.entity
+    current_rows = window_rows(rows, time_column, window_start, window_end)
     window = f"{window_start:%Y-%m-%d}..{window_end:%Y-%m-%d}"
-    logger.info("drift check of %s@%s (version %s) on %s: %d posts in the window, %d "
-                "reference rows", model_name, alias, champion.version, window,
-                len(current_posts), len(champion.reference))
+    logger.info("drift check of %s@%s (version %s, task %s) on %s: %d %s in the window, %d "
+                "reference rows", model_name, alias, champion.version, task.name, window,
+                len(current_rows), entity, len(champion.reference))
     out_dir.mkdir(parents=True, exist_ok=True)
     drift, performance = None, {"performance_loss": None, "outcomes": 0}
     reference = current = None
-    if len(current_posts) >= min_rows:
-        reference, current, mature = judged_frames(champion, current_posts,
-                                                   maturity_hours=maturity_hours)
+    if len(current_rows) >= min_rows:
+        reference, current, known = judged_frames(task, champion, current_rows,
+                                                  maturity_hours=maturity_hours)
         features = [c for c in reference.columns if c not in (PREDICTION, TARGET)]
         drift = detect_drift(reference, current, feature_columns=features,
                              drift_share=drift_share, chunks=chunks, quantile=quantile,
                              safety_factor=safety_factor, min_effect=min_effect,
                              calibration_rows=calibration_rows, seed=seed,
-                             reference_time=champion.reference["posted_at"],
-                             current_time=current_posts["posted_at"])
-        rows = current_posts[mature.to_numpy()]
-        performance = realized_performance(
-            actual=pd.to_numeric(rows[champion.target]).to_numpy(dtype=float),
-            predicted=np.expm1(current[PREDICTION].to_numpy()[mature.to_numpy()]),
-            platforms=rows["platform"].astype(str).to_numpy(), posted_at=rows["posted_at"],
-            offline=champion.offline, max_error_increase=max_error_increase,
-            min_outcomes=min_outcomes)
+                             reference_time=champion.reference[time_column],
+                             current_time=current_rows[time_column])
+        mask = known.to_numpy()
+        performance = task.realized_performance(
+            current_rows[mask], current[mask], offline=champion.offline,
+            max_error_increase=max_error_increase, min_outcomes=min_outcomes)
     else:
-        logger.warning("drift check: %d posts in %s, fewer than monitor.min_rows %d: no "
-                       "verdict", len(current_posts), window, min_rows)
+        logger.warning("drift check: %d %s in %s, fewer than monitor.min_rows %d: no "
+                       "verdict", len(current_rows), entity, window, min_rows)
     served = served_performance(
         prediction_log_url, model_name=model_name, version=champion.version,
         target=champion.target, window_start=window_start, window_end=window_end,
@@ -294,11 +289,12 @@ def run_drift_check(
     if served is not None and served.get("judged"):
         # what users were actually served beats a re-prediction of the validated posts
         performance = {**served, "source": "prediction log (served predictions)"}
-    retrain, reason = decide(drift, performance)
+    retrain, reason = decide(drift, performance, entity=entity)
     # maturity_hours is recorded so that the report rebuilds the same outcome mask
     summary = {"model": f"{model_name}@{alias}", "version": champion.version,
+               "task": task.name, "time_column": time_column,
                "window": {"start": window_start.isoformat(), "end": window_end.isoformat()},
-               "maturity_hours": maturity_hours, "rows_in_window": len(current_posts),
+               "maturity_hours": maturity_hours, "rows_in_window": len(current_rows),
                "retrain": retrain, "reason": reason, "drift": drift,
                "realized_performance": performance, "served_performance": served,
                "evidently": None, "report": None}
@@ -310,22 +306,24 @@ def run_drift_check(
     with mlflow.start_run(run_id=run_id):
         mlflow.set_tags({"engageflow.model": f"{model_name}@{alias}",
                          "engageflow.model_version": champion.version,
-                         "engageflow.window": window, "engageflow.retrain": str(retrain)})
-        mlflow.log_metric("rows_in_window", len(current_posts))
+                         "engageflow.window": window, "engageflow.retrain": str(retrain),
+                         "engageflow.task": task.name})
+        mlflow.log_metric("rows_in_window", len(current_rows))
         if drift is not None:
             mlflow.log_metric("share_drifted", drift["share_drifted"])
             mlflow.log_metrics({f"drift_{c}": v["score"] for c, v in drift["columns"].items()
                                 if v["score"] is not None})
-        if performance.get("mae_log") is not None:
-            mlflow.log_metric("realized_mae_log", performance["mae_log"])
+        metric = performance.get("metric")
+        if metric is not None and performance.get(metric) is not None:
+            mlflow.log_metric(f"realized_{metric}", performance[metric])
         mlflow.log_artifact(str(summary_path), artifact_path="monitoring")
     logger.info("decision: %s — %s", "RETRAIN" if retrain else "no retraining", reason)
     if report and drift is not None:
         _write_report(reference, current, summary, summary_path, run_id=run_id,
                       report_rows=report_rows, seed=seed)
     return {"retrain": retrain, "reason": reason, "model": f"{model_name}@{alias}",
-            "version": champion.version, "window": window,
-            "rows_in_window": len(current_posts), "summary": str(summary_path),
+            "task": task.name, "version": champion.version, "window": window,
+            "rows_in_window": len(current_rows), "summary": str(summary_path),
             "report": str(out_dir / REPORT_FILE) if drift is not None else None,
             "share_drifted": drift["share_drifted"] if drift else None,
             "mlflow_run_id": run_id}
@@ -333,7 +331,8 @@ def run_drift_check(
 
 def run_drift_report(
     *,
-    posts: pd.DataFrame,
+    task: Task,
+    rows: pd.DataFrame,
     tracking_uri: str,
     experiment: str,
     artifact_root: Path,
@@ -351,10 +350,11 @@ def run_drift_report(
     the summary, runs Evidently with the summary's per-column methods and thresholds,
     writes ``drift_report.html`` next to the summary, records its path (and Evidently's
     scores) in the summary and logs both to the same MLflow monitoring run. A window
-    without a verdict (too few posts) gets no report.
+    without a verdict (too few rows) gets no report.
 
     Args:
-        posts: Validated posts (at least the window).
+        task: The task the decision judged.
+        rows: Its validated rows (at least the window).
         summary_path: The decision's ``drift_summary.json``.
         run_key: Idempotency key of the MLflow monitoring run: the decision's.
         report_rows: Rows per side given to Evidently (a seeded sample when larger).
@@ -367,7 +367,7 @@ def run_drift_report(
 
     Raises:
         ValueError: if the summary is missing or belongs to another model, the window's
-            posts are not those the decision judged, or the model version it names cannot
+            rows are not those the decision judged, or the model version it names cannot
             be loaded.
     """
     from pipelines.registry.reference import load_champion
@@ -384,18 +384,20 @@ def run_drift_report(
     start, end = (pd.Timestamp(summary["window"][k]) for k in ("start", "end"))
     window = f"{start:%Y-%m-%d}..{end:%Y-%m-%d}"
     if summary["drift"] is None:
-        logger.info("drift report: no verdict for %s (%d posts in the window): %s; no report",
-                    window, summary["rows_in_window"], summary["reason"])
+        logger.info("drift report: no verdict for %s (%d %s in the window): %s; no report",
+                    window, summary["rows_in_window"], task.input.entity, summary["reason"])
         return {"report": None, "summary": str(summary_path), "window": window,
                 "reason": summary["reason"]}
     champion = load_champion(tracking_uri=tracking_uri, model_name=model_name, alias=alias,
                              version=summary["version"])
-    current_posts = window_posts(posts, start, end)
-    if len(current_posts) != summary["rows_in_window"]:
-        raise ValueError(f"run_drift_report: 'posts' hold {len(current_posts)} posts in "
-                         f"{window}; the decision judged {summary['rows_in_window']} (the "
-                         "store changed since the check: re-run the check).")
-    reference, current, _ = judged_frames(champion, current_posts,
+    _check_task(task, champion)
+    current_rows = window_rows(rows, task.input.time_column, start, end)
+    if len(current_rows) != summary["rows_in_window"]:
+        raise ValueError(f"run_drift_report: 'rows' hold {len(current_rows)} "
+                         f"{task.input.entity} in {window}; the decision judged "
+                         f"{summary['rows_in_window']} (the store changed since the check: "
+                         "re-run the check).")
+    reference, current, _ = judged_frames(task, champion, current_rows,
                                           maturity_hours=summary["maturity_hours"])
     run_id = _monitoring_run(tracking_uri=tracking_uri, experiment=experiment,
                              artifact_root=artifact_root, run_key=run_key)
@@ -403,3 +405,16 @@ def run_drift_report(
                             report_rows=report_rows, seed=seed)
     return {"report": summary["report"], "summary": str(summary_path), "window": window,
             "seconds": summary["evidently"]["seconds"], "mlflow_run_id": run_id}
+
+
+def _check_task(task: Task, champion: Any) -> None:
+    """The champion must predict ``task`` (its registration records the task).
+
+    Raises:
+        ValueError: naming both tasks.
+    """
+    if champion.task is not None and champion.task != task.name:
+        raise ValueError(f"drift: {champion.name} version {champion.version} was registered "
+                         f"for task {champion.task!r}; got train.task {task.name!r} (set "
+                         f"train.task to the model's task, or register.model_name to a model "
+                         f"of task {task.name!r}).")

@@ -45,17 +45,20 @@ def monitoring_window(*, window_days: int, window_end: str, interval_end: str | 
 
 def check(paths: ProjectPaths, settings: Settings, *, run_key: str,
           interval_end: str | None = None, logical: str | None = None,
-          posts: pd.DataFrame | None = None, report: bool = False) -> dict[str, Any]:
-    """Run the drift check on the validated store of ``paths`` (or on ``posts``); with
-    ``report`` also the Evidently HTML report, in one go (the CLI)."""
+          rows: pd.DataFrame | None = None, report: bool = False) -> dict[str, Any]:
+    """Run the drift check of ``train.task`` on its validated rows in ``paths`` (the
+    task's ``monitored_rows``: posts from the collection DAG's store, other entities from
+    ``02_validated/<entity>.parquet``) or on ``rows``; with ``report`` also the Evidently
+    HTML report, in one go (the CLI)."""
     from pipelines.monitor.stage import run_drift_check
-    from pipelines.validate.partition import read_validated_posts
+    from pipelines.tasks import get_task
 
+    task = get_task(settings.train.task)
     m = settings.monitor
     start, end = monitoring_window(window_days=m.window_days, window_end=m.window_end,
                                    interval_end=interval_end, logical=logical)
     return run_drift_check(
-        posts=read_validated_posts(paths.data) if posts is None else posts,
+        task=task, rows=task.monitored_rows(paths) if rows is None else rows,
         tracking_uri=paths.tracking_uri, experiment=settings.register.experiment,
         artifact_root=paths.mlflow_artifacts, model_name=settings.register.model_name,
         alias=m.model_alias, window_start=start, window_end=end,
@@ -74,10 +77,11 @@ def report(paths: ProjectPaths, settings: Settings, *, run_key: str, summary_pat
     from pathlib import Path
 
     from pipelines.monitor.stage import run_drift_report
-    from pipelines.validate.partition import read_validated_posts
+    from pipelines.tasks import get_task
 
+    task = get_task(settings.train.task)
     return run_drift_report(
-        posts=read_validated_posts(paths.data), tracking_uri=paths.tracking_uri,
+        task=task, rows=task.monitored_rows(paths), tracking_uri=paths.tracking_uri,
         experiment=settings.register.experiment, artifact_root=paths.mlflow_artifacts,
         model_name=settings.register.model_name, alias=settings.monitor.model_alias,
         summary_path=Path(summary_path), run_key=run_key,

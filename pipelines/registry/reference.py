@@ -1,10 +1,10 @@
 """The champion's reference data: recorded with the model, loaded back through its alias.
 
 Drift is judged against the data the current champion learned from. At registration a
-time-ordered sample of the model's training rows (model input columns, ``posted_at`` and
-the target) is logged as the artifact :data:`REFERENCE_ARTIFACT` of the model's MLflow run;
-:func:`load_champion` finds the alias, loads the model and that sample, and the champion's
-offline test error.
+time-ordered sample of the model's training rows (the task's ``drift_reference``: model
+input columns, the task's time column and the target) is logged as the artifact
+:data:`REFERENCE_ARTIFACT` of the model's MLflow run; :func:`load_champion` finds the
+alias, loads the model and that sample, and the champion's offline test metrics.
 """
 
 from __future__ import annotations
@@ -66,10 +66,12 @@ class Champion:
 
     Attributes:
         model: The registered scikit-learn pipeline (featurizer + model).
-        reference: Its training-data sample (model inputs, ``posted_at``, target).
+        reference: Its training-data sample (model inputs, time column, target).
         name, alias, version, run_id: Where it came from.
         target: The outcome it predicts.
-        offline: Its offline test metrics (``mae_log`` and ``<platform>_mae_log``).
+        task: The task it was registered for (None: registered without the tag).
+        offline: Its offline test metrics, without the ``test_`` prefix (``mae_log``,
+            ``<platform>_mae_log``, ``log_loss``, ...).
     """
 
     model: Any
@@ -79,6 +81,7 @@ class Champion:
     version: str
     run_id: str
     target: str
+    task: str | None = None
     offline: dict[str, float] = field(default_factory=dict)
 
 
@@ -124,10 +127,11 @@ def load_champion(*, tracking_uri: str, model_name: str, alias: str,
     model = mlflow.sklearn.load_model(f"models:/{model_name}/{found.version}")
     metrics = client.get_run(found.run_id).data.metrics
     offline = {key.removeprefix("test_"): value for key, value in metrics.items()
-               if key.startswith("test_") and key.endswith("mae_log")}
-    target = (found.tags or {}).get("engageflow.target") or "likes"
-    logger.info("champion: %s version %s (@%s), %d reference rows, offline test mae_log %s",
-                model_name, found.version, alias, len(reference), offline.get("mae_log"))
+               if key.startswith("test_")}
+    tags = found.tags or {}
+    target = tags.get("engageflow.target") or "likes"
+    logger.info("champion: %s version %s (@%s, task %s), %d reference rows", model_name,
+                found.version, alias, tags.get("engageflow.task"), len(reference))
     return Champion(model=model, reference=reference, name=model_name, alias=alias,
                     version=str(found.version), run_id=found.run_id, target=target,
-                    offline=offline)
+                    task=tags.get("engageflow.task"), offline=offline)

@@ -118,6 +118,20 @@ def test_drift_monitoring_is_weekly_and_triggers_training_with_a_reason(dagbag):
     assert "engagement_training" in dagbag.dag_ids
 
 
+def test_drift_monitoring_and_batch_scoring_take_the_task_and_pass_it_on(dagbag):
+    from pipelines.config import TASK_NAMES
+
+    for dag_id in ("drift_monitoring", "batch_scoring"):
+        dag = dagbag.dags[dag_id]
+        assert dag.params.get_param("train.task").schema["enum"] == list(TASK_NAMES), \
+            f"{dag_id} ({dag.fileloc}) must offer train.task in its trigger form"
+    trigger = dagbag.dags["drift_monitoring"].get_task("trigger_retraining")
+    assert "train.task" in trigger.conf and "['task']" in trigger.conf["train.task"], \
+        "the triggered training run must retrain the task that drifted (the check's task)"
+    training = dagbag.dags["engagement_training"]
+    assert "train.task" in training.params, "engagement_training must accept train.task"
+
+
 def test_champion_challenger_is_one_daily_decision_without_catchup(dagbag):
     dag = dagbag.dags["champion_challenger"]
     assert [t.task_id for t in dag.tasks] == ["decide"], f"{dag.fileloc}: tasks differ"

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from pipelines.monitor.stage import run_drift_check
+from pipelines.tasks import get_task
 
 pytestmark = pytest.mark.shared_data
 
@@ -40,7 +41,7 @@ def real(shared_data_dir, tmp_path_factory, ridge_champion):
 def _judge(real, posts, start, end, out):
     paths, tracking_uri, _, _ = real
     return run_drift_check(
-        posts=posts, tracking_uri=tracking_uri, experiment="real",
+        task=get_task("likes"), rows=posts, tracking_uri=tracking_uri, experiment="real",
         artifact_root=paths.mlflow_artifacts, model_name=MODEL, alias="champion",
         window_start=pd.Timestamp(start, tz="UTC"), window_end=pd.Timestamp(end, tz="UTC"),
         out_dir=out, run_key=out.name, **SETTINGS)

@@ -10,6 +10,9 @@ import pytest
 from pipelines.collect.demo_data import generate_posts
 from pipelines.monitor.stage import run_drift_check, run_drift_report
 from pipelines.paths import ProjectPaths
+from pipelines.tasks import get_task
+
+LIKES = get_task("likes")
 
 MODEL = "engagement-likes-drift"
 SETTINGS = {"maturity_hours": 48.0, "min_rows": 100, "drift_share": 0.3,
@@ -37,7 +40,7 @@ def champion(tmp_path_factory, ridge_champion):
 def _check(champion, posts, out, run_key, report=False):
     paths, tracking_uri, _ = champion
     return run_drift_check(
-        posts=posts, tracking_uri=tracking_uri, experiment="test",
+        task=LIKES, rows=posts, tracking_uri=tracking_uri, experiment="test",
         artifact_root=paths.mlflow_artifacts, model_name=MODEL, alias="champion",
         window_start=pd.Timestamp("2026-05-01", tz="UTC"),
         window_end=pd.Timestamp("2026-06-29", tz="UTC"), out_dir=out, run_key=run_key,
@@ -47,7 +50,7 @@ def _check(champion, posts, out, run_key, report=False):
 def _report(champion, posts, out, run_key, model_name=MODEL):
     paths, tracking_uri, _ = champion
     return run_drift_report(
-        posts=posts, tracking_uri=tracking_uri, experiment="test",
+        task=LIKES, rows=posts, tracking_uri=tracking_uri, experiment="test",
         artifact_root=paths.mlflow_artifacts, model_name=model_name, alias="champion",
         summary_path=out / "drift_summary.json", run_key=run_key,
         report_rows=SETTINGS["report_rows"], seed=SETTINGS["seed"])
@@ -199,20 +202,20 @@ def _decision_inputs(*, judged: bool, loss: bool | None) -> tuple[dict, dict]:
              "share_drifted": 0.0, "drift_share": 0.3, "prediction_drift": True,
              "columns": {"prediction": {"method": "wasserstein", "score": 0.31,
                                         "threshold": 0.25}}}
-    performance = {"judged": judged, "performance_loss": loss, "mae_log": 0.9,
-                   "offline_mae_log": 0.85, "max_error_increase": 0.15}
+    performance = {"metric": "mae_log", "judged": judged, "performance_loss": loss,
+                   "mae_log": 0.9, "offline_mae_log": 0.85, "max_error_increase": 0.15}
     return drift, performance
 
 
 def test_prediction_drift_with_outcomes_in_budget_is_reported_not_retrained():
     from pipelines.monitor.stage import decide
 
-    retrain, reason = decide(*_decision_inputs(judged=True, loss=False))
+    retrain, reason = decide(*_decision_inputs(judged=True, loss=False), entity="posts")
     assert retrain is False
     assert reason.startswith("no retraining: prediction drift: wasserstein 0.310 >= 0.250")
     assert "within budget" in reason
     # too few matured outcomes to judge the error: prediction drift decides
-    retrain, reason = decide(*_decision_inputs(judged=False, loss=None))
+    retrain, reason = decide(*_decision_inputs(judged=False, loss=None), entity="posts")
     assert retrain is True and reason == "prediction drift: wasserstein 0.310 >= 0.250"
 
 
@@ -249,7 +252,7 @@ def test_served_predictions_in_the_log_decide_the_realized_performance(champion,
 
     def check(url, name):
         return run_drift_check(
-            posts=posts, tracking_uri=tracking_uri, experiment="test",
+            task=LIKES, rows=posts, tracking_uri=tracking_uri, experiment="test",
             artifact_root=paths.mlflow_artifacts, model_name=MODEL, alias="champion",
             window_start=pd.Timestamp("2026-05-01", tz="UTC"),
             window_end=pd.Timestamp("2026-06-29", tz="UTC"), out_dir=tmp_path / name,
