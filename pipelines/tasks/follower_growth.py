@@ -43,6 +43,7 @@ class FollowerGrowthTask(PostInputTask):
     slice_column = "platform"
     segments = False
     noun = "growth of log1p(followers) next period"
+    target_is_log = True
 
     def features(self, paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
         """The (account, period) table: features of the period and earlier, target the
@@ -109,18 +110,6 @@ class FollowerGrowthTask(PostInputTask):
 
         return (f"predicted {self.noun} {predicted:+.4f} "
                 f"({'not known yet' if pd.isna(actual) else f'actual {actual:+.4f}'})")
-
-    def figures(self, name: str, actual: np.ndarray, predicted: np.ndarray
-                ) -> dict[str, Any]:
-        from pipelines.evaluate import plots
-
-        return {"plots/predicted_vs_actual.png": plots.predicted_vs_actual(
-                    actual, predicted, f"{name}: test part", log_scale=True),
-                "plots/residuals.png": plots.residuals(
-                    actual, predicted, f"{name}: test residuals", log_scale=True)}
-
-    def metric_columns(self) -> tuple[str, ...]:
-        return ("mae_log", "rmse_log", "r2_log", "spearman")
 
 
 FOLLOWER_GROWTH = FollowerGrowthTask()

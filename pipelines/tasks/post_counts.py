@@ -189,18 +189,6 @@ class PostCountTask(PostInputTask):
         return (f"predicted {self.noun} {predicted:,.0f} (actual "
                 f"{'not reported' if pd.isna(actual) else f'{int(actual):,}'})")
 
-    def figures(self, name: str, actual: np.ndarray, predicted: np.ndarray
-                ) -> dict[str, Any]:
-        from pipelines.evaluate import plots
-
-        return {"plots/predicted_vs_actual.png": plots.predicted_vs_actual(
-                    actual, predicted, f"{name}: test part", log_scale=False),
-                "plots/residuals.png": plots.residuals(
-                    actual, predicted, f"{name}: test residuals", log_scale=False)}
-
-    def metric_columns(self) -> tuple[str, ...]:
-        return ("mae_log", "rmse_log", "r2_log", "spearman")
-
 
 LIKES, COMMENTS, SHARES = PostCountTask("likes"), PostCountTask("comments"), \
     PostCountTask("shares")

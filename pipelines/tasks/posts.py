@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from pipelines.tasks.base import InputSpec, Task
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
     from pipelines.config import Settings
@@ -24,9 +25,26 @@ POSTS = InputSpec(entity="posts", key=("platform", "post_id"), time_column="post
 
 
 class PostInputTask(Task):
-    """A task whose input is canonical posts (collect formats, the posts contract)."""
+    """A task whose input is canonical posts (collect formats, the posts contract) and
+    whose models predict a real value judged on the log scale (a count's log1p, or a
+    growth that already is a log difference: :attr:`target_is_log`)."""
 
     input = POSTS
+    #: The target is already on the log scale (plots must not take log1p of it again).
+    target_is_log: bool = False
+
+    def figures(self, name: str, actual: np.ndarray, predicted: np.ndarray
+                ) -> dict[str, Any]:
+        from pipelines.evaluate import plots
+
+        log_scale = self.target_is_log
+        return {"plots/predicted_vs_actual.png": plots.predicted_vs_actual(
+                    actual, predicted, f"{name}: test part", log_scale=log_scale),
+                "plots/residuals.png": plots.residuals(
+                    actual, predicted, f"{name}: test residuals", log_scale=log_scale)}
+
+    def metric_columns(self) -> tuple[str, ...]:
+        return ("mae_log", "rmse_log", "r2_log", "spearman")
 
     def collect(self, paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
         """Collect posts from ``collect.source`` into the raw layer. The ``validated``
