@@ -37,11 +37,6 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def baselines(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The naive baselines of an evaluation report: {name: {part: metrics}}."""
-    return report["baselines"]
-
-
 def _pip_requirements() -> list[str]:
     from importlib.metadata import version
 
@@ -102,7 +97,7 @@ def run_register(task: Task, paths: ProjectPaths, settings: Settings, *, run_key
         mlflow.log_params({f"{section}.{key}": json.dumps(value) if isinstance(value, (list, dict))
                            else value for section, values in params.items()
                            for key, value in values.items()})
-        for baseline, parts in baselines(report).items():
+        for baseline, parts in report["baselines"].items():
             for part, values in parts.items():
                 mlflow.log_metrics({f"baseline_{baseline}_{part}_{k}": v
                                     for k, v in values.items()})
