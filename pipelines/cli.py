@@ -253,10 +253,17 @@ def cmd_score(args: argparse.Namespace) -> int:
 
         settings = settings_from_params(apply_overrides({}, _overrides(args)),
                                         source="--set")
+    history = None
+    if args.history:
+        from pipelines.features.history_source import FrameHistory
+
+        history = FrameHistory(Path(args.history),
+                               maturity_hours=settings.features.maturity_hours)
     try:
         return _print(run_score(task=settings.train.task, model_uri=args.model,
                                 input_path=Path(args.input), input_format=args.format,
-                                output_path=Path(args.output), paths=paths))
+                                output_path=Path(args.output), paths=paths,
+                                history=history))
     except LookupError as missing:          # no such model or alias in the registry
         raise ValueError(str(missing)) from None
 
@@ -375,6 +382,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "scored when the model version records none")
     score.add_argument("--output", required=True,
                        help="predictions .parquet (quarantine written beside it)")
+    score.add_argument("--history", default="",
+                       help="posts (.parquet file or folder, e.g. the validated store) whose "
+                            "matured outcomes update the account history without retraining")
     registry = sub.add_parser("registry", help="the MLflow model registry")
     registry_sub = registry.add_subparsers(dest="registry_command", required=True)
     history = registry_sub.add_parser(

@@ -205,18 +205,30 @@ class AccountHistory(BaseEstimator, TransformerMixin):
                     len(pool), pool["account_id"].nunique())
         return self
 
-    def transform(self, X: pd.DataFrame) -> pd.DataFrame:  # noqa: N803
+    def transform(self, X: pd.DataFrame, outcomes: pd.DataFrame | None = None  # noqa: N803
+                  ) -> pd.DataFrame:
         """Features of ``X`` from the fitted history (outcomes) and ``X`` itself (posts only).
+
+        Args:
+            X: The posts to featurize.
+            outcomes: Later posts with their counts (a history source's answer for the
+                accounts of ``X``), added to the fitted history; where a post is in both,
+                this fresher copy wins. Only outcomes matured before each post of ``X``
+                are used, as always.
 
         Raises:
             sklearn.exceptions.NotFittedError: before ``fit``.
-            ValueError: on a bad ``X``.
+            ValueError: on a bad ``X`` or ``outcomes``.
         """
         check_is_fitted(self, "history_")
         maturity = _check_maturity(self.maturity_hours, "AccountHistory")
         queries = _prepare(X, where="AccountHistory.transform", need_likes=False)
         queries = queries.assign(log_likes=np.nan, rate=np.nan)  # the batch's outcomes: unknown
-        outcomes = self.history_
+        outcomes_pool = self.history_
+        if outcomes is not None and len(outcomes):
+            outcomes_pool = _union(_prepare(outcomes, where="AccountHistory.transform"
+                                            "(outcomes)", need_likes=True), self.history_)
+        outcomes = outcomes_pool
         return _compute(queries, outcomes=outcomes, known=_union(outcomes, queries),
                         maturity_ns=maturity, fallback=self.fallback_, index=X.index)
 

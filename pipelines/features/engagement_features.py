@@ -173,10 +173,29 @@ class EngagementFeaturizer(BaseEstimator, TransformerMixin):
         if self.interactions:
             parts.append(interaction_features(X))
         if self.history_ is not None:
-            parts.append(self.history_.transform(X))
+            source = getattr(self, "history_source_", None)
+            fresh = (None if source is None else
+                     source.outcomes(X["account_id"].astype(str).unique().tolist()))
+            parts.append(self.history_.transform(X, outcomes=fresh))
         if self.text_reducer is not None:
             parts.append(self._text_features(X))
         return pd.concat(parts, axis=1).astype(float)[self.feature_names_]
+
+    def attach_history(self, source: Any) -> EngagementFeaturizer:
+        """Read account history from ``source`` too (a
+        :class:`~pipelines.features.history_source.HistorySource`), on top of the history
+        frozen at training; None detaches it. Returns self."""
+        if source is not None and not callable(getattr(source, "outcomes", None)):
+            raise ValueError(f"EngagementFeaturizer.attach_history: the source must have an "
+                             f"'outcomes(account_ids)' method; got {type(source).__name__}.")
+        self.history_source_ = source
+        return self
+
+    def __getstate__(self) -> dict[str, Any]:
+        # a source is a live connection of one process: never pickled with the model
+        state = dict(super().__getstate__())
+        state.pop("history_source_", None)
+        return state
 
     def _text_features(self, posts: pd.DataFrame) -> pd.DataFrame:
         from pipelines.features.text_embeddings import build_embedding_texts, get_encoder

@@ -99,7 +99,7 @@ def score_posts(posts: pd.DataFrame, model: Any) -> tuple[pd.DataFrame, pd.DataF
 
 
 def run_score(*, task: str, model_uri: str, input_path: Path, input_format: str,
-              output_path: Path, paths: ProjectPaths) -> dict[str, Any]:
+              output_path: Path, paths: ProjectPaths, history: Any = None) -> dict[str, Any]:
     """Stage runner: read a task's rows, score with ``model_uri``, write predictions +
     quarantine.
 
@@ -113,6 +113,9 @@ def run_score(*, task: str, model_uri: str, input_path: Path, input_format: str,
             see the task's ``read_for_scoring``).
         output_path: The predictions Parquet; the quarantine goes beside it.
         paths: The project (its contracts and MLflow store).
+        history: A history source (:mod:`pipelines.features.history_source`) the model
+            reads account history from, on top of the history frozen at training: outcomes
+            collected since are used without retraining. None: the frozen history only.
 
     Returns:
         Counts and paths (rows_in = scored + quarantined).
@@ -133,6 +136,8 @@ def run_score(*, task: str, model_uri: str, input_path: Path, input_format: str,
                     "(train.task is %r)", ref.name, ref.version, recorded, recorded, task)
     scorer = get_task(recorded or task)
     model = loading.load_version(ref.name, ref.version)
+    if history is not None:
+        attach_history(model, history, where=f"score ({scorer.name})")
     read = scorer.read_for_scoring(input_path, input_format, paths=paths)
     predictions = (scorer.predict(model, scorer.model_input(read.rows)) if len(read.rows)
                    else np.empty(0))
@@ -154,6 +159,22 @@ def run_score(*, task: str, model_uri: str, input_path: Path, input_format: str,
                 result["rows_in"], result["scored"], ref.name, ref.version,
                 result["quarantined"])
     return result
+
+
+def attach_history(model: Any, source: Any, *, where: str) -> None:
+    """Make a loaded post model read account history from ``source`` too.
+
+    Raises:
+        ValueError: if the model reads no account history (another task, or a post model
+            trained with ``features.account_history: false``).
+    """
+    featurizer = getattr(model, "named_steps", {}).get("features")
+    if getattr(featurizer, "history_", None) is None:
+        raise ValueError(f"{where}: a history source was given but this model reads no "
+                         f"account history; score without one.")
+    featurizer.attach_history(source)
+    logger.info("%s: account history read from %s on top of the training history", where,
+                type(source).__name__)
 
 
 def score_task(*, project_dir: str, run_id: str, form_params: dict[str, Any]) -> dict[str, Any]:
