@@ -46,7 +46,8 @@ def train_champion(posts: pd.DataFrame, work: Path) -> str:
     run_train(paths.features, paths.models, target="likes", models=("ridge", "lightgbm"),
               hyperparameters={"ridge": {"alpha": 1.0}, "lightgbm": {
                   "n_estimators": 300, "learning_rate": 0.03, "num_leaves": 15}},
-              seed=42, valid_fraction=0.15, test_fraction=0.15, cv_folds=0)
+              seed=42, valid_fraction=0.15, test_fraction=0.15,
+              cold_account_fraction=0.0, history_dropout=0.0, cv_folds=0)
     run_evaluate(paths.features, paths.models, paths.metrics)
     tracking_uri = f"sqlite:///{paths.state / 'mlflow.db'}"
     record = run_register(features_path=paths.features, models_dir=paths.models,

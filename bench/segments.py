@@ -52,7 +52,8 @@ def main() -> None:
                      settings=FeatureSettings())
         run_train(work / "features.parquet", work / "models", target="likes",
                   models=("ridge", "lightgbm"), hyperparameters={}, seed=args.seed,
-                  valid_fraction=0.15, test_fraction=0.2, cv_folds=0)
+                  valid_fraction=0.15, test_fraction=0.2,
+                  cold_account_fraction=0.0, history_dropout=0.0, cv_folds=0)
         report = run_evaluate(work / "features.parquet", work / "models",
                               work / "metrics.json")
         result = run_train_segments(

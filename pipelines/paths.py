@@ -81,6 +81,11 @@ class ProjectPaths:
         return self.data / "04_models"
 
     @property
+    def final_model(self) -> Path:
+        """The final refit of the chosen candidate (``model.joblib`` + ``refit.json``)."""
+        return self.data / "04_final_model"
+
+    @property
     def segment_models(self) -> Path:
         """The platform and segment models that earned their place (one joblib each)."""
         return self.data / "04_segment_models"

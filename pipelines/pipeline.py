@@ -93,6 +93,10 @@ def _evaluate(task: Task, paths: ProjectPaths, settings: Settings, ctx: RunConte
             "test": {k: best[k] for k in task.metric_columns() if k in best}}
 
 
+def _refit(task: Task, paths: ProjectPaths, settings: Settings, ctx: RunContext) -> dict:
+    return task.refit(paths, settings)
+
+
 def _register(task: Task, paths: ProjectPaths, settings: Settings, ctx: RunContext) -> dict:
     from pipelines.registry.register import run_register
 
@@ -144,6 +148,8 @@ PIPELINE: tuple[Stage, ...] = (
           lambda task, paths: {paths.models: "out"}),
     Stage("evaluate", (), ("pipelines/evaluate",), _evaluate,
           lambda task, paths: {paths.metrics: "metric"}),
+    Stage("refit", (), ("pipelines/train",), _refit,
+          lambda task, paths: {paths.final_model: "out"}),
     Stage("register", ("register", "train", "features"), ("pipelines/registry",), _register,
           lambda task, paths: {paths.registration: "record"}),
     Stage("promote", ("promote",), ("pipelines/registry", "pipelines/evaluate"), _promote,

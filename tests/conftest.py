@@ -97,7 +97,8 @@ def segment_run(tmp_path_factory):
     run_features(root / "posts.parquet", root / "features.parquet", settings=FeatureSettings())
     run_train(root / "features.parquet", root / "models", target="likes",
               models=("lightgbm",), hyperparameters={"lightgbm": {"n_estimators": 60}},
-              seed=1, valid_fraction=0.15, test_fraction=0.25, cv_folds=0)
+              seed=1, valid_fraction=0.15, test_fraction=0.25,
+              cold_account_fraction=0.2, history_dropout=0.3, cv_folds=0)
     run_evaluate(root / "features.parquet", root / "models", root / "metrics.json")
     return root
 

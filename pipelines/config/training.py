@@ -56,6 +56,17 @@ class TrainConfig(Section):
                                    "candidates are chosen on.")
     test_fraction: Number = Field(0.15, ge=0.05, le=0.5, title="Test fraction",
                                   description="Newest share of posts held out for testing.")
+    cold_account_fraction: Number = Field(
+        0.2, ge=0, le=0.5, title="Held-out accounts",
+        description="Share of accounts (a fixed hash of the account id) held out of "
+        "training entirely, so validation, the gate and the summary see posts of accounts "
+        "the model never met (the cold regime). 0: no cold regime. The final refit learns "
+        "from every account.")
+    history_dropout: Number = Field(
+        0.3, ge=0, le=1, title="History dropout",
+        description="Share of training accounts whose posts are also learned as if the "
+        "account were new (no matured history), so the model meets cold starts in "
+        "training. 0: off.")
     lightgbm: LightGBMParams = Field(default_factory=LightGBMParams, title="LightGBM")
     ridge: RidgeParams = Field(default_factory=RidgeParams, title="Ridge")
 

@@ -13,7 +13,8 @@ def regression_metrics(actual: np.ndarray, predicted: np.ndarray) -> dict[str, f
     Returns:
         ``mae_log``, ``rmse_log``, ``r2_log`` (on log1p), ``spearman`` (rank correlation),
         ``mae_raw`` and ``medape_raw`` (median absolute percentage error, actual > 0 only),
-        and ``n``.
+        ``bias_log`` (mean of log1p(predicted) - log1p(actual): below 0 predicts too low),
+        ``off_10x`` (share of predictions off by more than 10x on log1p) and ``n``.
 
     Raises:
         ValueError: if the arrays differ in length or are empty.
@@ -36,6 +37,8 @@ def regression_metrics(actual: np.ndarray, predicted: np.ndarray) -> dict[str, f
         "r2_log": float(1 - np.sum(error**2) / total) if total > 0 else float("nan"),
         "spearman": float(rho),
         "mae_raw": float(np.mean(np.abs(predicted - actual))),
+        "bias_log": float(np.mean(error)),
+        "off_10x": float(np.mean(np.abs(error) > np.log(10))),
         "medape_raw": float(np.median(np.abs(predicted[positive] - actual[positive])
                                       / actual[positive])) if positive.any() else float("nan"),
         "n": int(actual.size),

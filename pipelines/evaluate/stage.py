@@ -13,7 +13,7 @@ import pandas as pd
 from pipelines.evaluate.classification import classification_metrics
 from pipelines.evaluate.metrics import account_median_baseline, regression_metrics
 from pipelines.evaluate.slices import slice_metrics
-from pipelines.train.split import labelled, time_split
+from pipelines.train.split import labelled, manifest_split
 from pipelines.train.two_stage import class_thresholds, popularity_classes
 
 logger = logging.getLogger(__name__)
@@ -30,9 +30,9 @@ def run_evaluate(features_path: Path, models_dir: Path, metrics_path: Path) -> d
     manifest = json.loads((models_dir / "manifest.json").read_text())
     target = manifest["target"]
     table = labelled(pd.read_parquet(features_path), target)
-    split = time_split(table["posted_at"], manifest["split"]["valid_fraction"],
-                       manifest["split"]["test_fraction"])
+    split = manifest_split(table, manifest["split"])
     parts = {"valid": table.iloc[split.valid], "test": table.iloc[split.test]}
+    test_regimes = split.regimes(split.test)
     train = table.iloc[split.train]
     thresholds = class_thresholds(train[target].to_numpy())
     actual_classes = popularity_classes(parts["test"][target].to_numpy(), thresholds)
@@ -43,6 +43,8 @@ def run_evaluate(features_path: Path, models_dir: Path, metrics_path: Path) -> d
         results[name] = {part: regression_metrics(rows[target].to_numpy(), predictions[part])
                          for part, rows in parts.items()}
         test_rows = parts["test"]
+        results[name]["test_by_regime"] = regime_report(
+            test_rows, predictions["test"], target, test_regimes)
         results[name]["test_by_platform"] = slice_metrics(
             test_rows, test_rows[target].to_numpy(), predictions["test"], by="platform")
         # The popularity class (0 < p75 <= 1 < p95 <= 2, thresholds from the training
@@ -56,16 +58,18 @@ def run_evaluate(features_path: Path, models_dir: Path, metrics_path: Path) -> d
         cv = manifest["candidates"][name].get("cv")
         if cv:
             results[name]["cv_mean"] = cv["mean"]
-    baseline = {
-        part: regression_metrics(rows[target].to_numpy(),
-                                 account_median_baseline(train, rows, target))
-        for part, rows in parts.items()
-    }
+    baseline_predictions = {part: account_median_baseline(train, rows, target)
+                            for part, rows in parts.items()}
+    baseline = {part: regression_metrics(rows[target].to_numpy(), baseline_predictions[part])
+                for part, rows in parts.items()}
+    baseline_by_regime = regime_report(parts["test"], baseline_predictions["test"], target,
+                                       test_regimes)
     best = min(results, key=lambda name: results[name]["valid"][SELECTION_METRIC])
     report = {
         "target": target, "selection_metric": SELECTION_METRIC, "best": best,
         "feature_set_hash": manifest.get("feature_set_hash"),
         "candidates": results, "baselines": {"account_median": baseline},
+        "baselines_by_regime": {"account_median": baseline_by_regime},
         "improvement_over_baseline_mae_log": baseline["test"]["mae_log"]
         - results[best]["test"]["mae_log"],
         "split": manifest["split"],
@@ -76,6 +80,24 @@ def run_evaluate(features_path: Path, models_dir: Path, metrics_path: Path) -> d
     logger.info("evaluate: best %s, test mae_log %.4f (baseline %.4f)", best,
                 results[best]["test"]["mae_log"], baseline["test"]["mae_log"])
     return report
+
+
+def regime_report(rows: pd.DataFrame, predicted: Any, target: str, regimes: Any
+                  ) -> dict[str, dict[str, float]]:
+    """Regression metrics of the warm (trained-on accounts) and cold (held-out accounts)
+    test rows, each with its row and account counts (regimes without rows are absent)."""
+    import numpy as np
+
+    actual = rows[target].to_numpy()
+    predicted = np.asarray(predicted, dtype=float)
+    regimes = np.asarray(regimes)
+    out: dict[str, dict[str, float]] = {}
+    for regime in ("warm", "cold"):
+        member = regimes == regime
+        if member.any():
+            out[regime] = {**regression_metrics(actual[member], predicted[member]),
+                           "accounts": int(rows["account_id"][member].nunique())}
+    return out
 
 
 def _class_report(model: Any, test_rows: pd.DataFrame, target: str) -> dict[str, Any]:

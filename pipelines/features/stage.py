@@ -16,6 +16,7 @@ from pipelines.features.engagement_features import (
     feature_set_hash,
     tabular_columns,
 )
+from pipelines.features.history_source import mature_outcomes, young_labels
 from pipelines.features.post_features import INPUT_COLUMNS
 
 logger = logging.getLogger(__name__)
@@ -38,6 +39,8 @@ def build_feature_table(posts: pd.DataFrame, settings: FeatureSettings,
         embedding_locations: ``embedding_cache`` and ``model_cache_dir`` for text.
     """
     posts = posts.sort_values(["posted_at", "post_id"], kind="stable").reset_index(drop=True)
+    # counts read before a post matured are still growing: neither targets nor history
+    posts = mature_outcomes(posts, settings.maturity_hours)
     carried = posts[[c for c in CARRIED_COLUMNS if c in posts.columns]]
     return pd.concat([carried, build_features(posts, settings, **embedding_locations)], axis=1)
 
@@ -70,6 +73,8 @@ def run_features(
         periods["follower_growth"] = periods[TARGET]
         periods_path.parent.mkdir(parents=True, exist_ok=True)
         periods.to_parquet(periods_path, index=False)
+    still_growing = int((young_labels(posts, settings.maturity_hours)
+                         & posts["likes"].notna().to_numpy()).sum())
     table = build_feature_table(
         posts, settings,
         **({"embedding_cache": embedding_cache, "model_cache_dir": model_cache_dir}
@@ -79,10 +84,13 @@ def run_features(
     table.to_parquet(features_path, index=False)
     manifest = {"rows": len(table), "feature_columns": tabular_columns(settings),
                 "embedding_columns": len(embedding_columns(settings)),
-                "feature_set_hash": feature_set_hash(settings), "settings": settings.model_dump()}
+                "feature_set_hash": feature_set_hash(settings), "settings": settings.model_dump(),
+                "labels_still_growing": still_growing}
     features_path.with_suffix(".json").write_text(json.dumps(manifest, indent=2))
-    logger.info("features: %d rows × %d tabular + %d text features", len(table),
-                len(manifest["feature_columns"]), manifest["embedding_columns"])
+    logger.info("features: %d rows × %d tabular + %d text features; %d posts whose counts "
+                "were read before they were %g h old keep no outcome (not a target, not "
+                "history)", len(table), len(manifest["feature_columns"]),
+                manifest["embedding_columns"], still_growing, settings.maturity_hours)
     return manifest
 
 

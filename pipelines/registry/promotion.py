@@ -26,9 +26,6 @@ import json
 import logging
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
 from pipelines.config import PromoteConfig, Settings
 from pipelines.evaluate.promotion_gate import (
     KEEP,
@@ -47,10 +44,31 @@ logger = logging.getLogger(__name__)
 PREVIOUS = audit.PREVIOUS
 
 
-def _predict(task: Task, model_uri: str, rows: pd.DataFrame) -> np.ndarray:
-    import mlflow
+def _evidence_model(paths: ProjectPaths, candidate: str) -> Any:
+    """The run's candidate as fitted without its holdout (``models/<candidate>.joblib``):
+    the registered version may be its final refit on every label, holdout included, so
+    the gate's evidence comes from this fit of the same recipe."""
+    import joblib
 
-    return task.predict(mlflow.sklearn.load_model(model_uri), rows)
+    return joblib.load(paths.models / f"{candidate}.joblib")
+
+
+def _with_history_of(model: Any, evidence: Any) -> Any:
+    """``model`` reading the account history ``evidence`` reads (where both are post
+    models with the same maturity): the champion and the challenger then predict the
+    holdout from the same known outcomes, and accounts held out of this run's training
+    are new to both."""
+    mine = getattr(model, "named_steps", {}).get("features")
+    theirs = getattr(evidence, "named_steps", {}).get("features")
+    if getattr(mine, "history_", None) is None or getattr(theirs, "history_", None) is None:
+        return model
+    if mine.history_.maturity_hours != theirs.history_.maturity_hours:
+        logger.info("promotion gate: the champion reads its own account history (its "
+                    "maturity %s h differs from the challenger's %s h)",
+                    mine.history_.maturity_hours, theirs.history_.maturity_hours)
+        return model
+    mine.history_ = theirs.history_
+    return model
 
 
 def _headline(record: dict[str, Any]) -> dict[str, Any]:
@@ -68,6 +86,7 @@ def decide(
     model_name: str,
     version: str,
     champion_version: str | None,
+    candidate: str,
     settings: PromoteConfig,
     seed: int,
 ) -> dict[str, Any]:
@@ -77,15 +96,20 @@ def decide(
     The task says what the gate measures (``task.gate``: primary and guard metrics, the
     first model's bounds, the naive baseline every model must beat); ``settings`` how
     sure it must be."""
+    import mlflow
+
     train, test = task.holdout(paths)
     slice_by = task.slice_column
     challenger_uri = f"models:/{model_name}/{version}"
     champion_uri = None if champion_version is None else \
         f"models:/{model_name}/{champion_version}"
+    evidence = _evidence_model(paths, candidate)
+    champion = None if champion_uri is None else _with_history_of(
+        mlflow.sklearn.load_model(champion_uri), evidence)
     record = promotion_decision(
         test[task.target].to_numpy(dtype=float),
-        _predict(task, challenger_uri, test),
-        None if champion_uri is None else _predict(task, champion_uri, test),
+        task.predict(evidence, test),
+        None if champion is None else task.predict(champion, test),
         baseline=task.baseline(train, test), baseline_name=task.gate.baseline,
         slice_labels=None if slice_by is None else test[slice_by].astype(object).to_numpy(),
         cluster_labels=(test["account_id"].astype(str).to_numpy()
@@ -179,7 +203,8 @@ def run_promotion_gate(task: Task, paths: ProjectPaths, settings: Settings, *,
                           f"{champion}, challenger {challenger}); nothing to gate"]}
         else:
             record = decide(task, paths, model_name=name, version=version,
-                            champion_version=champion, settings=settings.promote,
+                            champion_version=champion, candidate=registration["candidate"],
+                            settings=settings.promote,
                             seed=settings.promote.seed)
         record.update(run_key=run_key, parent_run_id=registration.get("parent_run_id"))
         decision_path.parent.mkdir(parents=True, exist_ok=True)

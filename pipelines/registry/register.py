@@ -101,6 +101,10 @@ def run_register(task: Task, paths: ProjectPaths, settings: Settings, *, run_key
             for part, values in parts.items():
                 mlflow.log_metrics({f"baseline_{baseline}_{part}_{k}": v
                                     for k, v in values.items()})
+        for baseline, regimes in report.get("baselines_by_regime", {}).items():
+            for regime, values in regimes.items():
+                mlflow.log_metrics({f"baseline_{baseline}_test_{regime}_{k}": v
+                                    for k, v in values.items()})
         mlflow.log_artifact(str(metrics_path))
         if validation_report is not None and validation_report.exists():
             mlflow.log_artifact(str(validation_report))
@@ -118,6 +122,9 @@ def run_register(task: Task, paths: ProjectPaths, settings: Settings, *, run_key
             mlflow.log_param("model.name", name)
             for part in ("valid", "test"):
                 mlflow.log_metrics({f"{part}_{k}": v for k, v in metrics[part].items()})
+            for regime, values in metrics.get("test_by_regime", {}).items():
+                mlflow.log_metrics({f"test_{regime}_{k}": v for k, v in values.items()
+                                    if isinstance(v, int | float)})
             for platform, values in metrics.get("test_by_platform", {}).items():
                 if "mae_log" in values:
                     mlflow.log_metrics({f"test_{platform}_{k}": values[k]
@@ -149,9 +156,17 @@ def run_register(task: Task, paths: ProjectPaths, settings: Settings, *, run_key
             log_reference(reference, target=task.target,
                           time_column=task.input.time_column, max_rows=DEFAULT_REFERENCE_ROWS,
                           seed=settings.train.seed)
+    refit_file = paths.final_model / "refit.json"
+    refit = json.loads(refit_file.read_text()) if refit_file.exists() else {"refit": False}
+    with mlflow.start_run(run_id=best_child, nested=True):
+        mlflow.log_dict(refit, "refit.json")
+        mlflow.set_tag("engageflow.refit", str(bool(refit.get("refit"))).lower())
     version = _registered_version(client, model_name, best_child)
     if version is None:
-        model = joblib.load(models_dir / f"{best}.joblib")
+        # the final refit on every matured label where the task refits; the gate's
+        # evidence stays the candidate fitted without its holdout (models/<best>.joblib)
+        model = joblib.load(paths.final_model / "model.joblib" if refit.get("refit")
+                            else models_dir / f"{best}.joblib")
         with mlflow.start_run(run_id=best_child, nested=True):
             info = mlflow.sklearn.log_model(
                 model, name="model", signature=infer_signature(example, model.predict(example)),
@@ -187,6 +202,7 @@ def run_register(task: Task, paths: ProjectPaths, settings: Settings, *, run_key
         "run_id": best_child, "parent_run_id": parent, "experiment": experiment,
         "test_metrics": report["candidates"][best]["test"], "champion_version": champion,
         "comparison": comparison, "model_uri": f"models:/{model_name}@{alias}",
+        "refit": refit,
         "data_sha256": data_hash,
     }
     registration_path.parent.mkdir(parents=True, exist_ok=True)

@@ -26,10 +26,8 @@ from pipelines.features.settings import FeatureSettings
 from pipelines.features.stage import read_manifest
 from pipelines.segments.hierarchy import Segment, level_name
 from pipelines.tasks.base import Task
-from pipelines.train.estimators import as_post_model
-from pipelines.train.model_zoo import make_model
-from pipelines.train.split import labelled, time_split
-from pipelines.train.stage import feature_matrix
+from pipelines.train.split import labelled, manifest_split
+from pipelines.train.stage import fit_post_model
 
 logger = logging.getLogger(__name__)
 
@@ -98,11 +96,10 @@ def run_train_segments(
         raise ValueError("segments: per-segment models do not support features."
                          "text_embeddings yet; turn segments off or text off.")
     names = list(features["feature_columns"])
-    split = time_split(table["posted_at"], manifest["split"]["valid_fraction"],
-                       manifest["split"]["test_fraction"])
-    fit_rows = split.train  # the same past as the global model
-    x_all = feature_matrix(table, names)
-    y_all = table[target].astype(float).to_numpy()
+    split = manifest_split(table, manifest["split"])
+    fit_rows = split.train  # the same past (and held-out accounts) as the global model
+    cold_ids = set(table.loc[split.cold, "account_id"].astype(str))
+    known = all_posts[~all_posts["account_id"].astype(str).isin(cold_ids)]
     test = table.iloc[split.test]
     global_model = joblib.load(models_dir / f"{report['best']}.joblib")
     parent_predictions = {Segment("global"): np.asarray(global_model.predict(test))}
@@ -132,9 +129,11 @@ def run_train_segments(
                                 f"holdout rows needed to show it beats {parent.key}; "
                                 f"falls back")
             return
-        model = make_model(family, hyper, seed, names).fit(
-            x_all.iloc[train_rows], y_all[train_rows])
-        post_model = as_post_model(model, settings, all_posts, model_cache_dir=model_cache_dir)
+        post_model, _ = fit_post_model(
+            family, hyper, table=table, rows=train_rows, known_posts=known, target=target,
+            settings=settings, feature_names=names, seed=seed,
+            history_dropout=manifest.get("history_dropout", 0.0),
+            model_cache_dir=model_cache_dir)
         rows_test = test.iloc[np.flatnonzero(test_mask)]
         own = np.asarray(post_model.predict(rows_test))
         above = parent_predictions[parent][test_mask]

@@ -345,6 +345,21 @@ def _log_predictor(regressor: Any, names: list[str]) -> tuple[Callable[[np.ndarr
     return generic, f"generic:{type(inner).__name__}"
 
 
+def _scaled_log_predictor(regressor: Any, names: list[str]
+                          ) -> tuple[Callable[[np.ndarray], np.ndarray], str]:
+    """:func:`_log_predictor`, through a :class:`ScaleRelative` wrapper when there is one
+    (its offset and clipping in numpy, the residual model compiled)."""
+    from pipelines.train.scale_relative import ScaleRelative
+
+    if not isinstance(regressor, ScaleRelative):
+        return _log_predictor(regressor, names)
+    if list(regressor.feature_names_in_) != list(names):
+        raise ValueError("fast path: the scale-relative model's inputs differ from the "
+                         "featurizer's columns")
+    residual, kind = _log_predictor(regressor.regressor_, list(regressor.feature_names_out_))
+    return (lambda x: regressor.predict_array(x, residual)), f"scale_relative:{kind}"
+
+
 class CompiledPostModel:
     """A registered post model ready for the request path.
 
@@ -380,8 +395,8 @@ class CompiledPostModel:
                 is not None or not isinstance(estimator, LogCountRegressor):
             return
         self._features = _Features(featurizer)
-        self._log_predict, self.kind = _log_predictor(estimator.regressor_,
-                                                      self._features.names)
+        self._log_predict, self.kind = _scaled_log_predictor(estimator.regressor_,
+                                                             self._features.names)
         self._log_upper = float(estimator.log_upper_)
         self.fast = True
 

@@ -145,6 +145,23 @@ class Task(ABC):
     def evaluate(self, paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
         """Score every candidate and the naive baselines; write ``paths.metrics``."""
 
+    def refit(self, paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
+        """Refit the chosen candidate by its recipe on every matured label into
+        ``paths.final_model`` (``model.joblib`` + ``refit.json``), the model that is
+        registered; the gate's evidence stays the candidate fitted without its holdout.
+
+        This default does not refit: it records that the evaluated candidate is
+        registered as it is (``refit.json`` with ``refit: false``)."""
+        import json
+
+        best = json.loads(paths.metrics.read_text())["best"]
+        paths.final_model.mkdir(parents=True, exist_ok=True)
+        record = {"candidate": best, "refit": False,
+                  "reason": f"task {self.name!r} registers the evaluated candidate as it is"}
+        (paths.final_model / "refit.json").write_text(json.dumps(record, indent=2))
+        (paths.final_model / "model.joblib").unlink(missing_ok=True)
+        return record
+
     # --- model-facing hooks (registry, gate, summary, serving) -----------------------
     @abstractmethod
     def holdout(self, paths: ProjectPaths) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -76,7 +76,16 @@ class PostCountTask(PostInputTask):
                          models=t.models or self.default_models,
                          hyperparameters=t.hyperparameters, seed=t.seed,
                          valid_fraction=t.valid_fraction, test_fraction=t.test_fraction,
-                         cv_folds=t.cv_folds, model_cache_dir=paths.model_cache)
+                         cold_account_fraction=t.cold_account_fraction,
+                         history_dropout=t.history_dropout, cv_folds=t.cv_folds,
+                         model_cache_dir=paths.model_cache)
+
+    def refit(self, paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
+        """Refit the chosen candidate on every matured label (:func:`run_refit`)."""
+        from pipelines.train.stage import run_refit
+
+        return run_refit(paths.feature_table(self.table), paths.models, paths.metrics,
+                         paths.final_model, model_cache_dir=paths.model_cache)
 
     def evaluate(self, paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
         from pipelines.evaluate.stage import run_evaluate
@@ -86,13 +95,13 @@ class PostCountTask(PostInputTask):
     def holdout(self, paths: ProjectPaths) -> tuple[pd.DataFrame, pd.DataFrame]:
         import pandas as pd
 
-        from pipelines.train.split import labelled, time_split
+        from pipelines.train.split import REGIME_COLUMN, labelled, manifest_split
 
         manifest = json.loads((paths.models / "manifest.json").read_text())
         table = labelled(pd.read_parquet(paths.feature_table(self.table)), self.target)
-        split = time_split(table[self.table_time_column], manifest["split"]["valid_fraction"],
-                           manifest["split"]["test_fraction"])
-        return table.iloc[split.train], table.iloc[split.test]
+        split = manifest_split(table, manifest["split"])
+        test = table.iloc[split.test].assign(**{REGIME_COLUMN: split.regimes(split.test)})
+        return table.iloc[split.train], test
 
     def baseline(self, train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
         from pipelines.evaluate.metrics import account_median_baseline

@@ -2,9 +2,11 @@
 
 Every model takes the numeric feature matrix (a DataFrame with the ``feature_names``
 columns, in that order), learns on log1p(counts) and predicts counts (>= 0). The
-single-stage models are wrapped in a ``TransformedTargetRegressor``; the two-stage model
-handles the log itself. Defaults suit a 2-core machine shared with other work and are
-deterministic for a given seed: gradient-boosted trees use one thread (LightGBM with
+single-stage models learn the log-likes *relative to the account's scale*
+(:class:`~pipelines.train.scale_relative.ScaleRelative`: a per-platform line in
+log-followers plus a residual model), inside a ``TransformedTargetRegressor``; the
+two-stage model handles the log itself. Defaults suit a 2-core machine shared with other
+work and are deterministic for a given seed: gradient-boosted trees use one thread (LightGBM with
 ``deterministic=True``, ``force_row_wise=True``; XGBoost ``tree_method="hist"``), the random
 forest two jobs (each tree has its own seed, so the job count does not change the trees;
 its two prediction threads may add the trees up in either order, which moves predictions in
@@ -18,6 +20,7 @@ Hyperparameters from params.yaml override the defaults key by key.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -44,7 +47,8 @@ MONOTONE_MODELS: tuple[str, ...] = ("xgboost", "lightgbm", "hist_gradient_boosti
 #: Domain prior: more followers never predicts fewer likes, all else equal. Followers enter
 #: twice — their level and their growth since the account's previous post — so both are
 #: constrained; otherwise a model could undo the first through the second.
-MONOTONE_FEATURES: tuple[str, ...] = ("log_followers", "follower_growth_since_prev")
+MONOTONE_FEATURES: tuple[str, ...] = ("log_followers", "follower_growth_since_prev",
+                                      "scale_offset", "scale_anchor")
 
 
 def expm1_nonnegative(values: np.ndarray) -> np.ndarray:
@@ -61,21 +65,24 @@ class LogCountRegressor(TransformedTargetRegressor):
 
     Args:
         regressor: The estimator fitted on log1p(y).
-        headroom: How many times the largest training count a prediction may reach.
+        headroom: How many times the largest training count a prediction may reach; None
+            when the regressor bounds its own predictions (:class:`ScaleRelative` bounds
+            them relative to the account's scale, so large accounts are not capped).
     """
 
-    def __init__(self, regressor: BaseEstimator | None = None, *, headroom: float = 10.0
-                 ) -> None:
+    def __init__(self, regressor: BaseEstimator | None = None, *,
+                 headroom: float | None = 10.0) -> None:
         super().__init__(regressor=regressor, func=np.log1p, inverse_func=expm1_nonnegative,
                          check_inverse=False)
         self.headroom = headroom
 
     def fit(self, X: Any, y: Any, **fit_params: Any) -> LogCountRegressor:  # noqa: N803
-        if not self.headroom >= 1:
-            raise ValueError(f"LogCountRegressor: 'headroom' must be a number >= 1; "
+        if self.headroom is not None and not self.headroom >= 1:
+            raise ValueError(f"LogCountRegressor: 'headroom' must be a number >= 1 or None; "
                              f"got {self.headroom!r}.")
         super().fit(X, y, **fit_params)
-        self.log_upper_ = float(np.log1p(np.max(y)) + np.log(self.headroom))
+        self.log_upper_ = (math.inf if self.headroom is None else
+                           float(np.log1p(np.max(y)) + np.log(self.headroom)))
         return self
 
     def predict(self, X: Any, **predict_params: Any) -> np.ndarray:  # noqa: N803
@@ -217,6 +224,10 @@ def make_model(
         model = TwoStageRegressor(routing=name.removeprefix("two_stage_"), seed=seed, **params)
         model.validate_params()
         return model
+    from pipelines.train.scale_relative import ScaleRelative, augmented_names
+
+    # the residual model sees the inputs plus the scale offset and relative history
+    defaults = default_hyperparameters(name, seed, augmented_names(list(feature_names)))
     core_class = _core_class(name)
     # Keyword arguments the estimator takes, plus the defaults it accepts as extra
     # keywords (LightGBM's ``verbose``, ``deterministic``, ...) and the caps of CappedFit.
@@ -231,7 +242,7 @@ def make_model(
         core = Pipeline([("scale", StandardScaler()), (name, core)])
     if caps:
         core = CappedFit(core, **caps)
-    return LogCountRegressor(regressor=core)
+    return LogCountRegressor(regressor=ScaleRelative(core), headroom=None)
 
 
 def feature_importance(fitted_model: BaseEstimator, feature_names: Sequence[str]) -> pd.Series:
@@ -254,8 +265,16 @@ def feature_importance(fitted_model: BaseEstimator, feature_names: Sequence[str]
     from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
     from xgboost import XGBModel
 
+    from pipelines.train.scale_relative import ScaleRelative
+
     model = fitted_model
     if isinstance(model, TransformedTargetRegressor):
+        model = model.regressor_
+    if isinstance(model, ScaleRelative):
+        if len(feature_names) != model.n_features_in_:
+            raise ValueError(f"feature_importance: the model has {model.n_features_in_} "
+                             f"features; got {len(feature_names)} feature_names.")
+        feature_names = list(model.feature_names_out_)  # + the scale offset and anchor
         model = model.regressor_
     if isinstance(model, CappedFit):
         model = model.estimator_

@@ -9,6 +9,7 @@ from pipelines.features.settings import FeatureSettings
 from pipelines.features.stage import build_feature_table
 from pipelines.train.estimators import as_post_model
 from pipelines.train.model_zoo import MONOTONE_MODELS, make_model
+from pipelines.train.split import labelled
 from pipelines.train.stage import feature_matrix
 
 SMALL = {"lightgbm": {"n_estimators": 120, "num_leaves": 7}, "ridge": {},
@@ -17,7 +18,7 @@ SMALL = {"lightgbm": {"n_estimators": 120, "num_leaves": 7}, "ridge": {},
 
 @pytest.fixture(scope="module", params=sorted(SMALL))
 def model(request, demo_posts):
-    table = build_feature_table(demo_posts, FeatureSettings())
+    table = labelled(build_feature_table(demo_posts, FeatureSettings()), "likes")
     names = tabular_columns(FeatureSettings())
     regressor = make_model(request.param, SMALL[request.param], 0, names).fit(
         feature_matrix(table, names), table["likes"].astype(float))
@@ -26,7 +27,7 @@ def model(request, demo_posts):
 
 @pytest.fixture(scope="module", params=sorted(set(SMALL) & set(MONOTONE_MODELS)))
 def constrained_model(request, demo_posts):
-    table = build_feature_table(demo_posts, FeatureSettings())
+    table = labelled(build_feature_table(demo_posts, FeatureSettings()), "likes")
     names = tabular_columns(FeatureSettings())
     regressor = make_model(request.param, SMALL[request.param], 0, names).fit(
         feature_matrix(table, names), table["likes"].astype(float))

@@ -21,7 +21,8 @@ def report(tmp_path_factory, demo_posts):
                  settings=FeatureSettings())
     run_train(root / "features.parquet", root / "models", target="likes",
               models=("lightgbm", "two_stage_soft"), hyperparameters=HYPER, seed=0,
-              valid_fraction=0.15, test_fraction=0.15, cv_folds=0)
+              valid_fraction=0.15, test_fraction=0.15,
+              cold_account_fraction=0.2, history_dropout=0.3, cv_folds=0)
     run_evaluate(root / "features.parquet", root / "models", root / "metrics.json")
     return json.loads((root / "metrics.json").read_text())
 

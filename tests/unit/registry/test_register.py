@@ -31,6 +31,7 @@ def _run_stages(paths: ProjectPaths, posts: pd.DataFrame, seed: int) -> None:
     run_features(paths.validated_posts, paths.features, settings=FeatureSettings())
     run_train(paths.features, paths.models, target="likes", models=("lightgbm", "ridge"),
               hyperparameters=HYPER, seed=seed, valid_fraction=0.15, test_fraction=0.15,
+              cold_account_fraction=0.2, history_dropout=0.3,
               cv_folds=0)
     run_evaluate(paths.features, paths.models, paths.metrics)
 

@@ -23,6 +23,7 @@ def features_path(tmp_path, demo_posts):
 def _train(features_path, out, seed=1, cv_folds=0):
     return run_train(features_path, out, target="likes", models=("lightgbm", "ridge"),
                      hyperparameters=HYPER, seed=seed, valid_fraction=0.15, test_fraction=0.15,
+                     cold_account_fraction=0.0, history_dropout=0.0,
                      cv_folds=cv_folds)
 
 
@@ -82,7 +83,8 @@ def test_a_target_a_source_does_not_report_trains_on_the_rows_that_have_it(tmp_p
                  settings=FeatureSettings())
     manifest = run_train(tmp_path / "features.parquet", tmp_path / "m", target="comments",
                          models=("ridge",), hyperparameters={}, seed=0, valid_fraction=0.15,
-                         test_fraction=0.15, cv_folds=0)
+                         test_fraction=0.15,
+                         cold_account_fraction=0.0, history_dropout=0.0, cv_folds=0)
     assert manifest["rows"] == len(posts) - 300
     assert manifest["rows_without_target"] == 300
     model = joblib.load(tmp_path / "m" / "ridge.joblib")
@@ -101,7 +103,8 @@ def test_caption_embeddings_reach_the_registered_model(tmp_path, demo_posts, mon
                  model_cache_dir=tmp_path / "models-cache")
     manifest = run_train(tmp_path / "features.parquet", tmp_path / "m", target="likes",
                          models=("ridge",), hyperparameters={}, seed=0, valid_fraction=0.15,
-                         test_fraction=0.15, cv_folds=0,
+                         test_fraction=0.15,
+                         cold_account_fraction=0.0, history_dropout=0.0, cv_folds=0,
                          model_cache_dir=tmp_path / "models-cache")
     model = joblib.load(tmp_path / "m" / "ridge.joblib")
     featurizer = model[0]

@@ -1,0 +1,208 @@
+"""Learn a post's log-likes relative to its account's scale, so cold starts scale.
+
+A model that learns ``log1p(likes)`` directly leans on the account's history (its mean
+log-likes) and, where history is missing, sees few rows that tell it how likes grow with
+followers; tree models also cannot predict beyond the range they saw. Real accounts span
+1k to 100M+ followers, and a new account of 50M followers was predicted like a small one.
+
+:class:`ScaleRelative` splits the log prediction in two:
+
+* the **scale offset** ``o(x) = a_p + b_p · log_followers``: a least-squares line per
+  platform ``p`` (from the ``platform_*`` indicator columns; one global line for rows
+  without a known platform and for platforms with too few rows), with the slope ``b_p``
+  kept in ``[0, max_slope]`` (more followers never means fewer likes). A line extrapolates:
+  an account 10x larger than any in training gets ``b_p · ln 10`` more log-likes.
+* the **anchor**: the account's own level where it has one, shrunk toward its scale line
+  — ``(n · m + k · o(x)) / (n + k)`` with ``m`` the mean log-likes of its ``n`` matured
+  posts (``account_mean_log_likes_all``, ``account_matured_posts``) and ``k =
+  prior_posts`` — so an account with no history sits on its line, one with a few posts
+  moves part of the way to its own mean, and a long-known account is its own mean.
+* the **residual** ``z - anchor``, learned by the wrapped regressor from the features plus
+  ``scale_offset`` and ``scale_anchor``.
+
+Both the offset and the anchor rise with followers, so a residual model that is
+non-decreasing in them (the monotone models' constraint, :data:`MONOTONE_COLUMNS`) keeps
+the whole prediction non-decreasing in followers.
+
+The line extrapolates up to ``max_extrapolation`` times beyond the smallest and largest
+accounts in training (1000x by default: trained on accounts up to 100k followers, it still
+scales to 100M) and is flat beyond, so an impossible follower count cannot overflow.
+The residual prediction is clipped to the training residuals' range widened by
+``log(headroom)`` on each side: a model extrapolating on drifted inputs cannot run away,
+while the offset still follows the account's size.
+
+With no ``log_followers`` column the offset is a per-platform constant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, RegressorMixin, clone
+from sklearn.utils.validation import check_is_fitted
+
+#: The account's matured mean log-likes and how many matured posts it has.
+HISTORY_MEAN, HISTORY_COUNT = "account_mean_log_likes_all", "account_matured_posts"
+OFFSET_COLUMN, ANCHOR_COLUMN = "scale_offset", "scale_anchor"
+#: Columns the residual model sees that rise with followers.
+MONOTONE_COLUMNS: tuple[str, ...] = (OFFSET_COLUMN, ANCHOR_COLUMN)
+SCALE_COLUMN = "log_followers"
+PLATFORM_PREFIX = "platform_"
+#: A platform needs this many rows for its own line (else the global line).
+MIN_PLATFORM_ROWS = 30
+
+
+class ScaleRelative(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
+    """Fit ``regressor`` on the residual of log-likes from a per-platform scale line.
+
+    Args:
+        regressor: The estimator of the residual (cloned).
+        max_slope: Upper bound of each platform's slope on ``log_followers``.
+        prior_posts: How many matured posts the scale line weighs in the anchor.
+        max_extrapolation: How many times beyond the training accounts' follower range
+            the line still extrapolates (>= 1).
+        headroom: Residual predictions stay within the training residuals' range widened
+            by ``log(headroom)`` on each side (>= 1).
+
+    Attributes:
+        regressor_: The fitted clone.
+        lines_: ``{platform column or "": (intercept, slope)}``; ``""`` is the global line.
+        feature_names_in_, feature_names_out_: Input columns, and what the residual
+            model sees (inputs + :data:`OFFSET_COLUMN` + :data:`ANCHOR_COLUMN`).
+    """
+
+    def __init__(self, regressor: BaseEstimator, max_slope: float = 1.5,
+                 prior_posts: float = 5.0, max_extrapolation: float = 1000.0,
+                 headroom: float = 10.0) -> None:
+        self.regressor = regressor
+        self.max_slope = max_slope
+        self.prior_posts = prior_posts
+        self.max_extrapolation = max_extrapolation
+        self.headroom = headroom
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray) -> ScaleRelative:  # noqa: N803
+        if not (isinstance(self.headroom, int | float) and self.headroom >= 1):
+            raise ValueError(f"ScaleRelative: 'headroom' must be a number >= 1; "
+                             f"got {self.headroom!r}.")
+        if not (isinstance(self.prior_posts, int | float) and self.prior_posts > 0):
+            raise ValueError(f"ScaleRelative: 'prior_posts' must be a number > 0; "
+                             f"got {self.prior_posts!r}.")
+        if not (isinstance(self.max_slope, int | float) and self.max_slope >= 0):
+            raise ValueError(f"ScaleRelative: 'max_slope' must be a number >= 0; "
+                             f"got {self.max_slope!r}.")
+        if not isinstance(X, pd.DataFrame):
+            raise ValueError(f"ScaleRelative: X must be a DataFrame with named feature "
+                             f"columns; got {type(X).__name__}.")
+        z = np.asarray(y, dtype=float).ravel()
+        self.feature_names_in_ = np.array(X.columns, dtype=object)
+        names = list(X.columns)
+        self._index(names)
+        x = X.to_numpy(dtype=float)
+        self.scale_range_ = (-np.inf, np.inf)
+        raw = self._scale(x)
+        reach = float(np.log(max(self.max_extrapolation, 1.0)))
+        self.scale_range_ = ((float(raw.min()) - reach, float(raw.max()) + reach)
+                             if len(raw) else (-np.inf, np.inf))
+        scale = self._scale(x)
+        platform = self._platform(x)
+        self.lines_ = {"": _line(scale, z, self.max_slope)}
+        for column, i in self._platform_idx.items():
+            rows = platform == i
+            if rows.sum() >= MIN_PLATFORM_ROWS:
+                self.lines_[column] = _line(scale[rows], z[rows], self.max_slope)
+        residual = z - self._anchor(x, self._offset(x))
+        low, high = float(residual.min(initial=0.0)), float(residual.max(initial=0.0))
+        margin = float(np.log(self.headroom))
+        self.residual_range_ = (low - margin, high + margin)
+        self.feature_names_out_ = np.array(augmented_names(names), dtype=object)
+        self.regressor_ = clone(self.regressor).fit(
+            pd.DataFrame(self.augment(x), columns=list(self.feature_names_out_)), residual)
+        self.n_features_in_ = len(names)
+        return self
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:  # noqa: N803
+        check_is_fitted(self, "regressor_")
+        x = X[list(self.feature_names_in_)].to_numpy(dtype=float) if isinstance(
+            X, pd.DataFrame) else np.asarray(X, dtype=float)
+        return self.predict_array(x, lambda a: self.regressor_.predict(
+            pd.DataFrame(a, columns=list(self.feature_names_out_))))
+
+    def predict_array(self, x: np.ndarray,
+                      residual_predict: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """Log predictions for a feature matrix ``x`` (input column order), with
+        ``residual_predict`` answering for the residual model on the augmented matrix
+        (the serving fast path passes its compiled predictor)."""
+        anchor = self._anchor(x, self._offset(x))
+        residual = np.asarray(residual_predict(self.augment(x)), float).ravel()
+        return anchor + np.clip(residual, *self.residual_range_)
+
+    def augment(self, x: np.ndarray) -> np.ndarray:
+        """``x`` with :data:`OFFSET_COLUMN` and :data:`ANCHOR_COLUMN` appended."""
+        offset = self._offset(x)
+        return np.column_stack([x, offset, self._anchor(x, offset)])
+
+    def offset(self, X: pd.DataFrame) -> np.ndarray:  # noqa: N803
+        """The scale offset of each row (log-likes expected for its platform and size)."""
+        check_is_fitted(self, "lines_")
+        return self._offset(X[list(self.feature_names_in_)].to_numpy(dtype=float))
+
+    # --- internals ----------------------------------------------------------------------
+
+    def _index(self, names: list[str]) -> None:
+        self._scale_idx = names.index(SCALE_COLUMN) if SCALE_COLUMN in names else None
+        self._platform_idx = {c: names.index(c) for c in names
+                              if c.startswith(PLATFORM_PREFIX)}
+        self._history_idx = ((names.index(HISTORY_MEAN), names.index(HISTORY_COUNT))
+                             if HISTORY_MEAN in names and HISTORY_COUNT in names else None)
+
+    def _scale(self, x: np.ndarray) -> np.ndarray:
+        if self._scale_idx is None:
+            return np.zeros(len(x))
+        return np.clip(np.nan_to_num(x[:, self._scale_idx]), *self.scale_range_)
+
+    def _platform(self, x: np.ndarray) -> np.ndarray:
+        """The column index of each row's platform indicator; -1 where none is set."""
+        if not self._platform_idx:
+            return np.full(len(x), -1)
+        columns = np.array(list(self._platform_idx.values()))
+        on = x[:, columns] > 0.5
+        return np.where(on.any(axis=1), columns[on.argmax(axis=1)], -1)
+
+    def _anchor(self, x: np.ndarray, offset: np.ndarray) -> np.ndarray:
+        """The account's level: its matured mean shrunk toward the scale line."""
+        if self._history_idx is None:
+            return offset
+        mean_at, count_at = self._history_idx
+        n = np.clip(np.nan_to_num(x[:, count_at]), 0, None)
+        mean = np.nan_to_num(x[:, mean_at])
+        return (n * mean + self.prior_posts * offset) / (n + self.prior_posts)
+
+    def _offset(self, x: np.ndarray) -> np.ndarray:
+        scale, platform = self._scale(x), self._platform(x)
+        intercept, slope = self.lines_[""]
+        out = intercept + slope * scale
+        for column, i in self._platform_idx.items():
+            if column in self.lines_:
+                a, b = self.lines_[column]
+                rows = platform == i
+                out[rows] = a + b * scale[rows]
+        return out
+
+
+def augmented_names(feature_names: list[str]) -> list[str]:
+    """The columns the residual model of :class:`ScaleRelative` sees for these inputs."""
+    names = list(feature_names)
+    return [*names, OFFSET_COLUMN, ANCHOR_COLUMN]
+
+
+def _line(scale: np.ndarray, z: np.ndarray, max_slope: float) -> tuple[float, float]:
+    """Least-squares ``z ≈ a + b·scale`` with ``b`` clipped into ``[0, max_slope]`` (the
+    intercept refitted for the clipped slope)."""
+    if not len(z):
+        return 0.0, 0.0
+    spread = scale.var()
+    slope = float(np.cov(scale, z, bias=True)[0, 1] / spread) if spread > 1e-12 else 0.0
+    slope = float(np.clip(slope, 0.0, max_slope))
+    return float(z.mean() - slope * scale.mean()), slope
