@@ -21,6 +21,12 @@ gate scores both models on the SAME rows and looks at the per-row loss differenc
   whatever the champion does;
 - otherwise **keep** it as challenger: no harm seen, but not proven better everywhere (too
   few rows in a slice, say); the online champion-challenger test decides with live data;
+- with **regimes** (``regime_labels``: ``warm`` rows of accounts the model trained on,
+  ``cold`` rows of accounts held out of training), each regime with at least
+  ``min_slice_rows`` rows is compared on the primary metric from the same resamples and
+  must be non-inferior like a slice, and the proven improvement may come from the whole
+  holdout OR either gated regime: a cold-start fix that the mostly warm holdout averages
+  away still promotes when warm accounts lose nothing;
 - the **first model** (no champion) is accepted only if it meets every absolute bound of
   ``first_model_bounds`` (``{"mae_log": ("max", 1.5), "spearman": ("min", 0.3)}``) and
   beats the naive baseline by the same paired bootstrap, lower bound above
@@ -38,7 +44,9 @@ one matrix product of those weights with a small table of per-row quantities
 (:class:`~pipelines.evaluate.gate_metrics.QuantityTable`). 2,000 resamples of 10,000 rows
 take about a second.
 
-Pure numpy/pandas: no MLflow, no files. The registry side is ``pipelines.registry.promotion``.
+Pure numpy/pandas: no MLflow, no files. The registry side is ``pipelines.registry.promotion``;
+the words of the record (details, reasons, the log lines) are
+:mod:`pipelines.evaluate.gate_report`.
 """
 
 from __future__ import annotations
@@ -56,11 +64,26 @@ from pipelines.evaluate.gate_metrics import (
     QuantityTable,
     check_inputs,
 )
+from pipelines.evaluate.gate_report import (
+    INCONCLUSIVE,
+    INFERIOR,
+    KEEP,
+    NON_INFERIOR,
+    OVERALL,
+    PROMOTE,
+    REJECT,
+    baseline_detail,
+    format_decision,
+    improvement_detail,
+    inferiority_detail,
+    reasons,
+    regime_improvement_detail,
+)
+from pipelines.evaluate.slices import REGIMES, check_regime_labels
 
 __all__ = ["GATE_METRICS", "PRIMARY_METRICS", "PROMOTE", "KEEP", "REJECT", "bootstrap_weights",
            "paired_bootstrap", "promotion_decision", "format_decision"]
 
-PROMOTE, KEEP, REJECT = "promote", "keep_challenger", "reject"
 #: Elements per bootstrap weight chunk (resamples x rows): bounds memory to ~16 MB.
 _CHUNK_ELEMENTS = 2_000_000
 #: Directions of a first-model bound: the metric must be at most / at least the bound.
@@ -197,9 +220,6 @@ def paired_bootstrap(
             "slices": {scope: r for (_, scope, _), r in out.items() if scope}}
 
 
-NON_INFERIOR, INCONCLUSIVE, INFERIOR = "non_inferior", "inconclusive", "inferior"
-
-
 def _non_inferior(record: dict[str, Any], margin: float) -> dict[str, Any]:
     """Judge one metric (or slice) against a margin RELATIVE to the champion's value.
 
@@ -224,10 +244,6 @@ def _non_inferior(record: dict[str, Any], margin: float) -> dict[str, Any]:
     else:
         status = INCONCLUSIVE
     return {**out, "status": status, "passed": status == NON_INFERIOR}
-
-
-def _fmt(value: float) -> str:
-    return "nan" if not math.isfinite(value) else f"{value:+.4f}"
 
 
 def _is_int(value: Any) -> bool:
@@ -317,6 +333,7 @@ def promotion_decision(
     seed: int,
     slice_labels: Any | None = None,
     cluster_labels: Any | None = None,
+    regime_labels: Any | None = None,
 ) -> dict[str, Any]:
     """Decide whether ``challenger`` should replace ``champion`` (or, with no champion,
     whether it may become the first champion).
@@ -349,15 +366,29 @@ def promotion_decision(
             ``min_slice_rows`` rows must be non-inferior on ``metric``.
         cluster_labels: A label per row (the account) to resample whole accounts; None
             resamples rows.
+        regime_labels: ``"warm"`` (an account the model trained on) or ``"cold"`` (an
+            account held out of training entirely) per row, or None: no regimes. With a
+            champion, each regime with at least ``min_slice_rows`` rows is compared on
+            ``metric`` from the same resamples and must be non-inferior (an inferior one
+            rejects, an unproven one keeps), and the proven improvement may hold overall
+            OR on either gated regime; the other checks are unchanged. A first model is
+            gated overall only, each regime's comparison with the baseline is reported.
 
     Returns:
         A JSON-able record: ``decision`` (``promote``, ``keep_challenger`` or ``reject``),
         ``promoted``, ``mode``, the numbers of every check, and ``reasons`` in plain words.
+        With ``regime_labels``, also ``regimes`` (``{"warm": ..., "cold": ...}``, both
+        always present: the bootstrap record of ``metric`` against ``against`` (the
+        champion, or the baseline for a first model), ``gated``, and for a gated regime
+        its non-inferiority ``status`` and ``proven_better``, else None) and
+        ``regimes_without_support`` (regime -> rows, for those under ``min_slice_rows``);
+        the improvement check then names the scopes that ``carried_by`` it
+        (``"overall"``, ``"warm"``, ``"cold"``).
 
     Raises:
         ValueError: listing every bad setting at once; for arrays of the wrong shape or
-            with values a metric does not accept, or a first-model call without
-            ``baseline``.
+            with values a metric does not accept, a first-model call without
+            ``baseline``, or a regime label other than ``warm`` and ``cold``.
     """
     where = "promotion_decision"
     problems = _setting_problems(
@@ -399,20 +430,33 @@ def promotion_decision(
                 slices[name] = member
             else:
                 small[name] = int(member.sum())
+    regime_of = None if regime_labels is None else check_regime_labels(where, regime_labels, n)
+    regimes = {} if regime_of is None else {name: regime_of == name for name in REGIMES}
+    gated = [name for name, member in regimes.items()  # in REGIMES order
+             if not first and member.sum() >= min_slice_rows]
+    # scopes are named by kind, so a platform called "cold" cannot collide with a regime
+    scopes = {**{f"slice {k}": v for k, v in slices.items()},
+              **{f"regime {k}": v for k, v in regimes.items()}}
     references = {k: arrays[k] for k in ("champion", "baseline") if k in arrays}
+    against = "baseline" if first else "champion"
     if first:
         comparisons = [("baseline", "", m) for m in metrics]
     else:
         comparisons = [("champion", "", m) for m in metrics]
-        comparisons += [("champion", name, metric) for name in slices]
-        comparisons += [("baseline", "", metric)] if "baseline" in arrays else []
+        comparisons += [("champion", f"slice {name}", metric) for name in slices]
+    comparisons += [(against, f"regime {name}", metric) for name in regimes]
+    if not first and "baseline" in arrays:
+        comparisons.append(("baseline", "", metric))
     boot = _bootstrap(arrays["actual"], arrays["challenger"], references, comparisons,
-                      slices=slices, clusters=clusters, resamples=resamples,
+                      slices=scopes, clusters=clusters, resamples=resamples,
                       confidence=confidence, seed=seed)
     level = f"{confidence:.0%}"
     checks: list[dict[str, Any]] = []
     record: dict[str, Any] = {"mode": "first_model" if first else "challenger_vs_champion",
                               "n_rows": n, "settings": settings}
+    regime_records = {name: {
+        **boot[(against, f"regime {name}", metric)], "against": against,
+        "gated": name in gated, "status": None, "proven_better": None} for name in regimes}
     if first:
         overall = {m: boot[("baseline", "", m)] for m in metrics}
         challenger_metrics = {m: r["candidate"] for m, r in overall.items()}
@@ -434,24 +478,37 @@ def promotion_decision(
     else:
         overall = {m: boot[("champion", "", m)] for m in metrics}
         primary = overall[metric]
-        better = bool(primary["ci_low"] > min_delta)
+        for name in gated:
+            regime_records[name]["proven_better"] = bool(
+                regime_records[name]["ci_low"] > min_delta)
+        carried_by = [scope for scope, proven in (
+            (OVERALL, primary["ci_low"] > min_delta),
+            *((name, regime_records[name]["proven_better"]) for name in gated)) if proven]
+        better = bool(carried_by)
         worse = bool(primary["ci_high"] < 0)
-        checks.append({
-            "name": f"improvement on {metric}", "passed": better, **primary,
-            "threshold": min_delta,
-            "detail": f"{metric} {primary['reference']:.4f} -> {primary['candidate']:.4f}, "
-                      f"improvement {_fmt(primary['improvement'])}, {level} CI "
-                      f"[{_fmt(primary['ci_low'])}, {_fmt(primary['ci_high'])}] (lower bound "
-                      f"must exceed {min_delta})"})
+        improvement = {"name": f"improvement on {metric}", "passed": better, **primary,
+                       "threshold": min_delta,
+                       "detail": improvement_detail(primary, min_delta, level)}
+        if regimes:
+            improvement.update(carried_by=carried_by, detail=regime_improvement_detail(
+                primary, regime_records, carried_by, min_delta, level))
+        checks.append(improvement)
         for name in dict.fromkeys((metric, *secondary_metrics)):
             check = _non_inferior(overall[name], non_inferiority_margin)
             checks.append({"name": f"non-inferior: {name}", **check,
-                           "detail": _inferiority_detail(name, check, level)})
-        slice_records = {name: boot[("champion", name, metric)] for name in slices}
+                           "detail": inferiority_detail(name, check, level)})
+        slice_records = {name: boot[("champion", f"slice {name}", metric)] for name in slices}
         for name, values in slice_records.items():
             check = _non_inferior(values, non_inferiority_margin)
             checks.append({"name": f"non-inferior: slice {name}", "slice": name, **check,
-                           "detail": _inferiority_detail(f"{metric} on {name}", check, level)})
+                           "detail": inferiority_detail(f"{metric} on {name}", check, level)})
+        for name in gated:
+            check = _non_inferior(boot[("champion", f"regime {name}", metric)],
+                                  non_inferiority_margin)
+            regime_records[name]["status"] = check["status"]
+            checks.append({"name": f"non-inferior: {REGIMES[name]}", "regime": name, **check,
+                           "detail": inferiority_detail(f"{metric} on {REGIMES[name]}", check,
+                                                        level)})
         identical = bool(np.array_equal(arrays["challenger"], arrays["champion"]))
         checks.append({
             "name": "differs from the champion", "passed": not identical,
@@ -477,11 +534,17 @@ def promotion_decision(
             "primary": primary, "slices": slice_records,
             "slices_without_support": small,
         })
+    if regimes:
+        record["regimes"] = regime_records
+        record["regimes_without_support"] = {
+            name: int(member.sum()) for name, member in regimes.items()
+            if member.sum() < min_slice_rows}
     record["checks"] = [{k: _jsonable(v) for k, v in c.items()} for c in checks]
     record["decision"] = decision
     record["promoted"] = decision == PROMOTE
-    record["reasons"] = _reasons(decision, first, checks, small, min_slice_rows, metric,
-                                 baseline_name)
+    record["reasons"] = reasons(decision, first, checks, small, min_slice_rows, metric,
+                                baseline_name, regimes=regime_records if regimes else None,
+                                level=level)
     return _jsonable(record)
 
 
@@ -492,52 +555,7 @@ def _baseline_check(versus: dict[str, Any], min_improvement: float, baseline_nam
         "name": f"beats baseline on {versus['metric']}",
         "passed": bool(versus["ci_low"] > min_improvement), **versus,
         "threshold": min_improvement, "baseline_name": baseline_name,
-        "detail": f"{versus['metric']} {baseline_name} {versus['reference']:.4f}, challenger "
-                  f"{versus['candidate']:.4f}; improvement over the {baseline_name} "
-                  f"{_fmt(versus['improvement'])}, {level} CI [{_fmt(versus['ci_low'])}, "
-                  f"{_fmt(versus['ci_high'])}] (lower bound must exceed {min_improvement})"}
-
-
-def _inferiority_detail(name: str, check: dict[str, Any], level: str) -> str:
-    return (f"{name} champion {check['reference']:.4f}, challenger "
-            f"{check['candidate']:.4f}; worsening {_fmt(check['observed_worsening'])}, at "
-            f"the {level} CI's worst end {_fmt(check['worst_worsening'])} (allowed "
-            f"{check['allowed_worsening']:.4f})")
-
-
-def _reasons(decision: str, first: bool, checks: list[dict[str, Any]],
-             small: dict[str, int], min_slice_rows: int, metric: str,
-             baseline_name: str) -> list[str]:
-    failed = [c for c in checks if not c["passed"]]
-    failed_names = {c["name"] for c in failed}
-    if first:
-        head = (f"first model accepted: meets the absolute bounds and beats the "
-                f"{baseline_name}" if decision == PROMOTE else "first model rejected")
-    elif decision == PROMOTE:
-        head = "challenger promoted: clearly better and non-inferior everywhere"
-    elif decision == REJECT:
-        harms = [c["name"].removeprefix("non-inferior: ") for c in failed
-                 if c.get("status") == INFERIOR]
-        if "differs from the champion" in failed_names:
-            head = "challenger rejected: identical predictions to the champion's"
-        elif f"beats baseline on {metric}" in failed_names:
-            head = (f"challenger rejected: not proven better than the {baseline_name} on "
-                    f"{metric}")
-        elif harms:
-            head = f"challenger rejected: worse than the margin on {', '.join(harms)}"
-        else:
-            head = "challenger rejected: significantly worse on the primary metric"
-    else:
-        head = ("challenger kept as challenger, not promoted: no evidence of harm, but "
-                "not proven better everywhere (the online champion-challenger test decides)")
-    reasons = [head] + [
-        f"{'NOT PROVEN' if c.get('status') == INCONCLUSIVE else 'FAILED'} {c['name']}: "
-        f"{c['detail']}" for c in failed]
-    reasons += [f"passed {c['name']}: {c['detail']}" for c in checks if c["passed"]]
-    if small:
-        reasons.append(f"not gated (fewer than {min_slice_rows} rows): "
-                       + ", ".join(f"{k} ({v})" for k, v in sorted(small.items())))
-    return reasons
+        "detail": baseline_detail(versus, min_improvement, baseline_name, level)}
 
 
 def _jsonable(value: Any) -> Any:
@@ -553,11 +571,3 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, (float, np.floating)):
         return float(value) if math.isfinite(value) else None
     return value
-
-
-def format_decision(record: dict[str, Any]) -> str:
-    """The decision as lines a person reads in a task log."""
-    lines = [f"promotion gate ({record['mode']}, {record['n_rows']} holdout rows): "
-             f"{record['decision'].upper()}"]
-    lines += [f"  {reason}" for reason in record["reasons"]]
-    return "\n".join(lines)

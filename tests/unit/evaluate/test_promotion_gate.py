@@ -1,6 +1,8 @@
 """The offline promotion gate on simulated holdouts with known truths."""
 
 import inspect
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -375,3 +377,169 @@ def test_paired_bootstrap_takes_any_catalog_metric_and_slice_metric():
     with pytest.raises(ValueError, match="'slice_metric' must name a metric"):
         paired_bootstrap(actual, expit(score), expit(score), metrics=("brier",),
                          slices=halves, resamples=200, confidence=0.9, seed=0)
+
+
+GOLDEN = Path(__file__).parent / "golden" / "promotion_records_before_regimes.json"
+
+
+def _golden_cases():
+    """Small seeded calls of every kind, as recorded before regimes existed: with
+    ``regime_labels`` None the gate must reproduce these records exactly."""
+    rng, actual, shared, platform, account = _holdout(seed=30, n=400)
+    worse = _model(actual, shared + rng.normal(0, 0.35, 400))
+    better = _model(actual, shared)
+    baseline = _model(actual, shared + rng.normal(0, 0.5, 400))
+    quick = {"resamples": 200}
+    _, binary, score = _conversions(seed=31, n=400)
+    return {
+        "promote_slices_clusters_baseline": (
+            (actual, better, worse), {"baseline": baseline, "slice_labels": platform,
+                                      "cluster_labels": account, **quick}),
+        "reject_worse": ((actual, worse, better), {"slice_labels": platform, **quick}),
+        "small_slices_not_gated": ((actual, better, worse), {
+            "slice_labels": platform, "min_slice_rows": 150, **quick}),
+        "keep_equal": ((actual, _model(actual, shared + rng.normal(0, 0.3, 400)),
+                        _model(actual, shared + rng.normal(0, 0.3, 400))), quick),
+        "identical": ((actual, better, better.copy()), quick),
+        "first_model": ((actual, better, None), {"baseline": baseline,
+                                                 "slice_labels": platform, **quick}),
+        "probability": ((binary, expit(score), expit(1.8 * score + 0.7)), {
+            **PROBABILITY, "baseline": np.full(400, binary.mean()), **quick}),
+    }
+
+
+def test_without_regimes_the_records_are_exactly_those_from_before_regimes():
+    # golden/: these calls' records from the gate as it was before regime_labels existed
+    golden = json.loads(GOLDEN.read_text())
+    cases = _golden_cases()
+    assert set(golden) == set(cases)
+    for name, (args, kwargs) in cases.items():
+        record = decide(*args, **kwargs)
+        assert json.loads(json.dumps(record)) == golden[name], name
+        assert decide(*args, **kwargs, regime_labels=None) == record, name
+        assert "regimes" not in record and "regimes_without_support" not in record
+
+
+def _regimes(seed: int, n_warm: int, n_cold: int):
+    """A holdout of ``n_warm`` rows of accounts seen in training, then ``n_cold`` rows of
+    accounts held out of training: counts, shared log noise, regime labels."""
+    rng, actual, shared, _, _ = _holdout(seed=seed, n=n_warm + n_cold)
+    regime = np.array(["warm"] * n_warm + ["cold"] * n_cold)
+    return rng, actual, shared, regime
+
+
+def test_a_cold_start_fix_that_the_warm_majority_hides_is_promoted_on_cold_accounts():
+    # the issue's case: the champion predicts new accounts far too low; the challenger
+    # fixes that and is as good (other noise, same size) on the accounts it trained on
+    n_warm, n_cold = 8000, 100
+    rng = np.random.default_rng(0)
+    actual = np.round(np.expm1(rng.normal(4.0, 0.5, n_warm + n_cold)))
+    regime = np.array(["warm"] * n_warm + ["cold"] * n_cold)
+    cold = regime == "cold"
+    shared = rng.normal(0, 0.3, actual.size)
+    champion = _model(actual, shared + rng.normal(0, 0.6, actual.size) - np.where(cold, 0.9, 0))
+    challenger = _model(actual, shared + np.where(cold, 0, rng.normal(0, 0.6, actual.size)))
+    without = decide(actual, challenger, champion, resamples=1000)
+    assert without["decision"] == "keep_challenger", "overall the fix is within noise"
+    assert without["primary"]["ci_low"] < 0 < without["primary"]["ci_high"]
+    record = decide(actual, challenger, champion, resamples=1000, regime_labels=regime)
+    assert record["decision"] == "promote", record["reasons"]
+    assert record["reasons"][0] == (
+        "challenger promoted: proven better on cold accounts (new accounts), non-inferior on "
+        "warm accounts (seen in training); every other check passed")
+    checks = _checks(record)
+    assert checks["improvement on mae_log"]["carried_by"] == ["cold"]
+    assert checks["improvement on mae_log"]["ci_low"] == without["primary"]["ci_low"]
+    warm, cold_record = record["regimes"]["warm"], record["regimes"]["cold"]
+    assert (warm["n"], cold_record["n"]) == (n_warm, n_cold)
+    assert warm["gated"] and warm["status"] == "non_inferior" and not warm["proven_better"]
+    assert cold_record["proven_better"] and cold_record["ci_low"] > 0.3
+    assert checks["non-inferior: cold accounts (new accounts)"]["regime"] == "cold"
+    assert record["regimes_without_support"] == {}
+    # the regime records are the same holdout's numbers: mae_log on the regime's rows
+    error = np.abs(np.log1p(np.clip(challenger, 0, None)) - np.log1p(actual))
+    assert cold_record["candidate"] == pytest.approx(error[cold].mean())
+    assert cold_record["against"] == "champion"
+
+
+def test_better_on_warm_accounts_but_much_worse_on_cold_ones_is_rejected():
+    rng, actual, shared, regime = _regimes(seed=40, n_warm=2000, n_cold=200)
+    cold = regime == "cold"
+    champion = _model(actual, shared + np.where(cold, 0, rng.normal(0, 0.35, actual.size)))
+    challenger = _model(actual, shared + np.where(cold, rng.normal(0, 0.9, actual.size), 0))
+    record = decide(actual, challenger, champion, regime_labels=regime)
+    assert record["primary"]["ci_low"] > 0, "better overall, significantly"
+    assert record["regimes"]["warm"]["proven_better"]
+    assert record["regimes"]["cold"]["status"] == "inferior"
+    assert record["decision"] == "reject"
+    assert record["reasons"][0] == ("challenger rejected: worse than the margin on cold "
+                                    "accounts (new accounts)")
+
+
+def test_a_tiny_cold_regime_is_reported_but_does_not_block():
+    rng, actual, shared, regime = _regimes(seed=41, n_warm=2000, n_cold=20)
+    cold = regime == "cold"
+    champion = _model(actual, shared + np.where(cold, 0, rng.normal(0, 0.35, actual.size)))
+    challenger = _model(actual, shared + np.where(cold, rng.normal(0, 1.5, actual.size), 0))
+    record = decide(actual, challenger, champion, regime_labels=regime)
+    assert record["decision"] == "promote", record["reasons"]
+    assert record["regimes_without_support"] == {"cold": 20}
+    cold_record = record["regimes"]["cold"]
+    assert cold_record["n"] == 20 and cold_record["improvement"] < 0
+    assert not cold_record["gated"] and cold_record["status"] is None
+    assert "non-inferior: cold accounts (new accounts)" not in _checks(record)
+    assert any(r.startswith("reported, not gated: cold accounts (new accounts): mae_log "
+                            "champion") for r in record["reasons"])
+    assert _checks(record)["improvement on mae_log"]["carried_by"] == ["overall", "warm"]
+    # gated from 20 rows on, the same harm is proven and rejects
+    strict = decide(actual, challenger, champion, regime_labels=regime, min_slice_rows=20)
+    assert strict["regimes"]["cold"]["status"] == "inferior"
+    assert strict["decision"] == "reject"
+
+
+def test_a_first_model_reports_both_regimes_against_the_baseline_and_is_gated_overall():
+    rng, actual, shared, regime = _regimes(seed=42, n_warm=1500, n_cold=60)
+    baseline = _model(actual, shared + rng.normal(0, 0.4, actual.size))
+    model = _model(actual, shared)
+    without = decide(actual, model, None, baseline=baseline)
+    record = decide(actual, model, None, baseline=baseline, regime_labels=regime)
+    assert record["decision"] == without["decision"] == "promote"
+    assert record["checks"] == without["checks"]
+    assert set(record["regimes"]) == {"warm", "cold"}
+    for name, regime_record in record["regimes"].items():
+        rows = regime == name
+        error = np.abs(np.log1p(np.clip(baseline[rows], 0, None)) - np.log1p(actual[rows]))
+        assert regime_record["against"] == "baseline" and not regime_record["gated"]
+        assert regime_record["reference"] == pytest.approx(error.mean())
+        assert regime_record["n"] == rows.sum()
+    assert record["regimes_without_support"] == {"cold": 60}
+    reported = [r for r in record["reasons"] if r.startswith("reported, not gated")]
+    assert len(reported) == 2 and "account-median baseline" in reported[1]
+    lines = format_decision(record)
+    assert ("regimes, mae_log against the account-median baseline (gated with at least 100 "
+            "rows; a first model is gated overall only):") in lines
+    assert "    cold accounts (new accounts): 60 rows, improvement +" in lines
+
+
+def test_format_decision_prints_each_regime_with_its_verdict():
+    rng, actual, shared, regime = _regimes(seed=43, n_warm=900, n_cold=300)
+    champion = _model(actual, shared + rng.normal(0, 0.4, actual.size))
+    record = decide(actual, _model(actual, shared), champion, regime_labels=regime,
+                    resamples=300)
+    lines = format_decision(record).splitlines()
+    assert lines[0] == "promotion gate (challenger_vs_champion, 1200 holdout rows): PROMOTE"
+    regime_lines = [x.strip() for x in lines if x.startswith("    ")]
+    assert regime_lines[0].startswith("warm accounts (seen in training): 900 rows, improvement")
+    assert regime_lines[1].startswith("cold accounts (new accounts): 300 rows, improvement")
+    assert all(x.endswith("]: gated, non_inferior, proven better") for x in regime_lines)
+
+
+def test_bad_regime_labels_are_named():
+    _, actual, shared, regime = _regimes(seed=44, n_warm=15, n_cold=5)
+    model = _model(actual, shared)
+    with pytest.raises(ValueError, match=r"'regime_labels' must be one of \['warm', 'cold'\]"
+                                         r".*got 2 other value\(s\), e.g. 'hot'"):
+        decide(actual, model, actual, regime_labels=[*regime[:18], "hot", None])
+    with pytest.raises(ValueError, match=r"promotion_decision: 'regime_labels' needs one "
+                                         r"label per row \(20\); got shape \(19,\)"):
+        decide(actual, model, actual, regime_labels=regime[:19])

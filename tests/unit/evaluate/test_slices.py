@@ -2,8 +2,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.evaluate.metrics import regression_metrics
-from pipelines.evaluate.slices import MISSING_SLICE, slice_metrics
+from pipelines.evaluate.binary_metrics import binary_metrics
+from pipelines.evaluate.metrics import regression_metrics, within_account_spearman
+from pipelines.evaluate.slices import MISSING_SLICE, REGIMES, regime_metrics, slice_metrics
 
 
 @pytest.fixture
@@ -55,3 +56,50 @@ def test_length_mismatch(rows):
     frame, actual, predicted = rows
     with pytest.raises(ValueError, match="got 54 and 55 for 55 rows"):
         slice_metrics(frame, actual[1:], predicted)
+
+
+def test_regime_metrics_are_the_tasks_metrics_and_the_within_account_spearman(rows):
+    _, actual, predicted = rows
+    regime = np.array(["warm", "cold"] * 27 + ["warm"])
+    accounts = np.array(["a", "b", "c", "d", "e"] * 11)
+    result = regime_metrics(actual, predicted, regime_labels=regime, accounts=accounts,
+                            min_support=20, min_posts=5, metrics=regression_metrics)
+    assert list(result) == list(REGIMES) == ["warm", "cold"]
+    for name, entry in result.items():
+        rows_of = regime == name
+        rho, used = within_account_spearman(actual[rows_of], predicted[rows_of],
+                                            accounts[rows_of], min_posts=5)
+        assert entry == {**regression_metrics(actual[rows_of], predicted[rows_of]),
+                         "support": int(rows_of.sum()), "within_account_spearman": rho,
+                         "within_account_spearman_accounts": used}
+    assert result["warm"]["within_account_spearman_accounts"] == 5  # 5 or 6 rows each
+
+
+def test_regime_metrics_report_a_small_or_absent_regime_by_its_size(rows):
+    _, actual, predicted = rows
+    accounts = np.repeat(["a", "b"], [30, 25])
+    all_warm = regime_metrics(actual, predicted, regime_labels=["warm"] * 55,
+                              accounts=accounts, min_support=30, min_posts=10,
+                              metrics=regression_metrics)
+    assert all_warm["cold"] == {"insufficient_support": 0}
+    assert all_warm["warm"]["support"] == 55
+    few_cold = np.array(["warm"] * 50 + ["cold"] * 5)
+    binary = regime_metrics((actual > 50).astype(float), np.clip(predicted / 100, 0, 1),
+                            regime_labels=few_cold, accounts=accounts, min_support=10,
+                            min_posts=10, metrics=binary_metrics)
+    assert binary["cold"] == {"insufficient_support": 5}
+    assert "log_loss" in binary["warm"]  # the task's own metrics, whatever they are
+
+
+def test_regime_metrics_name_bad_labels_and_lengths(rows):
+    _, actual, predicted = rows
+    with pytest.raises(ValueError, match=r"regime_metrics: 'regime_labels' must be one of "
+                                         r"\['warm', 'cold'\].*got 1 other value\(s\), "
+                                         r"e.g. 'new'"):
+        regime_metrics(actual, predicted, regime_labels=["warm"] * 54 + ["new"],
+                       accounts=["a"] * 55, min_support=1, min_posts=2,
+                       metrics=regression_metrics)
+    with pytest.raises(ValueError, match="regime_metrics: 'actual', 'predicted' and "
+                                         "'accounts' need one value per row; got 55, 55 and 3"):
+        regime_metrics(actual, predicted, regime_labels=["warm"] * 55, accounts=["a"] * 3,
+                       min_support=1, min_posts=2, metrics=regression_metrics)
