@@ -39,12 +39,13 @@ def format_summary(task: Task, paths: ProjectPaths) -> str:
         lines.append(f"  {name + marker:<26}" + "".join(
             f"{t[c]:>11.4f}" if isinstance(t.get(c), (int, float)) else f"{'-':>11}"
             for c in columns))
+    lines += _regime_lines(metrics)
+    lines += _refit_lines(record.get("refit") or {})
     lines.append(f"registered {record['model_name']} version {record['version']} as "
                  f"@{record['alias']}  ({record['model_uri']})")
     gate = json.loads(paths.promotion.read_text()) if paths.promotion.exists() else None
     model_uri = record["model_uri"]
     if gate is not None:
-        lines += _gate_lines(gate)
         model_uri = gate.get("model_uri") or f"models:/{record['model_name']}/{record['version']}"
     mlflow.set_tracking_uri(paths.tracking_uri)
     mlflow.set_registry_uri(paths.tracking_uri)
@@ -61,6 +62,8 @@ def format_summary(task: Task, paths: ProjectPaths) -> str:
         segments = json.loads(paths.segments.read_text())
         if "segments" in segments:
             lines.extend(_segment_lines(segments))
+    if gate is not None:  # the verdict closes the summary
+        lines += _gate_lines(gate)
     lines.append("=" * 72)
     return "\n".join(lines)
 
@@ -79,6 +82,47 @@ def latest_summary(paths: ProjectPaths) -> str:
     run = replace(paths, data=runs[-1])
     manifest = json.loads(run.models.joinpath("manifest.json").read_text())
     return format_summary(get_task(manifest["task"]), run)
+
+
+def _regime_lines(metrics: dict) -> list[str]:
+    """Warm and cold accounts side by side (post tasks with held-out accounts)."""
+    rows = {**{name: c.get("test_by_regime") for name, c in metrics["candidates"].items()},
+            **{f"baseline ({name.replace('_', ' ')})": regimes for name, regimes in
+               (metrics.get("baselines_by_regime") or {}).items()}}
+    rows = {name: regimes for name, regimes in rows.items() if regimes}
+    if not rows:
+        return []
+    first = next(iter(rows.values()))
+    sizes = ", ".join(f"{regime} {values.get('support', values.get('insufficient_support'))}"
+                      f" rows" for regime, values in first.items())
+    lines = [f"by account regime (test part: warm = accounts trained on, cold = accounts "
+             f"held out of training; {sizes}):",
+             f"  {'model':<26}{'warm mae_log':>13}{'cold mae_log':>13}{'cold bias':>11}"
+             f"{'within-acct rho':>16}"]
+    for name, regimes in rows.items():
+        warm, cold = regimes.get("warm", {}), regimes.get("cold", {})
+        marker = " *" if name == metrics["best"] else ""
+        lines.append(f"  {name + marker:<26}{_num(warm.get('mae_log'), 13)}"
+                     f"{_num(cold.get('mae_log'), 13)}{_num(cold.get('bias_log'), 11)}"
+                     f"{_num(warm.get('within_account_spearman'), 16)}")
+    return lines
+
+
+def _refit_lines(refit: dict) -> list[str]:
+    if not refit.get("refit"):
+        return []
+    return [f"final refit: {refit['candidate']} on {refit['rows']:,} matured labels of "
+            f"{refit['accounts']} accounts up to {refit['newest_label'][:10]} (the gate's "
+            f"evidence model: {refit['evidence_rows']:,} rows); "
+            f"{refit['labels_still_growing']:,} posts younger than the maturity horizon at "
+            f"collection were left out as targets"]
+
+
+def _num(value: object, width: int) -> str:
+    import math
+
+    ok = isinstance(value, (int, float)) and math.isfinite(value)
+    return f"{value:>{width}.4f}" if ok else f"{'-':>{width}}"
 
 
 def _segment_lines(result: dict) -> list[str]:

