@@ -1,6 +1,6 @@
 """engagement_training: the training pipeline of the task chosen in the form
 (``train.task``: likes, comments, shares, follower_growth, ...): collect → validate →
-features → train → evaluate → register → promote → segments.
+features → train → evaluate → refit → register → promote → segments.
 
 One Airflow task per stage of ``pipelines.pipeline.PIPELINE`` (the order is written there
 once; dvc.yaml and the CLI derive from it too). register makes the new version

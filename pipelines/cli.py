@@ -274,7 +274,8 @@ STAGE_HELP: dict[str, str] = {
     "features": "build the task's training table → data/03_features",
     "train": "fit the candidate models → data/04_models",
     "evaluate": "score candidates and the naive baselines → data/05_reporting/metrics.json",
-    "register": "log to MLflow, register the best model as @challenger",
+    "refit": "refit the chosen candidate on every matured label → data/04_final_model",
+    "register": "log to MLflow, register the (refitted) best model as @challenger",
     "promote": "promotion gate: judge the registered @challenger, move the aliases",
     "segments": "train, gate and register the platform / segment models",
 }

@@ -6,8 +6,8 @@ most one training in the background:
 
 - ``sync``: when the validated store holds at most ``max_rows`` posts, the same stage
   functions the training DAG runs (collect from the validated store → validate → features →
-  train → evaluate → register → promotion gate) run in a thread of the server; the alias
-  poller then picks up the new ``@champion``.
+  train → evaluate → refit → register → promotion gate) run in a thread of the server; the
+  alias poller then picks up the new ``@champion``.
 - ``airflow``: the ``engagement_training`` DAG is triggered through the Airflow REST API
   (``POST /auth/token``, then ``POST /api/v2/dags/engagement_training/dagRuns`` with the
   reason in the run's conf). Credentials come from the environment

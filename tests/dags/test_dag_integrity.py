@@ -11,7 +11,8 @@ DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
 EXPECTED_EDGES = {
     "engagement_training": [
         ("collect", "validate"), ("validate", "features"), ("features", "train"),
-        ("train", "evaluate"), ("evaluate", "register"), ("register", "promote"),
+        ("train", "evaluate"), ("evaluate", "refit"), ("refit", "register"),
+        ("register", "promote"),
         ("promote", "segments"),
     ],
     "champion_challenger": [],

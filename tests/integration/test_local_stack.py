@@ -68,7 +68,7 @@ def test_dag_runs_on_the_celery_worker_with_postgres_metadata(stack, finished_ru
 
     api, run_id = finished_run
     tasks = api.task_instances(DAG_ID, run_id)
-    expected = {"collect", "validate", "features", "train", "evaluate", "register",
+    expected = {"collect", "validate", "features", "train", "evaluate", "refit", "register",
                 "promote", "segments"}
     assert {t["task_id"] for t in tasks} == expected
     assert all(t["state"] == "success" and t["queue"] == "default" for t in tasks)

@@ -46,7 +46,7 @@ def cases(serve_posts) -> list[dict]:
 def test_fast_path_equals_batch_path(post_models, cases, name):
     model = post_models[name]
     compiled = CompiledPostModel(model)
-    assert compiled.fast and compiled.kind == name
+    assert compiled.fast and compiled.kind == f"scale_relative:{name}"
 
     batch = np.asarray(model.predict(posts_frame(cases)), float)
     online, matrix = compiled.predict(cases)
@@ -88,6 +88,6 @@ def test_other_estimators_use_their_own_predict_on_the_feature_row(serve_posts, 
     model = fit_post_model(serve_posts.iloc[:600], "hist_gradient_boosting",
                            hyperparameters={"max_iter": 20})
     compiled = CompiledPostModel(model)
-    assert compiled.fast and compiled.kind == "generic:HistGradientBoostingRegressor"
+    assert compiled.fast and compiled.kind == "scale_relative:generic:HistGradientBoostingRegressor"
     np.testing.assert_allclose(compiled.predict(cases)[0],
                                model.predict(posts_frame(cases)), rtol=1e-9, atol=1e-9)

@@ -1,7 +1,9 @@
 import pandas as pd
 import pytest
 
-from pipelines.train.split import time_split
+import numpy as np
+
+from pipelines.train.split import COLD, WARM, cold_accounts, holdout_split, time_split
 
 
 def test_parts_are_ordered_in_time_and_sized():
@@ -24,3 +26,27 @@ def test_empty_part_is_an_error():
     times = pd.Series(pd.to_datetime(["2026-01-01"] * 10, utc=True))
     with pytest.raises(ValueError, match="every part needs rows"):
         time_split(times, 0.2, 0.2)
+
+
+def test_held_out_accounts_are_a_fixed_hash_of_the_id():
+    ids = pd.Series([f"acct-{i}" for i in range(2000)])
+    held = cold_accounts(ids, 0.2)
+    assert 0.17 < held.mean() < 0.23
+    shuffled = ids.sample(frac=1, random_state=0)
+    assert (cold_accounts(shuffled, 0.2) == held[shuffled.index]).all()  # order-free
+    assert (cold_accounts(ids, 0.3) >= held).all()  # a larger share only adds accounts
+    assert not cold_accounts(ids, 0.0).any()
+    with pytest.raises(ValueError, match="'fraction' must be in"):
+        cold_accounts(ids, 1.0)
+
+
+def test_the_holdout_split_keeps_held_out_accounts_out_of_training(demo_posts):
+    table = demo_posts.sort_values("posted_at").reset_index(drop=True)
+    split = holdout_split(table, valid_fraction=0.15, test_fraction=0.15, cold_fraction=0.3)
+    plain = time_split(table["posted_at"], 0.15, 0.15)
+    assert not split.cold[split.train].any()
+    assert set(split.train) == set(plain.train[~split.cold[plain.train]])
+    assert (split.test == plain.test).all() and (split.valid == plain.valid).all()
+    regimes = split.regimes(split.test)
+    assert set(regimes) == {WARM, COLD}
+    assert (np.asarray(regimes) == COLD).sum() == split.cold[split.test].sum()

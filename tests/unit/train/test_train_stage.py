@@ -85,8 +85,12 @@ def test_a_target_a_source_does_not_report_trains_on_the_rows_that_have_it(tmp_p
                          models=("ridge",), hyperparameters={}, seed=0, valid_fraction=0.15,
                          test_fraction=0.15,
                          cold_account_fraction=0.0, history_dropout=0.0, cv_folds=0)
-    assert manifest["rows"] == len(posts) - 300
-    assert manifest["rows_without_target"] == 300
+    from pipelines.features.history_source import young_labels
+
+    # young posts' counts were still growing at collection: not targets either
+    young = int((young_labels(posts, 48) & posts["comments"].notna().to_numpy()).sum())
+    assert manifest["rows"] == len(posts) - 300 - young
+    assert manifest["rows_without_target"] == 300 + young
     model = joblib.load(tmp_path / "m" / "ridge.joblib")
     assert (model.predict(posts.tail(20)) >= 0).all()
 
@@ -113,3 +117,50 @@ def test_caption_embeddings_reach_the_registered_model(tmp_path, demo_posts, mon
     assert manifest["rows"] == 300
     predictions = model.predict(posts.tail(20))
     assert predictions.shape == (20,) and np.isfinite(predictions).all()
+
+
+def _train_full(features_path, out, cold=0.3, dropout=0.3, seed=1):
+    return run_train(features_path, out, target="likes", models=("ridge",),
+                     hyperparameters={}, seed=seed, valid_fraction=0.15, test_fraction=0.15,
+                     cold_account_fraction=cold, history_dropout=dropout, cv_folds=0)
+
+
+def test_held_out_accounts_never_reach_the_evidence_models(tmp_path, features_path):
+    import pandas as pd
+
+    from pipelines.train.split import cold_accounts
+
+    manifest = _train_full(features_path, tmp_path / "m")
+    table = pd.read_parquet(features_path)
+    held = set(table.loc[cold_accounts(table["account_id"], 0.3), "account_id"])
+    model = joblib.load(tmp_path / "m" / "ridge.joblib")
+    known = set(model[0].history_.history_["account_id"])
+    assert held and not held & known and manifest["split"]["cold_accounts"] == len(held)
+    assert manifest["candidates"]["ridge"]["history_dropout_rows"] > 0
+    split = manifest["split"]
+    assert split["train"] + split["valid"] + split["test"] < manifest["rows"]  # cold past
+
+
+def test_the_refit_learns_every_matured_label_by_the_same_recipe(tmp_path, features_path):
+    import pandas as pd
+
+    from pipelines.evaluate.stage import run_evaluate
+    from pipelines.train.stage import run_refit
+
+    _train_full(features_path, tmp_path / "m")
+    run_evaluate(features_path, tmp_path / "m", tmp_path / "metrics.json")
+    record = run_refit(features_path, tmp_path / "m", tmp_path / "metrics.json",
+                       tmp_path / "final")
+    table = pd.read_parquet(features_path)
+    assert record["refit"] and record["candidate"] == "ridge"
+    assert record["rows"] == int(table["likes"].notna().sum()) > record["evidence_rows"]
+    final = joblib.load(tmp_path / "final" / "model.joblib")
+    assert set(final[0].history_.history_["account_id"]) == set(table["account_id"])
+    again = run_refit(features_path, tmp_path / "m", tmp_path / "metrics.json",
+                      tmp_path / "final2")
+    assert again["rows"] == record["rows"]
+    rows = table.tail(50)
+    np.testing.assert_array_equal(
+        joblib.load(tmp_path / "final2" / "model.joblib").predict(rows), final.predict(rows))
+    assert not np.array_equal(final.predict(rows),
+                              joblib.load(tmp_path / "m" / "ridge.joblib").predict(rows))
