@@ -1,7 +1,6 @@
+import numpy as np
 import pandas as pd
 import pytest
-
-import numpy as np
 
 from pipelines.train.split import COLD, WARM, cold_accounts, holdout_split, time_split
 
