@@ -117,7 +117,8 @@ def test_sticky_routing_logging_and_outcomes(registry, app, tmp_path, serve_post
     assert 'engageflow_requests_total{path="/predict",status="200"} 2' in metrics
     assert "engageflow_predict_latency_seconds_count 2" in metrics
     assert 'engageflow_predictions_total{arm="challenger"' in metrics
-    assert 'engageflow_model_info{arm="champion",model_version="1",path="scale_relative:ridge"} 1.0' in metrics
+    assert ('engageflow_model_info{arm="champion",model_version="1",'
+            'path="scale_relative:ridge"} 1.0') in metrics
     assert "engageflow_prediction_log_queue_depth 0.0" in metrics
 
 
