@@ -63,7 +63,7 @@ class TrainConfig(Section):
         "the model never met (the cold regime). 0: no cold regime. The final refit learns "
         "from every account.")
     history_dropout: Number = Field(
-        0.3, ge=0, le=1, title="History dropout",
+        1.0, ge=0, le=1, title="History dropout",
         description="Share of training accounts whose posts are also learned as if the "
         "account were new (no matured history), so the model meets cold starts in "
         "training. 0: off.")

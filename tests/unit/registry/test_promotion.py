@@ -4,6 +4,7 @@ aliases move as the decision says, through the audit history, idempotently."""
 import json
 from pathlib import Path
 
+import joblib
 import mlflow
 import numpy as np
 import pandas as pd
@@ -76,7 +77,9 @@ def _register_and_gate(project, model: NoisyOracle, key: str) -> dict:
     registration = root / key / "05_reporting" / "registration.json"
     registration.parent.mkdir(parents=True)
     registration.write_text(json.dumps({"model_name": MODEL, "version": version,
-                                        "parent_run_id": parent}))
+                                        "parent_run_id": parent, "candidate": key}))
+    # the run's evidence model: what the gate scores for the challenger
+    joblib.dump(model, models / f"{key}.joblib")
     return _gate(project, key)
 
 
