@@ -296,3 +296,26 @@ def materialize_history(*, store_dir: Path, online_url: str, validated_root: Pat
                 result["posts_written"], result["accounts"], target,
                 result["online_store"], result["seconds"])
     return result
+
+
+def open_history(kind: str, *, store_dir: Path, online_url: str, maturity_hours: float,
+                 cache_seconds: float) -> Any:
+    """The history source ``serve.history_store`` names, behind a per-account cache with the
+    freshness bound ``cache_seconds`` (``serve.history_cache_seconds``); None for ``none``.
+
+    Raises:
+        ValueError: for an unknown ``kind``.
+    """
+    from pipelines.features.history_cache import CachedHistory
+
+    openers = {"none": None, "feast": FeastHistory}
+    if kind not in openers:
+        raise ValueError(f"open_history: 'serve.history_store' must be one of "
+                         f"{sorted(openers)}; got {kind!r}.")
+    opener = openers[kind]
+    if opener is None:
+        return None
+    source = opener(store_dir, online_url, maturity_hours=maturity_hours)
+    logger.info("account history: %s online store (%s), cached per account for at most "
+                "%s s", kind, online_store_config(online_url)["type"], cache_seconds)
+    return CachedHistory(source, max_age_seconds=cache_seconds)
