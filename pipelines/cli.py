@@ -227,12 +227,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
                          "pass --no-auth to serve without authentication.")
     if args.no_auth:
         logging.getLogger(__name__).warning("serve: authentication is OFF (--no-auth)")
+    from pipelines.features.feature_store import open_history
+
+    history = open_history(settings.serve.history_store, store_dir=paths.feature_store,
+                           online_url=paths.feature_store_url,
+                           maturity_hours=settings.features.maturity_hours,
+                           cache_seconds=settings.serve.history_cache_seconds)
     run_server(Service(
         settings.serve, model_name=settings.register.model_name, task=settings.train.task,
         maturity_hours=settings.features.maturity_hours, segments=settings.segments,
         prediction_log_url=paths.prediction_log_url, tracking_uri=paths.tracking_uri,
         api_keys=None if args.no_auth else keys, project_dir=str(paths.root), tasks=tasks,
-        freeze_gc=True))
+        history=history, freeze_gc=True))
     return 0
 
 
@@ -259,6 +265,10 @@ def cmd_score(args: argparse.Namespace) -> int:
 
         history = FrameHistory(Path(args.history),
                                maturity_hours=settings.features.maturity_hours)
+    else:
+        from pipelines.serve.scoring import configured_history
+
+        history = configured_history(settings, paths)
     try:
         return _print(run_score(task=settings.train.task, model_uri=args.model,
                                 input_path=Path(args.input), input_format=args.format,

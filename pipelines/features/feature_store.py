@@ -33,6 +33,7 @@ same account can lose one side's newest observation until the next materializati
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -217,14 +218,19 @@ class FeastHistory:
         self.maturity_hours = maturity_hours
         self.store = open_store(self.store_dir, online_url)
         self._features = [f"{FEATURE_VIEW}:{name}" for name in LIST_FEATURES]
+        # one online-store connection per process: serving reads on the event loop while
+        # POST /outcomes writes from a worker thread
+        self._lock = threading.Lock()
 
     def posts(self, account_ids: Sequence[str]) -> pd.DataFrame:
         """The stored posts of ``account_ids`` as written (young counts included)."""
         ids = list(dict.fromkeys(map(str, account_ids)))
         if not ids:
             return posts_from_rows({"account_id": [], **{n: [] for n in LIST_FEATURES}})
-        answer = self.store.get_online_features(
-            features=self._features, entity_rows=[{"account_id": a} for a in ids]).to_dict()
+        with self._lock:
+            answer = self.store.get_online_features(
+                features=self._features, entity_rows=[{"account_id": a} for a in ids]
+            ).to_dict()
         return posts_from_rows(answer)
 
     def outcomes(self, account_ids: Sequence[str]) -> pd.DataFrame:
@@ -243,7 +249,8 @@ class FeastHistory:
             return {"accounts": 0, "posts": 0}
         merged = merge_posts(self.posts(posts["account_id"].astype(str).unique()), posts)
         rows = account_rows(merged, written_at=written_at)
-        self.store.write_to_online_store(FEATURE_VIEW, rows)
+        with self._lock:
+            self.store.write_to_online_store(FEATURE_VIEW, rows)
         return {"accounts": len(rows), "posts": len(merged)}
 
 
