@@ -242,6 +242,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_materialize_history(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from pipelines.stages import materialize_history
+
+    paths = _paths(args)
+    return _print(materialize_history(paths, _settings(args, paths),
+                                      written_at=datetime.now(UTC)))
+
+
 def cmd_score(args: argparse.Namespace) -> int:
     from pipelines.registry.loading import parse_models_uri
     from pipelines.serve.scoring import run_score
@@ -323,6 +333,11 @@ def build_parser() -> argparse.ArgumentParser:
                        "segment retraining counts matured posts (default: now)")
         p.add_argument("--no-reports", action="store_true",
                        help="validate: skip Data Docs and the exploration report")
+    materialize = stage("materialize-history", cmd_materialize_history,
+                        "validated store → the account-history feature store (Feast; "
+                        "serve.history_store)")
+    materialize.add_argument("--set", action="append", metavar="KEY=VALUE",
+                             help="override a params key, e.g. serve.history_store=feast")
     dvc = stage("dvc-yaml", cmd_dvc_yaml, "print dvc.yaml for the task of params.yaml")
     dvc.add_argument("--write", action="store_true", help="write PROJECT/dvc.yaml")
     dvc.add_argument("--set", action="append", metavar="KEY=VALUE",
