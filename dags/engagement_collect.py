@@ -21,7 +21,8 @@ from pipelines.config import VALIDATED_POSTS_ASSET, trigger_form
 PROJECT_DIR = os.environ.get("ENGAGEFLOW_HOME") or str(Path(__file__).resolve().parents[1])
 #: The params.yaml keys the trigger form shows (types, bounds, defaults: pipelines.config).
 FORM = ("collect_daily.sources", "collect.path", "collect.format", "collect_daily.demo_rows",
-        "collect_daily.api_accounts", "validate.min_rows", "validate.max_quarantine_rate")
+        "collect_daily.api_accounts", "validate.min_rows", "validate.max_quarantine_rate",
+        "serve.history_store")
 VALIDATED_POSTS = Asset(name=VALIDATED_POSTS_ASSET)
 
 

@@ -191,7 +191,10 @@ def _epoch_ns(values: pd.Series) -> np.ndarray:
 def merge_posts(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
     """``old`` and ``new`` posts, one row per (account, platform, post_id): the latest
     observation (by ``collected_at``; ``new`` on ties or where unknown) wins."""
-    both = pd.concat([old.assign(_new=0), new.assign(_new=1)], ignore_index=True)
+    parts = [part for part in (old.assign(_new=0), new.assign(_new=1)) if len(part)]
+    if not parts:
+        return new.iloc[:0].copy()
+    both = pd.concat(parts, ignore_index=True)
     both["_seen"] = pd.to_datetime(both["collected_at"], utc=True) if "collected_at" in both \
         else pd.NaT
     both = both.sort_values(["_seen", "_new"], kind="stable", na_position="first")
