@@ -12,8 +12,15 @@ sending one request after the previous answer, for ``duration`` seconds after a 
 requests cycle through the same 500 real posts for both servers. It is a separate process
 speaking raw HTTP/1.1 over asyncio streams, so it costs the 2-core machine little. Each
 (server, concurrency) cell runs ``repeats`` times; the JSON keeps every run and the medians.
-Writes ``bench/results/serving.json`` and ``docs/serving.md``; stops every server it
-started.
+Writes ``bench/results/serving.json`` (cells not re-run keep their previous numbers, marked
+in ``cells_from_previous_run``; docs/serving.md only with ``--write-doc``); stops every server
+it started.
+
+With the account-history feature store in the path (docs/feature_store.md): the demo posts
+are published as one validated day, materialized into Feast (SQLite online store; the time
+is recorded) and ``engageflow serve`` runs with ``serve.history_store: feast``, once with
+the default per-account cache bound (``engageflow-feast``) and once reading the store on
+every request (``engageflow-feast-nocache``, ``serve.history_cache_seconds: 0``).
 """
 
 from __future__ import annotations
@@ -38,6 +45,8 @@ RESULTS = ROOT / "bench" / "results" / "serving.json"
 DOC = ROOT / "docs" / "serving.md"
 MODEL = "bench-engagement-likes"
 API_KEY = "bench-key"
+SERVERS = ("engageflow", "engageflow-feast", "engageflow-feast-nocache", "mlflow",
+           "mlflow-1thread")
 
 
 # --- the load generator (runs in a child process) -----------------------------------------
@@ -192,6 +201,44 @@ def register_models(workdir: Path, rows: int, seed: int) -> tuple[Any, Any]:
     return posts, table
 
 
+def prepare_feature_store(workdir: Path, posts: Any) -> dict[str, Any]:
+    """Publish ``posts`` as one validated day under ``workdir``, materialize them into the
+    Feast store there (timed) and write the params files of the two feature-store servers."""
+    from datetime import UTC, datetime
+
+    import yaml
+
+    from pipelines.features.feature_store import materialize_history
+    from pipelines.paths import project_paths
+    from pipelines.validate.partition import partition_paths
+
+    paths = project_paths(workdir)
+    day = partition_paths(paths.data, "2026-06-30")["validated"]
+    day.parent.mkdir(parents=True, exist_ok=True)
+    posts.to_parquet(day)
+    started = time.perf_counter()
+    import feast  # noqa: F401 - timed apart: a process pays it once
+
+    import_s = time.perf_counter() - started
+    result = materialize_history(store_dir=paths.feature_store,
+                                 online_url=f"sqlite:///{paths.feature_store / 'online.db'}",
+                                 validated_root=paths.data, maturity_hours=48,
+                                 written_at=datetime.now(UTC))
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    files = {}
+    for key, seconds in (("params", params["serve"]["history_cache_seconds"]),
+                         ("params_nocache", 0)):
+        params["serve"].update(history_store="feast", history_cache_seconds=seconds)
+        files[key] = workdir / f"{key}.yaml"
+        files[key].write_text(yaml.safe_dump(params))
+    return {"online_store": "sqlite", "posts": result["posts_written"],
+            "accounts": result["accounts"], "materialize_s": result["seconds"],
+            "import_feast_s": round(import_s, 2),
+            "cache_seconds": yaml.safe_load(files["params"].read_text())["serve"][
+                "history_cache_seconds"],
+            **files}
+
+
 def wait_ready(url: str, proc: subprocess.Popen, timeout: float) -> float:
     import httpx
 
@@ -227,6 +274,10 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--rows", type=int, default=4000)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--servers", nargs="+", default=list(SERVERS), choices=SERVERS,
+                        help="which servers to measure (default: all)")
+    parser.add_argument("--write-doc", action="store_true",
+                        help="also rewrite docs/serving.md from the results")
     args = parser.parse_args()
     if args.loadgen:
         loadgen_main(args.loadgen)
@@ -281,6 +332,21 @@ def main() -> None:
     # machine the default pool costs milliseconds per single-row predict (engageflow's fast
     # path predicts with one thread too), so the comparison is with mlflow's better variant
     servers["mlflow-1thread"] = {**servers["mlflow"], "env": {"OMP_NUM_THREADS": "1"}}
+    feature_store = None
+    if any(name.startswith("engageflow-feast") for name in args.servers):
+        feature_store = prepare_feature_store(workdir, posts)
+        for name, seconds in (("engageflow-feast", None), ("engageflow-feast-nocache", 0)):
+            params = feature_store["params"] if seconds is None else \
+                feature_store["params_nocache"]
+            servers[name] = {**servers["engageflow"], "port": free_port()}
+            port = servers[name]["port"]
+            servers[name].update(
+                cmd=[*servers["engageflow"]["cmd"][:5], str(params),
+                     *servers["engageflow"]["cmd"][6:-1], str(port)],
+                ready=f"http://{host}:{port}/health",
+                requests=[http_request(host, port, "/predict", b, {"X-API-Key": API_KEY})
+                          for b in ef_bodies])
+    servers = {name: server for name, server in servers.items() if name in args.servers}
     baselines = ("mlflow", "mlflow-1thread")
     runs: dict[str, list[dict[str, Any]]] = {}
     startup: dict[str, float] = {}
@@ -294,12 +360,14 @@ def main() -> None:
             startup[name] = round(wait_ready(server["ready"], proc, 180), 1)
             # the same post through both: the two servers answer the same number
             # the same post through both (one the router sends to the champion)
-            if name == "engageflow":
+            if name.startswith("engageflow"):
+                port = server["port"]
                 for body in ef_bodies:
-                    answer = httpx.post(f"http://{host}:{ef_port}/predict", json=body,
+                    answer = httpx.post(f"http://{host}:{port}/predict", json=body,
                                         headers={"X-API-Key": API_KEY}).json()["predictions"][0]
-                    if answer["arm"] == "champion":
-                        check.update(post_id=body["post_id"], engageflow=answer["prediction"])
+                    if answer["arm"] == "champion" and check.get("post_id") in (
+                            None, body["post_id"]):
+                        check.update(post_id=body["post_id"], **{name: answer["prediction"]})
                         break
             else:
                 answer = httpx.post(f"http://{host}:{ml_port}/invocations",
@@ -319,12 +387,18 @@ def main() -> None:
             stop(proc)
             log.close()
 
-    summary = {}
+    previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    kept = {k: v for k, v in previous.get("median", {}).items()
+            if k.split("@")[0] not in servers}
+    summary = dict(kept)
     for key, cell in runs.items():
         summary[key] = {m: statistics.median(r[m] for r in cell)
                         for m in ("requests_per_s", "p50_ms", "p99_ms",
                                   "server_cpu_ms_per_request")}
         summary[key]["errors"] = sum(r["errors"] for r in cell)
+    runs = {**{k: v for k, v in previous.get("runs", {}).items() if k in kept}, **runs}
+    startup = {**{k: v for k, v in previous.get("startup_s", {}).items()
+                  if k not in servers}, **startup}
     ratios = {c: round(summary[f"engageflow@{c}"]["requests_per_s"]
                        / max(summary[f"{b}@{c}"]["requests_per_s"] for b in baselines), 1)
               for c in args.concurrency}
@@ -334,7 +408,8 @@ def main() -> None:
                   for c in args.concurrency}
     logged = [line for line in metrics.splitlines()
               if line.startswith(("engageflow_prediction_log_rows",
-                                  "engageflow_predictions_total"))]
+                                  "engageflow_predictions_total"))] if "engageflow" in servers \
+        else previous.get("engageflow_metrics_after", [])
     import lightgbm
     import mlflow
 
@@ -352,8 +427,20 @@ def main() -> None:
                           " SQLite prediction log (background writer), API-key auth",
             "mlflow": "mlflow models serve --env-manager local -w 1",
             "mlflow-1thread": "the same with OMP_NUM_THREADS=1",
+            "engageflow-feast": "engageflow with serve.history_store: feast (SQLite online "
+                                "store), per-account cache bound serve.history_cache_seconds "
+                                "(params.yaml default)",
+            "engageflow-feast-nocache": "the same with serve.history_cache_seconds: 0 (the "
+                                        "online store read on every request)",
         },
-        "same_post_prediction": check, "startup_s": startup,
+        "cells_from_previous_run": {"date_utc": previous.get("date_utc"),
+                                    "machine": previous.get("machine"),
+                                    "cells": sorted(kept)},
+        "feature_store": feature_store and {k: v for k, v in feature_store.items()
+                                            if not k.startswith("params")},
+        "same_post_prediction": {**previous.get("same_post_prediction", {}), **check}
+        if check.get("post_id") == previous.get("same_post_prediction", {}).get("post_id")
+        else check, "startup_s": startup,
         "load": {"duration_s": args.duration, "warmup_s": args.warmup,
                  "repeats": args.repeats, "concurrency": args.concurrency,
                  "distinct_posts": len(ef_bodies)},
@@ -364,7 +451,8 @@ def main() -> None:
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2))
-    DOC.write_text(render_doc(result))
+    if args.write_doc:
+        DOC.write_text(render_doc(result))
     print(json.dumps({"median": summary, "throughput_ratio": ratios}, indent=2))
 
 

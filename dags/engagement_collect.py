@@ -1,4 +1,5 @@
-"""engagement_collect: each day, collect → validate → publish one partition.
+"""engagement_collect: each day, collect → validate → publish one partition, then
+materialize the account history into the feature store (``serve.history_store``).
 
 Wiring only. The run covers one day (its data interval, or the day before it ran); re-running
 a day is idempotent: raw files are content-addressed, the validated day is rewritten whole.
@@ -20,7 +21,8 @@ from pipelines.config import VALIDATED_POSTS_ASSET, trigger_form
 PROJECT_DIR = os.environ.get("ENGAGEFLOW_HOME") or str(Path(__file__).resolve().parents[1])
 #: The params.yaml keys the trigger form shows (types, bounds, defaults: pipelines.config).
 FORM = ("collect_daily.sources", "collect.path", "collect.format", "collect_daily.demo_rows",
-        "collect_daily.api_accounts", "validate.min_rows", "validate.max_quarantine_rate")
+        "collect_daily.api_accounts", "validate.min_rows", "validate.max_quarantine_rate",
+        "serve.history_store")
 VALIDATED_POSTS = Asset(name=VALIDATED_POSTS_ASSET)
 
 
@@ -63,9 +65,18 @@ def engagement_collect() -> None:
         return publish_day_task(project_dir=PROJECT_DIR, logical_date=collected["date"],
                                 validation=validation)
 
+    @task
+    def materialize_history(published: dict, params: dict | None = None,
+                            run_id: str | None = None) -> dict:
+        from pipelines.orchestration import materialize_history_task
+
+        return materialize_history_task(project_dir=PROJECT_DIR, run_id=run_id,
+                                        form_params=dict(params))
+
     collected = collect()
     validation = validate(collected)
-    chain(collected, validation, publish(collected, validation))
+    published = publish(collected, validation)
+    chain(collected, validation, published, materialize_history(published))
 
 
 engagement_collect()

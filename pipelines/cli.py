@@ -227,13 +227,29 @@ def cmd_serve(args: argparse.Namespace) -> int:
                          "pass --no-auth to serve without authentication.")
     if args.no_auth:
         logging.getLogger(__name__).warning("serve: authentication is OFF (--no-auth)")
+    from pipelines.features.feature_store import open_history
+
+    history = open_history(settings.serve.history_store, store_dir=paths.feature_store,
+                           online_url=paths.feature_store_url,
+                           maturity_hours=settings.features.maturity_hours,
+                           cache_seconds=settings.serve.history_cache_seconds)
     run_server(Service(
         settings.serve, model_name=settings.register.model_name, task=settings.train.task,
         maturity_hours=settings.features.maturity_hours, segments=settings.segments,
         prediction_log_url=paths.prediction_log_url, tracking_uri=paths.tracking_uri,
         api_keys=None if args.no_auth else keys, project_dir=str(paths.root), tasks=tasks,
-        freeze_gc=True))
+        history=history, freeze_gc=True))
     return 0
+
+
+def cmd_materialize_history(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from pipelines.stages import materialize_history
+
+    paths = _paths(args)
+    return _print(materialize_history(paths, _settings(args, paths),
+                                      written_at=datetime.now(UTC)))
 
 
 def cmd_score(args: argparse.Namespace) -> int:
@@ -259,6 +275,10 @@ def cmd_score(args: argparse.Namespace) -> int:
 
         history = FrameHistory(Path(args.history),
                                maturity_hours=settings.features.maturity_hours)
+    else:
+        from pipelines.serve.scoring import configured_history
+
+        history = configured_history(settings, paths)
     try:
         return _print(run_score(task=settings.train.task, model_uri=args.model,
                                 input_path=Path(args.input), input_format=args.format,
@@ -314,6 +334,11 @@ def build_parser() -> argparse.ArgumentParser:
                        "segment retraining counts matured posts (default: now)")
         p.add_argument("--no-reports", action="store_true",
                        help="validate: skip Data Docs and the exploration report")
+    materialize = stage("materialize-history", cmd_materialize_history,
+                        "validated store → the account-history feature store (Feast; "
+                        "serve.history_store)")
+    materialize.add_argument("--set", action="append", metavar="KEY=VALUE",
+                             help="override a params key, e.g. serve.history_store=feast")
     dvc = stage("dvc-yaml", cmd_dvc_yaml, "print dvc.yaml for the task of params.yaml")
     dvc.add_argument("--write", action="store_true", help="write PROJECT/dvc.yaml")
     dvc.add_argument("--set", action="append", metavar="KEY=VALUE",

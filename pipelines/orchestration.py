@@ -130,6 +130,19 @@ def validate_day_task(
 
 
 @fail_fast_on_bad_input
+def materialize_history_task(project_dir: str, run_id: str, form_params: dict[str, Any]
+                             ) -> dict[str, Any]:
+    """engagement_collect: the validated store (every day published so far) → the account
+    history feature store, offline source and online store (a full rewrite: idempotent)."""
+    from datetime import UTC, datetime
+
+    _, settings = _resolve(project_dir, run_id, form_params)
+    # the snapshot's event time is when it is written (online stores keep the newest)
+    return stages.materialize_history(project_paths(project_dir), settings,
+                                      written_at=datetime.now(UTC))
+
+
+@fail_fast_on_bad_input
 def champion_challenger_task(
     project_dir: str, run_id: str, form_params: dict[str, Any], as_of: str
 ) -> dict[str, Any]:

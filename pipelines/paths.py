@@ -153,6 +153,19 @@ class ProjectPaths:
                 or f"sqlite:///{self.state / 'predictions.db'}")
 
     @property
+    def feature_store(self) -> Path:
+        """The Feast repo of account history (``data/08_feature_store``): its registry,
+        offline source and, by default, the SQLite online store."""
+        return self.data / "08_feature_store"
+
+    @property
+    def feature_store_url(self) -> str:
+        """Feast's online store: ``ENGAGEFLOW_FEATURE_STORE_URL`` (``redis://HOST:PORT/DB``
+        in the distributed stack) or the embedded SQLite file in :attr:`feature_store`."""
+        return (os.environ.get("ENGAGEFLOW_FEATURE_STORE_URL")
+                or f"sqlite:///{self.feature_store / 'online.db'}")
+
+    @property
     def monitoring(self) -> Path:
         """Drift and realized-performance reports (``data/06_monitoring``)."""
         return self.data / "06_monitoring"

@@ -89,6 +89,8 @@ predictions = sa.Table(
     sa.Column("features_hash", sa.String(64), nullable=False),
     sa.Column("predicted_at", UTCDateTime, nullable=False),
     sa.Column("posted_at", UTCDateTime, nullable=False),
+    # optional: what a post's outcome needs to join the account history (feature store)
+    sa.Column("followers_at_post_time", sa.BigInteger, nullable=True),
     sa.Index("ix_predictions_model_target_posted", "model_name", "target", "posted_at"),
     sa.Index("ix_predictions_post", "post_id"),
     sa.Index("ix_predictions_request", "request_id"),
@@ -165,6 +167,12 @@ def _check_prediction(index: int, record: dict[str, Any]) -> dict[str, Any]:
     row["prediction"] = float(prediction)
     row["predicted_at"] = _aware(where, "predicted_at", record["predicted_at"])
     row["posted_at"] = _aware(where, "posted_at", record["posted_at"])
+    followers = record.get("followers_at_post_time")
+    if followers is not None and (isinstance(followers, bool) or not isinstance(
+            followers, numbers.Integral) or followers < 0):
+        raise ValueError(f"{where}: 'followers_at_post_time' must be an int >= 0 or None; "
+                         f"got {followers!r}.")
+    row["followers_at_post_time"] = None if followers is None else int(followers)
     return row
 
 
@@ -207,6 +215,15 @@ class PredictionLog:
         self.url = url
         self.engine = make_engine(url)
         metadata.create_all(self.engine)
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """Columns added after a log was created (nullable, so old rows stay valid)."""
+        have = {c["name"] for c in sa.inspect(self.engine).get_columns("predictions")}
+        if "followers_at_post_time" not in have:
+            with self.engine.begin() as connection:
+                connection.execute(sa.text(
+                    "ALTER TABLE predictions ADD COLUMN followers_at_post_time BIGINT"))
 
     def close(self) -> None:
         """Release pooled connections."""
@@ -298,6 +315,23 @@ class PredictionLog:
         frame["actual"] = frame["actual"].astype("float64")
         for column in ("predicted_at", "posted_at"):
             frame[column] = pd.to_datetime(frame[column], utc=True)
+        return frame
+
+    def predicted_posts(self, post_ids: Iterable[str]) -> pd.DataFrame:
+        """What the log knows of these posts from their latest prediction: ``post_id``,
+        ``account_id``, ``platform``, ``posted_at``, ``followers_at_post_time`` (posts of
+        tasks without accounts are left out)."""
+        ids = list(dict.fromkeys(post_ids))
+        columns = ["post_id", "account_id", "platform", "posted_at", "followers_at_post_time"]
+        latest = sa.select(sa.func.max(predictions.c.id)).where(
+            predictions.c.post_id.in_(ids), predictions.c.account_id != "").group_by(
+            predictions.c.post_id)
+        query = sa.select(*(predictions.c[c] for c in columns)).where(
+            predictions.c.id.in_(latest))
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).all() if ids else []
+        frame = pd.DataFrame([r._asdict() for r in rows], columns=columns)
+        frame["posted_at"] = pd.to_datetime(frame["posted_at"], utc=True)
         return frame
 
     def count_predictions(self, **filters: str) -> int:

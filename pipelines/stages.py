@@ -5,6 +5,8 @@ the validated store. Shared by the CLI and the Airflow task entry points."""
 
 from __future__ import annotations
 
+import logging
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,8 @@ import pandas as pd
 
 from pipelines.config import Settings
 from pipelines.paths import ProjectPaths
+
+logger = logging.getLogger(__name__)
 
 
 def collect_day(paths: ProjectPaths, settings: Settings, *, day: str,
@@ -44,6 +48,21 @@ def validate_day(paths: ProjectPaths, settings: Settings, *, day: str, as_of: pd
         table_suite_path=paths.resolve(v.table_suite), as_of=as_of,
         rules=v, with_reports=reports,
     )
+
+
+def materialize_history(paths: ProjectPaths, settings: Settings, *,
+                        written_at: datetime) -> dict[str, Any]:
+    """The validated store → the account-history feature store (``serve.history_store``);
+    nothing to do where the store is ``none`` (the models read their frozen history)."""
+    if settings.serve.history_store == "none":
+        logger.info("feature store: serve.history_store is 'none'; nothing materialized")
+        return {"history_store": "none", "accounts": 0, "posts_written": 0}
+    from pipelines.features.feature_store import materialize_history as materialize
+
+    return {"history_store": settings.serve.history_store, **materialize(
+        store_dir=paths.feature_store, online_url=paths.feature_store_url,
+        validated_root=paths.data, maturity_hours=settings.features.maturity_hours,
+        written_at=written_at)}
 
 
 def champion_challenger(paths: ProjectPaths, settings: Settings, *, as_of: pd.Timestamp,

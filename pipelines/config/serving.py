@@ -102,6 +102,15 @@ class ServeConfig(Section):
         "(503 meanwhile): sync = train in the server when the validated store is at most "
         "auto_train_max_rows, else (or with airflow) trigger engagement_training.")
     auto_train_max_rows: Int = Field(20_000, ge=1, title="Auto-train max rows")
+    history_store: Literal["none", "feast"] = Field(
+        "none", title="History store", description="Where a post model reads account history "
+        "collected since its training (serving and batch scoring): none = only the history "
+        "frozen at training; feast = the Feast online store the collection DAG materializes "
+        "and POST /outcomes updates (docs/feature_store.md).")
+    history_cache_seconds: Number = Field(
+        30, ge=0, le=86_400, title="History cache (s)", description="Freshness bound of "
+        "the in-process per-account history cache: a prediction uses an account's store "
+        "history at most this old (0: read the store on every request).")
     airflow_url: OptionalText = Field("", title="Airflow URL",
                                       description="Airflow API server that auto_train "
                                       "triggers.")

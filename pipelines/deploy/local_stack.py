@@ -287,6 +287,8 @@ def airflow_env(stack: Stack, root: Path, db: str, broker: str, keys: dict[str, 
         "ENGAGEFLOW_STATE": str(stack.home / "state"),
         "ENGAGEFLOW_DATA": str(stack.home / "data"),
         "ENGAGEFLOW_PREDICTION_LOG_URL": f"{db}/predictions",
+        # the account-history feature store's online rows: Redis db 1 beside the broker's 0
+        "ENGAGEFLOW_FEATURE_STORE_URL": f"redis://127.0.0.1:{p.redis}/1",
         "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{p.mlflow}",
         "AIRFLOW_HOME": str(stack.home / "airflow"),
         "AIRFLOW__CORE__DAGS_FOLDER": str(root / "dags"),

@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_val
 from pipelines import schema
 from pipelines.config import SegmentsConfig, ServeConfig
 from pipelines.serve.auto_train import AutoTrainer
+from pipelines.serve.fast_path import CompiledPostModel
 from pipelines.serve.metrics import Metrics
 from pipelines.serve.model_store import ModelStore
 from pipelines.serve.routing import StickyRouter, ThompsonRouter, rewards_by_arm
@@ -218,6 +219,12 @@ class Service:
         project_dir: The project whose validated store auto-train reads.
         tasks: The tasks of ``serve.tasks``, each served by ``POST /tasks/<name>/predict``
             (:func:`pipelines.serve.task_serving.served_task`).
+        history: Where the post models read account history collected since training
+            (``serve.history_store``: a
+            :class:`~pipelines.features.history_cache.CachedHistory` over the feature
+            store; see :func:`pipelines.features.feature_store.open_history`); None: the
+            history frozen at training only. ``POST /outcomes`` writes the outcomes of
+            predicted posts into it when its source takes writes.
         store: A prepared model store (tests); default: one for ``model_name``.
         freeze_gc: A server process: after loading, move everything alive into the GC's
             permanent generation.
@@ -227,7 +234,8 @@ class Service:
                  maturity_hours: float, segments: SegmentsConfig, prediction_log_url: str,
                  tracking_uri: str | None, api_keys: frozenset[str] | None,
                  project_dir: str | None, tasks: Sequence[ServedTask],
-                 store: ModelStore | None = None, freeze_gc: bool = False) -> None:
+                 history: Any = None, store: ModelStore | None = None,
+                 freeze_gc: bool = False) -> None:
         from pipelines.prediction_log import PredictionLog
         from pipelines.serve.log_writer import PredictionLogWriter
 
@@ -236,7 +244,9 @@ class Service:
                                                                  api_keys)
         self.freeze_gc = freeze_gc
         self.metrics = Metrics()
-        self.store = store or ModelStore(model_name, on_reload=self._reloaded)
+        self.history = history
+        self.store = store or ModelStore(model_name, on_reload=self._reloaded,
+                                         compile_model=self._compile)
         self.router: StickyRouter | ThompsonRouter = (
             ThompsonRouter(serve.exploration_floor, serve.seed)
             if serve.routing == "thompson" else StickyRouter(serve.challenger_share))
@@ -269,6 +279,35 @@ class Service:
                 ({"result": "dropped"}, float(self.writer.dropped)),
                 ({"result": "failed"}, float(self.writer.failed))],
         })
+
+    def _compile(self, model: Any) -> CompiledPostModel:
+        return CompiledPostModel(model).attach_history(self.history)
+
+    def record_outcomes(self, rows: list[dict[str, Any]]) -> dict[str, int]:
+        """Log outcome observations; with a writable history store, also merge those of
+        predicted posts into their accounts' history (read at ``observed_at``, so the
+        maturity rule applies) and drop the accounts from this process's cache."""
+        stored = self.log.record_outcomes(rows)
+        source = getattr(self.history, "source", None)
+        if not callable(getattr(source, "write_posts", None)):
+            return {"stored": stored}
+        import pandas as pd
+
+        known = self.log.predicted_posts([r["post_id"] for r in rows])
+        if not len(known):
+            return {"stored": stored, "history_posts": 0}
+        seen = pd.DataFrame(rows).rename(columns={"observed_at": "collected_at"})
+        seen = seen.sort_values("collected_at", kind="stable").drop_duplicates(
+            "post_id", keep="last")
+        for column in ("likes", "comments", "shares"):
+            seen[column] = pd.to_numeric(seen.get(column), errors="coerce")
+        posts = known.merge(seen, on="post_id", how="inner")
+        posts["collected_at"] = pd.to_datetime(posts["collected_at"], utc=True)
+        written = source.write_posts(posts, written_at=datetime.now(UTC))
+        self.history.invalidate(posts["account_id"].unique().tolist())
+        logger.info("serve: outcomes of %d predicted posts of %d accounts written to the "
+                    "history store", len(posts), written["accounts"])
+        return {"stored": stored, "history_posts": len(posts)}
 
     def _reloaded(self, ok: bool, message: str) -> None:
         if ok:
@@ -391,7 +430,8 @@ class Service:
                     else _input_hash(post),
                     "predicted_at": now,
                     "posted_at": posted_at if posted_at.tzinfo is not None
-                    else posted_at.replace(tzinfo=UTC)})
+                    else posted_at.replace(tzinfo=UTC),
+                    "followers_at_post_time": post["followers_at_post_time"]})
         self.writer.submit(records)
         return json.dumps({"request_id": request_id, "model_name": name, "target": task,
                            "predictions": answers}).encode()
@@ -473,7 +513,7 @@ def create_app(service: Service) -> FastAPI:
                 if getattr(outcome, target) is not None:
                     row[target] = getattr(outcome, target)
             rows.append(row)
-        return {"stored": service.log.record_outcomes(rows)}
+        return service.record_outcomes(rows)
 
     @app.get("/health")
     async def health() -> dict[str, Any]:

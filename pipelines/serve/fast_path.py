@@ -72,10 +72,51 @@ class _Account:
     cum_rated: list[float]
     known_t: list[int]
     known_lf: list[float]
+    #: (post ids, times) of the account's posts, where a history source merged them in
+    known: tuple[frozenset[str], frozenset[int]] | None = None
+
+
+def _accounts_from_pool(pool: pd.DataFrame) -> dict[str, _Account]:
+    """Per-account lists of a prepared pool (``account_history._prepare`` columns)."""
+    accounts = pool["account_id"].astype(str).to_numpy()
+    t_all = pool["t"].to_numpy()
+    lf_all = pool["log_followers"].to_numpy()
+    ll_all = pool["log_likes"].to_numpy()
+    rate_all = pool["rate"].to_numpy()
+    codes, names = pd.factorize(accounts)
+    # outcomes in the batch code's order (account, time, rated, rate, log_likes) and its
+    # per-account running sums: pandas' grouped cumsum (compensated), not np.cumsum, so
+    # every window sum matches to the last bit
+    labelled = np.flatnonzero(~np.isnan(ll_all))
+    rated = (~np.isnan(rate_all[labelled])).astype(float)
+    rate = np.where(rated > 0, rate_all[labelled], 0.0)
+    ll, ot, oc = ll_all[labelled], t_all[labelled], codes[labelled]
+    order = np.lexsort((ll, rate, rated, ot, oc))
+    sums = pd.DataFrame({"log_likes": ll[order], "rate": rate[order], "rated": rated[order]}
+                        ).groupby(oc[order], sort=False).cumsum()
+    oc, ot = oc[order], ot[order]
+    bounds = np.searchsorted(oc, np.arange(len(names) + 1))
+    known_order = np.lexsort((lf_all, t_all, codes))   # (time, followers; NaN last)
+    kc = codes[known_order]
+    known_bounds = np.searchsorted(kc, np.arange(len(names) + 1))
+    kt, klf = t_all[known_order], lf_all[known_order]
+    out = {}
+    for code, account in enumerate(names):
+        lo, hi = bounds[code], bounds[code + 1]
+        klo, khi = known_bounds[code], known_bounds[code + 1]
+        out[str(account)] = _Account(
+            out_t=ot[lo:hi].tolist(),
+            cum_log_likes=sums["log_likes"].to_numpy()[lo:hi].tolist(),
+            cum_rate=sums["rate"].to_numpy()[lo:hi].tolist(),
+            cum_rated=sums["rated"].to_numpy()[lo:hi].tolist(),
+            known_t=kt[klo:khi].tolist(), known_lf=klf[klo:khi].tolist())
+    return out
 
 
 class _History:
-    """``AccountHistory`` (fitted) as per-account lists for scalar lookups."""
+    """``AccountHistory`` (fitted) as per-account lists for scalar lookups; with a history
+    source attached, each account's lists are rebuilt from the frozen history plus the
+    source's answer whenever that answer changes (a :class:`CachedHistory` generation)."""
 
     def __init__(self, fitted: Any) -> None:
         pool: pd.DataFrame = fitted.history_
@@ -91,37 +132,51 @@ class _History:
         ids = pool["post_id"].astype(str)
         self.known_ids = (set(zip(accounts, ids, strict=True)) if self.has_ids else set())
         self.known_times = set(zip(accounts, pool["t"].tolist(), strict=True))
-        self.accounts: dict[str, _Account] = {}
-        t_all = pool["t"].to_numpy()
-        lf_all = pool["log_followers"].to_numpy()
-        ll_all = pool["log_likes"].to_numpy()
-        rate_all = pool["rate"].to_numpy()
-        codes, names = pd.factorize(accounts)
-        # outcomes in the batch code's order (account, time, rated, rate, log_likes) and its
-        # per-account running sums: pandas' grouped cumsum (compensated), not np.cumsum, so
-        # every window sum matches to the last bit
-        labelled = np.flatnonzero(~np.isnan(ll_all))
-        rated = (~np.isnan(rate_all[labelled])).astype(float)
-        rate = np.where(rated > 0, rate_all[labelled], 0.0)
-        ll, ot, oc = ll_all[labelled], t_all[labelled], codes[labelled]
-        order = np.lexsort((ll, rate, rated, ot, oc))
-        sums = pd.DataFrame({"log_likes": ll[order], "rate": rate[order], "rated": rated[order]}
-                            ).groupby(oc[order], sort=False).cumsum()
-        oc, ot = oc[order], ot[order]
-        bounds = np.searchsorted(oc, np.arange(len(names) + 1))
-        known_order = np.lexsort((lf_all, t_all, codes))   # (time, followers; NaN last)
-        kc = codes[known_order]
-        known_bounds = np.searchsorted(kc, np.arange(len(names) + 1))
-        kt, klf = t_all[known_order], lf_all[known_order]
-        for code, account in enumerate(names):
-            lo, hi = bounds[code], bounds[code + 1]
-            klo, khi = known_bounds[code], known_bounds[code + 1]
-            self.accounts[str(account)] = _Account(
-                out_t=ot[lo:hi].tolist(),
-                cum_log_likes=sums["log_likes"].to_numpy()[lo:hi].tolist(),
-                cum_rate=sums["rate"].to_numpy()[lo:hi].tolist(),
-                cum_rated=sums["rated"].to_numpy()[lo:hi].tolist(),
-                known_t=kt[klo:khi].tolist(), known_lf=klf[klo:khi].tolist())
+        self.accounts = _accounts_from_pool(pool)
+        self.pool = pool
+        self.rows_of = pool.groupby(accounts, sort=False).indices
+        self.source: Any = None
+        self.merged: dict[str, tuple[int, _Account]] = {}
+
+    def attach(self, source: Any) -> None:
+        """Read accounts' later posts from ``source`` too (None: the frozen history only).
+
+        A :class:`~pipelines.features.history_cache.CachedHistory` is used as it is; any
+        other source is read on every request.
+        """
+        from pipelines.features.history_cache import CachedHistory
+
+        if source is not None and not isinstance(source, CachedHistory):
+            source = CachedHistory(source, max_age_seconds=0)
+        self.source, self.merged = source, {}
+
+    def lookup(self, account_ids: Sequence[str]) -> dict[str, _Account | None]:
+        """Each account's lists: frozen, or frozen + the source's posts (rebuilt only when
+        the source's answer for the account changed)."""
+        if self.source is None:
+            return {a: self.accounts.get(a) for a in account_ids}
+        from pipelines.features.account_history import _prepare, _union
+
+        out: dict[str, _Account | None] = {}
+        for account, entry in self.source.accounts(account_ids).items():
+            cached = self.merged.get(account)
+            if cached is not None and cached[0] == entry.generation:
+                out[account] = cached[1]
+                continue
+            frozen = self.pool.iloc[self.rows_of.get(account, [])]
+            if len(entry.outcomes):
+                # the batch code's union: the source's copy of a post wins
+                pool = _union(_prepare(entry.outcomes, where="fast path (history source)",
+                                       need_likes=True), frozen)
+                merged = _accounts_from_pool(pool).get(account)
+                if merged is not None:
+                    merged.known = (frozenset(pool["post_id"].astype(str)),
+                                    frozenset(pool["t"].tolist()))
+            else:
+                merged = self.accounts.get(account)
+            self.merged[account] = (entry.generation, merged)
+            out[account] = merged
+        return out
 
     def _sums(self, acc: _Account | None, instant: int) -> tuple[float, float, float, float]:
         if acc is None:
@@ -133,10 +188,11 @@ class _History:
                 acc.cum_rated[pos - 1])
 
     def features(self, post: dict[str, Any], t: int,
-                 batch_known: Sequence[tuple[int, float]]) -> dict[str, float]:
-        """History features of one post; ``batch_known`` are the (t, log_followers) of the
-        request's other new posts of the same account (not already in the history)."""
-        acc = self.accounts.get(post["account_id"])
+                 batch_known: Sequence[tuple[int, float]],
+                 acc: _Account | None) -> dict[str, float]:
+        """History features of one post of the account whose lists are ``acc``;
+        ``batch_known`` are the (t, log_followers) of the request's other new posts of the
+        same account (not already in the history)."""
         platform = post["platform"]
         base_ll = self.platform_ll.get(platform, self.global_ll)
         base_rate = self.platform_rate.get(platform, self.global_rate)
@@ -177,8 +233,10 @@ class _History:
             out["follower_growth_since_prev"] = growth if math.isfinite(growth) else 0.0
         return out
 
-    def is_known(self, post: dict[str, Any], t: int) -> bool:
+    def is_known(self, post: dict[str, Any], t: int, acc: _Account | None) -> bool:
         """Whether the history already holds this post (it is then not added twice)."""
+        if acc is not None and acc.known is not None:
+            return post["post_id"] in acc.known[0] if self.has_ids else t in acc.known[1]
         if self.has_ids:
             return (post["account_id"], post["post_id"]) in self.known_ids
         return (post["account_id"], t) in self.known_times
@@ -207,17 +265,19 @@ class _Features:
     def rows(self, posts: Sequence[dict[str, Any]]) -> np.ndarray:
         times = [epoch_ns(p["posted_at"]) for p in posts]
         new_known: dict[str, list[tuple[int, float]]] = {}
+        accounts = (self.history.lookup(list(dict.fromkeys(p["account_id"] for p in posts)))
+                    if self.history is not None else {})
         if self.history is not None and len(posts) > 1:
             for post, t in zip(posts, times, strict=True):
-                if not self.history.is_known(post, t):
+                if not self.history.is_known(post, t, accounts[post["account_id"]]):
                     new_known.setdefault(post["account_id"], []).append(
                         (t, _history_log_followers(post["followers_at_post_time"])))
         matrix = np.empty((len(posts), len(self.names)))
         for i, (post, t) in enumerate(zip(posts, times, strict=True)):
             values = self._post(post)
             if self.history is not None:
-                values.update(self.history.features(post, t, new_known.get(post["account_id"],
-                                                                           ())))
+                values.update(self.history.features(
+                    post, t, new_known.get(post["account_id"], ()), accounts[post["account_id"]]))
             matrix[i] = [values[name] for name in self.names]
         return matrix
 
@@ -399,6 +459,18 @@ class CompiledPostModel:
                                                              self._features.names)
         self._log_upper = float(estimator.log_upper_)
         self.fast = True
+
+    def attach_history(self, source: Any) -> CompiledPostModel:
+        """Read account history from ``source`` too (a history source, best a
+        :class:`~pipelines.features.history_cache.CachedHistory`), on both paths; None
+        detaches it. A model that reads no account history ignores it. Returns self."""
+        featurizer = getattr(self.model, "named_steps", {}).get("features")
+        if getattr(featurizer, "history_", None) is None:
+            return self
+        featurizer.attach_history(source)
+        if self._features is not None and self._features.history is not None:
+            self._features.history.attach(source)
+        return self
 
     def features(self, posts: Sequence[dict[str, Any]]) -> np.ndarray | None:
         """The model's feature matrix for ``posts`` (None on the DataFrame path)."""

@@ -161,6 +161,19 @@ def run_score(*, task: str, model_uri: str, input_path: Path, input_format: str,
     return result
 
 
+def configured_history(settings: Any, paths: ProjectPaths) -> Any:
+    """The history store ``serve.history_store`` names for batch scoring a post task (no
+    cache: one read per batch); None for ``none`` or a task whose rows are not posts."""
+    from pipelines.features.feature_store import open_history
+    from pipelines.tasks import get_task
+
+    if get_task(settings.train.task).input.entity != "posts":
+        return None
+    return open_history(settings.serve.history_store, store_dir=paths.feature_store,
+                        online_url=paths.feature_store_url,
+                        maturity_hours=settings.features.maturity_hours, cache_seconds=0)
+
+
 def attach_history(model: Any, source: Any, *, where: str) -> None:
     """Make a loaded post model read account history from ``source`` too.
 
@@ -203,5 +216,6 @@ def _score_from_params(project_dir: str, run_id: str, form_params: dict[str, Any
     result = run_score(task=settings.train.task, model_uri=serve.score_model_uri,
                        input_path=paths.resolve(serve.score_input),
                        input_format=serve.score_format,
-                       output_path=paths.resolve(serve.score_output), paths=paths)
+                       output_path=paths.resolve(serve.score_output), paths=paths,
+                       history=configured_history(settings, paths))
     return {**result, "run_id": run_id}

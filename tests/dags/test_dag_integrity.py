@@ -17,7 +17,7 @@ EXPECTED_EDGES = {
     ],
     "champion_challenger": [],
     "engagement_collect": [("collect", "validate"), ("validate", "publish"),
-                           ("collect", "publish")],
+                           ("collect", "publish"), ("publish", "materialize_history")],
     "drift_monitoring": [("check", "decide"), ("check", "no_retraining"),
                          ("check", "notify"), ("check", "report"),
                          ("decide", "trigger_retraining"),

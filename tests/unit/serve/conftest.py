@@ -48,7 +48,8 @@ def api_post(row: dict[str, Any], campaign: str | None = None) -> dict[str, Any]
 
 def make_service(tracking_uri: str | None, prediction_log_url: str, *,
                  api_keys: frozenset[str] | None, model_name: str = "m",
-                 segments: bool = True, project_dir: str | None = None, **serve: Any) -> Any:
+                 segments: bool = True, project_dir: str | None = None, history: Any = None,
+                 **serve: Any) -> Any:
     """A :class:`Service` for model ``model_name`` (task likes): the ``serve`` settings are
     the model's defaults with ``serve`` changed, no alias polling, all traffic on
     @champion and no auto-train unless asked."""
@@ -61,7 +62,7 @@ def make_service(tracking_uri: str | None, prediction_log_url: str, *,
                    maturity_hours=FeatureSettings().maturity_hours,
                    segments=SegmentsConfig(enabled=segments),
                    prediction_log_url=prediction_log_url, tracking_uri=tracking_uri,
-                   api_keys=api_keys, project_dir=project_dir, tasks=())
+                   api_keys=api_keys, project_dir=project_dir, tasks=(), history=history)
 
 
 @pytest.fixture(name="make_service", scope="session")

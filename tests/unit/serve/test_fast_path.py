@@ -91,3 +91,43 @@ def test_other_estimators_use_their_own_predict_on_the_feature_row(serve_posts, 
     assert compiled.fast and compiled.kind == "scale_relative:generic:HistGradientBoostingRegressor"
     np.testing.assert_allclose(compiled.predict(cases)[0],
                                model.predict(posts_frame(cases)), rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("name", SERVE_MODELS)
+def test_fast_path_with_a_history_source_equals_batch_path(post_models, serve_posts, cases,
+                                                           name):
+    """Posts collected after training (a history source) reach both paths identically; the
+    cache rebuilds an account's arrays when its answer changes."""
+    import copy
+
+    from pipelines.features.history_cache import CachedHistory
+    from pipelines.features.history_source import FrameHistory
+
+    later = serve_posts.iloc[600:760].copy()
+    later.loc[later.index[::4], "collected_at"] = later["posted_at"] + pd.Timedelta(hours=1)
+    clock = [0.0]
+    source = CachedHistory(FrameHistory(later, maturity_hours=48), max_age_seconds=30,
+                           clock=lambda: clock[0])
+    model = copy.deepcopy(post_models[name])
+    compiled = CompiledPostModel(model).attach_history(source)
+    assert compiled.fast
+    frozen = CompiledPostModel(copy.deepcopy(post_models[name]))
+
+    batch = np.asarray(model.predict(posts_frame(cases)), float)
+    online, _ = compiled.predict(cases)
+    np.testing.assert_allclose(online, batch, rtol=1e-9, atol=1e-9)
+    single = np.array([compiled.predict([post])[0][0] for post in cases])
+    one_by_one = np.array([model.predict(posts_frame([post]))[0] for post in cases])
+    np.testing.assert_allclose(single, one_by_one, rtol=1e-9, atol=1e-9)
+    assert not np.allclose(online, frozen.predict(cases)[0])   # the source changes answers
+
+    # within the bound the cached answer stays; past it, the source's new state is read
+    account = cases[0]["account_id"]
+    reads = source.reads
+    compiled.predict([cases[0]])
+    assert source.reads == reads
+    source.source = FrameHistory(later[later["account_id"] != account], maturity_hours=48)
+    clock[0] = 31.0
+    after = compiled.predict([cases[0]])[0][0]
+    model.steps[0][1].attach_history(source.source)
+    np.testing.assert_allclose(after, model.predict(posts_frame([cases[0]]))[0], rtol=1e-9)

@@ -1,0 +1,86 @@
+"""POST /outcomes reaches the next prediction through the Feast history store (real Feast,
+SQLite online store in tmp; a real registry and prediction log)."""
+
+from datetime import timedelta
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from pipelines.features.feature_store import FeastHistory
+from pipelines.features.history_cache import CachedHistory
+from pipelines.features.history_source import FrameHistory
+from pipelines.serve.app import create_app
+from pipelines.serve.fast_path import CompiledPostModel, posts_frame
+
+KEY = "k"
+HEADERS = {"X-API-Key": KEY}
+BOUND = 30.0
+
+
+def test_matured_outcomes_change_the_next_prediction_of_the_account(
+        registry, tmp_path, make_service, serve_posts, api_post):
+    feast = FeastHistory(tmp_path / "store", str(tmp_path / "store" / "online.db"),
+                         maturity_hours=48)
+    clock = [0.0]
+    history = CachedHistory(feast, max_age_seconds=BOUND, clock=lambda: clock[0])
+    # another serving replica over the same store: it read the account before the outcome
+    replica = CompiledPostModel(mlflow.sklearn.load_model(
+        f"models:/m/{registry['versions']['ridge']}")).attach_history(
+        CachedHistory(FeastHistory(tmp_path / "store", str(tmp_path / "store" / "online.db"),
+                                   maturity_hours=48), max_age_seconds=BOUND,
+                      clock=lambda: clock[0]))
+
+    row = serve_posts.iloc[700]
+    first = api_post(row)                         # a post after the training data
+    later = dict(first, post_id="next-post",
+                 posted_at=(row["posted_at"] + timedelta(days=4)).isoformat())
+    observed = row["posted_at"] + timedelta(hours=72)
+    service = make_service(registry["uri"], f"sqlite:///{tmp_path / 'log.db'}",
+                           api_keys=frozenset({KEY}), segments=False, history=history)
+
+    def predict(client, post):
+        answer = client.post("/predict", json=post, headers=HEADERS)
+        assert answer.status_code == 200
+        return answer.json()["predictions"][0]["prediction"]
+
+    def replica_predicts(post):
+        return replica.predict([dict(post, posted_at=pd.Timestamp(post["posted_at"])
+                                     .to_pydatetime())])[0][0]
+
+    with TestClient(create_app(service)) as client:
+        before = predict(client, later)
+        assert replica_predicts(later) == pytest.approx(before, rel=1e-12)
+        predict(client, first)
+        client.app.state.service.writer.flush()
+
+        # counts read 1 h after posting are still growing: not an outcome
+        young = client.post("/outcomes", headers=HEADERS, json={"outcomes": [
+            {"post_id": first["post_id"], "likes": 5_000_000,
+             "observed_at": (row["posted_at"] + timedelta(hours=1)).isoformat()}]})
+        assert young.json() == {"stored": 1, "history_posts": 1}
+        known = predict(client, later)   # the post now exists for the account, no outcome
+
+        matured = client.post("/outcomes", headers=HEADERS, json={"outcomes": [
+            {"post_id": first["post_id"], "likes": 5_000_000, "comments": 10,
+             "observed_at": observed.isoformat()}]})
+        assert matured.json() == {"stored": 1, "history_posts": 1}
+        after = predict(client, later)
+
+    assert after > known * 1.05         # a huge matured outcome lifts the account's history
+    # exactly what the batch path computes with that post in the account's history
+    model = mlflow.sklearn.load_model(f"models:/m/{registry['versions']['ridge']}")
+    frame = posts_frame([dict(later, posted_at=pd.Timestamp(later["posted_at"]))])
+    for answer, likes, seen in ((known, 5_000_000, row["posted_at"] + timedelta(hours=1)),
+                                (after, 5_000_000, observed)):
+        outcome = serve_posts.iloc[[700]].assign(
+            likes=likes, comments=10 if seen == observed else pd.NA, shares=pd.NA,
+            collected_at=seen)
+        model.steps[0][1].attach_history(FrameHistory(outcome, maturity_hours=48))
+        np.testing.assert_allclose(answer, model.predict(frame)[0], rtol=1e-9)
+    # the other replica answers from its cache until the freshness bound passes
+    assert replica_predicts(later) == pytest.approx(before, rel=1e-12)
+    clock[0] = BOUND + 0.1
+    assert replica_predicts(later) == pytest.approx(after, rel=1e-9)
