@@ -115,7 +115,9 @@ def run_dataset(spec: Dataset, *, data_dir: Path, work: Path, cache_dir: Path, s
     _check_training_posts(validated, carved)
     train = matured_targets(validated, maturity)
     history_posts, source = fresh_history(product, history_file=carved.history, fmt=spec.fmt)
+    seeds_started = time.perf_counter()
     references = _fit_seeds(train, cache_dir, seed, seed_001_rows[0])
+    seeds_s = time.perf_counter() - seeds_started
     fallback = history_free_fallback(train)
     pools = {"frozen": validated, "fresh": history_posts}
     slices = {}
@@ -138,6 +140,7 @@ def run_dataset(spec: Dataset, *, data_dir: Path, work: Path, cache_dir: Path, s
         "fresh_history_posts": len(history_posts),
         "slices": slices,
         "timings_s": {"carve_and_train": round(trained_s, 1),
+                      "seed_references_fit": round(seeds_s, 1),
                       "total": round(time.perf_counter() - started, 1)},
     }
 
@@ -279,6 +282,8 @@ def versions() -> dict[str, str]:
     import sklearn
     import xgboost  # distributed as xgboost or xgboost-cpu: ask the module
 
+    import pipelines
+
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True,
                             text=True, check=False).stdout.strip()
     dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "pipelines"],
@@ -287,7 +292,8 @@ def versions() -> dict[str, str]:
             "pandas": pd.__version__, "scikit-learn": sklearn.__version__,
             "lightgbm": lightgbm.__version__, "xgboost": xgboost.__version__,
             "mlflow": mlflow.__version__, "onnxruntime": version("onnxruntime"),
-            "engageflow_commit": commit, "pipelines_modified": bool(dirty)}
+            "engageflow_commit": commit, "pipelines_modified": bool(dirty),
+            "pipelines_imported_from": str(Path(pipelines.__file__).parent)}
 
 
 def protocol() -> dict[str, Any]:
@@ -334,6 +340,7 @@ def main() -> int:
         return 0
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     load_start, started = machine_load(), time.perf_counter()
+    cache_warm = (args.cache_dir / "captions.parquet").exists()
     work = Path(tempfile.mkdtemp(prefix="engageflow-bench-quality-"))
     logger.info("work folder %s", work)
     try:
@@ -354,7 +361,8 @@ def main() -> int:
         "protocol": protocol(),
         "seed": args.seed,
         "seed_001_sample": {"train_rows": args.seed_001_train_rows,
-                            "scored_rows_per_slice": args.seed_001_scored_rows},
+                            "scored_rows_per_slice": args.seed_001_scored_rows or "all",
+                            "embedding_cache_existed_at_start": cache_warm},
         "versions": versions(),
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
                     "load_avg_start": load_start, "load_avg_end": machine_load()},
