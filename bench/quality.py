@@ -21,7 +21,7 @@ Per data set:
    collected post, so each scored post sees the outcomes matured before it).
 4. **References** on the same rows (:mod:`quality_references`): account mean of past
    matured log-likes, history-free LightGBM, seed-000, seed-001 (learning from a fixed
-   sample of the training rows: its caption embeddings cost 10-100 ms a text on two cores).
+   sample of the training rows: its caption embeddings cost ~5-30 ms each on two cores).
 5. **Metrics and goals** (:mod:`quality_metrics`).
 """
 
@@ -82,7 +82,7 @@ PRODUCT_OVERRIDES: dict[str, Any] = {}
 #: The history-free LightGBM reference, trained through the product too.
 REFERENCE_OVERRIDES: dict[str, Any] = {"features.account_history": False,
                                        "train.models": ["lightgbm"]}
-#: seed-001 needs a MiniLM embedding per caption (~10-40 per second on two cores, cached):
+#: seed-001 needs a MiniLM embedding per caption (~5-30 ms each on two cores, cached):
 #: it learns from a fixed sample of the training rows and scores every slice row (0 = all).
 SEED_001_TRAIN_ROWS = 4000
 SEED_001_SCORED_ROWS = 0
