@@ -104,7 +104,7 @@ repro: $(STAMP) ## dvc repro: the pipeline's stages for params.yaml's train.task
 	ENGAGEFLOW_HOME=$(CURDIR) PATH=$(BIN):$$PATH $(BIN)/engageflow dvc-yaml --write
 	ENGAGEFLOW_HOME=$(CURDIR) PATH=$(BIN):$$PATH HF_HUB_OFFLINE=1 $(BIN)/dvc repro
 
-bench-quality: $(STAMP) ## quality on the real data vs the seed methods → bench/results/quality.json
+bench-quality: $(STAMP) ## train, register and score through the product on real data vs references → bench/results/quality.json
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/quality.py
 
 bench-drift: $(STAMP) ## drift check vs plain Evidently preset; verdicts on real data → bench/results/drift*.json
