@@ -51,7 +51,7 @@ def test_a_platform_change_is_flagged(real, tmp_path):
     decision = _judge(real, real[3], "2013-01-01", "2017-06-01", tmp_path / "instagram")
     assert decision["retrain"] is True
     assert decision["share_drifted"] >= 0.5
-    assert "prediction drift" in decision["reason"]
+    assert "data drift" in decision["reason"]
     assert "realized performance loss" in decision["reason"]
 
 
@@ -59,4 +59,3 @@ def test_march_2022_retrains_on_its_realized_error(real, tmp_path):
     decision = _judge(real, real[2], "2022-03-01", "2022-04-01", tmp_path / "march")
     assert decision["retrain"] is True
     assert "realized performance loss" in decision["reason"]
-    assert "prediction drift" in decision["reason"]

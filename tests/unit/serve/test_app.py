@@ -61,7 +61,8 @@ def test_http_predictions_equal_the_batch_path(registry, app, serve_posts, famil
         expected = np.asarray(model.predict(posts_frame(
             [dict(p, posted_at=pd.Timestamp(p["posted_at"])) for p in api_posts(posts)])))
         with TestClient(app()) as client:
-            assert client.get("/health").json()["paths"]["champion"] == family
+            assert client.get("/health").json()["paths"]["champion"] == \
+                    f"scale_relative:{family}"
             batch = client.post("/predict", json={"posts": api_posts(posts)}, headers=HEADERS)
             assert batch.status_code == 200
             answers = batch.json()["predictions"]
