@@ -288,6 +288,7 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="engageflow-bench-serving-"))
     print(f"workdir {workdir}; load average {os.getloadavg()}", flush=True)
     posts, _ = register_models(workdir, args.rows, args.seed)
+    (workdir / "expectations").symlink_to(ROOT / "expectations")   # the contracts serve reads
     sample = posts.sample(500, random_state=args.seed)
     from pipelines.features.model_input import model_input
 

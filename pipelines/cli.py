@@ -233,9 +233,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
                            online_url=paths.feature_store_url,
                            maturity_hours=settings.features.maturity_hours,
                            cache_seconds=settings.serve.history_cache_seconds)
+    from pipelines.validate.expectations import load_suite
+
     run_server(Service(
         settings.serve, model_name=settings.register.model_name, task=settings.train.task,
         maturity_hours=settings.features.maturity_hours, segments=settings.segments,
+        row_suite=load_suite(paths.resolve(settings.validate.suite)),
         prediction_log_url=paths.prediction_log_url, tracking_uri=paths.tracking_uri,
         api_keys=None if args.no_auth else keys, project_dir=str(paths.root), tasks=tasks,
         history=history, freeze_gc=True))

@@ -15,6 +15,12 @@ Two tables, written with SQLAlchemy Core so the same code runs on SQLite (the de
 
 Times are stored as naive UTC (SQLite keeps no offset) and come back tz-aware UTC.
 
+Writes never fail for a busy SQLite file: one writer per process at a time (SQLite takes
+one writer anyway; threads that raced for its lock starved each other past the busy
+timeout, and "database is locked" reached ``POST /outcomes`` as a 500), and a write whose
+lock another process holds past the busy timeout is retried with a bounded backoff for up
+to ``write_timeout_seconds``; only then :class:`LogBusyError` (the API answers 503).
+
 Serving writes the log; the champion-challenger test (``pipelines.registry``) and
 monitoring read it offline. It sits below all three and imports none of them.
 """
@@ -23,6 +29,8 @@ from __future__ import annotations
 
 import math
 import numbers
+import threading
+import time
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -48,6 +56,10 @@ PAIR_COLUMNS: tuple[str, ...] = (
     "request_id", "post_id", "account_id", "platform", "arm", "model_version", "prediction",
     "actual", "predicted_at", "posted_at",
 )
+#: The largest count a ``BIGINT`` column stores.
+INT64_MAX = 2**63 - 1
+#: SQLite: how long one attempt waits for another connection's write lock.
+SQLITE_BUSY_TIMEOUT_MS = 5000
 _STRING_FIELDS = ("request_id", "post_id", "model_name", "model_version", "arm",
                   "features_hash")
 #: Fields a row of a task without accounts or platforms leaves empty ("").
@@ -113,7 +125,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets the promotion gate read while the server writes; busy_timeout waits for locks
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
@@ -139,6 +151,22 @@ def _aware(where: str, field: str, value: Any) -> datetime:
     if not isinstance(value, datetime) or value.tzinfo is None:
         raise ValueError(f"{where}: '{field}' must be a tz-aware UTC datetime; got {value!r}.")
     return value
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:      # a lone surrogate: no database stores it
+        return False
+    return True
+
+
+def _locked(error: sa.exc.OperationalError) -> bool:
+    return "database is locked" in str(error) or "database table is locked" in str(error)
+
+
+class LogBusyError(RuntimeError):
+    """The log's database stayed locked by another writer past the write deadline."""
 
 
 def _check_prediction(index: int, record: dict[str, Any]) -> dict[str, Any]:
@@ -179,8 +207,9 @@ def _check_prediction(index: int, record: dict[str, Any]) -> dict[str, Any]:
 def _check_outcome(index: int, record: dict[str, Any], recorded_at: datetime) -> dict[str, Any]:
     where = f"PredictionLog.record_outcomes: outcome {index}"
     post_id = record.get("post_id")
-    if not isinstance(post_id, str) or not post_id:
-        raise ValueError(f"{where}: 'post_id' must be a non-empty str; got {post_id!r}.")
+    if not isinstance(post_id, str) or not post_id or not _encodable(post_id):
+        raise ValueError(f"{where}: 'post_id' must be a non-empty str of valid Unicode; "
+                         f"got {post_id!r}.")
     unknown = set(record) - {"post_id", "observed_at", *TARGETS}
     if unknown:
         raise ValueError(f"{where}: unknown field(s) {sorted(unknown)}; allowed: post_id, "
@@ -193,8 +222,9 @@ def _check_outcome(index: int, record: dict[str, Any], recorded_at: datetime) ->
         if value is None:
             row[target] = None
             continue
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(f"{where}: '{target}' must be an int >= 0; got {value!r}.")
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= INT64_MAX:
+            raise ValueError(f"{where}: '{target}' must be an int in [0, 2**63 - 1]; "
+                             f"got {value!r}.")
         row[target] = int(value)
         counts += 1
     if counts == 0:
@@ -209,11 +239,15 @@ class PredictionLog:
     Args:
         url: A SQLAlchemy URL (``sqlite:///path.db`` or ``postgresql+psycopg://...``).
             Tables are created if missing.
+        write_timeout_seconds: Longest a write keeps retrying a locked SQLite database.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, write_timeout_seconds: float = 10.0) -> None:
         self.url = url
         self.engine = make_engine(url)
+        self.write_timeout_seconds = write_timeout_seconds
+        self._sqlite = self.engine.dialect.name == "sqlite"
+        self._write_lock = threading.Lock()
         metadata.create_all(self.engine)
         self._add_missing_columns()
 
@@ -237,10 +271,8 @@ class PredictionLog:
                 anything is written.
         """
         rows = [_check_prediction(i, r) for i, r in enumerate(records)]
-        if not rows:
-            return
-        with self.engine.begin() as connection:
-            connection.execute(predictions.insert(), rows)
+        if rows:
+            self._insert(predictions, rows)
 
     def record_outcomes(self, outcomes_: list[dict[str, Any]]) -> int:
         """Append outcome observations (``post_id``, ``observed_at`` and any of
@@ -255,9 +287,45 @@ class PredictionLog:
         now = datetime.now(UTC)
         rows = [_check_outcome(i, r, now) for i, r in enumerate(outcomes_)]
         if rows:
-            with self.engine.begin() as connection:
-                connection.execute(outcomes.insert(), rows)
+            self._insert(outcomes, rows)
         return len(rows)
+
+    def _insert(self, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+        """Insert ``rows`` in one transaction; on SQLite one writer of this process at a
+        time, a locked database retried (backoff 50 ms doubling to 1 s) until
+        ``write_timeout_seconds``.
+
+        Raises:
+            LogBusyError: the database was still locked at the deadline (nothing written).
+        """
+        if not self._sqlite:
+            with self.engine.begin() as connection:
+                connection.execute(table.insert(), rows)
+            return
+        deadline = time.monotonic() + self.write_timeout_seconds
+        delay, attempts = 0.05, 0
+        while True:
+            if not self._write_lock.acquire(timeout=max(deadline - time.monotonic(), 0.001)):
+                raise LogBusyError(f"PredictionLog: {table.name} insert waited "
+                                   f"{self.write_timeout_seconds:g} s for this process's "
+                                   f"other writers; nothing written.")
+            attempts += 1
+            try:
+                with self.engine.begin() as connection:
+                    connection.execute(table.insert(), rows)
+                return
+            except sa.exc.OperationalError as error:
+                if not _locked(error):
+                    raise
+                if time.monotonic() + delay >= deadline:
+                    raise LogBusyError(
+                        f"PredictionLog: the database stayed locked by another writer for "
+                        f"{self.write_timeout_seconds:g} s ({attempts} attempts); "
+                        f"{len(rows)} {table.name} rows not written.") from error
+            finally:
+                self._write_lock.release()
+            time.sleep(delay)
+            delay = min(2 * delay, 1.0)
 
     def _latest_outcome(self, target: str) -> sa.Subquery:
         """Per post, the latest observation that reports ``target``."""

@@ -79,6 +79,10 @@ class ServeConfig(Section):
     max_batch: Int = Field(256, ge=1, le=10_000, title="Max batch",
                            description="413 above this many posts (or task rows) in one "
                            "request.")
+    future_tolerance_seconds: Number = Field(
+        300, ge=0, le=86_400, title="Future tolerance (s)", description="How far after the "
+        "server's clock a post's posted_at or an outcome's observed_at may be (clients' "
+        "clocks run ahead): the row contract's as_of for a request is its arrival plus this.")
     log_batch_size: Int = Field(500, ge=1, le=100_000, title="Log batch size",
                                 description="Prediction log: rows per insert (background "
                                 "writer).")

@@ -10,8 +10,6 @@ its own model store, body and sticky routing, and shares the key check, the log 
 the metrics.
 """
 
-from __future__ import annotations
-
 import asyncio
 import gc
 import hashlib
@@ -21,24 +19,26 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse, Response
 from fastapi.security import APIKeyHeader
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+from pydantic import BaseModel, Field
 
-from pipelines import schema
 from pipelines.config import SegmentsConfig, ServeConfig
 from pipelines.serve.auto_train import AutoTrainer
 from pipelines.serve.fast_path import CompiledPostModel
 from pipelines.serve.metrics import Metrics
 from pipelines.serve.model_store import ModelStore
+from pipelines.serve.request_models import Post, request_bodies
 from pipelines.serve.routing import StickyRouter, ThompsonRouter, rewards_by_arm
 from pipelines.serve.segment_models import SegmentModels
+from pipelines.serve.strict_json import StrictJSONRoute, validation_error_response
 from pipelines.serve.task_routes import add_task_route
 from pipelines.serve.task_serving import ServedTask, TaskServer
 
@@ -49,41 +49,6 @@ PATHS = ("/predict", "/outcomes", "/health", "/metrics", "/docs", "/openapi.json
 
 
 # --- request and response bodies -----------------------------------------------------------
-
-class Post(BaseModel):
-    """One post as known when it is published (the model's input)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    post_id: str = Field(min_length=1, max_length=256)
-    account_id: str = Field(min_length=1, max_length=256)
-    platform: Literal[schema.PLATFORMS]  # type: ignore[valid-type]
-    content_type: Literal[schema.CONTENT_TYPES]  # type: ignore[valid-type]
-    posted_at: datetime = Field(description="Publication time; without an offset it is UTC.")
-    caption: str = Field("", max_length=20_000)
-    hashtags_count: int | None = Field(None, ge=0, le=10_000)
-    mentions_count: int | None = Field(None, ge=0, le=10_000)
-    urls_count: int | None = Field(None, ge=0, le=10_000)
-    media_count: int | None = Field(None, ge=0, le=10_000)
-    followers_at_post_time: int = Field(ge=0, le=10_000_000_000)
-    campaign_id: str | None = Field(None, max_length=256,
-                                    description="Campaign, if any (its own model may answer).")
-
-
-class PostBatch(BaseModel):
-    """Several posts in one request (at most ``serve.max_batch``)."""
-
-    model_config = ConfigDict(extra="forbid")
-    posts: list[Post] = Field(min_length=1)
-
-
-def _shape(value: Any) -> str:
-    return "batch" if isinstance(value, dict) and "posts" in value else "post"
-
-
-PredictBody = Annotated[Annotated[Post, Tag("post")] | Annotated[PostBatch, Tag("batch")],
-                        Discriminator(_shape)]
-
 
 class ModelStatus(BaseModel):
     """Which level of the model hierarchy answered, and why (docs/segments.md)."""
@@ -111,37 +76,32 @@ class PredictResponse(BaseModel):
     predictions: list[Prediction]
 
 
-class Outcome(BaseModel):
-    """Realized counts of a post, any time after it was predicted."""
-
-    model_config = ConfigDict(extra="forbid")
-    post_id: str = Field(min_length=1, max_length=256)
-    observed_at: datetime | None = Field(None, description="When counted; default: now (UTC).")
-    likes: int | None = Field(None, ge=0)
-    comments: int | None = Field(None, ge=0)
-    shares: int | None = Field(None, ge=0)
-
-    @model_validator(mode="after")
-    def _some_count(self) -> Outcome:
-        if self.likes is None and self.comments is None and self.shares is None:
-            raise ValueError("at least one of likes, comments, shares is required")
-        return self
-
-
-class OutcomeBatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    outcomes: list[Outcome] = Field(min_length=1)
-
-
 # --- wiring --------------------------------------------------------------------------------
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(HTTPException):
+    """A body read past ``serve.max_body_bytes`` (a chunked one, without a Content-Length):
+    an ``HTTPException`` so that FastAPI's body reading passes it on as the 413 it is."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(status_code=413, detail=_too_large(size, limit))
+
+
+def _too_large(size: int, limit: int) -> str:
+    return (f"request body is {size} bytes or more; the limit is {limit} bytes "
+            f"(serve.max_body_bytes)")
 
 
 class LimitAndMeasure:
-    """Pure ASGI middleware: 413 above ``max_body_bytes``; counts and times every request
-    (by path: ``known_paths``, every other path as ``other``)."""
+    """Pure ASGI middleware: 413 above ``max_body_bytes`` (by Content-Length before the body
+    is read, or while a chunked body is read); counts and times every request (by path:
+    ``known_paths``, every other path as ``other``); answers an unhandled error 500 itself.
+
+    Starlette's outermost error middleware sends its 500 and then re-raises the error to
+    the server, and uvicorn closes a connection whose application raised: the next request
+    a client sends on that keep-alive connection is reset. Answered here, the error ends
+    the request, not the connection (it is logged with its traceback). An error after the
+    response started cannot be answered and still closes the connection.
+    """
 
     def __init__(self, app: Any, max_body_bytes: int, metrics: Metrics,
                  known_paths: tuple[str, ...]) -> None:
@@ -167,7 +127,7 @@ class LimitAndMeasure:
             if message["type"] == "http.request":
                 state["received"] += len(message.get("body", b""))
                 if state["received"] > self.max_body_bytes:
-                    raise _TooLarge
+                    raise _TooLarge(state["received"], self.max_body_bytes)
             return message
 
         async def measured_send(message: dict) -> None:
@@ -178,16 +138,27 @@ class LimitAndMeasure:
         try:
             await self.app(scope, limited_receive, measured_send)
         except _TooLarge:
-            if not state["sent"]:
-                state["status"] = 413
-                await self._reject(send, state["received"])
+            if state["sent"]:
+                raise
+            state["status"] = 413
+            await self._reject(send, state["received"])
+        except Exception:
+            if state["sent"]:
+                raise
+            logger.exception("serve: unhandled error on %s %s", scope.get("method"),
+                             scope["path"])
+            state["status"] = 500
+            body = json.dumps({"detail": "internal server error (logged by the server)"}
+                              ).encode()
+            await send({"type": "http.response.start", "status": 500,
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
         finally:
             self.metrics.observe_request(path, state["status"], time.perf_counter() - started)
 
     async def _reject(self, send: Any, size: int) -> None:
-        body = json.dumps({"detail": f"request body is {size} bytes or more; the limit is "
-                                     f"{self.max_body_bytes} bytes (serve.max_body_bytes)"}
-                          ).encode()
+        body = json.dumps({"detail": _too_large(size, self.max_body_bytes)}).encode()
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json"),
                                 (b"content-length", str(len(body)).encode())]})
@@ -214,6 +185,8 @@ class Service:
             (``features.maturity_hours``).
         segments: The ``segments`` settings: with ``enabled``, platform and segment models
             answer their posts.
+        row_suite: The posts row contract (``validate.suite``, loaded): its one-row rules
+            are the ``/predict`` body's (:mod:`pipelines.serve.request_models`).
         prediction_log_url, tracking_uri: Where predictions go and models come from.
         api_keys: Accepted ``X-API-Key`` values; None turns authentication off.
         project_dir: The project whose validated store auto-train reads.
@@ -231,7 +204,8 @@ class Service:
     """
 
     def __init__(self, serve: ServeConfig, *, model_name: str, task: str,
-                 maturity_hours: float, segments: SegmentsConfig, prediction_log_url: str,
+                 maturity_hours: float, segments: SegmentsConfig,
+                 row_suite: Mapping[str, Any], prediction_log_url: str,
                  tracking_uri: str | None, api_keys: frozenset[str] | None,
                  project_dir: str | None, tasks: Sequence[ServedTask],
                  history: Any = None, store: ModelStore | None = None,
@@ -243,6 +217,8 @@ class Service:
         self.maturity_hours, self.tracking_uri, self.api_keys = (maturity_hours, tracking_uri,
                                                                  api_keys)
         self.freeze_gc = freeze_gc
+        self.bodies = request_bodies(row_suite,
+                                     future_tolerance_seconds=serve.future_tolerance_seconds)
         self.metrics = Metrics()
         self.history = history
         self.store = store or ModelStore(model_name, on_reload=self._reloaded,
@@ -443,6 +419,8 @@ class NoModelError(Exception):
 
 def create_app(service: Service) -> FastAPI:
     """The FastAPI app of ``service``; models load and threads start with its lifespan."""
+    from pipelines.prediction_log import LogBusyError
+
     serve, api_keys = service.serve, service.api_keys
 
     @asynccontextmanager
@@ -459,6 +437,8 @@ def create_app(service: Service) -> FastAPI:
                               "(`/tasks/<task>/predict`) from the @champion / @challenger "
                               "models of the registry. Send the API key in the "
                               f"`{API_KEY_HEADER}` header.")
+    app.router.route_class = StrictJSONRoute   # every body route below parses strictly
+    app.add_exception_handler(RequestValidationError, validation_error_response)
     app.state.service = service
     app.add_middleware(LimitAndMeasure, max_body_bytes=serve.max_body_bytes,
                        metrics=service.metrics,
@@ -475,6 +455,8 @@ def create_app(service: Service) -> FastAPI:
             raise HTTPException(status_code=401, headers={"WWW-Authenticate": "ApiKey"},
                                 detail=f"missing or invalid API key (header {API_KEY_HEADER})")
 
+    bodies = service.bodies     # the row contract's body types of this server
+
     @app.post("/predict", response_model=PredictResponse,
               dependencies=[Depends(authorized)],
               responses={401: {"description": "Missing or wrong API key"},
@@ -482,9 +464,9 @@ def create_app(service: Service) -> FastAPI:
                          503: {"description": "No model exists yet; says what is missing "
                                               "and which training was started"},
                          422: {"description": "Invalid post (field-level messages)"}})
-    async def predict(body: PredictBody, request: Request) -> Response:
+    async def predict(body: bodies.predict, request: Request) -> Response:
         """Predict the target count for one post or a batch ``{"posts": [...]}``."""
-        posts = body.posts if isinstance(body, PostBatch) else [body]
+        posts = body.posts if isinstance(body, bodies.post_batch) else [body]
         if len(posts) > serve.max_batch:
             raise HTTPException(status_code=413, detail=(
                 f"batch has {len(posts)} posts; the limit is {serve.max_batch} "
@@ -500,8 +482,10 @@ def create_app(service: Service) -> FastAPI:
     for server in service.tasks.values():
         add_task_route(app, server, authorized=authorized, max_batch=serve.max_batch)
 
-    @app.post("/outcomes", dependencies=[Depends(authorized)])
-    def outcomes(body: OutcomeBatch) -> dict[str, int]:
+    @app.post("/outcomes", dependencies=[Depends(authorized)],
+              responses={503: {"description": "The prediction log stayed locked; nothing "
+                                              "was stored, send again"}})
+    def outcomes(body: bodies.outcomes) -> Any:
         """Record realized counts of posts (a later observation supersedes earlier ones)."""
         now = datetime.now(UTC)
         rows = []
@@ -513,7 +497,12 @@ def create_app(service: Service) -> FastAPI:
                 if getattr(outcome, target) is not None:
                     row[target] = getattr(outcome, target)
             rows.append(row)
-        return service.record_outcomes(rows)
+        try:
+            return service.record_outcomes(rows)
+        except LogBusyError as error:   # nothing stored: the client sends them again
+            return Response(json.dumps({"detail": f"{error} Send the outcomes again."}),
+                            status_code=503, media_type="application/json",
+                            headers={"Retry-After": "1"})
 
     @app.get("/health")
     async def health() -> dict[str, Any]:

@@ -110,7 +110,11 @@ def test_missing_prediction_field_is_named(log):
 
 @pytest.mark.parametrize(("outcome", "match"), [
     ({"post_id": "p", "observed_at": NOW}, r"at least one of \['likes'"),
-    ({"post_id": "p", "observed_at": NOW, "likes": -3}, r"'likes' must be an int >= 0; got -3"),
+    ({"post_id": "p", "observed_at": NOW, "likes": -3},
+     r"'likes' must be an int in \[0, 2\*\*63 - 1\]; got -3"),
+    ({"post_id": "p", "observed_at": NOW, "likes": 2**63}, r"'likes' must be an int in"),
+    ({"post_id": "x\ud800", "observed_at": NOW, "likes": 1}, r"'post_id' must be a non-empty "
+                                                             r"str of valid Unicode"),
     ({"post_id": "p", "observed_at": NOW, "likes": 2.5}, r"'likes' must be an int"),
     ({"post_id": "p", "likes": 1}, r"'observed_at' must be a tz-aware UTC datetime; got None"),
     ({"post_id": "p", "observed_at": NOW, "views": 1}, r"unknown field\(s\) \['views'\]"),

@@ -13,6 +13,16 @@ SMALL = {"lightgbm": {"n_estimators": 40, "num_leaves": 7},
          "random_forest": {"n_estimators": 12, "max_depth": 8}, "ridge": {}}
 
 
+def posts_row_suite() -> dict:
+    """The project's posts row contract (what ``engageflow serve`` loads)."""
+    from pathlib import Path
+
+    from pipelines.validate.expectations import load_suite
+
+    return load_suite(Path(__file__).resolve().parents[3] / "expectations"
+                      / "posts_row_contract.json")
+
+
 def fit_post_model(posts: pd.DataFrame, name: str, *, target: str = "likes", seed: int = 3,
                    hyperparameters: dict[str, Any] | None = None) -> Any:
     """A registered-model-shaped pipeline fitted the way the train stage fits one."""
@@ -60,7 +70,7 @@ def make_service(tracking_uri: str | None, prediction_log_url: str, *,
                               **serve})
     return Service(settings, model_name=model_name, task="likes",
                    maturity_hours=FeatureSettings().maturity_hours,
-                   segments=SegmentsConfig(enabled=segments),
+                   segments=SegmentsConfig(enabled=segments), row_suite=posts_row_suite(),
                    prediction_log_url=prediction_log_url, tracking_uri=tracking_uri,
                    api_keys=api_keys, project_dir=project_dir, tasks=(), history=history)
 

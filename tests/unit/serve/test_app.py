@@ -136,7 +136,9 @@ def test_size_limits_and_field_level_errors(client, serve_posts, api_posts):
     errors = {tuple(e["loc"][-1:]): e for e in bad.json()["detail"]}
     assert errors[("platform",)]["input"] == "myspace"
     assert "instagram" in errors[("platform",)]["msg"]
-    assert "greater than or equal to 0" in errors[("followers_at_post_time",)]["msg"]
+    # the posts row contract's rule, named with the value (expectations/posts_row_contract.json)
+    assert "expect_column_values_to_be_between on followers_at_post_time: >= 1; got -5" in \
+        errors[("followers_at_post_time",)]["msg"]
     missing = client.post("/predict", headers=HEADERS, json={"posts": [
         {k: v for k, v in post.items() if k != "posted_at"}]})
     assert missing.status_code == 422

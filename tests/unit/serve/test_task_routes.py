@@ -20,6 +20,16 @@ ROUTE = "/tasks/conversion/predict"
 CONVERSION = get_task("conversion")
 
 
+def posts_row_suite() -> dict:
+    """The project's posts row contract (what ``engageflow serve`` loads)."""
+    from pathlib import Path
+
+    from pipelines.validate.expectations import load_suite
+
+    return load_suite(Path(__file__).resolve().parents[3] / "expectations"
+                      / "posts_row_contract.json")
+
+
 def task_service(champion: dict, log_url: str, *, model_name: str | None = None,
                  **serve) -> Service:
     """A server whose post model does not exist and which serves task conversion from
@@ -32,7 +42,8 @@ def task_service(champion: dict, log_url: str, *, model_name: str | None = None,
                          paths=champion["paths"])
     return Service(settings, model_name="no-post-model", task="likes",
                    maturity_hours=FeatureSettings().maturity_hours,
-                   segments=SegmentsConfig(enabled=False), prediction_log_url=log_url,
+                   segments=SegmentsConfig(enabled=False), row_suite=posts_row_suite(),
+                   prediction_log_url=log_url,
                    tracking_uri=champion["tracking_uri"], api_keys=frozenset({KEY}),
                    project_dir=None, tasks=[served])
 
