@@ -416,8 +416,11 @@ def _scaled_log_predictor(regressor: Any, names: list[str]
     if list(regressor.feature_names_in_) != list(names):
         raise ValueError("fast path: the scale-relative model's inputs differ from the "
                          "featurizer's columns")
-    residual, kind = _log_predictor(regressor.regressor_, list(regressor.feature_names_out_))
-    return (lambda x: regressor.predict_array(x, residual)), f"scale_relative:{kind}"
+    names_out = list(regressor.feature_names_out_)
+    residual, kind = _log_predictor(regressor.regressor_, names_out)
+    cold = (None if getattr(regressor, "cold_regressor_", None) is None
+            else _log_predictor(regressor.cold_regressor_, names_out)[0])
+    return (lambda x: regressor.predict_array(x, residual, cold)), f"scale_relative:{kind}"
 
 
 class CompiledPostModel:

@@ -18,7 +18,10 @@ followers; tree models also cannot predict beyond the range they saw. Real accou
   prior_posts`` — so an account with no history sits on its line, one with a few posts
   moves part of the way to its own mean, and a long-known account is its own mean.
 * the **residual** ``z - anchor``, learned by the wrapped regressor from the features plus
-  ``scale_offset`` and ``scale_anchor``.
+  ``scale_offset`` and ``scale_anchor``; rows without matured history (new accounts, and
+  the history-dropout copies of training accounts) get a second residual model of the
+  same kind, fitted on such rows only (where there are at least :data:`MIN_COLD_ROWS`):
+  cold starts are routed to a model that learned only cold starts.
 
 Both the offset and the anchor rise with followers, so a residual model that is
 non-decreasing in them (the monotone models' constraint, :data:`MONOTONE_COLUMNS`) keeps
@@ -46,6 +49,10 @@ from sklearn.utils.validation import check_is_fitted
 #: The account's matured mean log-likes and how many matured posts it has.
 HISTORY_MEAN, HISTORY_COUNT = "account_mean_log_likes_all", "account_matured_posts"
 OFFSET_COLUMN, ANCHOR_COLUMN = "scale_offset", "scale_anchor"
+#: 1 where a post's account has no matured history (:mod:`account_history`).
+MISSING_COLUMN = "history_missing"
+#: Rows without history needed for a residual model of their own.
+MIN_COLD_ROWS = 200
 #: Columns the residual model sees that rise with followers.
 MONOTONE_COLUMNS: tuple[str, ...] = (OFFSET_COLUMN, ANCHOR_COLUMN)
 SCALE_COLUMN = "log_followers"
@@ -67,7 +74,8 @@ class ScaleRelative(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
             by ``log(headroom)`` on each side (>= 1).
 
     Attributes:
-        regressor_: The fitted clone.
+        regressor_: The fitted clone (every row).
+        cold_regressor_: The clone fitted on the rows without history, or None.
         lines_: ``{platform column or "": (intercept, slope)}``; ``""`` is the global line.
         feature_names_in_, feature_names_out_: Input columns, and what the residual
             model sees (inputs + :data:`OFFSET_COLUMN` + :data:`ANCHOR_COLUMN`).
@@ -117,8 +125,11 @@ class ScaleRelative(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         margin = float(np.log(self.headroom))
         self.residual_range_ = (low - margin, high + margin)
         self.feature_names_out_ = np.array(augmented_names(names), dtype=object)
-        self.regressor_ = clone(self.regressor).fit(
-            pd.DataFrame(self.augment(x), columns=list(self.feature_names_out_)), residual)
+        augmented = pd.DataFrame(self.augment(x), columns=list(self.feature_names_out_))
+        self.regressor_ = clone(self.regressor).fit(augmented, residual)
+        cold = self._cold(x)
+        self.cold_regressor_ = (clone(self.regressor).fit(augmented[cold], residual[cold])
+                                if cold.sum() >= MIN_COLD_ROWS else None)
         self.n_features_in_ = len(names)
         return self
 
@@ -126,16 +137,28 @@ class ScaleRelative(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         check_is_fitted(self, "regressor_")
         x = X[list(self.feature_names_in_)].to_numpy(dtype=float) if isinstance(
             X, pd.DataFrame) else np.asarray(X, dtype=float)
-        return self.predict_array(x, lambda a: self.regressor_.predict(
-            pd.DataFrame(a, columns=list(self.feature_names_out_))))
+        def frame(a: np.ndarray) -> pd.DataFrame:
+            return pd.DataFrame(a, columns=list(self.feature_names_out_))
+
+        cold = self.cold_regressor_
+        return self.predict_array(
+            x, lambda a: self.regressor_.predict(frame(a)),
+            None if cold is None else (lambda a: cold.predict(frame(a))))
 
     def predict_array(self, x: np.ndarray,
-                      residual_predict: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+                      residual_predict: Callable[[np.ndarray], np.ndarray],
+                      cold_predict: Callable[[np.ndarray], np.ndarray] | None = None
+                      ) -> np.ndarray:
         """Log predictions for a feature matrix ``x`` (input column order), with
-        ``residual_predict`` answering for the residual model on the augmented matrix
-        (the serving fast path passes its compiled predictor)."""
+        ``residual_predict`` answering for the residual model and ``cold_predict`` for the
+        cold-start one (rows without matured history) on the augmented matrix (the serving
+        fast path passes its compiled predictors)."""
         anchor = self._anchor(x, self._offset(x))
-        residual = np.asarray(residual_predict(self.augment(x)), float).ravel()
+        augmented = self.augment(x)
+        residual = np.asarray(residual_predict(augmented), float).ravel()
+        cold = self._cold(x)
+        if cold_predict is not None and cold.any():
+            residual[cold] = np.asarray(cold_predict(augmented[cold]), float).ravel()
         return anchor + np.clip(residual, *self.residual_range_)
 
     def augment(self, x: np.ndarray) -> np.ndarray:
@@ -154,6 +177,7 @@ class ScaleRelative(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         self._scale_idx = names.index(SCALE_COLUMN) if SCALE_COLUMN in names else None
         self._platform_idx = {c: names.index(c) for c in names
                               if c.startswith(PLATFORM_PREFIX)}
+        self._missing_idx = names.index(MISSING_COLUMN) if MISSING_COLUMN in names else None
         self._history_idx = ((names.index(HISTORY_MEAN), names.index(HISTORY_COUNT))
                              if HISTORY_MEAN in names and HISTORY_COUNT in names else None)
 
@@ -169,6 +193,12 @@ class ScaleRelative(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         columns = np.array(list(self._platform_idx.values()))
         on = x[:, columns] > 0.5
         return np.where(on.any(axis=1), columns[on.argmax(axis=1)], -1)
+
+    def _cold(self, x: np.ndarray) -> np.ndarray:
+        """Rows without any matured history (the account is new to the model)."""
+        if self._missing_idx is None:
+            return np.zeros(len(x), dtype=bool)
+        return x[:, self._missing_idx] > 0.5
 
     def _anchor(self, x: np.ndarray, offset: np.ndarray) -> np.ndarray:
         """The account's level: its matured mean shrunk toward the scale line."""

@@ -89,3 +89,23 @@ def test_pickles_and_predicts_the_same():
     model = ScaleRelative(DecisionTreeRegressor(max_depth=3, random_state=0)).fit(x, z)
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(model)).predict(x),
                                   model.predict(x))
+
+
+def test_rows_without_history_get_the_cold_start_model():
+    rng = np.random.default_rng(3)
+    x, z = _data(n=800)
+    missing = (rng.random(800) < 0.4).astype(float)
+    x = x.assign(history_missing=missing)
+    z = z + np.where(missing > 0.5, -1.0, 0.0)  # cold starts do worse than the line says
+    model = ScaleRelative(DecisionTreeRegressor(max_depth=3, random_state=0)).fit(x, z)
+    assert model.cold_regressor_ is not None
+    cold, warm = x[missing > 0.5], x[missing < 0.5]
+    np.testing.assert_allclose(
+        model.predict(cold), model.offset(cold) + np.clip(
+            model.cold_regressor_.predict(pd.DataFrame(model.augment(cold.to_numpy(float)),
+                                                       columns=model.feature_names_out_)),
+            *model.residual_range_))
+    assert abs(np.mean(model.predict(cold) - z[missing > 0.5])) < 0.2
+    assert abs(np.mean(model.predict(warm) - z[missing < 0.5])) < 0.2
+    few = ScaleRelative(LinearRegression()).fit(x.head(100), z[:100])
+    assert few.cold_regressor_ is None  # too few cold rows for a model of their own
