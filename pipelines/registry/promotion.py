@@ -26,6 +26,9 @@ import json
 import logging
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
 from pipelines.config import PromoteConfig, Settings
 from pipelines.evaluate.promotion_gate import (
     KEEP,
@@ -105,25 +108,50 @@ def decide(
     champion_uri = None if champion_version is None else \
         f"models:/{model_name}/{champion_version}"
     evidence = _evidence_model(paths, candidate)
-    champion = None if champion_uri is None else _with_history_of(
-        mlflow.sklearn.load_model(champion_uri), evidence)
-    record = promotion_decision(
-        test[task.target].to_numpy(dtype=float),
-        task.predict(evidence, test),
-        None if champion is None else task.predict(champion, test),
-        baseline=task.baseline(train, test), baseline_name=task.gate.baseline,
-        slice_labels=None if slice_by is None else test[slice_by].astype(object).to_numpy(),
-        regime_labels=(test[REGIME_COLUMN].to_numpy() if REGIME_COLUMN in test.columns
-                       else None),
-        cluster_labels=(test["account_id"].astype(str).to_numpy()
-                        if settings.bootstrap_unit == "account" else None),
-        metric=task.gate.primary, secondary_metrics=task.gate.guards,
-        first_model_bounds=task.gate.first_model_bounds,
-        confidence=settings.confidence, resamples=settings.resamples,
-        min_delta=settings.min_delta, non_inferiority_margin=settings.non_inferiority_margin,
-        min_slice_rows=settings.min_slice_rows, seed=seed,
-        min_baseline_improvement=settings.min_baseline_improvement,
-    )
+    challenger = task.predict(evidence, test)
+    champion = None
+    judged, seen = "evidence", np.zeros(len(test), dtype=bool)
+    if champion_uri is not None:
+        champion_model = mlflow.sklearn.load_model(champion_uri)
+        as_registered = task.predict(champion_model, test)
+        registered = task.predict(mlflow.sklearn.load_model(challenger_uri), test)
+        if np.array_equal(registered, as_registered):
+            # the same model again (same data, recipe and seed): nothing to test
+            challenger, champion, judged = registered, as_registered, "registered"
+        else:
+            champion = task.predict(_with_history_of(champion_model, evidence), test)
+            through = _trained_through(model_name, champion_version)
+            if through is not None:
+                seen = (pd.to_datetime(test[task.table_time_column], utc=True)
+                        <= through).to_numpy()
+    unseen = ~seen
+    if champion is not None and unseen.sum() < settings.min_slice_rows:
+        record = _nothing_unseen(task, settings, int(seen.sum()), int(unseen.sum()))
+    else:
+        rows = test[unseen]
+        record = promotion_decision(
+            rows[task.target].to_numpy(dtype=float), challenger[unseen],
+            None if champion is None else champion[unseen],
+            baseline=task.baseline(train, rows), baseline_name=task.gate.baseline,
+            slice_labels=(None if slice_by is None
+                          else rows[slice_by].astype(object).to_numpy()),
+            regime_labels=(rows[REGIME_COLUMN].to_numpy() if REGIME_COLUMN in rows.columns
+                           else None),
+            cluster_labels=(rows["account_id"].astype(str).to_numpy()
+                            if settings.bootstrap_unit == "account" else None),
+            metric=task.gate.primary, secondary_metrics=task.gate.guards,
+            first_model_bounds=task.gate.first_model_bounds,
+            confidence=settings.confidence, resamples=settings.resamples,
+            min_delta=settings.min_delta,
+            non_inferiority_margin=settings.non_inferiority_margin,
+            min_slice_rows=settings.min_slice_rows, seed=seed,
+            min_baseline_improvement=settings.min_baseline_improvement,
+        )
+    record["judged"] = {
+        "challenger": ("the registered version (identical to the champion)"
+                       if judged == "registered" else
+                       f"the evidence model: {candidate} fitted without its holdout"),
+        "holdout_rows_the_champion_trained_on": int(seen.sum())}
     record["settings"].update(bootstrap_unit=settings.bootstrap_unit, slice_by=slice_by)
     record.update({
         "model_name": model_name, "task": task.name, "target": task.target,
@@ -134,6 +162,35 @@ def decide(
                     "last": str(test[task.table_time_column].max())},
     })
     return record
+
+
+def _trained_through(model_name: str, version: str) -> pd.Timestamp | None:
+    """The newest label version ``version`` learned from (its ``engageflow.trained_through``
+    tag; None for versions registered before the tag existed)."""
+    from mlflow import MlflowClient
+
+    tag = MlflowClient().get_model_version(model_name, version).tags.get(
+        "engageflow.trained_through")
+    if not tag:
+        return None
+    stamp = pd.Timestamp(tag)
+    return stamp.tz_convert("UTC") if stamp.tzinfo else stamp.tz_localize("UTC")
+
+
+def _nothing_unseen(task: Task, settings: PromoteConfig, seen: int, unseen: int
+                    ) -> dict[str, Any]:
+    """The record when the champion trained on (nearly) every holdout row: no offline
+    comparison is fair, so the challenger waits for the online test."""
+    reason = (f"challenger kept as challenger, not promoted: the champion was trained on "
+              f"{seen} of the {seen + unseen} holdout rows (its final refit reached past this "
+              f"run's cut-off), so the {unseen} rows it never saw are fewer than "
+              f"min_slice_rows={settings.min_slice_rows}; no fair offline comparison — the "
+              f"online champion-challenger test decides")
+    return {"mode": "challenger_vs_champion", "n_rows": unseen, "decision": KEEP,
+            "promoted": False, "checks": [], "reasons": [reason],
+            "settings": {"metric": task.gate.primary, "confidence": settings.confidence,
+                         "resamples": settings.resamples,
+                         "min_slice_rows": settings.min_slice_rows}}
 
 
 def apply_decision(record: dict[str, Any], *, actor: str) -> dict[str, str | None]:

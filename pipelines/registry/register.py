@@ -178,6 +178,11 @@ def run_register(task: Task, paths: ProjectPaths, settings: Settings, *, run_key
             )
         version = str(info.registered_model_version)
     client.set_model_version_tag(model_name, version, "engageflow.run_key", run_key)
+    # the newest label the registered model learned from: a later gate does not judge it
+    # on rows it trained on
+    through = (refit.get("newest_label") if refit.get("refit")
+               else str(train_rows[task.table_time_column].max()))
+    client.set_model_version_tag(model_name, version, "engageflow.trained_through", through)
     for key, value in tags.items():
         client.set_model_version_tag(model_name, version, key, value)
 

@@ -140,7 +140,7 @@ class ScaleRelative(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         def frame(a: np.ndarray) -> pd.DataFrame:
             return pd.DataFrame(a, columns=list(self.feature_names_out_))
 
-        cold = self.cold_regressor_
+        cold = getattr(self, "cold_regressor_", None)  # absent in models saved before it
         return self.predict_array(
             x, lambda a: self.regressor_.predict(frame(a)),
             None if cold is None else (lambda a: cold.predict(frame(a))))
@@ -196,7 +196,7 @@ class ScaleRelative(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
 
     def _cold(self, x: np.ndarray) -> np.ndarray:
         """Rows without any matured history (the account is new to the model)."""
-        if self._missing_idx is None:
+        if getattr(self, "_missing_idx", None) is None:
             return np.zeros(len(x), dtype=bool)
         return x[:, self._missing_idx] > 0.5
 

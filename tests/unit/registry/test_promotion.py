@@ -197,3 +197,26 @@ def test_registration_file_must_exist(project):
     with pytest.raises(FileNotFoundError):
         _gate(project, "missing-run")
     assert not (Path(root) / "missing-run" / "05_reporting" / "promotion.json").exists()
+
+
+def test_holdout_rows_the_champion_trained_on_are_not_judged(project):
+    """A champion refitted past this run's cut-off saw (some of) its holdout: those rows
+    are left out, and with too few left the challenger waits for the online test."""
+    root, features, *_ = project
+    _register_and_gate(project, NoisyOracle(extra=0.5, seed=1), "run-1")
+    table = pd.read_parquet(features)
+    holdout_times = table["posted_at"].sort_values().iloc[-300:]
+    client = MlflowClient()
+    # the champion learned from all but the last 100 holdout rows
+    client.set_model_version_tag(MODEL, "1", "engageflow.trained_through",
+                                 str(holdout_times.iloc[199]))
+    partly = _register_and_gate(project, NoisyOracle(extra=0.0, seed=2), "run-2")
+    assert partly["judged"]["holdout_rows_the_champion_trained_on"] == 200
+    assert partly["n_rows"] == 100 and partly["decision"] == "promote"
+    # now the champion (v2) learned from every holdout row
+    client.set_model_version_tag(MODEL, "2", "engageflow.trained_through",
+                                 str(holdout_times.iloc[-1]))
+    blind = _register_and_gate(project, NoisyOracle(extra=0.1, seed=3), "run-3")
+    assert blind["decision"] == "keep_challenger" and blind["n_rows"] == 0
+    assert "no fair offline comparison" in blind["reasons"][0]
+    assert _aliases()["challenger"] == "3"
