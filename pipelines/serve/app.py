@@ -354,6 +354,8 @@ class Service:
             server.stop()
         if self._reward_thread is not None:
             self._reward_thread.join(timeout=10)
+        if callable(getattr(self.history, "close", None)):
+            self.history.close()            # the history cache's refresher thread
         self.writer.close()
         self.log.close()
 
