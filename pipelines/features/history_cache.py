@@ -129,7 +129,7 @@ class CachedHistory:
         elif expired:
             self._enqueue(expired)
         if missing:
-            found.update(self._read(missing))
+            found.update(self._read(missing, hooks=False))
             self.reads += 1
         return found  # type: ignore[return-value]
 
@@ -148,20 +148,22 @@ class CachedHistory:
                 self._invalidated[account] = next(self._sequence)
 
     def on_refresh(self, hook: Callable[[dict[str, CachedAccount]], None]) -> None:
-        """Call the bound method ``hook`` with each batch of fresh answers on the refresher's
-        thread, before they replace the old ones (held weakly: a reloaded model's hook goes
+        """Call the bound method ``hook`` with each batch of answers the refresher read, on
+        its thread, before they replace the old ones (held weakly: a reloaded model's hook goes
         with the model). Errors in it are logged and ignored."""
         self._hooks.append(weakref.WeakMethod(hook))  # type: ignore[arg-type]
 
-    def _read(self, ids: list[str]) -> dict[str, CachedAccount]:
-        """Read ``ids`` from the source, run the hooks and install the answers unless a
-        newer read or an invalidation came in meanwhile; returns what was read."""
+    def _read(self, ids: list[str], *, hooks: bool) -> dict[str, CachedAccount]:
+        """Read ``ids`` from the source, run the refresh hooks (``hooks``: on the
+        refresher's thread only; a caller's miss builds just what it uses) and install the
+        answers unless a newer read or an invalidation came in meanwhile; returns what was
+        read."""
         with self._lock:
             generation = next(self._sequence)
         posts = read_account_posts(self.source, ids)
         now = self.clock()
         fresh = {a: CachedAccount(posts[a], now, generation) for a in ids}
-        for ref in list(self._hooks):
+        for ref in list(self._hooks) if hooks else ():
             hook = ref()
             if hook is None:
                 self._hooks.remove(ref)
@@ -209,7 +211,7 @@ class CachedHistory:
                 self._reading.update(batch)
             failed = False
             try:
-                self._read(batch)
+                self._read(batch, hooks=True)
                 self.refreshes += 1
             except Exception:  # noqa: BLE001 - stale answers keep serving; logged, counted
                 failed = True

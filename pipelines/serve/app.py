@@ -280,6 +280,12 @@ class Service:
                 ({"result": "failed"}, float(self.writer.failed))],
         })
 
+        if hasattr(self.history, "refresh_failures"):     # a CachedHistory
+            self.metrics.gauges["engageflow_history_cache_reads"] = lambda: [
+                ({"kind": "miss"}, float(self.history.reads)),
+                ({"kind": "refresh"}, float(self.history.refreshes)),
+                ({"kind": "refresh_failed"}, float(self.history.refresh_failures))]
+
     def _compile(self, model: Any) -> CompiledPostModel:
         return CompiledPostModel(model).attach_history(self.history)
 
