@@ -349,7 +349,9 @@ def materialize_history(*, store_dir: Path, online_url: str, validated_root: Pat
 def open_history(kind: str, *, store_dir: Path, online_url: str, maturity_hours: float,
                  cache_seconds: float) -> Any:
     """The history source ``serve.history_store`` names, behind a per-account cache with the
-    freshness bound ``cache_seconds`` (``serve.history_cache_seconds``); None for ``none``.
+    freshness bound ``cache_seconds`` (``serve.history_cache_seconds``; answers older than it
+    are refreshed in the background, see :mod:`pipelines.features.history_cache`); None for
+    ``none``.
 
     Raises:
         ValueError: for an unknown ``kind``.
@@ -364,6 +366,7 @@ def open_history(kind: str, *, store_dir: Path, online_url: str, maturity_hours:
     if opener is None:
         return None
     source = opener(store_dir, online_url, maturity_hours=maturity_hours)
-    logger.info("account history: %s online store (%s), cached per account for at most "
-                "%s s", kind, online_store_config(online_url)["type"], cache_seconds)
+    logger.info("account history: %s online store (%s), cached per account and refreshed "
+                "in the background after %s s", kind, online_store_config(online_url)["type"],
+                cache_seconds)
     return CachedHistory(source, max_age_seconds=cache_seconds)
