@@ -151,7 +151,9 @@ class CachedHistory:
         """Call the bound method ``hook`` with each batch of answers the refresher read, on
         its thread, before they replace the old ones (held weakly: a reloaded model's hook goes
         with the model). Errors in it are logged and ignored."""
-        self._hooks.append(weakref.WeakMethod(hook))  # type: ignore[arg-type]
+        ref = weakref.WeakMethod(hook)  # type: ignore[arg-type]
+        if ref not in self._hooks:                  # attached twice: built once
+            self._hooks.append(ref)
 
     def _read(self, ids: list[str], *, hooks: bool) -> dict[str, CachedAccount]:
         """Read ``ids`` from the source, run the refresh hooks (``hooks``: on the

@@ -141,6 +141,7 @@ def test_refresh_hooks_run_before_the_new_answer_is_visible(setup):
 
     consumer = Consumer()
     cache.on_refresh(consumer.hook)
+    cache.on_refresh(consumer.hook)               # registered once
     first = cache.accounts(["a"])["a"].generation
     assert seen == []                             # a caller's miss runs no hooks
     clock[0] = BOUND
