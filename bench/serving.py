@@ -20,7 +20,16 @@ With the account-history feature store in the path (docs/feature_store.md): the 
 are published as one validated day, materialized into Feast (SQLite online store; the time
 is recorded) and ``engageflow serve`` runs with ``serve.history_store: feast``, once with
 the default per-account cache bound (``engageflow-feast``) and once reading the store on
-every request (``engageflow-feast-nocache``, ``serve.history_cache_seconds: 0``).
+every request (``engageflow-feast-nocache``, ``serve.history_cache_seconds: 0``); and
+``engageflow-feast-1s`` with a 1 s bound, so that every account is refreshed in the background
+about once a second during its runs (the refresher's cost on the request path).
+
+All selected servers start first and the runs then alternate between them (for each
+concurrency and repeat, every server once, in a rotating order), so that each server meets
+the same machine load; every run records the load average before and after it, and the
+JSON gives each feature-store server's ratios to ``engageflow`` (no store) of the same run.
+The in-process cost of one account's miss (online read + the fast path's arrays) is timed
+too (``feature_store.miss_ms``).
 """
 
 from __future__ import annotations
@@ -45,8 +54,12 @@ RESULTS = ROOT / "bench" / "results" / "serving.json"
 DOC = ROOT / "docs" / "serving.md"
 MODEL = "bench-engagement-likes"
 API_KEY = "bench-key"
-SERVERS = ("engageflow", "engageflow-feast", "engageflow-feast-nocache", "mlflow",
-           "mlflow-1thread")
+SERVERS = ("engageflow", "engageflow-feast", "engageflow-feast-1s", "engageflow-feast-nocache",
+           "mlflow", "mlflow-1thread")
+#: the feature-store servers: params file key and serve.history_cache_seconds (None: the
+#: params.yaml default)
+FEAST_SERVERS = {"engageflow-feast": None, "engageflow-feast-1s": 1,
+                 "engageflow-feast-nocache": 0}
 
 
 # --- the load generator (runs in a child process) -----------------------------------------
@@ -225,18 +238,62 @@ def prepare_feature_store(workdir: Path, posts: Any) -> dict[str, Any]:
                                  validated_root=paths.data, maturity_hours=48,
                                  written_at=datetime.now(UTC))
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    default_seconds = params["serve"]["history_cache_seconds"]
     files = {}
-    for key, seconds in (("params", params["serve"]["history_cache_seconds"]),
-                         ("params_nocache", 0)):
-        params["serve"].update(history_store="feast", history_cache_seconds=seconds)
-        files[key] = workdir / f"{key}.yaml"
-        files[key].write_text(yaml.safe_dump(params))
+    for name, seconds in FEAST_SERVERS.items():
+        params["serve"].update(history_store="feast", history_cache_seconds=default_seconds
+                               if seconds is None else seconds)
+        files[f"params:{name}"] = workdir / f"params-{name}.yaml"
+        files[f"params:{name}"].write_text(yaml.safe_dump(params))
     return {"online_store": "sqlite", "posts": result["posts_written"],
             "accounts": result["accounts"], "materialize_s": result["seconds"],
-            "import_feast_s": round(import_s, 2),
-            "cache_seconds": yaml.safe_load(files["params"].read_text())["serve"][
-                "history_cache_seconds"],
-            **files}
+            "import_feast_s": round(import_s, 2), "cache_seconds": default_seconds,
+            "miss_ms": time_misses(paths, posts), **files}
+
+
+def time_misses(paths: Any, posts: Any, repeats: int = 5) -> dict[str, Any]:
+    """In-process cost of one account's cache miss through the champion's fast path: the
+    online read alone, and read + merged arrays (what a first request pays and what the
+    refresher does per account), over every account ``repeats`` times."""
+    import mlflow
+    import numpy as np
+
+    from pipelines.features.feature_store import FeastHistory
+    from pipelines.features.history_cache import CachedHistory
+    from pipelines.serve.fast_path import CompiledPostModel
+
+    source = FeastHistory(paths.feature_store, f"sqlite:///{paths.feature_store / 'online.db'}",
+                          maturity_hours=48)
+    cache = CachedHistory(source, max_age_seconds=3600)
+    compiled = CompiledPostModel(mlflow.sklearn.load_model(f"models:/{MODEL}@champion")
+                                 ).attach_history(cache)
+    history = compiled._features.history
+    accounts = sorted(posts["account_id"].astype(str).unique())
+    read, miss, hit = [], [], []
+    for _ in range(repeats):
+        for account in accounts:
+            started = time.perf_counter()
+            source.account_posts([account])
+            read.append(time.perf_counter() - started)
+            cache.invalidate([account])
+            started = time.perf_counter()
+            history.lookup([account])
+            miss.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            history.lookup([account])
+            hit.append(time.perf_counter() - started)
+
+    def summary(values: list[float]) -> dict[str, float]:
+        ms = np.asarray(values) * 1000
+        return {"p50": round(float(np.percentile(ms, 50)), 3),
+                "p99": round(float(np.percentile(ms, 99)), 3),
+                "max": round(float(ms.max()), 3)}
+
+    cache.close()
+    return {"accounts": len(accounts), "repeats": repeats,
+            "posts_per_account": round(len(posts) / len(accounts), 1),
+            "online_read": summary(read), "read_and_arrays": summary(miss),
+            "cached_lookup": summary(hit)}
 
 
 def wait_ready(url: str, proc: subprocess.Popen, timeout: float) -> float:
@@ -336,9 +393,8 @@ def main() -> None:
     feature_store = None
     if any(name.startswith("engageflow-feast") for name in args.servers):
         feature_store = prepare_feature_store(workdir, posts)
-        for name, seconds in (("engageflow-feast", None), ("engageflow-feast-nocache", 0)):
-            params = feature_store["params"] if seconds is None else \
-                feature_store["params_nocache"]
+        for name in FEAST_SERVERS:
+            params = feature_store[f"params:{name}"]
             servers[name] = {**servers["engageflow"], "port": free_port()}
             port = servers[name]["port"]
             servers[name].update(
@@ -352,15 +408,17 @@ def main() -> None:
     runs: dict[str, list[dict[str, Any]]] = {}
     startup: dict[str, float] = {}
     check: dict[str, float] = {}
-    for name, server in servers.items():
-        log = open(workdir / f"{name}.log", "w")  # noqa: SIM115 - closed below
-        proc = subprocess.Popen(server["cmd"], env={**env, **server.get("env", {})},
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                cwd=workdir)
-        try:
+    procs: dict[str, subprocess.Popen] = {}
+    logs = []
+    cache_metrics: dict[str, list[str]] = {}
+    try:
+        for name, server in servers.items():
+            logs.append(open(workdir / f"{name}.log", "w"))  # noqa: SIM115 - closed below
+            procs[name] = proc = subprocess.Popen(
+                server["cmd"], env={**env, **server.get("env", {})}, stdout=logs[-1],
+                stderr=subprocess.STDOUT, start_new_session=True, cwd=workdir)
             startup[name] = round(wait_ready(server["ready"], proc, 180), 1)
-            # the same post through both: the two servers answer the same number
-            # the same post through both (one the router sends to the champion)
+            # the same post through every server (one the router sends to the champion)
             if name.startswith("engageflow"):
                 port = server["port"]
                 for body in ef_bodies:
@@ -375,17 +433,30 @@ def main() -> None:
                                     json=ml_bodies[[b["post_id"] for b in ef_bodies]
                                                    .index(check["post_id"])]).json()
                 check[name] = answer["predictions"][0]
-            for concurrency in args.concurrency:
-                for repeat in range(args.repeats):
-                    result = run_load(host, server["port"], server["requests"], concurrency,
-                                      args.duration, args.warmup, workdir, proc.pid)
+        # alternate: every server once per (concurrency, repeat), in a rotating order, so
+        # that all of them meet the same machine load
+        names = list(servers)
+        for concurrency in args.concurrency:
+            for repeat in range(args.repeats):
+                shift = repeat % len(names)
+                for name in names[shift:] + names[:shift]:
+                    result = run_load(host, servers[name]["port"], servers[name]["requests"],
+                                      concurrency, args.duration, args.warmup, workdir,
+                                      procs[name].pid)
                     result.update(server=name, repeat=repeat)
                     print(json.dumps(result), flush=True)
                     runs.setdefault(f"{name}@{concurrency}", []).append(result)
-            if name == "engageflow":
-                metrics = httpx.get(f"http://{host}:{ef_port}/metrics").text
-        finally:
+        for name in names:
+            if name.startswith("engageflow"):
+                text = httpx.get(f"http://{host}:{servers[name]['port']}/metrics").text
+                if name == "engageflow":
+                    metrics = text
+                cache_metrics[name] = [line for line in text.splitlines()
+                                       if line.startswith("engageflow_history_cache_reads")]
+    finally:
+        for proc in procs.values():
             stop(proc)
+        for log in logs:
             log.close()
 
     previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
@@ -411,6 +482,9 @@ def main() -> None:
               if line.startswith(("engageflow_prediction_log_rows",
                                   "engageflow_predictions_total"))] if "engageflow" in servers \
         else previous.get("engageflow_metrics_after", [])
+    earlier = previous.get("same_post_prediction", {})
+    same_model = check.get("post_id") == earlier.get("post_id") and all(
+        earlier.get(name) in (None, value) for name, value in check.items())
     import lightgbm
     import mlflow
 
@@ -431,6 +505,9 @@ def main() -> None:
             "engageflow-feast": "engageflow with serve.history_store: feast (SQLite online "
                                 "store), per-account cache bound serve.history_cache_seconds "
                                 "(params.yaml default)",
+            "engageflow-feast-1s": "the same with serve.history_cache_seconds: 1 (every "
+                                   "account refreshed in the background about once a "
+                                   "second during the runs)",
             "engageflow-feast-nocache": "the same with serve.history_cache_seconds: 0 (the "
                                         "online store read on every request)",
         },
@@ -439,15 +516,31 @@ def main() -> None:
                                     "cells": sorted(kept)},
         "feature_store": feature_store and {k: v for k, v in feature_store.items()
                                             if not k.startswith("params")},
+        # earlier numbers of servers not re-run are kept only if they came from this model
         "same_post_prediction": {**previous.get("same_post_prediction", {}), **check}
-        if check.get("post_id") == previous.get("same_post_prediction", {}).get("post_id")
-        else check, "startup_s": startup,
+        if same_model else check,
+        "same_post_prediction_previous_run": None if same_model
+        else previous.get("same_post_prediction"), "startup_s": startup,
         "load": {"duration_s": args.duration, "warmup_s": args.warmup,
                  "repeats": args.repeats, "concurrency": args.concurrency,
                  "distinct_posts": len(ef_bodies)},
         "median": summary, "throughput_ratio": ratios, "server_cpu_ratio": cpu_ratios,
         "ratio_baseline": "the faster of mlflow and mlflow-1thread at each concurrency",
         "engageflow_metrics_after": logged,
+        "history_cache_metrics_after": {k: v for k, v in cache_metrics.items() if v},
+        "alternated": "all servers up at once; runs alternate (rotating order) per "
+                      "concurrency and repeat",
+        "ratio_to_no_store": {
+            key: {"p99": round(cell["p99_ms"] / summary[f"engageflow@{c}"]["p99_ms"], 2),
+                  "p50": round(cell["p50_ms"] / summary[f"engageflow@{c}"]["p50_ms"], 2),
+                  "requests_per_s": round(cell["requests_per_s"]
+                                          / summary[f"engageflow@{c}"]["requests_per_s"], 2)}
+            for key, cell in summary.items() for c in [key.split("@")[1]]
+            if key.startswith("engageflow-feast") and f"engageflow@{c}" in summary},
+        "loadavg_1min_during_runs": {
+            key: [min(r["loadavg_before"][0] for r in cell),
+                  max(r["loadavg_after"][0] for r in cell)] for key, cell in runs.items()
+            if key.split("@")[0] in servers},
         "runs": runs,
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

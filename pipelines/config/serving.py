@@ -114,7 +114,8 @@ class ServeConfig(Section):
     history_cache_seconds: Number = Field(
         30, ge=0, le=86_400, title="History cache (s)", description="Freshness bound of "
         "the in-process per-account history cache: a prediction uses an account's store "
-        "history at most this old (0: read the store on every request).")
+        "history at most this old plus one background refresh (older answers keep serving "
+        "while a background thread re-reads them; 0: read the store on every request).")
     airflow_url: OptionalText = Field("", title="Airflow URL",
                                       description="Airflow API server that auto_train "
                                       "triggers.")

@@ -345,13 +345,9 @@ def _prepare(frame: object, *, where: str, need_likes: bool) -> pd.DataFrame:
         values = pd.to_numeric(frame[name], errors="coerce")
         return values.to_numpy(dtype=float, na_value=np.nan)
 
-    followers = numeric("followers_at_post_time")
-    likes = numeric("likes")
-    likes[likes < 0] = np.nan
-    engaged = likes + np.nan_to_num(numeric("comments")) + np.nan_to_num(numeric("shares"))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rate = np.where(followers > 0, engaged / followers, np.nan)
-        log_followers = np.where(followers >= 0, np.log1p(np.maximum(followers, 0)), np.nan)
+    log_followers, log_likes, rate = outcome_values(
+        numeric("followers_at_post_time"), numeric("likes"), numeric("comments"),
+        numeric("shares"))
     text = {name: (frame[name].astype("string").reset_index(drop=True) if name in frame.columns
                    else pd.Series(pd.NA, index=range(n), dtype="string"))
             for name in ("platform", "post_id")}
@@ -359,8 +355,22 @@ def _prepare(frame: object, *, where: str, need_likes: bool) -> pd.DataFrame:
     return pd.DataFrame({
         "account_id": account, "platform": text["platform"],
         "post_id": text["post_id"], "t": t, "log_followers": log_followers,
-        "log_likes": np.log1p(likes), "rate": rate,
+        "log_likes": log_likes, "rate": rate,
     })
+
+
+def outcome_values(followers: np.ndarray, likes: np.ndarray, comments: np.ndarray,
+                   shares: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``log_followers``, ``log_likes`` and ``rate`` of posts from their float64 counts
+    (NaN = unknown), as the module docstring defines them. :func:`_prepare` and the serving
+    fast path (:mod:`pipelines.serve.fast_path`, merging a history source's posts) both
+    call it, so the two paths compute the same floats."""
+    likes = np.where(likes < 0, np.nan, likes)
+    engaged = likes + np.nan_to_num(comments) + np.nan_to_num(shares)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.where(followers > 0, engaged / followers, np.nan)
+        log_followers = np.where(followers >= 0, np.log1p(np.maximum(followers, 0)), np.nan)
+    return log_followers, np.log1p(likes), rate
 
 
 def _union(first: pd.DataFrame, second: pd.DataFrame) -> pd.DataFrame:

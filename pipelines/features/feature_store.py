@@ -44,7 +44,13 @@ from urllib.parse import urlsplit
 import numpy as np
 import pandas as pd
 
-from pipelines.features.history_source import OUTCOME_COLUMNS, mature_outcomes
+from pipelines.features.history_source import (
+    OUTCOME_COLUMNS,
+    AccountPosts,
+    mature_outcomes,
+    maturity_ns,
+    young_mask,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -221,20 +227,52 @@ class FeastHistory:
         self.maturity_hours = maturity_hours
         self.store = open_store(self.store_dir, online_url)
         self._features = [f"{FEATURE_VIEW}:{name}" for name in LIST_FEATURES]
-        # one online-store connection per process: serving reads on the event loop while
-        # POST /outcomes writes from a worker thread
+        self._maturity_ns = maturity_ns(maturity_hours)
+        # one online-store connection per process: serving reads on the event loop and the
+        # history cache's refresher while POST /outcomes writes from a worker thread
         self._lock = threading.Lock()
+
+    def _rows(self, ids: list[str]) -> dict[str, list[Any]]:
+        with self._lock:
+            return self.store.get_online_features(
+                features=self._features, entity_rows=[{"account_id": a} for a in ids]
+            ).to_dict()
 
     def posts(self, account_ids: Sequence[str]) -> pd.DataFrame:
         """The stored posts of ``account_ids`` as written (young counts included)."""
         ids = list(dict.fromkeys(map(str, account_ids)))
         if not ids:
             return posts_from_rows({"account_id": [], **{n: [] for n in LIST_FEATURES}})
-        with self._lock:
-            answer = self.store.get_online_features(
-                features=self._features, entity_rows=[{"account_id": a} for a in ids]
-            ).to_dict()
-        return posts_from_rows(answer)
+        return posts_from_rows(self._rows(ids))
+
+    def account_posts(self, account_ids: Sequence[str]) -> dict[str, AccountPosts]:
+        """:meth:`outcomes` per account as numpy arrays, without pandas (the serving
+        cache's read: one online read, then list-to-array conversions). Accounts without a
+        row are left out."""
+        ids = list(dict.fromkeys(map(str, account_ids)))
+        if not ids:
+            return {}
+        rows = self._rows(ids)
+        out = {}
+        for i, account in enumerate(rows["account_id"]):
+            post_ids = rows["post_ids"][i]
+            if post_ids is None:
+                continue
+            t = np.asarray(rows["posted_at_ns"][i], dtype=np.int64)
+            young = young_mask(t, np.asarray(rows["collected_at_ns"][i], dtype=np.int64),
+                               self._maturity_ns)
+
+            likes, comments, shares = (np.asarray(rows[name][i], dtype=float)
+                                       for name in ("likes", "comments", "shares"))
+            if young.any():     # counts still growing when read: not outcomes
+                likes, comments, shares = (np.where(young, np.nan, v)
+                                           for v in (likes, comments, shares))
+            out[str(account)] = AccountPosts(
+                post_id=np.array([p or None for p in post_ids], dtype=object),
+                platform=np.array([p or None for p in rows["platforms"][i]], dtype=object),
+                t=t, followers=np.asarray(rows["followers"][i], dtype=float),
+                likes=likes, comments=comments, shares=shares)
+        return out
 
     def outcomes(self, account_ids: Sequence[str]) -> pd.DataFrame:
         """Posts of ``account_ids`` with :data:`OUTCOME_COLUMNS`; counts read before a post
@@ -311,7 +349,9 @@ def materialize_history(*, store_dir: Path, online_url: str, validated_root: Pat
 def open_history(kind: str, *, store_dir: Path, online_url: str, maturity_hours: float,
                  cache_seconds: float) -> Any:
     """The history source ``serve.history_store`` names, behind a per-account cache with the
-    freshness bound ``cache_seconds`` (``serve.history_cache_seconds``); None for ``none``.
+    freshness bound ``cache_seconds`` (``serve.history_cache_seconds``; answers older than it
+    are refreshed in the background, see :mod:`pipelines.features.history_cache`); None for
+    ``none``.
 
     Raises:
         ValueError: for an unknown ``kind``.
@@ -326,6 +366,7 @@ def open_history(kind: str, *, store_dir: Path, online_url: str, maturity_hours:
     if opener is None:
         return None
     source = opener(store_dir, online_url, maturity_hours=maturity_hours)
-    logger.info("account history: %s online store (%s), cached per account for at most "
-                "%s s", kind, online_store_config(online_url)["type"], cache_seconds)
+    logger.info("account history: %s online store (%s), cached per account and refreshed "
+                "in the background after %s s", kind, online_store_config(online_url)["type"],
+                cache_seconds)
     return CachedHistory(source, max_age_seconds=cache_seconds)

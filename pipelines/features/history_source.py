@@ -13,13 +13,18 @@ A source is anything with ``outcomes(account_ids) -> DataFrame`` returning posts
 accounts with :data:`OUTCOME_COLUMNS` (extra columns are ignored; a missing ``likes`` is
 "no outcome"). :class:`FrameHistory` serves a frame or a Parquet file of posts (the
 validated store); the Feast-backed store lives in :mod:`pipelines.features.feature_store`.
+
+A source may also offer ``account_posts(account_ids) -> {account: AccountPosts}``: the same
+answer as plain numpy arrays per account, which the serving cache and fast path use to skip
+pandas (:func:`read_account_posts` falls back to splitting ``outcomes``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -67,10 +72,100 @@ def young_labels(posts: pd.DataFrame, maturity_hours: float) -> np.ndarray:
     """True where the counts were read before the post reached ``maturity_hours``."""
     if "collected_at" not in posts.columns:
         return np.zeros(len(posts), dtype=bool)
-    age = (pd.to_datetime(posts["collected_at"], utc=True)
-           - pd.to_datetime(posts["posted_at"], utc=True))
-    young = age < pd.Timedelta(hours=float(maturity_hours))
-    return young.fillna(False).to_numpy(dtype=bool)
+    return young_mask(_ns(posts["posted_at"]), _ns(posts["collected_at"]),
+                      maturity_ns(maturity_hours))
+
+
+#: int64 nanoseconds standing for an unknown instant (NaT's own value).
+UNKNOWN_NS = int(np.iinfo(np.int64).min)
+
+
+def maturity_ns(maturity_hours: float) -> int:
+    """``maturity_hours`` in int64 nanoseconds, rounded as ``pd.Timedelta`` rounds them."""
+    return int(pd.Timedelta(hours=float(maturity_hours)).value)
+
+
+def young_mask(posted_ns: np.ndarray, collected_ns: np.ndarray, maturity: int) -> np.ndarray:
+    """The rule of :func:`young_labels` on int64 ns arrays (:data:`UNKNOWN_NS` = unknown):
+    True where the counts were read less than ``maturity`` ns after the post went out; an
+    unknown time at either end is never young. The numpy-only readers (the Feast source's
+    :meth:`~pipelines.features.feature_store.FeastHistory.account_posts`) use it too."""
+    posted = np.asarray(posted_ns, dtype=np.int64)
+    collected = np.asarray(collected_ns, dtype=np.int64)
+    known = (posted != UNKNOWN_NS) & (collected != UNKNOWN_NS)
+    age = np.where(known, collected, 0) - np.where(known, posted, 0)
+    return known & (age < maturity)
+
+
+def _ns(values: pd.Series) -> np.ndarray:
+    moments = pd.to_datetime(values, utc=True)
+    return moments.dt.tz_convert(None).astype("datetime64[ns]").to_numpy().view("int64")
+
+
+@dataclass(frozen=True)
+class AccountPosts:
+    """One account's posts from a history source, as numpy arrays (one element per post).
+
+    Counts read before the post matured are already NaN (:func:`young_mask`), so these are
+    exactly the rows ``outcomes`` returns for the account. ``post_id`` and ``platform`` are
+    object arrays of ``str`` or None (unknown).
+    """
+
+    post_id: np.ndarray
+    platform: np.ndarray
+    t: np.ndarray            # posted_at, int64 ns since the epoch (UTC)
+    followers: np.ndarray    # followers_at_post_time, float64, NaN = unknown
+    likes: np.ndarray
+    comments: np.ndarray
+    shares: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+    @classmethod
+    def empty(cls) -> AccountPosts:
+        none, nan = np.empty(0, dtype=object), np.empty(0)
+        return cls(none, none, np.empty(0, dtype=np.int64), nan, nan, nan, nan)
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame) -> AccountPosts:
+        """The posts of one account's ``outcomes`` frame (:data:`OUTCOME_COLUMNS`)."""
+        def text(name: str) -> np.ndarray:
+            return frame[name].astype("string").to_numpy(dtype=object, na_value=None)
+
+        def number(name: str) -> np.ndarray:
+            return pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float,
+                                                                       na_value=np.nan)
+
+        return cls(text("post_id"), text("platform"), _ns(frame["posted_at"]),
+                   number("followers_at_post_time"), number("likes"), number("comments"),
+                   number("shares"))
+
+    def frame(self, account_id: str) -> pd.DataFrame:
+        """These posts as ``outcomes`` rows (:data:`OUTCOME_COLUMNS`) of ``account_id``."""
+        return pd.DataFrame({
+            "account_id": np.full(len(self), account_id, dtype=object),
+            "platform": pd.array(self.platform, dtype="string"),
+            "post_id": pd.array(self.post_id, dtype="string"),
+            "posted_at": pd.to_datetime(self.t, utc=True),
+            "followers_at_post_time": self.followers, "likes": self.likes,
+            "comments": self.comments, "shares": self.shares})
+
+
+def read_account_posts(source: Any, account_ids: Sequence[str]) -> dict[str, AccountPosts]:
+    """Each account's posts in ``source`` (accounts without posts get empty ones): the
+    source's own ``account_posts`` where it has one, else its ``outcomes`` split per account.
+    """
+    ids = list(dict.fromkeys(map(str, account_ids)))
+    reader = getattr(source, "account_posts", None)
+    if callable(reader):
+        found = reader(ids)
+    else:
+        frame = source.outcomes(ids)
+        groups = (frame.groupby(frame["account_id"].astype(str), sort=False).indices
+                  if len(frame) else {})
+        found = {a: AccountPosts.from_frame(frame.iloc[rows]) for a, rows in groups.items()}
+    return {a: found.get(a) or AccountPosts.empty() for a in ids}
 
 
 class FrameHistory:

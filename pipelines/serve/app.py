@@ -256,6 +256,12 @@ class Service:
                 ({"result": "failed"}, float(self.writer.failed))],
         })
 
+        if hasattr(self.history, "refresh_failures"):     # a CachedHistory
+            self.metrics.gauges["engageflow_history_cache_reads"] = lambda: [
+                ({"kind": "miss"}, float(self.history.reads)),
+                ({"kind": "refresh"}, float(self.history.refreshes)),
+                ({"kind": "refresh_failed"}, float(self.history.refresh_failures))]
+
     def _compile(self, model: Any) -> CompiledPostModel:
         return CompiledPostModel(model).attach_history(self.history)
 
@@ -330,6 +336,8 @@ class Service:
             server.stop()
         if self._reward_thread is not None:
             self._reward_thread.join(timeout=10)
+        if callable(getattr(self.history, "close", None)):
+            self.history.close()            # the history cache's refresher thread
         self.writer.close()
         self.log.close()
 

@@ -18,7 +18,8 @@ from pipelines.features.feature_store import (
     online_store_config,
     posts_from_rows,
 )
-from pipelines.features.history_source import OUTCOME_COLUMNS, FrameHistory
+from pipelines.features.history_cache import CachedHistory
+from pipelines.features.history_source import OUTCOME_COLUMNS, AccountPosts, FrameHistory
 from pipelines.validate.partition import partition_paths
 
 MATURITY = 48
@@ -108,6 +109,33 @@ def test_featurizer_with_feast_equals_featurizer_with_frame_history(materialized
     pd.testing.assert_frame_equal(with_feast, with_frame, check_exact=True)
     frozen = fitted.attach_history(None).transform(queries)
     assert not frozen.equals(with_feast)      # the store's posts do reach the features
+
+
+def test_account_posts_equal_outcomes_without_pandas(materialized, split):
+    """The serving cache's numpy read holds exactly what ``outcomes`` returns."""
+    _, history = materialized
+    accounts = sorted(split[1]["account_id"].unique())[:7] + ["never-seen"]
+    arrays = history.account_posts(accounts)
+    assert sorted(arrays) == accounts[:7]
+    outcomes = history.outcomes(accounts)
+    assert outcomes["likes"].isna().any()                # young counts are nulled in both
+    for account, frame in outcomes.groupby("account_id"):
+        got, want = arrays[account], AccountPosts.from_frame(frame)
+        for name in ("post_id", "platform", "t", "followers", "likes", "comments", "shares"):
+            np.testing.assert_array_equal(getattr(got, name), getattr(want, name), name)
+
+
+def test_featurizer_through_the_cache_equals_featurizer_with_frame_history(materialized,
+                                                                           split):
+    train, later, queries = split
+    _, history = materialized
+    fitted = featurizer(train)
+    cache = CachedHistory(history, max_age_seconds=30)
+    with_cache = fitted.attach_history(cache).transform(queries)
+    with_frame = fitted.attach_history(FrameHistory(later, maturity_hours=MATURITY)
+                                       ).transform(queries)
+    pd.testing.assert_frame_equal(with_cache, with_frame, check_exact=True)
+    cache.close()
 
 
 def test_write_posts_merges_the_latest_observation(tmp_path, split):

@@ -121,13 +121,66 @@ def test_fast_path_with_a_history_source_equals_batch_path(post_models, serve_po
     np.testing.assert_allclose(single, one_by_one, rtol=1e-9, atol=1e-9)
     assert not np.allclose(online, frozen.predict(cases)[0])   # the source changes answers
 
-    # within the bound the cached answer stays; past it, the source's new state is read
-    account = cases[0]["account_id"]
+    # within the bound the cached answer stays; past it, the stale answer serves at once
+    # while the refresher re-reads the source (and rebuilds the arrays on its thread)
+    probe = dict(cases[0], post_id="probe", posted_at=cases[0]["posted_at"]
+                 + pd.Timedelta(days=20))
+    account = probe["account_id"]
     reads = source.reads
-    compiled.predict([cases[0]])
+    before = compiled.features([probe])
     assert source.reads == reads
     source.source = FrameHistory(later[later["account_id"] != account], maturity_hours=48)
     clock[0] = 31.0
-    after = compiled.predict([cases[0]])[0][0]
+    assert np.array_equal(compiled.features([probe]), before)
+    assert source.drain(10) and source.refreshes >= 1 and source.reads == reads
+    generation = source.accounts([account])[account].generation
+    assert compiled._features.history.merged[account][0] == generation   # prebuilt
+    assert not np.array_equal(compiled.features([probe]), before)
+    after = compiled.predict([probe])[0][0]
     model.steps[0][1].attach_history(source.source)
-    np.testing.assert_allclose(after, model.predict(posts_frame([cases[0]]))[0], rtol=1e-9)
+    np.testing.assert_allclose(after, model.predict(posts_frame([probe]))[0], rtol=1e-9)
+    source.close()
+
+
+def test_running_sums_are_pandas_grouped_cumsum_to_the_last_bit():
+    from pipelines.serve.fast_path import _running_sums
+
+    rng = np.random.default_rng(0)
+    # ill-conditioned: plain np.cumsum differs from pandas' compensated sums here
+    values = np.concatenate([rng.normal(0, 1e8, 50), rng.normal(0, 1e-3, 200),
+                             rng.lognormal(0, 3, 200)])
+    want = pd.Series(values).groupby(np.zeros(len(values), int)).cumsum().to_numpy()
+    assert np.array_equal(np.asarray(_running_sums(values)), want)
+    assert not np.array_equal(np.cumsum(values), want)
+
+
+@pytest.mark.parametrize("null_ids", [False, True])
+def test_merged_account_arrays_equal_the_batch_union(post_models, serve_posts, null_ids):
+    """The numpy merge of a source's posts into an account's frozen history gives the same
+    lists, bit for bit, as the batch code's union + grouped sums."""
+    from pipelines.features.account_history import _prepare, _union
+    from pipelines.features.history_source import AccountPosts, FrameHistory
+    from pipelines.serve.fast_path import _accounts_from_pool, _History
+
+    fitted = post_models["ridge"].steps[0][1].history_
+    history = _History(fitted)
+    # later posts, some read young, some re-reads of trained posts with new counts
+    later = pd.concat([serve_posts.iloc[560:760], serve_posts.iloc[100:140].assign(
+        likes=lambda f: f["likes"] * 3, comments=pd.NA)])
+    later.loc[later.index[::4], "collected_at"] = later["posted_at"] + pd.Timedelta(hours=1)
+    if null_ids:
+        later.loc[later.index[::7], "post_id"] = None
+    outcomes = FrameHistory(later, maturity_hours=48).outcomes(later["account_id"].unique())
+    checked = 0
+    for account, frame in outcomes.groupby("account_id"):
+        pool = _union(_prepare(frame, where="test", need_likes=True),
+                      fitted.history_[fitted.history_["account_id"] == account])
+        want = _accounts_from_pool(pool)[account]
+        got = history._merge(account, AccountPosts.from_frame(frame))
+        for name in ("out_t", "cum_log_likes", "cum_rate", "cum_rated", "known_t"):
+            assert getattr(got, name) == getattr(want, name), (account, name)
+        np.testing.assert_array_equal(got.known_lf, want.known_lf)
+        assert got.known[1] == frozenset(pool["t"].tolist())
+        assert got.known[0] == frozenset(pool["post_id"].astype(str))
+        checked += 1
+    assert checked == outcomes["account_id"].nunique() > 5
