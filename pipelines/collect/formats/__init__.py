@@ -9,6 +9,8 @@ container, broken CSV quoting, missing header column, invalid JSON) raise one
 
 Where things live:
 
+* :mod:`.source_file`: opening a file safely: regular files only, ``max_file_mb``, a file
+  that changes while it is read (:class:`ReadLimits`, from the ``collect`` params).
 * :mod:`.containers`: suffixes, gzip, UTF-8, CSV/JSON/JSONL/Parquet → records.
 * :mod:`.values`: the value rules every format shares (counts, times, enums, text).
 * :mod:`.reader`: load → map → coerce → quarantine → conform, the same for every format.
