@@ -257,13 +257,19 @@ def _csv_records(path: Path, reader: Iterator[list[str]], lines: _Lines, delimit
                 to_json(fields),
             )
         if len(rows) + len(broken) >= limits.chunk_rows:
-            yield _csv_chunk(header, rows, row_numbers, broken, lines.bad)
-            chunks += 1
+            chunk = _csv_chunk(header, rows, row_numbers, broken, lines.bad)
+            # drop the parsed rows before handing the chunk on: kept, they would double
+            # the chunk's memory while it is mapped
             rows, row_numbers, broken = [], [], {}
+            chunks += 1
+            yield chunk
+            del chunk
     if header is None:
         raise error(str(path), "empty_file", "the CSV file has no header line")
     if rows or broken or not chunks:
-        yield _csv_chunk(header, rows, row_numbers, broken, lines.bad)
+        chunk = _csv_chunk(header, rows, row_numbers, broken, lines.bad)
+        rows, row_numbers, broken = [], [], {}
+        yield chunk
 
 
 def _csv_header(path: Path, fields: list[str], lines: _Lines, limits: ReadLimits

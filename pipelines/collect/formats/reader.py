@@ -141,6 +141,7 @@ def _read_once(path: Path, spec: FileFormat, container: str, limits: ReadLimits
             for loaded in load_chunks(source, container, spec.nested, spec.json_pages,
                                       limits):
                 parts.append(_read_chunk(loaded, path, spec, limits, collected_at))
+                del loaded  # not alive while the next chunk is parsed
         except CollectError:
             _raise_if_changed(source)  # a half-written file explains the error better
             raise
