@@ -447,11 +447,18 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("great_expectations", "mlflow", "alembic", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    from pipelines.collect.api.errors import ApiError
+
     try:
         return args.func(args)
     except (ValueError, FileNotFoundError) as error:
         print(f"engageflow {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except ApiError as error:
+        # An expected collection failure (auth, retries exhausted, a malformed page, a
+        # redirect): its message is the redacted explanation; a traceback adds nothing.
+        print(f"engageflow {args.command}: error: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -107,9 +107,23 @@ def partition_date(interval_start: str | None, interval_end: str | None, logical
 def collect_day_task(
     project_dir: str, run_id: str, form_params: dict[str, Any], logical_date: str
 ) -> dict[str, Any]:
-    """engagement_collect: collect the day ``logical_date`` from every configured source."""
+    """engagement_collect: collect the day ``logical_date`` from every configured source.
+
+    An expected API failure (auth, 429/5xx after the retries, a malformed page, a redirect)
+    logs its redacted message and exits the task non-zero: Airflow logs "Task exited" and
+    applies the DAG's retries, without a traceback. Watermarks move only after a success.
+
+    Raises:
+        SystemExit: exit code 1 on an API failure.
+    """
+    from pipelines.collect.api.errors import ApiError
+
     _, settings = _resolve(project_dir, run_id, form_params)
-    return stages.collect_day(project_paths(project_dir), settings, day=logical_date)
+    try:
+        return stages.collect_day(project_paths(project_dir), settings, day=logical_date)
+    except ApiError as error:
+        logger.error("%s %s: collect failed: %s", COLLECT_DAG, logical_date, error)
+        raise SystemExit(1) from None
 
 
 @fail_fast_on_bad_input

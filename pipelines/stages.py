@@ -23,6 +23,7 @@ def collect_day(paths: ProjectPaths, settings: Settings, *, day: str,
                 fmt: str | None = None,
                 extra_accounts: dict[str, tuple[str, ...]] | None = None) -> dict[str, Any]:
     """Collect one day from the daily sources into ``paths.data``'s raw partitions."""
+    from pipelines.collect.formats import ReadLimits
     from pipelines.collect.partition import collect_partition
 
     c, d = settings.collect, settings.collect_daily
@@ -34,6 +35,7 @@ def collect_day(paths: ProjectPaths, settings: Settings, *, day: str,
         fmt=fmt or c.format, demo_rows=d.demo_rows, demo_accounts=c.demo_accounts,
         seed=c.seed, api_accounts=accounts, api_base_urls=d.api_base_urls,
         watermark_db=paths.watermarks, lookback_hours=d.lookback_hours,
+        limits=ReadLimits.from_settings(c),
     )
 
 

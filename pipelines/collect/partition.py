@@ -10,11 +10,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from pipelines.collect import raw_store
+
+if TYPE_CHECKING:
+    from pipelines.collect.formats import ReadLimits
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +46,7 @@ def collect_partition(
     api_accounts: Mapping[str, Sequence[str]],
     api_base_urls: Mapping[str, str],
     lookback_hours: float,
+    limits: ReadLimits,
     watermark_db: Path | None = None,
 ) -> dict[str, Any]:
     """Collect the day ``run_date`` from each source in ``sources``.
@@ -55,6 +59,7 @@ def collect_partition(
             reads each account in ``api_accounts[name]``.
         lookback_hours: API sources re-read this far behind their watermark, so counts of
             recent posts (still growing) are refreshed; the raw layer keeps the latest.
+        limits: What one file read of the ``file`` source may take.
 
     Returns:
         Per source: records read, posts, rejected, and the files written.
@@ -82,7 +87,7 @@ def collect_partition(
         elif source == "file":
             from pipelines.collect.formats import read_posts
 
-            result = read_posts(path, fmt)
+            result = read_posts(path, fmt, limits=limits)
             name = f"file-{fmt}"
             files = [raw_store.append_raw(data_root, result.posts, name, start.date()),
                      raw_store.append_raw_rejects(data_root, result.rejects, name, start.date())]

@@ -9,9 +9,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipelines import schema
 from pipelines.collect.demo_data import generate_posts
+
+if TYPE_CHECKING:
+    from pipelines.collect.formats import ReadLimits
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +37,7 @@ def run_collect(
     demo_rows: int,
     demo_accounts: int,
     seed: int,
+    limits: ReadLimits,
 ) -> CollectSummary:
     """Stage runner: collect posts from ``source`` and write the raw layer.
 
@@ -43,9 +48,11 @@ def run_collect(
         path: File or folder for ``source='file'``; the data root for ``'validated'``.
         fmt: File layout name for ``source='file'``.
         demo_rows, demo_accounts, seed: Generator settings for ``source='demo'``.
+        limits: What one file read may take (``collect.max_file_mb`` and the others).
 
     Raises:
-        ValueError: for an unknown source.
+        ValueError: for an unknown source; CollectError (a ValueError) for a file that
+            cannot be read.
     """
     if source == "demo":
         posts = generate_posts(demo_rows, demo_accounts, seed)
@@ -58,7 +65,7 @@ def run_collect(
     elif source == "file":
         from pipelines.collect.formats import read_posts
 
-        result = read_posts(path, fmt)
+        result = read_posts(path, fmt, limits=limits)
         posts, rejects = result.posts, result.rejects
     else:
         raise ValueError(

@@ -33,6 +33,22 @@ class CollectConfig(Section):
     demo_accounts: Int = Field(60, ge=1, le=1_000_000, title="Demo accounts",
                                description="Accounts the demo posts are spread over.")
     seed: Int = Field(42, ge=0, title="Data seed", description="Seed of the demo generator.")
+    max_file_mb: Int = Field(
+        1024, ge=1, le=1_048_576, title="Max file size (MiB)",
+        description="Largest input file one read takes, and largest decompressed .gz "
+        "content; a larger file is refused (a link to a device can never fill memory).")
+    max_columns: Int = Field(
+        500, ge=16, le=100_000, title="Max columns",
+        description="Most columns one input file may have (CSV header, Parquet schema, keys "
+        "over a JSON file); more refuse the file at once.")
+    max_json_depth: Int = Field(
+        64, ge=2, le=500, title="Max JSON depth",
+        description="Deepest nesting of arrays/objects in one JSON record; a deeper record "
+        "is quarantined (json_depth), its neighbours kept.")
+    chunk_rows: Int = Field(
+        100_000, ge=1, le=10_000_000, title="CSV chunk rows",
+        description="CSV records parsed and mapped at a time: bounds the memory of a read "
+        "beyond its output (docs/collecting.md).")
 
     @model_validator(mode="after")
     def _file_needs_a_path(self) -> CollectConfig:

@@ -49,13 +49,15 @@ class PostInputTask(Task):
     def collect(self, paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
         """Collect posts from ``collect.source`` into the raw layer. The ``validated``
         source reads the validated store (``collect.path`` or the data folder)."""
+        from pipelines.collect.formats import ReadLimits
         from pipelines.collect.stage import run_collect
 
         c = settings.collect
         path = c.path or (str(paths.data) if c.source == "validated" else "")
         summary = run_collect(paths.raw(POSTS.entity), source=c.source, path=path,
                               fmt=c.format, demo_rows=c.demo_rows,
-                              demo_accounts=c.demo_accounts, seed=c.seed)
+                              demo_accounts=c.demo_accounts, seed=c.seed,
+                              limits=ReadLimits.from_settings(c))
         return {"raw": str(paths.raw(POSTS.entity)), **asdict(summary)}
 
     def validate(self, paths: ProjectPaths, settings: Settings, *, as_of: Any,

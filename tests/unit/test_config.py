@@ -329,6 +329,8 @@ def test_config_imports_no_data_library():
     ("pipelines.train.stage", "run_train", "cv_folds"),
     ("pipelines.collect.stage", "run_collect", "demo_rows"),
     ("pipelines.collect.partition", "collect_partition", "lookback_hours"),
+    ("pipelines.collect.stage", "run_collect", "limits"),
+    ("pipelines.collect.partition", "collect_partition", "limits"),
     ("pipelines.evaluate.sequential_test", "sequential_decision", "alpha"),
     ("pipelines.monitor.notifiers", "notify", "recipients"),
     ("pipelines.features.follower_growth", "account_periods", "period"),

@@ -9,6 +9,8 @@ One :class:`ApiClient` wraps a ``requests.Session`` for one API and one token. I
 * pauses before the next request when a response reports ``x-rate-limit-remaining: 0``;
 * turns 401/403 and Graph ``OAuthException`` code 190 into an immediate
   :class:`~pipelines.collect.api.errors.ApiAuthError` that names the env var / connection;
+* never follows a redirect (it could carry the token to another host): a 3xx is an
+  :class:`~pipelines.collect.api.errors.ApiRequestError` naming where it pointed;
 * never puts the token into a log line or an exception: URLs are shown without their
   query string and any echoed text is scrubbed.
 
@@ -213,7 +215,7 @@ class ApiClient:
         Raises:
             ApiAuthError: on 401/403 or Graph OAuthException code 190 (not retried).
             ApiRequestError: when retries are exhausted, the server asks for a wait above
-                ``max_retry_wait_s``, or the status is a non-retryable 4xx.
+                ``max_retry_wait_s``, the status is a non-retryable 4xx, or a redirect.
             ApiResponseError: when a 2xx body is not a JSON object.
         """
         url = self._url(target)
@@ -237,6 +239,7 @@ class ApiClient:
                     params=query,
                     headers=self._headers,
                     timeout=(self.settings.connect_timeout_s, self.settings.read_timeout_s),
+                    allow_redirects=False,
                 )
             except requests.Timeout:
                 status, failure = None, (
@@ -258,6 +261,14 @@ class ApiClient:
                     self._note_rate_limit(response)
                     return self._checked_object(response, body, shown)
                 self._raise_if_auth(status, body, shown)
+                if 300 <= status < 400:
+                    target = strip_query(self._scrub(response.headers.get("Location", "")))
+                    raise ApiRequestError(
+                        f"{self.api}: {shown} was redirected (HTTP {status}) to "
+                        f"{target[:200]!r}; redirects are not followed, so the token never "
+                        f"leaves base_url. Point collect_daily.api_base_urls at the final URL.",
+                        endpoint=endpoint, status=status,
+                    )
                 failure = f"HTTP {status}, body: {self._excerpt(response.text)!r}"
                 if not self._retryable(status, body):
                     raise ApiRequestError(

@@ -9,6 +9,8 @@ container, broken CSV quoting, missing header column, invalid JSON) raise one
 
 Where things live:
 
+* :mod:`.source_file`: opening a file safely: regular files only, ``max_file_mb``, a file
+  that changes while it is read (:class:`ReadLimits`, from the ``collect`` params).
 * :mod:`.containers`: suffixes, gzip, UTF-8, CSV/JSON/JSONL/Parquet → records.
 * :mod:`.values`: the value rules every format shares (counts, times, enums, text).
 * :mod:`.reader`: load → map → coerce → quarantine → conform, the same for every format.
@@ -38,9 +40,11 @@ from pipelines.collect.formats import (
 )
 from pipelines.collect.formats.reader import read_path
 from pipelines.collect.formats.rejects import CollectError, error
+from pipelines.collect.formats.source_file import ReadLimits
 from pipelines.collect.formats.spec import FileFormat, ReadResult
 
-__all__ = ["FORMATS", "FORMAT_SPECS", "CollectError", "FileFormat", "ReadResult", "read_posts"]
+__all__ = ["FORMATS", "FORMAT_SPECS", "CollectError", "FileFormat", "ReadLimits", "ReadResult",
+           "read_posts"]
 
 #: The registry, in the order formats are listed to users.
 _MODULES = (
@@ -58,21 +62,27 @@ FORMAT_SPECS: dict[str, FileFormat] = {module.FORMAT.name: module.FORMAT for mod
 FORMATS: tuple[str, ...] = tuple(FORMAT_SPECS)
 
 
-def read_posts(path: str | Path, fmt: str) -> ReadResult:
+def read_posts(path: str | Path, fmt: str, *, limits: ReadLimits | None = None) -> ReadResult:
     """Read posts of format ``fmt`` from a file or from every supported file of a folder.
 
     Args:
         path: A file (see :mod:`.containers` for containers) or a folder of such files.
         fmt: One of :data:`FORMATS`.
+        limits: What one file read may take (``collect.max_file_mb``, ``max_columns``,
+            ``max_json_depth``, ``chunk_rows``); the stage runners pass the run's settings.
+            None, for scripts and benches only, means the ``collect`` section's defaults
+            (:meth:`ReadLimits.defaults`: the typed model, the one source of them).
 
     Returns:
         Canonical posts, quarantined records and the number of records read.
 
     Raises:
         CollectError: unknown ``fmt``, missing path, a folder without supported files, or a
-            file that cannot be read as a whole (all failing files of a folder in one error).
+            file that cannot be read as a whole (all failing files of a folder in one error):
+            also a file that is not a regular file, over ``max_file_mb`` or ``max_columns``,
+            or that changed while it was read.
     """
     path = Path(path)
     if fmt not in FORMATS:
         raise error(str(path), "unknown_format", f"fmt must be one of {FORMATS}", value=fmt)
-    return read_path(path, FORMAT_SPECS[fmt])
+    return read_path(path, FORMAT_SPECS[fmt], limits or ReadLimits.defaults())

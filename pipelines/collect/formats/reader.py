@@ -4,7 +4,10 @@ Everything here is the same for every format; what differs is the format's
 :class:`~pipelines.collect.formats.spec.FileFormat`. No record is ever dropped:
 ``records_read == len(posts) + len(rejects)``. ``collected_at`` is the file's modification
 time (UTC) unless the format carries it; ``source`` is the format name; ``extra`` is a JSON
-object of every source field without a canonical column.
+object of every source field without a canonical column. A file is opened through
+:mod:`.source_file` (regular files under ``max_file_mb`` only); one that changes while it is
+read is read once more, and refused (``file_changed``) if it changes again. A CSV is mapped
+chunk by chunk (``chunk_rows``), so extra columns are typed per chunk.
 """
 
 from __future__ import annotations
@@ -20,10 +23,19 @@ from pipelines.collect.formats.containers import (
     Loaded,
     allowed_suffixes,
     container_of,
-    load,
+    load_chunks,
     records_to_frame,
 )
-from pipelines.collect.formats.rejects import SURROGATES, CollectError, clean, error, show, to_json
+from pipelines.collect.formats.rejects import (
+    LONE_SURROGATES,
+    SURROGATES,
+    CollectError,
+    clean,
+    error,
+    show,
+    to_json,
+)
+from pipelines.collect.formats.source_file import ReadLimits, SourceFile, open_source
 from pipelines.collect.formats.spec import FileFormat, Issue, Mapped, ReadResult
 from pipelines.collect.formats.values import (
     CONTENT_ALIASES,
@@ -39,8 +51,12 @@ logger = logging.getLogger(__name__)
 _TEXT_COLUMNS = ("post_id", "account_id", "campaign_id")
 
 
-def read_path(path: Path, spec: FileFormat) -> ReadResult:
+def read_path(path: Path, spec: FileFormat, limits: ReadLimits) -> ReadResult:
     """Read one file, or every supported file of a folder (sorted, hidden files skipped).
+
+    An entry of the folder named like a supported file that is not a regular file (a FIFO,
+    a link to a device, a sub-folder) fails the folder with the others, never read or
+    silently skipped.
 
     Raises:
         CollectError: missing path, a folder without supported files, or a file that cannot
@@ -49,11 +65,11 @@ def read_path(path: Path, spec: FileFormat) -> ReadResult:
     if not path.exists():
         raise error(str(path), "missing_path", "no such file or folder")
     if not path.is_dir():
-        return read_file(path, spec)
+        return read_file(path, spec, limits)
 
-    files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
-    supported = [p for p in files if container_of(p) is not None]
-    skipped = [p.name for p in files if p not in supported]
+    entries = sorted(p for p in path.iterdir() if not p.name.startswith("."))
+    supported = [p for p in entries if container_of(p) is not None]
+    skipped = [p.name for p in entries if p not in supported and p.is_file()]
     if skipped:
         logger.info("read_posts: %s: skipping %d unsupported file(s): %s", path, len(skipped),
                     skipped)
@@ -65,7 +81,7 @@ def read_path(path: Path, spec: FileFormat) -> ReadResult:
     failures: list[CollectError] = []
     for file in supported:
         try:
-            results.append(read_file(file, spec))
+            results.append(read_file(file, spec, limits))
         except CollectError as exc:
             failures.append(exc)
     if failures:
@@ -83,8 +99,12 @@ def read_path(path: Path, spec: FileFormat) -> ReadResult:
     return ReadResult(posts, rejects, sum(r.records_read for r in results))
 
 
-def read_file(path: Path, spec: FileFormat) -> ReadResult:
-    """Read one file with ``spec``; whole-file problems raise :class:`CollectError`."""
+def read_file(path: Path, spec: FileFormat, limits: ReadLimits) -> ReadResult:
+    """Read one file with ``spec``; whole-file problems raise :class:`CollectError`.
+
+    A file that changed while it was read is read once more (a writer that just finished);
+    if it changes again, ``file_changed`` is raised and nothing of it is returned.
+    """
     container = container_of(path)
     if container is None:
         raise error(str(path), "container",
@@ -94,20 +114,71 @@ def read_file(path: Path, spec: FileFormat) -> ReadResult:
         raise error(str(path), "container",
                     f"format {spec.name!r} holds nested JSON objects; use JSON, JSONL or "
                     "Parquet", value=path.name)
-    loaded = load(path, container, spec.nested, pages=spec.json_pages)
-    collected_at = pd.Timestamp(path.stat().st_mtime, unit="s", tz="UTC")
+    try:
+        result = _read_once(path, spec, container, limits)
+    except CollectError as exc:
+        if exc.rule != "file_changed":
+            raise
+        logger.warning("read_posts: %s changed while it was read; reading it once more", path)
+        result = _read_once(path, spec, container, limits)
+    if len(result.rejects):
+        top = result.rejects["rule"].value_counts().head(3).to_dict()
+        logger.info("read_posts: %s (%s): %d records, %d posts, %d quarantined %s", path,
+                    spec.name, result.records_read, len(result.posts), len(result.rejects), top)
+    else:
+        logger.info("read_posts: %s (%s): %d records, %d posts", path, spec.name,
+                    result.records_read, len(result.posts))
+    return result
+
+
+def _read_once(path: Path, spec: FileFormat, container: str, limits: ReadLimits
+               ) -> ReadResult:
+    """One read: chunks → map → coerce/quarantine; then the file must be unchanged."""
+    parts: list[ReadResult] = []
+    with open_source(path, limits) as source:
+        collected_at = pd.Timestamp(source.mtime, unit="s", tz="UTC")
+        try:
+            for loaded in load_chunks(source, container, spec.nested, spec.json_pages,
+                                      limits):
+                parts.append(_read_chunk(loaded, path, spec, limits, collected_at))
+                del loaded  # not alive while the next chunk is parsed
+        except CollectError:
+            _raise_if_changed(source)  # a half-written file explains the error better
+            raise
+        source.check_unchanged()
+    if len(parts) == 1:
+        return parts[0]
+    posts = schema.conform(pd.concat([p.posts for p in parts], ignore_index=True))
+    rejects = pd.concat([p.rejects for p in parts], ignore_index=True)
+    return ReadResult(posts, rejects, sum(p.records_read for p in parts))
+
+
+def _raise_if_changed(source: SourceFile) -> None:
+    try:
+        source.check_unchanged()
+    except CollectError as changed:
+        if source.changed():
+            raise changed from None
+
+
+def _read_chunk(loaded: Loaded, path: Path, spec: FileFormat, limits: ReadLimits,
+                collected_at: pd.Timestamp) -> ReadResult:
     if not spec.nested and loaded.frame is None:
-        loaded = records_to_frame(loaded)
+        loaded = records_to_frame(loaded, path, limits)
     mapped = spec.map(loaded, path)
     if loaded.bad_bytes and loaded.frame is not None:
         mapped.issues += _bad_byte_issues(loaded.frame)
     _add_broken(mapped, loaded)
-    return _finish(mapped, path=path, fmt=spec.name, collected_at=collected_at)
+    return _finish(mapped, path=path, fmt=spec.name, collected_at=collected_at,
+                   surrogates=loaded.surrogates)
 
 
-def _finish(mapped: Mapped, *, path: Path, fmt: str, collected_at: pd.Timestamp
-            ) -> ReadResult:
-    """Coerce raw values, quarantine what does not parse, conform the rest."""
+def _finish(mapped: Mapped, *, path: Path, fmt: str, collected_at: pd.Timestamp,
+            surrogates: bool) -> ReadResult:
+    """Coerce raw values, quarantine what does not parse, conform the rest.
+
+    With ``surrogates`` (the text may hold lone surrogates), a record whose text columns
+    hold one is quarantined (``lone_surrogate``): it is not text and cannot be stored."""
     values = mapped.values
     index = values.index
     issue_frames: list[pd.DataFrame] = []
@@ -163,6 +234,15 @@ def _finish(mapped: Mapped, *, path: Path, fmt: str, collected_at: pd.Timestamp
     extras = mapped.extra
     out["source"] = fmt
     out["extra"] = extras.map(lambda e: None if e is None else to_json(e))
+    if surrogates:
+        flagged = set().union(*(set(f["row"]) for f in issue_frames))
+        for name in ("post_id", "account_id", "campaign_id", "caption"):
+            if name in values.columns:
+                lone = out[name].map(lambda v: isinstance(v, str)
+                                     and LONE_SURROGATES.search(v) is not None).astype(bool)
+                note(lone & ~index.isin(sorted(flagged)), "lone_surrogate", name, out[name],
+                     "a lone surrogate (an unpaired \\ud800-\\udfff escape, or bytes "
+                     "that are not UTF-8) is not text and cannot be stored")
 
     if issue_frames:
         issues = pd.concat(issue_frames, ignore_index=True).sort_values(
@@ -190,15 +270,7 @@ def _finish(mapped: Mapped, *, path: Path, fmt: str, collected_at: pd.Timestamp
     kept = out.drop(index=[r for r in rejected_rows if r in out.index])
     posts = schema.conform(kept.reset_index(drop=True))
     rejects = schema.quarantine_frame(quarantine)
-    result = ReadResult(posts, rejects, len(index))
-    if len(rejects):
-        top = rejects["rule"].value_counts().head(3).to_dict()
-        logger.info("read_posts: %s (%s): %d records, %d posts, %d quarantined %s", path, fmt,
-                    result.records_read, len(posts), len(rejects), top)
-    else:
-        logger.info("read_posts: %s (%s): %d records, %d posts", path, fmt,
-                    result.records_read, len(posts))
-    return result
+    return ReadResult(posts, rejects, len(index))
 
 
 def _bad_byte_issues(frame: pd.DataFrame) -> list[Issue]:

@@ -4,7 +4,9 @@ A whole file (or the call) that cannot be read raises one :class:`CollectError` 
 message names the file, row, column, rule and the value seen. A record that cannot be
 mapped is quarantined instead; its ``value`` is shown with :func:`show` and the original
 record kept as JSON text with :func:`to_json`. Undecodable bytes (kept as lone surrogates
-by ``surrogateescape``) appear as ``\\xNN`` in both, never as mojibake.
+by ``surrogateescape``) appear as ``\\xNN`` in both, never as mojibake; any other lone
+surrogate (an unpaired ``\\ud800`` escape in JSON) appears as its ``\\uXXXX`` escape, so the
+text can always be stored as UTF-8.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import numpy as np
 
 VALUE_CHARS = 200
 SURROGATES = re.compile("[\udc80-\udcff]")
+#: Any lone surrogate: not text, cannot be encoded as UTF-8 (nor written to Parquet).
+LONE_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 class CollectError(ValueError):
@@ -67,10 +71,18 @@ def error(
 
 def clean(text: str, escape: str = "\\") -> str:
     """Show undecodable bytes (lone surrogates from ``surrogateescape``) as ``\\xNN``;
-    inside JSON text the backslash itself is escaped (``escape="\\\\"``)."""
-    if not SURROGATES.search(text):
+    inside JSON text the backslash itself is escaped (``escape="\\\\"``). Other lone
+    surrogates become their ``\\uXXXX`` escape (valid JSON, and the same text back)."""
+    if not LONE_SURROGATES.search(text):
         return text
-    return SURROGATES.sub(lambda m: f"{escape}x{ord(m.group()) - 0xDC00:02x}", text)
+
+    def one(match: re.Match[str]) -> str:
+        code = ord(match.group())
+        if 0xDC80 <= code <= 0xDCFF:
+            return f"{escape}x{code - 0xDC00:02x}"
+        return f"\\u{code:04x}"
+
+    return LONE_SURROGATES.sub(one, text)
 
 
 def show(value: object) -> str:

@@ -2,7 +2,12 @@
 
 Every case ends in exactly one of two outcomes, asserted precisely: records are quarantined
 with a named rule and column (and ``records_read == len(posts) + len(rejects)``), or one
-``CollectError`` names the file, rule and what was seen. No case may raise anything else.
+``CollectError`` names the file, rule and what was seen. No case may raise anything else,
+and what a read returns can always be written (Parquet, as the raw layer does).
+
+The hostile files of issue 14 are here too: deep nesting, lone surrogate escapes, FIFOs,
+links to devices, folders named like files, reads over the size and column limits, and
+(below the table) a file rewritten while it is read.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ import csv
 import gzip
 import io
 import json
+import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +28,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines import schema
-from pipelines.collect.formats import CollectError, ReadResult, read_posts
+from pipelines.collect.formats import CollectError, ReadLimits, ReadResult, read_posts, source_file
 
 BASE = {
     "post_id": "p1", "platform": "instagram", "account_id": "acct-1",
@@ -89,6 +96,7 @@ class Case:
     posts: int = 0
     check: Callable[[ReadResult], None] | None = None
     target: str | None = None  # what to pass as path (default: the only file)
+    limits: ReadLimits | None = None  # passed only when set (default: params' collect.*)
 
 
 def _likes(expected: list[int]) -> Callable[[ReadResult], None]:
@@ -123,6 +131,48 @@ def _latin1_check(result: ReadResult) -> None:
 
 LONG_CAPTION = ("x" * 1023 + "\n") * 1024  # 1 MiB, with newlines inside the quoted field
 RTL_EMOJI = "שלום עולם 👋🏽 مرحبا 🇵🇹 #تجربة — «ok» \u200f"
+DEEP = 100_000  # far beyond Python's recursion limit: json.loads raises RecursionError
+
+
+def limits(**changes: int) -> ReadLimits:
+    return ReadLimits(**{**vars(ReadLimits.defaults()), **changes})
+
+
+def deep_value(levels: int = DEEP) -> str:
+    return "[" * levels + "]" * levels
+
+
+def json_array(*records: str) -> bytes:
+    return ("[" + ", ".join(records) + "]").encode()
+
+
+def fifo(path: Path) -> None:
+    os.mkfifo(path)
+
+
+def link_to(target: str) -> Callable[[Path], None]:
+    return lambda path: path.symlink_to(target)
+
+
+def folder_named_like_a_file(path: Path) -> None:
+    path.mkdir()
+    (path / "inner.csv").write_bytes(csv_bytes([row()]))
+
+
+def _lone_surrogate_reject(result: ReadResult) -> None:
+    reject = result.rejects.iloc[0]
+    assert "\\ud800" in reject["value"], reject["value"]
+    assert json.loads(reject["record"])  # kept as valid JSON, the escape intact
+    assert "lone surrogate" in reject["reasons"]
+
+
+def _depth_reject(result: ReadResult) -> None:
+    assert "collect.max_json_depth = 64" in result.rejects["reasons"].iloc[0]
+
+
+WIDE_HEADER = list(BASE) + [f"x{i}" for i in range(5000)]
+WIDE_CSV = (",".join(WIDE_HEADER) + "\n" + ",".join(list(BASE.values()) + ["1"] * 5000)
+            + "\n").encode()
 
 CASES = [
     Case("unbalanced_quote",
@@ -278,6 +328,80 @@ CASES = [
                    b"100;Photo;13;2;9;1;2.0;0.0\n100;Photo;12;2;9;1;2.0;0.0\n"},
          fmt="facebook_uci", rejects=[(1, "parse_datetime", "Post Month")], posts=1,
          check=_posted("2014-12-01T09:00:00Z")),
+    # --- issue 14: hostile files ------------------------------------------------------
+    Case("json_record_nested_beyond_the_recursion_limit",
+         {"p.json": json_array(json.dumps(BASE), f'{{"post_id": "p2", "x": {deep_value()}}}',
+                               json.dumps(BASE))},
+         rejects=[(2, "json_depth", None)], posts=2, check=_depth_reject),
+    Case("json_document_nested_beyond_the_recursion_limit", {"p.json": deep_value().encode()},
+         rejects=[(1, "json_depth", None)]),
+    Case("json_object_document_nested_beyond_the_recursion_limit",
+         {"p.json": ('{"a": ' * DEEP + "1" + "}" * DEEP).encode()},
+         rejects=[(1, "json_depth", None)]),
+    Case("json_record_deeper_than_max_json_depth",
+         {"p.json": json_array(json.dumps({**BASE, "x": json.loads(deep_value(70))}),
+                               json.dumps(BASE))},
+         rejects=[(1, "json_depth", None)], posts=1),
+    Case("jsonl_deep_line_quarantined_alone_next_line_kept",
+         {"p.jsonl": (json.dumps(BASE) + "\n" + deep_value() + "\n"
+                      + json.dumps({**BASE, "post_id": "p3"}) + "\n").encode()},
+         rejects=[(2, "json_depth", None)], posts=2,
+         check=lambda r: r.posts["post_id"].tolist() == ["p1", "p3"] or pytest.fail("lost")),
+    Case("twitter_v2_deep_page_in_jsonl",
+         {"p.jsonl": (deep_value() + "\n" + json.dumps(tweet_page()) + "\n").encode()},
+         fmt="twitter_v2", rejects=[(1, "json_depth", None)], posts=1),
+    Case("json_lone_surrogate_in_caption",
+         {"p.json": json.dumps([BASE, {**BASE, "post_id": "p2", "caption": "a\ud800b"},
+                                {**BASE, "post_id": "p3"}]).encode()},
+         rejects=[(2, "lone_surrogate", "caption")], posts=2, check=_lone_surrogate_reject),
+    Case("jsonl_lone_surrogate_in_caption",
+         {"p.jsonl": "".join(json.dumps(r) + "\n" for r in [
+             {**BASE, "caption": "\ud800"}, {**BASE, "post_id": "p2"}]).encode()},
+         rejects=[(1, "lone_surrogate", "caption")], posts=1, check=_lone_surrogate_reject),
+    Case("instagram_graph_lone_surrogate_in_caption",
+         {"p.json": json.dumps([graph_post(caption="\ud800 sunset"), graph_post(id="ig2")]
+                               ).encode()},
+         fmt="instagram_graph", rejects=[(1, "lone_surrogate", "caption")], posts=1),
+    Case("twitter_v2_lone_surrogate_in_text",
+         {"p.json": json.dumps(tweet_page(text="hi \udfff")).encode()},
+         fmt="twitter_v2", rejects=[(1, "lone_surrogate", "text")]),
+    Case("lone_surrogate_in_an_extra_field_is_kept_escaped",
+         {"p.jsonl": (json.dumps({**BASE, "note": "\ud800"}) + "\n").encode()}, posts=1,
+         check=lambda r: json.loads(r.posts["extra"].iloc[0])["note"] == "\ud800"
+         or pytest.fail(r.posts["extra"].iloc[0])),
+    Case("fifo_named_csv", {"x.csv": fifo},
+         error=("not_regular_file", ["x.csv", "a FIFO (named pipe)", "not a regular file"])),
+    Case("csv_symlink_to_dev_urandom", {"x.csv": link_to("/dev/urandom")},
+         error=("not_regular_file", ["x.csv", "a character device", "/dev/urandom"])),
+    Case("folder_named_like_a_file_in_a_folder",
+         {"a.csv": csv_bytes([row()]), "b.csv": folder_named_like_a_file}, target=".",
+         error=("not_regular_file", ["1 of 2 file(s)", "b.csv", "is a folder"])),
+    Case("file_over_max_file_mb", {"p.csv": csv_bytes([row(caption="x" * (1 << 20))] * 2)},
+         limits=limits(max_file_mb=1),
+         error=("max_file_mb", ["p.csv", "collect.max_file_mb = 1 MiB",
+                                "raise collect.max_file_mb in params.yaml", "got '2.0 MiB'"])),
+    Case("gzip_over_max_file_mb_once_decompressed",
+         {"p.csv.gz": gzip.compress(csv_bytes([row(caption="x" * (1 << 20))] * 3))},
+         limits=limits(max_file_mb=1),
+         error=("max_file_mb", ["p.csv.gz", "the decompressed content",
+                                "collect.max_file_mb = 1 MiB"])),
+    Case("one_row_5000_extra_columns", {"p.csv": WIDE_CSV},
+         error=("max_columns", ["p.csv", "5012 columns", "collect.max_columns = 500",
+                                "raise collect.max_columns"])),
+    Case("json_records_with_5000_keys",
+         {"p.json": json.dumps([dict(zip(WIDE_HEADER, ["1"] * len(WIDE_HEADER),
+                                         strict=True))]).encode()},
+         error=("max_columns", ["p.json", "collect.max_columns = 500"])),
+    Case("parquet_with_600_columns",
+         {"p.parquet": parquet_writer(pa.table({f"c{i}": [1] for i in range(600)}))},
+         error=("max_columns", ["p.parquet", "600 columns"])),
+    Case("csv_in_chunks_numbers_rows_across_the_file",
+         {"p.csv": csv_bytes([row(post_id=f"p{i}") for i in range(3)] + [row(likes="x")]
+                             + [row(post_id="p9")]) + b"a,b\n"},
+         limits=limits(chunk_rows=2),
+         rejects=[(4, "parse_int", "likes"), (6, "csv_field_count", None)], posts=4,
+         check=lambda r: r.posts["post_id"].tolist() == ["p0", "p1", "p2", "p9"]
+         or pytest.fail(r.posts["post_id"].tolist())),
     Case("facebook_unknown_type",
          {"f.csv": b"Page total likes;Type;Post Month;Post Weekday;Post Hour;comment;like;share\n"
                    b"100;Event;1;1;0;1;2;0\n"},
@@ -293,11 +417,12 @@ def test_bad_input_gives_rejects_or_one_collect_error(case: Case, tmp_path: Path
         else:
             (tmp_path / name).write_bytes(content)
     target = tmp_path / (case.target or next(iter(case.files)))
+    options = {} if case.limits is None else {"limits": case.limits}
 
     if case.error is not None:
         rule, fragments = case.error
         with pytest.raises(CollectError) as caught:
-            read_posts(target, case.fmt)
+            read_posts(target, case.fmt, **options)
         message = str(caught.value)
         assert caught.value.rule == rule
         assert f"rule {rule!r}" in message
@@ -305,8 +430,10 @@ def test_bad_input_gives_rejects_or_one_collect_error(case: Case, tmp_path: Path
             assert fragment in message, message
         return
 
-    result = read_posts(target, case.fmt)
+    result = read_posts(target, case.fmt, **options)
     assert result.records_read == len(result.posts) + len(result.rejects)
+    result.posts.to_parquet(io.BytesIO())  # what the raw layer writes: always storable
+    result.rejects.to_parquet(io.BytesIO())
     assert len(result.posts) == case.posts
     assert list(result.posts.columns) == list(schema.COLUMN_NAMES)
     assert list(result.rejects.columns) == list(schema.QUARANTINE_COLUMNS)
@@ -326,3 +453,54 @@ def test_bad_input_gives_rejects_or_one_collect_error(case: Case, tmp_path: Path
 
 def test_corpus_is_large_enough() -> None:
     assert len(CASES) >= 30
+
+
+def test_5000_extra_columns_are_refused_quickly(tmp_path: Path) -> None:
+    path = tmp_path / "wide.csv"
+    path.write_bytes(WIDE_CSV)
+    started = time.perf_counter()
+    with pytest.raises(CollectError, match="max_columns"):
+        read_posts(path, "canonical")
+    assert time.perf_counter() - started < 1.0  # was ~13 s before the limit
+
+
+class _RewrittenWhileRead:
+    """Opens files as the reader does, and appends rows to the file after the first block
+    was read (a writer still at work); ``times`` reads are disturbed, later ones not."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, times: int) -> None:
+        self.left = times
+        real = source_file.SourceFile.__init__
+
+        def opened(this: source_file.SourceFile, path: Path, limits: ReadLimits) -> None:
+            real(this, path, limits)
+            if self.left:
+                self.left -= 1
+                this.stream.peek(1)  # the reader has started
+                with open(path, "ab") as writer:
+                    writer.write(csv_bytes([row(post_id="late")] * 100).split(b"\n", 1)[1])
+
+        monkeypatch.setattr(source_file.SourceFile, "__init__", opened)
+
+
+def test_a_file_rewritten_during_every_read_is_refused_not_taken_partially(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "p.csv"
+    path.write_bytes(csv_bytes([row(post_id=f"p{i}") for i in range(500)]))
+    _RewrittenWhileRead(monkeypatch, times=2)
+    with pytest.raises(CollectError) as caught:
+        read_posts(path, "canonical")
+    assert caught.value.rule == "file_changed"
+    message = str(caught.value)
+    for fragment in ("p.csv", "changed while it was read", "nothing was taken",
+                     "rename them into place"):
+        assert fragment in message, message
+
+
+def test_a_file_that_changed_once_is_read_again_whole(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "p.csv"
+    path.write_bytes(csv_bytes([row(post_id=f"p{i}") for i in range(500)]))
+    _RewrittenWhileRead(monkeypatch, times=1)
+    result = read_posts(path, "canonical")
+    assert result.records_read == len(result.posts) == 600  # the whole file, read again
