@@ -37,13 +37,6 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _pip_requirements() -> list[str]:
-    from importlib.metadata import version
-
-    return [f"{name}=={version(name)}" for name in
-            ("scikit-learn", "lightgbm", "pandas", "numpy", "scipy", "engageflow")]
-
-
 def current_alias_version(model_name: str, alias: str) -> str | None:
     """The version behind ``model_name@alias``, or None if the alias (or model) is absent."""
     from mlflow import MlflowClient
@@ -170,7 +163,7 @@ def run_register(task: Task, paths: ProjectPaths, settings: Settings, *, run_key
         with mlflow.start_run(run_id=best_child, nested=True):
             info = mlflow.sklearn.log_model(
                 model, name="model", signature=infer_signature(example, model.predict(example)),
-                input_example=example, pip_requirements=_pip_requirements(),
+                input_example=example, pip_requirements=tracking.pip_requirements(),
                 registered_model_name=model_name,
                 # The featurizer holds the frozen account history as a DataFrame, which
                 # skops (MLflow's default format) cannot store; cloudpickle can.

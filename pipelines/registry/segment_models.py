@@ -77,7 +77,7 @@ def run_register_segments(
                 mlflow.log_dict(record.get("gate") or {}, "segment_gate.json")
                 info = mlflow.sklearn.log_model(
                     model, name="model", registered_model_name=model_name,
-                    input_example=example,
+                    input_example=example, pip_requirements=tracking.pip_requirements(),
                     serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE)
             version = str(info.registered_model_version)
         for tag, value in ((SEGMENT_TAG, key), (TRAINED_THROUGH_TAG, result["trained_through"]),

@@ -120,3 +120,12 @@ def log_validation_run(
         if reports_dir is not None and reports_dir.exists():
             mlflow.log_artifacts(str(reports_dir), artifact_path="validation")
     return run_id
+
+
+def pip_requirements() -> list[str]:
+    """The registered models' requirements, pinned to this environment (MLflow would
+    otherwise infer them in a subprocess, ~7 s a model)."""
+    from importlib.metadata import version
+
+    return [f"{name}=={version(name)}" for name in
+            ("scikit-learn", "lightgbm", "pandas", "numpy", "scipy", "engageflow")]

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.config import PromoteConfig
+from pipelines.features.engagement_features import EngagementFeaturizer
 from pipelines.features.settings import FeatureSettings
 from pipelines.features.stage import read_manifest
 from pipelines.segments.hierarchy import Segment, level_name
@@ -100,6 +101,9 @@ def run_train_segments(
     fit_rows = split.train  # the same past (and held-out accounts) as the global model
     cold_ids = set(table.loc[split.cold, "account_id"].astype(str))
     known = all_posts[~all_posts["account_id"].astype(str).isin(cold_ids)]
+    # one history for every segment model (the global model's)
+    featurizer = EngagementFeaturizer.from_settings(
+        settings, model_cache_dir=model_cache_dir).fit(known)
     test = table.iloc[split.test]
     global_model = joblib.load(models_dir / f"{report['best']}.joblib")
     parent_predictions = {Segment("global"): np.asarray(global_model.predict(test))}
@@ -133,7 +137,7 @@ def run_train_segments(
             family, hyper, table=table, rows=train_rows, known_posts=known, target=target,
             settings=settings, feature_names=names, seed=seed,
             history_dropout=manifest.get("history_dropout", 0.0),
-            model_cache_dir=model_cache_dir)
+            model_cache_dir=model_cache_dir, featurizer=featurizer)
         rows_test = test.iloc[np.flatnonzero(test_mask)]
         own = np.asarray(post_model.predict(rows_test))
         above = parent_predictions[parent][test_mask]

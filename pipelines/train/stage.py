@@ -54,12 +54,16 @@ def feature_matrix(table: pd.DataFrame, feature_names: list[str]) -> pd.DataFram
 def fit_post_model(name: str, params: dict[str, Any], *, table: pd.DataFrame,
                    rows: np.ndarray, known_posts: pd.DataFrame, target: str,
                    settings: FeatureSettings, feature_names: list[str], seed: int,
-                   history_dropout: float, model_cache_dir: Path | None
+                   history_dropout: float, model_cache_dir: Path | None,
+                   featurizer: EngagementFeaturizer | None = None
                    ) -> tuple[Pipeline, dict[str, Any]]:
     """Fit candidate ``name`` on ``table.iloc[rows]`` by the recipe (module docstring).
 
     Args:
         known_posts: The posts whose outcomes the model's account history holds.
+        featurizer: A featurizer already fitted on ``known_posts`` to share between many
+            fits (segment models); only without caption embeddings, whose reducer is
+            fitted on each fit's own rows.
 
     Returns:
         (the model taking canonical posts, facts: rows, dropout rows, fit seconds,
@@ -67,8 +71,12 @@ def fit_post_model(name: str, params: dict[str, Any], *, table: pd.DataFrame,
     """
     part = table.iloc[rows]
     x, reducer = _design(part, feature_names, settings, seed)
-    featurizer = EngagementFeaturizer.from_settings(
-        settings, text_reducer=reducer, model_cache_dir=model_cache_dir).fit(known_posts)
+    if featurizer is not None and reducer is not None:
+        raise ValueError("fit_post_model: a shared featurizer cannot carry caption "
+                         "embeddings (their reducer is fitted on each fit's rows).")
+    if featurizer is None:
+        featurizer = EngagementFeaturizer.from_settings(
+            settings, text_reducer=reducer, model_cache_dir=model_cache_dir).fit(known_posts)
     y = part[target].astype(float)
     dropout_rows = 0
     if history_dropout > 0 and settings.account_history:
