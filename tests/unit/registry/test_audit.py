@@ -19,7 +19,7 @@ def registry(tmp_path):
     for _ in range(2):
         with mlflow.start_run(experiment_id=experiment):
             mlflow.pyfunc.log_model(name="model", python_model=_Constant(),
-                                    registered_model_name="m")
+                                    registered_model_name="m", pip_requirements=[])
     return tmp_path
 
 
