@@ -196,8 +196,9 @@ def _limits(task: Any, metric: str, test: Mapping[str, Any], base_name: str | No
                       f"{cold:.4g} vs {warm:.4g} on known accounts")
     growing = refit.get("labels_still_growing")
     if growing:
-        limits.append(f"{growing} rows whose counts were still growing (younger than "
-                      f"{tags.get('engageflow.maturity_hours', '?')} h) were left out")
+        limits.append(f"{growing} rows whose counts were still growing (read before the "
+                      f"post was {tags.get('engageflow.maturity_hours', '?')} h old) were "
+                      f"left out")
     limits.append(f"measured on a time-ordered test part of {test.get('n', '?')} rows; "
                   f"drift after the training window is watched by the drift monitor, not "
                   f"by these numbers")
@@ -215,10 +216,10 @@ def with_gate_decision(card: str, record: Mapping[str, Any]) -> str:
     """``card`` with its promotion-gate section replaced by the decision in ``record``
     (the gate's decision record: ``decision``, ``reasons``, ``primary``, ``aliases``)."""
     primary = record.get("primary") or {}
-    lines = [f"**{str(record['decision']).upper()}**: {record['reasons'][0]}"]
+    lines = [f"**{str(record['decision']).upper()}**: {record['reasons'][0]}", ""]
     if _number(primary.get("improvement")) is not None:
         metric = (record.get("settings") or {}).get("metric", "")
-        lines.append(f"\n- {metric} improvement {primary['improvement']:+.4f}, "
+        lines.append(f"- {metric} improvement {primary['improvement']:+.4f}, "
                      f"CI [{_fmt(primary.get('ci_low'))}, {_fmt(primary.get('ci_high'))}] on "
                      f"{record.get('n_rows')} holdout rows")
     for reason in record["reasons"][1:4]:
