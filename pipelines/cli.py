@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipelines import stages
-from pipelines.config import Settings, load_settings
+from pipelines.config import FILE_FORMATS, Settings, load_settings
 from pipelines.paths import ProjectPaths, project_paths
 
 
@@ -304,9 +304,28 @@ STAGE_HELP: dict[str, str] = {
 }
 
 
+COLLECT_EPILOG = (
+    "what it reads comes from params.yaml's collect section: collect.source is demo, file "
+    "or validated; a file source is read from collect.path in collect.format, one of: "
+    + ", ".join(FILE_FORMATS) + " (docs/collecting.md#file-formats). Example: engageflow "
+    "collect --set collect.source=file --set collect.path=posts.json "
+    "--set collect.format=twitter_v2")
+
+
+def _version() -> str:
+    """The installed engageflow distribution's version (pyproject.toml's)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("engageflow")
+    except PackageNotFoundError:        # a source checkout that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="engageflow", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def stage(name: str, func, help_text: str) -> argparse.ArgumentParser:
@@ -329,6 +348,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     for step in PIPELINE:
         p = stage(step.name, cmd_stage, STAGE_HELP[step.name])
+        if step.name == "collect":
+            p.epilog = COLLECT_EPILOG
         p.add_argument("--set", action="append", metavar="KEY=VALUE",
                        help="override a params key, e.g. train.task=conversion (repeatable)")
         p.add_argument("--run-key", help="idempotency key of the run (register, promote, "
@@ -351,7 +372,9 @@ def build_parser() -> argparse.ArgumentParser:
     day.add_argument("--date", required=True, help="the day, YYYY-MM-DD")
     day.add_argument("--sources", nargs="+", help="default: params collect_daily.sources")
     day.add_argument("--path", help="file or folder for the 'file' source")
-    day.add_argument("--format", help="its layout (default: params collect.format)")
+    day.add_argument("--format", choices=FILE_FORMATS, metavar="FORMAT",
+                     help="its layout, one of: " + ", ".join(FILE_FORMATS)
+                     + " (default: params collect.format)")
     day.add_argument("--account", action="append",
                      help="API:ACCOUNT, e.g. x:2244994945 (repeatable)")
     vday = stage("validate-day", cmd_validate_day,

@@ -38,7 +38,7 @@ from pipelines.evaluate.promotion_gate import (
     promotion_decision,
 )
 from pipelines.paths import ProjectPaths
-from pipelines.registry import audit, tracking
+from pipelines.registry import audit, model_card, tracking
 from pipelines.registry.register import CHALLENGER, CHAMPION, current_alias_version
 from pipelines.tasks.base import Task
 from pipelines.train.split import REGIME_COLUMN
@@ -288,6 +288,7 @@ def run_promotion_gate(task: Task, paths: ProjectPaths, settings: Settings, *,
     MlflowClient().set_model_version_tag(
         name, version, "engageflow.gate.decision",
         f"{record['decision']}: {record['reasons'][0]}"[:4500])
+    model_card.publish_gate(record)
     logger.info("promotion gate: %s v%s -> %s (aliases now %s)", name, version,
                 record["decision"], aliases)
     return record

@@ -19,7 +19,7 @@ import pandas as pd
 
 from pipelines.config import Settings
 from pipelines.paths import ProjectPaths
-from pipelines.registry import audit, tracking
+from pipelines.registry import audit, model_card, tracking
 from pipelines.registry.reference import DEFAULT_REFERENCE_ROWS, log_reference
 from pipelines.tasks.base import Task, registered_name
 
@@ -195,6 +195,13 @@ def run_register(task: Task, paths: ProjectPaths, settings: Settings, *, run_key
                                  else "new candidate awaits the promotion gate"),
                          metrics=report["candidates"][best]["test"],
                          decision={"comparison": comparison} if comparison else None)
+    time = task.table_time_column
+    model_card.publish(model_name, version, *model_card.register_card(
+        task=task, model_name=model_name, version=version, family=best, report=report,
+        manifest=manifest, refit=refit, tags=tags, comparison=comparison,
+        champion_version=champion,
+        train_window=(str(min(train_rows[time].min(), test_rows[time].min())), str(through)),
+        train_rows=int(refit["rows"]) if refit.get("refit") else len(train_rows)))
     record = {
         "model_name": model_name, "version": version, "alias": alias, "candidate": best,
         "run_id": best_child, "parent_run_id": parent, "experiment": experiment,

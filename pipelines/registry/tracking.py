@@ -10,6 +10,9 @@ logger = logging.getLogger(__name__)
 
 RUN_KEY_TAG = "engageflow.run_key"
 CANDIDATE_TAG = "engageflow.candidate"
+#: MLflow 3's UI opens an experiment by its kind: without the tag it may open on the GenAI
+#: view (traces); ``custom_model_development`` opens it on the training runs.
+EXPERIMENT_KIND_TAG, EXPERIMENT_KIND = "mlflow.experimentKind", "custom_model_development"
 
 
 def connect(tracking_uri: str) -> None:
@@ -23,7 +26,9 @@ def connect(tracking_uri: str) -> None:
 
 
 def ensure_experiment(name: str, artifact_root: Path) -> str:
-    """Return the id of experiment ``name``, creating it with a local artifact store.
+    """Return the id of experiment ``name``, creating it with a local artifact store; the
+    experiment is tagged as custom model development (:data:`EXPERIMENT_KIND`), so the
+    MLflow UI opens on its runs.
 
     Against a tracking server (``http(s)://``) the server owns the artifact store (its
     proxied ``mlflow-artifacts:/`` folder or S3): a local path would land on whichever
@@ -35,11 +40,16 @@ def ensure_experiment(name: str, artifact_root: Path) -> str:
     client = MlflowClient()
     found = client.get_experiment_by_name(name)
     if found is not None:
+        if found.tags.get(EXPERIMENT_KIND_TAG) != EXPERIMENT_KIND:  # made by an older version
+            client.set_experiment_tag(found.experiment_id, EXPERIMENT_KIND_TAG,
+                                      EXPERIMENT_KIND)
         return found.experiment_id
+    kind = {EXPERIMENT_KIND_TAG: EXPERIMENT_KIND}
     if mlflow.get_tracking_uri().startswith(("http://", "https://")):
-        return client.create_experiment(name)
+        return client.create_experiment(name, tags=kind)
     artifact_root.mkdir(parents=True, exist_ok=True)
-    return client.create_experiment(name, artifact_location=artifact_root.resolve().as_uri())
+    return client.create_experiment(name, artifact_location=artifact_root.resolve().as_uri(),
+                                    tags=kind)
 
 
 def parent_run_id(experiment_id: str, run_key: str, run_name: str) -> str:

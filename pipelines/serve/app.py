@@ -31,6 +31,7 @@ from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, Field
 
 from pipelines.config import SegmentsConfig, ServeConfig
+from pipelines.serve.api_docs import add_offline_docs
 from pipelines.serve.auto_train import AutoTrainer
 from pipelines.serve.fast_path import CompiledPostModel
 from pipelines.serve.metrics import Metrics
@@ -45,7 +46,7 @@ from pipelines.serve.task_serving import ServedTask, TaskServer
 logger = logging.getLogger(__name__)
 
 API_KEY_HEADER = "X-API-Key"
-PATHS = ("/predict", "/outcomes", "/health", "/metrics", "/docs", "/openapi.json")
+PATHS = ("/predict", "/outcomes", "/health", "/metrics", "/docs", "/redoc", "/openapi.json")
 
 
 # --- request and response bodies -----------------------------------------------------------
@@ -440,6 +441,7 @@ def create_app(service: Service) -> FastAPI:
             await asyncio.to_thread(service.stop)
 
     app = FastAPI(title="EngageFlow serving", lifespan=lifespan,
+                  docs_url=None, redoc_url=None,   # offline pages: add_offline_docs below
                   description="Predicted engagement of social-media posts (`/predict`) "
                               "and the predictions of each task of serve.tasks "
                               "(`/tasks/<task>/predict`) from the @champion / @challenger "
@@ -448,6 +450,7 @@ def create_app(service: Service) -> FastAPI:
     app.router.route_class = StrictJSONRoute   # every body route below parses strictly
     app.add_exception_handler(RequestValidationError, validation_error_response)
     app.state.service = service
+    add_offline_docs(app)
     app.add_middleware(LimitAndMeasure, max_body_bytes=serve.max_body_bytes,
                        metrics=service.metrics,
                        known_paths=(*PATHS, *(s.path for s in service.tasks.values())))

@@ -20,6 +20,28 @@ def test_options_are_checked_at_the_edge(capsys):
     assert "must be an int >= 1; got 0" in capsys.readouterr().err
 
 
+def test_version_is_the_installed_distributions(capsys):
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.strip() == f"engageflow {version('engageflow')}"
+
+
+def test_collect_help_lists_every_file_format(capsys):
+    from pipelines.config import FILE_FORMATS
+
+    for command in (["collect", "--help"], ["collect-day", "--help"]):
+        with pytest.raises(SystemExit):
+            main(command)
+        text = " ".join(capsys.readouterr().out.split())   # argparse wraps lines
+        assert all(name in text for name in FILE_FORMATS), (command, text)
+    with pytest.raises(SystemExit):
+        main(["collect-day", "--date", "2026-11-01", "--format", "csv"])
+    assert "invalid choice: 'csv'" in capsys.readouterr().err
+
+
 def test_stages_run_from_the_cli_into_a_data_dir(tmp_path, capsys, project_root, monkeypatch):
     monkeypatch.setenv("ENGAGEFLOW_STATE", str(tmp_path / "state"))
     data = ["--project-dir", str(project_root), "--data-dir", str(tmp_path / "data")]

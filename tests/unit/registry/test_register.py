@@ -141,6 +141,25 @@ def test_every_candidate_run_has_its_evaluation_plots(registered):
             assert "plots/feature_importance.png" in plots
 
 
+def test_every_version_has_a_model_card_and_filterable_tags(registered):
+    client = MlflowClient()
+    first = client.get_model_version(MODEL, "1")
+    assert first.description.startswith(f"# {MODEL} v1: ")
+    for text in ("## Task", "## Training data", "## Features", "| metric | this version | "
+                 "baseline (account_median) |", "## Known limits"):
+        assert text in first.description, text
+    # the gate ran on v1: its decision replaced the pending note, and a retried register
+    # (test_a_retried_register_reuses_runs_and_version) did not write "pending" over it
+    assert "_Pending" not in first.description and "**PROMOTE**" in first.description
+    assert first.tags["engageflow.gate.verdict"] == "promote"
+    assert first.tags["engageflow.family"] in ("lightgbm", "ridge")
+    assert int(first.tags["engageflow.train_rows"]) > 0
+    # v2 awaits its gate and was compared with the champion on the same test rows
+    second = client.get_model_version(MODEL, "2")
+    assert second.tags["engageflow.gate.verdict"] == "pending"
+    assert "champion v1 |" in second.description and "_Pending" in second.description
+
+
 def test_the_gate_scores_both_real_models_on_the_same_holdout(registered):
     """Last in this module: it may move @champion."""
     base, _, second, _, record = registered
@@ -156,3 +175,6 @@ def test_the_gate_scores_both_real_models_on_the_same_holdout(registered):
                 "reject": {"champion": "1"}}[gate["decision"]]
     aliases = MlflowClient().get_registered_model(MODEL).aliases
     assert {k: str(v) for k, v in aliases.items()} == expected
+    decided = MlflowClient().get_model_version(MODEL, "2")
+    assert decided.tags["engageflow.gate.verdict"] == gate["decision"]
+    assert f"**{gate['decision'].upper()}**" in decided.description
