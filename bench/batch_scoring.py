@@ -12,11 +12,11 @@ demo posts both ways, end to end:
   the model's signature in its types (naive times, float counts: what the signature
   enforces), ``predict``, the predictions written to Parquet.
 
-Each run is its own process (peak RSS from ``resource.getrusage`` is its own); the runs of
-one size alternate between the two (product, peer, product, ...) so that both meet the same
-machine load, and each records the load average before it starts. Two times per run: the
-whole call including the model load, and ``score_s`` (read → write, the model already
-loaded: the issue's end-to-end path). Medians of ``--repeats``.
+Each run is its own process (its peak RSS, VmHWM, is its own); the runs of one size
+alternate between the two (product, peer, then peer, product, ...) so that both meet the
+same machine load, and each records the load average before it starts. Two times per run:
+the whole call including the model load, and ``score_s`` (read → write, the model already
+loaded: the issue's end-to-end path). Medians of ``--repeats`` (``--repeats-1m`` at 1M).
 """
 
 from __future__ import annotations
@@ -120,13 +120,24 @@ def one_run(kind: str, workdir: Path, path: str) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "scored.parquet"
         result = (run_product if kind == "engageflow" else run_peer)(workdir, path, out)
-    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    result["peak_rss_mb"] = peak_rss_mb()
     return result
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (VmHWM: reset at exec, unlike ru_maxrss, which
+    a child inherits from the parent that started it)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats-1m", type=int, default=1,
+                        help="repeats at 1M rows (a minute or more per run)")
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--run", nargs=3, metavar=("KIND", "WORKDIR", "FILE"),
@@ -143,7 +154,7 @@ def main() -> int:
         results = {}
         for rows in args.sizes:
             runs: dict[str, list[dict]] = {"engageflow": [], "pyfunc": []}
-            for repeat in range(args.repeats):
+            for repeat in range(args.repeats if rows < 1_000_000 else args.repeats_1m):
                 order = ("engageflow", "pyfunc") if repeat % 2 == 0 else ("pyfunc", "engageflow")
                 for kind in order:
                     load = os.getloadavg()
