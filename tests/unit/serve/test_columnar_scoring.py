@@ -109,3 +109,26 @@ def test_run_score_on_parquet_equals_the_model_on_the_readers_rows(registry, ser
     np.testing.assert_allclose(scored["prediction"], model.predict(LIKES.model_input(good)),
                                rtol=1e-12)
     assert pd.read_parquet(quarantine_path(output))["rule"].tolist() == ["followers_non_negative"]
+
+
+def test_run_score_in_chunks_with_a_history_source_equals_one_call(registry, serve_posts,
+                                                                   tmp_path, monkeypatch):
+    from pipelines.features.history_source import FrameHistory
+    from pipelines.paths import ProjectPaths
+    from pipelines.serve.scoring import attach_history
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", registry["uri"])
+    posts = serve_posts.iloc[700:].copy()
+    source = tmp_path / "posts.parquet"
+    posts.to_parquet(source, index=False)
+    paths = ProjectPaths(root=tmp_path, state=tmp_path / ".engageflow", data=tmp_path / "d")
+    output = tmp_path / "scores.parquet"
+    history = FrameHistory(serve_posts.iloc[600:700], maturity_hours=48.0)
+    run_score(task="likes", model_uri="models:/m@challenger", input_path=source,
+              input_format="canonical", output_path=output, paths=paths, history=history,
+              chunk_rows=30)
+    model = mlflow.sklearn.load_model(f"models:/m/{registry['versions']['lightgbm']}")
+    attach_history(model, history, where="test")
+    good = read_posts(source, "canonical").posts
+    np.testing.assert_allclose(pd.read_parquet(output)["prediction"],
+                               model.predict(LIKES.model_input(good)), rtol=1e-12)
