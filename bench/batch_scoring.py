@@ -140,6 +140,10 @@ def main() -> int:
                         help="repeats at 1M rows (a minute or more per run)")
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--baseline", type=Path,
+                        help="a checkout of the product before this work (e.g. main), run as "
+                        "a third contender ('engageflow_baseline') in the same alternation")
+    parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--run", nargs=3, metavar=("KIND", "WORKDIR", "FILE"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -153,14 +157,19 @@ def main() -> int:
         files = setup(workdir, tuple(args.sizes), args.seed)
         results = {}
         for rows in args.sizes:
-            runs: dict[str, list[dict]] = {"engageflow": [], "pyfunc": []}
+            kinds = ["engageflow", "pyfunc"] + (["engageflow_baseline"] if args.baseline
+                                                else [])
+            runs: dict[str, list[dict]] = {kind: [] for kind in kinds}
             for repeat in range(args.repeats if rows < 1_000_000 else args.repeats_1m):
-                order = ("engageflow", "pyfunc") if repeat % 2 == 0 else ("pyfunc", "engageflow")
+                order = kinds if repeat % 2 == 0 else kinds[::-1]
                 for kind in order:
                     load = os.getloadavg()
-                    done = subprocess.run([sys.executable, __file__, "--run", kind,
-                                           str(workdir), files[str(rows)]], check=True,
-                                          capture_output=True, text=True, env=env)
+                    baseline = kind == "engageflow_baseline"
+                    done = subprocess.run(
+                        [sys.executable, __file__, "--run", kind.removesuffix("_baseline"),
+                         str(workdir), files[str(rows)]], check=True, capture_output=True,
+                        text=True, env={**env, "PYTHONPATH": str(args.baseline)} if baseline
+                        else env)
                     run = json.loads(done.stdout.strip().splitlines()[-1])
                     run["load_average_before"] = load
                     runs[kind].append(run)
@@ -174,9 +183,13 @@ def main() -> int:
             cell["speedup_score"] = round(cell["pyfunc_score_s"] / cell["engageflow_score_s"], 2)
             cell["speedup_with_model_load"] = round(cell["pyfunc_total_s"]
                                                     / cell["engageflow_total_s"], 2)
+            if args.baseline:
+                cell["baseline"] = str(args.baseline)
+                cell["baseline_speedup_score"] = round(cell["pyfunc_score_s"]
+                                                       / cell["engageflow_baseline_score_s"], 2)
             results[f"rows_{rows}"] = cell
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps({
         "benchmark": "batch_scoring", "repeats": args.repeats, "statistic": "median",
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
                     "load_average_at_end": os.getloadavg()},
@@ -184,7 +197,7 @@ def main() -> int:
                 "loaded (pyfunc: read_parquet, signature columns, predict, write); total_s "
                 "adds the model load; each run a fresh process, product and peer alternated",
         **results}, indent=2))
-    print(f"wrote {RESULTS}")
+    print(f"wrote {args.output}")
     return 0
 
 
