@@ -28,7 +28,7 @@ AIRFLOW_ENV := PATH=$(BIN):$$PATH ENGAGEFLOW_HOME=$(CURDIR) AIRFLOW_HOME=$(STATE
 	AIRFLOW__LOGGING__LOGGING_LEVEL=WARNING HF_HUB_OFFLINE=1 \
 	MLFLOW_TRACKING_URI=sqlite:///$(STATE)/mlflow.db
 
-.PHONY: help install run test lint airflow mlflow-ui repro clean lock bench bench-quality \
+.PHONY: help install run test lint airflow mlflow-ui repro clean lock bench bench-speed bench-quality \
 	stack-up stack-down docker-lint bench-drift bench-segments bench-promotion serve bench-serving
 
 help: ## list the targets
@@ -114,10 +114,16 @@ bench-drift: $(STAMP) ## drift check vs plain Evidently preset; verdicts on real
 bench-segments: $(STAMP) ## per-account vs global models on tweets_2022 → bench/results/segments.json
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/segments.py
 
-bench: $(STAMP) ## speed benchmarks (training, embeddings, account history) → bench/results/
+bench: $(STAMP) bench-speed bench-drift bench-promotion bench-serving bench-segments bench-quality ## every benchmark → bench/results/*.json (each records the machine load; an hour or more)
+
+bench-speed: $(STAMP) ## speed: training, embeddings, account history, batch scoring vs pyfunc, small validations, file reads
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/training_speed.py
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/embeddings.py
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/account_history.py
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/batch_scoring.py
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/validation_speed.py
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/file_read_memory.py
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/reliability_serving.py
 
 bench-promotion: $(STAMP) ## promotion gate speed + sequential-test error rates → bench/results/promotion.json
 	$(BIN)/python bench/promotion.py

@@ -112,7 +112,8 @@ def main() -> None:
         for name, chunk in (("chunk_rows=100000 (default)", 100_000),
                             ("chunk_rows=20000", 20_000),
                             ("one chunk (the whole file, as before chunking)", args.rows + 1)):
-            runs[name] = {"chunk_rows": chunk, **read_in_child(path, chunk)}
+            runs[name] = {"chunk_rows": chunk, "load_average_before": os.getloadavg(),
+                          **read_in_child(path, chunk)}
             print(name, runs[name], flush=True)
         if args.before:
             name = f"before chunking ({args.before})"
@@ -124,6 +125,7 @@ def main() -> None:
         "runs": runs,
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
                     "platform": platform.platform(), "pandas": pd.__version__,
+                    "load_average_at_end": os.getloadavg(),
                     "note": "shared 2-core machine, other jobs running: times are loose"},
     }
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)

@@ -150,7 +150,9 @@ PIPELINE: tuple[Stage, ...] = (
           lambda task, paths: {paths.metrics: "metric"}),
     Stage("refit", (), ("pipelines/train",), _refit,
           lambda task, paths: {paths.final_model: "out"}),
-    Stage("register", ("register", "train", "features"), ("pipelines/registry",), _register,
+    # monitor: the drift calibration stored with the model's reference
+    Stage("register", ("register", "train", "features", "monitor"),
+          ("pipelines/registry", "pipelines/monitor"), _register,
           lambda task, paths: {paths.registration: "record"}),
     Stage("promote", ("promote",), ("pipelines/registry", "pipelines/evaluate"), _promote,
           lambda task, paths: {paths.promotion: "record"}),

@@ -16,12 +16,21 @@ Chunk size matters: a score's sampling noise shrinks with the sample. Chunks hol
 ``min(current rows, reference rows / chunks)`` rows, so they are never larger than the
 current window; when the window is larger than a chunk the threshold is conservative (more
 noise in the chunks than in the window), never the other way round.
+
+Calibrating costs most of a verdict (every chunk profiles the rest of the reference), and it
+depends only on the reference and the settings as long as the window holds at least a
+chunk's rows. So it is computed once, when the reference is logged with the model
+(:func:`pipelines.registry.reference.log_reference`), stored beside it as a
+:class:`Calibration` (:meth:`Calibration.to_dict`), and reused by every weekly check that
+:meth:`Calibration.fits`; a check it does not fit (an old model without one, other
+settings, a window smaller than a chunk) calibrates as before.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,8 +38,8 @@ import pandas as pd
 from pipelines.monitor.drift_scores import (
     METHODS,
     ColumnReference,
-    profile_frame,
-    score_frame,
+    reference_profile,
+    score_column,
 )
 
 logger = logging.getLogger(__name__)
@@ -51,6 +60,48 @@ class Calibration:
     chunk_quantile: dict[str, float]
     chunks: int
     chunk_rows: int
+    methods: dict[str, str] | None = None
+    settings: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form, stored with the model's reference."""
+        return {"thresholds": self.thresholds, "chunk_quantile": self.chunk_quantile,
+                "chunks": self.chunks, "chunk_rows": self.chunk_rows,
+                "methods": self.methods, "settings": self.settings}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Calibration:
+        """The inverse of :meth:`to_dict`."""
+        return cls(thresholds={k: float(v) for k, v in data["thresholds"].items()},
+                   chunk_quantile={k: float(v) for k, v in data["chunk_quantile"].items()},
+                   chunks=int(data["chunks"]), chunk_rows=int(data["chunk_rows"]),
+                   methods=data.get("methods"), settings=data.get("settings"))
+
+    def fits(self, *, methods: dict[str, str], settings: dict[str, Any],
+             current_rows: int) -> str | None:
+        """Why this stored calibration cannot stand in for calibrating now (None: it can).
+
+        It can when it was made with the same settings (and reference size), covers every
+        judged column with the same method, and the window holds at least ``chunk_rows``
+        rows (calibrating now would cap the chunks at the window's size otherwise).
+        """
+        if self.settings != settings:
+            return f"other settings ({self.settings} vs {settings})"
+        stored = self.methods or {}
+        other = [c for c, m in methods.items() if stored.get(c) != m
+                 or c not in self.thresholds]
+        if other:
+            return f"columns not calibrated alike: {other[:8]}"
+        if current_rows < self.chunk_rows:
+            return f"the window's {current_rows} rows are fewer than a chunk's {self.chunk_rows}"
+        return None
+
+    def select(self, columns: list[str]) -> Calibration:
+        """The same calibration restricted to ``columns``."""
+        return Calibration({c: self.thresholds[c] for c in columns},
+                           {c: self.chunk_quantile[c] for c in columns}, self.chunks,
+                           self.chunk_rows, {c: (self.methods or {})[c] for c in columns},
+                           self.settings)
 
 
 def check_calibration_settings(*, chunks: int, quantile: float, safety_factor: float,
@@ -115,11 +166,16 @@ def calibrate_thresholds(
         inside = np.arange(start, stop)
         picked = np.sort(rng.choice(inside, size=min(chunk_rows, len(inside)), replace=False))
         rest = reference.iloc[np.r_[0:start, stop:len(reference)]]
-        try:
-            rest_profiles = profile_frame(rest[list(profiles)], methods)
-        except ValueError:  # a column empty outside this chunk: skip the chunk
-            continue
-        for column, score in score_frame(rest_profiles, reference.iloc[picked]).items():
+        chunk = reference.iloc[picked]
+        for column in profiles:
+            # Column by column, so a column's thresholds do not depend on which other
+            # columns are calibrated with it (a stored calibration covers more columns
+            # than a check may judge).
+            try:
+                rest_profile = reference_profile(column, rest[column], methods[column])
+            except ValueError:  # the column is empty outside this chunk: skip it here
+                continue
+            score = score_column(rest_profile, chunk[column])
             if not np.isnan(score):
                 scores[column].append(score)
     chunk_q = {c: float(np.quantile(s, quantile)) if s else 0.0 for c, s in scores.items()}
@@ -128,4 +184,4 @@ def calibrate_thresholds(
     logger.info("calibration: %d chunks of %d rows; %d of %d thresholds above the floor",
                 chunks, chunk_rows, sum(thresholds[c] > min_effect[methods[c]] for c in profiles),
                 len(profiles))
-    return Calibration(thresholds, chunk_q, chunks, chunk_rows)
+    return Calibration(thresholds, chunk_q, chunks, chunk_rows, methods)

@@ -273,7 +273,8 @@ def run_drift_check(
                              safety_factor=safety_factor, min_effect=min_effect,
                              calibration_rows=calibration_rows, seed=seed,
                              reference_time=champion.reference[time_column],
-                             current_time=current_rows[time_column])
+                             current_time=current_rows[time_column],
+                             calibration=champion.calibration)
         mask = known.to_numpy()
         performance = task.realized_performance(
             current_rows[mask], current[mask], offline=champion.offline,

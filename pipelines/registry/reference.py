@@ -5,6 +5,11 @@ time-ordered sample of the model's training rows (the task's ``drift_reference``
 input columns, the task's time column and the target) is logged as the artifact
 :data:`REFERENCE_ARTIFACT` of the model's MLflow run; :func:`load_champion` finds the
 alias, loads the model and that sample, and the champion's offline test metrics.
+
+Beside it, :data:`CALIBRATION_ARTIFACT` stores the reference's drift-threshold calibration
+(:func:`log_calibration`, computed once at registration with ``monitor``'s settings), so the
+weekly check only scores its window; a model registered without one is calibrated at
+check time, as before.
 """
 
 from __future__ import annotations
@@ -18,9 +23,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipelines.monitor.calibration import Calibration
+
 logger = logging.getLogger(__name__)
 
 REFERENCE_ARTIFACT = "reference/reference.parquet"
+CALIBRATION_ARTIFACT = "reference/calibration.json"
 #: Reference rows kept with a model by default: enough for stable calibration chunks.
 DEFAULT_REFERENCE_ROWS = 50_000
 
@@ -46,8 +54,9 @@ def reference_sample(rows: pd.DataFrame, *, target: str, time_column: str, max_r
 
 
 def log_reference(rows: pd.DataFrame, *, target: str, time_column: str, max_rows: int,
-                  seed: int) -> int:
-    """Log the reference sample of ``rows`` into the active MLflow run; returns its rows."""
+                  seed: int) -> pd.DataFrame:
+    """Log the reference sample of ``rows`` into the active MLflow run; returns it as
+    :func:`load_champion` will read it back."""
     import mlflow
 
     sample = reference_sample(rows, target=target, time_column=time_column,
@@ -56,8 +65,38 @@ def log_reference(rows: pd.DataFrame, *, target: str, time_column: str, max_rows
         path = Path(folder) / Path(REFERENCE_ARTIFACT).name
         sample.to_parquet(path, index=False)
         mlflow.log_artifact(str(path), artifact_path=str(Path(REFERENCE_ARTIFACT).parent))
+        stored = pd.read_parquet(path)
     mlflow.set_tag("engageflow.reference_rows", str(len(sample)))
-    return len(sample)
+    return stored
+
+
+def log_calibration(task: Any, model: Any, reference: pd.DataFrame, *, chunks: int,
+                    quantile: float, safety_factor: float, min_effect: dict[str, float],
+                    calibration_rows: int, seed: int) -> Calibration:
+    """Calibrate the drift thresholds of ``reference`` (as :func:`log_reference` returned
+    it) judged through ``model`` and log them into the active MLflow run as
+    :data:`CALIBRATION_ARTIFACT`: the weekly check then only scores its window.
+
+    Args:
+        task: The model's task (its ``drift_frame`` and time column: what the check
+            judges).
+        model: The registered model (its predictions are a judged column).
+        Others: ``monitor``'s settings (:class:`pipelines.config.MonitorConfig`); a check
+            run with other settings calibrates itself.
+    """
+    import mlflow
+
+    from pipelines.monitor.drift import reference_calibration
+
+    frame = task.drift_frame(model, reference, outcome_known=None)
+    calibration = reference_calibration(
+        frame, chunks=chunks, quantile=quantile, safety_factor=safety_factor,
+        min_effect=min_effect, calibration_rows=calibration_rows, seed=seed,
+        reference_time=reference[task.input.time_column])
+    mlflow.log_dict(calibration.to_dict(), CALIBRATION_ARTIFACT)
+    logger.info("reference calibration stored: %d columns, %d chunks of %d rows",
+                len(calibration.thresholds), calibration.chunks, calibration.chunk_rows)
+    return calibration
 
 
 @dataclass
@@ -72,6 +111,8 @@ class Champion:
         task: The task it was registered for (None: registered without the tag).
         offline: Its offline test metrics, without the ``test_`` prefix (``mae_log``,
             ``<platform>_mae_log``, ``log_loss``, ...).
+        calibration: The reference's drift calibration stored at registration (None: a
+            model registered before it was stored; the check calibrates).
     """
 
     model: Any
@@ -83,6 +124,7 @@ class Champion:
     target: str
     task: str | None = None
     offline: dict[str, float] = field(default_factory=dict)
+    calibration: Calibration | None = None
 
 
 def load_champion(*, tracking_uri: str, model_name: str, alias: str,
@@ -122,6 +164,11 @@ def load_champion(*, tracking_uri: str, model_name: str, alias: str,
         raise ValueError(f"load_champion: '{model_name}' version {found.version} (run "
                          f"{found.run_id}) has no '{REFERENCE_ARTIFACT}' artifact; it was "
                          f"registered before reference data was recorded: {error}") from None
+    try:
+        calibration = Calibration.from_dict(mlflow.artifacts.load_dict(
+            f"runs:/{found.run_id}/{CALIBRATION_ARTIFACT}"))
+    except (MlflowException, OSError):  # registered before calibrations were stored
+        calibration = None
     # by version, not alias: the model and its reference must be the same version even
     # if the alias moves meanwhile
     model = mlflow.sklearn.load_model(f"models:/{model_name}/{found.version}")
@@ -134,4 +181,5 @@ def load_champion(*, tracking_uri: str, model_name: str, alias: str,
                 found.version, alias, tags.get("engageflow.task"), len(reference))
     return Champion(model=model, reference=reference, name=model_name, alias=alias,
                     version=str(found.version), run_id=found.run_id, target=target,
-                    task=tags.get("engageflow.task"), offline=offline)
+                    task=tags.get("engageflow.task"), offline=offline,
+                    calibration=calibration)

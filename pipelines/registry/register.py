@@ -20,7 +20,11 @@ import pandas as pd
 from pipelines.config import Settings
 from pipelines.paths import ProjectPaths
 from pipelines.registry import audit, model_card, tracking
-from pipelines.registry.reference import DEFAULT_REFERENCE_ROWS, log_reference
+from pipelines.registry.reference import (
+    DEFAULT_REFERENCE_ROWS,
+    log_calibration,
+    log_reference,
+)
 from pipelines.tasks.base import Task, registered_name
 
 logger = logging.getLogger(__name__)
@@ -146,9 +150,9 @@ def run_register(task: Task, paths: ProjectPaths, settings: Settings, *, run_key
     if reference is not None:
         with mlflow.start_run(run_id=best_child, nested=True):
             # The champion's training data, for drift monitoring (pipelines.monitor).
-            log_reference(reference, target=task.target,
-                          time_column=task.input.time_column, max_rows=DEFAULT_REFERENCE_ROWS,
-                          seed=settings.train.seed)
+            reference = log_reference(reference, target=task.target,
+                                      time_column=task.input.time_column,
+                                      max_rows=DEFAULT_REFERENCE_ROWS, seed=settings.train.seed)
     refit_file = paths.final_model / "refit.json"
     refit = json.loads(refit_file.read_text()) if refit_file.exists() else {"refit": False}
     with mlflow.start_run(run_id=best_child, nested=True):
@@ -170,6 +174,15 @@ def run_register(task: Task, paths: ProjectPaths, settings: Settings, *, run_key
                 serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE,
             )
         version = str(info.registered_model_version)
+    if reference is not None:
+        # once per model, so the weekly drift check only scores its window
+        monitor = settings.monitor
+        with mlflow.start_run(run_id=best_child, nested=True):
+            log_calibration(task, mlflow.sklearn.load_model(f"models:/{model_name}/{version}"),
+                            reference, chunks=monitor.chunks, quantile=monitor.quantile,
+                            safety_factor=monitor.safety_factor,
+                            min_effect=monitor.min_effect.model_dump(),
+                            calibration_rows=monitor.calibration_rows, seed=monitor.seed)
     client.set_model_version_tag(model_name, version, "engageflow.run_key", run_key)
     # the newest label the registered model learned from: a later gate does not judge it
     # on rows it trained on

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,11 +31,37 @@ logger = logging.getLogger(__name__)
 PREDICTION_COLUMNS: tuple[str, ...] = ("prediction", "task", "model_uri", "model_name",
                                        "model_version", "scored_at")
 _COUNTS = ("hashtags_count", "mentions_count", "urls_count", "media_count")
+#: Rows featurized and predicted at a time by :func:`run_score`.
+SCORE_CHUNK_ROWS = 200_000
 
 
 def quarantine_path(output_path: Path) -> Path:
     """Where the rows that could not be scored go, beside the output."""
     return output_path.with_name(output_path.stem + ".quarantine.parquet")
+
+
+def _rule_masks(posts: pd.DataFrame) -> list[tuple[str, str, np.ndarray]]:
+    """(rule, column, mask of the rows breaking it) for every serving-contract rule, in the
+    order reasons are listed; vectorized."""
+    def mask(values: pd.Series) -> np.ndarray:
+        return values.to_numpy(dtype=bool, na_value=True)
+
+    masks = []
+    for column in ("post_id", "account_id"):
+        text = posts[column].astype("string")
+        masks.append(("required_non_empty", column, mask(text.isna() | (text.str.strip() == ""))))
+    masks.append(("platform_in_set", "platform", mask(~posts["platform"].isin(schema.PLATFORMS))))
+    masks.append(("content_type_in_set", "content_type",
+                  mask(~posts["content_type"].isin(schema.CONTENT_TYPES))))
+    masks.append(("posted_at_required", "posted_at",
+                  mask(pd.to_datetime(posts["posted_at"], utc=True, errors="coerce").isna())))
+    followers = pd.to_numeric(posts["followers_at_post_time"], errors="coerce")
+    masks.append(("followers_non_negative", "followers_at_post_time",
+                  mask(followers.isna() | (followers < 0))))
+    for column in _COUNTS:
+        values = pd.to_numeric(posts[column], errors="coerce")
+        masks.append(("count_non_negative", column, mask((values < 0).fillna(False))))
+    return masks
 
 
 def scoring_failures(posts: pd.DataFrame) -> list[list[dict[str, str]]]:
@@ -44,43 +71,35 @@ def scoring_failures(posts: pd.DataFrame) -> list[list[dict[str, str]]]:
     publication time, followers >= 0, counts >= 0 where given.
     """
     failures: list[list[dict[str, str]]] = [[] for _ in range(len(posts))]
-
-    def flag(mask: pd.Series, rule: str, column: str) -> None:
-        for i in np.flatnonzero(mask.to_numpy(dtype=bool, na_value=True)):
+    for rule, column, mask in _rule_masks(posts):
+        for i in np.flatnonzero(mask):
             value = posts[column].iloc[i]
             failures[i].append({"rule": rule, "column": column,
                                 "value": "null" if pd.isna(value) else str(value)[:200]})
-
-    for column in ("post_id", "account_id"):
-        text = posts[column].astype("string")
-        flag(text.isna() | (text.str.strip() == ""), "required_non_empty", column)
-    flag(~posts["platform"].isin(schema.PLATFORMS), "platform_in_set", "platform")
-    flag(~posts["content_type"].isin(schema.CONTENT_TYPES), "content_type_in_set",
-         "content_type")
-    flag(pd.to_datetime(posts["posted_at"], utc=True, errors="coerce").isna(),
-         "posted_at_required", "posted_at")
-    followers = pd.to_numeric(posts["followers_at_post_time"], errors="coerce")
-    flag(followers.isna() | (followers < 0), "followers_non_negative",
-         "followers_at_post_time")
-    for column in _COUNTS:
-        values = pd.to_numeric(posts[column], errors="coerce")
-        flag((values < 0).fillna(False), "count_non_negative", column)
     return failures
 
 
 def split_scorable(posts: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(the posts that pass the serving contract, quarantine rows of the others with every
-    rule each breaks: :func:`scoring_failures`)."""
+    rule each breaks: :func:`scoring_failures`).
+
+    The contract is checked column-wise over all rows; reasons are spelled out, row by
+    row, only for the rows that break it.
+    """
     posts = posts.reset_index(drop=True)
-    failures = scoring_failures(posts)
-    bad = np.array([bool(f) for f in failures], dtype=bool)
+    bad = np.zeros(len(posts), dtype=bool)
+    for _, _, mask in _rule_masks(posts):
+        bad |= mask
+    positions = np.flatnonzero(bad)
+    broken = posts.iloc[positions].reset_index(drop=True)
     quarantine = schema.quarantine_frame([
-        {"stage": "score", "source_row": i + 1, "post_id": None if pd.isna(posts["post_id"][i])
-         else str(posts["post_id"][i]), "rule": f[0]["rule"], "column": f[0]["column"],
-         "value": f[0]["value"], "reasons": json.dumps(f),
-         "record": posts.iloc[i].to_json(date_format="iso", default_handler=str)}
-        for i, f in enumerate(failures) if f])
-    return posts[~bad].reset_index(drop=True), quarantine
+        {"stage": "score", "source_row": int(i) + 1,
+         "post_id": None if pd.isna(broken["post_id"][k]) else str(broken["post_id"][k]),
+         "rule": f[0]["rule"], "column": f[0]["column"], "value": f[0]["value"],
+         "reasons": json.dumps(f),
+         "record": broken.iloc[k].to_json(date_format="iso", default_handler=str)}
+        for k, (i, f) in enumerate(zip(positions, scoring_failures(broken), strict=True))])
+    return (posts if not len(positions) else posts[~bad].reset_index(drop=True)), quarantine
 
 
 def score_posts(posts: pd.DataFrame, model: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -99,7 +118,9 @@ def score_posts(posts: pd.DataFrame, model: Any) -> tuple[pd.DataFrame, pd.DataF
 
 
 def run_score(*, task: str, model_uri: str, input_path: Path, input_format: str,
-              output_path: Path, paths: ProjectPaths, history: Any = None) -> dict[str, Any]:
+              output_path: Path, paths: ProjectPaths, history: Any = None,
+              chunk_rows: int = SCORE_CHUNK_ROWS, threads: int | None = None
+              ) -> dict[str, Any]:
     """Stage runner: read a task's rows, score with ``model_uri``, write predictions +
     quarantine.
 
@@ -116,6 +137,10 @@ def run_score(*, task: str, model_uri: str, input_path: Path, input_format: str,
         history: A history source (:mod:`pipelines.features.history_source`) the model
             reads account history from, on top of the history frozen at training: outcomes
             collected since are used without retraining. None: the frozen history only.
+        chunk_rows: Rows featurized and predicted at a time (whole groups of the task's
+            ``score_group``), so the features of a large file are never all in memory.
+        threads: Threads the model's estimator predicts with (None: every CPU). A
+            prediction does not depend on it.
 
     Returns:
         Counts and paths (rows_in = scored + quarantined).
@@ -138,9 +163,9 @@ def run_score(*, task: str, model_uri: str, input_path: Path, input_format: str,
     model = loading.load_version(ref.name, ref.version)
     if history is not None:
         attach_history(model, history, where=f"score ({scorer.name})")
+    use_threads(model, threads or os.cpu_count() or 1)
     read = scorer.read_for_scoring(input_path, input_format, paths=paths)
-    predictions = (scorer.predict(model, scorer.model_input(read.rows)) if len(read.rows)
-                   else np.empty(0))
+    predictions = predict_in_chunks(scorer, model, read.rows, chunk_rows=chunk_rows)
     out = read.rows[list(scorer.score_columns)].assign(
         prediction=predictions, task=scorer.name, model_uri=model_uri, model_name=ref.name,
         model_version=ref.version, scored_at=pd.Timestamp(datetime.now(UTC)))
@@ -159,6 +184,53 @@ def run_score(*, task: str, model_uri: str, input_path: Path, input_format: str,
                 result["rows_in"], result["scored"], ref.name, ref.version,
                 result["quarantined"])
     return result
+
+
+def predict_in_chunks(scorer: Any, model: Any, rows: pd.DataFrame, *, chunk_rows: int
+                      ) -> np.ndarray:
+    """``scorer.predict`` of ``rows`` (in their order), at most about ``chunk_rows`` rows a
+    call: rows are dealt to chunks by whole groups of ``scorer.score_group``, so each
+    row's prediction equals the one of a single call on all rows.
+
+    Raises:
+        ValueError: if ``chunk_rows`` < 1.
+    """
+    if chunk_rows < 1:
+        raise ValueError(f"predict_in_chunks: 'chunk_rows' must be >= 1; got {chunk_rows}.")
+    if not len(rows):
+        return np.empty(0)
+    chunks = -(-len(rows) // chunk_rows)
+    if chunks == 1:
+        return np.asarray(scorer.predict(model, scorer.model_input(rows)), float)
+    if scorer.score_group is None:
+        labels = np.arange(len(rows)) * chunks // len(rows)
+    else:
+        # whole groups, in order of first appearance, cut where the running row count
+        # crosses a multiple of the chunk size (a group larger than a chunk stays whole)
+        codes, _ = pd.factorize(rows[scorer.score_group], use_na_sentinel=False)
+        sizes = np.bincount(codes)
+        before = np.cumsum(sizes) - sizes
+        labels = (before * chunks // len(rows))[codes]
+    out = np.empty(len(rows))
+    for chunk in range(chunks):
+        where = np.flatnonzero(labels == chunk)
+        if len(where):
+            part = rows.iloc[where]
+            out[where] = np.asarray(scorer.predict(model, scorer.model_input(part)), float)
+    logger.info("score: %d rows predicted in %d chunks of <= ~%d", len(rows), chunks,
+                chunk_rows)
+    return out
+
+
+def use_threads(model: Any, threads: int) -> None:
+    """Let every estimator of ``model`` that takes ``n_jobs`` predict with ``threads``
+    (registered models are fitted single-threaded; a batch may use the machine)."""
+    if hasattr(model, "get_params") and hasattr(model, "set_params"):
+        try:
+            keys = [k for k in model.get_params(deep=True) if k.split("__")[-1] == "n_jobs"]
+            model.set_params(**dict.fromkeys(keys, threads))
+        except (TypeError, ValueError) as error:  # a wrapper that does not route params
+            logger.info("score: predicting with the model's own threads (%s)", error)
 
 
 def configured_history(settings: Any, paths: ProjectPaths) -> Any:

@@ -223,6 +223,11 @@ class Task(ABC):
             f"task {self.name!r} declares no batch-scoring reader (Task.read_for_scoring), "
             f"so it cannot be batch-scored.")
 
+    #: Batch scoring predicts in chunks of whole groups of this column (a row's prediction
+    #: may depend on other rows of its group: posts of an account count as its earlier
+    #: posts); None: the rows depend on no other row, any chunk will do.
+    score_group: ClassVar[str | None] = None
+
     @property
     def score_columns(self) -> tuple[str, ...]:
         """Input columns batch scoring writes beside each prediction: the entity's key and

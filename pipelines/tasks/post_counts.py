@@ -134,14 +134,20 @@ class PostCountTask(PostInputTask):
     score_columns = ("post_id", "account_id", "platform", "posted_at")
 
     def read_for_scoring(self, path: Path, fmt: str, *, paths: ProjectPaths) -> ScoringInput:
-        """Posts of layout ``fmt`` (the collect readers); rows that break the serving
-        contract (:func:`pipelines.serve.scoring.scoring_failures`) join the records the
-        reader could not read in the quarantine."""
+        """Posts of layout ``fmt`` (the collect readers; a canonical Parquet file they would
+        read unchanged is read columnar: :mod:`pipelines.serve.columnar_posts`); rows that
+        break the serving contract (:func:`pipelines.serve.scoring.scoring_failures`) join
+        the records the reader could not read in the quarantine."""
         import pandas as pd
 
         from pipelines.collect.formats import read_posts
+        from pipelines.serve.columnar_posts import read_canonical_parquet
         from pipelines.serve.scoring import split_scorable
 
+        posts = read_canonical_parquet(Path(path), fmt)
+        if posts is not None:
+            rows, invalid = split_scorable(posts)
+            return ScoringInput(rows, invalid, len(posts))
         read = read_posts(path, fmt)
         rows, invalid = split_scorable(read.posts)
         rejects = (pd.concat([read.rejects.assign(stage="collect"), invalid],

@@ -30,6 +30,8 @@ class PostInputTask(Task):
     growth that already is a log difference: :attr:`target_is_log`)."""
 
     input = POSTS
+    # the account history featurizer counts a batch's posts of an account as known posts
+    score_group = "account_id"
     #: The target is already on the log scale (plots must not take log1p of it again).
     target_is_log: bool = False
 

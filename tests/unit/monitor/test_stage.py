@@ -37,14 +37,14 @@ def champion(tmp_path_factory, ridge_champion):
                      generate_posts(3000, accounts=40, seed=3), ridge_champion)
 
 
-def _check(champion, posts, out, run_key, report=False):
+def _check(champion, posts, out, run_key, report=False, **overrides):
     paths, tracking_uri, _ = champion
     return run_drift_check(
         task=LIKES, rows=posts, tracking_uri=tracking_uri, experiment="test",
         artifact_root=paths.mlflow_artifacts, model_name=MODEL, alias="champion",
         window_start=pd.Timestamp("2026-05-01", tz="UTC"),
         window_end=pd.Timestamp("2026-06-29", tz="UTC"), out_dir=out, run_key=run_key,
-        report=report, **SETTINGS)
+        report=report, **{**SETTINGS, **overrides})
 
 
 def _report(champion, posts, out, run_key, model_name=MODEL):
@@ -270,3 +270,22 @@ def test_served_predictions_in_the_log_decide_the_realized_performance(champion,
     # no log file: nothing is created, the validated posts decide as before
     check(f"sqlite:///{tmp_path / 'absent.db'}", "absent")
     assert not (tmp_path / "absent.db").exists()
+
+
+def test_the_reference_calibration_is_stored_at_registration_and_used(champion, tmp_path):
+    from pipelines.config import MonitorConfig
+    from pipelines.registry.reference import load_champion
+
+    paths, tracking_uri, posts = champion
+    loaded = load_champion(tracking_uri=tracking_uri, model_name=MODEL, alias="champion")
+    assert loaded.calibration is not None
+    assert loaded.calibration.settings["seed"] == MonitorConfig().seed
+    assert loaded.calibration.settings["reference_rows"] == len(loaded.reference)
+    # registered with monitor's defaults: a check with them scores only the window ...
+    _check(champion, posts, tmp_path / "stored", "stored-1", seed=MonitorConfig().seed)
+    summary = json.loads((tmp_path / "stored" / "drift_summary.json").read_text())
+    assert summary["drift"]["calibration"]["source"] == "stored with the model"
+    # ... one with other settings (SETTINGS' seed) calibrates itself
+    _check(champion, posts, tmp_path / "other", "other-1")
+    summary = json.loads((tmp_path / "other" / "drift_summary.json").read_text())
+    assert summary["drift"]["calibration"]["source"].startswith("computed (other settings")

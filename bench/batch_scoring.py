@@ -1,0 +1,205 @@
+"""Batch scoring (`engageflow score`'s ``run_score``) vs plain MLflow pyfunc →
+bench/results/batch_scoring.json.
+
+Run from the project root: ``.venv/bin/python bench/batch_scoring.py`` (part of ``make
+bench``). One registered LightGBM post model (demo data, the same ``as_post_model`` path as
+bench/serving.py, a throw-away SQLite registry) scores the same canonical Parquet file of
+demo posts both ways, end to end:
+
+* **engageflow**: ``run_score`` (read → serving contract → features → predict → write the
+  predictions Parquet and the quarantine), the model loaded by the product's loader;
+* **pyfunc**: ``mlflow.pyfunc.load_model(uri)``, ``pandas.read_parquet``, the columns of
+  the model's signature in its types (naive times, float counts: what the signature
+  enforces), ``predict``, the predictions written to Parquet.
+
+Each run is its own process (its peak RSS, VmHWM, is its own); the runs of one size
+alternate between the two (product, peer, then peer, product, ...) so that both meet the
+same machine load, and each records the load average before it starts. Two times per run:
+the whole call including the model load, and ``score_s`` (read → write, the model already
+loaded: the issue's end-to-end path). Medians of ``--repeats`` (``--repeats-1m`` at 1M).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results" / "batch_scoring.json"
+MODEL = "bench-engagement-likes"
+SIZES = (100_000, 1_000_000)
+
+
+def setup(workdir: Path, sizes: tuple[int, ...], seed: int) -> dict[str, str]:
+    """Register the model and write one canonical Parquet file per size."""
+    import numpy as np
+    import pandas as pd
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    from serving import register_models  # the same registered model as the serving bench
+
+    from pipelines.collect.demo_data import generate_posts
+
+    register_models(workdir, 3000, seed)
+    base = generate_posts(100_000, accounts=2000, seed=seed + 1)
+    files = {}
+    for rows in sizes:
+        # copies of the 100k posts under new ids and accounts, a week apart per copy
+        parts = []
+        for copy in range(-(-rows // len(base))):
+            part = base.copy()
+            part["post_id"] = part["post_id"] + f"-{copy}"
+            part["account_id"] = part["account_id"] + f"-{copy % 10}"
+            part["posted_at"] = part["posted_at"] + pd.Timedelta(days=7 * copy)
+            parts.append(part)
+        frame = pd.concat(parts, ignore_index=True).head(rows)
+        frame = frame.iloc[np.random.default_rng(seed).permutation(len(frame))]
+        path = workdir / f"posts_{rows}.parquet"
+        frame.to_parquet(path, index=False)
+        files[str(rows)] = str(path)
+    return files
+
+
+def run_product(workdir: Path, path: str, out: Path) -> dict:
+    from pipelines.paths import ProjectPaths
+    from pipelines.registry import loading
+    from pipelines.serve.scoring import run_score
+
+    paths = ProjectPaths(root=ROOT, state=workdir, data=workdir / "data")
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{workdir / 'mlflow.db'}"
+    started = time.perf_counter()
+    original = loading.load_version
+    timings = {}
+
+    def timed_load(*args, **kwargs):  # when the model is loaded: score_s starts there
+        model = original(*args, **kwargs)
+        timings["loaded"] = time.perf_counter()
+        return model
+
+    loading.load_version = timed_load
+    result = run_score(task="likes", model_uri=f"models:/{MODEL}/1", input_path=Path(path),
+                       input_format="canonical", output_path=out, paths=paths)
+    done = time.perf_counter()
+    return {"total_s": done - started, "score_s": done - timings["loaded"],
+            "rows": result["scored"], "quarantined": result["quarantined"]}
+
+
+def run_peer(workdir: Path, path: str, out: Path) -> dict:
+    import mlflow
+    import pandas as pd
+
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{workdir / 'mlflow.db'}"
+    started = time.perf_counter()
+    model = mlflow.pyfunc.load_model(f"models:/{MODEL}/1")
+    loaded = time.perf_counter()
+    frame = pd.read_parquet(path)
+    names = model.metadata.get_input_schema().input_names()
+    frame = frame[names].assign(posted_at=frame["posted_at"].dt.tz_localize(None))
+    for column in names:
+        if str(frame[column].dtype) == "Int64":
+            frame[column] = frame[column].astype(float)
+    predictions = model.predict(frame)
+    pd.DataFrame({"post_id": frame["post_id"].astype(str), "prediction": predictions}
+                 ).to_parquet(out, index=False)
+    done = time.perf_counter()
+    return {"total_s": done - started, "score_s": done - loaded, "rows": len(frame)}
+
+
+def one_run(kind: str, workdir: Path, path: str) -> dict:
+    """Run ``kind`` in this process (a fresh one) and report its times and peak RSS."""
+    import pandas  # noqa: F401  both sides import pandas first, outside the timing
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "scored.parquet"
+        result = (run_product if kind == "engageflow" else run_peer)(workdir, path, out)
+    result["peak_rss_mb"] = peak_rss_mb()
+    return result
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (VmHWM: reset at exec, unlike ru_maxrss, which
+    a child inherits from the parent that started it)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats-1m", type=int, default=1,
+                        help="repeats at 1M rows (a minute or more per run)")
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--baseline", type=Path,
+                        help="a checkout of the product before this work (e.g. main), run as "
+                        "a third contender ('engageflow_baseline') in the same alternation")
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--run", nargs=3, metavar=("KIND", "WORKDIR", "FILE"),
+                        help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.run:
+        kind, workdir, path = args.run
+        print(json.dumps(one_run(kind, Path(workdir), path)))
+        return 0
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with tempfile.TemporaryDirectory() as folder:
+        workdir = Path(folder)
+        files = setup(workdir, tuple(args.sizes), args.seed)
+        results = {}
+        for rows in args.sizes:
+            kinds = ["engageflow", "pyfunc"] + (["engageflow_baseline"] if args.baseline
+                                                else [])
+            runs: dict[str, list[dict]] = {kind: [] for kind in kinds}
+            for repeat in range(args.repeats if rows < 1_000_000 else args.repeats_1m):
+                order = kinds if repeat % 2 == 0 else kinds[::-1]
+                for kind in order:
+                    load = os.getloadavg()
+                    baseline = kind == "engageflow_baseline"
+                    done = subprocess.run(
+                        [sys.executable, __file__, "--run", kind.removesuffix("_baseline"),
+                         str(workdir), files[str(rows)]], check=True, capture_output=True,
+                        text=True, env={**env, "PYTHONPATH": str(args.baseline)} if baseline
+                        else env)
+                    run = json.loads(done.stdout.strip().splitlines()[-1])
+                    run["load_average_before"] = load
+                    runs[kind].append(run)
+                    print(rows, kind, run, flush=True)
+            cell = {"rows": rows, "runs": runs}
+            for kind, done_runs in runs.items():
+                for key in ("total_s", "score_s", "peak_rss_mb"):
+                    cell[f"{kind}_{key}"] = round(statistics.median(r[key] for r in done_runs), 3)
+                cell[f"{kind}_rows_per_s"] = round(rows / cell[f"{kind}_score_s"])
+                cell[f"{kind}_rows_per_s_with_load"] = round(rows / cell[f"{kind}_total_s"])
+            cell["speedup_score"] = round(cell["pyfunc_score_s"] / cell["engageflow_score_s"], 2)
+            cell["speedup_with_model_load"] = round(cell["pyfunc_total_s"]
+                                                    / cell["engageflow_total_s"], 2)
+            if args.baseline:
+                cell["baseline"] = str(args.baseline)
+                cell["baseline_speedup_score"] = round(cell["pyfunc_score_s"]
+                                                       / cell["engageflow_baseline_score_s"], 2)
+            results[f"rows_{rows}"] = cell
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps({
+        "benchmark": "batch_scoring", "repeats": args.repeats, "statistic": "median",
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
+                    "load_average_at_end": os.getloadavg()},
+        "note": "score_s = read -> contract -> features -> predict -> write with the model "
+                "loaded (pyfunc: read_parquet, signature columns, predict, write); total_s "
+                "adds the model load; each run a fresh process, product and peer alternated",
+        **results}, indent=2))
+    print(f"wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

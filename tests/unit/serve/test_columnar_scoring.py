@@ -1,0 +1,134 @@
+"""Batch scoring's fast paths give what the general path gives: the columnar read of a
+canonical Parquet file (the collect reader's frame, or the reader when it would change a
+value), predictions in chunks of whole accounts (a single call's), the contract checked
+column-wise (the same quarantine)."""
+
+import json
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipelines.collect.formats import read_posts
+from pipelines.serve.columnar_posts import read_canonical_parquet
+from pipelines.serve.scoring import (
+    predict_in_chunks,
+    quarantine_path,
+    run_score,
+    scoring_failures,
+    split_scorable,
+    use_threads,
+)
+from pipelines.tasks import get_task
+
+LIKES = get_task("likes")
+
+
+def _same_as_reader(path):
+    fast = read_canonical_parquet(path, "canonical")
+    assert fast is not None
+    slow = read_posts(path, "canonical").posts
+    columns = [c for c in slow.columns if c != "extra"]  # extra: not read for scoring
+    pd.testing.assert_frame_equal(fast[columns], slow[columns])
+
+
+def test_a_canonical_parquet_file_reads_columnar_as_the_collect_reader_reads_it(
+        serve_posts, tmp_path):
+    path = tmp_path / "posts.parquet"
+    serve_posts.to_parquet(path, index=False)
+    _same_as_reader(path)
+    serve_posts.drop(columns=["collected_at", "source", "extra"]).to_parquet(path, index=False)
+    _same_as_reader(path)
+
+
+@pytest.mark.parametrize("change", [
+    lambda p: p.assign(platform=p["platform"].str.upper()),        # an alias to map
+    lambda p: p.assign(post_id=" " + p["post_id"]),                # an id to strip
+    lambda p: p.assign(likes=p["likes"].astype("string")),         # counts as text
+    lambda p: p.assign(likes=p["likes"].astype("Int64").where(p.index != 3)),  # required gap
+    lambda p: p.assign(posted_at=p["posted_at"].astype(str)),      # times as text
+    lambda p: p.assign(note="x"),                                  # a column for extra
+])
+def test_a_file_the_reader_would_change_is_left_to_the_reader(serve_posts, tmp_path, change):
+    path = tmp_path / "posts.parquet"
+    change(serve_posts.head(20).copy()).to_parquet(path, index=False)
+    assert read_canonical_parquet(path, "canonical") is None
+    assert read_canonical_parquet(path.with_suffix(".csv"), "canonical") is None
+
+
+def test_the_column_wise_contract_quarantines_as_the_row_wise_rules(serve_posts):
+    posts = serve_posts.iloc[600:640].copy().reset_index(drop=True)
+    posts["platform"] = posts["platform"].astype(object)
+    posts.loc[[2, 9], "platform"] = "myspace"
+    posts.loc[9, "hashtags_count"] = -1
+    posts.loc[30, "followers_at_post_time"] = pd.NA
+    good, quarantine = split_scorable(posts)
+    failures = scoring_failures(posts)
+    assert list(quarantine["source_row"]) == [i + 1 for i, f in enumerate(failures) if f]
+    assert [json.loads(r) for r in quarantine["reasons"]] == [f for f in failures if f]
+    assert good["post_id"].tolist() == [p for p, f in zip(posts["post_id"], failures,
+                                                          strict=True) if not f]
+
+
+def test_chunks_of_whole_accounts_predict_as_one_call(post_models, serve_posts):
+    rows = serve_posts.iloc[600:].reset_index(drop=True)
+    for name in ("ridge", "lightgbm"):
+        model = post_models[name]
+        whole = np.asarray(LIKES.predict(model, LIKES.model_input(rows)), float)
+        use_threads(model, 2)
+        # equal up to the last bits of a dot product over another number of rows
+        np.testing.assert_allclose(predict_in_chunks(LIKES, model, rows, chunk_rows=37),
+                                   whole, rtol=1e-12)
+
+
+def test_chunk_rows_must_be_positive(post_models, serve_posts):
+    with pytest.raises(ValueError, match="chunk_rows"):
+        predict_in_chunks(LIKES, post_models["ridge"], serve_posts, chunk_rows=0)
+
+
+def test_run_score_on_parquet_equals_the_model_on_the_readers_rows(registry, serve_posts,
+                                                                   tmp_path, monkeypatch):
+    from pipelines.paths import ProjectPaths
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", registry["uri"])
+    posts = serve_posts.iloc[600:].copy()
+    posts.loc[posts.index[5], "followers_at_post_time"] = -3   # breaks the contract only
+    source = tmp_path / "posts.parquet"
+    posts.to_parquet(source, index=False)
+    paths = ProjectPaths(root=tmp_path, state=tmp_path / ".engageflow", data=tmp_path / "d")
+    output = tmp_path / "scores.parquet"
+    result = run_score(task="likes", model_uri="models:/m@challenger", input_path=source,
+                       input_format="canonical", output_path=output, paths=paths,
+                       chunk_rows=50)
+    assert (result["rows_in"], result["scored"], result["quarantined"]) == (200, 199, 1)
+    model = mlflow.sklearn.load_model(f"models:/m/{registry['versions']['lightgbm']}")
+    good = read_posts(source, "canonical").posts.drop(index=5)
+    scored = pd.read_parquet(output)
+    assert scored["post_id"].tolist() == good["post_id"].tolist()
+    np.testing.assert_allclose(scored["prediction"], model.predict(LIKES.model_input(good)),
+                               rtol=1e-12)
+    assert pd.read_parquet(quarantine_path(output))["rule"].tolist() == ["followers_non_negative"]
+
+
+def test_run_score_in_chunks_with_a_history_source_equals_one_call(registry, serve_posts,
+                                                                   tmp_path, monkeypatch):
+    from pipelines.features.history_source import FrameHistory
+    from pipelines.paths import ProjectPaths
+    from pipelines.serve.scoring import attach_history
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", registry["uri"])
+    posts = serve_posts.iloc[700:].copy()
+    source = tmp_path / "posts.parquet"
+    posts.to_parquet(source, index=False)
+    paths = ProjectPaths(root=tmp_path, state=tmp_path / ".engageflow", data=tmp_path / "d")
+    output = tmp_path / "scores.parquet"
+    history = FrameHistory(serve_posts.iloc[600:700], maturity_hours=48.0)
+    run_score(task="likes", model_uri="models:/m@challenger", input_path=source,
+              input_format="canonical", output_path=output, paths=paths, history=history,
+              chunk_rows=30)
+    model = mlflow.sklearn.load_model(f"models:/m/{registry['versions']['lightgbm']}")
+    attach_history(model, history, where="test")
+    good = read_posts(source, "canonical").posts
+    np.testing.assert_allclose(pd.read_parquet(output)["prediction"],
+                               model.predict(LIKES.model_input(good)), rtol=1e-12)
