@@ -464,7 +464,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("great_expectations", "mlflow", "alembic", "urllib3"):
+    for noisy in ("great_expectations", "mlflow", "alembic", "urllib3", "airflow"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     from pipelines.collect.api.errors import ApiError
 
