@@ -51,9 +51,19 @@ run: $(STAMP) ## the main job: demo data → Airflow training DAG end to end →
 	@mkdir -p $(STATE)/airflow
 	@$(AIRFLOW_ENV) $(BIN)/airflow db migrate > $(STATE)/airflow/db-migrate.log 2>&1 \
 		|| { cat $(STATE)/airflow/db-migrate.log; exit 1; }
+	@$(AIRFLOW_ENV) $(BIN)/engageflow fail-stale-runs engagement_training
 	@echo "running the engagement_training DAG in Airflow (airflow dags test) ..."
-	@$(AIRFLOW_ENV) $(BIN)/airflow dags test engagement_training > $(STATE)/last-run.log 2>&1 \
-		|| { tail -n 80 $(STATE)/last-run.log; exit 1; }
+# Interrupted (Ctrl-C, kill): stop `airflow dags test` (it outlives SIGTERM: KILL after 5 s)
+# and mark its run failed, never leave it running. It runs in the background so that `wait`
+# returns at once on a signal.
+	@trap 'trap - INT TERM HUP; kill -TERM $$pid 2>/dev/null; \
+		for _ in 1 2 3 4 5; do kill -0 $$pid 2>/dev/null || break; sleep 1; done; \
+		kill -KILL $$pid 2>/dev/null; wait $$pid 2>/dev/null; \
+		$(AIRFLOW_ENV) $(BIN)/engageflow fail-stale-runs engagement_training; \
+		echo "make run: interrupted; its DAG run was stopped and marked failed" >&2; \
+		exit 130' INT TERM HUP; \
+	$(AIRFLOW_ENV) $(BIN)/airflow dags test engagement_training > $(STATE)/last-run.log 2>&1 & \
+	pid=$$!; wait $$pid || { tail -n 80 $(STATE)/last-run.log; exit 1; }
 	@echo "full Airflow log: $(STATE)/last-run.log"
 	@$(AIRFLOW_ENV) $(BIN)/engageflow summary --latest-run 2>/dev/null
 

@@ -291,6 +291,17 @@ def cmd_score(args: argparse.Namespace) -> int:
         raise ValueError(str(missing)) from None
 
 
+def cmd_fail_stale_runs(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from pipelines.deploy.stale_runs import fail_stale_runs
+
+    for run in fail_stale_runs(args.dag_ids, older_than=timedelta(seconds=args.older_than)):
+        print(f"marked failed: {run.dag_id} {run.run_id} (started {run.start_date}; "
+              f"tasks failed: {', '.join(run.task_ids) or 'none'})")
+    return 0
+
+
 STAGE_HELP: dict[str, str] = {
     "collect": "collect the task's input (posts, sessions, ...) → data/01_raw",
     "validate": "apply the task's data contract → data/02_validated + data/02_quarantine",
@@ -437,6 +448,14 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--history", default="",
                        help="posts (.parquet file or folder, e.g. the validated store) whose "
                             "matured outcomes update the account history without retraining")
+    stale = sub.add_parser(
+        "fail-stale-runs", help="mark `airflow dags test` runs left queued/running by a "
+        "killed process as failed (with their unfinished tasks); prints each one")
+    stale.add_argument("dag_ids", nargs="+", metavar="DAG_ID", help="e.g. engagement_training")
+    stale.add_argument("--older-than", type=_non_negative_int, default=0, metavar="SECONDS",
+                       help="leave runs younger than this alone (default 0: `make run` is "
+                            "the only runner of its embedded Airflow)")
+    stale.set_defaults(func=cmd_fail_stale_runs)
     registry = sub.add_parser("registry", help="the MLflow model registry")
     registry_sub = registry.add_subparsers(dest="registry_command", required=True)
     history = registry_sub.add_parser(
@@ -468,7 +487,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("great_expectations", "mlflow", "alembic", "urllib3"):
+    for noisy in ("great_expectations", "mlflow", "alembic", "urllib3", "airflow"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     from pipelines.collect.api.errors import ApiError
 
