@@ -58,8 +58,13 @@ def test_repro_runs_every_stage_and_writes_metrics(repo_copy):
     for stage in STAGE_NAMES:             # every stage the training DAG runs
         assert f"Running stage '{stage}'" in out
     metrics = json.loads((root / "data/05_reporting/metrics.json").read_text())
-    assert metrics["split"]["train"] + metrics["split"]["valid"] + metrics["split"]["test"] \
-        == 700
+    split, refit = metrics["split"], json.loads(
+        (root / "data/04_final_model/refit.json").read_text())
+    # every post is a label of the final refit or was still growing when collected
+    assert refit["refit"] and refit["rows"] + refit["labels_still_growing"] == 700
+    # the held-out accounts' older posts train nothing but the refit
+    assert split["cold_accounts"] > 0
+    assert split["train"] + split["valid"] + split["test"] < refit["rows"]
     assert (root / "dvc.lock").exists()
     assert any((root / ".engageflow" / "dvc-cache").rglob("*")), "DVC cache is empty"
     # the caption-embedding cache is a versioned feature-store output
