@@ -6,7 +6,7 @@ import json
 import re
 
 import pytest
-from airflow_helpers import run_airflow
+from airflow_helpers import execution_api, run_airflow
 
 pytestmark = pytest.mark.integration
 MODELS = ("ridge", "lightgbm")
@@ -25,9 +25,11 @@ def two_runs(airflow_home):
     (home / "first-run.log").write_text(done.stdout + done.stderr)
     # through the executor, as under the scheduler: only then does each task write its
     # own log file (test_task_logs_show_what_each_stage_read_wrote_and_decided)
-    run_airflow(["dags", "test", "engagement_training", "--use-executor", "-c",
-              json.dumps({"collect.demo_rows": 900, "collect.seed": 6, "train.seed": 3,
-                          "train.models": list(MODELS)})], env)
+    with execution_api(env, home) as executor_env:
+        run_airflow(["dags", "test", "engagement_training", "--use-executor", "-c",
+                     json.dumps({"collect.demo_rows": 900, "collect.seed": 6,
+                                 "train.seed": 3, "train.models": list(MODELS)})],
+                    executor_env)
     records = sorted((home / "state" / "runs").glob("*/05_reporting/registration.json"),
                      key=lambda p: p.stat().st_mtime)
     return home, env, [json.loads(p.read_text()) for p in records]
@@ -103,9 +105,11 @@ def test_task_logs_show_what_each_stage_read_wrote_and_decided(two_runs):
         assert files, f"no task log file for {task_id} under {logs}"
         texts[task_id] = "\n".join(f.read_text() for f in files)
         assert texts[task_id].strip(), f"the {task_id} task log is empty: {files}"
-    assert re.search(rf"rows_accepted\W+{validation['rows_accepted']}\b", texts["validate"]), \
-        "the validate task log states the accepted rows"
-    assert gate["decision"].upper() in texts["promote"], "the promote log states the verdict"
+    # the stage record of pipelines.pipeline.run_stage, not Airflow's "Returned value" line
+    assert re.search(rf"validate \[likes\]: .*rows_accepted\W+{validation['rows_accepted']}\b",
+                     texts["validate"]), "the validate task log states the accepted rows"
+    assert "promotion gate (" in texts["promote"] and \
+        gate["decision"].upper() in texts["promote"], "the promote log states the verdict"
     records_logged = [json.loads(line) for line in texts["promote"].splitlines()
                       if line.startswith("{")]
     assert not [r["event"] for r in records_logged if r.get("level") == "error"], \
