@@ -25,7 +25,7 @@ AIRFLOW_ENV := PATH=$(BIN):$$PATH ENGAGEFLOW_HOME=$(CURDIR) AIRFLOW_HOME=$(STATE
 	AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=sqlite:///$(STATE)/airflow/airflow.db \
 	AIRFLOW__API__HOST=127.0.0.1 AIRFLOW__API__PORT=8080 \
 	AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=admin:admin \
-	AIRFLOW__LOGGING__LOGGING_LEVEL=WARNING HF_HUB_OFFLINE=1 \
+	HF_HUB_OFFLINE=1 \
 	MLFLOW_TRACKING_URI=sqlite:///$(STATE)/mlflow.db
 
 .PHONY: help install run test lint airflow mlflow-ui repro clean lock bench bench-speed bench-quality \

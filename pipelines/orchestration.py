@@ -6,9 +6,12 @@ JSON-able dict (paths and counts) for XCom — never a DataFrame.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
 import json
 import logging
+import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -44,6 +47,56 @@ def fail_fast_on_bad_input(func: Callable[..., T]) -> Callable[..., T]:
     return wrapper
 
 
+class _StderrToLog(io.TextIOBase):
+    """A stand-in for ``sys.stderr`` that logs each complete line at INFO.
+
+    Airflow shows whatever a task writes to stderr as ERROR, but what libraries print there
+    during a stage is chatter (MLflow's "Created version '2' of model ...", its own
+    WARNING lines); failures reach the task log as exceptions, not as stderr text.
+    """
+
+    def __init__(self, target: logging.Logger) -> None:
+        self._target, self._pending = target, ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        *lines, self._pending = (self._pending + text).split("\n")
+        for line in lines:
+            # a progress bar redraws its line with carriage returns: keep its last state
+            if line := line.rsplit("\r", 1)[-1].strip():
+                self._target.info("%s", line)
+        return len(text)
+
+    def flush(self) -> None:
+        if self._pending.strip():
+            self.write("\n")
+
+
+def task_logging(func: Callable[..., T]) -> Callable[..., T]:
+    """Make an Airflow task's log show what the stage read, wrote and decided.
+
+    The ``pipelines`` loggers log at INFO (Airflow's ``logging_level`` must let INFO
+    through too), progress bars are off (a task log is not a terminal), and library
+    stderr output is logged at INFO instead of being shown as ERROR.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        logging.getLogger("pipelines").setLevel(logging.INFO)
+        os.environ.setdefault("TQDM_DISABLE", "1")
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        stderr = _StderrToLog(logger)
+        try:
+            with contextlib.redirect_stderr(stderr):
+                return func(*args, **kwargs)
+        finally:
+            stderr.flush()
+
+    return wrapper
+
+
 def _resolve(
     project_dir: str, run_id: str, form_params: dict[str, Any]
 ) -> tuple[ProjectPaths, Settings]:
@@ -53,6 +106,7 @@ def _resolve(
 
 
 @fail_fast_on_bad_input
+@task_logging
 def training_stage_task(
     stage: str, project_dir: str, run_id: str, form_params: dict[str, Any], as_of: str,
     asset_triggered: bool,
@@ -104,6 +158,7 @@ def partition_date(interval_start: str | None, interval_end: str | None, logical
 
 
 @fail_fast_on_bad_input
+@task_logging
 def collect_day_task(
     project_dir: str, run_id: str, form_params: dict[str, Any], logical_date: str
 ) -> dict[str, Any]:
@@ -127,6 +182,7 @@ def collect_day_task(
 
 
 @fail_fast_on_bad_input
+@task_logging
 def validate_day_task(
     project_dir: str, run_id: str, form_params: dict[str, Any], logical_date: str, as_of: str
 ) -> dict[str, Any]:
@@ -144,6 +200,7 @@ def validate_day_task(
 
 
 @fail_fast_on_bad_input
+@task_logging
 def materialize_history_task(project_dir: str, run_id: str, form_params: dict[str, Any]
                              ) -> dict[str, Any]:
     """engagement_collect: the validated store (every day published so far) → the account
@@ -157,6 +214,7 @@ def materialize_history_task(project_dir: str, run_id: str, form_params: dict[st
 
 
 @fail_fast_on_bad_input
+@task_logging
 def champion_challenger_task(
     project_dir: str, run_id: str, form_params: dict[str, Any], as_of: str
 ) -> dict[str, Any]:
@@ -173,6 +231,7 @@ def champion_challenger_task(
 
 
 @fail_fast_on_bad_input
+@task_logging
 def publish_day_task(project_dir: str, logical_date: str, validation: dict[str, Any]
                      ) -> dict[str, Any]:
     """engagement_collect: record the validated day in the store's manifest.

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
+
+import httpx
 
 BIN = Path(sys.executable).parent
 
@@ -39,3 +45,42 @@ def run_airflow(args: list[str], env: dict[str, str], check: bool = True
         assert done.returncode == 0, (f"airflow {args} failed:\n{done.stdout[-4000:]}\n"
                                       f"{done.stderr[-4000:]}")
     return done
+
+
+@contextlib.contextmanager
+def execution_api(env: dict[str, str], home: Path) -> Iterator[dict[str, str]]:
+    """An ``airflow api-server`` (execution API only) on a free local port, for
+    ``airflow dags test --use-executor``: executor-run tasks talk to the API server and
+    write their own task log files, as under the scheduler. Yields the environment that
+    points the tasks at it; stops the server's process group on exit.
+    """
+    from pipelines.deploy.local_stack import free_port
+
+    port = free_port()
+    env = {**env, "AIRFLOW__CORE__EXECUTION_API_SERVER_URL":
+           f"http://127.0.0.1:{port}/execution/",
+           "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port())}
+    log = home / "api-server.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [str(BIN / "airflow"), "api-server", "--apps", "execution", "-H", "127.0.0.1",
+             "-p", str(port), "-w", "1"], env=env, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True, stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, f"airflow api-server exited:\n{log.read_text()[-3000:]}"
+            assert time.monotonic() < deadline, f"no execution API on port {port} after 120 s"
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"http://127.0.0.1:{port}/execution/health",
+                             timeout=3).status_code == 200:
+                    break
+            time.sleep(1)
+        yield env
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)

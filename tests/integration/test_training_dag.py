@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
-from airflow_helpers import run_airflow
+from airflow_helpers import execution_api, run_airflow
 
 pytestmark = pytest.mark.integration
 MODELS = ("ridge", "lightgbm")
@@ -22,9 +23,13 @@ def two_runs(airflow_home):
                        "train.models": list(MODELS)})
     done = run_airflow(["dags", "test", "engagement_training", "-c", conf], env)
     (home / "first-run.log").write_text(done.stdout + done.stderr)
-    run_airflow(["dags", "test", "engagement_training", "-c",
-              json.dumps({"collect.demo_rows": 900, "collect.seed": 6, "train.seed": 3,
-                          "train.models": list(MODELS)})], env)
+    # through the executor, as under the scheduler: only then does each task write its
+    # own log file (test_task_logs_show_what_each_stage_read_wrote_and_decided)
+    with execution_api(env, home) as executor_env:
+        run_airflow(["dags", "test", "engagement_training", "--use-executor", "-c",
+                     json.dumps({"collect.demo_rows": 900, "collect.seed": 6,
+                                 "train.seed": 3, "train.models": list(MODELS)})],
+                    executor_env)
     records = sorted((home / "state" / "runs").glob("*/05_reporting/registration.json"),
                      key=lambda p: p.stat().st_mtime)
     return home, env, [json.loads(p.read_text()) for p in records]
@@ -83,6 +88,32 @@ def test_second_run_is_a_challenger_the_gate_judges_against_the_champion(two_run
     assert parent.data.tags["engageflow.gate.decision"] == gate["decision"]
     actors = [e["actor"] for e in audit.alias_history("engagement-likes")]
     assert any(a.startswith("promotion_gate:engagement_training/") for a in actors)
+
+
+def test_task_logs_show_what_each_stage_read_wrote_and_decided(two_runs):
+    """The second run went through the executor: its validate and promote task logs hold
+    the accepted-row count and the gate's decision (at INFO, not only stderr noise)."""
+    home, _, records = two_runs
+    run = next(p.parents[1] for p in (home / "state" / "runs").glob(
+        "*/05_reporting/registration.json") if json.loads(p.read_text()) == records[1])
+    validation = json.loads((run / "02_validated" / "validation.json").read_text())
+    gate = _gate(home, records[1])
+    logs = home / "airflow" / "logs" / "dag_id=engagement_training"
+    texts = {}
+    for task_id in ("validate", "promote"):
+        files = sorted(logs.glob(f"run_id=*/task_id={task_id}/attempt=*.log"))
+        assert files, f"no task log file for {task_id} under {logs}"
+        texts[task_id] = "\n".join(f.read_text() for f in files)
+        assert texts[task_id].strip(), f"the {task_id} task log is empty: {files}"
+    # the stage record of pipelines.pipeline.run_stage, not Airflow's "Returned value" line
+    assert re.search(rf"validate \[likes\]: .*rows_accepted\W+{validation['rows_accepted']}\b",
+                     texts["validate"]), "the validate task log states the accepted rows"
+    assert "promotion gate (" in texts["promote"] and \
+        gate["decision"].upper() in texts["promote"], "the promote log states the verdict"
+    records_logged = [json.loads(line) for line in texts["promote"].splitlines()
+                      if line.startswith("{")]
+    assert not [r["event"] for r in records_logged if r.get("level") == "error"], \
+        "harmless stderr output (MLflow, progress bars) is not logged as ERROR"
 
 
 def test_run_folders_hold_every_layer_and_counts_add_up(two_runs):

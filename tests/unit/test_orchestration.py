@@ -59,3 +59,30 @@ def test_an_asset_triggered_run_trains_on_the_validated_store(tmp_path, project_
                                 form_params={}, as_of="2026-11-03T00:00:00Z",
                                 asset_triggered=True)
     assert "skipped" in again
+
+
+def test_task_logging_turns_library_stderr_into_info_lines(caplog, monkeypatch):
+    """What MLflow prints to stderr reaches the task log at INFO, a progress bar as its
+    last state, and the pipelines loggers log at INFO."""
+    import logging
+    import sys
+
+    from pipelines.orchestration import task_logging
+
+    for name in ("TQDM_DISABLE", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"):
+        monkeypatch.delenv(name, raising=False)  # restored after the test: tasks set them
+
+    @task_logging
+    def stage() -> str:
+        print("Created version '2' of model 'm'.", file=sys.stderr)
+        sys.stderr.write("\rDownloading:  50%\rDownloading: 100%\n")
+        logging.getLogger("pipelines.pipeline").info("validate [likes]: rows_accepted 870")
+        return "done"
+
+    with caplog.at_level(logging.INFO):
+        assert stage() == "done"
+    lines = [(r.levelname, r.getMessage()) for r in caplog.records]
+    assert ("INFO", "Created version '2' of model 'm'.") in lines
+    assert ("INFO", "Downloading: 100%") in lines
+    assert ("INFO", "validate [likes]: rows_accepted 870") in lines
+    assert not [m for level, m in lines if level == "ERROR"]
