@@ -170,7 +170,7 @@ def _trained_through(model_name: str, version: str) -> pd.Timestamp | None:
     from mlflow import MlflowClient
 
     tag = MlflowClient().get_model_version(model_name, version).tags.get(
-        "engageflow.trained_through")
+        tracking.TRAINED_THROUGH_TAG)
     if not tag:
         return None
     stamp = pd.Timestamp(tag)

@@ -188,7 +188,7 @@ def run_register(task: Task, paths: ProjectPaths, settings: Settings, *, run_key
     # on rows it trained on
     through = (refit.get("newest_label") if refit.get("refit")
                else str(train_rows[task.table_time_column].max()))
-    client.set_model_version_tag(model_name, version, "engageflow.trained_through", through)
+    client.set_model_version_tag(model_name, version, tracking.TRAINED_THROUGH_TAG, through)
     for key, value in tags.items():
         client.set_model_version_tag(model_name, version, key, value)
 

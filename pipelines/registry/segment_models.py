@@ -20,7 +20,7 @@ from pipelines.segments.hierarchy import SEGMENT_TAG, Segment
 
 logger = logging.getLogger(__name__)
 
-TRAINED_THROUGH_TAG = "engageflow.trained_through"
+TRAINED_THROUGH_TAG = tracking.TRAINED_THROUGH_TAG
 TRAINED_ROWS_TAG = "engageflow.trained_rows"
 #: On the registered model: the run whose ``segments/segments.json`` is the last cycle.
 SEGMENTS_RUN_TAG = "engageflow.segments_run"

@@ -8,6 +8,10 @@ from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
+#: Model version tag: the newest label the version learned from (the gate never judges a
+#: champion on rows up to it; segment models record it too).
+TRAINED_THROUGH_TAG = "engageflow.trained_through"
+
 RUN_KEY_TAG = "engageflow.run_key"
 CANDIDATE_TAG = "engageflow.candidate"
 #: MLflow 3's UI opens an experiment by its kind: without the tag it may open on the GenAI
