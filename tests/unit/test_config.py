@@ -93,8 +93,8 @@ def test_an_unknown_override_key_is_named_with_the_allowed_ones(params_file):
     ("train.test_fraction", 0.9, "'train.test_fraction' must be a number in [0.05, 0.5]; "
                                  "got 0.9."),
     ("register.model_name", "bad name!", "'register.model_name' must be letters, digits"),
-    ("monitor.window_end", "yesterday", "'monitor.window_end' must be empty (the run's data "
-                                        "interval) or a date like 2022-04-01; got 'yesterday'."),
+    ("monitor.window_end", "yesterday", "'monitor.window_end' must be empty (the latest "
+                                        "data) or a date like 2022-04-01; got 'yesterday'."),
     ("monitor.min_effect", {"psi": -1}, "'monitor.min_effect.psi' must be a number > 0; "
                                         "got -1."),
     ("promote.confidence", 1.0, "'promote.confidence' must be a number in [0.5, 1); got 1.0."),
