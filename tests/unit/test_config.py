@@ -258,7 +258,7 @@ def test_the_form_keeps_the_task_placeholder_and_empty_texts_are_optional(params
     assert fields["register.model_name"]["default"] == "engagement-{task}"
     assert fields["serve.score_model_uri"]["default"] == "models:/engagement-{task}@champion"
     assert fields["monitor.window_end"]["type"] == ["null", "string"]
-    assert fields["collect.path"] == {**fields["collect.path"], "default": "",
+    assert fields["collect.path"] == {**fields["collect.path"], "default": None,
                                       "type": ["null", "string"]}
 
 
