@@ -18,6 +18,10 @@ from pipelines import stages
 from pipelines.config import FILE_FORMATS, Settings, load_settings
 from pipelines.paths import ProjectPaths, project_paths
 
+#: ``engageflow drift``'s exit status when the window holds too few rows for a verdict
+#: (0: a verdict, drift or not; 2: bad input or settings).
+NO_VERDICT_EXIT = 3
+
 
 def _paths(args: argparse.Namespace) -> ProjectPaths:
     """The project's paths; the CLI (and so dvc.yaml) keeps the caption-embedding cache in
@@ -201,9 +205,22 @@ def cmd_drift(args: argparse.Namespace) -> int:
 
         rows = get_task(settings.train.task).read_for_scoring(
             Path(args.posts), args.format, paths=paths).rows
-    decision = check(paths, settings, run_key=args.run_key,
-                     logical=str(pd.Timestamp.now(tz="UTC")), rows=rows, report=True)
-    return _print(decision)
+    now = pd.Timestamp.now(tz="UTC")
+    # one MLflow monitoring run per check unless the caller names one to resume
+    run_key = args.run_key or f"cli-drift/{now:%Y-%m-%dT%H:%M:%S.%f}"
+    decision = check(paths, settings, run_key=run_key, logical=str(now), rows=rows,
+                     report=True)
+    _print(decision)
+    if not decision["verdict"]:
+        from pipelines.monitor.tasks import no_verdict_message
+
+        print(f"drift: {no_verdict_message(decision, min_rows=settings.monitor.min_rows)}",
+              file=sys.stderr)
+        return NO_VERDICT_EXIT
+    verdict = "RETRAIN" if decision["retrain"] else "keep the model"
+    print(f"drift: verdict on {decision['rows_in_window']} rows of {decision['window']}: "
+          f"{verdict} ({decision['reason']}); report: {decision['report']}", file=sys.stderr)
+    return 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -405,9 +422,11 @@ def build_parser() -> argparse.ArgumentParser:
                          help="summarize the newest finished Airflow run instead")
     drift = stage("drift", cmd_drift, "judge a window of the task's rows (posts, sessions) "
                   "against the champion's training data → data/06_monitoring (drift summary "
-                  "+ Evidently report)")
+                  "+ Evidently report); exit 0 with a verdict, 3 when the window holds too "
+                  "few rows for one")
     drift.add_argument("--window-end", help="the window's end, YYYY-MM-DD (default: params "
-                       "monitor.window_end, else today)")
+                       "monitor.window_end, else the latest data: today, or the day after "
+                       "the newest row)")
     drift.add_argument("--window-days", type=_positive_int,
                        help="days in the window (default: params monitor.window_days)")
     drift.add_argument("--posts", help="judge this file or folder of the task's rows "
@@ -416,8 +435,8 @@ def build_parser() -> argparse.ArgumentParser:
     drift.add_argument("--set", action="append", metavar="KEY=VALUE",
                        help="override a params key, e.g. train.task=conversion")
     drift.add_argument("--format", default="canonical", help="layout of --posts")
-    drift.add_argument("--run-key", default="cli-drift", help="idempotency key of the "
-                       "MLflow monitoring run")
+    drift.add_argument("--run-key", help="idempotency key of the MLflow monitoring run "
+                       "(default: a new run per check, cli-drift/<time>)")
 
 
     serve = stage("serve", cmd_serve, "serve @champion/@challenger over HTTP (FastAPI): "

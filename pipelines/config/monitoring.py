@@ -30,9 +30,10 @@ class MonitorConfig(Section):
     model_alias: Text = Field("champion", min_length=1, title="Model alias",
                               description="The model watched; its training-data sample is "
                               "the reference.")
-    window_days: Int = Field(7, ge=1, le=366, title="Window (days)",
+    window_days: Int = Field(14, ge=1, le=366, title="Window (days)",
                              description="Days of validated posts judged, ending at the "
-                             "window end.")
+                             "window end (two weeks: the demo data hold ~75 posts a week, "
+                             "fewer than the minimum, so one week could never be judged).")
     window_end: OptionalText = Field(
         "", title="Window end", description="Leave empty for the latest data: the run's "
         "data interval end, or the day after the newest row when the data ends earlier "
