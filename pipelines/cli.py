@@ -319,6 +319,13 @@ def cmd_fail_stale_runs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_progress(args: argparse.Namespace) -> int:
+    from pipelines.run_progress import follow
+
+    follow(Path(args.log), args.pid)
+    return 0
+
+
 STAGE_HELP: dict[str, str] = {
     "collect": "collect the task's input (posts, sessions, ...) → data/01_raw",
     "validate": "apply the task's data contract → data/02_validated + data/02_quarantine",
@@ -475,6 +482,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="leave runs younger than this alone (default 0: `make run` is "
                             "the only runner of its embedded Airflow)")
     stale.set_defaults(func=cmd_fail_stale_runs)
+    progress = sub.add_parser(
+        "progress", help="follow the log of `airflow dags test` (make run): one line per "
+        "task with its state, seconds and counts, until process PID exits")
+    progress.add_argument("log", help="the log file, e.g. .engageflow/last-run.log")
+    progress.add_argument("--pid", type=_positive_int, required=True,
+                          help="the process writing the log")
+    progress.set_defaults(func=cmd_progress)
     registry = sub.add_parser("registry", help="the MLflow model registry")
     registry_sub = registry.add_subparsers(dest="registry_command", required=True)
     history = registry_sub.add_parser(
