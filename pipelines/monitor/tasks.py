@@ -120,8 +120,10 @@ def check(paths: ProjectPaths, settings: Settings, *, run_key: str,
     source = "the rows given"
     if rows is None:
         rows, source = judged_rows(task, paths, settings)
-    newest = (pd.to_datetime(rows[task.input.time_column], utc=True).max()
-              if len(rows) else None)
+    time_column = task.input.time_column
+    # rows without the task's time column are refused by the check, naming the task
+    newest = (pd.to_datetime(rows[time_column], utc=True).max()
+              if len(rows) and time_column in rows else None)
     start, end = monitoring_window(window_days=m.window_days, window_end=m.window_end,
                                    interval_end=interval_end, logical=logical, newest=newest)
     decision = run_drift_check(
