@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
 DAG_IDS = ("batch_scoring", "champion_challenger", "drift_monitoring", "engagement_collect",
            "engagement_training")
 #: Scheduled DAGs: none catches up (a paused week is not replayed day by day on unpause)
@@ -18,12 +17,9 @@ SCHEDULED = ("champion_challenger", "drift_monitoring", "engagement_collect",
 
 
 @pytest.fixture(scope="module")
-def dags():
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(DAGS_DIR))
-    assert bag.import_errors == {}, bag.import_errors
-    return bag.dags
+def dags(dagbag):
+    assert dagbag.import_errors == {}, dagbag.import_errors
+    return dagbag.dags
 
 
 def _settings_error(params_file: Path, key: str, value: object) -> str | None:
