@@ -267,16 +267,22 @@ class BinaryTableTask(Task):
         for name in manifest["candidates"]:
             model = joblib.load(paths.models / f"{name}.joblib")
             results[name] = judged({p: self.predict(model, rows) for p, rows in parts.items()})
-        baselines = {
+        judged_baselines = {
             "prior_rate": judged({p: prior_rate_baseline(train[self.target].to_numpy(),
                                                          len(rows)) for p, rows in parts.items()}),
             _slug(self.gate.baseline): judged({p: self.baseline(train, rows)
                                                for p, rows in parts.items()})}
         best = min(results, key=lambda n: results[n]["valid"][self.selection_metric])
-        rule = baselines[_slug(self.gate.baseline)]["test"]
+        rule = judged_baselines[_slug(self.gate.baseline)]["test"]
+        # The registry logs ``baselines`` as flat metrics per part; the rest goes beside.
         report = {"task": self.name, "target": self.target,
                   "selection_metric": self.selection_metric, "best": best,
-                  "candidates": results, "baselines": baselines,
+                  "candidates": results,
+                  "baselines": {n: {p: b[p] for p in parts}
+                                for n, b in judged_baselines.items()},
+                  "baseline_decisions": {n: {"decision": b["decision"],
+                                             "test_reliability": b["test_reliability"]}
+                                         for n, b in judged_baselines.items()},
                   "threshold_rule": "F1-best on the validation part",
                   "improvement_over_baseline_log_loss":
                       rule["log_loss"] - results[best]["test"]["log_loss"],
