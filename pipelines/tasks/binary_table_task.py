@@ -328,10 +328,12 @@ class BinaryTableTask(Task):
         return np.asarray(model.predict(self.model_input(rows)), dtype=float)
 
     def drift_reference(self, train: pd.DataFrame) -> pd.DataFrame:
-        """The training rows' input columns, time and outcome."""
+        """The training rows' input columns, time and outcome; the time also under the
+        entity's time column name (what the registry sorts the reference by)."""
         out = self.model_input(train)
         for column in (self.table_time_column, self.target):
             out[column] = train[column].to_numpy()
+        out[self.input.time_column] = train[self.table_time_column].to_numpy()
         return out
 
     def request_model(self, paths: ProjectPaths) -> type[BaseModel]:

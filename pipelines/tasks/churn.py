@@ -140,6 +140,23 @@ class AccountChurnTask(BinaryTableTask):
                        "horizon_days": section.horizon_days, "snapshots": counts,
                        "split": split}
 
+    def monitored_rows(self, paths: ProjectPaths) -> pd.DataFrame:
+        """The account snapshots of the feature table (what the model scores), with each
+        cut-off also as ``date``: drift is judged on snapshots, not on raw account-days.
+
+        Raises:
+            ValueError: if the feature table does not exist, naming it.
+        """
+        import pandas as pd
+
+        path = paths.feature_table(self.table)
+        if not path.is_file():
+            raise ValueError(f"{self.name}.monitored_rows: the snapshot table {path} does not "
+                             f"exist; run `engageflow features --set train.task={self.name}` "
+                             f"first.")
+        table = pd.read_parquet(path)
+        return table.assign(**{self.input.time_column: table[self.table_time_column]})
+
     def baseline(self, train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
         """The recency rule: the training churn rate of accounts whose last activity was
         as many days ago (buckets :data:`RECENCY_EDGES`), the training base rate for a
