@@ -102,7 +102,7 @@ def test_the_reader_names_missing_columns(tmp_path):
 NEGATIVE = st.integers(min_value=-10**9, max_value=-1)
 
 
-@hypothesis.settings(max_examples=8, deadline=None, derandomize=True,
+@hypothesis.settings(max_examples=5, deadline=None, derandomize=True,
                      suppress_health_check=[hypothesis.HealthCheck.too_slow])
 @hypothesis.given(data=st.data())
 def test_rows_in_equals_accepted_plus_quarantined(data, suites):

@@ -74,7 +74,7 @@ def test_the_reader_rejects_unreadable_values_with_file_row_column_and_value(tmp
     assert read.rows["retention_7"].tolist() == [0, 1]
 
 
-@hypothesis.settings(max_examples=8, deadline=None, derandomize=True,
+@hypothesis.settings(max_examples=5, deadline=None, derandomize=True,
                      suppress_health_check=[hypothesis.HealthCheck.too_slow])
 @hypothesis.given(data=st.data())
 def test_rows_in_equals_accepted_plus_quarantined(data, suites):
