@@ -107,6 +107,10 @@ def train_and_score(task_name: str, data_file: Path, root: Path) -> dict[str, An
                                                                    "brier", "calibration")}
                                      | {"at_threshold": c["decision"]["test"]}
                                      for n, c in metrics["candidates"].items()},
+        "evaluate_valid": {n: {k: c["valid"][k] for k in ("roc_auc", "log_loss", "brier",
+                                                          "base_rate", "mean_predicted")}
+                           for n, c in {**metrics["candidates"],
+                                        **metrics["baselines"]}.items()},
         "through_registered_model": scored,
         "targets": TARGETS,
     }
