@@ -171,6 +171,22 @@ def cmd_champion_challenger(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ab_test(args: argparse.Namespace) -> int:
+    from pipelines.evaluate.ab_test import run_ab_test
+
+    paths = _paths(args)
+    settings = _settings(args, paths)
+    record = run_ab_test(Path(args.file), arm_column=args.arm_column,
+                         outcome_column=args.outcome_column, control=args.control,
+                         treatment=args.treatment, looks=args.looks,
+                         settings=settings.champion_challenger)
+    if args.output:
+        out = Path(args.output)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(record, indent=2, default=str))
+    return _print(record)
+
+
 def cmd_summary(args: argparse.Namespace) -> int:
     from pipelines.summary import format_summary, latest_summary
     from pipelines.tasks import get_task
@@ -422,6 +438,19 @@ def build_parser() -> argparse.ArgumentParser:
                    "one look of the online champion-challenger test on matured outcomes")
     online.add_argument("--as-of", help="the look's instant (default: now, UTC)")
     online.add_argument("--run-key", help="idempotency key (default: cli/DATE)")
+    ab = stage("ab-test", cmd_ab_test, "read out an A/B test of two arms on a 0/1 outcome "
+               "with the champion-challenger sequential test and a fixed-horizon test")
+    ab.add_argument("--file", required=True, help="CSV with one row per user")
+    ab.add_argument("--arm-column", required=True, help="column naming each user's arm")
+    ab.add_argument("--outcome-column", required=True,
+                    help="0/1 (TRUE/FALSE) outcome column, 1 = good (e.g. retained)")
+    ab.add_argument("--control", required=True, help="the control arm (plays the champion)")
+    ab.add_argument("--treatment", required=True, help="the treatment arm (the challenger)")
+    ab.add_argument("--looks", type=_positive_int, default=1,
+                    help="equally spaced looks in file order (default 1: one look at all)")
+    ab.add_argument("--output", help="also write the record to this JSON file")
+    ab.add_argument("--set", action="append", metavar="KEY=VALUE",
+                    help="override a params key, e.g. champion_challenger.alpha=0.01")
     summary = stage("summary", cmd_summary, "print the summary of the run in --data-dir")
     summary.add_argument("--set", action="append", metavar="KEY=VALUE",
                          help="override a params key, e.g. train.task=conversion")
