@@ -63,8 +63,9 @@ def judged_rows(task: Any, paths: ProjectPaths, settings: Settings
                 ) -> tuple[pd.DataFrame, str]:
     """The rows the check takes its window from, and where they come from: the task's
     validated store (``monitored_rows``: the collection DAG's days for posts), or, while
-    that holds nothing (right after ``make run``, before any collection run), the validated
-    rows of the run that trained the monitored model (:mod:`pipelines.run_folders`).
+    that holds nothing (right after ``make run``, before any collection run), the rows of
+    the run that trained the monitored model (:mod:`pipelines.run_folders`): the task's own
+    ``monitored_rows`` in that run's folder, else its validated layer.
 
     Raises:
         ValueError: if neither exists (the store's own message).
@@ -97,12 +98,21 @@ def _training_rows(task: Any, paths: ProjectPaths, settings: Settings
     except LookupError:
         return None
     run = run_of_version(paths, ref.name, ref.version)
-    path = run.validated(task.input.entity) if run is not None else None
-    if path is None or not path.is_file():
+    if run is None:
         return None
+    try:   # the task's own rule in the run's folder (churn: its snapshot table) ...
+        rows = task.monitored_rows(run)
+    except ValueError:
+        rows = None
+    where = run.data
+    if rows is None or not len(rows):   # ... else the run's validated layer (posts)
+        where = run.validated(task.input.entity)
+        if not where.is_file():
+            return None
+        rows = pd.read_parquet(where)
     logger.info("drift: the validated store holds no %s; judging the rows %s version %s "
-                "was trained on: %s", task.input.entity, ref.name, ref.version, path)
-    return pd.read_parquet(path), f"the training run's rows {path}"
+                "was trained on: %s", task.input.entity, ref.name, ref.version, where)
+    return rows, f"the training run's rows {where}"
 
 
 def check(paths: ProjectPaths, settings: Settings, *, run_key: str,
