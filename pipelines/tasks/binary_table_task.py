@@ -197,6 +197,7 @@ class BinaryTableTask(Task):
             feature_importance,
             make_classifier,
         )
+        from pipelines.train.model_zoo import coefficient_importance
 
         models = tuple(settings.train.models) or self.default_models
         unknown = [m for m in models if m not in self.families]
@@ -218,11 +219,18 @@ class BinaryTableTask(Task):
             seconds = time.perf_counter() - started
             joblib.dump(Pipeline([("features", featurizer), ("model", classifier)]),
                         paths.models / f"{name}.joblib")
+            importance, kind = None, None
+            if name in TREE_CLASSIFIERS:
+                importance, kind = feature_importance(classifier, names), "gain"
+            elif name == "logistic_regression":
+                importance, kind = coefficient_importance(classifier.estimator_, names), \
+                    "coefficient"
             candidates[name] = {
                 "fit_seconds": round(seconds, 3),
                 "hyperparameters": {**default_hyperparameters(name, seed), **overrides},
-                "feature_importance": (feature_importance(classifier, names).round(6).to_dict()
-                                       if name in TREE_CLASSIFIERS else None)}
+                "feature_importance": (importance.round(6).to_dict()
+                                       if importance is not None else None),
+                "importance_kind": kind}
             logger.info("%s.train: %s fitted in %.2f s on %d rows", self.name, name, seconds,
                         len(rows))
         manifest = {"task": self.name, "target": self.target, "seed": seed,

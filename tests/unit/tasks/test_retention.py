@@ -60,6 +60,10 @@ def test_demo_run_beats_the_prior_rate_and_reports_the_threshold(run):
     assert best["test"]["log_loss"] < report["baselines"]["prior_rate"]["test"]["log_loss"]
     assert best["test"]["roc_auc"] > report["baselines"]["1_day_rule"]["test"]["roc_auc"]
     assert best["decision"]["test"]["threshold"] == best["decision"]["valid"]["threshold"]
+    # the logistic regression's importance: its standardized coefficients' shares
+    logistic = run["records"]["train"]["candidates"]["logistic_regression"]
+    assert logistic["importance_kind"] == "coefficient"
+    assert sum(logistic["feature_importance"].values()) == pytest.approx(1, abs=1e-3)
 
 
 def test_the_split_is_a_seeded_hash_of_the_player_id():
