@@ -112,7 +112,7 @@ CORRUPTIONS = {
 }
 
 
-@hypothesis.settings(max_examples=4, deadline=None, derandomize=True,
+@hypothesis.settings(max_examples=3, deadline=None, derandomize=True,
                      suppress_health_check=[hypothesis.HealthCheck.too_slow,
                                             hypothesis.HealthCheck.function_scoped_fixture])
 @hypothesis.given(data=st.data())
