@@ -43,10 +43,11 @@ def bodies(rows: pd.DataFrame) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def champion(tmp_path_factory, make_project) -> dict:
+def champion(tmp_path_factory, make_project, conversion_champion) -> dict:
     """A click_through logistic regression trained by the task's hooks on 4,000 demo
     impressions (the generator's rows stand for the validated layer: the contract tests
-    check that they pass), registered in a real MLflow store and made @champion."""
+    check that they pass), registered and made @champion in the session's MLflow store of
+    the conversion champion (a store is slow to create; the serve tests built it)."""
     import joblib
     import mlflow
     from mlflow import MlflowClient
@@ -55,7 +56,7 @@ def champion(tmp_path_factory, make_project) -> dict:
 
     root = tmp_path_factory.mktemp("click-serving")
     paths = make_project(root)
-    uri = f"sqlite:///{root / 'mlflow.db'}"
+    uri = conversion_champion["tracking_uri"]
     settings = settings_for_test({
         "train.task": "click_through", "train.models": ["logistic_regression"],
         "click_through.min_level_count": 10})
@@ -65,7 +66,7 @@ def champion(tmp_path_factory, make_project) -> dict:
     CLICK.features(paths, settings)
     CLICK.train(paths, settings)
     model = joblib.load(paths.models / "logistic_regression.joblib")
-    name = "engagement-click_through"
+    name = "engagement-click_through-route-test"
     with tracking_uri_env(uri):
         mlflow.set_tracking_uri(uri)
         with mlflow.start_run():
