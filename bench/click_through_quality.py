@@ -8,6 +8,9 @@ from that file. Needs ``../shared/data/audience/open_bandit`` for the real-data 
 
 Per data set:
 
+Real-data runs: the default logs (``random/men``, ``random/women``, ``bts/men``) and the
+uniform-random logs alone.
+
 1. **Train through the product**: a temporary project with the repository's params.yaml
    and ``train.task=click_through`` runs every stage of ``pipelines.pipeline.PIPELINE``
    (collect ... register, promote); the version it registered is the model.
@@ -138,8 +141,12 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="ctr-bench-") as folder:
         root = Path(folder)
         if OPEN_BANDIT.is_dir():
-            out["open_bandit"] = run("open_bandit", root, {
-                "click_through.source": "open_bandit", "click_through.path": str(OPEN_BANDIT)})
+            real = {"click_through.source": "open_bandit",
+                    "click_through.path": str(OPEN_BANDIT)}
+            out["open_bandit"] = run("open_bandit", root, real)
+            # The uniform-random logs only: no logging policy's choices in the data.
+            out["open_bandit_random_logs"] = run("open_bandit_random_logs", root, {
+                **real, "click_through.logs": ["random/men", "random/women"]})
         else:
             out["open_bandit"] = {"skipped": f"{OPEN_BANDIT} is absent"}
         out["demo"] = run("demo", root, {"click_through.source": "demo"})

@@ -404,13 +404,14 @@ class ClickThroughTask(Task):
                 f"{self.input.row_suite}.")
 
     def read_for_scoring(self, path: Path, fmt: str, *, paths: ProjectPaths) -> ScoringInput:
-        """Impressions in the Open Bandit layout: ``path`` is a ``<policy>/<campaign>``
-        folder's log (``click`` may be absent); unreadable records and rows that break the
-        row contract's rules on what a client sends go to the quarantine.
+        """Impressions of one Open Bandit log (``canonical``: ``path`` is
+        ``<folder>/<policy>/<campaign>/<campaign>.csv``, its item context found as for
+        training; ``click`` may be absent); unreadable records and rows that break the row
+        contract's rules on what a client sends go to the quarantine.
 
         Raises:
-            ValueError: for a layout other than ``open_bandit`` or a path not shaped
-                ``<folder>/<policy>/<campaign>/<campaign>.csv``.
+            ValueError: for a layout other than ``canonical``, or a path not shaped as
+                above, naming it.
         """
         import pandas as pd
 
@@ -419,9 +420,10 @@ class ClickThroughTask(Task):
         from pipelines.validate.expectations import load_suite
 
         path = Path(path)
-        if fmt != "open_bandit":
-            raise ValueError(f"click_through.read_for_scoring: 'format' must be 'open_bandit' "
-                             f"(a <policy>/<campaign>/<campaign>.csv log); got {fmt!r}.")
+        if fmt != "canonical":
+            raise ValueError(f"click_through.read_for_scoring: 'format' must be 'canonical' "
+                             f"(an Open Bandit <policy>/<campaign>/<campaign>.csv log); got "
+                             f"{fmt!r}.")
         log = f"{path.parent.parent.name}/{path.parent.name}"
         read = data.read_open_bandit(path.parent.parent.parent, logs=(log,),
                                      outcome_required=False)

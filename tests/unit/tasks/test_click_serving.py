@@ -140,3 +140,27 @@ def test_the_route_answers_what_the_registered_model_says(champion, tmp_path):
     np.testing.assert_allclose([p["prediction"] for p in predictions], expected, rtol=1e-9)
     assert all(0 < p["prediction"] < 1 for p in predictions)
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"][-1] == "position"
+
+
+def test_batch_scoring_reads_an_open_bandit_log_and_quarantines_what_it_cannot_score(
+        make_project, tmp_path):
+    paths = make_project(tmp_path / "project")
+    log = tmp_path / "obd" / "random" / "men"
+    log.mkdir(parents=True)
+    (log / "item_context.csv").write_text(
+        ",item_id,item_feature_0,item_feature_1,item_feature_2,item_feature_3\n"
+        "0,0,-0.5,a,b,c\n1,1,0.5,a,b,d\n")
+    header = (",timestamp,item_id,position,propensity_score,user_feature_0,user_feature_1,"
+              "user_feature_2,user_feature_3,user-item_affinity_0,user-item_affinity_1")
+    lines = ["0,2019-11-24 00:00:01+00:00,1,2,0.5,u,v,w,x,0.0,1.0",
+             "1,2019-11-24 00:00:02+00:00,0,9,0.5,u,v,w,x,0.0,0.0",      # position 9
+             "2,not a time,0,1,0.5,u,v,w,x,0.0,0.0"]                      # unreadable
+    (log / "men.csv").write_text("\n".join([header, *lines]) + "\n")
+    read = CLICK.read_for_scoring(log / "men.csv", "canonical", paths=paths)
+    assert read.records_read == 3 == len(read.rows) + len(read.rejects)
+    assert read.rows["impression_id"].tolist() == ["random-men-0000001"]
+    assert read.rows["click"].isna().all()
+    assert sorted(zip(read.rejects["stage"], read.rejects["column"], strict=True)) == [
+        ("collect", "timestamp"), ("score", "position")]
+    with pytest.raises(ValueError, match="'format' must be 'canonical'"):
+        CLICK.read_for_scoring(log / "men.csv", "instagram_json", paths=paths)
