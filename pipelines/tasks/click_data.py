@@ -86,7 +86,7 @@ def quarantine_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
 # ------------------------------------------------------------------------------ demo data
 def _hashes(rng: np.random.Generator, n: int) -> np.ndarray:
     """``n`` distinct 32-hex-digit tokens, like the dataset's hashed categories."""
-    return np.array([f"{v:032x}" for v in rng.integers(0, 2**62, size=n)], dtype=object)
+    return np.array([rng.bytes(16).hex() for _ in range(n)], dtype=object)
 
 
 def generate_impressions(rows: int, seed: int) -> pd.DataFrame:
