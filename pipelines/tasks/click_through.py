@@ -227,123 +227,26 @@ class ClickThroughTask(Task):
 
     def train(self, paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
         """Fit every family of ``train.models`` (empty: :data:`DEFAULT_MODELS`) on the
-        oldest impressions, each behind an :class:`ImpressionFeaturizer` fitted on the same
-        rows (``<name>.joblib`` takes impression columns and predicts P(click)).
+        oldest impressions (:func:`pipelines.tasks.click_training.train_click_models`).
 
         Raises:
             ValueError: for a model name that is not a binary family.
         """
-        import time
+        from pipelines.tasks.click_training import train_click_models
 
-        import joblib
-        import pandas as pd
-        from sklearn.pipeline import Pipeline
-
-        from pipelines.tasks.click_features import ImpressionFeaturizer
-        from pipelines.train.classifiers import (
-            TREE_CLASSIFIERS,
-            default_hyperparameters,
-            feature_importance,
-            make_classifier,
-        )
-        from pipelines.train.split import time_split
-
-        section = self.section(settings)
-        models = tuple(settings.train.models) or DEFAULT_MODELS
-        unknown = [m for m in models if m not in self.families]
-        if unknown:
-            raise ValueError(f"click_through.train: train.models {list(unknown)} are not "
-                             f"binary families; the task knows {list(self.families)}.")
-        table = pd.read_parquet(paths.feature_table(self.table))
-        split = time_split(table[self.table_time_column], section.valid_fraction,
-                           section.test_fraction)
-        rows = table.iloc[split.train]
-        featurizer = ImpressionFeaturizer(section.min_level_count).fit(rows)
-        names = [str(n) for n in featurizer.feature_names_out_]
-        x, y = featurizer.transform(rows), rows[self.target].to_numpy()
-        seed = settings.train.seed
-        paths.models.mkdir(parents=True, exist_ok=True)
-        candidates = {}
-        for name in models:
-            overrides = dict(settings.train.hyperparameters.get(name, {}))
-            started = time.perf_counter()
-            classifier = make_classifier(name, overrides, seed, names).fit(x, y)
-            seconds = time.perf_counter() - started
-            model = Pipeline([("features", featurizer), ("model", classifier)])
-            joblib.dump(model, paths.models / f"{name}.joblib")
-            importance = (feature_importance(classifier, names).round(6).to_dict()
-                          if name in TREE_CLASSIFIERS else None)
-            candidates[name] = {
-                "fit_seconds": round(seconds, 3),
-                "hyperparameters": {**default_hyperparameters(name, seed), **overrides},
-                "feature_importance": importance}
-            logger.info("click_through.train: %s fitted in %.2f s on %d impressions (%d "
-                        "clicks)", name, seconds, len(rows), int(y.sum()))
-        manifest = {
-            "task": self.name, "target": self.target, "seed": seed, "rows": len(table),
-            "input_columns": list(_input_columns()), "feature_columns": names,
-            "min_level_count": section.min_level_count,
-            "split": _split_record(table, split, section.valid_fraction,
-                                   section.test_fraction),
-            "candidates": candidates,
-        }
-        (paths.models / "manifest.json").write_text(json.dumps(manifest, indent=2,
-                                                               default=str))
-        return manifest
+        return train_click_models(self, paths, settings)
 
     def evaluate(self, paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
         """Score every candidate, the position CTR and the prior rate on the validation and
-        test parts; the best candidate has the lowest validation log-loss. Writes
-        ``paths.metrics``."""
-        import joblib
+        test parts (:func:`pipelines.tasks.click_training.evaluate_click_models`)."""
+        from pipelines.tasks.click_training import evaluate_click_models
 
-        from pipelines.evaluate.binary_metrics import prior_rate_baseline, reliability_table
-        from pipelines.evaluate.slices import slice_metrics
-
-        manifest = _read_json(paths.models / "manifest.json")
-        table, split = self._split(paths, manifest)
-        train = table.iloc[split.train]
-        parts = {"valid": table.iloc[split.valid], "test": table.iloc[split.test]}
-        actual = {part: rows[self.target].to_numpy() for part, rows in parts.items()}
-        results: dict[str, Any] = {}
-        for name in manifest["candidates"]:
-            model = joblib.load(paths.models / f"{name}.joblib")
-            predicted = {part: self.predict(model, rows) for part, rows in parts.items()}
-            results[name] = {part: self.metrics(actual[part], predicted[part])
-                             for part in parts}
-            results[name]["test_reliability"] = reliability_table(
-                actual["test"], predicted["test"], n_bins=50)
-            results[name][f"test_by_{self.slice_column}"] = slice_metrics(
-                parts["test"], actual["test"], predicted["test"], by=self.slice_column,
-                metrics=self.metrics)
-        labels = train[self.target].to_numpy()
-        baselines = {
-            "position_ctr": {part: self.metrics(actual[part], self.baseline(train, rows))
-                             for part, rows in parts.items()},
-            "prior_rate": {part: self.metrics(actual[part],
-                                              prior_rate_baseline(labels, len(rows)))
-                           for part, rows in parts.items()}}
-        best = min(results, key=lambda n: results[n]["valid"][self.selection_metric])
-        position = baselines["position_ctr"]["test"]
-        report = {
-            "task": self.name, "target": self.target, "selection_metric": self.selection_metric,
-            "best": best, "candidates": results, "baselines": baselines,
-            "improvement_over_baseline_log_loss":
-                position["log_loss"] - results[best]["test"]["log_loss"],
-            "split": manifest["split"],
-        }
-        paths.metrics.parent.mkdir(parents=True, exist_ok=True)
-        paths.metrics.write_text(json.dumps(report, indent=2))
-        logger.info("click_through.evaluate: best %s, test log-loss %.5f (position CTR %.5f), "
-                    "NE %.4f, ROC-AUC %.3f", best, results[best]["test"]["log_loss"],
-                    position["log_loss"], results[best]["test"]["normalized_entropy"],
-                    results[best]["test"]["roc_auc"])
-        return report
+        return evaluate_click_models(self, paths, settings)
 
     # --- model-facing hooks ----------------------------------------------------------
     def holdout(self, paths: ProjectPaths) -> tuple[pd.DataFrame, pd.DataFrame]:
         """(training impressions, test impressions) of the split ``train`` recorded."""
-        table, split = self._split(paths, _read_json(paths.models / "manifest.json"))
+        table, split = self.table_split(paths, _read_json(paths.models / "manifest.json"))
         return table.iloc[split.train], table.iloc[split.test]
 
     def baseline(self, train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
@@ -450,7 +353,8 @@ class ClickThroughTask(Task):
         return f"predicted {self.noun} {predicted:.2%} ({known})"
 
     # --- helpers -----------------------------------------------------------------------
-    def _split(self, paths: ProjectPaths, manifest: dict[str, Any]) -> tuple[pd.DataFrame, Any]:
+    def table_split(self, paths: ProjectPaths, manifest: dict[str, Any]
+                    ) -> tuple[pd.DataFrame, Any]:
         """The feature table and the split recorded in the models' manifest.
 
         Raises:
@@ -476,19 +380,6 @@ def _input_columns() -> tuple[str, ...]:
     from pipelines.tasks.click_data import INPUT_COLUMNS
 
     return INPUT_COLUMNS
-
-
-def _split_record(table: pd.DataFrame, split: Any, valid_fraction: float,
-                  test_fraction: float) -> dict[str, Any]:
-    """Rows, time range, clicks and click rate of each part, and the fractions."""
-    record: dict[str, Any] = {"time_column": "shown_at", "valid_fraction": valid_fraction,
-                              "test_fraction": test_fraction}
-    for part in ("train", "valid", "test"):
-        rows = table.iloc[getattr(split, part)]
-        record[part] = {"rows": len(rows), "first": str(rows["shown_at"].min()),
-                        "last": str(rows["shown_at"].max()), "clicks": int(rows["click"].sum()),
-                        "ctr": round(float(rows["click"].mean()), 6)}
-    return record
 
 
 def _rejects_path(raw: Path) -> Path:
