@@ -21,6 +21,7 @@ TASKS: dict[str, str] = {
     "conversion": "pipelines.tasks.conversion:CONVERSION",
     "account_churn": "pipelines.tasks.churn:ACCOUNT_CHURN",
     "player_retention": "pipelines.tasks.retention:PLAYER_RETENTION",
+    "click_through": "pipelines.tasks.click_through:CLICK_THROUGH",
 }
 
 TASK_NAMES: tuple[str, ...] = tuple(TASKS)
