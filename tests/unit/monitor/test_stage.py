@@ -86,6 +86,15 @@ def test_the_champions_own_future_is_not_drift(champion, tmp_path):
     assert summary["drift"]["prediction_drift"] is False
     assert summary["realized_performance"]["judged"] is True
     assert summary["realized_performance"]["performance_loss"] is False
+    # the error expected before the labels (DLE of the log-scale error), per chunk with a
+    # band, beside the realized error of the same rows
+    estimated = summary["estimated_performance"]
+    assert estimated["method"] == "DLE" and estimated["metric"] == "mae_log"
+    assert estimated["performance_loss"] is False and len(estimated["chunks"]) >= 2
+    for chunk in estimated["chunks"]:
+        band = chunk["estimated"]["mae_log"]
+        assert band["lower"] < band["value"] < band["upper"]
+    assert estimated["comparison"]["chunks_compared"] >= 1
     # every column says which method and threshold decided it
     for column in summary["drift"]["columns"].values():
         assert column["method"] in ("wasserstein", "psi", "jensenshannon")
