@@ -105,7 +105,10 @@ def test_cbpe_tracks_a_covariate_shift_within_its_band(cbpe):
     assert abs(last["roc_auc"] - first["roc_auc"]) > 0.02
     assert report["comparison"]["chunks_outside_band"] == 0
     assert report["comparison"]["assumption_violated"] is None
-    assert report["comparison"]["verdict"].startswith("the estimate tracks the realized log_loss")
+    assert report["comparison"]["missed"] == {}
+    assert report["comparison"]["verdict"] == ("the estimate tracks the realized metrics: "
+                                               "within its band in all 6 chunks with known "
+                                               "outcomes and in the whole window")
 
 
 def test_cbpe_misses_a_concept_shift_and_says_which_assumption_failed(cbpe):
@@ -118,6 +121,9 @@ def test_cbpe_misses_a_concept_shift_and_says_which_assumption_failed(cbpe):
         assert chunk["realized"]["roc_auc"] < chunk["estimated_on_known"]["roc_auc"]["lower"]
     comparison = report["comparison"]
     assert comparison["chunks_outside_band"] == CHUNKS
+    assert comparison["missed"]["roc_auc"] == [f"chunk {i}" for i in range(1, 7)] + ["window"]
+    assert comparison["verdict"].startswith("the estimate missed the realized metric outside "
+                                            "its band (log_loss in")
     assert comparison["assumption_violated"] == ASSUMPTIONS["concept"]
     assert "concept shift" in comparison["verdict"]
     # the estimate alone sees nothing: the inputs and scores look as before
