@@ -71,6 +71,8 @@ def run(shared: Path, work: Path) -> dict:
     all_settings = load_settings(ROOT / "params.yaml", {**base, "conversion.path": str(source)})
     task.collect(all_paths, all_settings)
     task.validate(all_paths, all_settings, as_of=AS_OF, reports=False)
+    best = metrics["best"]
+    test = metrics["candidates"][best]["test"]
     months = {}
     for month, end in LATER.items():
         settings = load_settings(ROOT / "params.yaml", {
@@ -84,6 +86,10 @@ def run(shared: Path, work: Path) -> dict:
             "sessions": summary["rows_in_window"],
             "conversion_rate": _rate(all_paths, month),
             "estimated": window["estimated"], "realized": window["realized"],
+            # the naive alternative to an estimate: assume the offline test value holds
+            "absolute_error": {m: {"estimate": abs(v["value"] - window["realized"][m]),
+                                   "offline_value": abs(test[m] - window["realized"][m])}
+                               for m, v in window["estimated"].items()},
             "within_band": window["within_band"],
             "chunks": [{k: c[k] for k in ("rows", "estimated_on_known", "realized",
                                           "within_band")} for c in estimated["chunks"]],
@@ -93,10 +99,9 @@ def run(shared: Path, work: Path) -> dict:
             "data_drift": summary["drift"]["dataset_drift"],
             "drifted_features": summary["drift"]["drifted_features"],
             "retrain": decision["retrain"], "reason": decision["reason"]}
-    best = metrics["best"]
     return {"source": str(CSV), "training_months": list(TRAIN_MONTHS),
             "champion": {"family": best, "version": registered["version"],
-                         "test": metrics["candidates"][best]["test"],
+                         "test": test,
                          "use_page_values": train_settings.task_sections[
                              "conversion"].use_page_values},
             "estimator": "CBPE (isotonic calibration on the candidate's test months), "

@@ -13,10 +13,11 @@ and stored with the model's reference; a model registered without one gets no es
 The window is split into time-ordered chunks of at least ``min_rows`` rows (at most
 ``chunks`` of them); each chunk gets its estimate and band, and, where at least
 ``min_rows`` of its outcomes are known, its realized metric on those rows beside the
-estimate for the same rows. A realized value outside its band is evidence that an
-assumption of the method failed, and the report names which: scores outside the range the
-estimator learned (calibration does not transfer), else a concept shift (``P(y | x)``
-changed: the inputs are scored as before, the outcomes differ).
+estimate for the same rows; so does the whole window (more rows, a narrower band). A
+realized value outside its band is evidence that an assumption of the method failed, and
+the report names which: predictions outside the range the estimator learned (calibration
+does not transfer), else a concept shift (``P(y | x)`` changed: the predictions stay where
+the estimator was fitted, the outcomes do not follow them).
 
 An estimated loss (the task's gate metric) above the champion's offline test value plus
 ``max_error_increase`` is a performance loss the drift check may retrain for before any
@@ -146,7 +147,8 @@ def _comparison(chunks: list[dict[str, Any]], window: dict[str, Any], metric: st
     result["assumption_violated"] = ASSUMPTIONS[key]
     cause = (f"{off_range:.0%} of those rows' predictions lie outside the fitted range"
              if key == "support" else
-             "the inputs are scored as before but the outcomes differ: a concept shift")
+             "the predictions stay where the estimator was fitted, yet the outcomes do not "
+             "follow them: P(y | x) changed (a concept shift)")
     where = "; ".join(f"{m} in {', '.join(names)}" for m, names in
                       sorted(missed.items(), key=lambda item: item[0] != metric))
     result["verdict"] = (f"the estimate missed the realized metric outside its band ({where}; "
