@@ -42,10 +42,10 @@ import pandas as pd
 from pipelines.monitor.drift import PREDICTION, TARGET
 
 #: The error model: small and regularized, it must generalize from a few thousand rows.
-LIGHTGBM_PARAMS = {"objective": "regression", "learning_rate": 0.05, "num_leaves": 15,
+LIGHTGBM_PARAMS = {"objective": "regression", "learning_rate": 0.1, "num_leaves": 15,
                    "min_data_in_leaf": 20, "feature_fraction": 0.9, "lambda_l2": 1.0,
-                   "verbosity": -1, "deterministic": True, "num_threads": 1}
-ROUNDS = 200
+                   "max_bin": 63, "verbosity": -1, "deterministic": True, "num_threads": 1}
+ROUNDS = 100
 
 
 class DirectLossEstimator:
