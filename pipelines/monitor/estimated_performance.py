@@ -223,3 +223,13 @@ def estimate_window(
                 len(parts), metric, estimated, reference, max_error_increase,
                 result["performance_loss"], result["comparison"]["verdict"])
     return result
+
+
+def loss_reason(estimated: dict[str, Any]) -> str:
+    """The retraining reason of an estimated loss past the budget (:func:`estimate_window`'s
+    result), for the run conf and the alert."""
+    name = estimated["metric"]
+    value = estimated["window"]["estimated"][name]
+    return (f"estimated performance loss ({estimated['method']}, before the labels): {name} "
+            f"{value['value']:.3f} [{value['lower']:.3f}, {value['upper']:.3f}] vs offline "
+            f"{estimated[f'offline_{name}']:.3f} (budget +{estimated['max_error_increase']:.3f})")

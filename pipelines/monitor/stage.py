@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from pipelines.monitor.drift import PREDICTION, TARGET, detect_drift
-from pipelines.monitor.estimated_performance import estimate_window
+from pipelines.monitor.estimated_performance import estimate_window, loss_reason
 from pipelines.monitor.realized_performance import realized_performance
 
 if TYPE_CHECKING:
@@ -151,12 +151,7 @@ def decide(drift: dict[str, Any] | None, performance: dict[str, Any], *, entity:
                        f"+{performance['max_error_increase']:.3f})")
     elif (estimated is not None and estimated.get("performance_loss")
           and not performance.get("judged")):
-        name = estimated["metric"]
-        value = estimated["window"]["estimated"][name]
-        reasons.append(f"estimated performance loss ({estimated['method']}, before the "
-                       f"labels): {name} {value['value']:.3f} [{value['lower']:.3f}, "
-                       f"{value['upper']:.3f}] vs offline {estimated[f'offline_{name}']:.3f} "
-                       f"(budget +{estimated['max_error_increase']:.3f})")
+        reasons.append(loss_reason(estimated))
     if reasons:
         return True, "; ".join(reasons)
     if drift is None:
