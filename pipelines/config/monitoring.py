@@ -50,15 +50,17 @@ class MonitorConfig(Section):
         description="Threshold floor per method; calibrated thresholds never go below them.")
     chunks: Int = Field(10, ge=2, le=100, title="Calibration chunks",
                         description="The reference is split in this many time-ordered "
-                        "chunks.")
+                        "chunks; the window, for performance estimates, in at most this "
+                        "many of at least min_outcomes rows.")
     quantile: Number = Field(0.95, gt=0, le=1, title="Calibration quantile",
                              description="Threshold = max(min_effect, this quantile of "
                              "chunk-vs-rest scores × safety_factor).")
     safety_factor: Number = Field(1.5, ge=1, title="Safety factor")
     calibration_rows: Int = Field(100_000, ge=1, title="Calibration rows")
     max_error_increase: Number = Field(
-        0.15, ge=0, title="Error budget", description="Retrain when the realized mae_log "
-        "exceeds the offline test mae_log by more than this.")
+        0.15, ge=0, title="Error budget", description="Retrain when the realized loss (the "
+        "task's gate metric: mae_log, log_loss, ...) or, before outcomes mature, the "
+        "estimated loss exceeds the offline test loss by more than this.")
     min_outcomes: Int = Field(100, ge=1, title="Minimum outcomes",
                               description="Fewer matured outcomes: performance reported, "
                               "not judged.")

@@ -23,6 +23,7 @@ from pipelines.registry import audit, model_card, tracking
 from pipelines.registry.reference import (
     DEFAULT_REFERENCE_ROWS,
     log_calibration,
+    log_performance_estimator,
     log_reference,
 )
 from pipelines.tasks.base import Task, registered_name
@@ -184,6 +185,10 @@ def run_register(task: Task, paths: ProjectPaths, settings: Settings, *, run_key
                             safety_factor=monitor.safety_factor,
                             min_effect=monitor.min_effect.model_dump(),
                             calibration_rows=monitor.calibration_rows, seed=monitor.seed)
+            # on the candidate's test rows, which it did not learn from: the estimator
+            # learns the errors to expect on new rows
+            log_performance_estimator(task, joblib.load(models_dir / f"{best}.joblib"),
+                                      test_rows, seed=monitor.seed)
     client.set_model_version_tag(model_name, version, "engageflow.run_key", run_key)
     # the newest label the registered model learned from: a later gate does not judge it
     # on rows it trained on
