@@ -11,6 +11,12 @@ Every metric that :mod:`pipelines.evaluate.promotion_gate` can judge is one decl
 - ``value``: the metric as a function of the *weighted means* of those columns (column sums
   divided by the sum of weights).
 
+Rows may carry a weight (``row_weights``: an ad's impressions, so a rate's loss is a mean
+over impressions, not over ads): every column is multiplied by it and ``one`` IS it, so
+each weighted mean is the row-weighted mean and the bootstrap's counts multiply the row
+weights. Without row weights every row weighs 1 (the unweighted means). ``row`` counts
+rows whatever their weight (the ``n`` of a record).
+
 That shape is what makes the paired bootstrap fast: one chunk of bootstrap weights (how
 often each row was drawn, one row of weights per resample) times the table of per-row
 columns is ONE matrix product, and every metric of every model in every scope (the whole
@@ -64,6 +70,12 @@ VALUES = InputKind("values", "finite real values", "finite real values", np.isfi
 PROBABILITIES = InputKind(
     "binary probabilities", "binary outcomes (0 or 1)", "finite probabilities in [0, 1]",
     lambda a: (a == 0) | (a == 1), lambda p: np.isfinite(p) & (p >= 0) & (p <= 1))
+#: Observed rates (successes / trials, e.g. clicks / impressions) with predicted rates; the
+#: binomial losses of one row are then per trial (weight the rows by their trials).
+RATES = InputKind(
+    "rates", "observed rates in [0, 1]", "finite predicted rates in [0, 1]",
+    lambda a: np.isfinite(a) & (a >= 0) & (a <= 1),
+    lambda p: np.isfinite(p) & (p >= 0) & (p <= 1))
 
 
 class Rows:
@@ -107,17 +119,20 @@ def _log_loss(rows: Rows) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Column:
-    """A per-row quantity; ``per_model`` False means it depends on ``actual`` alone."""
+    """A per-row quantity; ``per_model`` False means it depends on ``actual`` alone;
+    ``weighted`` False means it is not multiplied by the row weight."""
 
     name: str
     per_model: bool
     values: Callable[[Rows], np.ndarray]
+    weighted: bool = True
 
 
 #: Every per-row quantity a gate metric may need, by name. ``one`` (the row's weight) is in
-#: every scope: weighted means divide by its sum.
+#: every scope: weighted means divide by its sum; ``row`` (1 per row) counts the rows.
 COLUMNS: dict[str, Column] = {c.name: c for c in (
     Column("one", False, lambda r: np.ones_like(r.actual)),
+    Column("row", False, lambda r: np.ones_like(r.actual), weighted=False),
     Column("abs_log_error", True, lambda r: np.abs(r.log_error)),
     Column("sq_log_error", True, lambda r: r.log_error**2),
     Column("abs_count_error", True, lambda r: np.abs(r.predicted_count - r.actual)),
@@ -185,6 +200,11 @@ CATALOG: dict[str, GateMetric] = {m.name: m for m in (
                "Brier score"),
     GateMetric("roc_auc", True, PROBABILITIES, ("positive", "rank", "positive_rank"),
                _roc_auc, "ROC AUC (full-holdout ranks)"),
+    # observed rates (clicks / impressions) with predicted rates, rows weighted by trials
+    GateMetric("rate_log_loss", False, RATES, ("log_loss",), lambda m: m["log_loss"],
+               "binomial log loss of rates (per trial when rows are weighted by trials)"),
+    GateMetric("rate_brier", False, RATES, ("sq_error",), lambda m: m["sq_error"],
+               "squared error of rates (weighted Brier score)"),
 )}
 
 #: Every metric the gate can compute.
@@ -256,24 +276,29 @@ class QuantityTable:
 
     def __init__(self, actual: np.ndarray, models: Mapping[str, np.ndarray],
                  slices: Mapping[str, np.ndarray],
-                 needs: Iterable[tuple[str, str, str]]) -> None:
-        """Build the columns for ``needs``: ``(scope, model, metric)`` triples."""
+                 needs: Iterable[tuple[str, str, str]],
+                 row_weights: np.ndarray | None = None) -> None:
+        """Build the columns for ``needs``: ``(scope, model, metric)`` triples; with
+        ``row_weights`` (one positive weight per row) every weighted column is multiplied
+        by the row's weight."""
         self.index: dict[tuple[str, str, str], int] = {}
         columns: list[np.ndarray] = []
         rows = {model: Rows(actual, predicted) for model, predicted in models.items()}
         shared = Rows(actual, None)
         full: dict[tuple[str, str], np.ndarray] = {}
         for scope, model, metric in needs:
-            for name in ("one", *CATALOG[metric].columns):
+            for name in ("one", "row", *CATALOG[metric].columns):
                 column = COLUMNS[name]
                 owner = model if column.per_model else ""
                 key = (scope, owner, name)
                 if key in self.index:
                     continue
                 if (owner, name) not in full:
-                    full[(owner, name)] = np.asarray(
+                    values = np.asarray(
                         column.values(rows[model] if column.per_model else shared),
                         dtype=float)
+                    weigh = row_weights is not None and column.weighted
+                    full[(owner, name)] = values * row_weights if weigh else values
                 values = full[(owner, name)]
                 self.index[key] = len(columns)
                 columns.append(values * slices[scope] if scope else values)

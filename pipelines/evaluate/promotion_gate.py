@@ -128,13 +128,15 @@ Comparison = tuple[str, str, str]
 def _bootstrap(actual: np.ndarray, candidate: np.ndarray,
                references: Mapping[str, np.ndarray], comparisons: Sequence[Comparison], *,
                slices: Mapping[str, np.ndarray], clusters: np.ndarray | None, resamples: int,
-               confidence: float, seed: int) -> dict[Comparison, dict[str, Any]]:
+               confidence: float, seed: int, row_weights: np.ndarray | None = None
+               ) -> dict[Comparison, dict[str, Any]]:
     """Every comparison of ``candidate`` with a reference from the SAME resamples: one
-    weight matrix per chunk, one matrix product with the quantity table."""
+    weight matrix per chunk, one matrix product with the quantity table (whose columns
+    carry ``row_weights``, if any)."""
     models = {"candidate": candidate, **references}
     needs = dict.fromkeys((scope, model, metric) for reference, scope, metric in comparisons
                           for model in ("candidate", reference))
-    quantities = QuantityTable(actual, models, slices, needs)
+    quantities = QuantityTable(actual, models, slices, needs, row_weights)
     table = quantities.table()
 
     def improvement(sums: np.ndarray, reference: str, scope: str, metric: str) -> np.ndarray:
@@ -159,7 +161,7 @@ def _bootstrap(actual: np.ndarray, candidate: np.ndarray,
             "candidate": float(quantities.metric(point, metric, "candidate", scope)),
             "improvement": float(improvement(point, *comparison)),
             "ci_low": low, "ci_high": high,
-            "n": int(point[quantities.index[(scope, "", "one")]]),
+            "n": int(point[quantities.index[(scope, "", "row")]]),
         }
     return result
 
@@ -304,6 +306,25 @@ def _setting_problems(*, metric: Any, secondary_metrics: Any, first_model_bounds
     return problems
 
 
+def _weights(where: str, row_weights: Any | None, n: int) -> np.ndarray | None:
+    """``row_weights`` as a float array, checked: one finite weight > 0 per row.
+
+    Raises:
+        ValueError: naming the count of bad weights and an example.
+    """
+    if row_weights is None:
+        return None
+    weights = np.asarray(row_weights, dtype=float)
+    if weights.shape != (n,):
+        raise ValueError(f"{where}: 'row_weights' needs one weight per row ({n}); got shape "
+                         f"{weights.shape}.")
+    bad = ~(np.isfinite(weights) & (weights > 0))
+    if bad.any():
+        raise ValueError(f"{where}: 'row_weights' must be finite and > 0; got "
+                         f"{int(bad.sum())} bad weight(s), e.g. {float(weights[bad][0])!r}.")
+    return weights
+
+
 def _labels(where: str, name: str, labels: Any, n: int) -> np.ndarray:
     values = np.asarray(labels, dtype=object)
     if values.shape != (n,):
@@ -334,6 +355,7 @@ def promotion_decision(
     slice_labels: Any | None = None,
     cluster_labels: Any | None = None,
     regime_labels: Any | None = None,
+    row_weights: Any | None = None,
 ) -> dict[str, Any]:
     """Decide whether ``challenger`` should replace ``champion`` (or, with no champion,
     whether it may become the first champion).
@@ -373,6 +395,9 @@ def promotion_decision(
             rejects, an unproven one keeps), and the proven improvement may hold overall
             OR on either gated regime; the other checks are unchanged. A first model is
             gated overall only, each regime's comparison with the baseline is reported.
+        row_weights: A positive weight per row (``Task.weight_column``: an ad's
+            impressions), or None (every row weighs 1). Every metric is then the
+            row-weighted mean of its per-row quantities: a rate's loss per impression.
 
     Returns:
         A JSON-able record: ``decision`` (``promote``, ``keep_challenger`` or ``reject``),
@@ -415,6 +440,7 @@ def promotion_decision(
         "non_inferiority_margin_kind": "relative to the champion's value",
         "min_slice_rows": min_slice_rows, "seed": seed,
         "bootstrap_unit": "row" if cluster_labels is None else "cluster",
+        "row_weights": row_weights is not None,
         "first_model_bounds": {m: list(b) for m, b in bounds.items()},
         "min_baseline_improvement": min_baseline_improvement,
         "baseline_name": baseline_name,
@@ -449,7 +475,8 @@ def promotion_decision(
         comparisons.append(("baseline", "", metric))
     boot = _bootstrap(arrays["actual"], arrays["challenger"], references, comparisons,
                       slices=scopes, clusters=clusters, resamples=resamples,
-                      confidence=confidence, seed=seed)
+                      confidence=confidence, seed=seed,
+                      row_weights=_weights(where, row_weights, n))
     level = f"{confidence:.0%}"
     checks: list[dict[str, Any]] = []
     record: dict[str, Any] = {"mode": "first_model" if first else "challenger_vs_champion",

@@ -139,6 +139,8 @@ def decide(
                            else None),
             cluster_labels=(rows["account_id"].astype(str).to_numpy()
                             if settings.bootstrap_unit == "account" else None),
+            row_weights=(None if task.weight_column is None
+                         else rows[task.weight_column].to_numpy(dtype=float)),
             metric=task.gate.primary, secondary_metrics=task.gate.guards,
             first_model_bounds=task.gate.first_model_bounds,
             confidence=settings.confidence, resamples=settings.resamples,

@@ -22,6 +22,8 @@ TASKS: dict[str, str] = {
     "account_churn": "pipelines.tasks.churn:ACCOUNT_CHURN",
     "player_retention": "pipelines.tasks.retention:PLAYER_RETENTION",
     "click_through": "pipelines.tasks.click_through:CLICK_THROUGH",
+    "ad_rates": "pipelines.tasks.ad_rates:AD_RATES",
+    "ad_conversion_rates": "pipelines.tasks.ad_rates:AD_CONVERSION_RATES",
 }
 
 TASK_NAMES: tuple[str, ...] = tuple(TASKS)

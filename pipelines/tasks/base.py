@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     from pipelines.paths import ProjectPaths
 
 #: What a model of the task predicts, which decides its metrics and its gate's metric set.
-Problem = Literal["count_regression", "growth_regression", "binary"]
+#: ``rate``: a share of trials (clicks per impression), learned as a binomial.
+Problem = Literal["count_regression", "growth_regression", "binary", "rate"]
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,9 @@ class Task(ABC):
     gate: ClassVar[GateSpec]
     #: Column of the training table whose values are gated as slices (None: no slices).
     slice_column: ClassVar[str | None]
+    #: Column of the training table weighing each row in the gate's means (a rate's
+    #: trials, e.g. impressions); None: every row weighs 1.
+    weight_column: ClassVar[str | None] = None
     #: Whether per-platform / per-campaign models with fallback apply (pipelines.segments).
     segments: ClassVar[bool] = False
     #: Human words for the summary: "likes", "probability of a purchase", ...

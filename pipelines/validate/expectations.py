@@ -127,7 +127,9 @@ def run_suite_with_result(
         outcomes.append(ExpectationOutcome(
             expectation=config["type"],
             column=config["kwargs"].get("column")
-            or ",".join(config["kwargs"].get("column_list") or []) or None,
+            or ",".join(config["kwargs"].get("column_list") or [])
+            or ",".join(config["kwargs"].get(k) for k in ("column_A", "column_B")
+                        if config["kwargs"].get(k)) or None,
             kwargs=dict(config["kwargs"]),
             success=bool(raw["success"]),
             observed=detail.get("observed_value"),
