@@ -60,7 +60,7 @@ def conform(frame: pd.DataFrame) -> pd.DataFrame:
 
 def generate_ads(rows: int, seed: int) -> pd.DataFrame:
     """Seeded synthetic ads shaped like the Kaggle file: three campaigns of very different
-    size, impressions log-normal per campaign, a click rate near 0.02 % whose log-odds
+    size, impressions log-normal per campaign, a click rate near 0.03 % whose log-odds
     rise with age, are higher for women, differ by campaign and by a per-interest effect,
     conversions a rate of the impressions; spend is clicks times a cost per click.
 
