@@ -38,6 +38,8 @@ BINARY_FAMILIES: tuple[str, ...] = ("logistic_regression", "lightgbm", "xgboost"
                                     "random_forest")
 #: The training table's column naming each row's part of the split.
 PART = "part"
+#: The quarantine column naming a rejected row (the first column of the task's key).
+QUARANTINE_KEY = "key"
 
 
 @dataclass(frozen=True)
@@ -121,28 +123,26 @@ class BinaryTableTask(Task):
         """
         import pandas as pd
 
-        from pipelines.tasks.entity_contract import quarantine_frame, validate_entity
+        from pipelines.validate.entity_contract import quarantine_frame, validate_entity
         from pipelines.validate.expectations import load_suite
         from pipelines.validate.stage import DataContractError
 
         if as_of is None:
             raise ValueError(f"{self.name}.validate: 'as_of' must be the run's logical date; "
                              f"got None.")
-        as_of = pd.Timestamp(as_of)
-        as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
         entity = self.input.entity
         raw = paths.raw(entity)
         rows = pd.read_parquet(raw)
         rejects = (pd.read_parquet(_rejects_path(raw)) if _rejects_path(raw).exists()
-                   else quarantine_frame([]))
+                   else quarantine_frame([], QUARANTINE_KEY))
         suites = [self.input.row_suite, self.input.table_suite]
         outcome = validate_entity(
-            rows, rejects, key=self.input.key[0],
+            rows, rejects, key=self.input.key[0], quarantine_key=QUARANTINE_KEY,
             row_suite=load_suite(paths.resolve(self.input.row_suite)),
-            table_suite=load_suite(paths.resolve(self.input.table_suite)),
-            parameters={"as_of": as_of.isoformat()}, min_rows=settings.validate.min_rows,
+            table_suite=load_suite(paths.resolve(self.input.table_suite)), as_of=as_of,
+            min_rows=settings.validate.min_rows,
             max_quarantine_rate=settings.validate.max_quarantine_rate, source=str(raw))
-        report = {**outcome.report, "as_of": as_of.isoformat(), "suites": suites}
+        report = {**outcome.report, "suites": suites}
         for path in (paths.validated(entity), paths.quarantined(entity)):
             path.parent.mkdir(parents=True, exist_ok=True)
         outcome.accepted.to_parquet(paths.validated(entity), index=False)

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipelines.tasks.binary_table_task import Loaded
-from pipelines.tasks.entity_contract import parse_rejects
+from pipelines.tasks.binary_table_task import QUARANTINE_KEY, Loaded
+from pipelines.validate.entity_contract import parse_rejects
 
 logger = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ def read_ira_daily(path: Path) -> Loaded:
         parsed[column] = number.where(number.notna() & (number == number.round())
                                       & (number.abs() < 2**53))
     readable, rejects = parse_rejects(
-        raw, parsed, key="account_id", source=str(path),
+        raw, parsed, key="account_id", source=str(path), quarantine_key=QUARANTINE_KEY,
         rules={"account_id": "required_value", "category": "required_value",
                "date": "parse_date", **{c: "parse_int" for c in _COUNTS}})
     rows = conform(pd.DataFrame({c: values[readable] for c, values in parsed.items()}))

@@ -183,7 +183,7 @@ class ClickThroughTask(Task):
             table_suite=load_suite(paths.resolve(self.input.table_suite)), as_of=as_of,
             min_rows=settings.validate.min_rows,
             max_quarantine_rate=settings.validate.max_quarantine_rate, source=str(raw),
-            summary=click_summary)
+            summaries={"summary": click_summary})
         report = {**outcome.report, "suites": suites}
         for path in (paths.validated(entity), paths.quarantined(entity)):
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipelines.tasks.binary_table_task import PART, Loaded
-from pipelines.tasks.entity_contract import parse_rejects
+from pipelines.tasks.binary_table_task import PART, QUARANTINE_KEY, Loaded
+from pipelines.validate.entity_contract import parse_rejects
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ def read_cookie_cats(path: Path) -> Loaded:
         **{c: text[c].str.lower().map(_FLAGS) for c in ("retention_1", "retention_7")},
     }
     readable, rejects = parse_rejects(
-        raw, parsed, key="player_id", source=str(path),
+        raw, parsed, key="player_id", source=str(path), quarantine_key=QUARANTINE_KEY,
         rules={"player_id": "required_value", "arm": "required_value",
                "sum_gamerounds": "parse_int", "retention_1": "parse_bool",
                "retention_7": "parse_bool"})
