@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -35,6 +36,26 @@ def quarantine_frame(rows: list[dict[str, Any]], key: str) -> pd.DataFrame:
     for name in columns:
         frame[name] = frame[name].astype("Int64" if name == "source_row" else "string")
     return frame
+
+
+def read_text_csv(path: Path, header: Mapping[str, str], *, reader: str) -> pd.DataFrame:
+    """A CSV file's records as text (an empty field is ``""``), the file's columns
+    (``header`` values) renamed to canonical names (its keys), in ``header`` order; the
+    index is the data row number - 1, as :func:`parse_rejects` reads it.
+
+    Raises:
+        ValueError: if the file cannot be read as CSV or lacks a column, naming ``reader``,
+            the file and the columns.
+    """
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, ValueError, UnicodeDecodeError) as error:
+        raise ValueError(f"{reader}: cannot read {path} as CSV: {error}.") from None
+    missing = [h for h in header.values() if h not in raw.columns]
+    if missing:
+        raise ValueError(f"{reader}: {path} lacks column(s) {missing}; its header is "
+                         f"{list(raw.columns)}.")
+    return raw.rename(columns={v: k for k, v in header.items()})[list(header)]
 
 
 def parse_rejects(raw: pd.DataFrame, parsed: dict[str, pd.Series], *, key: str,
