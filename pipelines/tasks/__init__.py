@@ -19,6 +19,8 @@ TASKS: dict[str, str] = {
     "shares": "pipelines.tasks.post_counts:SHARES",
     "follower_growth": "pipelines.tasks.follower_growth:FOLLOWER_GROWTH",
     "conversion": "pipelines.tasks.conversion:CONVERSION",
+    "article_points": "pipelines.tasks.article_counts:ARTICLE_POINTS",
+    "article_comments": "pipelines.tasks.article_counts:ARTICLE_COMMENTS",
 }
 
 TASK_NAMES: tuple[str, ...] = tuple(TASKS)
