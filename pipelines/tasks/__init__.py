@@ -21,6 +21,7 @@ TASKS: dict[str, str] = {
     "conversion": "pipelines.tasks.conversion:CONVERSION",
     "article_points": "pipelines.tasks.article_counts:ARTICLE_POINTS",
     "article_comments": "pipelines.tasks.article_counts:ARTICLE_COMMENTS",
+    "news_shares": "pipelines.tasks.news_shares:NEWS_SHARES",
 }
 
 TASK_NAMES: tuple[str, ...] = tuple(TASKS)

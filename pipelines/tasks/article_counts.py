@@ -125,22 +125,9 @@ class ArticleCountTask(Task):
 
     # --- stage hooks ---------------------------------------------------------------
     def collect(self, paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
-        """Generate or read articles into ``01_raw/articles.parquet``; unreadable records
-        go to ``01_raw/articles.rejects.parquet`` (always written, so none is stale)."""
-        from pipelines.tasks import articles_data as data
-
-        section = self.section(settings)
-        if section.source == "demo":
-            articles = data.generate_articles(section.demo_rows, section.demo_authors,
-                                              section.seed)
-            rejects, read = data.quarantine_frame([]), len(articles)
-            source = (f"demo(rows={section.demo_rows}, authors={section.demo_authors}, "
-                      f"seed={section.seed})")
-        else:
-            csv_path = paths.resolve(section.path)
-            result = data.read_hacker_news_csv(csv_path)
-            articles, rejects, read = result.articles, result.rejects, result.records_read
-            source = str(csv_path)
+        """Generate or read the source into ``01_raw/<entity>.parquet``; unreadable records
+        go to ``01_raw/<entity>.rejects.parquet`` (always written, so none is stale)."""
+        articles, rejects, read, source = self._read(paths, settings)
         raw = paths.raw(self.input.entity)
         raw.parent.mkdir(parents=True, exist_ok=True)
         articles.to_parquet(raw, index=False)
@@ -149,6 +136,21 @@ class ArticleCountTask(Task):
                     source, read, len(articles), len(rejects), raw)
         return {"source": source, "records_read": read, "rows": len(articles),
                 "rejected": len(rejects), "files": [str(raw)]}
+
+    def _read(self, paths: ProjectPaths, settings: Settings) -> tuple[Any, Any, int, str]:
+        """(articles, collect-time rejects, records read, the source in words)."""
+        from pipelines.tasks import articles_data as data
+
+        section = self.section(settings)
+        if section.source == "demo":
+            articles = data.generate_articles(section.demo_rows, section.demo_authors,
+                                              section.seed)
+            return (articles, data.quarantine_frame([]), len(articles),
+                    f"demo(rows={section.demo_rows}, authors={section.demo_authors}, "
+                    f"seed={section.seed})")
+        csv_path = paths.resolve(section.path)
+        result = data.read_hacker_news_csv(csv_path)
+        return result.articles, result.rejects, result.records_read, str(csv_path)
 
     def validate(self, paths: ProjectPaths, settings: Settings, *, as_of: Any,
                  reports: bool) -> dict[str, Any]:
