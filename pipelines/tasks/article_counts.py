@@ -118,6 +118,11 @@ class ArticleCountTask(Task):
         # one params section for both tasks: the first declares it, the second reads it
         self.settings_model = ArticleSettings if owns_section else None
 
+    @property
+    def section_name(self) -> str:
+        """Both article tasks read the ``article_points`` section."""
+        return SECTION
+
     def section(self, settings: Settings) -> ArticleSettings:
         section = settings.task_sections[SECTION]
         return (section if isinstance(section, ArticleSettings)

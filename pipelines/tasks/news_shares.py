@@ -88,6 +88,10 @@ class NewsSharesTask(ArticleCountTask):
     def __init__(self) -> None:
         """One instance; nothing to choose."""
 
+    @property
+    def section_name(self) -> str:
+        return self.name
+
     def section(self, settings: Settings) -> NewsSettings:
         section = settings.task_sections[self.name]
         return (section if isinstance(section, NewsSettings)

@@ -62,6 +62,19 @@ def test_the_tasks_share_one_section_and_import_nothing_heavy():
         ArticleSettings(valid_fraction=0.5, test_fraction=0.4)
 
 
+def test_the_pipeline_gives_article_comments_the_shared_section(tmp_path, make_project):
+    from pipelines.pipeline import RunContext, declared_sections, run_stage, stage
+
+    comments = get_task("article_comments")
+    assert "article_points" in declared_sections(stage("collect"), comments)
+    assert "news_shares" in declared_sections(stage("collect"), get_task("news_shares"))
+    settings = settings_for_test({"train.task": "article_comments",
+                                  "article_points.demo_rows": 300})
+    record = run_stage("collect", paths=make_project(tmp_path), settings=settings,
+                       context=RunContext(run_key="t", as_of=AS_OF, reports=False))
+    assert record["rows"] == 300
+
+
 def test_stages_account_for_every_row_and_report_the_references(run):
     paths, _, records, _ = run
     assert records["collect"]["records_read"] == 900
