@@ -257,8 +257,9 @@ class ArticleFeaturizer(TransformerMixin, BaseEstimator):
                  else X.iloc[0:0].assign(points=[], comments=[]))
         keys = {"author": X["author"], "domain": domain_of(X["url"])}
         for key in ("domain", "author") if self.author_history else ("domain",):
-            pool = pd.concat([self.pools_[key], outcome_pool(batch, key)], ignore_index=True)
-            pool = pool.drop_duplicates(ignore_index=True)
+            extra = outcome_pool(batch, key)
+            pool = (pd.concat([self.pools_[key], extra], ignore_index=True).drop_duplicates(
+                ignore_index=True) if len(extra) else self.pools_[key])
             parts.append(self._history(key, prior_outcomes(
                 keys[key], X["created_at"], pool, maturity_hours=self.maturity_hours)))
         if self.reducer_ is not None:

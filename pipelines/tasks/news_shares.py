@@ -236,6 +236,13 @@ class NewsSharesTask(ArticleCountTask):
 
         return np.asarray(model.predict(self.model_input(rows)), dtype=float)
 
+    def drift_reference(self, train: pd.DataFrame) -> pd.DataFrame:
+        """The training articles' features, publication time and shares."""
+        out = self.model_input(train)
+        out[self.input.time_column] = train[self.input.time_column].to_numpy()
+        out[self.target] = train[self.target].to_numpy(dtype="float64")
+        return out
+
     def request_model(self, paths: ProjectPaths) -> type[BaseModel]:
         """One article's id and features, with the news row contract's one-row rules."""
         from pipelines.tasks.news_data import COLUMNS, FEATURES

@@ -45,6 +45,8 @@ def test_train_and_evaluate_on_demo_news_beat_the_median(run):
     known, test = TASK.holdout(paths)
     assert known["published_at"].max() < test["published_at"].min()
     assert (TASK.baseline(known, test) == known["shares"].median()).all()
+    reference = TASK.drift_reference(known)
+    assert {"published_at", "shares", *FEATURES} <= set(reference.columns)
 
 
 def test_the_request_model_carries_the_contract(run):
