@@ -395,6 +395,29 @@ class ArticleCountTask(Task):
         out[self.target] = train[self.target].to_numpy(dtype="float64")
         return out
 
+    def drift_frame(self, model: Any, rows: pd.DataFrame, *,
+                    outcome_known: pd.Series | None) -> pd.DataFrame:
+        """The champion's engineered features as a request sees them (titles and times as
+        text would drift by construction: every title is new), the domain as a category,
+        the log1p prediction and the log1p outcome."""
+        import numpy as np
+        import pandas as pd
+
+        from pipelines.monitor.drift import PREDICTION, TARGET
+        from pipelines.tasks.article_features import domain_of
+
+        inputs = self.model_input(rows).reset_index(drop=True)
+        frame = model.named_steps["features"].transform(inputs)
+        predicted = np.asarray(model[-1].predict(frame), dtype=float)
+        frame = frame.copy()
+        frame["domain"] = domain_of(inputs["url"]).to_numpy()
+        frame[PREDICTION] = np.log1p(np.clip(predicted, 0, None))
+        outcome = pd.to_numeric(rows[self.target], errors="coerce").to_numpy(dtype=float)
+        if outcome_known is not None:
+            outcome = np.where(np.asarray(outcome_known, dtype=bool), outcome, np.nan)
+        frame[TARGET] = np.log1p(outcome)
+        return frame
+
     def metric_columns(self) -> tuple[str, ...]:
         return ("mae_log", "rmse_log", "r2_log", "spearman")
 

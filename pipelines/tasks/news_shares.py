@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pipelines.tasks.article_counts import DEFAULT_MODELS, FAMILIES, ArticleCountTask
-from pipelines.tasks.base import GateSpec, InputSpec
+from pipelines.tasks.base import GateSpec, InputSpec, Task
 
 if TYPE_CHECKING:
     import numpy as np
@@ -242,6 +242,11 @@ class NewsSharesTask(ArticleCountTask):
         out[self.input.time_column] = train[self.input.time_column].to_numpy()
         out[self.target] = train[self.target].to_numpy(dtype="float64")
         return out
+
+    def drift_frame(self, model: Any, rows: pd.DataFrame, *,
+                    outcome_known: pd.Series | None) -> pd.DataFrame:
+        """The platform's default: the 58 features as sent, the prediction, the outcome."""
+        return Task.drift_frame(self, model, rows, outcome_known=outcome_known)
 
     def request_model(self, paths: ProjectPaths) -> type[BaseModel]:
         """One article's id and features, with the news row contract's one-row rules."""

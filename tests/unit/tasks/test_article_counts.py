@@ -32,7 +32,7 @@ def run(tmp_path_factory, make_project):
     root = tmp_path_factory.mktemp("articles")
     paths = make_project(root)
     settings = settings_for_test({
-        "train.task": "article_points", "train.models": ["ridge", "lightgbm"],
+        "train.task": "article_points", "train.models": ["ridge"],
         "article_points.demo_rows": 900, "article_points.demo_authors": 60,
         "article_points.title_components": 0, "register.experiment": "articles-test"})
     records = {"collect": TASK.collect(paths, settings),
@@ -81,7 +81,7 @@ def test_stages_account_for_every_row_and_report_the_references(run):
     validate = records["validate"]
     assert validate["rows_in"] == validate["rows_accepted"] + validate["rows_quarantined"]
     report = json.loads(paths.metrics.read_text())
-    assert report["best"] in ("ridge", "lightgbm")
+    assert report["best"] == "ridge"
     assert set(report["references"]) == {REFERENCE}
     split = records["train"]["split"]
     assert split["train"] + split["valid"] + split["test"] == 900
@@ -90,7 +90,7 @@ def test_stages_account_for_every_row_and_report_the_references(run):
     # the demo's author skill and title patterns are learnable: the model beats the median
     assert best["mae_log"] < median["mae_log"]
     assert best["spearman"] > 0.2
-    features = records["train"]["candidates"]["lightgbm"]["features"]
+    features = records["train"]["candidates"]["ridge"]["features"]
     assert "f_author_mean_log_points" in features
     assert "f_author_mean_log_points" not in records["train"]["references"][REFERENCE][
         "features"]
@@ -107,10 +107,17 @@ def test_holdout_baseline_and_prediction_hooks(run):
         TASK.baseline(pd.DataFrame(known.to_dict("list")), test)
     import joblib
 
-    model = joblib.load(paths.models / "lightgbm.joblib")
+    model = joblib.load(paths.models / "ridge.joblib")
     predicted = TASK.predict(model, test)
     assert predicted.shape == (len(test),) and (predicted >= 0).all()
     assert list(TASK.model_input(test).columns) == list(INPUT_COLUMNS)
+    from pipelines.monitor.drift import PREDICTION, TARGET
+
+    drift = TASK.drift_frame(model, test, outcome_known=None)
+    assert len(drift) == len(test) and {PREDICTION, TARGET, "domain"} <= set(drift.columns)
+    assert [c for c in drift.columns if drift[c].dtype == object] == ["domain"]
+    np.testing.assert_allclose(np.expm1(drift[PREDICTION]), TASK.predict(
+        model, TASK.model_input(test)), rtol=1e-6)
 
 
 def test_the_route_answers_what_the_registered_model_says(run, tmp_path):

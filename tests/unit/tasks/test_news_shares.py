@@ -47,6 +47,13 @@ def test_train_and_evaluate_on_demo_news_beat_the_median(run):
     assert (TASK.baseline(known, test) == known["shares"].median()).all()
     reference = TASK.drift_reference(known)
     assert {"published_at", "shares", *FEATURES} <= set(reference.columns)
+    import joblib
+
+    from pipelines.monitor.drift import PREDICTION
+
+    drift = TASK.drift_frame(joblib.load(paths.models / "ridge.joblib"), test,
+                             outcome_known=None)
+    assert {PREDICTION, *FEATURES} <= set(drift.columns)
 
 
 def test_the_request_model_carries_the_contract(run):
