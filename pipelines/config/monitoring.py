@@ -30,14 +30,16 @@ class MonitorConfig(Section):
     model_alias: Text = Field("champion", min_length=1, title="Model alias",
                               description="The model watched; its training-data sample is "
                               "the reference.")
-    window_days: Int = Field(7, ge=1, le=366, title="Window (days)",
+    window_days: Int = Field(14, ge=1, le=366, title="Window (days)",
                              description="Days of validated posts judged, ending at the "
-                             "window end.")
+                             "window end (two weeks: the demo data hold ~75 posts a week, "
+                             "fewer than the minimum, so one week could never be judged).")
     window_end: OptionalText = Field(
-        "", title="Window end", description="Empty: the run's data interval end. Or a date "
-        "(YYYY-MM-DD) to judge another window.",
-        json_schema_extra={"rule": "empty (the run's data interval) or a date like "
-                                   "2022-04-01"})
+        "", title="Window end", description="Leave empty for the latest data: the run's "
+        "data interval end, or the day after the newest row when the data ends earlier "
+        "(the demo data of `make run`). Or a date (YYYY-MM-DD) to judge another window.",
+        json_schema_extra={"rule": "empty (the latest data) or a date like 2022-04-01",
+                           "format": "date"})
     min_rows: Int = Field(100, ge=1, title="Minimum posts",
                           description="Fewer posts in the window: no verdict, no retraining.")
     drift_share: Number = Field(0.3, gt=0, le=1, title="Drift share budget",

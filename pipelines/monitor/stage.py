@@ -324,7 +324,8 @@ def run_drift_check(
                       report_rows=report_rows, seed=seed)
     return {"retrain": retrain, "reason": reason, "model": f"{model_name}@{alias}",
             "task": task.name, "version": champion.version, "window": window,
-            "rows_in_window": len(current_rows), "summary": str(summary_path),
+            "rows_in_window": len(current_rows), "verdict": drift is not None,
+            "summary": str(summary_path),
             "report": str(out_dir / REPORT_FILE) if drift is not None else None,
             "share_drifted": drift["share_drifted"] if drift else None,
             "mlflow_run_id": run_id}

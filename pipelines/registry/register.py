@@ -137,6 +137,7 @@ def run_register(task: Task, paths: ProjectPaths, settings: Settings, *, run_key
             _log_plots(task, name, joblib.load(models_dir / f"{name}.joblib"), test_rows,
                        candidate, metrics)
             mlflow.log_dict({"feature_importance": candidate.get("feature_importance"),
+                             "importance_kind": candidate.get("importance_kind"),
                              "cv": candidate.get("cv"),
                              "popularity_class": metrics.get("test_popularity_class"),
                              "popularity_class_classifier":
@@ -271,8 +272,10 @@ def _log_plots(task: Task, name: str, model: Any, test_rows: pd.DataFrame,
     actual = test_rows[task.target].to_numpy()
     figures = task.figures(name, actual, task.predict(model, test_rows))
     if candidate.get("feature_importance"):
+        kind = candidate.get("importance_kind") or "gain"
         figures["plots/feature_importance.png"] = plots.feature_importance(
-            candidate["feature_importance"], f"{name}: feature importance")
+            candidate["feature_importance"], f"{name}: feature importance ({kind})",
+            kind=kind)
     classes = metrics.get("test_popularity_class_classifier") or {}
     if classes.get("reliability"):
         figures["plots/class_calibration.png"] = plots.calibration(

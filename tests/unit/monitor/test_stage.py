@@ -32,9 +32,10 @@ def _register(root, posts: pd.DataFrame, ridge_champion):
 
 
 @pytest.fixture(scope="module")
-def champion(tmp_path_factory, ridge_champion):
-    return _register(tmp_path_factory.mktemp("project"),
-                     generate_posts(3000, accounts=40, seed=3), ridge_champion)
+def champion(demo_champion):
+    """The package's demo champion (conftest, registered as MODEL): (paths, tracking URI,
+    its posts)."""
+    return demo_champion["run"], demo_champion["tracking_uri"], demo_champion["posts"]
 
 
 def _check(champion, posts, out, run_key, report=False, **overrides):
