@@ -24,9 +24,10 @@ KEY = "articles-key"
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory, make_project):
+def run(tmp_path_factory, make_project, conversion_champion):
     """Demo articles through collect → register (no title embeddings: MiniLM is slow here;
-    the embedding path is measured on the real file, docs/articles.md)."""
+    the embedding path is measured on the real file, docs/articles.md), registered in the
+    session's MLflow store of the conversion champion (a new store is slow to create)."""
     from pipelines.registry.register import run_register
 
     root = tmp_path_factory.mktemp("articles")
@@ -39,7 +40,7 @@ def run(tmp_path_factory, make_project):
                "validate": TASK.validate(paths, settings, as_of=AS_OF, reports=False),
                "features": TASK.features(paths, settings),
                "train": TASK.train(paths, settings), "evaluate": TASK.evaluate(paths, settings)}
-    uri = f"sqlite:///{root / 'mlflow.db'}"
+    uri = conversion_champion["tracking_uri"]
     with tracking_uri_env(uri):
         records["register"] = run_register(TASK, paths, settings, run_key="articles-demo")
     return paths, settings, records, uri
