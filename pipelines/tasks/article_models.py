@@ -22,7 +22,7 @@ from pipelines.train.split import time_split
 
 if TYPE_CHECKING:
     from pipelines.paths import ProjectPaths
-    from pipelines.tasks.article_counts import ArticleSettings
+    from pipelines.tasks.article_settings import ArticleSettings
 
 FAMILIES: tuple[str, ...] = ("ridge", "lightgbm", "hist_gradient_boosting")
 #: Reference models: name -> (family, whether the author history is used).
