@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import platform
 import shutil
 import sys
@@ -126,9 +127,15 @@ def run_one(name: str, overrides: dict[str, Any], *, data: Path, work: Path) -> 
     return result
 
 
-def _pick(metrics: dict[str, float]) -> dict[str, float]:
-    return {k: round(float(metrics[k]), 4) if k != "n" else int(metrics[k])
-            for k in METRICS if k in metrics}
+def _pick(metrics: dict[str, float]) -> dict[str, float | None]:
+    """The reported metrics, rounded; an undefined one (a constant prediction has no
+    Spearman) is null, so the file stays strict JSON."""
+    out: dict[str, float | None] = {}
+    for key in (k for k in METRICS if k in metrics):
+        value = float(metrics[key])
+        out[key] = int(value) if key == "n" else (round(value, 4) if math.isfinite(value)
+                                                   else None)
+    return out
 
 
 def main() -> int:
