@@ -117,6 +117,14 @@ class Task(ABC):
     #: The task's own params.yaml section (a pydantic model), or None.
     settings_model: ClassVar[type | None] = None
 
+    @property
+    def section_name(self) -> str | None:
+        """The params.yaml section holding this task's settings: its own (named after it)
+        when it declares a :attr:`settings_model`, else None. A task that reads another
+        task's section (two instances of one class sharing one source of settings)
+        overrides this; the pipeline then declares that section for its stages."""
+        return self.name if self.settings_model is not None else None
+
     def section(self, settings: Settings) -> Any:
         """This task's own params section, validated by :attr:`settings_model`."""
         return settings.task_sections[self.name]
