@@ -19,6 +19,7 @@ TASKS: dict[str, str] = {
     "shares": "pipelines.tasks.post_counts:SHARES",
     "follower_growth": "pipelines.tasks.follower_growth:FOLLOWER_GROWTH",
     "conversion": "pipelines.tasks.conversion:CONVERSION",
+    "feedback_sentiment": "pipelines.tasks.feedback:FEEDBACK_SENTIMENT",
 }
 
 TASK_NAMES: tuple[str, ...] = tuple(TASKS)

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from pipelines.paths import ProjectPaths
 
 #: What a model of the task predicts, which decides its metrics and its gate's metric set.
-Problem = Literal["count_regression", "growth_regression", "binary"]
+Problem = Literal["count_regression", "growth_regression", "binary", "multiclass"]
 
 
 @dataclass(frozen=True)
