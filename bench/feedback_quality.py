@@ -62,7 +62,9 @@ def run_dataset(name: str, csv: str, holdout: str, work: Path, cache: Path | Non
         command = [sys.executable, "-m", "pipelines.cli", stage, "--data-dir", str(data)]
         for item in sets:
             command += ["--set", item]
-        subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True)
+        done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+        if done.returncode:
+            raise SystemExit(f"{name}: {stage} failed:\n{done.stderr[-3000:]}")
         seconds[stage] = round(time.perf_counter() - started, 1)
         print(f"{name}: {stage} done in {seconds[stage]} s", flush=True)
     reporting = data / "05_reporting"

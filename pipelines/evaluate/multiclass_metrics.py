@@ -36,7 +36,7 @@ def check_matrix(where: str, actual: np.ndarray, probabilities: np.ndarray
     bad = ~np.isfinite(a) | (a < 0) | (a >= p.shape[1]) | (a != np.round(a))
     if bad.any():
         raise ValueError(f"{where}: 'actual' must hold class indices 0 .. {p.shape[1] - 1}; "
-                         f"got {a[bad][0]!r} at row {int(np.flatnonzero(bad)[0])}.")
+                         f"got {float(a[bad][0])!r} at row {int(np.flatnonzero(bad)[0])}.")
     rows_bad = (~np.isfinite(p).all(axis=1) | (p < 0).any(axis=1)
                 | (np.abs(p.sum(axis=1) - 1) > 1e-6))
     if rows_bad.any():

@@ -208,11 +208,9 @@ class FeedbackTask(Task):
 
     def features(self, paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
         """Write ``03_features/feedback.parquet``: the validated rows with ``language``,
-        ``split`` and ``unseen_campaign``; fill the embedding cache for every text (so
-        training and evaluation encode nothing); manifest ``feedback.json``."""
+        ``split`` and ``unseen_campaign``; manifest ``feedback.json``."""
         import pandas as pd
 
-        from pipelines.features.text_embeddings import embed_texts
         from pipelines.tasks.feedback_language import detect_languages
         from pipelines.tasks.feedback_training import assign_split, language_report
 
@@ -225,21 +223,13 @@ class FeedbackTask(Task):
             rows["campaign"], holdout_campaign=section.holdout_campaign,
             valid_fraction=section.valid_fraction, test_fraction=section.test_fraction,
             seed=section.seed)
-        models = tuple(settings.train.models) or DEFAULT_MODELS
-        if set(models) & {"minilm_linear", "text_demographics"}:
-            # every text once now: training, evaluation and the gate then encode nothing
-            paths.embedding_cache.parent.mkdir(parents=True, exist_ok=True)
-            embed_texts(rows["text"].tolist(), cache_path=paths.embedding_cache,
-                        backend=section.text_backend, model_cache_dir=paths.model_cache,
-                        show_progress=False)
         path = paths.feature_table(self.table)
         path.parent.mkdir(parents=True, exist_ok=True)
         rows.to_parquet(path, index=False)
         manifest = {"rows": len(rows), "languages": language_report(rows["language"]),
                     "splits": rows[SPLIT_COLUMN].value_counts().to_dict(),
                     "unseen_campaign": section.holdout_campaign,
-                    "unseen_rows": int(rows[UNSEEN_COLUMN].sum()),
-                    "embedding_cache": str(paths.embedding_cache)}
+                    "unseen_rows": int(rows[UNSEEN_COLUMN].sum())}
         path.with_suffix(".json").write_text(json.dumps(manifest, indent=2))
         logger.info("feedback.features: %d rows, languages %s, splits %s, unseen campaign "
                     "%r (%d rows)", len(rows), manifest["languages"]["counts"],
@@ -248,7 +238,8 @@ class FeedbackTask(Task):
 
     def train(self, paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
         """Fit every family of ``train.models`` (empty: :data:`DEFAULT_MODELS`) on the
-        training rows; save each as ``<name>.joblib``."""
+        training rows; save each as ``<name>.joblib``. With a text family, every text of
+        the table is embedded once first (the cache then serves evaluation and the gate)."""
         from pipelines.tasks.feedback_training import train_candidates
 
         section = self.section(settings)

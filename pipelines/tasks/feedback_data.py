@@ -126,7 +126,7 @@ _WORDS = {
 }
 _NON_ENGLISH = {0: "muy malo, nunca más", 1: "je voudrais savoir la livraison",
                 2: "sehr gut, vielen Dank"}
-_EMOJI = {0: "😡👎", 1: "🤔", 2: "😍👍"}
+_EMOJI = {0: "😠👎", 1: "🤔", 2: "😍👍"}
 
 
 def generate_feedback(rows: int, seed: int, *, campaigns: int = 6) -> pd.DataFrame:

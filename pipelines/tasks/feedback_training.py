@@ -83,6 +83,14 @@ def train_candidates(task: FeedbackTask, paths: ProjectPaths, section: FeedbackS
     if unknown:
         raise ValueError(f"feedback.train: train.models {unknown} are not feedback families; "
                          f"the feedback_sentiment task knows {list(task.families)}.")
+    if set(models) & {"minilm_linear", "text_demographics"}:
+        from pipelines.features.text_embeddings import embed_texts
+
+        table = pd.read_parquet(paths.feature_table(task.table), columns=["text"])
+        paths.embedding_cache.parent.mkdir(parents=True, exist_ok=True)
+        embed_texts(table["text"].tolist(), cache_path=paths.embedding_cache,
+                    backend=section.text_backend, model_cache_dir=paths.model_cache,
+                    show_progress=False)
     train, _ = task.holdout(paths)
     x, y = task.model_input(train), train[task.target].to_numpy(dtype=int)
     paths.models.mkdir(parents=True, exist_ok=True)
