@@ -205,6 +205,15 @@ class Task(ABC):
             f"task {self.name!r} declares no request model (Task.request_model), so it "
             f"cannot be served by POST /tasks/{self.name}/predict.")
 
+    def answers(self, model: Any, rows: pd.DataFrame) -> tuple[np.ndarray, list[dict[str, Any]]]:
+        """What ``POST /tasks/<name>/predict`` says for each row: (one number per row for
+        the prediction log, one dict per row merged into the row's answer). Default: the
+        :meth:`predict` value as ``prediction``."""
+        import numpy as np
+
+        values = np.asarray(self.predict(model, rows), dtype=float)
+        return values, [{"prediction": float(v)} for v in values]
+
     def request_frame(self, rows: list[dict[str, Any]]) -> pd.DataFrame:
         """Validated request rows (dicts of :meth:`request_model` fields) as the DataFrame
         :meth:`predict` takes."""

@@ -297,6 +297,33 @@ class FeedbackTask(Task):
 
         return np.asarray(model.predict(self.model_input(rows)), dtype=float)
 
+    # --- serving hooks -----------------------------------------------------------------
+    def request_model(self, paths: ProjectPaths) -> type[BaseModel]:
+        """:class:`pipelines.tasks.feedback_serving.FeedbackRow`: text, optional campaign
+        and demographics."""
+        from pipelines.tasks.feedback_serving import FeedbackRow
+
+        return FeedbackRow
+
+    def request_frame(self, rows: list[dict[str, Any]]) -> pd.DataFrame:
+        import pandas as pd
+
+        from pipelines.tasks.feedback_data import fill_unknown
+
+        frame = pd.DataFrame.from_records(rows)
+        for column in ("campaign", "gender", "age_range", "education", "country", "state",
+                       "timezone"):
+            frame[column] = fill_unknown(frame[column])
+        return frame
+
+    def answers(self, model: Any, rows: pd.DataFrame) -> tuple[np.ndarray, list[dict[str, Any]]]:
+        """Class, probabilities, VADER compound, language and ``model_status`` per row
+        (:func:`pipelines.tasks.feedback_serving.feedback_answers`); the logged value is
+        the decided class index."""
+        from pipelines.tasks.feedback_serving import feedback_answers
+
+        return feedback_answers(model, self.model_input(rows), self.predict(model, rows))
+
     def example(self, paths: ProjectPaths) -> pd.DataFrame:
         return self.holdout(paths)[1].tail(1)
 
