@@ -39,15 +39,17 @@ KEEP = ("multiclass_log_loss", "macro_f1", "accuracy", "ece", "recall_negative",
 
 
 def run_dataset(name: str, csv: str, holdout: str, work: Path, cache: Path | None,
-                seed: int) -> dict:
+                seed: int, first: str) -> dict:
     data, state = work / name / "data", work / name / "state"
-    if data.exists():
+    stages = STAGES[STAGES.index(first):]
+    if first == STAGES[0] and data.exists():
         shutil.rmtree(data)
-    if state.exists():
+    if state.exists():               # a fresh MLflow store: the gate judges a first model
         shutil.rmtree(state)
-    (data / "03_features").mkdir(parents=True)
-    if cache is not None and cache.exists():
-        shutil.copy(cache, data / "03_features" / "caption_embeddings.parquet")
+    if first == STAGES[0]:
+        (data / "03_features").mkdir(parents=True)
+        if cache is not None and cache.exists():
+            shutil.copy(cache, data / "03_features" / "caption_embeddings.parquet")
     model_cache = ROOT / ".engageflow" / "cache" / "models"
     if model_cache.exists():                 # the exported ONNX model: no re-export
         shutil.copytree(model_cache, state / "cache" / "models")
@@ -57,7 +59,7 @@ def run_dataset(name: str, csv: str, holdout: str, work: Path, cache: Path | Non
             f"train.seed={seed}", f"feedback_sentiment.source={name}",
             f"feedback_sentiment.path={csv}", f"feedback_sentiment.holdout_campaign={holdout}"]
     seconds = {}
-    for stage in STAGES:
+    for stage in stages:
         started = time.perf_counter()
         command = [sys.executable, "-m", "pipelines.cli", stage, "--data-dir", str(data)]
         for item in sets:
@@ -102,6 +104,9 @@ def main() -> None:
     parser.add_argument("--embedding-cache", type=Path, default=None)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--only", choices=tuple(DATASETS), default=None)
+    parser.add_argument("--from-stage", choices=STAGES, default=STAGES[0],
+                        help="rerun from this stage on the data folders of an earlier run "
+                             "(with a fresh MLflow store)")
     args = parser.parse_args()
     previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     results = {**previous.get("datasets", {})}
@@ -109,7 +114,7 @@ def main() -> None:
         if args.only and name != args.only:
             continue
         results[name] = run_dataset(name, csv, holdout, args.work, args.embedding_cache,
-                                    args.seed)
+                                    args.seed, args.from_stage)
     RESULTS.write_text(json.dumps({
         "command": "bench/feedback_quality.py", "families": list(FAMILIES),
         "seed": args.seed, "datasets": results}, indent=2))

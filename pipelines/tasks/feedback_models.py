@@ -191,8 +191,10 @@ class TextDemographics(MiniLMLinear):
 
 
 class CategoricalDemographics(FeedbackModel):
-    """CategoricalNB on demographics and campaign as categories (unseen value: its own
-    category with no training counts, i.e. the smoothed prior for that column)."""
+    """CategoricalNB on demographics and campaign as categories. A value never seen in
+    training (a new campaign) carries no evidence: its column is left out of that row's
+    likelihood. (Scoring it as an empty category would favour the rarer classes, whose
+    smoothed share of an empty category is larger.)"""
 
     reads_text = False
 
@@ -212,13 +214,15 @@ class CategoricalDemographics(FeedbackModel):
         self.nb_.fit(codes, y)
         self.seen_ = self.nb_.classes_
 
-    def _codes(self, X: pd.DataFrame) -> np.ndarray:  # noqa: N803
-        codes = self.encoder_.transform(X[list(CATEGORICAL)].astype(str)).astype(int)
-        return np.where(codes < 0, np.array(self.sizes_) - 1, codes)
-
     def _proba(self, X: pd.DataFrame) -> np.ndarray:  # noqa: N803
+        codes = self.encoder_.transform(X[list(CATEGORICAL)].astype(str)).astype(int)
+        joint = np.tile(self.nb_.class_log_prior_, (len(X), 1))
+        for j, table in enumerate(self.nb_.feature_log_prob_):   # (classes, categories)
+            seen = codes[:, j] >= 0
+            joint[seen] += table[:, codes[seen, j]].T
+        joint -= joint.max(axis=1, keepdims=True)
         out = np.full((len(X), _K), 1e-9)
-        out[:, self.seen_] = self.nb_.predict_proba(self._codes(X))
+        out[:, self.seen_] = np.exp(joint) / np.exp(joint).sum(axis=1, keepdims=True)
         return out
 
 
@@ -235,6 +239,13 @@ class GaussianDemographics(CategoricalDemographics):
         self.sizes_ = [len(c) + 1 for c in self.encoder_.categories_]
         self.nb_ = GaussianNB().fit(codes, y)
         self.seen_ = self.nb_.classes_
+
+    def _proba(self, X: pd.DataFrame) -> np.ndarray:  # noqa: N803
+        codes = self.encoder_.transform(X[list(CATEGORICAL)].astype(str))
+        codes = np.where(codes < 0, np.array(self.sizes_) - 1, codes)   # unseen: a new code
+        out = np.full((len(X), _K), 1e-9)
+        out[:, self.seen_] = self.nb_.predict_proba(codes)
+        return out
 
 
 def make_model(name: str, *, language: tuple[int, float, int], cache_path: Path,

@@ -8,6 +8,7 @@ import pytest
 from pipelines.evaluate.multiclass_metrics import multiclass_metrics
 from pipelines.tasks.feedback_data import CLASSES, INPUT_COLUMNS, generate_feedback
 from pipelines.tasks.feedback_models import (
+    CATEGORICAL,
     CategoricalDemographics,
     GaussianDemographics,
     VaderModel,
@@ -98,3 +99,18 @@ def test_make_model_refuses_an_unknown_family(tmp_path):
     with pytest.raises(ValueError, match="'name' must be one of .*'vader'.*got 'bert'"):
         make_model("bert", language=LANGUAGE, cache_path=tmp_path, model_cache_dir=tmp_path,
                    backend="onnx_int8", seed=0, overrides={})
+
+
+def test_an_unseen_campaign_carries_no_evidence_for_categorical_nb():
+    data = generate_feedback(600, 4)
+    x, y = data[list(INPUT_COLUMNS)], data["sentiment"].to_numpy()
+    model = CategoricalDemographics(LANGUAGE, alpha=1.0).fit(x, y)
+    row = x.head(1)
+    unseen = model.predict(row.assign(campaign="never-seen"))[0]
+    # the naive Bayes posterior from every column but the campaign (column 0)
+    codes = model.encoder_.transform(row[list(CATEGORICAL)].astype(str)).astype(int)[0]
+    joint = model.nb_.class_log_prior_ + sum(
+        model.nb_.feature_log_prob_[j][:, codes[j]] for j in range(1, len(CATEGORICAL)))
+    expected = np.exp(joint - joint.max())
+    assert unseen == pytest.approx(expected / expected.sum(), rel=1e-6)
+    assert not np.allclose(unseen, model.predict(row)[0])     # a seen campaign does count
