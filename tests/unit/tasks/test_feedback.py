@@ -33,7 +33,7 @@ def settings_with(**section):
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory, make_project, as_of):
     paths = make_project(tmp_path_factory.mktemp("feedback"))
-    settings = settings_with(demo_rows=600, seed=3, holdout_campaign="campaign-0")
+    settings = settings_with(demo_rows=400, seed=3, holdout_campaign="campaign-0")
     records = {"collect": TASK.collect(paths, settings),
                "validate": TASK.validate(paths, settings, as_of=as_of, reports=False),
                "features": TASK.features(paths, settings),
@@ -62,13 +62,13 @@ def test_importing_the_task_loads_no_data_or_ml_library():
 def test_every_row_is_accounted_for_and_language_is_a_column(demo_run):
     paths, _, records = demo_run
     validate = records["validate"]
-    assert validate["rows_in"] == 600 == validate["rows_accepted"] + validate["rows_quarantined"]
+    assert validate["rows_in"] == 400 == validate["rows_accepted"] + validate["rows_quarantined"]
     import pandas as pd
 
     table = pd.read_parquet(paths.feature_table("feedback"))
     assert {"language", "split", "unseen_campaign"} <= set(table.columns)
     languages = records["features"]["languages"]
-    assert languages["scored_as_english"] + languages["not_english"] == 600
+    assert languages["scored_as_english"] + languages["not_english"] == 400
     assert languages["not_english"] > 0         # the demo writes Spanish, French, German
 
 
@@ -140,10 +140,16 @@ def test_settings_defaults_and_consistency():
                                                      "train.models": ["ridge"]})
 
 
-def test_a_holdout_campaign_that_does_not_exist_is_named(tmp_path, make_project, as_of):
-    paths = make_project(tmp_path)
-    settings = settings_with(demo_rows=200, holdout_campaign="campaign-99")
-    TASK.collect(paths, settings)
-    TASK.validate(paths, settings, as_of=as_of, reports=False)
+def test_a_holdout_campaign_that_does_not_exist_is_named():
+    import pandas as pd
+
+    from pipelines.tasks.feedback_training import assign_split
+
+    campaigns = pd.Series(["a", "b", "a", "c"] * 10)
+    split, unseen = assign_split(campaigns, holdout_campaign="b", valid_fraction=0.2,
+                                 test_fraction=0.2, seed=1)
+    assert set(split[unseen]) == {"test"} and unseen.sum() == 10
+    assert set(split[~unseen]) <= {"train", "valid", "test"}
     with pytest.raises(ValueError, match="'campaign-99' is not a campaign of the data"):
-        TASK.features(paths, settings)
+        assign_split(campaigns, holdout_campaign="campaign-99", valid_fraction=0.2,
+                     test_fraction=0.2, seed=1)

@@ -28,7 +28,7 @@ texts = short_texts | st.builds(
 demographic = st.text(min_size=1, max_size=100).filter(lambda t: t.strip() == t and t)
 
 
-@hypothesis.settings(max_examples=5, deadline=None, derandomize=True,
+@hypothesis.settings(max_examples=4, deadline=None, derandomize=True,
                      suppress_health_check=[hypothesis.HealthCheck.too_slow,
                                             hypothesis.HealthCheck.data_too_large])
 @hypothesis.given(data=st.data())
