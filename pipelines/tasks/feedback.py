@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 #: Families fitted when ``train.models`` is empty: the measured winners (docs/feedback.md).
-DEFAULT_MODELS: tuple[str, ...] = ("minilm_linear", "text_demographics")
+DEFAULT_MODELS: tuple[str, ...] = ("minilm_linear",)
 SPLIT_COLUMN = "split"
 UNSEEN_COLUMN = "unseen_campaign"
 
