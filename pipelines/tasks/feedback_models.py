@@ -57,7 +57,7 @@ class FeedbackModel(ClassifierMixin, BaseEstimator):
 
     reads_text = True
 
-    def __init__(self, language: tuple[int, float, int] = (20, 0.95, 0)) -> None:
+    def __init__(self, language: tuple[int, float, int]) -> None:
         self.language = language
 
     def languages(self, X: pd.DataFrame) -> np.ndarray:  # noqa: N803
@@ -147,9 +147,8 @@ class _Embedder:
 class MiniLMLinear(_Embedder, FeedbackModel):
     """MiniLM embeddings + multinomial logistic regression."""
 
-    def __init__(self, language: tuple[int, float, int] = (20, 0.95, 0), *,
-                 cache_path: str = "", model_cache_dir: str = "", backend: str = "onnx_int8",
-                 c: float = 1.0, seed: int = 0) -> None:
+    def __init__(self, language: tuple[int, float, int], *, cache_path: str,
+                 model_cache_dir: str, backend: str, c: float, seed: int) -> None:
         super().__init__(language)
         self.cache_path, self.model_cache_dir, self.backend = cache_path, model_cache_dir, backend
         self.c, self.seed = c, seed
@@ -198,8 +197,7 @@ class CategoricalDemographics(FeedbackModel):
 
     reads_text = False
 
-    def __init__(self, language: tuple[int, float, int] = (20, 0.95, 0), *,
-                 alpha: float = 1.0) -> None:
+    def __init__(self, language: tuple[int, float, int], *, alpha: float) -> None:
         super().__init__(language)
         self.alpha = alpha
 
@@ -249,9 +247,10 @@ class GaussianDemographics(CategoricalDemographics):
 
 
 def make_model(name: str, *, language: tuple[int, float, int], cache_path: Path,
-               model_cache_dir: Path, backend: str, seed: int,
-               overrides: dict[str, Any]) -> FeedbackModel:
-    """An unfitted model of family ``name`` (``overrides``: ``train.hyperparameters``).
+               model_cache_dir: Path, backend: str, seed: int, c: float,
+               alpha: float) -> FeedbackModel:
+    """An unfitted model of family ``name`` (``c``: the text models' inverse L2 strength,
+    ``alpha``: the Naive Bayes smoothing; both from the task's params section).
 
     Raises:
         ValueError: for a name not in :data:`FAMILIES`.
@@ -261,8 +260,8 @@ def make_model(name: str, *, language: tuple[int, float, int], cache_path: Path,
     if name in ("minilm_linear", "text_demographics"):
         cls = MiniLMLinear if name == "minilm_linear" else TextDemographics
         return cls(language, cache_path=str(cache_path), model_cache_dir=str(model_cache_dir),
-                   backend=backend, c=float(overrides.get("c", 1.0)), seed=seed)
+                   backend=backend, c=c, seed=seed)
     if name in ("categorical_nb", "gaussian_nb"):
         cls = CategoricalDemographics if name == "categorical_nb" else GaussianDemographics
-        return cls(language, alpha=float(overrides.get("alpha", 1.0)))
+        return cls(language, alpha=alpha)
     raise ValueError(f"make_model: 'name' must be one of {list(FAMILIES)}; got {name!r}.")

@@ -99,7 +99,7 @@ def train_candidates(task: FeedbackTask, paths: ProjectPaths, section: FeedbackS
         started = time.perf_counter()
         model = make_model(name, language=_language(section), cache_path=paths.embedding_cache,
                            model_cache_dir=paths.model_cache, backend=section.text_backend,
-                           seed=seed, overrides={"c": section.c, "alpha": section.alpha})
+                           seed=seed, c=section.c, alpha=section.alpha)
         model.fit(x, y)
         seconds = time.perf_counter() - started
         joblib.dump(model, paths.models / f"{name}.joblib")

@@ -98,7 +98,7 @@ def test_an_unseen_campaign_or_value_gets_an_answer():
 def test_make_model_refuses_an_unknown_family(tmp_path):
     with pytest.raises(ValueError, match="'name' must be one of .*'vader'.*got 'bert'"):
         make_model("bert", language=LANGUAGE, cache_path=tmp_path, model_cache_dir=tmp_path,
-                   backend="onnx_int8", seed=0, overrides={})
+                   backend="onnx_int8", seed=0, c=1.0, alpha=1.0)
 
 
 def test_an_unseen_campaign_carries_no_evidence_for_categorical_nb():
