@@ -25,6 +25,7 @@ TASKS: dict[str, str] = {
     "article_points": "pipelines.tasks.article_counts:ARTICLE_POINTS",
     "article_comments": "pipelines.tasks.article_counts:ARTICLE_COMMENTS",
     "news_shares": "pipelines.tasks.news_shares:NEWS_SHARES",
+    "feedback_sentiment": "pipelines.tasks.feedback:FEEDBACK_SENTIMENT",
 }
 
 TASK_NAMES: tuple[str, ...] = tuple(TASKS)

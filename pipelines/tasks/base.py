@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from pipelines.paths import ProjectPaths
 
 #: What a model of the task predicts, which decides its metrics and its gate's metric set.
-Problem = Literal["count_regression", "growth_regression", "binary"]
+Problem = Literal["count_regression", "growth_regression", "binary", "multiclass"]
 
 
 @dataclass(frozen=True)
@@ -212,6 +212,15 @@ class Task(ABC):
         raise ValueError(
             f"task {self.name!r} declares no request model (Task.request_model), so it "
             f"cannot be served by POST /tasks/{self.name}/predict.")
+
+    def answers(self, model: Any, rows: pd.DataFrame) -> tuple[np.ndarray, list[dict[str, Any]]]:
+        """What ``POST /tasks/<name>/predict`` says for each row: (one number per row for
+        the prediction log, one dict per row merged into the row's answer). Default: the
+        :meth:`predict` value as ``prediction``."""
+        import numpy as np
+
+        values = np.asarray(self.predict(model, rows), dtype=float)
+        return values, [{"prediction": float(v)} for v in values]
 
     def request_frame(self, rows: list[dict[str, Any]]) -> pd.DataFrame:
         """Validated request rows (dicts of :meth:`request_model` fields) as the DataFrame
