@@ -20,8 +20,12 @@ from pipelines.serve.task_serving import MAX_KEY_LENGTH, NoTaskModelError, TaskS
 
 
 class TaskPrediction(BaseModel):
+    # a task may answer more than the number (Task.answers: class probabilities, ...)
+    model_config = ConfigDict(extra="allow")
+
     key: str = Field(description="The row's serve_key value (e.g. its session_id).")
-    prediction: float = Field(description="What the task predicts (its `noun`).")
+    prediction: float = Field(description="What the task predicts (its `noun`); a task may "
+                                          "add fields (Task.answers).")
     arm: str
     model_version: str
 

@@ -64,6 +64,10 @@ class TaskModel:
         """The task's prediction for each row of the DataFrame ``rows``."""
         return np.asarray(self.task.predict(self.pipeline, rows), dtype=float)
 
+    def answer(self, rows: Any) -> tuple[np.ndarray, list[dict[str, Any]]]:
+        """(the logged value, the answer fields) of each row: the task's ``answers``."""
+        return self.task.answers(self.pipeline, rows)
+
 
 @dataclass(frozen=True)
 class ServedTask:
@@ -191,11 +195,12 @@ class TaskServer:
         time_column = task.input.time_column
         for arm, index in groups.items():
             served = arms[arm]
-            predictions = served.model.predict(task.request_frame([values[i] for i in index]))
+            logged, fields = served.model.answer(
+                task.request_frame([values[i] for i in index]))
             self.metrics.observe_task_prediction(task.name, arm, served.version, len(index))
             for j, i in enumerate(index):
-                row, value = values[i], float(predictions[j])
-                answers[i] = {"key": row[key], "prediction": value, "arm": arm,
+                row, value = values[i], float(logged[j])
+                answers[i] = {"key": row[key], **fields[j], "arm": arm,
                               "model_version": served.version}
                 when = row.get(time_column)
                 records.append({
