@@ -264,7 +264,8 @@ class TaskServer:
                    and self.trainer.status.get("state") == "done" else {})
         counts: dict[str, dict[str, int]] = {}
         column = self.task.slice_column
-        if self.outcomes is not None and self.settings is not None:
+        counting = self.outcomes is not None and self.settings is not None
+        if counting:
             champion = self.store.arms.get("champion")
             since = self.trained_at(champion.version) if champion is not None else None
             counts = self.outcomes.counts(
@@ -272,7 +273,7 @@ class TaskServer:
                 since=since)
         for row, answer in zip(values, answers, strict=True):
             status = answer.get("model_status")
-            if not trained and not counts and status is None:
+            if not trained and not counting and status is None:
                 continue
             status = answer.setdefault("model_status", {})
             if trained and trained.get("version") == answer["model_version"]:
@@ -281,7 +282,7 @@ class TaskServer:
                                      f"trained in this cycle: the first request found no "
                                      f"model and this server trained it (run "
                                      f"{trained.get('run_id')})")
-            if counts:
+            if counting:
                 group = str(row.get(column, "")) if column else ""
                 status.update(self.task.outcome_status(
                     self.settings, group, counts.get(group, {"labelled": 0,
