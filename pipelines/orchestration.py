@@ -109,7 +109,7 @@ def _resolve(
 @task_logging
 def training_stage_task(
     stage: str, project_dir: str, run_id: str, form_params: dict[str, Any], as_of: str,
-    asset_triggered: bool, reports: bool = True,
+    asset_triggered: bool,
 ) -> dict[str, Any]:
     """engagement_training: run one pipeline stage (``pipelines.pipeline``) for the task
     of the form (``train.task``) in the run's own data folder.
@@ -118,16 +118,14 @@ def training_stage_task(
     ``collect.source: validated``, starts from the validated store: collect takes its
     posts as they are and validate has nothing left to check (they passed the contract
     when their day was published). Validation reports go to the run's MLflow parent run,
-    also when the data contract fails (then the task fails after logging); ``reports``
-    False renders no Data Docs (the CLI's ``--no-reports``: the report JSON is still
-    logged).
+    also when the data contract fails (then the task fails after logging).
     """
     from pipelines.pipeline import RunContext, run_stage
     from pipelines.tasks import get_task
 
     paths, settings = _resolve(project_dir, run_id, form_params)
     context = RunContext(run_key=f"{TRAINING_DAG}/{run_id}", as_of=pd.Timestamp(as_of),
-                         reports=reports)
+                         reports=True)
     from_store = (asset_triggered or settings.collect.source == "validated") and \
         get_task(settings.train.task).input.entity == "posts"
     if from_store and stage in ("collect", "validate"):
@@ -139,7 +137,7 @@ def training_stage_task(
         if stage == "validate":
             stages.log_validation(paths, settings, run_key=context.run_key,
                                   report=paths.validation_report,
-                                  reports_dir=paths.validation_reports if reports else None)
+                                  reports_dir=paths.validation_reports)
     if stage == "promote":
         from pipelines.summary import format_summary
 

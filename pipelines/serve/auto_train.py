@@ -116,7 +116,7 @@ class AutoTrainer:
                 results[stage] = training_stage_task(
                     stage=stage, project_dir=project, run_id=run_id,
                     form_params=self.form_params, as_of=now,
-                    asset_triggered=self.task is None, reports=False)
+                    asset_triggered=self.task is None)
                 if stage == "collect" and self.task is not None:
                     rows = int(results[stage].get("rows", 0))
                     self.status = {**self.status, "rows": rows}
