@@ -7,7 +7,10 @@ Each task listed in ``serve.tasks`` gets a :class:`TaskServer`: its own
 champion/challenger routing by the task's ``serve_key`` with ``serve.challenger_share``,
 and the server's prediction log writer and metrics. What a row looks like is the task's:
 its ``request_model`` (the routes are built in :mod:`pipelines.serve.task_routes`).
-Nothing here asks which task it serves.
+Without a champion a server's :class:`~pipelines.serve.auto_train.AutoTrainer` trains the
+task (the answers of that model then say ``trained_this_cycle``); with an outcome store
+(:mod:`pipelines.serve.task_outcomes`) every ``model_status`` reports the labelled outcomes
+of the row's group. Nothing here asks which task it serves.
 """
 
 from __future__ import annotations

@@ -203,17 +203,22 @@ def feedback_server(tmp_path_factory, project_root):
     route = "/tasks/feedback_sentiment/predict"
     row = {"feedback_id": "f-1", "text": "Terrible delays, the worst service ever.",
            "campaign": "campaign-1"}
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("ENGAGEFLOW_HOME", str(root))
-        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
-        service = _feedback_service(root, auto_train="sync", auto_train_max_rows=1000)
-        with TestClient(create_app(service)) as api:
+    patch = pytest.MonkeyPatch()
+    patch.setenv("ENGAGEFLOW_HOME", str(root))
+    patch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    service = _feedback_service(root, auto_train="sync", auto_train_max_rows=1000)
+    with TestClient(create_app(service)) as api:
+        try:
             first = api.post(route, headers=headers, json=row)
             second = api.post(route, headers=headers, json=row)
             trainer = service.tasks["feedback_sentiment"].trainer
             trainer.join(timeout=300)
             after = api.post(route, headers=headers, json=row)
             health = api.get("/health").json()
-            yield {"api": api, "service": service, "headers": headers, "first_calls": {
-                "first": first, "second": second, "status": dict(trainer.status),
-                "after": after, "health": health}}
+        finally:
+            # the training is over: the rest of the session sees its own environment (the
+            # champion's registration time is cached by the call above)
+            patch.undo()
+        yield {"api": api, "service": service, "headers": headers, "first_calls": {
+            "first": first, "second": second, "status": dict(trainer.status),
+            "after": after, "health": health}}

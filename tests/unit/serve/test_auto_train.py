@@ -69,3 +69,53 @@ def test_a_source_over_the_row_limit_is_not_trained_in_the_server(tmp_path, proj
     assert "serve.auto_train_max_rows=200" in trainer.status["reason"]
     assert "train.task=feedback_sentiment" in trainer.status["reason"]
     assert not (root / ".engageflow" / "mlflow.db").exists()     # nothing was registered
+
+
+def test_a_task_trained_through_airflow_names_itself_in_the_run_conf(monkeypatch):
+    """The real client code against a local server speaking Airflow 3's REST wire format:
+    the training DAG's run conf carries train.task, so the DAG trains that task."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from pipelines.serve.auto_train import AutoTrainer
+
+    confs: list[dict] = []
+
+    class Airflow(BaseHTTPRequestHandler):
+        def _reply(self, body: dict, status: int = 200) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_POST(self):  # noqa: N802
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])) or b"{}")
+            if self.path == "/auth/token":
+                return self._reply({"access_token": "tok"}, 201)
+            confs.append(body["conf"])
+            return self._reply({"dag_run_id": "manual__7"})
+
+        def do_PATCH(self):  # noqa: N802
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self._reply({"is_paused": False})
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Airflow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("ENGAGEFLOW_AIRFLOW_PASSWORD", "pw")
+    try:
+        trainer = AutoTrainer("airflow", model_name=MODEL, project_dir=None, max_rows=1000,
+                              airflow_url=f"http://127.0.0.1:{server.server_port}",
+                              task="feedback_sentiment")
+        status = trainer.ensure()
+    finally:
+        server.shutdown()
+    assert status == {"state": "training", "how": "Airflow engagement_training",
+                      "dag_run_id": "manual__7"}
+    assert confs[0]["train.task"] == "feedback_sentiment"
+    assert f"no @champion of {MODEL}" in confs[0]["reason"]
