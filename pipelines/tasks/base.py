@@ -222,6 +222,20 @@ class Task(ABC):
         values = np.asarray(self.predict(model, rows), dtype=float)
         return values, [{"prediction": float(v)} for v in values]
 
+    def outcome_model(self) -> type[BaseModel] | None:
+        """The pydantic model of one labelled outcome a client sends to
+        ``POST /tasks/<name>/outcomes``: the ``serve_key`` of a row answered earlier, its
+        true ``target`` and (with a ``slice_column``) its group. Default None: the task
+        takes no outcomes over HTTP (:mod:`pipelines.serve.task_outcomes`)."""
+        return None
+
+    def outcome_status(self, settings: Settings, group: str,
+                       counts: dict[str, int]) -> dict[str, Any]:
+        """What ``model_status`` says of the labelled outcomes of a row's group (``counts``:
+        ``labelled`` in all, ``since_training``). Default: the two counts."""
+        return {"labelled": counts["labelled"],
+                "labelled_since_training": counts["since_training"]}
+
     def request_frame(self, rows: list[dict[str, Any]]) -> pd.DataFrame:
         """Validated request rows (dicts of :meth:`request_model` fields) as the DataFrame
         :meth:`predict` takes."""

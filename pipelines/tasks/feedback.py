@@ -86,6 +86,14 @@ class FeedbackSettings(BaseModel):
                      description="Inverse L2 strength of the text models.")
     alpha: float = Field(1.0, gt=0, title="Naive Bayes smoothing",
                          description="Additive smoothing of categorical_nb.")
+    campaign_min_samples: int = Field(
+        20, ge=1, title="Campaign model minimum",
+        description="Labelled feedbacks a campaign needs before a campaign model may be "
+                    "trained (model_status reports progress toward it).")
+    retrain_after: int = Field(
+        50, ge=1, title="Retrain after",
+        description="Labelled feedbacks of a campaign since the last training that make a "
+                    "retrain due (POST /tasks/feedback_sentiment/outcomes counts them).")
 
     @model_validator(mode="after")
     def _consistent(self) -> FeedbackSettings:
@@ -323,6 +331,23 @@ class FeedbackTask(Task):
         from pipelines.tasks.feedback_serving import feedback_answers
 
         return feedback_answers(model, self.model_input(rows), self.predict(model, rows))
+
+    def outcome_model(self) -> type[BaseModel]:
+        """:class:`pipelines.tasks.feedback_serving.FeedbackOutcome`: the true sentiment of
+        a feedback id, with its campaign."""
+        from pipelines.tasks.feedback_serving import FeedbackOutcome
+
+        return FeedbackOutcome
+
+    def outcome_status(self, settings: Settings, group: str,
+                       counts: dict[str, int]) -> dict[str, Any]:
+        """The campaign's labelled feedback against ``campaign_min_samples`` and
+        ``retrain_after`` (:func:`pipelines.tasks.feedback_serving.labelled_status`)."""
+        from pipelines.tasks.feedback_serving import labelled_status
+
+        section = self.section(settings)
+        return labelled_status(group, counts, min_samples=section.campaign_min_samples,
+                               retrain_after=section.retrain_after)
 
     def example(self, paths: ProjectPaths) -> pd.DataFrame:
         return self.holdout(paths)[1].tail(1)

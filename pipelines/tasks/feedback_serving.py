@@ -6,13 +6,18 @@ VADER compound score of the text (None where the text is not English: VADER's le
 English), the detected language, and a ``model_status`` block that says which model
 answered and whether it read the text.
 
-Only the global model exists (``level: "global"``): campaign models with fallback, their
-retraining and auto-training on the first call are not built (docs/feedback.md).
+``POST /tasks/feedback_sentiment/outcomes`` takes the true sentiment of earlier feedback
+(:class:`FeedbackOutcome`); every ``model_status`` then counts the labelled feedback of the
+row's campaign in all and since the last training, against ``campaign_min_samples`` and
+``retrain_after`` (:func:`labelled_status`).
+
+Only the global model exists (``level: "global"``): campaign models with fallback and the
+retraining a due count calls for are not built (docs/feedback.md).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -43,6 +48,37 @@ class FeedbackRow(BaseModel):
     country: str = Field(UNKNOWN, min_length=1, max_length=100)
     state: str = Field(UNKNOWN, min_length=1, max_length=100)
     timezone: str = Field(UNKNOWN, min_length=1, max_length=100)
+
+
+class FeedbackOutcome(BaseModel):
+    """The true sentiment of a piece of feedback answered earlier."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    feedback_id: str = Field(min_length=1, max_length=256,
+                             description="The feedback_id it was predicted under.")
+    sentiment: Literal[CLASSES] = Field(description="Its true sentiment (a person's label).")
+    campaign: str = Field(UNKNOWN, min_length=1, max_length=200,
+                          description="The campaign it is about, as sent with the feedback; "
+                                      "outcomes are counted per campaign.")
+
+
+def labelled_status(campaign: str, counts: dict[str, int], *, min_samples: int,
+                    retrain_after: int) -> dict[str, Any]:
+    """The ``model_status`` fields of a campaign's labelled feedback."""
+    labelled, recent = counts["labelled"], counts["since_training"]
+    campaign_model = (f"enough for a campaign model at {min_samples}"
+                      if labelled >= min_samples else
+                      f"{min_samples - labelled} short of a campaign model at {min_samples}")
+    retrain = ("a retrain is due" if recent >= retrain_after
+               else f"a retrain is due at {retrain_after}")
+    return {
+        "labelled_feedback": labelled, "labelled_since_training": recent,
+        "campaign_min_samples": min_samples, "retrain_after": retrain_after,
+        "retrain_due": recent >= retrain_after,
+        "labelled_message": (f"campaign {campaign!r}: {labelled} labelled feedbacks "
+                             f"({campaign_model}; campaign models are not built yet), "
+                             f"{recent} since the last training ({retrain})")}
 
 
 def feedback_answers(model: Any, rows: pd.DataFrame, probabilities: np.ndarray
