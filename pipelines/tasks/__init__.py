@@ -24,6 +24,10 @@ TASKS: dict[str, str] = {
     "click_through": "pipelines.tasks.click_through:CLICK_THROUGH",
     "ad_rates": "pipelines.tasks.ad_rates:AD_RATES",
     "ad_conversion_rates": "pipelines.tasks.ad_rates:AD_CONVERSION_RATES",
+    "article_points": "pipelines.tasks.article_counts:ARTICLE_POINTS",
+    "article_comments": "pipelines.tasks.article_counts:ARTICLE_COMMENTS",
+    "news_shares": "pipelines.tasks.news_shares:NEWS_SHARES",
+    "feedback_sentiment": "pipelines.tasks.feedback:FEEDBACK_SENTIMENT",
 }
 
 TASK_NAMES: tuple[str, ...] = tuple(TASKS)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pipelines.tasks.base import GateSpec, InputSpec
-from pipelines.tasks.binary_table_task import BinaryTableTask, Inputs, Loaded
+from pipelines.tasks.binary_table_task import QUARANTINE_KEY, BinaryTableTask, Inputs, Loaded
 
 if TYPE_CHECKING:
     import numpy as np
@@ -116,11 +116,11 @@ class AdRateTask(BinaryTableTask):
 
     def load(self, paths: ProjectPaths, section: AdRatesSettings) -> Loaded:
         from pipelines.tasks import ad_rates_data
-        from pipelines.tasks.entity_contract import quarantine_frame
+        from pipelines.validate.entity_contract import quarantine_frame
 
         if section.source == "demo":
             rows = ad_rates_data.generate_ads(section.demo_rows, section.seed)
-            return Loaded(rows, quarantine_frame([]), len(rows),
+            return Loaded(rows, quarantine_frame([], QUARANTINE_KEY), len(rows),
                           f"demo(rows={section.demo_rows}, seed={section.seed})")
         return ad_rates_data.read_facebook_ads(paths.resolve(section.path))
 

@@ -22,9 +22,9 @@ import numpy as np
 import pandas as pd
 
 from pipelines.tasks.ad_rates import AGES, CAMPAIGNS, GENDERS, INTERESTS
-from pipelines.tasks.binary_table_task import PART, Loaded
-from pipelines.tasks.entity_contract import parse_rejects
+from pipelines.tasks.binary_table_task import PART, QUARANTINE_KEY, Loaded
 from pipelines.tasks.retention_data import hash_parts
+from pipelines.validate.entity_contract import parse_rejects, read_text_csv
 
 logger = logging.getLogger(__name__)
 
@@ -108,15 +108,7 @@ def read_facebook_ads(path: Path) -> Loaded:
         ValueError: if the file cannot be read as CSV or lacks a column, naming both.
     """
     path = Path(path)
-    try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, ValueError, UnicodeDecodeError) as error:
-        raise ValueError(f"read_facebook_ads: cannot read {path} as CSV: {error}.") from None
-    missing = [h for h in KAGGLE_HEADER.values() if h not in raw.columns]
-    if missing:
-        raise ValueError(f"read_facebook_ads: {path} lacks column(s) {missing}; its header "
-                         f"is {list(raw.columns)}.")
-    raw = raw.rename(columns={v: k for k, v in KAGGLE_HEADER.items()})[list(KAGGLE_HEADER)]
+    raw = read_text_csv(path, KAGGLE_HEADER, reader="read_facebook_ads")
     text = raw.apply(lambda column: column.str.strip())
     parsed: dict[str, pd.Series] = {
         c: text[c].where(text[c] != "") for c in ("ad_id", "campaign", "age", "gender")}
@@ -127,7 +119,7 @@ def read_facebook_ads(path: Path) -> Loaded:
     spend = pd.to_numeric(text["spend"], errors="coerce")
     parsed["spend"] = spend.where(np.isfinite(spend))
     readable, rejects = parse_rejects(
-        raw, parsed, key="ad_id", source=str(path),
+        raw, parsed, key="ad_id", source=str(path), quarantine_key=QUARANTINE_KEY,
         rules={**dict.fromkeys(("ad_id", "campaign", "age", "gender"), "required_value"),
                **dict.fromkeys(_INTEGERS, "parse_int"), "spend": "parse_float"})
     frame = pd.DataFrame({c: values[readable] for c, values in parsed.items()})

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from pipelines.tasks.ad_rates_data import KAGGLE_HEADER, generate_ads, read_facebook_ads
-from pipelines.tasks.entity_contract import quarantine_frame, validate_entity
+from pipelines.tasks.binary_table_task import QUARANTINE_KEY
+from pipelines.validate.entity_contract import quarantine_frame, validate_entity
 
 hypothesis = pytest.importorskip("hypothesis", reason="property tests need hypothesis")
 st = hypothesis.strategies
@@ -29,8 +30,9 @@ def suites():
 
 def validate(frame, suites):
     row_suite, table_suite = suites
-    return validate_entity(frame, quarantine_frame([]), key="ad_id", row_suite=row_suite,
-                           table_suite=table_suite, parameters={}, min_rows=1,
+    return validate_entity(frame, quarantine_frame([], QUARANTINE_KEY), key="ad_id",
+                           quarantine_key=QUARANTINE_KEY, row_suite=row_suite,
+                           table_suite=table_suite, as_of="2026-12-01", min_rows=1,
                            max_quarantine_rate=1.0, source="ads.parquet")
 
 
