@@ -92,7 +92,7 @@ def build_post_features(posts: pd.DataFrame) -> pd.DataFrame:
             f"build_post_features: input is missing column(s) {missing}; "
             f"required: {list(INPUT_COLUMNS)}."
         )
-    posted_at = pd.to_datetime(posts["posted_at"], utc=True)
+    posted_at = pd.to_datetime(posts["posted_at"], utc=True, cache=False)
     caption = posts["caption"].astype("string").fillna("")
     out = pd.DataFrame(index=posts.index)
     out["hour"] = posted_at.dt.hour

@@ -58,7 +58,9 @@ class BatchPostModel:
     def predict(self, inputs: pd.DataFrame) -> np.ndarray:
         """Predicted counts for model-input rows (what ``model.predict`` returns)."""
         features = self.featurizer.transform(inputs)
-        matrix = features[self._names].to_numpy(dtype=float)
+        if list(features.columns) != self._names:   # transform gives them in this order
+            features = features[self._names]
+        matrix = features.to_numpy(dtype=float)
         log_predictions = np.asarray(self._log_predict(matrix), float).ravel()
         return np.expm1(np.clip(log_predictions, 0.0, self._log_upper))
 

@@ -51,7 +51,8 @@ def _rule_masks(posts: pd.DataFrame) -> list[tuple[str, str, np.ndarray]]:
     masks.append(("content_type_in_set", "content_type",
                   mask(~posts["content_type"].isin(schema.CONTENT_TYPES))))
     masks.append(("posted_at_required", "posted_at",
-                  mask(pd.to_datetime(posts["posted_at"], utc=True, errors="coerce").isna())))
+                  mask(pd.to_datetime(posts["posted_at"], utc=True, errors="coerce",
+                                         cache=False).isna())))
     followers = pd.to_numeric(posts["followers_at_post_time"], errors="coerce")
     masks.append(("followers_non_negative", "followers_at_post_time",
                   mask(followers.isna() | (followers < 0))))
