@@ -70,11 +70,13 @@ def setup(workdir: Path, sizes: tuple[int, ...], seed: int) -> dict[str, str]:
 
 
 def run_product(workdir: Path, path: str, out: Path) -> dict:
+    from pipelines.config import load_settings
     from pipelines.paths import ProjectPaths
     from pipelines.registry import loading
     from pipelines.serve.scoring import run_score
 
     paths = ProjectPaths(root=ROOT, state=workdir, data=workdir / "data")
+    serve = load_settings(ROOT / "params.yaml").serve
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{workdir / 'mlflow.db'}"
     started = time.perf_counter()
     original = loading.load_version
@@ -87,7 +89,8 @@ def run_product(workdir: Path, path: str, out: Path) -> dict:
 
     loading.load_version = timed_load
     result = run_score(task="likes", model_uri=f"models:/{MODEL}/1", input_path=Path(path),
-                       input_format="canonical", output_path=out, paths=paths)
+                       input_format="canonical", output_path=out, paths=paths,
+                       chunk_rows=serve.score_chunk_rows, threads=serve.score_threads)
     done = time.perf_counter()
     return {"total_s": done - started, "score_s": done - timings["loaded"],
             "rows": result["scored"], "quarantined": result["quarantined"]}

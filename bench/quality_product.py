@@ -135,7 +135,9 @@ def score_through_product(run: ProductRun, *, input_file: Path, fmt: str, output
     with project_environment(run.paths):
         result = run_score(task=run.settings.train.task, model_uri=run.model_uri,
                            input_path=input_file, input_format=fmt, output_path=output,
-                           paths=run.paths, history=history)
+                           paths=run.paths, history=history,
+                           chunk_rows=run.settings.serve.score_chunk_rows,
+                           threads=run.settings.serve.score_threads)
     scored = pd.read_parquet(output)
     scored.attrs["quarantined"] = result["quarantined"]
     return scored

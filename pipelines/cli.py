@@ -321,7 +321,8 @@ def cmd_score(args: argparse.Namespace) -> int:
         return _print(run_score(task=settings.train.task, model_uri=args.model,
                                 input_path=Path(args.input), input_format=args.format,
                                 output_path=Path(args.output), paths=paths,
-                                history=history))
+                                chunk_rows=settings.serve.score_chunk_rows,
+                                threads=settings.serve.score_threads, history=history))
     except LookupError as missing:          # no such model or alias in the registry
         raise ValueError(str(missing)) from None
 

@@ -39,6 +39,13 @@ def shared_data_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def text_model_cache_dir(tmp_path_factory) -> Path:
+    """Where the exported ONNX text model is kept: one export (and int8 quantization, tens
+    of seconds) per test session, shared by every test that embeds captions with it."""
+    return tmp_path_factory.mktemp("onnx_models")
+
+
+@pytest.fixture(scope="session")
 def demo_posts() -> pd.DataFrame:
     """1,500 seeded demo posts (canonical schema); treat as read-only."""
     from pipelines.collect.demo_data import generate_posts

@@ -102,6 +102,14 @@ class ServeConfig(Section):
         "data/07_scoring/predictions.parquet", min_length=1, title="Output path",
         description="Predictions Parquet; the quarantine is written beside it as "
         "*.quarantine.parquet.")
+    score_chunk_rows: Int = Field(
+        200_000, ge=1, le=100_000_000, title="Scoring chunk rows",
+        description="Batch scoring: rows featurized and predicted at a time (whole "
+        "accounts), so the features of a large file are never all in memory.")
+    score_threads: Int = Field(
+        0, ge=0, le=1024, title="Scoring threads",
+        description="Batch scoring: threads the model predicts with; 0 = every CPU. A "
+        "prediction does not depend on it.")
     auto_train: Literal["off", "sync", "airflow"] = Field(
         "sync", title="Auto-train", description="No model yet when a prediction arrives "
         "(503 meanwhile): sync = train in the server when the validated store is at most "

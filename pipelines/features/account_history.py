@@ -278,7 +278,7 @@ def interaction_features(posts: pd.DataFrame) -> pd.DataFrame:
         )
     platform = _category_index(posts["platform"], schema.PLATFORMS)
     content = _category_index(posts["content_type"], schema.CONTENT_TYPES)
-    hour_series = pd.to_datetime(posts["posted_at"], utc=True).dt.hour
+    hour_series = pd.to_datetime(posts["posted_at"], utc=True, cache=False).dt.hour
     hour = hour_series.to_numpy(dtype=float, na_value=np.nan)
     known_hour = ~np.isnan(hour)
     n_content = len(schema.CONTENT_TYPES)
@@ -328,7 +328,7 @@ def _prepare(frame: object, *, where: str, need_likes: bool) -> pd.DataFrame:
             f"{where}: input is missing column(s) {missing}; required: {needed}."
         )
     account = frame["account_id"].astype("string").reset_index(drop=True)
-    posted_at = pd.to_datetime(frame["posted_at"], utc=True).reset_index(drop=True)
+    posted_at = pd.to_datetime(frame["posted_at"], utc=True, cache=False).reset_index(drop=True)
     bad = account.isna() | posted_at.isna()
     if bad.any():
         rows = list(np.flatnonzero(bad.to_numpy())[:5])

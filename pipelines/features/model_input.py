@@ -10,15 +10,25 @@ import pandas as pd
 
 from pipelines.features.stage import MODEL_INPUT_COLUMNS
 
+_COUNTS = ("hashtags_count", "mentions_count", "urls_count", "media_count",
+           "followers_at_post_time")
+_TEXT = ("post_id", "account_id", "platform", "content_type", "caption")
+
 
 def model_input(rows: pd.DataFrame) -> pd.DataFrame:
     """The model's input columns with plain dtypes (what a client sends)."""
-    out = rows[list(MODEL_INPUT_COLUMNS)].copy()
-    for column in ("hashtags_count", "mentions_count", "urls_count", "media_count",
-                   "followers_at_post_time"):
-        # float64 so a client may send a missing count (MLflow rejects NaN in int columns)
-        out[column] = pd.to_numeric(out[column]).astype("float64")
-    for column in ("post_id", "account_id", "platform", "content_type", "caption"):
-        out[column] = out[column].astype(object).where(out[column].notna(), "")
-    out["posted_at"] = pd.to_datetime(out["posted_at"], utc=True).dt.tz_localize(None)
-    return out.reset_index(drop=True)
+    columns = {}
+    for column in MODEL_INPUT_COLUMNS:
+        values = rows[column]
+        if column in _COUNTS:
+            # float64 so a client may send a missing count (MLflow rejects NaN in int
+            # columns)
+            values = pd.to_numeric(values).astype("float64")
+        elif column in _TEXT:
+            values = values.astype(object).where(values.notna(), "")
+        elif column == "posted_at":
+            # cache=False: the cache probe iterates Timestamps in Python (seconds on 1M)
+            values = pd.to_datetime(values, utc=True, cache=False).dt.tz_localize(None)
+        columns[column] = values.to_numpy(copy=True)
+    # built at once: assigning column by column into a copy copies the frame each time
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(rows)))

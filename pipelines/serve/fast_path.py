@@ -411,6 +411,20 @@ def _lightgbm(estimator: Any) -> Callable[[np.ndarray], np.ndarray]:
     return predict
 
 
+def _lightgbm_batch(estimator: Any, threads: int) -> tuple[Callable[[np.ndarray], np.ndarray],
+                                                            str]:
+    """LightGBM for a batch: its trees as lookup tables when they can be (bit-identical),
+    else its own predict with ``threads`` threads."""
+    from pipelines.serve.tree_tables import compile_booster
+
+    booster = estimator.booster_
+    best = getattr(estimator, "_best_iteration", None) or None
+    tables = compile_booster(booster, num_iteration=best, threads=threads)
+    if tables is not None:
+        return tables.predict, "lightgbm_tables"
+    return (lambda x: booster.predict(x, num_iteration=best, num_threads=threads)), "lightgbm"
+
+
 def _forest(forest: Any) -> Callable[[np.ndarray], np.ndarray]:
     """All trees of a fitted random forest walked at once (same float32 splits as sklearn)."""
     lefts, rights, features, thresholds, values, roots = [], [], [], [], [], []
@@ -445,29 +459,35 @@ def _forest(forest: Any) -> Callable[[np.ndarray], np.ndarray]:
     return predict
 
 
-def _log_predictor(regressor: Any, names: list[str]) -> tuple[Callable[[np.ndarray], np.ndarray],
-                                                             str]:
-    """A numpy-in, log-counts-out function for the fitted inner regressor, and its kind."""
+def _log_predictor(regressor: Any, names: list[str], *, batch_threads: int | None = None
+                   ) -> tuple[Callable[[np.ndarray], np.ndarray], str]:
+    """A numpy-in, log-counts-out function for the fitted inner regressor, and its kind.
+
+    ``batch_threads`` None: tuned for a request's few rows; a number: for batches of many
+    rows with that many threads (LightGBM as :mod:`pipelines.serve.tree_tables`).
+    """
+    from pipelines.train.model_zoo import CappedFit
+
+    inner = regressor.estimator_ if isinstance(regressor, CappedFit) else regressor
+    try:
+        from lightgbm import LGBMRegressor
+    except ImportError:  # pragma: no cover - lightgbm is a pinned dependency
+        LGBMRegressor = ()  # noqa: N806
+    if isinstance(inner, LGBMRegressor):  # first: the others' imports cost seconds
+        if batch_threads is not None:
+            return _lightgbm_batch(inner, batch_threads)
+        return _lightgbm(inner), "lightgbm"
     from sklearn.ensemble import RandomForestRegressor
     from sklearn.linear_model import Ridge
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from pipelines.train.model_zoo import CappedFit
-
-    inner = regressor.estimator_ if isinstance(regressor, CappedFit) else regressor
     if isinstance(inner, Pipeline) and len(inner.steps) == 2 \
             and isinstance(inner.steps[0][1], StandardScaler) \
             and type(inner.steps[1][1]) is Ridge:
         return _linear(inner), "ridge"
     if isinstance(inner, RandomForestRegressor):
         return _forest(inner), "random_forest"
-    try:
-        from lightgbm import LGBMRegressor
-    except ImportError:  # pragma: no cover - lightgbm is a pinned dependency
-        LGBMRegressor = ()  # noqa: N806
-    if isinstance(inner, LGBMRegressor):
-        return _lightgbm(inner), "lightgbm"
 
     def generic(x: np.ndarray) -> np.ndarray:
         return np.asarray(regressor.predict(pd.DataFrame(x, columns=names)), float)
@@ -475,21 +495,24 @@ def _log_predictor(regressor: Any, names: list[str]) -> tuple[Callable[[np.ndarr
     return generic, f"generic:{type(inner).__name__}"
 
 
-def _scaled_log_predictor(regressor: Any, names: list[str]
+def _scaled_log_predictor(regressor: Any, names: list[str], *,
+                          batch_threads: int | None = None
                           ) -> tuple[Callable[[np.ndarray], np.ndarray], str]:
     """:func:`_log_predictor`, through a :class:`ScaleRelative` wrapper when there is one
     (its offset and clipping in numpy, the residual model compiled)."""
     from pipelines.train.scale_relative import ScaleRelative
 
     if not isinstance(regressor, ScaleRelative):
-        return _log_predictor(regressor, names)
+        return _log_predictor(regressor, names, batch_threads=batch_threads)
     if list(regressor.feature_names_in_) != list(names):
         raise ValueError("fast path: the scale-relative model's inputs differ from the "
                          "featurizer's columns")
     names_out = list(regressor.feature_names_out_)
-    residual, kind = _log_predictor(regressor.regressor_, names_out)
+    residual, kind = _log_predictor(regressor.regressor_, names_out,
+                                    batch_threads=batch_threads)
     cold = (None if getattr(regressor, "cold_regressor_", None) is None
-            else _log_predictor(regressor.cold_regressor_, names_out)[0])
+            else _log_predictor(regressor.cold_regressor_, names_out,
+                                batch_threads=batch_threads)[0])
     return (lambda x: regressor.predict_array(x, residual, cold)), f"scale_relative:{kind}"
 
 

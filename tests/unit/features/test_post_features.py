@@ -1,12 +1,15 @@
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipelines.config import FeatureSettings
 from pipelines.features.post_features import (
     FEATURE_COLUMNS,
     INPUT_COLUMNS,
     build_post_features,
+    caption_counts,
 )
 from pipelines.features.stage import build_feature_table, run_features
 
@@ -67,3 +70,19 @@ def test_stage_writes_table_and_manifest(tmp_path, demo_posts):
     assert manifest["feature_set_hash"] == engagement_features.feature_set_hash(FeatureSettings())
     assert manifest["feature_columns"] == engagement_features.tabular_columns(FeatureSettings())
     assert (tmp_path / "f" / "posts.json").exists()
+
+
+# caption counts without a Python call per caption equal len() and len(str.split())
+_TEXT = st.text(alphabet=st.one_of(
+    st.sampled_from([" ", "\t", "\n", "\x0b", "\x1c", "\x1f", "\x85", "\xa0", "\u1680",
+                     "\u2000", "\u200a", "\u200b", "\u2028", "\u202f", "\u205f", "\u3000",
+                     "\ufeff", "a", "é", "😀", "#"]),
+    st.characters(blacklist_categories=("Cs",))), max_size=40)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(st.none(), _TEXT), max_size=12))
+def test_caption_counts_equal_len_and_str_split(captions):
+    chars, words = caption_counts(pd.Series(captions, dtype="string"))
+    assert chars.tolist() == [len(c or "") for c in captions]
+    assert words.tolist() == [len((c or "").split()) for c in captions]

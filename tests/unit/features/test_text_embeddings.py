@@ -28,9 +28,9 @@ def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
-def model_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One ONNX export per test session."""
-    return tmp_path_factory.mktemp("onnx_models")
+def model_cache_dir(text_model_cache_dir: Path) -> Path:
+    """One ONNX export per test session (tests/conftest.py)."""
+    return text_model_cache_dir
 
 
 @pytest.fixture(scope="session")

@@ -82,4 +82,5 @@ def test_a_task_without_a_scoring_reader_is_refused(conversion_champion, session
     with pytest.raises(ValueError, match="'format' must be 'canonical'.*got 'tweets_csv'"):
         run_score(task="conversion", paths=paths, input_path=sessions_csv,
                   model_uri=f"models:/{conversion_champion['model_name']}@champion",
-                  input_format="tweets_csv", output_path=tmp_path / "x.parquet")
+                  input_format="tweets_csv", output_path=tmp_path / "x.parquet",
+                  chunk_rows=100, threads=1)

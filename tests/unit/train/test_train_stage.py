@@ -12,12 +12,14 @@ from pipelines.train.stage import feature_matrix, run_train
 HYPER = {"lightgbm": {"n_estimators": 60, "num_leaves": 7}, "ridge": {"alpha": 1.0}}
 
 
-@pytest.fixture
-def features_path(tmp_path, demo_posts):
-    demo_posts.to_parquet(tmp_path / "validated.parquet")
-    run_features(tmp_path / "validated.parquet", tmp_path / "features.parquet",
+@pytest.fixture(scope="module")
+def features_path(tmp_path_factory, demo_posts):
+    """The feature table of the demo posts (read-only: built once for the module)."""
+    folder = tmp_path_factory.mktemp("features")
+    demo_posts.to_parquet(folder / "validated.parquet")
+    run_features(folder / "validated.parquet", folder / "features.parquet",
                  settings=FeatureSettings())
-    return tmp_path / "features.parquet"
+    return folder / "features.parquet"
 
 
 def _train(features_path, out, seed=1, cv_folds=0):
@@ -27,12 +29,20 @@ def _train(features_path, out, seed=1, cv_folds=0):
                      cv_folds=cv_folds)
 
 
-def test_saved_models_take_posts_and_match_the_feature_regressor(tmp_path, features_path):
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, features_path):
+    """(models folder, manifest) of one ``_train`` with the defaults, shared read-only by
+    the tests that only look at it."""
+    out = tmp_path_factory.mktemp("trained") / "models"
+    return out, _train(features_path, out)
+
+
+def test_saved_models_take_posts_and_match_the_feature_regressor(trained, features_path):
     import pandas as pd
 
-    manifest = _train(features_path, tmp_path / "models")
+    folder, manifest = trained
     table = pd.read_parquet(features_path)
-    model = joblib.load(tmp_path / "models" / "lightgbm.joblib")
+    model = joblib.load(folder / "lightgbm.joblib")
     train_rows = manifest["split"]["train"]
     names = read_manifest(features_path)["feature_columns"]
     regressor = make_model("lightgbm", HYPER["lightgbm"], 1, names).fit(
@@ -46,20 +56,20 @@ def test_saved_models_take_posts_and_match_the_feature_regressor(tmp_path, featu
     assert (model.predict(table.head(50)) >= 0).all()
 
 
-def test_same_seed_same_model(tmp_path, features_path):
+def test_same_seed_same_model(tmp_path, features_path, trained):
     import pandas as pd
 
-    _train(features_path, tmp_path / "a")
+    first, _ = trained
     _train(features_path, tmp_path / "b")
     rows = pd.read_parquet(features_path).tail(100)
     for name in ("lightgbm", "ridge"):
-        np.testing.assert_array_equal(joblib.load(tmp_path / "a" / f"{name}.joblib").predict(rows),
+        np.testing.assert_array_equal(joblib.load(first / f"{name}.joblib").predict(rows),
                                       joblib.load(tmp_path / "b" / f"{name}.joblib").predict(rows))
 
 
-def test_manifest_records_split_and_candidates(tmp_path, features_path):
-    _train(features_path, tmp_path / "m")
-    manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
+def test_manifest_records_split_and_candidates(trained):
+    folder, _ = trained
+    manifest = json.loads((folder / "manifest.json").read_text())
     split = manifest["split"]
     assert split["train"] + split["valid"] + split["test"] == manifest["rows"]
     assert split["valid_start"] < split["test_start"]
@@ -98,7 +108,8 @@ def test_a_target_a_source_does_not_report_trains_on_the_rows_that_have_it(tmp_p
     assert (model.predict(posts.tail(20)) >= 0).all()
 
 
-def test_caption_embeddings_reach_the_registered_model(tmp_path, demo_posts, monkeypatch):
+def test_caption_embeddings_reach_the_registered_model(tmp_path, demo_posts, monkeypatch,
+                                                       text_model_cache_dir):
     """Text on: the SVD is fitted on training rows and the model embeds captions itself."""
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
@@ -107,12 +118,12 @@ def test_caption_embeddings_reach_the_registered_model(tmp_path, demo_posts, mon
     settings = FeatureSettings(text_embeddings=True, text_components=4)
     run_features(tmp_path / "validated.parquet", tmp_path / "features.parquet",
                  settings=settings, embedding_cache=tmp_path / "cache.parquet",
-                 model_cache_dir=tmp_path / "models-cache")
+                 model_cache_dir=text_model_cache_dir)
     manifest = run_train(tmp_path / "features.parquet", tmp_path / "m", target="likes",
                          models=("ridge",), hyperparameters={}, seed=0, valid_fraction=0.15,
                          test_fraction=0.15,
                          cold_account_fraction=0.0, history_dropout=0.0, cv_folds=0,
-                         model_cache_dir=tmp_path / "models-cache")
+                         model_cache_dir=text_model_cache_dir)
     model = joblib.load(tmp_path / "m" / "ridge.joblib")
     featurizer = model[0]
     assert featurizer.feature_names_[-4:] == [f"text_svd_{i}" for i in range(4)]
