@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pipelines.tasks.article_settings import SECTION, ArticleSettings
 from pipelines.tasks.base import GateSpec, InputSpec, Task
+from pipelines.validate.entity_stage import rejects_path
 
 if TYPE_CHECKING:
     import numpy as np
@@ -87,7 +88,7 @@ class ArticleCountTask(Task):
         raw = paths.raw(self.input.entity)
         raw.parent.mkdir(parents=True, exist_ok=True)
         articles.to_parquet(raw, index=False)
-        rejects.to_parquet(raw.with_suffix(".rejects.parquet"), index=False)
+        rejects.to_parquet(rejects_path(raw), index=False)
         logger.info("%s.collect: %s: %d records, %d articles, %d rejected -> %s", self.name,
                     source, read, len(articles), len(rejects), raw)
         return {"source": source, "records_read": read, "rows": len(articles),
@@ -111,52 +112,22 @@ class ArticleCountTask(Task):
     def validate(self, paths: ProjectPaths, settings: Settings, *, as_of: Any,
                  reports: bool) -> dict[str, Any]:
         """Apply the articles contract; write the validated and quarantine layers and the
-        validation report.
+        validation report (:func:`pipelines.validate.entity_stage.validate_entity_stage`
+        with :data:`pipelines.tasks.articles_data.CONTRACT`).
 
         Raises:
             ValueError: if ``as_of`` is None.
             DataContractError: listing every dataset-level failure, after the layers and
                 the report are written.
         """
-        import pandas as pd
+        from pipelines.tasks.articles_data import CONTRACT
+        from pipelines.validate.entity_stage import validate_entity_stage
 
-        from pipelines.tasks.articles_data import quarantine_frame, validate_articles
-        from pipelines.validate.expectations import load_suite
-        from pipelines.validate.stage import DataContractError
-
-        if as_of is None:
-            raise ValueError(f"{self.name}.validate: 'as_of' must be the run's logical date; "
-                             f"got None.")
-        entity = self.input.entity
-        raw = paths.raw(entity)
-        rejects_path = raw.with_suffix(".rejects.parquet")
-        earlier = (pd.read_parquet(rejects_path) if rejects_path.exists()
-                   else quarantine_frame([]))
-        outcome = validate_articles(
-            pd.read_parquet(raw), earlier,
-            row_suite=load_suite(paths.resolve(self.input.row_suite)),
-            table_suite=load_suite(paths.resolve(self.input.table_suite)), as_of=as_of,
+        return validate_entity_stage(
+            paths, self.input, task=self.name, as_of=as_of,
             min_rows=settings.validate.min_rows,
-            max_quarantine_rate=settings.validate.max_quarantine_rate, source=str(raw))
-        report = {**outcome.report, "suites": [self.input.row_suite, self.input.table_suite]}
-        for path in (paths.validated(entity), paths.quarantined(entity)):
-            path.parent.mkdir(parents=True, exist_ok=True)
-        outcome.accepted.to_parquet(paths.validated(entity), index=False)
-        outcome.quarantined.to_parquet(paths.quarantined(entity), index=False)
-        if reports:
-            from pipelines.validate.data_docs import render_data_docs
-
-            report["data_docs"] = str(render_data_docs(outcome.gx_results,
-                                                       paths.validation_reports / entity))
-        paths.validation_report.write_text(json.dumps(report, indent=2, default=str))
-        logger.info("%s.validate: %d rows in, %d accepted, %d quarantined %s", self.name,
-                    report["rows_in"], report["rows_accepted"], report["rows_quarantined"],
-                    report["top_reasons"])
-        if outcome.failures:
-            raise DataContractError(
-                f"{self.name}.validate: {len(outcome.failures)} dataset-level rule(s) failed "
-                f"for {raw}:\n  - " + "\n  - ".join(outcome.failures))
-        return report
+            max_quarantine_rate=settings.validate.max_quarantine_rate, reports=reports,
+            **CONTRACT)
 
     def features(self, paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
         """Write ``03_features/articles.parquet`` (the validated articles in time order)

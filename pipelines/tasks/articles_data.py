@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipelines.validate import entity_contract
+
 logger = logging.getLogger(__name__)
 
 #: Canonical column -> (pandas dtype, the Hacker News header name).
@@ -38,9 +40,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
 INPUT_COLUMNS: tuple[str, ...] = ("title", "url", "author", "created_at")
 OUTCOME_COLUMNS: tuple[str, ...] = ("points", "comments")
 #: Columns of an articles quarantine file: one row per rejected record, never dropped.
-QUARANTINE_COLUMNS: tuple[str, ...] = (
-    "stage", "source_file", "source_row", "article_id", "rule", "column", "value", "reasons",
-    "record")
+QUARANTINE_COLUMNS: tuple[str, ...] = entity_contract.quarantine_columns("article_id")
 #: Fields a record may leave empty (a text post has no link).
 OPTIONAL_FIELDS: frozenset[str] = frozenset({"url"})
 CREATED_AT_FORMAT = "%m/%d/%Y %H:%M"
@@ -70,10 +70,7 @@ def conform(frame: pd.DataFrame) -> pd.DataFrame:
 
 def quarantine_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """An articles quarantine frame from dicts keyed by :data:`QUARANTINE_COLUMNS`."""
-    frame = pd.DataFrame(rows, columns=list(QUARANTINE_COLUMNS))
-    for name in QUARANTINE_COLUMNS:
-        frame[name] = frame[name].astype("Int64" if name == "source_row" else "string")
-    return frame
+    return entity_contract.quarantine_frame(rows, "article_id")
 
 
 # ------------------------------------------------------------------------------ demo data
@@ -251,105 +248,24 @@ def _show(text: str) -> str:
 
 
 # --------------------------------------------------------------------------- the contract
-@dataclass(frozen=True)
-class ArticleValidation:
-    """Everything one validation produced, before anything is written.
-
-    Attributes:
-        accepted: Articles that passed the row contract.
-        quarantined: Collect-time rejects and the rows that failed the row contract.
-        report: The JSON report (rows in/accepted/quarantined, top reasons).
-        failures: Dataset-level failures (table contract, min_rows, quarantine rate).
-        gx_results: Great Expectations results (for Data Docs).
-    """
-
-    accepted: pd.DataFrame
-    quarantined: pd.DataFrame
-    report: dict[str, Any]
-    failures: list[str]
-    gx_results: list[Any]
+#: How articles are keyed: the options of
+#: :func:`~pipelines.validate.entity_contract.validate_entity` that the contract function
+#: and the article tasks' validate stage
+#: (:func:`~pipelines.validate.entity_stage.validate_entity_stage`) both pass.
+CONTRACT: dict[str, Any] = {"key": "article_id"}
 
 
 def validate_articles(articles: pd.DataFrame, earlier_rejects: pd.DataFrame, *,
                       row_suite: dict[str, Any], table_suite: dict[str, Any],
                       as_of: pd.Timestamp, min_rows: int, max_quarantine_rate: float,
-                      source: str) -> ArticleValidation:
-    """Apply the articles contract: table rules, then row rules, then dataset rules.
-
-    Args:
-        articles: Canonical articles (any index; it is reset).
-        earlier_rejects: Collect-time rejects, counted in rows in and quarantined.
-        row_suite, table_suite: The suites (dicts as stored in ``expectations/``).
-        as_of: Articles created later are "in the future" (the run's logical date).
-        min_rows: Fewest accepted rows the dataset needs (``validate.min_rows``).
-        max_quarantine_rate: Largest tolerated quarantined share of rows in.
-        source: Recorded in quarantine rows and the report.
-
-    Returns:
-        The split and its report; ``failures`` lists every dataset-level failure (empty
-        when the data may be used). When a column is missing nothing is split.
+                      source: str) -> entity_contract.EntityValidation:
+    """Apply the articles contract (:func:`~pipelines.validate.entity_contract.
+    validate_entity` with :data:`CONTRACT`): table rules, then row rules, then dataset rules.
 
     Raises:
         RuntimeError: if rows went missing (rows in != accepted + quarantined): a bug.
     """
-    from pipelines.validate.expectations import run_suite_with_result
-
-    articles = articles.reset_index(drop=True)
-    as_of = pd.Timestamp(as_of)
-    as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
-    rows_in = len(articles) + len(earlier_rejects)
-    table, table_result = run_suite_with_result(articles, table_suite, {"min_rows": min_rows})
-    failures = [o.describe() for o in table if not o.success]
-    results = [table_result]
-    if any(o.expectation == "expect_column_to_exist" and not o.success for o in table):
-        accepted, quarantined = articles.iloc[0:0], earlier_rejects
-    else:
-        rows, row_result = run_suite_with_result(articles, row_suite,
-                                                 {"as_of": as_of.isoformat()})
-        results.append(row_result)
-        failures += [f"{o.describe()} (the expectation could not be evaluated)"
-                     for o in rows if o.error]
-        accepted, failed = split_by_outcomes(articles, rows, source, "validate")
-        quarantined = pd.concat([earlier_rejects, failed], ignore_index=True)
-        if len(accepted) + len(quarantined) != rows_in:
-            raise RuntimeError(f"validate_articles: {rows_in} rows in but {len(accepted)} "
-                               f"accepted + {len(quarantined)} quarantined for {source}.")
-        rate = len(quarantined) / max(rows_in, 1)
-        if rate > max_quarantine_rate:
-            failures.append(f"quarantine rate {rate:.2%} ({len(quarantined)} of {rows_in} rows) "
-                            f"exceeds validate.max_quarantine_rate {max_quarantine_rate:.2%}")
-        if len(accepted) < min_rows:
-            failures.append(f"{len(accepted)} accepted rows is below validate.min_rows "
-                            f"{min_rows}")
-    reasons = quarantined["rule"].astype(str) + " (" + quarantined["column"].astype(str) + ")"
-    report = {
-        "source": source, "as_of": as_of.isoformat(), "rows_in": rows_in,
-        "rows_accepted": len(accepted), "rows_quarantined": len(quarantined),
-        "quarantine_rate": round(len(quarantined) / max(rows_in, 1), 6),
-        "top_reasons": reasons.value_counts().head(10).to_dict(), "failures": failures,
-    }
-    return ArticleValidation(accepted, quarantined, report, failures, results)
-
-
-def split_by_outcomes(articles: pd.DataFrame, outcomes: list[Any], source: str,
-                      stage: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(accepted rows, quarantine rows with every failed rule, column and value)."""
-    reasons: dict[Any, list[dict[str, str]]] = {}
-    for outcome in outcomes:
-        for index, value in zip(outcome.unexpected_index, outcome.unexpected_values,
-                                strict=True):
-            reasons.setdefault(index, []).append(
-                {"rule": outcome.expectation, "column": outcome.column or "",
-                 "value": str(value)[:200]})
-    bad = articles.index.isin(list(reasons))
-    rows = []
-    for index, record in articles[bad].iterrows():
-        first = reasons[index][0]
-        article_id = record["article_id"]
-        rows.append({
-            "stage": stage, "source_file": source, "source_row": int(index) + 1,
-            "article_id": None if pd.isna(article_id) else str(article_id),
-            "rule": first["rule"], "column": first["column"], "value": first["value"],
-            "reasons": json.dumps(reasons[index]),
-            "record": record.to_json(date_format="iso", default_handler=str)})
-    return articles[~bad], quarantine_frame(rows)
+    return entity_contract.validate_entity(
+        articles, earlier_rejects, row_suite=row_suite, table_suite=table_suite,
+        as_of=as_of, min_rows=min_rows, max_quarantine_rate=max_quarantine_rate,
+        source=source, **CONTRACT)

@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pipelines.tasks.base import GateSpec, InputSpec, Task
+from pipelines.validate.entity_stage import rejects_path
 
 if TYPE_CHECKING:
     import numpy as np
@@ -154,65 +154,30 @@ class FeedbackTask(Task):
         raw = paths.raw(self.input.entity)
         raw.parent.mkdir(parents=True, exist_ok=True)
         rows.to_parquet(raw, index=False)
-        rejects.to_parquet(_rejects_path(raw), index=False)
+        rejects.to_parquet(rejects_path(raw), index=False)
         logger.info("feedback.collect: %s: %d records, %d rows, %d rejected", source, read,
                     len(rows), len(rejects))
         return {"source": source, "records_read": read, "rows": len(rows),
-                "rejected": len(rejects), "files": [str(raw), str(_rejects_path(raw))]}
+                "rejected": len(rejects), "files": [str(raw), str(rejects_path(raw))]}
 
     def validate(self, paths: ProjectPaths, settings: Settings, *, as_of: Any,
                  reports: bool) -> dict[str, Any]:
         """Apply the feedback contract; write the validated and quarantine layers and the
-        validation report.
+        validation report (:func:`pipelines.validate.entity_stage.validate_entity_stage`
+        with :data:`pipelines.tasks.feedback_contract.CONTRACT`).
 
         Raises:
             DataContractError: (a ValueError) listing every dataset-level failure, after
                 the layers and the report are written.
         """
-        import pandas as pd
+        from pipelines.tasks.feedback_contract import CONTRACT
+        from pipelines.validate.entity_stage import validate_entity_stage
 
-        from pipelines.tasks.feedback_contract import validate_feedback
-        from pipelines.tasks.feedback_data import quarantine_frame
-        from pipelines.validate.expectations import load_suite
-        from pipelines.validate.stage import DataContractError
-
-        if as_of is None:
-            raise ValueError("feedback.validate: 'as_of' must be the run's logical date; "
-                             "got None.")
-        entity = self.input.entity
-        raw = paths.raw(entity)
-        rows = pd.read_parquet(raw)
-        rejects_path = _rejects_path(raw)
-        earlier = (pd.read_parquet(rejects_path) if rejects_path.exists()
-                   else quarantine_frame([]))
-        suites = [self.input.row_suite, self.input.table_suite]
-        outcome = validate_feedback(
-            rows, earlier, row_suite=load_suite(paths.resolve(self.input.row_suite)),
-            table_suite=load_suite(paths.resolve(self.input.table_suite)), as_of=as_of,
+        return validate_entity_stage(
+            paths, self.input, task="feedback", as_of=as_of,
             min_rows=settings.validate.min_rows,
-            max_quarantine_rate=settings.validate.max_quarantine_rate, source=str(raw))
-        report = {**outcome.report, "suites": suites}
-        for path in (paths.validated(entity), paths.quarantined(entity)):
-            path.parent.mkdir(parents=True, exist_ok=True)
-        outcome.accepted.to_parquet(paths.validated(entity), index=False)
-        outcome.quarantined.to_parquet(paths.quarantined(entity), index=False)
-        if reports:
-            from pipelines.validate.data_docs import render_data_docs
-
-            report["data_docs"] = str(render_data_docs(
-                outcome.gx_results, paths.validation_reports / entity))
-        paths.validation_report.parent.mkdir(parents=True, exist_ok=True)
-        paths.validation_report.write_text(json.dumps(report, indent=2, default=str))
-        logger.info("feedback.validate: %d rows in, %d accepted, %d quarantined %s",
-                    report["rows_in"], report["rows_accepted"], report["rows_quarantined"],
-                    report["top_reasons"])
-        if outcome.failures:
-            raise DataContractError(
-                f"feedback.validate: {len(outcome.failures)} dataset-level rule(s) failed "
-                f"for {raw} (suites {', '.join(suites)}):\n  - "
-                + "\n  - ".join(outcome.failures)
-                + f"\nsample rows: {rows.head(3).to_dict(orient='records')}")
-        return report
+            max_quarantine_rate=settings.validate.max_quarantine_rate, reports=reports,
+            **CONTRACT)
 
     def features(self, paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
         """Write ``03_features/feedback.parquet``: the validated rows with ``language``,
@@ -363,10 +328,6 @@ class FeedbackTask(Task):
         return (f"predicted {CLASSES[int(p.argmax())]} ("
                 + ", ".join(f"{c} {v:.0%}" for c, v in zip(CLASSES, p, strict=True))
                 + f"; {known})")
-
-
-def _rejects_path(raw: Path) -> Path:
-    return raw.with_suffix(".rejects.parquet")
 
 
 FEEDBACK_SENTIMENT = FeedbackTask()

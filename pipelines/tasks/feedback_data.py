@@ -33,6 +33,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipelines.validate import entity_contract
+
 logger = logging.getLogger(__name__)
 
 #: Sentiment classes by code (the ``sentiment`` column holds the index).
@@ -52,9 +54,7 @@ COLUMNS: dict[str, str] = {
     "text": "object", **{c: "object" for c in DEMOGRAPHICS}, "sentiment": "int64"}
 #: What a client sends to score feedback (the registered model's input schema).
 INPUT_COLUMNS: tuple[str, ...] = ("text", "campaign", *DEMOGRAPHICS)
-QUARANTINE_COLUMNS: tuple[str, ...] = (
-    "stage", "source_file", "source_row", "feedback_id", "rule", "column", "value", "reasons",
-    "record")
+QUARANTINE_COLUMNS: tuple[str, ...] = entity_contract.quarantine_columns("feedback_id")
 
 
 def conform(frame: pd.DataFrame) -> pd.DataFrame:
@@ -109,10 +109,7 @@ def age_range(age: Any) -> str:
 
 def quarantine_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """A feedback quarantine frame from dicts keyed by :data:`QUARANTINE_COLUMNS`."""
-    frame = pd.DataFrame(rows, columns=list(QUARANTINE_COLUMNS))
-    for name in QUARANTINE_COLUMNS:
-        frame[name] = frame[name].astype("Int64" if name == "source_row" else "string")
-    return frame
+    return entity_contract.quarantine_frame(rows, "feedback_id")
 
 
 # ------------------------------------------------------------------------------ demo data

@@ -3,9 +3,10 @@ quarantine rows with every failed rule, column and value, and no row goes missin
 (rows in = rows accepted + rows quarantined).
 
 One implementation for every entity whose rows are named by one id column (sessions,
-impressions, account days, players): the quarantine layout, a reader's reject rows, the
-validation split and the split of rows to score. Each entity names its id column, the
-quarantine column that records it, and what its report says about the accepted rows.
+impressions, account days, players, feedback, articles): the quarantine layout, a reader's
+reject rows, the validation split and the split of rows to score. Each entity names its id
+column, the quarantine column that records it, what its report says about the accepted
+rows and, where rows hold long texts, how much of a quarantined row its ``record`` keeps.
 """
 
 from __future__ import annotations
@@ -133,6 +134,7 @@ def validate_entity(
     source: str,
     summaries: Mapping[str, Callable[[pd.DataFrame], dict[str, Any]]] | None = None,
     quarantine_key: str | None = None,
+    record_chars: int | None = None,
 ) -> EntityValidation:
     """Apply a contract: table rules, then row rules, then dataset rules.
 
@@ -150,6 +152,9 @@ def validate_entity(
         summaries: Report key -> what the report says there about the accepted rows
             (``{}`` when none are accepted); None: no summary.
         quarantine_key: The quarantine column the key is written to (``key`` when None).
+        record_chars: A row-rule reject's ``record`` (the row as JSON) is cut to this many
+            characters (a task whose rows hold long texts bounds its quarantine file);
+            None: the whole row.
 
     Returns:
         The split and its report; ``failures`` lists every dataset-level failure (empty
@@ -177,7 +182,8 @@ def validate_entity(
         failures += [f"{o.describe()} (the expectation could not be evaluated)"
                      for o in outcomes if o.error]
         accepted, failed = split_by_outcomes(rows, outcomes, key=key, source=source,
-                                             stage="validate", quarantine_key=quarantine_key)
+                                             stage="validate", quarantine_key=quarantine_key,
+                                             record_chars=record_chars)
         quarantined = pd.concat([earlier_rejects, failed], ignore_index=True)
         if len(accepted) + len(quarantined) != rows_in:
             raise RuntimeError(f"validate_entity: {rows_in} rows in but {len(accepted)} "
@@ -204,11 +210,12 @@ def validate_entity(
 
 
 def split_by_outcomes(rows: pd.DataFrame, outcomes: list[Any], *, key: str, source: str,
-                      stage: str, quarantine_key: str | None = None
-                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
+                      stage: str, quarantine_key: str | None = None,
+                      record_chars: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(accepted rows, quarantine rows with every failed rule, column and value; the
     ``source_row`` is the row's position in ``rows`` counted from 1; the key is written to
-    the quarantine column ``quarantine_key``, ``key`` when None)."""
+    the quarantine column ``quarantine_key``, ``key`` when None; the ``record`` is cut to
+    ``record_chars`` characters, whole when None)."""
     quarantine_key = quarantine_key or key
     reasons: dict[Any, list[dict[str, str]]] = {}
     for outcome in outcomes:
@@ -227,7 +234,7 @@ def split_by_outcomes(rows: pd.DataFrame, outcomes: list[Any], *, key: str, sour
             quarantine_key: None if pd.isna(ident) else str(ident),
             "rule": first["rule"], "column": first["column"], "value": first["value"],
             "reasons": json.dumps(reasons[index]),
-            "record": record.to_json(date_format="iso", default_handler=str),
+            "record": record.to_json(date_format="iso", default_handler=str)[:record_chars],
         })
     return rows[~bad], quarantine_frame(quarantined, quarantine_key)
 

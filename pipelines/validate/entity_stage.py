@@ -1,9 +1,10 @@
 """The validate stage of a task whose entity is keyed by one id column (sessions,
-impressions, account days, players): read the raw layer and the collect-time rejects,
-apply the entity's contract (:func:`pipelines.validate.entity_contract.validate_entity`),
-write the validated and quarantine layers and the validation report, and stop the run on
-a dataset-level failure. Each task's ``validate`` hook calls it with its own key and
-report summaries, so the tasks cannot drift apart.
+impressions, account days, players, feedback, articles): read the raw layer and the
+collect-time rejects, apply the entity's contract
+(:func:`pipelines.validate.entity_contract.validate_entity`), write the validated and
+quarantine layers and the validation report, and stop the run on a dataset-level failure.
+Each task's ``validate`` hook calls it with its own key and report summaries, so the tasks
+cannot drift apart.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ def validate_entity_stage(
     reports: bool,
     summaries: Mapping[str, Callable[[pd.DataFrame], dict[str, Any]]] | None = None,
     quarantine_key: str | None = None,
+    record_chars: int | None = None,
 ) -> dict[str, Any]:
     """Stage runner: apply ``spec``'s contract to ``01_raw/<entity>.parquet`` (and its
     rejects); write the validated and quarantine layers, the report and, with ``reports``,
@@ -49,7 +51,7 @@ def validate_entity_stage(
         paths: The project's data layers.
         spec: The task's entity and suites.
         task: The task's name (messages and logs).
-        key, summaries, quarantine_key: As :func:`~pipelines.validate.entity_contract.
+        key, summaries, quarantine_key, record_chars: As :func:`~pipelines.validate.entity_contract.
             validate_entity`.
         as_of: The run's logical date.
         min_rows, max_quarantine_rate: ``validate.min_rows``, ``validate.max_quarantine_rate``.
@@ -82,7 +84,7 @@ def validate_entity_stage(
         row_suite=load_suite(paths.resolve(spec.row_suite)),
         table_suite=load_suite(paths.resolve(spec.table_suite)), as_of=as_of,
         min_rows=min_rows, max_quarantine_rate=max_quarantine_rate, source=str(raw),
-        summaries=summaries)
+        summaries=summaries, record_chars=record_chars)
     report = {**outcome.report, "suites": suites}
     for path in (paths.validated(entity), paths.quarantined(entity)):
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -89,6 +89,17 @@ def test_a_missing_column_stops_the_table_contract_and_splits_nothing():
     outcome = run(frame)
     assert any("campaign" in f for f in outcome.failures)
     assert len(outcome.accepted) == 0 and len(outcome.quarantined) == 0
+    # Nothing accepted: every summary reads {} (as every entity's report), not a count of 0.
+    assert outcome.report["classes"] == {} and outcome.report["campaigns"] == {}
+
+
+def test_the_report_counts_accepted_campaigns_and_a_long_record_is_cut():
+    frame = generate_feedback(40, 3)
+    frame.loc[0, "text"] = "z" * 20_001
+    outcome = run(frame)
+    assert outcome.report["campaigns"] == frame.loc[1:, "campaign"].nunique() > 1
+    [record] = outcome.quarantined["record"]
+    assert len(record) == 2000 and record.startswith('{"feedback_id"')
 
 
 def test_wrong_types_fail_the_table_contract():

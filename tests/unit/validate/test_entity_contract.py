@@ -40,12 +40,12 @@ GOOD = pd.DataFrame({"toy_id": [f"t{i}" for i in range(10)], "count": range(10),
 
 
 def validate(rows, *, quarantine_key=None, summaries=None, as_of="2026-12-01",
-             min_rows=1, max_quarantine_rate=1.0, rejects=None):
+             min_rows=1, max_quarantine_rate=1.0, rejects=None, record_chars=None):
     return validate_entity(
         rows, quarantine_frame([], quarantine_key or "toy_id") if rejects is None else rejects,
         key="toy_id", row_suite=ROW_SUITE, table_suite=TABLE_SUITE, as_of=as_of,
         min_rows=min_rows, max_quarantine_rate=max_quarantine_rate, source="toys.parquet",
-        summaries=summaries, quarantine_key=quarantine_key)
+        summaries=summaries, quarantine_key=quarantine_key, record_chars=record_chars)
 
 
 def test_the_quarantine_layout_names_the_key_column_where_the_entity_says():
@@ -69,6 +69,17 @@ def test_a_broken_row_is_quarantined_naming_row_key_column_rule_and_value(quaran
     assert (row["rule"], row["column"], row["value"]) == (
         "expect_column_values_to_be_between", "count", "-2")
     assert json.loads(row["record"])["toy_id"] == "t4"
+
+
+@pytest.mark.parametrize("record_chars", [None, 5, 500])
+def test_a_quarantined_record_is_cut_to_record_chars_or_kept_whole(record_chars):
+    broken = GOOD.copy()
+    broken.loc[2, "count"] = -1
+    [record] = validate(broken, record_chars=record_chars).quarantined["record"]
+    whole = broken.loc[2].to_json(date_format="iso", default_handler=str)
+    assert record == whole[:record_chars] and len(whole) > 5
+    if record_chars != 5:
+        assert json.loads(record)["count"] == -1
 
 
 def test_as_of_bounds_the_rows_and_is_reported_in_utc():
