@@ -33,7 +33,9 @@ AIRFLOW_ENV := PATH=$(BIN):$$PATH ENGAGEFLOW_HOME=$(CURDIR) AIRFLOW_HOME=$(STATE
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
-		awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
+		awk 'BEGIN {FS = ":.*?## "}; {name[NR] = $$1; text[NR] = $$2; \
+			if (length($$1) > width) width = length($$1)} \
+			END {for (i = 1; i <= NR; i++) printf "  make %-*s  %s\n", width, name[i], text[i]}'
 
 install: $(STAMP) ## create .venv with the pinned dependencies and engageflow (editable)
 
@@ -56,14 +58,17 @@ run: $(STAMP) ## the main job: demo data → Airflow training DAG end to end →
 # Interrupted (Ctrl-C, kill): stop `airflow dags test` (it outlives SIGTERM: KILL after 5 s)
 # and mark its run failed, never leave it running. It runs in the background so that `wait`
 # returns at once on a signal.
+# `engageflow progress` prints a line per task (state, seconds, counts) while it runs.
 	@trap 'trap - INT TERM HUP; kill -TERM $$pid 2>/dev/null; \
 		for _ in 1 2 3 4 5; do kill -0 $$pid 2>/dev/null || break; sleep 1; done; \
-		kill -KILL $$pid 2>/dev/null; wait $$pid 2>/dev/null; \
+		kill -KILL $$pid 2>/dev/null; wait $$pid 2>/dev/null; wait $$follower 2>/dev/null; \
 		$(AIRFLOW_ENV) $(BIN)/engageflow fail-stale-runs engagement_training; \
 		echo "make run: interrupted; its DAG run was stopped and marked failed" >&2; \
 		exit 130' INT TERM HUP; \
 	$(AIRFLOW_ENV) $(BIN)/airflow dags test engagement_training > $(STATE)/last-run.log 2>&1 & \
-	pid=$$!; wait $$pid || { tail -n 80 $(STATE)/last-run.log; exit 1; }
+	pid=$$!; $(BIN)/engageflow progress $(STATE)/last-run.log --pid $$pid & follower=$$!; \
+	wait $$pid || { wait $$follower; tail -n 80 $(STATE)/last-run.log; exit 1; }; \
+	wait $$follower
 	@echo "full Airflow log: $(STATE)/last-run.log"
 	@$(AIRFLOW_ENV) $(BIN)/engageflow summary --latest-run 2>/dev/null
 

@@ -4,8 +4,12 @@ Wiring only. check → decide → trigger_retraining (engagement_training, the r
 judged task in its conf) → notify, or → no_retraining (the log says why); check → report
 (the Evidently HTML, in parallel: the verdict, the trigger and the alert do not wait for
 it). The form's ``train.task`` picks the task (and so its champion and validated rows);
-the window is the run's data interval (catchup-safe: a re-run judges the same week), or the
-form's ``monitor.window_end``.
+the window ends at the latest data (the run's data interval end, or the day after the newest
+row when the data end earlier: a re-run judges the same window) or at the form's
+``monitor.window_end``. Until a collection run has filled the validated store, the rows the
+champion was trained on are judged (right after ``make run``). A window with fewer than
+``monitor.min_rows`` rows gets no verdict: ``check`` ends skipped with the reason in its log,
+and so does everything after it.
 """
 
 from __future__ import annotations

@@ -18,6 +18,10 @@ from pipelines import stages
 from pipelines.config import FILE_FORMATS, Settings, load_settings
 from pipelines.paths import ProjectPaths, project_paths
 
+#: ``engageflow drift``'s exit status when the window holds too few rows for a verdict
+#: (0: a verdict, drift or not; 2: bad input or settings).
+NO_VERDICT_EXIT = 3
+
 
 def _paths(args: argparse.Namespace) -> ProjectPaths:
     """The project's paths; the CLI (and so dvc.yaml) keeps the caption-embedding cache in
@@ -171,6 +175,22 @@ def cmd_champion_challenger(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ab_test(args: argparse.Namespace) -> int:
+    from pipelines.evaluate.ab_test import run_ab_test
+
+    paths = _paths(args)
+    settings = _settings(args, paths)
+    record = run_ab_test(Path(args.file), arm_column=args.arm_column,
+                         outcome_column=args.outcome_column, control=args.control,
+                         treatment=args.treatment, looks=args.looks,
+                         settings=settings.champion_challenger)
+    if args.output:
+        out = Path(args.output)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(record, indent=2, default=str))
+    return _print(record)
+
+
 def cmd_summary(args: argparse.Namespace) -> int:
     from pipelines.summary import format_summary, latest_summary
     from pipelines.tasks import get_task
@@ -205,9 +225,22 @@ def cmd_drift(args: argparse.Namespace) -> int:
 
         rows = get_task(settings.train.task).read_for_scoring(
             Path(args.posts), args.format, paths=paths).rows
-    decision = check(paths, settings, run_key=args.run_key,
-                     logical=str(pd.Timestamp.now(tz="UTC")), rows=rows, report=True)
-    return _print(decision)
+    now = pd.Timestamp.now(tz="UTC")
+    # one MLflow monitoring run per check unless the caller names one to resume
+    run_key = args.run_key or f"cli-drift/{now:%Y-%m-%dT%H:%M:%S.%f}"
+    decision = check(paths, settings, run_key=run_key, logical=str(now), rows=rows,
+                     report=True)
+    _print(decision)
+    if not decision["verdict"]:
+        from pipelines.monitor.tasks import no_verdict_message
+
+        print(f"drift: {no_verdict_message(decision, min_rows=settings.monitor.min_rows)}",
+              file=sys.stderr)
+        return NO_VERDICT_EXIT
+    verdict = "RETRAIN" if decision["retrain"] else "keep the model"
+    print(f"drift: verdict on {decision['rows_in_window']} rows of {decision['window']}: "
+          f"{verdict} ({decision['reason']}); report: {decision['report']}", file=sys.stderr)
+    return 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -303,6 +336,13 @@ def cmd_fail_stale_runs(args: argparse.Namespace) -> int:
     for run in fail_stale_runs(args.dag_ids, older_than=timedelta(seconds=args.older_than)):
         print(f"marked failed: {run.dag_id} {run.run_id} (started {run.start_date}; "
               f"tasks failed: {', '.join(run.task_ids) or 'none'})")
+    return 0
+
+
+def cmd_progress(args: argparse.Namespace) -> int:
+    from pipelines.run_progress import follow
+
+    follow(Path(args.log), args.pid)
     return 0
 
 
@@ -402,6 +442,19 @@ def build_parser() -> argparse.ArgumentParser:
                    "one look of the online champion-challenger test on matured outcomes")
     online.add_argument("--as-of", help="the look's instant (default: now, UTC)")
     online.add_argument("--run-key", help="idempotency key (default: cli/DATE)")
+    ab = stage("ab-test", cmd_ab_test, "read out an A/B test of two arms on a 0/1 outcome "
+               "with the champion-challenger sequential test and a fixed-horizon test")
+    ab.add_argument("--file", required=True, help="CSV with one row per user")
+    ab.add_argument("--arm-column", required=True, help="column naming each user's arm")
+    ab.add_argument("--outcome-column", required=True,
+                    help="0/1 (TRUE/FALSE) outcome column, 1 = good (e.g. retained)")
+    ab.add_argument("--control", required=True, help="the control arm (plays the champion)")
+    ab.add_argument("--treatment", required=True, help="the treatment arm (the challenger)")
+    ab.add_argument("--looks", type=_positive_int, default=1,
+                    help="equally spaced looks in file order (default 1: one look at all)")
+    ab.add_argument("--output", help="also write the record to this JSON file")
+    ab.add_argument("--set", action="append", metavar="KEY=VALUE",
+                    help="override a params key, e.g. champion_challenger.alpha=0.01")
     summary = stage("summary", cmd_summary, "print the summary of the run in --data-dir")
     summary.add_argument("--set", action="append", metavar="KEY=VALUE",
                          help="override a params key, e.g. train.task=conversion")
@@ -409,9 +462,11 @@ def build_parser() -> argparse.ArgumentParser:
                          help="summarize the newest finished Airflow run instead")
     drift = stage("drift", cmd_drift, "judge a window of the task's rows (posts, sessions) "
                   "against the champion's training data → data/06_monitoring (drift summary "
-                  "+ Evidently report)")
+                  "+ Evidently report); exit 0 with a verdict, 3 when the window holds too "
+                  "few rows for one")
     drift.add_argument("--window-end", help="the window's end, YYYY-MM-DD (default: params "
-                       "monitor.window_end, else today)")
+                       "monitor.window_end, else the latest data: today, or the day after "
+                       "the newest row)")
     drift.add_argument("--window-days", type=_positive_int,
                        help="days in the window (default: params monitor.window_days)")
     drift.add_argument("--posts", help="judge this file or folder of the task's rows "
@@ -420,8 +475,8 @@ def build_parser() -> argparse.ArgumentParser:
     drift.add_argument("--set", action="append", metavar="KEY=VALUE",
                        help="override a params key, e.g. train.task=conversion")
     drift.add_argument("--format", default="canonical", help="layout of --posts")
-    drift.add_argument("--run-key", default="cli-drift", help="idempotency key of the "
-                       "MLflow monitoring run")
+    drift.add_argument("--run-key", help="idempotency key of the MLflow monitoring run "
+                       "(default: a new run per check, cli-drift/<time>)")
 
 
     serve = stage("serve", cmd_serve, "serve @champion/@challenger over HTTP (FastAPI): "
@@ -460,6 +515,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="leave runs younger than this alone (default 0: `make run` is "
                             "the only runner of its embedded Airflow)")
     stale.set_defaults(func=cmd_fail_stale_runs)
+    progress = sub.add_parser(
+        "progress", help="follow the log of `airflow dags test` (make run): one line per "
+        "task with its state, seconds and counts, until process PID exits")
+    progress.add_argument("log", help="the log file, e.g. .engageflow/last-run.log")
+    progress.add_argument("--pid", type=_positive_int, required=True,
+                          help="the process writing the log")
+    progress.set_defaults(func=cmd_progress)
     registry = sub.add_parser("registry", help="the MLflow model registry")
     registry_sub = registry.add_subparsers(dest="registry_command", required=True)
     history = registry_sub.add_parser(

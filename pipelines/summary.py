@@ -1,4 +1,5 @@
-"""The end-of-run summary people read: rows, candidates, registration, one prediction."""
+"""The end-of-run summary people read: rows, candidates, registration, one prediction,
+where the reports are and what to do next."""
 
 from __future__ import annotations
 
@@ -48,8 +49,9 @@ def format_summary(task: Task, paths: ProjectPaths) -> str:
         segments = json.loads(paths.segments.read_text())
         if "segments" in segments:
             lines.extend(_segment_lines(segments))
-    if gate is not None:  # the verdict closes the summary
+    if gate is not None:  # the verdict closes the results
         lines += _gate_lines(gate)
+    lines += _report_lines(validation, record)
     lines.append("=" * 72)
     return "\n".join(lines)
 
@@ -105,6 +107,39 @@ def _unregistered_summary(task: Task, paths: ProjectPaths) -> str:
               "`engageflow promote`; `engageflow summary --latest-run` shows the newest "
               "Airflow run instead.", "=" * 72]
     return "\n".join(lines)
+
+
+#: Where `make mlflow-ui`, `make airflow` and `make serve` listen (the Makefile's ports).
+MLFLOW_UI, AIRFLOW_UI, API = ("http://127.0.0.1:5000", "http://127.0.0.1:8080",
+                              "http://127.0.0.1:8000")
+
+
+def _report_lines(validation: dict, record: dict) -> list[str]:
+    """Where the run's reports are (Data Docs, exploration report, the MLflow run and the
+    registered version in the MLflow UI) and three next steps."""
+    from mlflow import MlflowClient
+
+    experiment = MlflowClient().get_experiment_by_name(record["experiment"])
+    run_url = (f"{MLFLOW_UI}/#/experiments/{experiment.experiment_id}/runs/"
+               f"{record['parent_run_id']}" if experiment and record.get("parent_run_id")
+               else f"{MLFLOW_UI} (experiment {record['experiment']})")
+    not_written = "not written by this run (its rows came from the validated store)"
+    return [
+        "reports:",
+        f"  Data Docs            {validation.get('data_docs') or not_written}",
+        f"  exploration report   {validation.get('exploration_report') or not_written}",
+        f"  MLflow run           {run_url}",
+        f"  registry             {MLFLOW_UI}/#/models/{record['model_name']}/versions/"
+        f"{record['version']}  (`engageflow registry history {record['model_name']}`)",
+        "next:",
+        f"  1. open the UIs: `make airflow` ({AIRFLOW_UI}: runs, task logs) and "
+        f"`make mlflow-ui` ({MLFLOW_UI}: runs, plots, model cards)",
+        "  2. trigger from the form: in Airflow, drift_monitoring → Trigger (with its "
+        "defaults it judges the champion's newest two weeks of data) or engagement_training "
+        "→ Trigger with other settings",
+        f"  3. serve: `make serve`, then POST a post to {API}/predict (README: Ask for a "
+        "prediction; API docs at /docs)",
+    ]
 
 
 def latest_summary(paths: ProjectPaths) -> str:

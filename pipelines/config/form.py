@@ -20,7 +20,7 @@ from pipelines.config.settings import Settings, override_keys, read_params
 
 #: JSON-schema keywords a form field carries over from the model.
 SCHEMA_KEYS: tuple[str, ...] = (
-    "type", "enum", "items", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
+    "type", "format", "enum", "items", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
     "pattern", "minItems", "maxItems", "minLength", "maxLength", "properties",
     "additionalProperties", "title", "description",
 )
@@ -60,7 +60,8 @@ def field_schema(key: str) -> dict[str, Any]:
 
 def form_fields(keys: Sequence[str], params_file: str | Path) -> dict[str, dict[str, Any]]:
     """Dotted key → the keyword arguments of its Airflow ``Param``: ``default`` (from
-    ``params_file``, each section validated) and the field's schema.
+    ``params_file``, each section validated; empty optional text is None, which the
+    settings read back as empty) and the field's schema.
 
     Raises:
         ValueError: for an unknown key or an invalid params section.
@@ -80,7 +81,12 @@ def form_fields(keys: Sequence[str], params_file: str | Path) -> dict[str, dict[
             except ValidationError as error:
                 raise settings_error(error, model, raw, prefix=(section,),
                                      source=Path(params_file).name) from None
-        out[key] = {"default": sections[section][name], **schema}
+        default = sections[section][name]
+        if default == "" and "null" in schema.get("type", ()):
+            # optional text left empty: the form shows an empty, not required, field (a
+            # field with a format such as a date could not hold "")
+            default = None
+        out[key] = {"default": default, **schema}
     return out
 
 

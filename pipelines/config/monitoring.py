@@ -30,14 +30,16 @@ class MonitorConfig(Section):
     model_alias: Text = Field("champion", min_length=1, title="Model alias",
                               description="The model watched; its training-data sample is "
                               "the reference.")
-    window_days: Int = Field(7, ge=1, le=366, title="Window (days)",
+    window_days: Int = Field(14, ge=1, le=366, title="Window (days)",
                              description="Days of validated posts judged, ending at the "
-                             "window end.")
+                             "window end (two weeks: the demo data hold ~75 posts a week, "
+                             "fewer than the minimum, so one week could never be judged).")
     window_end: OptionalText = Field(
-        "", title="Window end", description="Empty: the run's data interval end. Or a date "
-        "(YYYY-MM-DD) to judge another window.",
-        json_schema_extra={"rule": "empty (the run's data interval) or a date like "
-                                   "2022-04-01"})
+        "", title="Window end", description="Leave empty for the latest data: the run's "
+        "data interval end, or the day after the newest row when the data ends earlier "
+        "(the demo data of `make run`). Or a date (YYYY-MM-DD) to judge another window.",
+        json_schema_extra={"rule": "empty (the latest data) or a date like 2022-04-01",
+                           "format": "date"})
     min_rows: Int = Field(100, ge=1, title="Minimum posts",
                           description="Fewer posts in the window: no verdict, no retraining.")
     drift_share: Number = Field(0.3, gt=0, le=1, title="Drift share budget",
@@ -48,15 +50,17 @@ class MonitorConfig(Section):
         description="Threshold floor per method; calibrated thresholds never go below them.")
     chunks: Int = Field(10, ge=2, le=100, title="Calibration chunks",
                         description="The reference is split in this many time-ordered "
-                        "chunks.")
+                        "chunks; the window, for performance estimates, in at most this "
+                        "many of at least min_outcomes rows.")
     quantile: Number = Field(0.95, gt=0, le=1, title="Calibration quantile",
                              description="Threshold = max(min_effect, this quantile of "
                              "chunk-vs-rest scores × safety_factor).")
     safety_factor: Number = Field(1.5, ge=1, title="Safety factor")
     calibration_rows: Int = Field(100_000, ge=1, title="Calibration rows")
     max_error_increase: Number = Field(
-        0.15, ge=0, title="Error budget", description="Retrain when the realized mae_log "
-        "exceeds the offline test mae_log by more than this.")
+        0.15, ge=0, title="Error budget", description="Retrain when the realized loss (the "
+        "task's gate metric: mae_log, log_loss, ...) or, before outcomes mature, the "
+        "estimated loss exceeds the offline test loss by more than this.")
     min_outcomes: Int = Field(100, ge=1, title="Minimum outcomes",
                               description="Fewer matured outcomes: performance reported, "
                               "not judged.")

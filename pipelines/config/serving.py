@@ -93,8 +93,9 @@ class ServeConfig(Section):
         json_schema_extra={"rule": "a registry URI 'models:/NAME@ALIAS' or "
                                    "'models:/NAME/VERSION'"})
     score_input: OptionalText = Field(
-        "", title="Input path", description="File or folder of posts to score (relative to "
-        "the project or absolute).")
+        "", title="Input path", description="File or folder of rows to score (relative to "
+        "the project or absolute). Leave empty to score the validated rows of the newest "
+        "training run of the task (after `make run`: its demo posts; format canonical).")
     score_format: FileFormat = Field("canonical", title="Input format",
                                      description="Layout of the input files.")
     score_output: Text = Field(

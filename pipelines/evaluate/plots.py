@@ -53,13 +53,22 @@ def residuals(actual: np.ndarray, predicted: np.ndarray, title: str,
     return figure
 
 
-def feature_importance(importance: dict[str, float], title: str, top: int = 20) -> Any:
-    """The ``top`` most important features as horizontal bars."""
+#: What an importance measures, by its kind (the training facts' ``importance_kind``).
+IMPORTANCE_LABELS: dict[str, str] = {
+    "gain": "share of total gain",
+    "coefficient": "share of |coefficient| (standardized inputs)",
+}
+
+
+def feature_importance(importance: dict[str, float], title: str, top: int = 20,
+                       kind: str = "gain") -> Any:
+    """The ``top`` most important features as horizontal bars; ``kind`` (a key of
+    :data:`IMPORTANCE_LABELS`): tree gain shares or a linear model's coefficient shares."""
     items = sorted(importance.items(), key=lambda kv: kv[1])[-top:]
     figure = _figure(6.0, 0.25 * len(items) + 1.0)
     axes = figure.subplots()
     axes.barh([k for k, _ in items], [v for _, v in items])
-    axes.set(xlabel="share of total gain", title=title)
+    axes.set(xlabel=IMPORTANCE_LABELS[kind], title=title)
     return figure
 
 

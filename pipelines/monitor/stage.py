@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from pipelines.monitor.drift import PREDICTION, TARGET, detect_drift
+from pipelines.monitor.estimated_performance import estimate_window, loss_reason
 from pipelines.monitor.realized_performance import realized_performance
 
 if TYPE_CHECKING:
@@ -112,11 +113,16 @@ def served_performance(
     return {**result, "served_predictions": len(pairs)}
 
 
-def decide(drift: dict[str, Any] | None, performance: dict[str, Any], *, entity: str
-           ) -> tuple[bool, str]:
+def decide(drift: dict[str, Any] | None, performance: dict[str, Any], *, entity: str,
+           estimated: dict[str, Any] | None = None) -> tuple[bool, str]:
     """Retrain or not, and why, in one sentence that goes into the run conf and the alert.
     ``performance`` names its loss (``metric``: the task's realized-performance hook);
-    ``entity`` is what the window holds (posts, sessions).
+    ``entity`` is what the window holds (posts, sessions); ``estimated`` is the window's
+    estimated performance (:func:`pipelines.monitor.estimated_performance.estimate_window`;
+    None: no estimator stored with the model).
+
+    An estimated loss past the budget retrains while the realized loss cannot be judged
+    yet (too few outcomes matured); once it can, the realized loss decides.
 
     Prediction drift is a stand-in for an error that cannot be measured yet; where enough
     outcomes matured to judge the realized error and it is within budget, the outcomes
@@ -143,6 +149,9 @@ def decide(drift: dict[str, Any] | None, performance: dict[str, Any], *, entity:
         reasons.append(f"realized performance loss: {metric} {performance[metric]:.3f} vs "
                        f"offline {performance[f'offline_{metric}']:.3f} (budget "
                        f"+{performance['max_error_increase']:.3f})")
+    elif (estimated is not None and estimated.get("performance_loss")
+          and not performance.get("judged")):
+        reasons.append(loss_reason(estimated))
     if reasons:
         return True, "; ".join(reasons)
     if drift is None:
@@ -263,6 +272,7 @@ def run_drift_check(
                 len(current_rows), entity, len(champion.reference))
     out_dir.mkdir(parents=True, exist_ok=True)
     drift, performance = None, {"performance_loss": None, "outcomes": 0}
+    estimated: dict[str, Any] | None = None
     reference = current = None
     if len(current_rows) >= min_rows:
         reference, current, known = judged_frames(task, champion, current_rows,
@@ -279,6 +289,14 @@ def run_drift_check(
         performance = task.realized_performance(
             current_rows[mask], current[mask], offline=champion.offline,
             max_error_increase=max_error_increase, min_outcomes=min_outcomes)
+        if champion.performance_estimator is not None:
+            estimated = estimate_window(
+                champion.performance_estimator, current, current_rows[time_column],
+                metric=task.gate.primary, chunks=chunks, min_rows=min_outcomes,
+                offline=champion.offline, max_error_increase=max_error_increase)
+        else:
+            logger.info("no performance estimator stored with %s version %s: no estimate "
+                        "before the labels", model_name, champion.version)
     else:
         logger.warning("drift check: %d %s in %s, fewer than monitor.min_rows %d: no "
                        "verdict", len(current_rows), entity, window, min_rows)
@@ -290,7 +308,7 @@ def run_drift_check(
     if served is not None and served.get("judged"):
         # what users were actually served beats a re-prediction of the validated posts
         performance = {**served, "source": "prediction log (served predictions)"}
-    retrain, reason = decide(drift, performance, entity=entity)
+    retrain, reason = decide(drift, performance, entity=entity, estimated=estimated)
     # maturity_hours is recorded so that the report rebuilds the same outcome mask
     summary = {"model": f"{model_name}@{alias}", "version": champion.version,
                "task": task.name, "time_column": time_column,
@@ -298,6 +316,7 @@ def run_drift_check(
                "maturity_hours": maturity_hours, "rows_in_window": len(current_rows),
                "retrain": retrain, "reason": reason, "drift": drift,
                "realized_performance": performance, "served_performance": served,
+               "estimated_performance": estimated,
                "evidently": None, "report": None}
     summary_path = out_dir / SUMMARY_FILE
     summary_path.write_text(json.dumps(summary, indent=2, default=str))
@@ -317,6 +336,10 @@ def run_drift_check(
         metric = performance.get("metric")
         if metric is not None and performance.get(metric) is not None:
             mlflow.log_metric(f"realized_{metric}", performance[metric])
+        if estimated is not None:
+            mlflow.log_metrics({f"estimated_{m}": v["value"] for m, v in
+                                estimated["window"]["estimated"].items()
+                                if v["value"] == v["value"]})       # NaN is not a metric
         mlflow.log_artifact(str(summary_path), artifact_path="monitoring")
     logger.info("decision: %s — %s", "RETRAIN" if retrain else "no retraining", reason)
     if report and drift is not None:
@@ -324,7 +347,8 @@ def run_drift_check(
                       report_rows=report_rows, seed=seed)
     return {"retrain": retrain, "reason": reason, "model": f"{model_name}@{alias}",
             "task": task.name, "version": champion.version, "window": window,
-            "rows_in_window": len(current_rows), "summary": str(summary_path),
+            "rows_in_window": len(current_rows), "verdict": drift is not None,
+            "summary": str(summary_path),
             "report": str(out_dir / REPORT_FILE) if drift is not None else None,
             "share_drifted": drift["share_drifted"] if drift else None,
             "mlflow_run_id": run_id}

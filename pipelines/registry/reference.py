@@ -9,7 +9,9 @@ alias, loads the model and that sample, and the champion's offline test metrics.
 Beside it, :data:`CALIBRATION_ARTIFACT` stores the reference's drift-threshold calibration
 (:func:`log_calibration`, computed once at registration with ``monitor``'s settings), so the
 weekly check only scores its window; a model registered without one is calibrated at
-check time, as before.
+check time, as before. :data:`ESTIMATOR_ARTIFACT` stores the estimator of the model's
+performance before labels arrive (:func:`log_performance_estimator`: CBPE or DLE, fitted on
+the held-out test rows); a model registered without one gets no estimate.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 REFERENCE_ARTIFACT = "reference/reference.parquet"
 CALIBRATION_ARTIFACT = "reference/calibration.json"
+ESTIMATOR_ARTIFACT = "reference/performance_estimator.json"
 #: Reference rows kept with a model by default: enough for stable calibration chunks.
 DEFAULT_REFERENCE_ROWS = 50_000
 
@@ -99,6 +102,40 @@ def log_calibration(task: Any, model: Any, reference: pd.DataFrame, *, chunks: i
     return calibration
 
 
+def log_performance_estimator(task: Any, model: Any, rows: pd.DataFrame, *, seed: int
+                              ) -> Any:
+    """Fit ``task``'s performance estimator (:meth:`pipelines.tasks.base.Task.
+    performance_estimator`) on ``rows`` judged through ``model`` and log it into the active
+    MLflow run as :data:`ESTIMATOR_ARTIFACT`; returns it (None: the task has none, or the
+    rows cannot support one, logged as a warning: the model is still registered).
+
+    Args:
+        task: The model's task.
+        model: A model that did not learn from ``rows`` (the registered candidate, fitted
+            without its test rows): its errors there are the errors to expect on new rows.
+        rows: Held-out rows with known outcomes (the run's test rows).
+        seed: Seed of the estimator (``monitor.seed``).
+    """
+    import mlflow
+
+    from pipelines.monitor.drift import TARGET
+
+    estimator = task.performance_estimator(seed=seed)
+    if estimator is None:
+        return None
+    frame = task.drift_frame(model, rows, outcome_known=None)
+    frame = frame[frame[TARGET].notna()].reset_index(drop=True)
+    try:
+        estimator.fit(frame)
+    except ValueError as error:
+        logger.warning("performance estimator (%s) not stored: %s", estimator.method, error)
+        return None
+    mlflow.log_dict(estimator.to_dict(), ESTIMATOR_ARTIFACT)
+    logger.info("performance estimator stored: %s fitted on %d held-out rows",
+                estimator.method, len(frame))
+    return estimator
+
+
 @dataclass
 class Champion:
     """The model behind an alias and what monitoring needs of it.
@@ -113,6 +150,8 @@ class Champion:
             ``<platform>_mae_log``, ``log_loss``, ...).
         calibration: The reference's drift calibration stored at registration (None: a
             model registered before it was stored; the check calibrates).
+        performance_estimator: Its estimator of performance before labels arrive
+            (:mod:`pipelines.monitor.estimated_performance`; None: none stored).
     """
 
     model: Any
@@ -125,6 +164,7 @@ class Champion:
     task: str | None = None
     offline: dict[str, float] = field(default_factory=dict)
     calibration: Calibration | None = None
+    performance_estimator: Any = None
 
 
 def load_champion(*, tracking_uri: str, model_name: str, alias: str,
@@ -169,6 +209,13 @@ def load_champion(*, tracking_uri: str, model_name: str, alias: str,
             f"runs:/{found.run_id}/{CALIBRATION_ARTIFACT}"))
     except (MlflowException, OSError):  # registered before calibrations were stored
         calibration = None
+    try:
+        from pipelines.monitor.estimated_performance import load_estimator
+
+        estimator = load_estimator(mlflow.artifacts.load_dict(
+            f"runs:/{found.run_id}/{ESTIMATOR_ARTIFACT}"))
+    except (MlflowException, OSError):  # registered without one
+        estimator = None
     # by version, not alias: the model and its reference must be the same version even
     # if the alias moves meanwhile
     model = mlflow.sklearn.load_model(f"models:/{model_name}/{found.version}")
@@ -182,4 +229,4 @@ def load_champion(*, tracking_uri: str, model_name: str, alias: str,
     return Champion(model=model, reference=reference, name=model_name, alias=alias,
                     version=str(found.version), run_id=found.run_id, target=target,
                     task=tags.get("engageflow.task"), offline=offline,
-                    calibration=calibration)
+                    calibration=calibration, performance_estimator=estimator)

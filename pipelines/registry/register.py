@@ -23,6 +23,7 @@ from pipelines.registry import audit, model_card, tracking
 from pipelines.registry.reference import (
     DEFAULT_REFERENCE_ROWS,
     log_calibration,
+    log_performance_estimator,
     log_reference,
 )
 from pipelines.tasks.base import Task, registered_name
@@ -137,6 +138,7 @@ def run_register(task: Task, paths: ProjectPaths, settings: Settings, *, run_key
             _log_plots(task, name, joblib.load(models_dir / f"{name}.joblib"), test_rows,
                        candidate, metrics)
             mlflow.log_dict({"feature_importance": candidate.get("feature_importance"),
+                             "importance_kind": candidate.get("importance_kind"),
                              "cv": candidate.get("cv"),
                              "popularity_class": metrics.get("test_popularity_class"),
                              "popularity_class_classifier":
@@ -183,6 +185,10 @@ def run_register(task: Task, paths: ProjectPaths, settings: Settings, *, run_key
                             safety_factor=monitor.safety_factor,
                             min_effect=monitor.min_effect.model_dump(),
                             calibration_rows=monitor.calibration_rows, seed=monitor.seed)
+            # on the candidate's test rows, which it did not learn from: the estimator
+            # learns the errors to expect on new rows
+            log_performance_estimator(task, joblib.load(models_dir / f"{best}.joblib"),
+                                      test_rows, seed=monitor.seed)
     client.set_model_version_tag(model_name, version, "engageflow.run_key", run_key)
     # the newest label the registered model learned from: a later gate does not judge it
     # on rows it trained on
@@ -271,8 +277,10 @@ def _log_plots(task: Task, name: str, model: Any, test_rows: pd.DataFrame,
     actual = test_rows[task.target].to_numpy()
     figures = task.figures(name, actual, task.predict(model, test_rows))
     if candidate.get("feature_importance"):
+        kind = candidate.get("importance_kind") or "gain"
         figures["plots/feature_importance.png"] = plots.feature_importance(
-            candidate["feature_importance"], f"{name}: feature importance")
+            candidate["feature_importance"], f"{name}: feature importance ({kind})",
+            kind=kind)
     classes = metrics.get("test_popularity_class_classifier") or {}
     if classes.get("reliability"):
         figures["plots/class_calibration.png"] = plots.calibration(

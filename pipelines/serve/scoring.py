@@ -274,6 +274,32 @@ def score_task(*, project_dir: str, run_id: str, form_params: dict[str, Any]) ->
     return fail_fast_on_bad_input(_score_from_params)(project_dir, run_id, form_params)
 
 
+def newest_run_rows(paths: ProjectPaths, task: str, input_format: str) -> Path:
+    """What an empty ``serve.score_input`` scores: the validated rows of the newest
+    finished training run of ``task`` (after ``make run``: its demo posts), canonical.
+
+    Raises:
+        ValueError: if no finished run trained ``task``, or ``input_format`` is not
+            canonical (those rows are).
+    """
+    from pipelines.run_folders import newest_run
+    from pipelines.tasks import get_task
+
+    run = newest_run(paths, task)
+    if run is None:
+        raise ValueError(f"batch_scoring: 'serve.score_input' is empty, which scores the "
+                         f"newest training run's rows, but no finished run trained task "
+                         f"{task!r} under {paths.state / 'runs'}; run `make run` (or the "
+                         f"engagement_training DAG) first, or set the input path.")
+    if input_format != "canonical":
+        raise ValueError(f"batch_scoring: 'serve.score_format' must be 'canonical' when "
+                         f"'serve.score_input' is empty (the training run's validated rows "
+                         f"are canonical); got {input_format!r}.")
+    rows = run.validated(get_task(task).input.entity)
+    logger.info("score: no input path given; scoring the newest %s run's rows %s", task, rows)
+    return rows
+
+
 def _score_from_params(project_dir: str, run_id: str, form_params: dict[str, Any]
                        ) -> dict[str, Any]:
     from pipelines.config import load_settings
@@ -282,11 +308,10 @@ def _score_from_params(project_dir: str, run_id: str, form_params: dict[str, Any
     paths = project_paths(project_dir)
     settings = load_settings(paths.params_file, form_params)
     serve = settings.serve
-    if not serve.score_input:
-        raise ValueError("batch_scoring: 'serve.score_input' must name a file or folder of "
-                         "rows to score; got ''.")
+    input_path = (paths.resolve(serve.score_input) if serve.score_input
+                  else newest_run_rows(paths, settings.train.task, serve.score_format))
     result = run_score(task=settings.train.task, model_uri=serve.score_model_uri,
-                       input_path=paths.resolve(serve.score_input),
+                       input_path=input_path,
                        input_format=serve.score_format,
                        output_path=paths.resolve(serve.score_output), paths=paths,
                        history=configured_history(settings, paths))

@@ -19,6 +19,9 @@ TASKS: dict[str, str] = {
     "shares": "pipelines.tasks.post_counts:SHARES",
     "follower_growth": "pipelines.tasks.follower_growth:FOLLOWER_GROWTH",
     "conversion": "pipelines.tasks.conversion:CONVERSION",
+    "account_churn": "pipelines.tasks.churn:ACCOUNT_CHURN",
+    "player_retention": "pipelines.tasks.retention:PLAYER_RETENTION",
+    "click_through": "pipelines.tasks.click_through:CLICK_THROUGH",
 }
 
 TASK_NAMES: tuple[str, ...] = tuple(TASKS)

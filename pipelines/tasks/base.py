@@ -299,6 +299,17 @@ class Task(ABC):
             loss=lambda a, p: self.metrics(a, p)[primary], offline=offline,
             max_error_increase=max_error_increase, min_outcomes=min_outcomes)
 
+    def performance_estimator(self, *, seed: int) -> Any:
+        """An unfitted estimator of this task's performance before its outcomes arrive,
+        fitted at registration on the held-out rows' :meth:`drift_frame` and applied by
+        the drift check to each window (:mod:`pipelines.monitor.estimated_performance`):
+        CBPE for binary problems, DLE of the gate's primary loss for regressions. None:
+        not estimated."""
+        from pipelines.monitor.estimated_performance import ESTIMATORS
+
+        make = ESTIMATORS.get(self.problem)
+        return None if make is None else make(self.gate.primary, seed)
+
     def figures(self, name: str, actual: np.ndarray, predicted: np.ndarray
                 ) -> dict[str, Any]:
         """Evaluation plots of one candidate on the test part (MLflow artifact path ->

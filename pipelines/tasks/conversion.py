@@ -232,6 +232,7 @@ class ConversionTask(Task):
             feature_importance,
             make_classifier,
         )
+        from pipelines.train.model_zoo import coefficient_importance
         from pipelines.train.split import time_split
 
         section = self.section(settings)
@@ -262,12 +263,18 @@ class ConversionTask(Task):
             model = Pipeline([("features", SessionFeaturizer(section.use_page_values).fit(rows)),
                               ("model", classifier)])
             joblib.dump(model, paths.models / f"{name}.joblib")
-            importance = (feature_importance(classifier, names).round(6).to_dict()
-                          if name in TREE_CLASSIFIERS else None)
+            importance, kind = None, None
+            if name in TREE_CLASSIFIERS:
+                importance, kind = feature_importance(classifier, names), "gain"
+            elif name == "logistic_regression":
+                importance, kind = coefficient_importance(classifier.estimator_, names), \
+                    "coefficient"
             candidates[name] = {
                 "fit_seconds": round(seconds, 3),
                 "hyperparameters": {**default_hyperparameters(name, seed), **overrides},
-                "feature_importance": importance}
+                "feature_importance": (importance.round(6).to_dict()
+                                       if importance is not None else None),
+                "importance_kind": kind}
             logger.info("conversion.train: %s fitted in %.2f s on %d sessions", name, seconds,
                         len(rows))
         manifest = {

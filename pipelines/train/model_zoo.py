@@ -42,6 +42,9 @@ MODEL_NAMES: tuple[str, ...] = (
 )
 #: Models with tree importances (:func:`feature_importance`).
 TREE_MODELS: tuple[str, ...] = tuple(n for n in MODEL_NAMES if n not in ("ridge", "mlp"))
+#: Linear models: importance from their standardized coefficients
+#: (:func:`coefficient_importance`).
+LINEAR_MODELS: tuple[str, ...] = ("ridge",)
 #: Models constrained to be non-decreasing in :data:`MONOTONE_FEATURES`.
 MONOTONE_MODELS: tuple[str, ...] = ("xgboost", "lightgbm", "hist_gradient_boosting")
 #: Domain prior: more followers never predicts fewer likes, all else equal. Followers enter
@@ -265,22 +268,9 @@ def feature_importance(fitted_model: BaseEstimator, feature_names: Sequence[str]
     from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
     from xgboost import XGBModel
 
-    from pipelines.train.scale_relative import ScaleRelative
-
-    model = fitted_model
-    if isinstance(model, TransformedTargetRegressor):
-        model = model.regressor_
-    if isinstance(model, ScaleRelative):
-        if len(feature_names) != model.n_features_in_:
-            raise ValueError(f"feature_importance: the model has {model.n_features_in_} "
-                             f"features; got {len(feature_names)} feature_names.")
-        feature_names = list(model.feature_names_out_)  # + the scale offset and anchor
-        model = model.regressor_
-    if isinstance(model, CappedFit):
-        model = model.estimator_
+    model, names = _fitted_core(fitted_model, feature_names, "feature_importance")
     if isinstance(model, TwoStageRegressor):
         model = model.classifier_
-    names = list(feature_names)
     if isinstance(model, RandomForestRegressor):
         values = np.asarray(model.feature_importances_, dtype=float)
     elif isinstance(model, XGBModel):
@@ -308,6 +298,64 @@ def feature_importance(fitted_model: BaseEstimator, feature_names: Sequence[str]
     values = values / total if total > 0 else values
     return pd.Series(values, index=names, name="importance").sort_values(
         ascending=False, kind="stable")
+
+
+def coefficient_importance(fitted_model: BaseEstimator, feature_names: Sequence[str]
+                           ) -> pd.Series:
+    """Importance of each feature of a linear model: the absolute coefficient on the
+    standardized input (the model scales its inputs first, so a coefficient is the change
+    in log1p(count), or in log-odds, per standard deviation), normalized to sum 1. Not
+    comparable with the trees' gain shares; the plot says which it shows.
+
+    Returns:
+        A Series named ``importance``, indexed by the model's input names (the features
+        plus the scale offset and anchor), largest first.
+
+    Raises:
+        TypeError: for a model that is not linear (see :data:`LINEAR_MODELS`).
+        ValueError: if ``feature_names`` does not match the model's feature count.
+    """
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    model, names = _fitted_core(fitted_model, feature_names, "coefficient_importance")
+    if not (isinstance(model, Pipeline) and isinstance(model[0], StandardScaler)
+            and hasattr(model[-1], "coef_")):
+        raise TypeError(f"coefficient_importance: {type(model).__name__} is no standardized "
+                        f"linear model (the linear models: {list(LINEAR_MODELS)} and the "
+                        f"logistic regression classifier).")
+    values = np.abs(np.ravel(model[-1].coef_)).astype(float)
+    if len(values) != len(names):
+        raise ValueError(f"coefficient_importance: the model has {len(values)} features; "
+                         f"got {len(names)} feature_names.")
+    total = values.sum()
+    values = values / total if total > 0 else values
+    return pd.Series(values, index=names, name="importance").sort_values(
+        ascending=False, kind="stable")
+
+
+def _fitted_core(fitted_model: BaseEstimator, feature_names: Sequence[str], caller: str
+                 ) -> tuple[Any, list[str]]:
+    """The fitted estimator inside the wrappers (log target, scale-relative residual, caps)
+    and the names of the columns it saw.
+
+    Raises:
+        ValueError: if ``feature_names`` does not match the model's feature count.
+    """
+    from pipelines.train.scale_relative import ScaleRelative
+
+    model = fitted_model
+    if isinstance(model, TransformedTargetRegressor):
+        model = model.regressor_
+    if isinstance(model, ScaleRelative):
+        if len(feature_names) != model.n_features_in_:
+            raise ValueError(f"{caller}: the model has {model.n_features_in_} features; got "
+                             f"{len(feature_names)} feature_names.")
+        feature_names = list(model.feature_names_out_)  # + the scale offset and anchor
+        model = model.regressor_
+    if isinstance(model, CappedFit):
+        model = model.estimator_
+    return model, list(feature_names)
 
 
 def _check_name(name: str) -> None:

@@ -36,7 +36,13 @@ from pipelines.features.engagement_features import (
 )
 from pipelines.features.settings import FeatureSettings
 from pipelines.features.stage import read_manifest
-from pipelines.train.model_zoo import TREE_MODELS, feature_importance, make_model
+from pipelines.train.model_zoo import (
+    LINEAR_MODELS,
+    TREE_MODELS,
+    coefficient_importance,
+    feature_importance,
+    make_model,
+)
 from pipelines.train.split import holdout_split, labelled
 
 logger = logging.getLogger(__name__)
@@ -67,7 +73,8 @@ def fit_post_model(name: str, params: dict[str, Any], *, table: pd.DataFrame,
 
     Returns:
         (the model taking canonical posts, facts: rows, dropout rows, fit seconds,
-        feature importance of tree models).
+        feature importance: tree gain shares, or a linear model's coefficient shares, with
+        its ``importance_kind``).
     """
     part = table.iloc[rows]
     x, reducer = _design(part, feature_names, settings, seed)
@@ -91,10 +98,15 @@ def fit_post_model(name: str, params: dict[str, Any], *, table: pd.DataFrame,
     started = time.perf_counter()
     model = make_model(name, params, seed, names).fit(x, y)
     seconds = time.perf_counter() - started
-    importance = (feature_importance(model, names).round(6).to_dict()
-                  if name in TREE_MODELS else None)
+    importance, kind = None, None
+    if name in TREE_MODELS:
+        importance, kind = feature_importance(model, names).round(6).to_dict(), "gain"
+    elif name in LINEAR_MODELS:
+        importance, kind = coefficient_importance(model, names).round(6).to_dict(), \
+            "coefficient"
     facts = {"rows": len(part), "history_dropout_rows": dropout_rows,
-             "fit_seconds": round(seconds, 3), "feature_importance": importance}
+             "fit_seconds": round(seconds, 3), "feature_importance": importance,
+             "importance_kind": kind}
     return Pipeline([("features", featurizer), ("model", model)]), facts
 
 
@@ -119,8 +131,8 @@ def run_train(
     counts; its account history holds every post of the warm accounts (so later posts
     of known accounts are judged with the history a live store would have) and none of
     the held-out accounts'. ``manifest.json`` records the split (with the held-out
-    accounts), the recipe, each candidate's fit time, cross-validation metrics and (tree
-    models) feature importances.
+    accounts), the recipe, each candidate's fit time, cross-validation metrics and feature
+    importances (trees: gain; ridge: standardized coefficients).
     """
     from pipelines.evaluate.cross_validation import time_series_cv
 
@@ -150,6 +162,7 @@ def run_train(
         joblib.dump(model, models_dir / f"{name}.joblib")
         candidates[name] = {"fit_seconds": facts["fit_seconds"], "hyperparameters": params,
                             "cv": cv, "feature_importance": facts["feature_importance"],
+                            "importance_kind": facts["importance_kind"],
                             "history_dropout_rows": facts["history_dropout_rows"]}
         logger.info("train: %s fitted on %d rows (+%d as new accounts) in %.2f s", name,
                     facts["rows"], facts["history_dropout_rows"], facts["fit_seconds"])

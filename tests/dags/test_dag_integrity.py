@@ -27,13 +27,6 @@ EXPECTED_EDGES = {
 EXPECTED_TASKS = {"batch_scoring": {"score"}}
 
 
-@pytest.fixture(scope="module")
-def dagbag():
-    from airflow.dag_processing.dagbag import DagBag
-
-    return DagBag(dag_folder=str(DAGS_DIR))
-
-
 def test_every_dag_file_imports_without_errors(dagbag):
     assert dagbag.import_errors == {}, f"import errors in {DAGS_DIR}: {dagbag.import_errors}"
     assert set(EXPECTED_EDGES) <= set(dagbag.dag_ids)

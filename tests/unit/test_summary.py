@@ -1,14 +1,26 @@
-"""`engageflow summary` on a data folder the pipeline did not finish (`dvc repro` stopped
-before register, a failed stage): what it can show and what is missing, never a raw
-FileNotFoundError."""
+"""The summary: its next steps point where the Makefile's targets listen; on a data folder
+the pipeline did not finish (`dvc repro` stopped before register, a failed stage) it says
+what it can show and what is missing, never a raw FileNotFoundError."""
+
+from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
 from pipelines.paths import ProjectPaths
-from pipelines.summary import format_summary
+from pipelines.summary import AIRFLOW_UI, API, MLFLOW_UI, format_summary
 from pipelines.tasks.post_counts import LIKES
+
+
+def test_the_addresses_are_the_makefiles(project_root):
+    makefile = (project_root / "Makefile").read_text()
+    target = {name: re.search(rf"^{name}:.*## (.*)$", makefile, re.M)[1]
+              for name in ("airflow", "mlflow-ui", "serve")}
+    assert AIRFLOW_UI in target["airflow"]
+    assert MLFLOW_UI in target["mlflow-ui"] and "--port 5000" in makefile
+    assert API in target["serve"]
 
 
 def _paths(tmp_path) -> ProjectPaths:

@@ -32,9 +32,10 @@ def _register(root, posts: pd.DataFrame, ridge_champion):
 
 
 @pytest.fixture(scope="module")
-def champion(tmp_path_factory, ridge_champion):
-    return _register(tmp_path_factory.mktemp("project"),
-                     generate_posts(3000, accounts=40, seed=3), ridge_champion)
+def champion(demo_champion):
+    """The package's demo champion (conftest, registered as MODEL): (paths, tracking URI,
+    its posts)."""
+    return demo_champion["run"], demo_champion["tracking_uri"], demo_champion["posts"]
 
 
 def _check(champion, posts, out, run_key, report=False, **overrides):
@@ -86,6 +87,15 @@ def test_the_champions_own_future_is_not_drift(champion, tmp_path):
     assert summary["drift"]["prediction_drift"] is False
     assert summary["realized_performance"]["judged"] is True
     assert summary["realized_performance"]["performance_loss"] is False
+    # the error expected before the labels (DLE of the log-scale error), per chunk with a
+    # band, beside the realized error of the same rows
+    estimated = summary["estimated_performance"]
+    assert estimated["method"] == "DLE" and estimated["metric"] == "mae_log"
+    assert estimated["performance_loss"] is False and len(estimated["chunks"]) >= 2
+    for chunk in estimated["chunks"]:
+        band = chunk["estimated"]["mae_log"]
+        assert band["lower"] < band["value"] < band["upper"]
+    assert estimated["comparison"]["chunks_compared"] >= 1
     # every column says which method and threshold decided it
     for column in summary["drift"]["columns"].values():
         assert column["method"] in ("wasserstein", "psi", "jensenshannon")
@@ -217,6 +227,31 @@ def test_prediction_drift_with_outcomes_in_budget_is_reported_not_retrained():
     # too few matured outcomes to judge the error: prediction drift decides
     retrain, reason = decide(*_decision_inputs(judged=False, loss=None), entity="posts")
     assert retrain is True and reason == "prediction drift: wasserstein 0.310 >= 0.250"
+
+
+def test_an_estimated_loss_retrains_only_until_the_realized_loss_can_be_judged():
+    from pipelines.monitor.stage import decide
+
+    drift, _ = _decision_inputs(judged=False, loss=None)
+    drift["prediction_drift"] = False
+    estimated = {"method": "DLE", "metric": "mae_log", "performance_loss": True,
+                 "offline_mae_log": 0.85, "max_error_increase": 0.15,
+                 "window": {"estimated": {"mae_log": {"value": 1.2, "lower": 1.1,
+                                                      "upper": 1.3}}}}
+    unjudged = {"metric": "mae_log", "judged": False, "performance_loss": None}
+    retrain, reason = decide(drift, unjudged, entity="posts", estimated=estimated)
+    assert retrain is True
+    assert reason == ("estimated performance loss (DLE, before the labels): mae_log 1.200 "
+                      "[1.100, 1.300] vs offline 0.850 (budget +0.150)")
+    # once enough outcomes matured, the realized error decides
+    judged = {"metric": "mae_log", "judged": True, "performance_loss": False,
+              "mae_log": 0.9, "offline_mae_log": 0.85, "max_error_increase": 0.15}
+    retrain, reason = decide(drift, judged, entity="posts", estimated=estimated)
+    assert retrain is False and "estimated" not in reason
+    # an estimate within budget retrains for nothing
+    retrain, _ = decide(drift, unjudged, entity="posts",
+                        estimated={**estimated, "performance_loss": False})
+    assert retrain is False
 
 
 def _serve_log(url: str, posts: pd.DataFrame, version: str, factor: float) -> None:

@@ -75,6 +75,33 @@ def test_later_sessions_of_the_same_kind_are_not_drift(project, make_settings):
     assert realized["outcomes"] == decision["rows_in_window"]
     assert realized["offline_log_loss"] > 0 and realized["performance_loss"] is False
     assert summary["served_performance"] is None      # the log records no purchases
+    # CBPE before the labels: expected ROC-AUC, log-loss and Brier per chunk, with bands,
+    # which the matured outcomes of the same sessions fall into
+    estimated = summary["estimated_performance"]
+    assert estimated["method"] == "CBPE" and estimated["metric"] == "log_loss"
+    assert set(estimated["window"]["estimated"]) == {"roc_auc", "log_loss", "brier"}
+    assert estimated["comparison"]["chunks_compared"] == len(estimated["chunks"]) >= 2
+    assert estimated["comparison"]["assumption_violated"] is None, estimated["comparison"]
+    assert estimated["performance_loss"] is False
+
+
+def test_a_concept_shift_is_caught_by_labels_not_by_the_estimate(project, make_settings):
+    """The same sessions with their outcomes reversed (who bought now leaves, who left now
+    buys): the inputs, hence the scores and the estimate, are unchanged; the labels say
+    the model got worse, and the report blames the violated assumption."""
+    rows = pd.read_parquet(project.validated("sessions"))
+    rows["converted"] = ~rows["converted"].astype(bool)
+    decision = check(project, settings(make_settings), run_key="conversion-concept",
+                     logical="2026-12-01", rows=rows)
+    summary = summary_of(decision)
+    estimated = summary["estimated_performance"]
+    assert estimated["performance_loss"] is False
+    assert estimated["comparison"]["chunks_outside_band"] >= 1
+    assert "concept shift" in estimated["comparison"]["verdict"]
+    assert estimated["comparison"]["assumption_violated"].startswith("no concept shift")
+    assert summary["drift"]["dataset_drift"] is False
+    assert decision["retrain"] is True
+    assert "realized performance loss: log_loss" in decision["reason"]
 
 
 def test_shifted_sessions_trigger_retraining_and_get_a_report(project, make_settings):

@@ -77,3 +77,22 @@ def test_scoring_failures_list_every_rule(post_models, serve_posts):
     reasons = json.loads(quarantine["reasons"][0])
     assert [(r["rule"], r["value"]) for r in reasons] == [("platform_in_set", "myspace"),
                                                          ("count_non_negative", "-2")]
+
+
+def test_an_empty_input_scores_the_newest_training_run_of_the_task(tmp_path):
+    from pipelines.paths import ProjectPaths
+    from pipelines.serve.scoring import newest_run_rows
+
+    paths = ProjectPaths(root=tmp_path, state=tmp_path / "state", data=tmp_path / "data")
+    with pytest.raises(ValueError, match=r"no finished run trained task 'likes' under .*; "
+                                         r"run `make run`"):
+        newest_run_rows(paths, "likes", "canonical")
+    run = paths.state / "runs" / "manual__1"
+    (run / "04_models").mkdir(parents=True)
+    (run / "04_models" / "manifest.json").write_text(json.dumps({"task": "likes"}))
+    (run / "05_reporting").mkdir()
+    (run / "05_reporting" / "registration.json").write_text(json.dumps({"version": "1"}))
+    assert newest_run_rows(paths, "likes", "canonical") == run / "02_validated" / "posts.parquet"
+    with pytest.raises(ValueError, match="'serve.score_format' must be 'canonical' when "
+                                         "'serve.score_input' is empty"):
+        newest_run_rows(paths, "likes", "twitter_v2")

@@ -113,8 +113,11 @@ def test_the_manifest_and_metrics_have_the_agreed_keys(demo_run):
     assert set(manifest["split"]) >= {"train", "valid", "test", "time_column",
                                       "valid_fraction", "test_fraction"}
     for name, candidate in manifest["candidates"].items():
-        assert set(candidate) == {"fit_seconds", "hyperparameters", "feature_importance"}
-        assert (candidate["feature_importance"] is None) == (name == "logistic_regression")
+        assert set(candidate) == {"fit_seconds", "hyperparameters", "feature_importance",
+                                  "importance_kind"}
+        assert candidate["importance_kind"] == ("coefficient" if name == "logistic_regression"
+                                                else "gain")
+        assert sum(candidate["feature_importance"].values()) == pytest.approx(1, abs=1e-3)
         assert candidate["hyperparameters"]["random_state"] == 1  # train.seed
     metrics = records["evaluate"]
     assert set(metrics) >= {"target", "selection_metric", "best", "candidates", "baselines",

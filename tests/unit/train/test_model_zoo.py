@@ -11,6 +11,7 @@ from pipelines.train.model_zoo import (
     MODEL_NAMES,
     MONOTONE_MODELS,
     TREE_MODELS,
+    coefficient_importance,
     default_hyperparameters,
     feature_importance,
     make_model,
@@ -179,6 +180,36 @@ def test_feature_importance_sums_to_one_over_the_features(name, fitted):
 def test_feature_importance_refuses_models_without_trees(name, fitted):
     with pytest.raises(TypeError, match="has no tree importances"):
         feature_importance(fitted[name], FEATURES)
+
+
+def test_ridge_importance_is_its_standardized_coefficients_share(fitted):
+    from pipelines.train.scale_relative import augmented_names
+
+    importance = coefficient_importance(fitted["ridge"], FEATURES)
+    assert sorted(importance.index) == sorted(augmented_names(FEATURES))
+    assert importance.sum() == pytest.approx(1.0)
+    assert (importance >= 0).all() and importance.is_monotonic_decreasing
+
+
+def test_coefficient_importance_ranks_by_effect_per_standard_deviation_not_by_units():
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(0)
+    # "big" moves y by 2 per sd but is in units 1000x larger; "small" by 0.2 per sd
+    x = pd.DataFrame({"small": rng.normal(0, 1, 500), "big": rng.normal(0, 1000, 500)})
+    y = 0.2 * x["small"] + 2 * x["big"] / 1000 + rng.normal(0, 0.1, 500)
+    model = Pipeline([("scale", StandardScaler()), ("ridge", Ridge())]).fit(x, y)
+    importance = coefficient_importance(model, ["small", "big"])
+    assert list(importance.index) == ["big", "small"]
+    assert importance["big"] == pytest.approx(10 / 11, abs=0.02)
+
+
+@pytest.mark.parametrize("name", ["lightgbm", "mlp"])
+def test_coefficient_importance_refuses_models_that_are_not_linear(name, fitted):
+    with pytest.raises(TypeError, match="is no standardized linear model"):
+        coefficient_importance(fitted[name], FEATURES)
 
 
 def test_feature_importance_checks_the_names(fitted):

@@ -71,7 +71,10 @@ def test_cross_validation_and_importances_are_recorded(tmp_path, features_path):
     lightgbm = manifest["candidates"]["lightgbm"]
     assert len(lightgbm["cv"]["folds"]) == 3 and "mae_log" in lightgbm["cv"]["mean"]
     assert sum(lightgbm["feature_importance"].values()) == pytest.approx(1, abs=1e-3)
-    assert manifest["candidates"]["ridge"]["feature_importance"] is None
+    assert lightgbm["importance_kind"] == "gain"
+    ridge = manifest["candidates"]["ridge"]   # a linear model: its coefficients' shares
+    assert ridge["importance_kind"] == "coefficient"
+    assert sum(ridge["feature_importance"].values()) == pytest.approx(1, abs=1e-3)
 
 
 def test_a_target_a_source_does_not_report_trains_on_the_rows_that_have_it(tmp_path,

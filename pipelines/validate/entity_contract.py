@@ -1,0 +1,175 @@
+"""A task entity's data contract applied to a table: table rules stop the run, row rules
+quarantine rows with every failed rule, column and value, and no row goes missing
+(rows in = rows accepted + rows quarantined).
+
+One implementation for the entities whose rows are keyed by one id column (impressions,
+ad audiences); each entity names its key and gives its own summary of the accepted rows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+#: Columns of a quarantine file beside the entity's key column (``KEY`` marks its place).
+KEY = "<key>"
+QUARANTINE_LAYOUT: tuple[str, ...] = (
+    "stage", "source_file", "source_row", KEY, "rule", "column", "value", "reasons", "record")
+
+
+def quarantine_columns(key: str) -> tuple[str, ...]:
+    """The quarantine columns of an entity keyed by ``key``."""
+    return tuple(key if c == KEY else c for c in QUARANTINE_LAYOUT)
+
+
+def quarantine_frame(rows: list[dict[str, Any]], key: str) -> pd.DataFrame:
+    """A quarantine frame from dicts keyed by :func:`quarantine_columns` of ``key``."""
+    columns = quarantine_columns(key)
+    frame = pd.DataFrame(rows, columns=list(columns))
+    for name in columns:
+        frame[name] = frame[name].astype("Int64" if name == "source_row" else "string")
+    return frame
+
+
+@dataclass(frozen=True)
+class EntityValidation:
+    """Everything one validation produced, before anything is written.
+
+    Attributes:
+        accepted: Rows that passed the row contract.
+        quarantined: Collect-time rejects and the rows that failed the row contract.
+        report: The JSON report (rows in/accepted/quarantined, top reasons, summary).
+        failures: Dataset-level failures (table contract, min_rows, quarantine rate).
+        gx_results: Great Expectations results (for Data Docs).
+    """
+
+    accepted: pd.DataFrame
+    quarantined: pd.DataFrame
+    report: dict[str, Any]
+    failures: list[str]
+    gx_results: list[Any]
+
+
+def validate_entity(
+    rows: pd.DataFrame,
+    earlier_rejects: pd.DataFrame,
+    *,
+    key: str,
+    row_suite: dict[str, Any],
+    table_suite: dict[str, Any],
+    as_of: pd.Timestamp,
+    min_rows: int,
+    max_quarantine_rate: float,
+    source: str,
+    summary: Callable[[pd.DataFrame], dict[str, Any]],
+) -> EntityValidation:
+    """Apply a contract: table rules, then row rules, then dataset rules.
+
+    Args:
+        rows: Canonical rows (any index; it is reset).
+        earlier_rejects: Collect-time rejects, counted in rows in and quarantined.
+        key: The id column, recorded in quarantine rows.
+        row_suite, table_suite: The suites (dicts as stored in ``expectations/``); the row
+            suite may use the parameter ``as_of``, the table suite ``min_rows``.
+        as_of: The run's logical date (rows from after it are "in the future").
+        min_rows: Fewest accepted rows the dataset needs (``validate.min_rows``).
+        max_quarantine_rate: Largest tolerated quarantined share of rows in.
+        source: Recorded in quarantine rows and the report.
+        summary: What the report says about the accepted rows (``report["summary"]``).
+
+    Returns:
+        The split and its report; ``failures`` lists every dataset-level failure (empty
+        when the data may be used). When a column is missing nothing is split.
+
+    Raises:
+        RuntimeError: if rows went missing (rows in != accepted + quarantined): a bug.
+    """
+    from pipelines.validate.expectations import run_suite_with_result
+
+    rows = rows.reset_index(drop=True)
+    as_of = pd.Timestamp(as_of)
+    as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
+    rows_in = len(rows) + len(earlier_rejects)
+    table, table_result = run_suite_with_result(rows, table_suite, {"min_rows": min_rows})
+    failures = [o.describe() for o in table if not o.success]
+    results = [table_result]
+    if any(o.expectation == "expect_column_to_exist" and not o.success for o in table):
+        # Row rules on absent columns would only add noise; report the missing columns.
+        accepted, quarantined = rows.iloc[0:0], earlier_rejects
+    else:
+        outcomes, row_result = run_suite_with_result(rows, row_suite,
+                                                     {"as_of": as_of.isoformat()})
+        results.append(row_result)
+        failures += [f"{o.describe()} (the expectation could not be evaluated)"
+                     for o in outcomes if o.error]
+        accepted, failed = split_by_outcomes(rows, outcomes, key=key, source=source,
+                                             stage="validate")
+        quarantined = pd.concat([earlier_rejects, failed], ignore_index=True)
+        if len(accepted) + len(quarantined) != rows_in:
+            raise RuntimeError(f"validate_entity: {rows_in} rows in but {len(accepted)} "
+                               f"accepted + {len(quarantined)} quarantined for {source}.")
+        rate = len(quarantined) / max(rows_in, 1)
+        if rate > max_quarantine_rate:
+            failures.append(f"quarantine rate {rate:.2%} ({len(quarantined)} of {rows_in} rows) "
+                            f"exceeds validate.max_quarantine_rate {max_quarantine_rate:.2%}")
+        if len(accepted) < min_rows:
+            failures.append(f"{len(accepted)} accepted rows is below validate.min_rows "
+                            f"{min_rows}")
+    reasons = (quarantined["rule"].astype(str) + " (" + quarantined["column"].astype(str) + ")")
+    report = {
+        "source": source, "as_of": as_of.isoformat(), "rows_in": rows_in,
+        "rows_accepted": len(accepted), "rows_quarantined": len(quarantined),
+        "quarantine_rate": round(len(quarantined) / max(rows_in, 1), 6),
+        "top_reasons": reasons.value_counts().head(10).to_dict(),
+        "summary": summary(accepted) if len(accepted) else {}, "failures": failures,
+    }
+    return EntityValidation(accepted, quarantined, report, failures, results)
+
+
+def split_by_outcomes(rows: pd.DataFrame, outcomes: list[Any], *, key: str, source: str,
+                      stage: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(accepted rows, quarantine rows with every failed rule, column and value; the
+    ``source_row`` is the row's position in ``rows`` counted from 1)."""
+    reasons: dict[Any, list[dict[str, str]]] = {}
+    for outcome in outcomes:
+        for index, value in zip(outcome.unexpected_index, outcome.unexpected_values,
+                                strict=True):
+            reasons.setdefault(index, []).append(
+                {"rule": outcome.expectation, "column": outcome.column or "",
+                 "value": str(value)[:200]})
+    bad = rows.index.isin(list(reasons))
+    quarantined = []
+    for index, record in rows[bad].iterrows():
+        first = reasons[index][0]
+        ident = record[key]
+        quarantined.append({
+            "stage": stage, "source_file": source, "source_row": int(index) + 1,
+            key: None if pd.isna(ident) else str(ident),
+            "rule": first["rule"], "column": first["column"], "value": first["value"],
+            "reasons": json.dumps(reasons[index]),
+            "record": record.to_json(date_format="iso", default_handler=str),
+        })
+    return rows[~bad], quarantine_frame(quarantined, key)
+
+
+def split_scorable(rows: pd.DataFrame, row_suite: dict[str, Any], *, key: str,
+                   columns: tuple[str, ...], source: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rows to score, split by the row contract's rules on ``columns`` (what a client
+    sends: :func:`pipelines.validate.row_rules.request_rules`, the rules the online route's
+    request model carries).
+
+    Returns:
+        (the rows that pass, quarantine rows of stage ``score``).
+    """
+    from pipelines.validate.expectations import run_suite
+    from pipelines.validate.row_rules import request_rules
+
+    rows = rows.reset_index(drop=True)
+    if rows.empty:
+        return rows, quarantine_frame([], key)
+    outcomes = run_suite(rows, request_rules(row_suite, columns))
+    return split_by_outcomes(rows, outcomes, key=key, source=source, stage="score")
