@@ -121,7 +121,7 @@ repro: $(STAMP) ## dvc repro: the pipeline's stages for params.yaml's train.task
 
 # `dvc exp run -S` writes the new values into params.yaml before it runs and leaves them
 # there when a stage fails: keep a copy and put it back on failure.
-exp: $(STAMP) ## dvc exp run $(ARGS), e.g. make exp ARGS="-S 'train.models=[xgboost]'"; a failed run restores params.yaml
+exp: $(STAMP) ## dvc exp run $(ARGS), e.g. ARGS="-S 'train.models=[xgboost]'"; a failed run restores params.yaml
 	@mkdir -p $(STATE) && cp params.yaml $(STATE)/params.yaml.before-exp
 	@ENGAGEFLOW_HOME=$(CURDIR) HF_HUB_OFFLINE=1 $(BIN)/dvc exp run $(ARGS) || { status=$$?; \
 		cp $(STATE)/params.yaml.before-exp params.yaml; \
