@@ -253,10 +253,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args, paths, {"serve.host": args.host, "serve.port": args.port,
                                        "serve.routing": args.routing,
                                        "register.model_name": args.model_name})
-    # each served task's registered model: register.model_name with {task} = that task
-    tasks = [served_task(name, paths=paths, model_name=_settings(
-                 args, paths, {"train.task": name}).register.model_name)
-             for name in settings.serve.tasks]
+    # each served task's registered model: register.model_name with {task} = that task;
+    # its settings (train.task = that task) say what model_status reports of its outcomes
+    task_settings = {name: _settings(args, paths, {"train.task": name})
+                     for name in settings.serve.tasks}
+    tasks = [served_task(name, paths=paths, model_name=own.register.model_name,
+                         settings=own) for name, own in task_settings.items()]
     keys = frozenset(k.strip() for k in os.environ.get("ENGAGEFLOW_API_KEYS", "").split(",")
                      if k.strip())
     if not keys and not args.no_auth:

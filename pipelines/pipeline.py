@@ -300,7 +300,7 @@ def dvc_stages(task: Task, paths: ProjectPaths) -> dict[str, Any]:
 
 def declared_sections(step: Stage, task: Task) -> tuple[str, ...]:
     """The params sections ``step`` may read for ``task``: its own and the task's."""
-    own = (task.name,) if task.settings_model is not None else ()
+    own = (task.section_name,) if task.section_name is not None else ()
     return (*step.sections, *own)
 
 

@@ -39,7 +39,9 @@ def format_summary(task: Task, paths: ProjectPaths) -> str:
     model = mlflow.pyfunc.load_model(model_uri)
     row = task.example(paths)
     example = task.model_input(row)
-    predicted = float(model.predict(example)[0])
+    predicted = model.predict(example)[0]
+    # one number for most tasks, a row of class probabilities for a multiclass task
+    predicted = float(predicted) if predicted.ndim == 0 else predicted
     lines.append(f"example prediction with {model_uri}:")
     for key, value in example.iloc[0].items():
         text = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)

@@ -5,11 +5,14 @@ Every metric that :mod:`pipelines.evaluate.promotion_gate` can judge is one decl
 
 - ``higher_is_better``: Spearman and ROC AUC; every other metric is a loss;
 - ``inputs``: the :class:`InputKind` it accepts (counts, real values, binary
-  probabilities), checked once per array by :func:`check_inputs`;
+  probabilities, class-probability matrices), checked once per array by
+  :func:`check_inputs`;
 - ``columns``: the per-row quantities (:data:`COLUMNS`) it needs from ``(actual,
   predicted)``;
 - ``value``: the metric as a function of the *weighted means* of those columns (column sums
-  divided by the sum of weights).
+  divided by the sum of weights). A column may be a block of one value per class
+  (multiclass: true positives, predicted and actual counts per class); its weighted
+  means are then a vector per resample, and macro-F1 is a function of those vectors.
 
 That shape is what makes the paired bootstrap fast: one chunk of bootstrap weights (how
 often each row was drawn, one row of weights per resample) times the table of per-row
@@ -53,6 +56,8 @@ class InputKind:
     predicted_rule: str
     actual_ok: Callable[[np.ndarray], np.ndarray]
     predicted_ok: Callable[[np.ndarray], np.ndarray]
+    #: Predictions are a (rows, classes) matrix, not one value per row.
+    matrix: bool = False
 
 
 COUNTS = InputKind(
@@ -64,6 +69,21 @@ VALUES = InputKind("values", "finite real values", "finite real values", np.isfi
 PROBABILITIES = InputKind(
     "binary probabilities", "binary outcomes (0 or 1)", "finite probabilities in [0, 1]",
     lambda a: (a == 0) | (a == 1), lambda p: np.isfinite(p) & (p >= 0) & (p <= 1))
+
+
+def _class_rows_ok(p: np.ndarray) -> np.ndarray:
+    """Rows of a class-probability matrix that are finite, in [0, 1] and sum to 1."""
+    if p.ndim != 2:
+        return np.zeros(p.shape[:1], dtype=bool)
+    with np.errstate(invalid="ignore"):
+        inside = (np.isfinite(p) & (p >= 0) & (p <= 1)).all(axis=1)
+        return inside & (np.abs(p.sum(axis=1) - 1) <= 1e-6)
+
+
+CLASS_PROBABILITIES = InputKind(
+    "class probabilities", "class indices (whole numbers 0 .. classes - 1)",
+    "one row of class probabilities per row (each in [0, 1], summing to 1)",
+    lambda a: np.isfinite(a) & (a >= 0) & (a == np.round(a)), _class_rows_ok, matrix=True)
 
 
 class Rows:
@@ -99,15 +119,30 @@ class Rows:
     def error(self) -> np.ndarray:
         return self.predicted - self.actual
 
+    @cached_property
+    def actual_onehot(self) -> np.ndarray:
+        # one column per class of the prediction matrix
+        return np.eye(self.predicted.shape[1])[self.actual.astype(int)]
+
+    @cached_property
+    def predicted_onehot(self) -> np.ndarray:
+        return np.eye(self.predicted.shape[1])[np.argmax(self.predicted, axis=1)]
+
 
 def _log_loss(rows: Rows) -> np.ndarray:
     p = np.clip(rows.predicted, LOG_LOSS_EPS, 1 - LOG_LOSS_EPS)
     return -(rows.actual * np.log(p) + (1 - rows.actual) * np.log(1 - p))
 
 
+def _class_log_loss(rows: Rows) -> np.ndarray:
+    p = rows.predicted[np.arange(rows.actual.size), rows.actual.astype(int)]
+    return -np.log(np.clip(p, LOG_LOSS_EPS, 1.0))
+
+
 @dataclass(frozen=True)
 class Column:
-    """A per-row quantity; ``per_model`` False means it depends on ``actual`` alone."""
+    """A per-row quantity (or a block of one per class: a (rows, classes) array);
+    ``per_model`` False means it depends on ``actual`` alone."""
 
     name: str
     per_model: bool
@@ -131,6 +166,12 @@ COLUMNS: dict[str, Column] = {c.name: c for c in (
     Column("rank_cross", True, lambda r: r.predicted_rank * r.actual_rank),
     Column("positive", False, lambda r: r.actual),
     Column("positive_rank", True, lambda r: r.actual * r.predicted_rank),
+    # multiclass (class-probability matrices); per model: the class count is the matrix's
+    Column("class_log_loss", True, _class_log_loss),
+    Column("class_hit", True, lambda r: (r.actual_onehot * r.predicted_onehot).sum(axis=1)),
+    Column("class_true_positive", True, lambda r: r.actual_onehot * r.predicted_onehot),
+    Column("class_predicted", True, lambda r: r.predicted_onehot),
+    Column("class_actual", True, lambda r: r.actual_onehot),
 )}
 
 Means = Mapping[str, np.ndarray]
@@ -146,6 +187,15 @@ def _roc_auc(m: Means) -> np.ndarray:
     positives = m["positive_rank"] / m["positive"]
     negatives = (m["rank"] - m["positive_rank"]) / (1 - m["positive"])
     return positives - negatives + 0.5
+
+
+def _macro_f1(m: Means) -> np.ndarray:
+    """Mean over classes of 2 TP / (2 TP + FP + FN) = 2 TP / (predicted + actual); a class
+    neither predicted nor present counts as F1 0 (as scikit-learn's zero_division=0)."""
+    tp, total = m["class_true_positive"], m["class_predicted"] + m["class_actual"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f1 = np.where(total > 0, 2 * tp / np.where(total > 0, total, 1), 0.0)
+    return f1.mean(axis=-1)
 
 
 @dataclass(frozen=True)
@@ -185,6 +235,15 @@ CATALOG: dict[str, GateMetric] = {m.name: m for m in (
                "Brier score"),
     GateMetric("roc_auc", True, PROBABILITIES, ("positive", "rank", "positive_rank"),
                _roc_auc, "ROC AUC (full-holdout ranks)"),
+    # multiclass: class indices with a (rows, classes) probability matrix
+    GateMetric("multiclass_log_loss", False, CLASS_PROBABILITIES, ("class_log_loss",),
+               lambda m: m["class_log_loss"],
+               f"multiclass log loss (the true class's probability clipped at {LOG_LOSS_EPS:g})"),
+    GateMetric("macro_f1", True, CLASS_PROBABILITIES,
+               ("class_true_positive", "class_predicted", "class_actual"), _macro_f1,
+               "macro-averaged F1 of the most probable class"),
+    GateMetric("accuracy", True, CLASS_PROBABILITIES, ("class_hit",),
+               lambda m: m["class_hit"], "accuracy of the most probable class"),
 )}
 
 #: Every metric the gate can compute.
@@ -225,13 +284,31 @@ def check_inputs(where: str, metrics: Iterable[str], actual: Any,
     if len(shape) != 1 or shape[0] < 2:
         raise ValueError(f"{where}: 'actual' must be a 1-d array of at least 2 rows; "
                          f"got shape {shape}.")
-    problems = [f"'{k}' must have one value per row ({shape[0]}); got shape {v.shape}"
-                for k, v in arrays.items() if v.shape != shape]
-    if problems:
-        raise ValueError(f"{where}: " + "; ".join(problems) + ".")
     kinds: dict[InputKind, list[str]] = {}
     for name in names:
         kinds.setdefault(CATALOG[name].inputs, []).append(name)
+    matrix = {kind.matrix for kind in kinds}
+    if len(matrix) > 1:
+        raise ValueError(f"{where}: metrics {names} mix one-value-per-row and "
+                         f"class-probability-matrix predictions; judge them separately.")
+    if matrix == {True}:
+        problems = [f"'{k}' must be a (rows, classes) matrix with {shape[0]} rows and at "
+                    f"least 2 classes; got shape {v.shape}"
+                    for k, v in arrays.items()
+                    if k != "actual" and (v.ndim != 2 or v.shape[0] != shape[0]
+                                          or v.shape[1] < 2)]
+        widths = {v.shape[1] for k, v in arrays.items() if k != "actual" and v.ndim == 2}
+        if not problems and len(widths) > 1:
+            problems.append(f"every prediction matrix must have the same classes; got "
+                            f"widths {sorted(widths)}")
+        if not problems and widths and np.nanmax(arrays["actual"]) >= max(widths):
+            problems.append(f"'actual' must hold class indices below {max(widths)} (the "
+                            f"matrices' classes); got {float(np.nanmax(arrays['actual']))!r}")
+    else:
+        problems = [f"'{k}' must have one value per row ({shape[0]}); got shape {v.shape}"
+                    for k, v in arrays.items() if v.shape != shape]
+    if problems:
+        raise ValueError(f"{where}: " + "; ".join(problems) + ".")
     for kind, users in kinds.items():
         for key, values in arrays.items():
             ok = kind.actual_ok(values) if key == "actual" else kind.predicted_ok(values)
@@ -239,10 +316,16 @@ def check_inputs(where: str, metrics: Iterable[str], actual: Any,
                 rule = kind.actual_rule if key == "actual" else kind.predicted_rule
                 problems.append(
                     f"'{key}' must hold {rule} for {', '.join(users)}; got {int((~ok).sum())}"
-                    f" bad value(s), e.g. {float(values[~ok][0])!r}")
+                    f" bad value(s), e.g. {_first(values[~ok])!r}")
     if problems:
         raise ValueError(f"{where}: " + "; ".join(problems) + ".")
     return arrays
+
+
+def _first(values: np.ndarray) -> float | list[float]:
+    """The first bad value (a row of a matrix) for a message."""
+    first = values[0]
+    return [float(v) for v in first] if np.ndim(first) else float(first)
 
 
 class QuantityTable:
@@ -258,8 +341,9 @@ class QuantityTable:
                  slices: Mapping[str, np.ndarray],
                  needs: Iterable[tuple[str, str, str]]) -> None:
         """Build the columns for ``needs``: ``(scope, model, metric)`` triples."""
-        self.index: dict[tuple[str, str, str], int] = {}
+        self.index: dict[tuple[str, str, str], int | slice] = {}
         columns: list[np.ndarray] = []
+        width = 0
         rows = {model: Rows(actual, predicted) for model, predicted in models.items()}
         shared = Rows(actual, None)
         full: dict[tuple[str, str], np.ndarray] = {}
@@ -275,8 +359,15 @@ class QuantityTable:
                         column.values(rows[model] if column.per_model else shared),
                         dtype=float)
                 values = full[(owner, name)]
-                self.index[key] = len(columns)
-                columns.append(values * slices[scope] if scope else values)
+                if values.ndim == 2:   # a block of one column per class
+                    self.index[key] = slice(width, width + values.shape[1])
+                    width += values.shape[1]
+                    mask = slices[scope][:, None] if scope else None
+                else:
+                    self.index[key] = width
+                    width += 1
+                    mask = slices[scope] if scope else None
+                columns.append(values if mask is None else values * mask)
         self._table = np.column_stack(columns)
 
     def table(self) -> np.ndarray:
@@ -293,4 +384,5 @@ class QuantityTable:
             owner = model if COLUMNS[name].per_model else ""
             means[name] = sums[..., self.index[(scope, owner, name)]]
         with np.errstate(invalid="ignore", divide="ignore"):
-            return spec.value({k: v / weight for k, v in means.items()})
+            return spec.value({k: v / (weight[..., None] if v.ndim > weight.ndim else weight)
+                               for k, v in means.items()})

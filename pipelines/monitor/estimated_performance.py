@@ -21,7 +21,7 @@ the estimator was fitted, the outcomes do not follow them).
 
 An estimated loss (the task's gate metric) above the champion's offline test value plus
 ``max_error_increase`` is a performance loss the drift check may retrain for before any
-label arrives (:func:`pipelines.monitor.stage.decide`); realized labels, once judged,
+label arrives (:func:`pipelines.monitor.decision.decide`); realized labels, once judged,
 take precedence.
 """
 

@@ -4,12 +4,15 @@ A post's count keeps growing for a day or two, so only outcomes read at least
 ``maturity_hours`` after posting count as actual results (the same rule as the account
 history features). The error is MAE on log1p counts, the training metric, overall, per
 platform and per day, so a report shows when and where the model got worse.
+:func:`served_performance` measures it on what serving actually answered (the prediction
+log) rather than on a re-prediction of the validated posts.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -173,3 +176,45 @@ def realized_loss(
                 "+%.3f) → performance loss %s", len(actual), metric, result[metric],
                 reference, max_error_increase, result["performance_loss"])
     return result
+
+
+def served_performance(
+    prediction_log_url: str | None, *, model_name: str, version: str, target: str,
+    window_start: pd.Timestamp, window_end: pd.Timestamp, maturity_hours: float,
+    offline: dict[str, float], max_error_increase: float, min_outcomes: int,
+) -> dict[str, Any] | None:
+    """Realized error of what serving actually answered with ``model_name`` version
+    ``version`` (champion arm) for posts of the window whose outcomes matured, from the
+    prediction log; None when there is no log (a SQLite file that does not exist is not
+    created), the log records no outcomes of ``target`` (only post counts have them) or
+    holds no such predictions."""
+    from pipelines.prediction_log import TARGETS
+
+    if not prediction_log_url or target not in TARGETS:
+        return None
+    if prediction_log_url.startswith("sqlite:///") and not Path(
+            prediction_log_url.removeprefix("sqlite:///")).exists():
+        return None
+    from pipelines.prediction_log import PredictionLog
+
+    log = PredictionLog(prediction_log_url)
+    try:
+        pairs = log.matured_pairs(model_name=model_name, target=target,
+                                  horizon_hours=maturity_hours,
+                                  now=window_end.to_pydatetime(),
+                                  since=window_start.to_pydatetime())
+    finally:
+        log.close()
+    posted = pd.to_datetime(pairs["posted_at"], utc=True)
+    pairs = pairs[(pairs["model_version"].astype(str) == str(version))
+                  & (pairs["arm"] == "champion") & (posted >= window_start)
+                  & (posted < window_end)]
+    if pairs.empty:
+        return None
+    result = realized_performance(
+        actual=pairs["actual"].to_numpy(dtype=float),
+        predicted=pairs["prediction"].to_numpy(dtype=float),
+        platforms=pairs["platform"].astype(str).to_numpy(),
+        posted_at=pd.to_datetime(pairs["posted_at"], utc=True),
+        offline=offline, max_error_increase=max_error_increase, min_outcomes=min_outcomes)
+    return {**result, "served_predictions": len(pairs)}

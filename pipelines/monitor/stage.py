@@ -24,9 +24,10 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from pipelines.monitor.decision import decide
 from pipelines.monitor.drift import PREDICTION, TARGET, detect_drift
-from pipelines.monitor.estimated_performance import estimate_window, loss_reason
-from pipelines.monitor.realized_performance import realized_performance
+from pipelines.monitor.estimated_performance import estimate_window
+from pipelines.monitor.realized_performance import served_performance
 
 if TYPE_CHECKING:
     from pipelines.tasks.base import Task
@@ -69,102 +70,6 @@ def categorical_columns(frame: pd.DataFrame) -> list[str]:
     """The columns of a judged frame that are categories (neither numbers nor flags)."""
     return [c for c in frame.columns if not (pd.api.types.is_numeric_dtype(frame[c])
                                              or pd.api.types.is_bool_dtype(frame[c]))]
-
-
-def served_performance(
-    prediction_log_url: str | None, *, model_name: str, version: str, target: str,
-    window_start: pd.Timestamp, window_end: pd.Timestamp, maturity_hours: float,
-    offline: dict[str, float], max_error_increase: float, min_outcomes: int,
-) -> dict[str, Any] | None:
-    """Realized error of what serving actually answered with ``model_name`` version
-    ``version`` (champion arm) for posts of the window whose outcomes matured, from the
-    prediction log; None when there is no log (a SQLite file that does not exist is not
-    created), the log records no outcomes of ``target`` (only post counts have them) or
-    holds no such predictions."""
-    from pipelines.prediction_log import TARGETS
-
-    if not prediction_log_url or target not in TARGETS:
-        return None
-    if prediction_log_url.startswith("sqlite:///") and not Path(
-            prediction_log_url.removeprefix("sqlite:///")).exists():
-        return None
-    from pipelines.prediction_log import PredictionLog
-
-    log = PredictionLog(prediction_log_url)
-    try:
-        pairs = log.matured_pairs(model_name=model_name, target=target,
-                                  horizon_hours=maturity_hours,
-                                  now=window_end.to_pydatetime(),
-                                  since=window_start.to_pydatetime())
-    finally:
-        log.close()
-    posted = pd.to_datetime(pairs["posted_at"], utc=True)
-    pairs = pairs[(pairs["model_version"].astype(str) == str(version))
-                  & (pairs["arm"] == "champion") & (posted >= window_start)
-                  & (posted < window_end)]
-    if pairs.empty:
-        return None
-    result = realized_performance(
-        actual=pairs["actual"].to_numpy(dtype=float),
-        predicted=pairs["prediction"].to_numpy(dtype=float),
-        platforms=pairs["platform"].astype(str).to_numpy(),
-        posted_at=pd.to_datetime(pairs["posted_at"], utc=True),
-        offline=offline, max_error_increase=max_error_increase, min_outcomes=min_outcomes)
-    return {**result, "served_predictions": len(pairs)}
-
-
-def decide(drift: dict[str, Any] | None, performance: dict[str, Any], *, entity: str,
-           estimated: dict[str, Any] | None = None) -> tuple[bool, str]:
-    """Retrain or not, and why, in one sentence that goes into the run conf and the alert.
-    ``performance`` names its loss (``metric``: the task's realized-performance hook);
-    ``entity`` is what the window holds (posts, sessions); ``estimated`` is the window's
-    estimated performance (:func:`pipelines.monitor.estimated_performance.estimate_window`;
-    None: no estimator stored with the model).
-
-    An estimated loss past the budget retrains while the realized loss cannot be judged
-    yet (too few outcomes matured); once it can, the realized loss decides.
-
-    Prediction drift is a stand-in for an error that cannot be measured yet; where enough
-    outcomes matured to judge the realized error and it is within budget, the outcomes
-    moved with the predictions and the model still fits: reported, not retrained for.
-    """
-    reasons, notes = [], []
-    metric = performance.get("metric")
-    if drift is not None and drift["dataset_drift"]:
-        reasons.append(f"data drift: {len(drift['drifted_features'])} of "
-                       f"{drift['feature_columns']} features drifted (share "
-                       f"{drift['share_drifted']:.2f} >= {drift['drift_share']:.2f}: "
-                       f"{', '.join(drift['drifted_features'][:8])})")
-    if drift is not None and drift["prediction_drift"]:
-        column = drift["columns"][PREDICTION]
-        text = (f"prediction drift: {column['method']} {column['score']:.3f} >= "
-                f"{column['threshold']:.3f}")
-        if performance.get("judged") and performance.get("performance_loss") is False:
-            notes.append(f"{text}, but realized {metric} {performance[metric]:.3f} is within "
-                         f"budget (offline {performance[f'offline_{metric}']:.3f} + "
-                         f"{performance['max_error_increase']:.3f})")
-        else:
-            reasons.append(text)
-    if performance.get("performance_loss"):
-        reasons.append(f"realized performance loss: {metric} {performance[metric]:.3f} vs "
-                       f"offline {performance[f'offline_{metric}']:.3f} (budget "
-                       f"+{performance['max_error_increase']:.3f})")
-    elif (estimated is not None and estimated.get("performance_loss")
-          and not performance.get("judged")):
-        reasons.append(loss_reason(estimated))
-    if reasons:
-        return True, "; ".join(reasons)
-    if drift is None:
-        return False, f"too few {entity} in the window for a verdict"
-    if notes:
-        return False, (f"no retraining: {'; '.join(notes)}; data drift: "
-                       f"{len(drift['drifted_features'])} of {drift['feature_columns']} "
-                       f"features drifted (share {drift['share_drifted']:.2f} < "
-                       f"{drift['drift_share']:.2f})")
-    return False, (f"no drift ({len(drift['drifted_features'])} of {drift['feature_columns']} "
-                   f"features drifted, share {drift['share_drifted']:.2f} < "
-                   f"{drift['drift_share']:.2f}; prediction drift {drift['prediction_drift']})"
-                   " and no realized performance loss")
 
 
 def _monitoring_run(*, tracking_uri: str, experiment: str, artifact_root: Path,

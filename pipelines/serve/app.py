@@ -213,6 +213,7 @@ class Service:
                  freeze_gc: bool = False) -> None:
         from pipelines.prediction_log import PredictionLog
         from pipelines.serve.log_writer import PredictionLogWriter
+        from pipelines.serve.task_outcomes import TaskOutcomes
 
         self.serve, self.model_name, self.task = serve, model_name, task
         self.maturity_hours, self.tracking_uri, self.api_keys = (maturity_hours, tracking_uri,
@@ -237,9 +238,14 @@ class Service:
         self.log = PredictionLog(prediction_log_url)
         self.writer = PredictionLogWriter(self.log, batch_size=serve.log_batch_size,
                                           flush_seconds=serve.log_flush_seconds)
+        outcomes = TaskOutcomes(self.log.engine) if tasks else None
         self.tasks = {served.task.name: TaskServer(
             served, challenger_share=serve.challenger_share, writer=self.writer,
-            metrics=self.metrics, on_reload=self._reloaded) for served in tasks}
+            metrics=self.metrics, on_reload=self._reloaded, outcomes=outcomes,
+            trainer=AutoTrainer(serve.auto_train, model_name=served.model_name,
+                                project_dir=project_dir, max_rows=serve.auto_train_max_rows,
+                                airflow_url=serve.airflow_url, task=served.task.name))
+            for served in tasks}
         self._stop = threading.Event()
         self._reward_thread: threading.Thread | None = None
         self.metrics.gauges.update({

@@ -16,12 +16,21 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, create_model
 
-from pipelines.serve.task_serving import MAX_KEY_LENGTH, NoTaskModelError, TaskServer
+from pipelines.serve.task_serving import (
+    MAX_KEY_LENGTH,
+    RETRY_AFTER_SECONDS,
+    NoTaskModelError,
+    TaskServer,
+)
 
 
 class TaskPrediction(BaseModel):
+    # a task may answer more than the number (Task.answers: class probabilities, ...)
+    model_config = ConfigDict(extra="allow")
+
     key: str = Field(description="The row's serve_key value (e.g. its session_id).")
-    prediction: float = Field(description="What the task predicts (its `noun`).")
+    prediction: float = Field(description="What the task predicts (its `noun`); a task may "
+                                          "add fields (Task.answers).")
     arm: str
     model_version: str
 
@@ -85,7 +94,8 @@ def add_task_route(app: FastAPI, server: TaskServer, *, authorized: Callable[...
             return Response(server.predict(rows, request_id), media_type="application/json")
         except NoTaskModelError as error:
             return Response(json.dumps({"detail": error.args[0]}), status_code=503,
-                            media_type="application/json", headers={"Retry-After": "30"})
+                            media_type="application/json",
+                            headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
     predict.__name__ = f"predict_{task.name}"
     predict.__doc__ = (f"Predict the {task.noun} ({task.target}) for one {task.input.entity} "
@@ -99,4 +109,51 @@ def add_task_route(app: FastAPI, server: TaskServer, *, authorized: Callable[...
                         422: {"description": f"Invalid {task.input.entity} row (field-level "
                                              f"messages)"},
                         503: {"description": f"{server.model_name} has no @champion yet; says "
-                                             f"what is missing"}})(predict)
+                                             f"what is missing and the training it "
+                                             f"started (Retry-After)"}})(predict)
+    add_outcome_route(app, server, authorized=authorized, max_batch=max_batch)
+
+
+class OutcomesResponse(BaseModel):
+    task: str
+    stored: int
+    groups: dict[str, dict[str, int]] = Field(
+        description="Per group (the task's slice_column, e.g. campaign): keys labelled in "
+                    "all and since the served champion's training.")
+
+
+def add_outcome_route(app: FastAPI, server: TaskServer, *, authorized: Callable[..., Any],
+                      max_batch: int) -> None:
+    """Add ``POST /tasks/<name>/outcomes`` for a task with an
+    :meth:`~pipelines.tasks.base.Task.outcome_model`: ``{"outcomes": [...]}`` (1 to
+    ``max_batch``), 422 naming the field of a bad outcome."""
+    task, model = server.task, server.task.outcome_model()
+    if model is None or server.outcomes is None:
+        return
+    body_type = create_model(f"{_title(task.name)}Outcomes",
+                             __config__=ConfigDict(extra="forbid"),
+                             __doc__=f"Labelled outcomes of {task.name} rows answered "
+                                     f"earlier (at most serve.max_batch).",
+                             outcomes=(list[model], Field(min_length=1, max_length=max_batch)))
+    group = task.slice_column
+
+    def outcomes(body: body_type) -> Any:
+        rows = [item.model_dump() for item in body.outcomes]
+        stored = server.outcomes.record(task.name, [
+            {"key": str(row[task.serve_key]), "label": str(row[task.target]),
+             "group": str(row.get(group, "")) if group else ""} for row in rows])
+        champion = server.store.arms.get("champion")
+        counts = server.outcomes.counts(
+            task.name, {str(row.get(group, "")) if group else "" for row in rows},
+            since=server.trained_at(champion.version) if champion is not None else None)
+        return {"task": task.name, "stored": stored, "groups": counts}
+
+    outcomes.__name__ = f"outcomes_{task.name}"
+    outcomes.__doc__ = (f"Record the true {task.target} of {task.input.entity} rows answered "
+                        f"earlier, by `{task.serve_key}`; counted per "
+                        f"`{group or 'task'}` toward retraining.")
+    app.post(f"/tasks/{task.name}/outcomes", response_model=OutcomesResponse, tags=["tasks"],
+             summary=f"Labelled outcomes of {task.name}", dependencies=[Depends(authorized)],
+             responses={401: {"description": "Missing or wrong API key"},
+                        422: {"description": "Invalid outcome (field-level messages)"}}
+             )(outcomes)

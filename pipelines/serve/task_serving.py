@@ -7,7 +7,10 @@ Each task listed in ``serve.tasks`` gets a :class:`TaskServer`: its own
 champion/challenger routing by the task's ``serve_key`` with ``serve.challenger_share``,
 and the server's prediction log writer and metrics. What a row looks like is the task's:
 its ``request_model`` (the routes are built in :mod:`pipelines.serve.task_routes`).
-Nothing here asks which task it serves.
+Without a champion a server's :class:`~pipelines.serve.auto_train.AutoTrainer` trains the
+task (the answers of that model then say ``trained_this_cycle``); with an outcome store
+(:mod:`pipelines.serve.task_outcomes`) every ``model_status`` reports the labelled outcomes
+of the row's group. Nothing here asks which task it serves.
 """
 
 from __future__ import annotations
@@ -29,15 +32,20 @@ from pipelines.serve.routing import StickyRouter
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
+    from pipelines.config import Settings
     from pipelines.paths import ProjectPaths
+    from pipelines.serve.auto_train import AutoTrainer
     from pipelines.serve.log_writer import PredictionLogWriter
     from pipelines.serve.metrics import Metrics
+    from pipelines.serve.task_outcomes import TaskOutcomes
     from pipelines.tasks.base import Task
 
 logger = logging.getLogger(__name__)
 
 #: The longest key the prediction log stores (its ``post_id`` column).
 MAX_KEY_LENGTH = 256
+#: What a 503 asks the client to wait (its Retry-After header).
+RETRY_AFTER_SECONDS = 30
 
 
 class TaskModel:
@@ -64,6 +72,10 @@ class TaskModel:
         """The task's prediction for each row of the DataFrame ``rows``."""
         return np.asarray(self.task.predict(self.pipeline, rows), dtype=float)
 
+    def answer(self, rows: Any) -> tuple[np.ndarray, list[dict[str, Any]]]:
+        """(the logged value, the answer fields) of each row: the task's ``answers``."""
+        return self.task.answers(self.pipeline, rows)
+
 
 @dataclass(frozen=True)
 class ServedTask:
@@ -73,14 +85,19 @@ class ServedTask:
         task: The task (:func:`pipelines.tasks.get_task`).
         model_name: Its registered model (``@champion`` / ``@challenger`` answer).
         request_model: Its :meth:`~pipelines.tasks.base.Task.request_model`.
+        settings: The settings with ``train.task`` = this task (its own params section
+            decides what ``model_status`` says of labelled outcomes); None: the answers
+            carry no outcome counts.
     """
 
     task: Task
     model_name: str
     request_model: type[BaseModel]
+    settings: Settings | None = None
 
 
-def served_task(name: str, *, model_name: str, paths: ProjectPaths) -> ServedTask:
+def served_task(name: str, *, model_name: str, paths: ProjectPaths,
+                settings: Settings | None = None) -> ServedTask:
     """The task ``name`` of the registry, ready to serve under ``model_name``.
 
     Raises:
@@ -95,7 +112,7 @@ def served_task(name: str, *, model_name: str, paths: ProjectPaths) -> ServedTas
         raise ValueError(f"serve.tasks: task {name!r} routes by serve_key "
                          f"{task.serve_key!r}, which its request model {model.__name__} "
                          f"lacks; its fields are {list(model.model_fields)}.")
-    return ServedTask(task, model_name, model)
+    return ServedTask(task, model_name, model, settings)
 
 
 class NoTaskModelError(Exception):
@@ -118,14 +135,23 @@ class TaskServer:
         on_reload: Called with (ok, message) after every attempted alias change.
         store: A prepared model store (tests); default: one for ``served.model_name``
             holding :class:`TaskModel` arms.
+        trainer: Trains the first model when a prediction finds none
+            (:class:`~pipelines.serve.auto_train.AutoTrainer` for this task); its
+            ``on_done`` becomes this server's alias reload.
+        outcomes: Where labelled outcomes of this task are kept; with ``served.settings``
+            every ``model_status`` says how many arrived (:meth:`Task.outcome_status`).
     """
 
     def __init__(self, served: ServedTask, *, challenger_share: float,
                  writer: PredictionLogWriter, metrics: Metrics,
                  on_reload: Callable[[bool, str], None],
-                 store: ModelStore | None = None) -> None:
+                 store: ModelStore | None = None, trainer: AutoTrainer | None = None,
+                 outcomes: TaskOutcomes | None = None) -> None:
         self.task, self.model_name = served.task, served.model_name
-        self.request_model = served.request_model
+        self.request_model, self.settings = served.request_model, served.settings
+        self.trainer, self.outcomes = trainer, outcomes
+        if trainer is not None:
+            trainer.on_done = self._trained
         self.writer, self.metrics = writer, metrics
         self.store = store or ModelStore(served.model_name,
                                          compile_model=functools.partial(TaskModel, served.task),
@@ -151,8 +177,27 @@ class TaskServer:
     def stop(self) -> None:
         self.store.stop()
 
+    def _trained(self) -> None:
+        """After an auto-train: serve its model now (not at the next poll)."""
+        try:
+            self.store.refresh()
+            self.missing = None
+        except LookupError as error:        # the gate kept it from @champion
+            self.missing = str(error)
+            logger.warning("serve [%s]: auto-train finished but %s", self.task.name, error)
+
     def no_model_detail(self) -> dict[str, Any]:
-        """What a 503 says: the missing model and how to get one."""
+        """What a 503 says: the missing model, how to get one and (with a trainer) the
+        training this request started or found running."""
+        if self.trainer is not None and self.trainer.mode != "off":
+            training = self.trainer.ensure()
+            return {"error": "no model to answer with", "task": self.task.name,
+                    "missing": self.missing or f"registered model {self.model_name!r} has "
+                                               f"no @champion",
+                    "action": "training could not start" if training["state"] == "failed"
+                    else f"training started ({training.get('how')}); retry after "
+                         f"{RETRY_AFTER_SECONDS} s",
+                    "training": training, "retry_after_seconds": RETRY_AFTER_SECONDS}
         return {"error": "no model to answer with", "task": self.task.name,
                 "missing": self.missing or f"registered model {self.model_name!r} has no "
                                            f"@champion",
@@ -160,7 +205,7 @@ class TaskServer:
                           f"with train.task={self.task.name}, or `engageflow <stage> --set "
                           f"train.task={self.task.name}` for each stage through promote; "
                           f"this server picks it up without a restart",
-                "retry_after_seconds": 30}
+                "retry_after_seconds": RETRY_AFTER_SECONDS}
 
     def health(self) -> dict[str, Any]:
         arms = self.store.arms
@@ -191,11 +236,12 @@ class TaskServer:
         time_column = task.input.time_column
         for arm, index in groups.items():
             served = arms[arm]
-            predictions = served.model.predict(task.request_frame([values[i] for i in index]))
+            logged, fields = served.model.answer(
+                task.request_frame([values[i] for i in index]))
             self.metrics.observe_task_prediction(task.name, arm, served.version, len(index))
             for j, i in enumerate(index):
-                row, value = values[i], float(predictions[j])
-                answers[i] = {"key": row[key], "prediction": value, "arm": arm,
+                row, value = values[i], float(logged[j])
+                answers[i] = {"key": row[key], **fields[j], "arm": arm,
                               "model_version": served.version}
                 when = row.get(time_column)
                 records.append({
@@ -207,6 +253,53 @@ class TaskServer:
                     "features_hash": _input_hash(row), "predicted_at": now,
                     "posted_at": now if not isinstance(when, datetime) else
                     when if when.tzinfo is not None else when.replace(tzinfo=UTC)})
+        self._annotate_status(values, answers)
         self.writer.submit(records)
         return json.dumps({"request_id": request_id, "task": task.name,
                            "model_name": self.model_name, "predictions": answers}).encode()
+
+    def _annotate_status(self, values: list[dict[str, Any]],
+                         answers: list[dict[str, Any]]) -> None:
+        """Add to each answer's ``model_status``: whether its model was trained in this
+        cycle (by this server's auto-train) and, with an outcome store and settings, the
+        task's word on the labelled outcomes of the row's group (its ``slice_column``)."""
+        trained = (self.trainer.status if self.trainer is not None
+                   and self.trainer.status.get("state") == "done" else {})
+        counts: dict[str, dict[str, int]] = {}
+        column = self.task.slice_column
+        counting = self.outcomes is not None and self.settings is not None
+        if counting:
+            champion = self.store.arms.get("champion")
+            since = self.trained_at(champion.version) if champion is not None else None
+            counts = self.outcomes.counts(
+                self.task.name, {str(v.get(column, "")) for v in values} if column else {""},
+                since=since)
+        for row, answer in zip(values, answers, strict=True):
+            status = answer.get("model_status")
+            if not trained and not counting and status is None:
+                continue
+            status = answer.setdefault("model_status", {})
+            if trained and trained.get("version") == answer["model_version"]:
+                status["trained_this_cycle"] = True
+                status["message"] = (f"{status.get('message', 'answered')}; this model was "
+                                     f"trained in this cycle: the first request found no "
+                                     f"model and this server trained it (run "
+                                     f"{trained.get('run_id')})")
+            if counting:
+                group = str(row.get(column, "")) if column else ""
+                status.update(self.task.outcome_status(
+                    self.settings, group, counts.get(group, {"labelled": 0,
+                                                             "since_training": 0})))
+
+    @functools.lru_cache(maxsize=8)  # noqa: B019 - one server per task, a few versions
+    def trained_at(self, version: str) -> datetime | None:
+        """When ``version`` of the served model was registered (the last training)."""
+        from mlflow import MlflowClient
+
+        try:
+            stamp = MlflowClient().get_model_version(self.model_name, version).creation_timestamp
+        except Exception:  # noqa: BLE001 - counts since the start of time then
+            logger.exception("serve [%s]: no registration time of v%s", self.task.name,
+                             version)
+            return None
+        return datetime.fromtimestamp(stamp / 1000, tz=UTC)

@@ -22,6 +22,10 @@ TASKS: dict[str, str] = {
     "account_churn": "pipelines.tasks.churn:ACCOUNT_CHURN",
     "player_retention": "pipelines.tasks.retention:PLAYER_RETENTION",
     "click_through": "pipelines.tasks.click_through:CLICK_THROUGH",
+    "article_points": "pipelines.tasks.article_counts:ARTICLE_POINTS",
+    "article_comments": "pipelines.tasks.article_counts:ARTICLE_COMMENTS",
+    "news_shares": "pipelines.tasks.news_shares:NEWS_SHARES",
+    "feedback_sentiment": "pipelines.tasks.feedback:FEEDBACK_SENTIMENT",
 }
 
 TASK_NAMES: tuple[str, ...] = tuple(TASKS)

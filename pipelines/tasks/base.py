@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from pipelines.paths import ProjectPaths
 
 #: What a model of the task predicts, which decides its metrics and its gate's metric set.
-Problem = Literal["count_regression", "growth_regression", "binary"]
+Problem = Literal["count_regression", "growth_regression", "binary", "multiclass"]
 
 
 @dataclass(frozen=True)
@@ -117,6 +117,14 @@ class Task(ABC):
     #: The task's own params.yaml section (a pydantic model), or None.
     settings_model: ClassVar[type | None] = None
 
+    @property
+    def section_name(self) -> str | None:
+        """The params.yaml section holding this task's settings: its own (named after it)
+        when it declares a :attr:`settings_model`, else None. A task that reads another
+        task's section (two instances of one class sharing one source of settings)
+        overrides this; the pipeline then declares that section for its stages."""
+        return self.name if self.settings_model is not None else None
+
     def section(self, settings: Settings) -> Any:
         """This task's own params section, validated by :attr:`settings_model`."""
         return settings.task_sections[self.name]
@@ -204,6 +212,29 @@ class Task(ABC):
         raise ValueError(
             f"task {self.name!r} declares no request model (Task.request_model), so it "
             f"cannot be served by POST /tasks/{self.name}/predict.")
+
+    def answers(self, model: Any, rows: pd.DataFrame) -> tuple[np.ndarray, list[dict[str, Any]]]:
+        """What ``POST /tasks/<name>/predict`` says for each row: (one number per row for
+        the prediction log, one dict per row merged into the row's answer). Default: the
+        :meth:`predict` value as ``prediction``."""
+        import numpy as np
+
+        values = np.asarray(self.predict(model, rows), dtype=float)
+        return values, [{"prediction": float(v)} for v in values]
+
+    def outcome_model(self) -> type[BaseModel] | None:
+        """The pydantic model of one labelled outcome a client sends to
+        ``POST /tasks/<name>/outcomes``: the ``serve_key`` of a row answered earlier, its
+        true ``target`` and (with a ``slice_column``) its group. Default None: the task
+        takes no outcomes over HTTP (:mod:`pipelines.serve.task_outcomes`)."""
+        return None
+
+    def outcome_status(self, settings: Settings, group: str,
+                       counts: dict[str, int]) -> dict[str, Any]:
+        """What ``model_status`` says of the labelled outcomes of a row's group (``counts``:
+        ``labelled`` in all, ``since_training``). Default: the two counts."""
+        return {"labelled": counts["labelled"],
+                "labelled_since_training": counts["since_training"]}
 
     def request_frame(self, rows: list[dict[str, Any]]) -> pd.DataFrame:
         """Validated request rows (dicts of :meth:`request_model` fields) as the DataFrame

@@ -18,10 +18,10 @@ import json
 import logging
 from abc import abstractmethod
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pipelines.tasks.base import Task
+from pipelines.validate.entity_stage import rejects_path
 
 if TYPE_CHECKING:
     import numpy as np
@@ -38,6 +38,8 @@ BINARY_FAMILIES: tuple[str, ...] = ("logistic_regression", "lightgbm", "xgboost"
                                     "random_forest")
 #: The training table's column naming each row's part of the split.
 PART = "part"
+#: The quarantine column naming a rejected row (the first column of the task's key).
+QUARANTINE_KEY = "key"
 
 
 @dataclass(frozen=True)
@@ -102,67 +104,29 @@ class BinaryTableTask(Task):
         raw = paths.raw(self.input.entity)
         raw.parent.mkdir(parents=True, exist_ok=True)
         loaded.rows.to_parquet(raw, index=False)
-        loaded.rejects.to_parquet(_rejects_path(raw), index=False)
+        loaded.rejects.to_parquet(rejects_path(raw), index=False)
         logger.info("%s.collect: %s: %d records, %d rows, %d rejected", self.name,
                     loaded.source, loaded.records_read, len(loaded.rows), len(loaded.rejects))
         return {"source": loaded.source, "records_read": loaded.records_read,
                 "rows": len(loaded.rows), "rejected": len(loaded.rejects),
-                "files": [str(raw), str(_rejects_path(raw))]}
+                "files": [str(raw), str(rejects_path(raw))]}
 
     def validate(self, paths: ProjectPaths, settings: Settings, *, as_of: Any,
                  reports: bool) -> dict[str, Any]:
         """Apply the entity's contract; write the validated and quarantine layers and the
-        validation report.
+        validation report (:func:`pipelines.validate.entity_stage.validate_entity_stage`).
 
         Raises:
             ValueError: if ``as_of`` is None.
             DataContractError: (a ValueError) listing every dataset-level failure, after
                 the layers and the report are written.
         """
-        import pandas as pd
+        from pipelines.validate.entity_stage import validate_entity_stage
 
-        from pipelines.tasks.entity_contract import quarantine_frame, validate_entity
-        from pipelines.validate.expectations import load_suite
-        from pipelines.validate.stage import DataContractError
-
-        if as_of is None:
-            raise ValueError(f"{self.name}.validate: 'as_of' must be the run's logical date; "
-                             f"got None.")
-        as_of = pd.Timestamp(as_of)
-        as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
-        entity = self.input.entity
-        raw = paths.raw(entity)
-        rows = pd.read_parquet(raw)
-        rejects = (pd.read_parquet(_rejects_path(raw)) if _rejects_path(raw).exists()
-                   else quarantine_frame([]))
-        suites = [self.input.row_suite, self.input.table_suite]
-        outcome = validate_entity(
-            rows, rejects, key=self.input.key[0],
-            row_suite=load_suite(paths.resolve(self.input.row_suite)),
-            table_suite=load_suite(paths.resolve(self.input.table_suite)),
-            parameters={"as_of": as_of.isoformat()}, min_rows=settings.validate.min_rows,
-            max_quarantine_rate=settings.validate.max_quarantine_rate, source=str(raw))
-        report = {**outcome.report, "as_of": as_of.isoformat(), "suites": suites}
-        for path in (paths.validated(entity), paths.quarantined(entity)):
-            path.parent.mkdir(parents=True, exist_ok=True)
-        outcome.accepted.to_parquet(paths.validated(entity), index=False)
-        outcome.quarantined.to_parquet(paths.quarantined(entity), index=False)
-        if reports:
-            from pipelines.validate.data_docs import render_data_docs
-
-            report["data_docs"] = str(render_data_docs(
-                outcome.gx_results, paths.validation_reports / entity))
-        paths.validation_report.write_text(json.dumps(report, indent=2, default=str))
-        logger.info("%s.validate: %d rows in, %d accepted, %d quarantined %s", self.name,
-                    report["rows_in"], report["rows_accepted"], report["rows_quarantined"],
-                    report["top_reasons"])
-        if outcome.failures:
-            raise DataContractError(
-                f"{self.name}.validate: {len(outcome.failures)} dataset-level rule(s) failed "
-                f"for {raw} (suites {', '.join(suites)}):\n  - "
-                + "\n  - ".join(outcome.failures)
-                + f"\nsample rows: {rows.head(3).to_dict(orient='records')}")
-        return report
+        return validate_entity_stage(
+            paths, self.input, task=self.name, key=self.input.key[0],
+            quarantine_key=QUARANTINE_KEY, as_of=as_of, min_rows=settings.validate.min_rows,
+            max_quarantine_rate=settings.validate.max_quarantine_rate, reports=reports)
 
     def features(self, paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
         """Write ``03_features/<table>.parquet`` with its split and its manifest."""
@@ -191,13 +155,7 @@ class BinaryTableTask(Task):
         import joblib
         from sklearn.pipeline import Pipeline
 
-        from pipelines.train.classifiers import (
-            TREE_CLASSIFIERS,
-            default_hyperparameters,
-            feature_importance,
-            make_classifier,
-        )
-        from pipelines.train.model_zoo import coefficient_importance
+        from pipelines.train.classifiers import candidate_facts, make_classifier
 
         models = tuple(settings.train.models) or self.default_models
         unknown = [m for m in models if m not in self.families]
@@ -219,18 +177,8 @@ class BinaryTableTask(Task):
             seconds = time.perf_counter() - started
             joblib.dump(Pipeline([("features", featurizer), ("model", classifier)]),
                         paths.models / f"{name}.joblib")
-            importance, kind = None, None
-            if name in TREE_CLASSIFIERS:
-                importance, kind = feature_importance(classifier, names), "gain"
-            elif name == "logistic_regression":
-                importance, kind = coefficient_importance(classifier.estimator_, names), \
-                    "coefficient"
-            candidates[name] = {
-                "fit_seconds": round(seconds, 3),
-                "hyperparameters": {**default_hyperparameters(name, seed), **overrides},
-                "feature_importance": (importance.round(6).to_dict()
-                                       if importance is not None else None),
-                "importance_kind": kind}
+            candidates[name] = candidate_facts(name, classifier, names, seconds=seconds,
+                                               overrides=overrides, seed=seed)
             logger.info("%s.train: %s fitted in %.2f s on %d rows", self.name, name, seconds,
                         len(rows))
         manifest = {"task": self.name, "target": self.target, "seed": seed,
@@ -391,7 +339,3 @@ def _decision(actual: dict[str, Any], predicted: dict[str, Any]) -> dict[str, An
 def _slug(words: str) -> str:
     return words.replace(" ", "_").replace("-", "_")
 
-
-def _rejects_path(raw: Path) -> Path:
-    """Collect-time rejects beside the raw file (``<entity>.rejects.parquet``)."""
-    return raw.with_suffix(".rejects.parquet")

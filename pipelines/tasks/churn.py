@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pipelines.tasks.base import GateSpec, InputSpec
-from pipelines.tasks.binary_table_task import BinaryTableTask, Inputs, Loaded
+from pipelines.tasks.binary_table_task import QUARANTINE_KEY, BinaryTableTask, Inputs, Loaded
 
 if TYPE_CHECKING:
     import numpy as np
@@ -113,12 +113,12 @@ class AccountChurnTask(BinaryTableTask):
 
     def load(self, paths: ProjectPaths, section: ChurnSettings) -> Loaded:
         from pipelines.tasks import churn_data
-        from pipelines.tasks.entity_contract import quarantine_frame
+        from pipelines.validate.entity_contract import quarantine_frame
 
         if section.source == "demo":
             rows = churn_data.generate_account_days(section.demo_accounts, section.demo_days,
                                                     section.seed)
-            return Loaded(rows, quarantine_frame([]), len(rows),
+            return Loaded(rows, quarantine_frame([], QUARANTINE_KEY), len(rows),
                           f"demo(accounts={section.demo_accounts}, days={section.demo_days}, "
                           f"seed={section.seed})")
         return churn_data.read_ira_daily(paths.resolve(section.path))

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipelines.tasks.binary_table_task import Loaded
-from pipelines.tasks.entity_contract import parse_rejects
+from pipelines.tasks.binary_table_task import QUARANTINE_KEY, Loaded
+from pipelines.validate.entity_contract import parse_rejects, read_text_csv
 
 logger = logging.getLogger(__name__)
 
@@ -114,15 +114,7 @@ def read_ira_daily(path: Path) -> Loaded:
         ValueError: if the file cannot be read as CSV or lacks a column, naming both.
     """
     path = Path(path)
-    try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, ValueError, UnicodeDecodeError) as error:
-        raise ValueError(f"read_ira_daily: cannot read {path} as CSV: {error}.") from None
-    missing = [h for h in IRA_HEADER.values() if h not in raw.columns]
-    if missing:
-        raise ValueError(f"read_ira_daily: {path} lacks column(s) {missing}; its header is "
-                         f"{list(raw.columns)}.")
-    raw = raw.rename(columns={v: k for k, v in IRA_HEADER.items()})[list(IRA_HEADER)]
+    raw = read_text_csv(path, IRA_HEADER, reader="read_ira_daily")
     blank = raw.apply(lambda column: column.str.strip() == "")
     parsed: dict[str, pd.Series] = {
         "account_id": raw["account_id"].where(~blank["account_id"]),
@@ -134,7 +126,7 @@ def read_ira_daily(path: Path) -> Loaded:
         parsed[column] = number.where(number.notna() & (number == number.round())
                                       & (number.abs() < 2**53))
     readable, rejects = parse_rejects(
-        raw, parsed, key="account_id", source=str(path),
+        raw, parsed, key="account_id", source=str(path), quarantine_key=QUARANTINE_KEY,
         rules={"account_id": "required_value", "category": "required_value",
                "date": "parse_date", **{c: "parse_int" for c in _COUNTS}})
     rows = conform(pd.DataFrame({c: values[readable] for c, values in parsed.items()}))

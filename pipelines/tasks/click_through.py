@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pipelines.tasks.base import GateSpec, InputSpec, ScoringInput, Task
+from pipelines.validate.entity_stage import rejects_path
 
 if TYPE_CHECKING:
     import numpy as np
@@ -143,68 +144,33 @@ class ClickThroughTask(Task):
         raw = paths.raw(self.input.entity)
         raw.parent.mkdir(parents=True, exist_ok=True)
         rows.to_parquet(raw, index=False)
-        rejects.to_parquet(_rejects_path(raw), index=False)
+        rejects.to_parquet(rejects_path(raw), index=False)
         logger.info("click_through.collect: %s: %d records, %d impressions, %d rejected",
                     source, read, len(rows), len(rejects))
         return {"source": source, "records_read": read, "rows": len(rows),
                 "rejected": len(rejects), "read": files,
-                "files": [str(raw), str(_rejects_path(raw))]}
+                "files": [str(raw), str(rejects_path(raw))]}
 
     def validate(self, paths: ProjectPaths, settings: Settings, *, as_of: Any,
                  reports: bool) -> dict[str, Any]:
         """Apply the impressions contract; write the validated and quarantine layers and
-        the validation report.
+        the validation report (its ``summary``: click rates, :func:`~pipelines.tasks.
+        click_features.click_summary`; :func:`pipelines.validate.entity_stage.
+        validate_entity_stage`).
 
         Raises:
+            ValueError: if ``as_of`` is None.
             DataContractError: (a ValueError) listing every dataset-level failure, after
                 the layers and the report are written.
         """
-        import pandas as pd
-
-        from pipelines.tasks.click_data import quarantine_frame
         from pipelines.tasks.click_features import click_summary
-        from pipelines.validate.entity_contract import validate_entity
-        from pipelines.validate.expectations import load_suite
-        from pipelines.validate.stage import DataContractError
+        from pipelines.validate.entity_stage import validate_entity_stage
 
-        if as_of is None:
-            raise ValueError("click_through.validate: 'as_of' must be the run's logical date; "
-                             "got None.")
-        entity = self.input.entity
-        raw = paths.raw(entity)
-        rows = pd.read_parquet(raw)
-        rejects_path = _rejects_path(raw)
-        earlier = (pd.read_parquet(rejects_path) if rejects_path.exists()
-                   else quarantine_frame([]))
-        suites = [self.input.row_suite, self.input.table_suite]
-        outcome = validate_entity(
-            rows, earlier, key="impression_id",
-            row_suite=load_suite(paths.resolve(self.input.row_suite)),
-            table_suite=load_suite(paths.resolve(self.input.table_suite)), as_of=as_of,
+        return validate_entity_stage(
+            paths, self.input, task=self.name, key="impression_id", as_of=as_of,
             min_rows=settings.validate.min_rows,
-            max_quarantine_rate=settings.validate.max_quarantine_rate, source=str(raw),
-            summary=click_summary)
-        report = {**outcome.report, "suites": suites}
-        for path in (paths.validated(entity), paths.quarantined(entity)):
-            path.parent.mkdir(parents=True, exist_ok=True)
-        outcome.accepted.to_parquet(paths.validated(entity), index=False)
-        outcome.quarantined.to_parquet(paths.quarantined(entity), index=False)
-        if reports:
-            from pipelines.validate.data_docs import render_data_docs
-
-            report["data_docs"] = str(render_data_docs(
-                outcome.gx_results, paths.validation_reports / entity))
-        paths.validation_report.write_text(json.dumps(report, indent=2, default=str))
-        logger.info("click_through.validate: %d rows in, %d accepted, %d quarantined %s",
-                    report["rows_in"], report["rows_accepted"], report["rows_quarantined"],
-                    report["top_reasons"])
-        if outcome.failures:
-            sample = rows.head(3).to_dict(orient="records")
-            raise DataContractError(
-                f"click_through.validate: {len(outcome.failures)} dataset-level rule(s) failed "
-                f"for {raw} (suites {', '.join(suites)}):\n  - "
-                + "\n  - ".join(outcome.failures) + f"\nsample rows: {sample}")
-        return report
+            max_quarantine_rate=settings.validate.max_quarantine_rate, reports=reports,
+            summaries={"summary": click_summary})
 
     def features(self, paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
         """Write ``03_features/impressions.parquet`` (time-ordered impressions: key, time,
@@ -381,10 +347,6 @@ def _input_columns() -> tuple[str, ...]:
 
     return INPUT_COLUMNS
 
-
-def _rejects_path(raw: Path) -> Path:
-    """Collect-time rejects beside the raw file (``<entity>.rejects.parquet``)."""
-    return raw.with_suffix(".rejects.parquet")
 
 
 def _read_json(path: Path) -> dict[str, Any]:

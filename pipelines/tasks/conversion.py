@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pipelines.tasks.base import GateSpec, InputSpec, ScoringInput, Task
+from pipelines.validate.entity_stage import rejects_path
 
 if TYPE_CHECKING:
     import numpy as np
@@ -135,63 +136,31 @@ class ConversionTask(Task):
         raw = paths.raw(self.input.entity)
         raw.parent.mkdir(parents=True, exist_ok=True)
         sessions.to_parquet(raw, index=False)
-        rejects.to_parquet(_rejects_path(raw), index=False)
+        rejects.to_parquet(rejects_path(raw), index=False)
         logger.info("conversion.collect: %s: %d records, %d sessions, %d rejected", source,
                     read, len(sessions), len(rejects))
         return {"source": source, "records_read": read, "rows": len(sessions),
-                "rejected": len(rejects), "files": [str(raw), str(_rejects_path(raw))]}
+                "rejected": len(rejects), "files": [str(raw), str(rejects_path(raw))]}
 
     def validate(self, paths: ProjectPaths, settings: Settings, *, as_of: Any,
                  reports: bool) -> dict[str, Any]:
-        """Apply the sessions contract; write the validated and quarantine layers and
-        the validation report (``paths.validation_report``).
+        """Apply the sessions contract; write the validated and quarantine layers and the
+        validation report (its ``months``: rows and conversion per month;
+        :func:`pipelines.validate.entity_stage.validate_entity_stage`).
 
         Raises:
+            ValueError: if ``as_of`` is None.
             DataContractError: (a ValueError) listing every dataset-level failure, after
                 the layers and the report are written.
         """
-        import pandas as pd
+        from pipelines.tasks.conversion_data import month_summary
+        from pipelines.validate.entity_stage import validate_entity_stage
 
-        from pipelines.tasks.conversion_data import quarantine_frame, validate_sessions
-        from pipelines.validate.expectations import load_suite
-        from pipelines.validate.stage import DataContractError
-
-        if as_of is None:
-            raise ValueError("conversion.validate: 'as_of' must be the run's logical date; "
-                             "got None.")
-        entity = self.input.entity
-        raw = paths.raw(entity)
-        sessions = pd.read_parquet(raw)
-        rejects_path = _rejects_path(raw)
-        earlier = (pd.read_parquet(rejects_path) if rejects_path.exists()
-                   else quarantine_frame([]))
-        suites = [self.input.row_suite, self.input.table_suite]
-        outcome = validate_sessions(
-            sessions, earlier, row_suite=load_suite(paths.resolve(self.input.row_suite)),
-            table_suite=load_suite(paths.resolve(self.input.table_suite)), as_of=as_of,
+        return validate_entity_stage(
+            paths, self.input, task=self.name, key="session_id", as_of=as_of,
             min_rows=settings.validate.min_rows,
-            max_quarantine_rate=settings.validate.max_quarantine_rate, source=str(raw))
-        report = {**outcome.report, "suites": suites}
-        for path in (paths.validated(entity), paths.quarantined(entity)):
-            path.parent.mkdir(parents=True, exist_ok=True)
-        outcome.accepted.to_parquet(paths.validated(entity), index=False)
-        outcome.quarantined.to_parquet(paths.quarantined(entity), index=False)
-        if reports:
-            from pipelines.validate.data_docs import render_data_docs
-
-            report["data_docs"] = str(render_data_docs(
-                outcome.gx_results, paths.validation_reports / entity))
-        paths.validation_report.write_text(json.dumps(report, indent=2, default=str))
-        logger.info("conversion.validate: %d rows in, %d accepted, %d quarantined %s",
-                    report["rows_in"], report["rows_accepted"], report["rows_quarantined"],
-                    report["top_reasons"])
-        if outcome.failures:
-            sample = sessions.head(3).to_dict(orient="records")
-            raise DataContractError(
-                f"conversion.validate: {len(outcome.failures)} dataset-level rule(s) failed for "
-                f"{raw} (suites {', '.join(suites)}):\n  - " + "\n  - ".join(outcome.failures)
-                + f"\nsample rows: {sample}")
-        return report
+            max_quarantine_rate=settings.validate.max_quarantine_rate, reports=reports,
+            summaries={"months": month_summary})
 
     def features(self, paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
         """Write ``03_features/sessions.parquet`` (time-ordered) and its manifest
@@ -226,13 +195,7 @@ class ConversionTask(Task):
         from sklearn.pipeline import Pipeline
 
         from pipelines.tasks.conversion_features import SessionFeaturizer
-        from pipelines.train.classifiers import (
-            TREE_CLASSIFIERS,
-            default_hyperparameters,
-            feature_importance,
-            make_classifier,
-        )
-        from pipelines.train.model_zoo import coefficient_importance
+        from pipelines.train.classifiers import candidate_facts, make_classifier
         from pipelines.train.split import time_split
 
         section = self.section(settings)
@@ -263,18 +226,8 @@ class ConversionTask(Task):
             model = Pipeline([("features", SessionFeaturizer(section.use_page_values).fit(rows)),
                               ("model", classifier)])
             joblib.dump(model, paths.models / f"{name}.joblib")
-            importance, kind = None, None
-            if name in TREE_CLASSIFIERS:
-                importance, kind = feature_importance(classifier, names), "gain"
-            elif name == "logistic_regression":
-                importance, kind = coefficient_importance(classifier.estimator_, names), \
-                    "coefficient"
-            candidates[name] = {
-                "fit_seconds": round(seconds, 3),
-                "hyperparameters": {**default_hyperparameters(name, seed), **overrides},
-                "feature_importance": (importance.round(6).to_dict()
-                                       if importance is not None else None),
-                "importance_kind": kind}
+            candidates[name] = candidate_facts(name, classifier, names, seconds=seconds,
+                                               overrides=overrides, seed=seed)
             logger.info("conversion.train: %s fitted in %.2f s on %d sessions", name, seconds,
                         len(rows))
         manifest = {
@@ -480,10 +433,6 @@ def _split_record(table: pd.DataFrame, split: Any, valid_fraction: float,
             "conversion_rate": round(float(rows["converted"].mean()), 6)}
     return record
 
-
-def _rejects_path(raw: Path) -> Path:
-    """Collect-time rejects beside the raw file (``<entity>.rejects.parquet``)."""
-    return raw.with_suffix(".rejects.parquet")
 
 
 def _read_json(path: Path) -> dict[str, Any]:

@@ -26,6 +26,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipelines.validate import entity_contract
+from pipelines.validate.entity_contract import EntityValidation
+
 logger = logging.getLogger(__name__)
 
 #: The year every ``month_start`` falls in (nominal: the source has months only).
@@ -67,9 +70,7 @@ COLUMNS: dict[str, tuple[str, str | None]] = {
 INPUT_COLUMNS: tuple[str, ...] = tuple(
     c for c in COLUMNS if c not in ("session_id", "month_start", "converted"))
 #: Columns of a sessions quarantine file: one row per rejected record, never dropped.
-QUARANTINE_COLUMNS: tuple[str, ...] = (
-    "stage", "source_file", "source_row", "session_id", "rule", "column", "value", "reasons",
-    "record")
+QUARANTINE_COLUMNS: tuple[str, ...] = entity_contract.quarantine_columns("session_id")
 
 _MONTH_NAMES = {name.lower(): i + 1 for i, name in enumerate(MONTHS)} | {
     "january": 1, "february": 2, "march": 3, "april": 4, "june": 6, "july": 7,
@@ -104,10 +105,7 @@ def conform(frame: pd.DataFrame) -> pd.DataFrame:
 
 def quarantine_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """A sessions quarantine frame from dicts keyed by :data:`QUARANTINE_COLUMNS`."""
-    frame = pd.DataFrame(rows, columns=list(QUARANTINE_COLUMNS))
-    for name in QUARANTINE_COLUMNS:
-        frame[name] = frame[name].astype("Int64" if name == "source_row" else "string")
-    return frame
+    return entity_contract.quarantine_frame(rows, "session_id")
 
 
 # ------------------------------------------------------------------------------ demo data
@@ -341,25 +339,6 @@ def _show(text: str) -> str:
 
 
 # --------------------------------------------------------------------------- the contract
-@dataclass(frozen=True)
-class SessionValidation:
-    """Everything one validation produced, before anything is written.
-
-    Attributes:
-        accepted: Sessions that passed the row contract.
-        quarantined: Collect-time rejects and the rows that failed the row contract.
-        report: The JSON report (rows in/accepted/quarantined, top reasons, per month).
-        failures: Dataset-level failures (table contract, min_rows, quarantine rate).
-        gx_results: Great Expectations results (for Data Docs).
-    """
-
-    accepted: pd.DataFrame
-    quarantined: pd.DataFrame
-    report: dict[str, Any]
-    failures: list[str]
-    gx_results: list[Any]
-
-
 def validate_sessions(
     sessions: pd.DataFrame,
     earlier_rejects: pd.DataFrame,
@@ -370,89 +349,19 @@ def validate_sessions(
     min_rows: int,
     max_quarantine_rate: float,
     source: str,
-) -> SessionValidation:
-    """Apply the sessions contract: table rules, then row rules, then dataset rules.
-
-    Args:
-        sessions: Canonical sessions (any index; it is reset).
-        earlier_rejects: Collect-time rejects, counted in rows in and quarantined.
-        row_suite, table_suite: The suites (dicts as stored in ``expectations/``).
-        as_of: Sessions of a later month are "in the future" (the run's logical date).
-        min_rows: Fewest accepted rows the dataset needs (``validate.min_rows``).
-        max_quarantine_rate: Largest tolerated quarantined share of rows in.
-        source: Recorded in quarantine rows and the report.
-
-    Returns:
-        The split and its report; ``failures`` lists every dataset-level failure (empty
-        when the data may be used). When a column is missing nothing is split.
+) -> EntityValidation:
+    """Apply the sessions contract (:func:`pipelines.validate.entity_contract.validate_entity`
+    keyed by ``session_id``); the report's ``months`` is :func:`month_summary` of the
+    accepted sessions.
 
     Raises:
         RuntimeError: if rows went missing (rows in != accepted + quarantined): a bug.
     """
-    from pipelines.validate.expectations import run_suite_with_result
-
-    sessions = sessions.reset_index(drop=True)
-    as_of = pd.Timestamp(as_of)
-    as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
-    rows_in = len(sessions) + len(earlier_rejects)
-    table, table_result = run_suite_with_result(sessions, table_suite, {"min_rows": min_rows})
-    failures = [o.describe() for o in table if not o.success]
-    results = [table_result]
-    if any(o.expectation == "expect_column_to_exist" and not o.success for o in table):
-        # Row rules on absent columns would only add noise; report the missing columns.
-        accepted, quarantined = sessions.iloc[0:0], earlier_rejects
-    else:
-        rows, row_result = run_suite_with_result(sessions, row_suite,
-                                                 {"as_of": as_of.isoformat()})
-        results.append(row_result)
-        failures += [f"{o.describe()} (the expectation could not be evaluated)"
-                     for o in rows if o.error]
-        accepted, failed = _split_by_outcomes(sessions, rows, source, "validate")
-        quarantined = pd.concat([earlier_rejects, failed], ignore_index=True)
-        if len(accepted) + len(quarantined) != rows_in:
-            raise RuntimeError(f"validate_sessions: {rows_in} rows in but {len(accepted)} "
-                               f"accepted + {len(quarantined)} quarantined for {source}.")
-        rate = len(quarantined) / max(rows_in, 1)
-        if rate > max_quarantine_rate:
-            failures.append(f"quarantine rate {rate:.2%} ({len(quarantined)} of {rows_in} rows) "
-                            f"exceeds validate.max_quarantine_rate {max_quarantine_rate:.2%}")
-        if len(accepted) < min_rows:
-            failures.append(f"{len(accepted)} accepted rows is below validate.min_rows "
-                            f"{min_rows}")
-    reasons = (quarantined["rule"].astype(str) + " (" + quarantined["column"].astype(str) + ")")
-    report = {
-        "source": source, "as_of": as_of.isoformat(), "rows_in": rows_in,
-        "rows_accepted": len(accepted), "rows_quarantined": len(quarantined),
-        "quarantine_rate": round(len(quarantined) / max(rows_in, 1), 6),
-        "top_reasons": reasons.value_counts().head(10).to_dict(),
-        "months": month_summary(accepted), "failures": failures,
-    }
-    return SessionValidation(accepted, quarantined, report, failures, results)
-
-
-def _split_by_outcomes(sessions: pd.DataFrame, outcomes: list[Any], source: str,
-                       stage: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(accepted rows, quarantine rows with every failed rule, column and value)."""
-    reasons: dict[Any, list[dict[str, str]]] = {}
-    for outcome in outcomes:
-        for index, value in zip(outcome.unexpected_index, outcome.unexpected_values,
-                                strict=True):
-            reasons.setdefault(index, []).append(
-                {"rule": outcome.expectation, "column": outcome.column or "",
-                 "value": str(value)[:200]})
-    bad = sessions.index.isin(list(reasons))
-    rows = []
-    for index, record in sessions[bad].iterrows():
-        first = reasons[index][0]
-        session_id = record["session_id"]
-        rows.append({
-            "stage": stage, "source_file": source, "source_row": int(index) + 1,
-            "session_id": None if pd.isna(session_id) else str(session_id),
-            "rule": first["rule"], "column": first["column"], "value": first["value"],
-            "reasons": json.dumps(reasons[index]),
-            "record": record.to_json(date_format="iso", default_handler=str),
-        })
-    return sessions[~bad], quarantine_frame(rows)
+    return entity_contract.validate_entity(
+        sessions, earlier_rejects, key="session_id", row_suite=row_suite,
+        table_suite=table_suite, as_of=as_of, min_rows=min_rows,
+        max_quarantine_rate=max_quarantine_rate, source=source,
+        summaries={"months": month_summary})
 
 
 def month_summary(sessions: pd.DataFrame) -> dict[str, dict[str, float]]:
@@ -468,18 +377,12 @@ def month_summary(sessions: pd.DataFrame) -> dict[str, dict[str, float]]:
 def split_scorable(sessions: pd.DataFrame, row_suite: dict[str, Any], *, columns: tuple[str, ...],
                    source: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Sessions to score, split by the row contract's rules on ``columns`` (what a client
-    sends: :func:`pipelines.validate.row_rules.request_rules`, the same rules the online
-    route's request model carries).
+    sends; :func:`pipelines.validate.entity_contract.split_scorable` keyed by
+    ``session_id``).
 
     Returns:
         (the sessions that pass, quarantine rows of stage ``score`` with every failed
         rule, column and value).
     """
-    from pipelines.validate.expectations import run_suite
-    from pipelines.validate.row_rules import request_rules
-
-    sessions = sessions.reset_index(drop=True)
-    if sessions.empty:
-        return sessions, quarantine_frame([])
-    outcomes = run_suite(sessions, request_rules(row_suite, columns))
-    return _split_by_outcomes(sessions, outcomes, source, "score")
+    return entity_contract.split_scorable(sessions, row_suite, key="session_id",
+                                          columns=columns, source=source)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pipelines.tasks.base import GateSpec, InputSpec
-from pipelines.tasks.binary_table_task import BinaryTableTask, Inputs, Loaded
+from pipelines.tasks.binary_table_task import QUARANTINE_KEY, BinaryTableTask, Inputs, Loaded
 
 if TYPE_CHECKING:
     import numpy as np
@@ -84,11 +84,11 @@ class PlayerRetentionTask(BinaryTableTask):
 
     def load(self, paths: ProjectPaths, section: RetentionSettings) -> Loaded:
         from pipelines.tasks import retention_data
-        from pipelines.tasks.entity_contract import quarantine_frame
+        from pipelines.validate.entity_contract import quarantine_frame
 
         if section.source == "demo":
             rows = retention_data.generate_players(section.demo_rows, section.seed)
-            return Loaded(rows, quarantine_frame([]), len(rows),
+            return Loaded(rows, quarantine_frame([], QUARANTINE_KEY), len(rows),
                           f"demo(rows={section.demo_rows}, seed={section.seed})")
         return retention_data.read_cookie_cats(paths.resolve(section.path))
 

@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipelines.tasks.binary_table_task import PART, Loaded
-from pipelines.tasks.entity_contract import parse_rejects
+from pipelines.tasks.binary_table_task import PART, QUARANTINE_KEY, Loaded
+from pipelines.validate.entity_contract import parse_rejects, read_text_csv
 
 logger = logging.getLogger(__name__)
 
@@ -95,16 +95,7 @@ def read_cookie_cats(path: Path) -> Loaded:
         ValueError: if the file cannot be read as CSV or lacks a column, naming both.
     """
     path = Path(path)
-    try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, ValueError, UnicodeDecodeError) as error:
-        raise ValueError(f"read_cookie_cats: cannot read {path} as CSV: {error}.") from None
-    missing = [h for h in COOKIE_CATS_HEADER.values() if h not in raw.columns]
-    if missing:
-        raise ValueError(f"read_cookie_cats: {path} lacks column(s) {missing}; its header "
-                         f"is {list(raw.columns)}.")
-    raw = raw.rename(columns={v: k for k, v in COOKIE_CATS_HEADER.items()})[
-        list(COOKIE_CATS_HEADER)]
+    raw = read_text_csv(path, COOKIE_CATS_HEADER, reader="read_cookie_cats")
     text = raw.apply(lambda column: column.str.strip())
     rounds = pd.to_numeric(text["sum_gamerounds"], errors="coerce")
     parsed: dict[str, pd.Series] = {
@@ -115,7 +106,7 @@ def read_cookie_cats(path: Path) -> Loaded:
         **{c: text[c].str.lower().map(_FLAGS) for c in ("retention_1", "retention_7")},
     }
     readable, rejects = parse_rejects(
-        raw, parsed, key="player_id", source=str(path),
+        raw, parsed, key="player_id", source=str(path), quarantine_key=QUARANTINE_KEY,
         rules={"player_id": "required_value", "arm": "required_value",
                "sum_gamerounds": "parse_int", "retention_1": "parse_bool",
                "retention_7": "parse_bool"})

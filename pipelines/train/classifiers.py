@@ -213,6 +213,28 @@ def feature_importance(fitted: ProbabilityClassifier, feature_names: Sequence[st
         ascending=False, kind="stable")
 
 
+def candidate_facts(name: str, fitted: ProbabilityClassifier, feature_names: Sequence[str],
+                    *, seconds: float, overrides: dict[str, Any], seed: int
+                    ) -> dict[str, Any]:
+    """What a binary task's training manifest records of one fitted candidate: its fit
+    time, the hyperparameters it ran with (defaults overridden key by key), its feature
+    importance and the importance's kind (tree ``gain``; ``coefficient`` for the logistic
+    regression, :func:`pipelines.train.model_zoo.coefficient_importance`)."""
+    from pipelines.train.model_zoo import coefficient_importance
+
+    importance, kind = None, None
+    if name in TREE_CLASSIFIERS:
+        importance, kind = feature_importance(fitted, feature_names), "gain"
+    elif name == "logistic_regression":
+        importance, kind = coefficient_importance(fitted.estimator_, feature_names), \
+            "coefficient"
+    return {"fit_seconds": round(seconds, 3),
+            "hyperparameters": {**default_hyperparameters(name, seed), **overrides},
+            "feature_importance": (importance.round(6).to_dict()
+                                   if importance is not None else None),
+            "importance_kind": kind}
+
+
 def _check_name(name: str) -> None:
     if name not in CLASSIFIER_NAMES:
         raise ValueError(f"make_classifier: unknown model {name!r}; known: "

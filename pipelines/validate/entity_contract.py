@@ -2,27 +2,30 @@
 quarantine rows with every failed rule, column and value, and no row goes missing
 (rows in = rows accepted + rows quarantined).
 
-One implementation for the entities whose rows are keyed by one id column (impressions,
-ad audiences); each entity names its key and gives its own summary of the accepted rows.
+One implementation for every entity whose rows are named by one id column (sessions,
+impressions, account days, players): the quarantine layout, a reader's reject rows, the
+validation split and the split of rows to score. Each entity names its id column, the
+quarantine column that records it, and what its report says about the accepted rows.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-#: Columns of a quarantine file beside the entity's key column (``KEY`` marks its place).
+#: Columns of a quarantine file beside the record's key column (``KEY`` marks its place).
 KEY = "<key>"
 QUARANTINE_LAYOUT: tuple[str, ...] = (
     "stage", "source_file", "source_row", KEY, "rule", "column", "value", "reasons", "record")
 
 
 def quarantine_columns(key: str) -> tuple[str, ...]:
-    """The quarantine columns of an entity keyed by ``key``."""
+    """The quarantine columns whose key column is named ``key``."""
     return tuple(key if c == KEY else c for c in QUARANTINE_LAYOUT)
 
 
@@ -35,14 +38,77 @@ def quarantine_frame(rows: list[dict[str, Any]], key: str) -> pd.DataFrame:
     return frame
 
 
+def read_text_csv(path: Path, header: Mapping[str, str], *, reader: str) -> pd.DataFrame:
+    """A CSV file's records as text (an empty field is ``""``), the file's columns
+    (``header`` values) renamed to canonical names (its keys), in ``header`` order; the
+    index is the data row number - 1, as :func:`parse_rejects` reads it.
+
+    Raises:
+        ValueError: if the file cannot be read as CSV or lacks a column, naming ``reader``,
+            the file and the columns.
+    """
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, ValueError, UnicodeDecodeError) as error:
+        raise ValueError(f"{reader}: cannot read {path} as CSV: {error}.") from None
+    missing = [h for h in header.values() if h not in raw.columns]
+    if missing:
+        raise ValueError(f"{reader}: {path} lacks column(s) {missing}; its header is "
+                         f"{list(raw.columns)}.")
+    return raw.rename(columns={v: k for k, v in header.items()})[list(header)]
+
+
+def parse_rejects(raw: pd.DataFrame, parsed: dict[str, pd.Series], *, key: str,
+                  source: str, rules: dict[str, str], quarantine_key: str | None = None
+                  ) -> tuple[pd.Series, pd.DataFrame]:
+    """Records a reader could not read: a value present in ``raw`` (text) whose parsed
+    value in ``parsed`` is missing, or a required value that is empty.
+
+    Args:
+        raw: The file's records as text (index = data row number - 1).
+        parsed: Column -> parsed values (same index); missing = unreadable or empty.
+        key: Column of ``raw`` naming the record.
+        source: The file, recorded in every reject.
+        rules: Column -> the rule named when its value cannot be read (``parse_int``...).
+        quarantine_key: The quarantine column the key is written to (``key`` when None).
+
+    Returns:
+        (a boolean Series: the record is readable, the quarantine rows of stage
+        ``collect`` naming file, row, column, rule and value of every failure).
+    """
+    quarantine_key = quarantine_key or key
+    reasons: dict[int, list[dict[str, str]]] = {}
+    for column, values in parsed.items():
+        text = raw[column].astype("string")
+        empty = text.isna() | (text.str.strip() == "")
+        for position in values.index[values.isna().to_numpy()]:
+            rule = "required_value" if empty.loc[position] else rules[column]
+            reasons.setdefault(position, []).append(
+                {"rule": rule, "column": column,
+                 "value": "" if empty.loc[position] else str(text.loc[position])[:200]})
+    rows = []
+    for position, found in sorted(reasons.items()):
+        record = raw.loc[position]
+        rows.append({
+            "stage": "collect", "source_file": source, "source_row": int(position) + 1,
+            quarantine_key: None if pd.isna(record.get(key)) else str(record.get(key)),
+            "rule": found[0]["rule"], "column": found[0]["column"],
+            "value": found[0]["value"], "reasons": json.dumps(found),
+            "record": json.dumps({k: None if pd.isna(v) else str(v)[:200]
+                                  for k, v in record.items()}),
+        })
+    readable = ~raw.index.isin(list(reasons))
+    return pd.Series(readable, index=raw.index), quarantine_frame(rows, quarantine_key)
+
+
 @dataclass(frozen=True)
 class EntityValidation:
     """Everything one validation produced, before anything is written.
 
     Attributes:
-        accepted: Rows that passed the row contract.
+        accepted: Rows that passed the row contract (index reset).
         quarantined: Collect-time rejects and the rows that failed the row contract.
-        report: The JSON report (rows in/accepted/quarantined, top reasons, summary).
+        report: The JSON report (rows in/accepted/quarantined, top reasons, summaries).
         failures: Dataset-level failures (table contract, min_rows, quarantine rate).
         gx_results: Great Expectations results (for Data Docs).
     """
@@ -61,11 +127,12 @@ def validate_entity(
     key: str,
     row_suite: dict[str, Any],
     table_suite: dict[str, Any],
-    as_of: pd.Timestamp,
+    as_of: Any,
     min_rows: int,
     max_quarantine_rate: float,
     source: str,
-    summary: Callable[[pd.DataFrame], dict[str, Any]],
+    summaries: Mapping[str, Callable[[pd.DataFrame], dict[str, Any]]] | None = None,
+    quarantine_key: str | None = None,
 ) -> EntityValidation:
     """Apply a contract: table rules, then row rules, then dataset rules.
 
@@ -75,11 +142,14 @@ def validate_entity(
         key: The id column, recorded in quarantine rows.
         row_suite, table_suite: The suites (dicts as stored in ``expectations/``); the row
             suite may use the parameter ``as_of``, the table suite ``min_rows``.
-        as_of: The run's logical date (rows from after it are "in the future").
+        as_of: The run's logical date (rows from after it are "in the future"); naive
+            means UTC.
         min_rows: Fewest accepted rows the dataset needs (``validate.min_rows``).
         max_quarantine_rate: Largest tolerated quarantined share of rows in.
         source: Recorded in quarantine rows and the report.
-        summary: What the report says about the accepted rows (``report["summary"]``).
+        summaries: Report key -> what the report says there about the accepted rows
+            (``{}`` when none are accepted); None: no summary.
+        quarantine_key: The quarantine column the key is written to (``key`` when None).
 
     Returns:
         The split and its report; ``failures`` lists every dataset-level failure (empty
@@ -107,7 +177,7 @@ def validate_entity(
         failures += [f"{o.describe()} (the expectation could not be evaluated)"
                      for o in outcomes if o.error]
         accepted, failed = split_by_outcomes(rows, outcomes, key=key, source=source,
-                                             stage="validate")
+                                             stage="validate", quarantine_key=quarantine_key)
         quarantined = pd.concat([earlier_rejects, failed], ignore_index=True)
         if len(accepted) + len(quarantined) != rows_in:
             raise RuntimeError(f"validate_entity: {rows_in} rows in but {len(accepted)} "
@@ -125,15 +195,21 @@ def validate_entity(
         "rows_accepted": len(accepted), "rows_quarantined": len(quarantined),
         "quarantine_rate": round(len(quarantined) / max(rows_in, 1), 6),
         "top_reasons": reasons.value_counts().head(10).to_dict(),
-        "summary": summary(accepted) if len(accepted) else {}, "failures": failures,
+        **{name: summary(accepted) if len(accepted) else {}
+           for name, summary in (summaries or {}).items()},
+        "failures": failures,
     }
-    return EntityValidation(accepted, quarantined, report, failures, results)
+    return EntityValidation(accepted.reset_index(drop=True), quarantined, report, failures,
+                            results)
 
 
 def split_by_outcomes(rows: pd.DataFrame, outcomes: list[Any], *, key: str, source: str,
-                      stage: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+                      stage: str, quarantine_key: str | None = None
+                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(accepted rows, quarantine rows with every failed rule, column and value; the
-    ``source_row`` is the row's position in ``rows`` counted from 1)."""
+    ``source_row`` is the row's position in ``rows`` counted from 1; the key is written to
+    the quarantine column ``quarantine_key``, ``key`` when None)."""
+    quarantine_key = quarantine_key or key
     reasons: dict[Any, list[dict[str, str]]] = {}
     for outcome in outcomes:
         for index, value in zip(outcome.unexpected_index, outcome.unexpected_values,
@@ -148,12 +224,12 @@ def split_by_outcomes(rows: pd.DataFrame, outcomes: list[Any], *, key: str, sour
         ident = record[key]
         quarantined.append({
             "stage": stage, "source_file": source, "source_row": int(index) + 1,
-            key: None if pd.isna(ident) else str(ident),
+            quarantine_key: None if pd.isna(ident) else str(ident),
             "rule": first["rule"], "column": first["column"], "value": first["value"],
             "reasons": json.dumps(reasons[index]),
             "record": record.to_json(date_format="iso", default_handler=str),
         })
-    return rows[~bad], quarantine_frame(quarantined, key)
+    return rows[~bad], quarantine_frame(quarantined, quarantine_key)
 
 
 def split_scorable(rows: pd.DataFrame, row_suite: dict[str, Any], *, key: str,
@@ -163,7 +239,8 @@ def split_scorable(rows: pd.DataFrame, row_suite: dict[str, Any], *, key: str,
     request model carries).
 
     Returns:
-        (the rows that pass, quarantine rows of stage ``score``).
+        (the rows that pass, quarantine rows of stage ``score`` with every failed rule,
+        column and value).
     """
     from pipelines.validate.expectations import run_suite
     from pipelines.validate.row_rules import request_rules

@@ -38,7 +38,7 @@ def test_dvc_stages_chain_every_stage_and_list_the_sections_each_declares(name):
         params = stages[step.name]["params"]
         assert params[0] == "train.task"
         assert set(params[1:]) == set(s for s in step.sections) | (
-            {task.name} if task.settings_model is not None else set())
+            {task.section_name} if task.section_name is not None else set())
     for before, after in zip(STAGE_NAMES, STAGE_NAMES[1:], strict=False):
         outs = [o if isinstance(o, str) else next(iter(o)) for o in stages[before]["outs"]]
         assert any(o in stages[after]["deps"] for o in outs + [

@@ -46,10 +46,12 @@ def _conversions(seed, n=300, decimals=None):
 
 def test_the_catalog_names_losses_and_higher_is_better_metrics():
     assert GATE_METRICS == ("mae_log", "rmse_log", "mae_raw", "spearman", "mae", "rmse",
-                            "log_loss", "brier", "roc_auc")
+                            "log_loss", "brier", "roc_auc", "multiclass_log_loss",
+                            "macro_f1", "accuracy")
     assert PRIMARY_METRICS == ("mae_log", "rmse_log", "mae_raw", "mae", "rmse", "log_loss",
-                               "brier")
-    assert {m for m in GATE_METRICS if CATALOG[m].higher_is_better} == {"spearman", "roc_auc"}
+                               "brier", "multiclass_log_loss")
+    assert {m for m in GATE_METRICS if CATALOG[m].higher_is_better} == {
+        "spearman", "roc_auc", "macro_f1", "accuracy"}
     for metric in CATALOG.values():
         assert set(metric.columns) <= set(COLUMNS), metric.name
 

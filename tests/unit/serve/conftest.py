@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -145,3 +146,79 @@ def registry(tmp_path_factory, post_models, serve_posts) -> dict[str, Any]:
     client.set_registered_model_alias("m", "champion", versions["ridge"])
     client.set_registered_model_alias("m", "challenger", versions["lightgbm"])
     return {"uri": uri, "versions": versions, "tmp": tmp_path}
+
+
+FEEDBACK_MODEL = "engagement-feedback_sentiment"
+FEEDBACK_KEY = "k"
+
+
+def feedback_project(folder: Path, project_root: Path, **feedback: Any) -> Path:
+    """A project folder: the checkout's suites and params.yaml with a fast feedback run
+    (VADER only) and ``feedback`` set in the feedback_sentiment section."""
+    import shutil
+
+    import yaml
+
+    shutil.copytree(project_root / "expectations", folder / "expectations")
+    params = yaml.safe_load((project_root / "params.yaml").read_text())
+    params["train"].update(models=["vader"], cv_folds=0)
+    params["feedback_sentiment"].update(feedback)
+    (folder / "params.yaml").write_text(yaml.safe_dump(params))
+    return folder
+
+
+def _feedback_service(root: Path, **serve: Any) -> Any:
+    from pipelines.config import FeatureSettings, SegmentsConfig, ServeConfig, load_settings
+    from pipelines.paths import project_paths
+    from pipelines.serve.app import Service
+    from pipelines.serve.task_serving import served_task
+
+    paths = project_paths(str(root))
+    settings = load_settings(paths.params_file, {"train.task": "feedback_sentiment"})
+    served = served_task("feedback_sentiment", model_name=FEEDBACK_MODEL, paths=paths,
+                         settings=settings)
+    return Service(ServeConfig(**{"poll_seconds": 0, "challenger_share": 0.0, **serve}),
+                   model_name="no-post-model", task="likes",
+                   maturity_hours=FeatureSettings().maturity_hours,
+                   segments=SegmentsConfig(enabled=False), row_suite=posts_row_suite(),
+                   prediction_log_url=f"sqlite:///{root / 'log.db'}",
+                   tracking_uri=paths.tracking_uri, api_keys=frozenset({FEEDBACK_KEY}),
+                   project_dir=str(root), tasks=[served])
+
+
+@pytest.fixture(scope="session")
+def feedback_server(tmp_path_factory, project_root):
+    """A server of feedback_sentiment with no model (real MLflow registry and prediction
+    log in a tmp project, 300 demo rows, campaign_min_samples 2, retrain_after 3), after
+    its first calls: ``first_calls`` holds the first call (503), a second one while
+    training, the training's status, a call after it and /health; ``api`` stays open."""
+    from fastapi.testclient import TestClient
+
+    from pipelines.serve.app import create_app
+
+    root = feedback_project(tmp_path_factory.mktemp("feedback_server") / "project",
+                            project_root, demo_rows=300, campaign_min_samples=2,
+                            retrain_after=3)
+    headers = {"X-API-Key": FEEDBACK_KEY}
+    route = "/tasks/feedback_sentiment/predict"
+    row = {"feedback_id": "f-1", "text": "Terrible delays, the worst service ever.",
+           "campaign": "campaign-1"}
+    patch = pytest.MonkeyPatch()
+    patch.setenv("ENGAGEFLOW_HOME", str(root))
+    patch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    service = _feedback_service(root, auto_train="sync", auto_train_max_rows=1000)
+    with TestClient(create_app(service)) as api:
+        try:
+            first = api.post(route, headers=headers, json=row)
+            second = api.post(route, headers=headers, json=row)
+            trainer = service.tasks["feedback_sentiment"].trainer
+            trainer.join(timeout=300)
+            after = api.post(route, headers=headers, json=row)
+            health = api.get("/health").json()
+        finally:
+            # the training is over: the rest of the session sees its own environment (the
+            # champion's registration time is cached by the call above)
+            patch.undo()
+        yield {"api": api, "service": service, "headers": headers, "first_calls": {
+            "first": first, "second": second, "status": dict(trainer.status),
+            "after": after, "health": health}}

@@ -8,8 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from pipelines.tasks.binary_table_task import QUARANTINE_KEY
 from pipelines.tasks.churn_data import generate_account_days, read_ira_daily
-from pipelines.tasks.entity_contract import quarantine_frame, validate_entity
+from pipelines.validate.entity_contract import quarantine_frame, validate_entity
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
@@ -33,10 +34,11 @@ def suites():
 
 def validate(frame, suites, rejects=None):
     row_suite, table_suite = suites
-    return validate_entity(frame, rejects if rejects is not None else quarantine_frame([]),
-                           key="account_id", row_suite=row_suite, table_suite=table_suite,
-                           parameters={"as_of": AS_OF.isoformat()}, min_rows=1,
-                           max_quarantine_rate=1.0, source="test.parquet")
+    if rejects is None:
+        rejects = quarantine_frame([], QUARANTINE_KEY)
+    return validate_entity(frame, rejects, key="account_id", quarantine_key=QUARANTINE_KEY,
+                           row_suite=row_suite, table_suite=table_suite, as_of=AS_OF,
+                           min_rows=1, max_quarantine_rate=1.0, source="test.parquet")
 
 
 # ---------------------------------------------------------------- bad input, case by case

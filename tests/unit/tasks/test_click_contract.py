@@ -35,7 +35,8 @@ def validate(rows, suites, **kwargs):
     options = {"min_rows": 1, "max_quarantine_rate": 1.0, **kwargs}
     return validate_entity(rows, quarantine_frame([]), key="impression_id",
                            row_suite=row_suite, table_suite=table_suite, as_of=AS_OF,
-                           source="test", summary=click_summary, **options)
+                           source="test", summaries={"summary": click_summary},
+                           **options)
 
 
 # Bad rows: (column, value that breaks it, the rule that names it).

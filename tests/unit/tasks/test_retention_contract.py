@@ -8,8 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipelines.tasks.entity_contract import quarantine_frame, validate_entity
+from pipelines.tasks.binary_table_task import QUARANTINE_KEY
 from pipelines.tasks.retention_data import generate_players, read_cookie_cats
+from pipelines.validate.entity_contract import quarantine_frame, validate_entity
 
 hypothesis = pytest.importorskip("hypothesis", reason="property tests need hypothesis")
 st = hypothesis.strategies
@@ -28,8 +29,9 @@ def suites():
 
 def validate(frame, suites):
     row_suite, table_suite = suites
-    return validate_entity(frame, quarantine_frame([]), key="player_id", row_suite=row_suite,
-                           table_suite=table_suite, parameters={}, min_rows=1,
+    return validate_entity(frame, quarantine_frame([], QUARANTINE_KEY), key="player_id",
+                           quarantine_key=QUARANTINE_KEY, row_suite=row_suite,
+                           table_suite=table_suite, as_of="2026-12-01", min_rows=1,
                            max_quarantine_rate=1.0, source="players.parquet")
 
 

@@ -14,7 +14,7 @@ def test_every_listed_task_loads_and_declares_the_platform_hooks(name):
     assert task.name == name
     assert task.input.entity and task.input.key and task.input.time_column
     assert task.target and task.table and task.table_time_column
-    assert task.problem in ("count_regression", "growth_regression", "binary")
+    assert task.problem in ("count_regression", "growth_regression", "binary", "multiclass")
     assert task.gate.primary and task.gate.baseline
     assert set(task.default_models) <= set(task.families)
     assert task.selection_metric in task.metric_columns()

@@ -10,6 +10,7 @@ from pipelines.train.classifiers import (
     CLASSIFIER_NAMES,
     TREE_CLASSIFIERS,
     ProbabilityClassifier,
+    candidate_facts,
     default_hyperparameters,
     feature_importance,
     make_classifier,
@@ -100,6 +101,16 @@ def test_tree_importances_sum_to_one_and_find_the_signal(name, fitted):
 def test_no_importance_for_logistic_regression(fitted):
     with pytest.raises(TypeError, match="only the tree families"):
         feature_importance(fitted["logistic_regression"], FEATURES)
+
+
+@pytest.mark.parametrize("name", CLASSIFIER_NAMES)
+def test_candidate_facts_record_time_hyperparameters_and_the_importance_kind(name, fitted):
+    facts = candidate_facts(name, fitted[name], FEATURES, seconds=1.23456,
+                            overrides=FAST[name], seed=0)
+    assert facts["fit_seconds"] == 1.235
+    assert facts["hyperparameters"] == {**default_hyperparameters(name, 0), **FAST[name]}
+    assert facts["importance_kind"] == ("gain" if name in TREE_CLASSIFIERS else "coefficient")
+    assert max(facts["feature_importance"], key=facts["feature_importance"].get) == "signal"
 
 
 def test_defaults_carry_the_seed_and_overrides_win():

@@ -1,0 +1,50 @@
+"""Register a learned session segmenter in MLflow like any model: a run with the k
+comparison (silhouette, Davies-Bouldin, bootstrap stability per k), the segment profiles
+(table and plot) and the fitted :class:`~pipelines.segments.session_segmentation.
+SessionSegmenter` as a registered version whose ``predict`` assigns a segment."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pandas as pd
+
+from pipelines.registry import tracking
+
+logger = logging.getLogger(__name__)
+
+
+def register_segmenter(model: Any, *, comparison: dict[str, Any], profiles: pd.DataFrame,
+                       figure: Any, example: pd.DataFrame, model_name: str,
+                       experiment: str) -> dict[str, Any]:
+    """Log one run and register ``model`` as a new version of ``model_name``.
+
+    Returns:
+        ``{"model_name", "version", "run_id", "chosen_k"}``.
+    """
+    import mlflow
+    from mlflow.models import infer_signature
+
+    mlflow.set_experiment(experiment)
+    with mlflow.start_run(run_name=f"segments-k{comparison['chosen_k']}") as run:
+        mlflow.log_params({"n_clusters": model.n_clusters, "n_components": model.n_components,
+                           "seed": model.seed, "k_rule": comparison["rule"]})
+        for k, values in comparison["per_k"].items():
+            mlflow.log_metrics({f"k{k}_{name}": value for name, value in values.items()})
+        mlflow.log_metrics({"explained_variance": float(model.explained_variance_.sum())})
+        mlflow.log_dict({"per_k": {str(k): v for k, v in comparison["per_k"].items()},
+                         "chosen_k": comparison["chosen_k"], "rule": comparison["rule"]},
+                        "segments/k_comparison.json")
+        mlflow.log_text(profiles.to_csv(), "segments/profiles.csv")
+        mlflow.log_figure(figure, "segments/profiles.png")
+        info = mlflow.sklearn.log_model(
+            model, name="model", signature=infer_signature(example, model.predict(example)),
+            pip_requirements=tracking.pip_requirements(), registered_model_name=model_name,
+            # a project class: skops (MLflow's default format) refuses it unless trusted
+            serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE)
+    record = {"model_name": model_name, "version": str(info.registered_model_version),
+              "run_id": run.info.run_id, "chosen_k": comparison["chosen_k"]}
+    logger.info("register_segmenter: %s version %s (k=%d), run %s", model_name,
+                record["version"], record["chosen_k"], record["run_id"])
+    return record

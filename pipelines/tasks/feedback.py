@@ -1,0 +1,372 @@
+"""The feedback_sentiment task: is a piece of campaign feedback negative, neutral or
+positive?
+
+Feedback (``feedback`` entity: :mod:`pipelines.tasks.feedback_data`, contract in
+:mod:`pipelines.tasks.feedback_contract`) comes from a seeded demo generator, the Twitter
+US Airline Sentiment CSV or the Women's E-Commerce Clothing Reviews CSV. The features stage
+detects each text's language (:mod:`pipelines.tasks.feedback_language`), fills the MiniLM
+embedding cache and assigns the split. Models (:mod:`pipelines.tasks.feedback_models`)
+predict a ``(rows, 3)`` class-probability matrix; they are judged by multiclass log-loss
+(selection and gate primary) with macro-F1 as the guard, against the training class
+frequencies (the prior) and the majority class (:mod:`pipelines.evaluate.multiclass_metrics`).
+
+Split: the rows of ``holdout_campaign`` (if set) all go to the test part (the
+unseen-campaign slice: no model met that campaign); the other rows are split at random
+with ``seed`` (the women's-reviews file has no dates, the tweets cover one week).
+
+This module stays light to import: heavy libraries are imported inside the methods.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from pipelines.tasks.base import GateSpec, InputSpec, Task
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from pipelines.config import Settings
+    from pipelines.paths import ProjectPaths
+
+logger = logging.getLogger(__name__)
+
+#: Families fitted when ``train.models`` is empty: the measured winners (docs/feedback.md).
+DEFAULT_MODELS: tuple[str, ...] = ("minilm_linear",)
+SPLIT_COLUMN = "split"
+UNSEEN_COLUMN = "unseen_campaign"
+
+
+class FeedbackSettings(BaseModel):
+    """The ``feedback_sentiment`` section of params.yaml."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    source: Literal["demo", "airline_tweets", "womens_reviews"] = Field(
+        "demo", title="Feedback source",
+        description="demo: seeded synthetic feedback; airline_tweets / womens_reviews: the "
+                    "CSV at 'path' in that layout (docs/feedback.md).")
+    path: str | None = Field(None, title="Feedback CSV",
+                             description="The CSV for a file source, relative to the "
+                                         "project root.")
+    demo_rows: int = Field(3000, ge=100, le=1_000_000, title="Demo feedback rows",
+                           description="How many synthetic feedback rows source=demo "
+                                       "generates.")
+    seed: int = Field(42, ge=0, title="Data and split seed",
+                      description="Seed of the demo data and the random split.")
+    valid_fraction: float = Field(0.15, gt=0, lt=1, title="Validation share",
+                                  description="Random share of rows that picks the best "
+                                              "candidate.")
+    test_fraction: float = Field(0.2, gt=0, lt=1, title="Test share",
+                                 description="Random share of rows no choice sees (plus "
+                                             "every row of holdout_campaign).")
+    holdout_campaign: str | None = Field(
+        None, title="Unseen campaign",
+        description="A campaign whose rows all go to the test part (the unseen-campaign "
+                    "slice); null: none.")
+    language_min_letters: int = Field(
+        20, ge=1, title="Letters to detect a language",
+        description="Texts with fewer letters are 'und' (undetermined) and scored as "
+                    "English.")
+    language_min_confidence: float = Field(
+        0.95, gt=0, le=1, title="Language confidence",
+        description="A text is non-English only when the detector is this sure.")
+    language_seed: int = Field(0, ge=0, title="Language detector seed",
+                               description="langdetect is random by design; the seed makes "
+                                           "its answers repeatable.")
+    text_backend: Literal["torch", "onnx_int8"] = Field(
+        "onnx_int8", title="Embedding backend", description="MiniLM backend (docs/embeddings.md).")
+    c: float = Field(1.0, gt=0, title="Logistic regression C",
+                     description="Inverse L2 strength of the text models.")
+    alpha: float = Field(1.0, gt=0, title="Naive Bayes smoothing",
+                         description="Additive smoothing of categorical_nb.")
+    campaign_min_samples: int = Field(
+        20, ge=1, title="Campaign model minimum",
+        description="Labelled feedbacks a campaign needs before a campaign model may be "
+                    "trained (model_status reports progress toward it).")
+    retrain_after: int = Field(
+        50, ge=1, title="Retrain after",
+        description="Labelled feedbacks of a campaign since the last training that make a "
+                    "retrain due (POST /tasks/feedback_sentiment/outcomes counts them).")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FeedbackSettings:
+        if self.source != "demo" and not self.path:
+            raise ValueError(f"feedback_sentiment.path must name the CSV when "
+                             f"feedback_sentiment.source is {self.source!r}; got none.")
+        if self.valid_fraction + self.test_fraction > 0.8:
+            raise ValueError(f"feedback_sentiment.valid_fraction + test_fraction must be at "
+                             f"most 0.8; got {self.valid_fraction} + {self.test_fraction}.")
+        return self
+
+
+class FeedbackTask(Task):
+    """Sentiment class of a piece of campaign feedback."""
+
+    name = "feedback_sentiment"
+    input = InputSpec(entity="feedback", key=("feedback_id",), time_column="created_at",
+                      row_suite="expectations/feedback_row_contract.json",
+                      table_suite="expectations/feedback_table_contract.json")
+    table = "feedback"
+    table_key = ("feedback_id",)
+    table_time_column = "created_at"
+    target = "sentiment"
+    problem = "multiclass"
+    #: pipelines.tasks.feedback_models.FAMILIES (literal: nothing heavy at import).
+    families = ("vader", "minilm_linear", "categorical_nb", "gaussian_nb",
+                "text_demographics")
+    selection_metric = "multiclass_log_loss"
+    gate = GateSpec(primary="multiclass_log_loss", guards=("macro_f1",),
+                    first_model_bounds={"macro_f1": ("min", 0.4)}, baseline="class prior")
+    slice_column = "campaign"
+    segments = False
+    noun = "sentiment"
+    default_models = DEFAULT_MODELS
+    settings_model = FeedbackSettings
+
+    def section(self, settings: Settings) -> FeedbackSettings:
+        section = super().section(settings)
+        return (section if isinstance(section, FeedbackSettings)
+                else FeedbackSettings.model_validate(section))
+
+    # --- stage hooks ---------------------------------------------------------------
+    def collect(self, paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
+        """Generate or read feedback into ``01_raw/feedback.parquet``; unreadable records
+        go to ``01_raw/feedback.rejects.parquet`` (always written)."""
+        from pipelines.tasks import feedback_data as data
+
+        section = self.section(settings)
+        if section.source == "demo":
+            rows = data.generate_feedback(section.demo_rows, section.seed)
+            rejects, read = data.quarantine_frame([]), len(rows)
+            source = f"demo(rows={section.demo_rows}, seed={section.seed})"
+        else:
+            csv_path = paths.resolve(section.path)
+            result = data.read_feedback_csv(csv_path, section.source)
+            rows, rejects, read = result.feedback, result.rejects, result.records_read
+            source = f"{section.source}:{csv_path}"
+        raw = paths.raw(self.input.entity)
+        raw.parent.mkdir(parents=True, exist_ok=True)
+        rows.to_parquet(raw, index=False)
+        rejects.to_parquet(_rejects_path(raw), index=False)
+        logger.info("feedback.collect: %s: %d records, %d rows, %d rejected", source, read,
+                    len(rows), len(rejects))
+        return {"source": source, "records_read": read, "rows": len(rows),
+                "rejected": len(rejects), "files": [str(raw), str(_rejects_path(raw))]}
+
+    def validate(self, paths: ProjectPaths, settings: Settings, *, as_of: Any,
+                 reports: bool) -> dict[str, Any]:
+        """Apply the feedback contract; write the validated and quarantine layers and the
+        validation report.
+
+        Raises:
+            DataContractError: (a ValueError) listing every dataset-level failure, after
+                the layers and the report are written.
+        """
+        import pandas as pd
+
+        from pipelines.tasks.feedback_contract import validate_feedback
+        from pipelines.tasks.feedback_data import quarantine_frame
+        from pipelines.validate.expectations import load_suite
+        from pipelines.validate.stage import DataContractError
+
+        if as_of is None:
+            raise ValueError("feedback.validate: 'as_of' must be the run's logical date; "
+                             "got None.")
+        entity = self.input.entity
+        raw = paths.raw(entity)
+        rows = pd.read_parquet(raw)
+        rejects_path = _rejects_path(raw)
+        earlier = (pd.read_parquet(rejects_path) if rejects_path.exists()
+                   else quarantine_frame([]))
+        suites = [self.input.row_suite, self.input.table_suite]
+        outcome = validate_feedback(
+            rows, earlier, row_suite=load_suite(paths.resolve(self.input.row_suite)),
+            table_suite=load_suite(paths.resolve(self.input.table_suite)), as_of=as_of,
+            min_rows=settings.validate.min_rows,
+            max_quarantine_rate=settings.validate.max_quarantine_rate, source=str(raw))
+        report = {**outcome.report, "suites": suites}
+        for path in (paths.validated(entity), paths.quarantined(entity)):
+            path.parent.mkdir(parents=True, exist_ok=True)
+        outcome.accepted.to_parquet(paths.validated(entity), index=False)
+        outcome.quarantined.to_parquet(paths.quarantined(entity), index=False)
+        if reports:
+            from pipelines.validate.data_docs import render_data_docs
+
+            report["data_docs"] = str(render_data_docs(
+                outcome.gx_results, paths.validation_reports / entity))
+        paths.validation_report.parent.mkdir(parents=True, exist_ok=True)
+        paths.validation_report.write_text(json.dumps(report, indent=2, default=str))
+        logger.info("feedback.validate: %d rows in, %d accepted, %d quarantined %s",
+                    report["rows_in"], report["rows_accepted"], report["rows_quarantined"],
+                    report["top_reasons"])
+        if outcome.failures:
+            raise DataContractError(
+                f"feedback.validate: {len(outcome.failures)} dataset-level rule(s) failed "
+                f"for {raw} (suites {', '.join(suites)}):\n  - "
+                + "\n  - ".join(outcome.failures)
+                + f"\nsample rows: {rows.head(3).to_dict(orient='records')}")
+        return report
+
+    def features(self, paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
+        """Write ``03_features/feedback.parquet``: the validated rows with ``language``,
+        ``split`` and ``unseen_campaign``; manifest ``feedback.json``."""
+        import pandas as pd
+
+        from pipelines.tasks.feedback_language import detect_languages
+        from pipelines.tasks.feedback_training import assign_split, language_report
+
+        section = self.section(settings)
+        rows = pd.read_parquet(paths.validated(self.input.entity)).reset_index(drop=True)
+        rows["language"] = detect_languages(
+            rows["text"].tolist(), min_letters=section.language_min_letters,
+            min_confidence=section.language_min_confidence, seed=section.language_seed)
+        rows[SPLIT_COLUMN], rows[UNSEEN_COLUMN] = assign_split(
+            rows["campaign"], holdout_campaign=section.holdout_campaign,
+            valid_fraction=section.valid_fraction, test_fraction=section.test_fraction,
+            seed=section.seed)
+        path = paths.feature_table(self.table)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        rows.to_parquet(path, index=False)
+        manifest = {"rows": len(rows), "languages": language_report(rows["language"]),
+                    "splits": rows[SPLIT_COLUMN].value_counts().to_dict(),
+                    "unseen_campaign": section.holdout_campaign,
+                    "unseen_rows": int(rows[UNSEEN_COLUMN].sum())}
+        path.with_suffix(".json").write_text(json.dumps(manifest, indent=2))
+        logger.info("feedback.features: %d rows, languages %s, splits %s, unseen campaign "
+                    "%r (%d rows)", len(rows), manifest["languages"]["counts"],
+                    manifest["splits"], section.holdout_campaign, manifest["unseen_rows"])
+        return manifest
+
+    def train(self, paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
+        """Fit every family of ``train.models`` (empty: :data:`DEFAULT_MODELS`) on the
+        training rows; save each as ``<name>.joblib``. With a text family, every text of
+        the table is embedded once first (the cache then serves evaluation and the gate)."""
+        from pipelines.tasks.feedback_training import train_candidates
+
+        section = self.section(settings)
+        models = tuple(settings.train.models) or DEFAULT_MODELS
+        return train_candidates(self, paths, section, models, seed=settings.train.seed)
+
+    def evaluate(self, paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
+        """Score every candidate and both baselines on the validation and test rows (the
+        unseen-campaign slice and each campaign too); the best candidate has the lowest
+        validation log-loss. Writes ``paths.metrics``."""
+        from pipelines.tasks.feedback_training import evaluate_candidates
+
+        return evaluate_candidates(self, paths)
+
+    # --- model-facing hooks ----------------------------------------------------------
+    def holdout(self, paths: ProjectPaths) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(training rows, test rows) of the features stage's split."""
+        import pandas as pd
+
+        table = pd.read_parquet(paths.feature_table(self.table))
+        return (table[table[SPLIT_COLUMN] == "train"], table[table[SPLIT_COLUMN] == "test"])
+
+    def baseline(self, train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
+        """The training class frequencies (add-one smoothed) for every test row."""
+        from pipelines.evaluate.multiclass_metrics import prior_baseline
+        from pipelines.tasks.feedback_data import CLASSES
+
+        return prior_baseline(train[self.target].to_numpy(), len(test), len(CLASSES))
+
+    def metrics(self, actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+        """:func:`pipelines.evaluate.multiclass_metrics.multiclass_metrics`."""
+        from pipelines.evaluate.multiclass_metrics import multiclass_metrics
+        from pipelines.tasks.feedback_data import CLASSES
+
+        return multiclass_metrics(actual, predicted, classes=CLASSES)
+
+    def model_input(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """The feedback columns a client sends, plus ``language`` where already detected.
+
+        Raises:
+            ValueError: naming the missing columns.
+        """
+        from pipelines.tasks.feedback_data import INPUT_COLUMNS
+
+        missing = [c for c in INPUT_COLUMNS if c not in rows.columns]
+        if missing:
+            raise ValueError(f"feedback.model_input: rows lack column(s) {missing}; "
+                             f"feedback needs {list(INPUT_COLUMNS)}.")
+        columns = [*INPUT_COLUMNS, *(["language"] if "language" in rows.columns else [])]
+        return rows[columns].reset_index(drop=True)
+
+    def predict(self, model: Any, rows: pd.DataFrame) -> np.ndarray:
+        """The ``(rows, 3)`` class probabilities (negative, neutral, positive)."""
+        import numpy as np
+
+        return np.asarray(model.predict(self.model_input(rows)), dtype=float)
+
+    # --- serving hooks -----------------------------------------------------------------
+    def request_model(self, paths: ProjectPaths) -> type[BaseModel]:
+        """:class:`pipelines.tasks.feedback_serving.FeedbackRow`: text, optional campaign
+        and demographics."""
+        from pipelines.tasks.feedback_serving import FeedbackRow
+
+        return FeedbackRow
+
+    def request_frame(self, rows: list[dict[str, Any]]) -> pd.DataFrame:
+        import pandas as pd
+
+        from pipelines.tasks.feedback_data import fill_unknown
+
+        frame = pd.DataFrame.from_records(rows)
+        for column in ("campaign", "gender", "age_range", "education", "country", "state",
+                       "timezone"):
+            frame[column] = fill_unknown(frame[column])
+        return frame
+
+    def answers(self, model: Any, rows: pd.DataFrame) -> tuple[np.ndarray, list[dict[str, Any]]]:
+        """Class, probabilities, VADER compound, language and ``model_status`` per row
+        (:func:`pipelines.tasks.feedback_serving.feedback_answers`); the logged value is
+        the decided class index."""
+        from pipelines.tasks.feedback_serving import feedback_answers
+
+        return feedback_answers(model, self.model_input(rows), self.predict(model, rows))
+
+    def outcome_model(self) -> type[BaseModel]:
+        """:class:`pipelines.tasks.feedback_serving.FeedbackOutcome`: the true sentiment of
+        a feedback id, with its campaign."""
+        from pipelines.tasks.feedback_serving import FeedbackOutcome
+
+        return FeedbackOutcome
+
+    def outcome_status(self, settings: Settings, group: str,
+                       counts: dict[str, int]) -> dict[str, Any]:
+        """The campaign's labelled feedback against ``campaign_min_samples`` and
+        ``retrain_after`` (:func:`pipelines.tasks.feedback_serving.labelled_status`)."""
+        from pipelines.tasks.feedback_serving import labelled_status
+
+        section = self.section(settings)
+        return labelled_status(group, counts, min_samples=section.campaign_min_samples,
+                               retrain_after=section.retrain_after)
+
+    def example(self, paths: ProjectPaths) -> pd.DataFrame:
+        return self.holdout(paths)[1].tail(1)
+
+    def describe(self, predicted: Any, actual: Any) -> str:
+        import numpy as np
+        import pandas as pd
+
+        from pipelines.tasks.feedback_data import CLASSES
+
+        p = np.ravel(np.asarray(predicted, dtype=float))
+        known = "not known yet" if pd.isna(actual) else f"actual {CLASSES[int(actual)]}"
+        return (f"predicted {CLASSES[int(p.argmax())]} ("
+                + ", ".join(f"{c} {v:.0%}" for c, v in zip(CLASSES, p, strict=True))
+                + f"; {known})")
+
+
+def _rejects_path(raw: Path) -> Path:
+    return raw.with_suffix(".rejects.parquet")
+
+
+FEEDBACK_SENTIMENT = FeedbackTask()

@@ -1,0 +1,117 @@
+"""What ``POST /tasks/feedback_sentiment/predict`` takes and answers.
+
+A row is a feedback text with an optional campaign and demographics (missing: ``"unknown"``,
+as the contract stores them). The answer per row: the class, the three probabilities, the
+VADER compound score of the text (None where the text is not English: VADER's lexicon is
+English), the detected language, and a ``model_status`` block that says which model
+answered and whether it read the text.
+
+``POST /tasks/feedback_sentiment/outcomes`` takes the true sentiment of earlier feedback
+(:class:`FeedbackOutcome`); every ``model_status`` then counts the labelled feedback of the
+row's campaign in all and since the last training, against ``campaign_min_samples`` and
+``retrain_after`` (:func:`labelled_status`).
+
+Only the global model exists (``level: "global"``): campaign models with fallback and the
+retraining a due count calls for are not built (docs/feedback.md).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pipelines.tasks.feedback_data import CLASSES, UNKNOWN
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+#: The row contract's longest text (expectations/feedback_row_contract.json).
+MAX_TEXT = 20_000
+
+
+class FeedbackRow(BaseModel):
+    """One piece of feedback to classify."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+    feedback_id: str = Field(description="Identifies the feedback; sticky champion/challenger "
+                                         "routing hashes it.")
+    text: str = Field(max_length=MAX_TEXT, description="The feedback text (may be empty, any "
+                                                       "language, emoji).")
+    campaign: str = Field(UNKNOWN, min_length=1, max_length=200,
+                          description="The campaign it is about (unseen ones are fine).")
+    gender: str = Field(UNKNOWN, min_length=1, max_length=100)
+    age_range: str = Field(UNKNOWN, pattern=r"^(18-24|25-34|35-44|45-54|55-64|65\+|unknown)$")
+    education: str = Field(UNKNOWN, min_length=1, max_length=100)
+    country: str = Field(UNKNOWN, min_length=1, max_length=100)
+    state: str = Field(UNKNOWN, min_length=1, max_length=100)
+    timezone: str = Field(UNKNOWN, min_length=1, max_length=100)
+
+
+class FeedbackOutcome(BaseModel):
+    """The true sentiment of a piece of feedback answered earlier."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    feedback_id: str = Field(min_length=1, max_length=256,
+                             description="The feedback_id it was predicted under.")
+    sentiment: Literal[CLASSES] = Field(description="Its true sentiment (a person's label).")
+    campaign: str = Field(UNKNOWN, min_length=1, max_length=200,
+                          description="The campaign it is about, as sent with the feedback; "
+                                      "outcomes are counted per campaign.")
+
+
+def labelled_status(campaign: str, counts: dict[str, int], *, min_samples: int,
+                    retrain_after: int) -> dict[str, Any]:
+    """The ``model_status`` fields of a campaign's labelled feedback."""
+    labelled, recent = counts["labelled"], counts["since_training"]
+    campaign_model = (f"enough for a campaign model at {min_samples}"
+                      if labelled >= min_samples else
+                      f"{min_samples - labelled} short of a campaign model at {min_samples}")
+    retrain = ("a retrain is due" if recent >= retrain_after
+               else f"a retrain is due at {retrain_after}")
+    return {
+        "labelled_feedback": labelled, "labelled_since_training": recent,
+        "campaign_min_samples": min_samples, "retrain_after": retrain_after,
+        "retrain_due": recent >= retrain_after,
+        "labelled_message": (f"campaign {campaign!r}: {labelled} labelled feedbacks "
+                             f"({campaign_model}; campaign models are not built yet), "
+                             f"{recent} since the last training ({retrain})")}
+
+
+def feedback_answers(model: Any, rows: pd.DataFrame, probabilities: np.ndarray
+                     ) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """(the decided class index per row, the answer fields per row)."""
+    import numpy as np
+
+    from pipelines.tasks.feedback_language import SCORED_AS_ENGLISH
+    from pipelines.tasks.feedback_models import vader_scores
+
+    languages = model.languages(rows)
+    english = np.isin(languages, SCORED_AS_ENGLISH)
+    compound = np.full(len(rows), np.nan)
+    if english.any():
+        compound[english] = vader_scores(rows.loc[english, "text"].tolist())
+    decided = probabilities.argmax(axis=1)
+    reads_text = bool(getattr(model, "reads_text", False))
+    answers = []
+    for i in range(len(rows)):
+        abstained = reads_text and not english[i]
+        message = (f"the global {type(model).__name__} model answered from the text"
+                   if reads_text and not abstained else
+                   f"the global {type(model).__name__} model answered from campaign and "
+                   f"demographics" if not reads_text else
+                   f"the text is in {languages[i]!r}, not English: the global model does not "
+                   f"read it and answered with the training class frequencies")
+        answers.append({
+            "prediction": float(decided[i]), "sentiment": CLASSES[int(decided[i])],
+            "probabilities": {c: round(float(p), 6) for c, p in zip(CLASSES, probabilities[i],
+                                                                    strict=True)},
+            "vader_compound": None if np.isnan(compound[i]) else float(compound[i]),
+            "language": str(languages[i]),
+            "model_status": {"level": "global", "campaign_model": False,
+                             "trained_this_cycle": False, "retrained_this_cycle": False,
+                             "read_text": reads_text and not abstained, "message": message}})
+    return decided.astype(float), answers
