@@ -31,6 +31,9 @@ MAX_PLOTTED_ROWS = 1000
 MIN_SLICE_ROWS = 10
 #: Decimals kept: enough to compare runs, few enough that a re-run diffs cleanly.
 DECIMALS = 4
+#: Problems whose model gives one number per row, which a predicted-vs-actual table can
+#: hold (a multiclass model gives a probability per class: no plot tables).
+ONE_NUMBER_PROBLEMS = ("count_regression", "growth_regression", "binary")
 
 
 def validation_metrics_path(paths: ProjectPaths) -> Path:
@@ -51,7 +54,10 @@ def slice_errors_plot_path(paths: ProjectPaths, task: Task) -> Path:
 
 def plot_outputs(task: Task, paths: ProjectPaths) -> dict[Path, dict[str, Any]]:
     """The evaluate stage's plot files with how ``dvc plots`` draws each (template, axes,
-    title: ``dvc.yaml`` plot properties)."""
+    title: ``dvc.yaml`` plot properties); none for a task whose model gives more than
+    one number per row."""
+    if task.problem not in ONE_NUMBER_PROBLEMS:
+        return {}
     scale, _ = task.plot_values([0.0])
     label = f"{scale}({task.target})" if scale else task.target
     plots: dict[Path, dict[str, Any]] = {predictions_plot_path(paths): {
@@ -109,6 +115,10 @@ def write_evaluation_files(task: Task, paths: ProjectPaths) -> dict[str, Any]:
                        for name, values in report["candidates"].items()},
     }
     _write_json(evaluation_metrics_path(paths), metrics)
+    if not plot_outputs(task, paths):
+        logger.info("evaluate: wrote %s (chosen %s; no plot tables for a %s task)",
+                    evaluation_metrics_path(paths), best, task.problem)
+        return metrics
     _, test = task.holdout(paths)
     model = joblib.load(paths.models / f"{best}.joblib")
     predicted = task.predict(model, test)
