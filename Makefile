@@ -28,7 +28,7 @@ AIRFLOW_ENV := PATH=$(BIN):$$PATH ENGAGEFLOW_HOME=$(CURDIR) AIRFLOW_HOME=$(STATE
 	HF_HUB_OFFLINE=1 \
 	MLFLOW_TRACKING_URI=sqlite:///$(STATE)/mlflow.db
 
-.PHONY: help install run test lint airflow mlflow-ui repro clean lock bench bench-speed bench-quality \
+.PHONY: help install run test lint airflow mlflow-ui repro exp clean lock bench bench-speed bench-quality \
 	stack-up stack-down docker-lint bench-drift bench-segments bench-promotion serve bench-serving
 
 help: ## list the targets
@@ -116,8 +116,17 @@ serve: $(STAMP) ## the prediction API on http://127.0.0.1:8000 (docs at /docs; p
 		MLFLOW_TRACKING_URI=sqlite:///$(STATE)/mlflow.db $(BIN)/engageflow serve
 
 repro: $(STAMP) ## dvc repro: the pipeline's stages for params.yaml's train.task on data/ (DVC)
-	ENGAGEFLOW_HOME=$(CURDIR) PATH=$(BIN):$$PATH $(BIN)/engageflow dvc-yaml --write
-	ENGAGEFLOW_HOME=$(CURDIR) PATH=$(BIN):$$PATH HF_HUB_OFFLINE=1 $(BIN)/dvc repro
+	ENGAGEFLOW_HOME=$(CURDIR) $(BIN)/engageflow dvc-yaml --write
+	ENGAGEFLOW_HOME=$(CURDIR) HF_HUB_OFFLINE=1 $(BIN)/dvc repro
+
+# `dvc exp run -S` writes the new values into params.yaml before it runs and leaves them
+# there when a stage fails: keep a copy and put it back on failure.
+exp: $(STAMP) ## dvc exp run $(ARGS), e.g. ARGS="-S 'train.models=[xgboost]'"; a failed run restores params.yaml
+	@mkdir -p $(STATE) && cp params.yaml $(STATE)/params.yaml.before-exp
+	@ENGAGEFLOW_HOME=$(CURDIR) HF_HUB_OFFLINE=1 $(BIN)/dvc exp run $(ARGS) || { status=$$?; \
+		cp $(STATE)/params.yaml.before-exp params.yaml; \
+		echo "make exp: the experiment failed; params.yaml is as it was before" >&2; exit $$status; }
+	@echo "compare: $(VENV)/bin/dvc exp show, $(VENV)/bin/dvc metrics diff, $(VENV)/bin/dvc plots diff"
 
 bench-quality: $(STAMP) ## train, register and score through the product on real data vs references → bench/results/quality.json
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/quality.py
@@ -150,5 +159,5 @@ lock: $(STAMP) ## rewrite requirements.lock from the current .venv
 	@{ head -n 2 requirements.lock; $(UV) freeze | grep -v -e "^-e " -e "^engageflow"; } \
 		> requirements.lock.new && mv requirements.lock.new requirements.lock
 
-clean: ## remove all state (.engageflow/, data/, DVC cache); keeps .venv
-	rm -rf $(STATE) data dvc.lock .dvc/tmp
+clean: ## remove all state (.engageflow/, data/, DVC cache); keeps .venv and the committed dvc.lock, metrics/, plots/
+	rm -rf $(STATE) data .dvc/tmp

@@ -25,13 +25,17 @@ NO_VERDICT_EXIT = 3
 
 def _paths(args: argparse.Namespace) -> ProjectPaths:
     """The project's paths; the CLI (and so dvc.yaml) keeps the caption-embedding cache in
-    the feature store, versioned with it."""
+    the feature store, versioned with it, and, on the project's ``data/``, the metrics and
+    plot tables in ``metrics/`` and ``plots/`` (git-tracked, read by ``dvc exp show``)."""
     from dataclasses import replace
 
     base = project_paths(args.project_dir)
     if args.data_dir:
         base = replace(base, data=Path(args.data_dir).resolve())
-    return replace(base, caption_cache=base.feature_table("caption_embeddings"))
+    # the project's own data/ keeps its small metrics and plot tables where git tracks them
+    tracked = base.root if base.data == base.root / "data" else None
+    return replace(base, caption_cache=base.feature_table("caption_embeddings"),
+                   tracked=tracked)
 
 
 def _settings(args: argparse.Namespace, paths: ProjectPaths,

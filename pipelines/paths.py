@@ -24,12 +24,16 @@ class ProjectPaths:
         data: The folder holding the numbered data layers for this driver or run.
         caption_cache: Where caption embeddings are cached; None: the state folder's
             cache, shared by every Airflow run (the CLI / DVC keep it in the feature store).
+        tracked: The folder holding ``metrics/`` and ``plots/``, the small git-tracked
+            files ``dvc exp show`` and ``dvc plots`` read; None: the data folder's
+            ``05_reporting/`` (the CLI and DVC on the project's ``data/`` use the root).
     """
 
     root: Path
     state: Path
     data: Path
     caption_cache: Path | None = None
+    tracked: Path | None = None
 
     @property
     def params_file(self) -> Path:
@@ -109,9 +113,21 @@ class ProjectPaths:
         return self.data / "05_reporting" / "promotion.json"
 
     @property
+    def tracked_metrics(self) -> Path:
+        """Small metrics files for ``dvc metrics`` / ``dvc exp show`` (:attr:`tracked`)."""
+        return (self.tracked or self.data / "05_reporting") / "metrics"
+
+    @property
+    def tracked_plots(self) -> Path:
+        """Small plot tables for ``dvc plots`` (:attr:`tracked`)."""
+        return (self.tracked or self.data / "05_reporting") / "plots"
+
+    @property
     def validation_reports(self) -> Path:
-        """Great Expectations Data Docs and the exploration report of the validation."""
-        return self.data / "05_reporting" / "validation"
+        """Great Expectations Data Docs and the exploration report of the training
+        pipeline's validation; apart from the collection DAG's days
+        (``05_reporting/validation/date=…``), which ``dvc repro`` must never remove."""
+        return self.data / "05_reporting" / "training_validation"
 
     @property
     def watermarks(self) -> Path:
@@ -187,7 +203,7 @@ class ProjectPaths:
         each other or the DVC-tracked ``data/``.
         """
         safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id).strip("_") or "run"
-        return replace(self, data=self.state / "runs" / safe)
+        return replace(self, data=self.state / "runs" / safe, tracked=None)
 
 
 def project_paths(root: str | Path | None = None) -> ProjectPaths:

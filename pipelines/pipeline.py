@@ -52,7 +52,8 @@ class Stage:
         code: Package folders whose code the stage runs (``dvc.yaml`` ``deps``).
         run: ``(task, paths, settings, context) -> record``.
         outputs: ``(task, paths) -> {path: kind}`` for ``dvc.yaml``: ``out`` (cached
-            data), ``metric``, ``record`` (a small JSON the next stage reads, not cached),
+            data), ``metric`` and ``plot`` (small git-tracked files for ``dvc metrics`` /
+            ``dvc plots``), ``record`` (a small JSON the next stage reads, not cached),
             ``report`` (for people, not cached) or ``persist`` (a cache kept between runs).
     """
 
@@ -68,7 +69,11 @@ def _collect(task: Task, paths: ProjectPaths, settings: Settings, ctx: RunContex
 
 
 def _validate(task: Task, paths: ProjectPaths, settings: Settings, ctx: RunContext) -> dict:
-    return task.validate(paths, settings, as_of=ctx.as_of, reports=ctx.reports)
+    from pipelines.evaluate.experiment_files import write_validation_metrics
+
+    record = task.validate(paths, settings, as_of=ctx.as_of, reports=ctx.reports)
+    write_validation_metrics(paths)
+    return record
 
 
 def _features(task: Task, paths: ProjectPaths, settings: Settings, ctx: RunContext) -> dict:
@@ -87,7 +92,10 @@ def _train(task: Task, paths: ProjectPaths, settings: Settings, ctx: RunContext)
 
 
 def _evaluate(task: Task, paths: ProjectPaths, settings: Settings, ctx: RunContext) -> dict:
+    from pipelines.evaluate.experiment_files import write_evaluation_files
+
     report = task.evaluate(paths, settings)
+    write_evaluation_files(task, paths)
     best = report["candidates"][report["best"]]["test"]
     return {"metrics": str(paths.metrics), "best": report["best"],
             "test": {k: best[k] for k in task.metric_columns() if k in best}}
@@ -127,9 +135,19 @@ def _raw_outputs(task: Task, paths: ProjectPaths) -> dict[Path, str]:
 
 
 def _validate_outputs(task: Task, paths: ProjectPaths) -> dict[Path, str]:
+    from pipelines.evaluate.experiment_files import validation_metrics_path
+
     return {paths.validated(task.input.entity): "out",
             paths.quarantined(task.input.entity): "out",
-            paths.validation_reports: "report", paths.validation_report: "metric"}
+            paths.validation_reports: "report", paths.validation_report: "record",
+            validation_metrics_path(paths): "metric"}
+
+
+def _evaluate_outputs(task: Task, paths: ProjectPaths) -> dict[Path, str]:
+    from pipelines.evaluate.experiment_files import evaluation_metrics_path, plot_outputs
+
+    return {paths.metrics: "record", evaluation_metrics_path(paths): "metric",
+            **{path: "plot" for path in plot_outputs(task, paths)}}
 
 
 def _feature_outputs(task: Task, paths: ProjectPaths) -> dict[Path, str]:
@@ -146,8 +164,7 @@ PIPELINE: tuple[Stage, ...] = (
     Stage("features", ("features",), ("pipelines/features",), _features, _feature_outputs),
     Stage("train", ("train",), ("pipelines/train", "pipelines/features"), _train,
           lambda task, paths: {paths.models: "out"}),
-    Stage("evaluate", (), ("pipelines/evaluate",), _evaluate,
-          lambda task, paths: {paths.metrics: "metric"}),
+    Stage("evaluate", (), ("pipelines/evaluate",), _evaluate, _evaluate_outputs),
     Stage("refit", (), ("pipelines/train",), _refit,
           lambda task, paths: {paths.final_model: "out"}),
     # monitor: the drift calibration stored with the model's reference
@@ -240,10 +257,20 @@ def _brief(record: dict[str, Any]) -> str:
     return text if len(text) <= 600 else text[:600] + " ..."
 
 
+#: How a ``dvc.yaml`` stage runs its CLI subcommand: the project's own venv by a path
+#: relative to the project root (where DVC runs commands), so neither PATH nor an
+#: activated venv matters, and ``-m`` imports the checkout's ``pipelines``.
+DVC_COMMAND = ".venv/bin/python -m pipelines {stage}"
+
+
 def dvc_stages(task: Task, paths: ProjectPaths) -> dict[str, Any]:
     """``dvc.yaml``'s ``stages`` for ``task``: one per pipeline stage, each depending on the
     previous stage's outputs and its own code, listing the params it reads (``train.task``
-    always: it picks the task; the task's own section where it has one)."""
+    always: it picks the task; the task's own section where it has one). Metrics and
+    plots are git-tracked (``cache: false``); plots carry how ``dvc plots`` draws them."""
+    from pipelines.evaluate.experiment_files import plot_outputs
+
+    drawn = {_relative(path, paths): props for path, props in plot_outputs(task, paths).items()}
     stages: dict[str, Any] = {}
     previous: list[str] = []
     for step in PIPELINE:
@@ -251,19 +278,23 @@ def dvc_stages(task: Task, paths: ProjectPaths) -> dict[str, Any]:
                    for path, kind in step.outputs(task, paths).items()}
         params = ["train.task", *declared_sections(step, task)]
         entry: dict[str, Any] = {
-            "cmd": f"engageflow {step.name}",
+            "cmd": DVC_COMMAND.format(stage=step.name),
             "deps": [*previous, *step.code],
             "params": [p for p in dict.fromkeys(params) if p != "train" or
                        "train" in step.sections],
             "outs": [p if kind == "out" else
                      {p: {"persist": True} if kind == "persist" else {"cache": False}}
-                     for p, kind in outputs.items() if kind != "metric"],
+                     for p, kind in outputs.items() if kind not in ("metric", "plot")],
         }
         metrics = [{p: {"cache": False}} for p, kind in outputs.items() if kind == "metric"]
         if metrics:
             entry["metrics"] = metrics
+        plots = [{p: {"cache": False, **drawn[p]}} for p, kind in outputs.items()
+                 if kind == "plot"]
+        if plots:
+            entry["plots"] = plots
         stages[step.name] = entry
-        previous = [p for p, kind in outputs.items() if kind in ("out", "metric", "record")]
+        previous = [p for p, kind in outputs.items() if kind in ("out", "record")]
     return stages
 
 

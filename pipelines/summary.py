@@ -19,27 +19,13 @@ def format_summary(task: Task, paths: ProjectPaths) -> str:
     """
     import mlflow
 
+    if not paths.registration.exists():
+        return _unregistered_summary(task, paths)
     validation = json.loads(paths.validation_report.read_text())
     metrics = json.loads(paths.metrics.read_text())
     record = json.loads(paths.registration.read_text())
-    columns = task.metric_columns()
-    lines = [
-        "", "=" * 72, f"EngageFlow run summary: task {task.name}", "=" * 72,
-        f"rows collected {validation['rows_in']}, accepted {validation['rows_accepted']}, "
-        f"quarantined {validation['rows_quarantined']}",
-        f"candidates (test part, target={metrics['target']}, chosen on validation "
-        f"{metrics['selection_metric']}):",
-        f"  {'model':<26}" + "".join(f"{c:>11}" for c in columns),
-    ]
-    rows = {**metrics["candidates"],
-            **{f"baseline ({name.replace('_', ' ')})": parts
-               for name, parts in (metrics.get("baselines") or {}).items()}}
-    for name, values in rows.items():
-        t = values["test"]
-        marker = " *" if name == metrics["best"] else ""
-        lines.append(f"  {name + marker:<26}" + "".join(
-            f"{t[c]:>11.4f}" if isinstance(t.get(c), (int, float)) else f"{'-':>11}"
-            for c in columns))
+    lines = ["", "=" * 72, f"EngageFlow run summary: task {task.name}", "=" * 72,
+             _rows_line(validation), *_candidate_lines(task, metrics)]
     lines += _regime_lines(metrics)
     lines += _refit_lines(record.get("refit") or {})
     lines.append(f"registered {record['model_name']} version {record['version']} as "
@@ -69,6 +55,59 @@ def format_summary(task: Task, paths: ProjectPaths) -> str:
         lines += _gate_lines(gate)
     lines += _report_lines(validation, record)
     lines.append("=" * 72)
+    return "\n".join(lines)
+
+
+def _rows_line(validation: dict) -> str:
+    return (f"rows collected {validation['rows_in']}, accepted {validation['rows_accepted']}, "
+            f"quarantined {validation['rows_quarantined']}")
+
+
+def _candidate_lines(task: Task, metrics: dict) -> list[str]:
+    """The candidates and the naive baselines on the test part, the chosen one starred."""
+    columns = task.metric_columns()
+    lines = [f"candidates (test part, target={metrics['target']}, chosen on validation "
+             f"{metrics['selection_metric']}):",
+             f"  {'model':<26}" + "".join(f"{c:>11}" for c in columns)]
+    rows = {**metrics["candidates"],
+            **{f"baseline ({name.replace('_', ' ')})": parts
+               for name, parts in (metrics.get("baselines") or {}).items()}}
+    for name, values in rows.items():
+        t = values["test"]
+        marker = " *" if name == metrics["best"] else ""
+        lines.append(f"  {name + marker:<26}" + "".join(
+            f"{t[c]:>11.4f}" if isinstance(t.get(c), (int, float)) else f"{'-':>11}"
+            for c in columns))
+    return lines
+
+
+def _unregistered_summary(task: Task, paths: ProjectPaths) -> str:
+    """What a pipeline that stopped before ``register`` produced (``dvc repro evaluate``,
+    a failed stage): the rows and the candidates where they exist, and what is missing.
+
+    Raises:
+        ValueError: nothing of the pipeline's output is under ``paths.data``.
+    """
+    shown = [p for p in (paths.validation_report, paths.metrics) if p.exists()]
+    if not shown:
+        raise ValueError(
+            f"summary: no pipeline output under {paths.data} (neither "
+            f"{paths.validation_report.name} nor {paths.metrics.name}); run the pipeline "
+            f"first: `make repro` (DVC), `make run` (Airflow; then `engageflow summary "
+            f"--latest-run`) or `engageflow collect` ... `engageflow promote`.")
+    lines = ["", "=" * 72, f"EngageFlow run summary: task {task.name} (not registered)",
+             "=" * 72]
+    if paths.validation_report.exists():
+        lines.append(_rows_line(json.loads(paths.validation_report.read_text())))
+    if paths.metrics.exists():
+        metrics = json.loads(paths.metrics.read_text())
+        lines += [*_candidate_lines(task, metrics), *_regime_lines(metrics)]
+    lines += [f"no model registered from {paths.data}: {paths.registration} does not exist, "
+              f"so the pipeline stopped before `register` (the registered model, its example "
+              f"prediction and the promotion gate's verdict come after it).",
+              "finish it: `make repro` (DVC) or `engageflow register` then "
+              "`engageflow promote`; `engageflow summary --latest-run` shows the newest "
+              "Airflow run instead.", "=" * 72]
     return "\n".join(lines)
 
 

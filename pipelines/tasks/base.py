@@ -351,6 +351,13 @@ class Task(ABC):
         matplotlib figure)."""
         return {}
 
+    def plot_values(self, values: Any) -> tuple[str, np.ndarray]:
+        """Target values as the predicted-vs-actual plot table shows them, with the
+        scale's name (``""``: as they are; ``"log1p"`` for counts)."""
+        import numpy as np
+
+        return "", np.asarray(values, dtype=float)
+
     def feature_caches(self, paths: ProjectPaths) -> dict[Path, str]:
         """Caches the features stage keeps between runs (``dvc.yaml`` ``persist``)."""
         return {}

@@ -45,6 +45,15 @@ class PostInputTask(Task):
                 "plots/residuals.png": plots.residuals(
                     actual, predicted, f"{name}: test residuals", log_scale=log_scale)}
 
+    def plot_values(self, values: Any) -> tuple[str, np.ndarray]:
+        """Counts on the log1p scale the metrics use; a log-scale target as it is."""
+        import numpy as np
+
+        values = np.asarray(values, dtype=float)
+        if self.target_is_log:
+            return "", values
+        return "log1p", np.log1p(np.clip(values, 0, None))
+
     def metric_columns(self) -> tuple[str, ...]:
         return ("mae_log", "rmse_log", "r2_log", "spearman")
 

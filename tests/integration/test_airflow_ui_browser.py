@@ -1,12 +1,17 @@
-"""The Airflow UI in a real browser: headless Chromium (Debian's chromium + chromium-driver,
-driven by Selenium) logs in to `airflow standalone`, triggers engagement_training through
-the trigger form with one Param changed, and watches the run succeed.
+"""The faces of the product in a real browser, as a newcomer walks them: headless Chromium
+(Debian's chromium + chromium-driver, driven by Selenium) logs in to `airflow standalone`,
+triggers engagement_training through the trigger form with one Param changed and watches
+the run succeed, triggers every other DAG with its form's defaults, opens a task log and
+reads the counts there, opens the model version's card in the MLflow UI and the
+prediction API's offline `/docs`.
 
-Screenshots of the form and the finished run are kept in docs/images/.
+Screenshots of the form, the finished run, the task log, the model card and `/docs` are
+kept in docs/images/.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -30,6 +35,7 @@ BIN = Path(sys.executable).parent
 DAG_ID = "engagement_training"
 PASSWORD = "ui-test-password"
 DEMO_ROWS = 700          # the Param the test changes in the form (default 4000)
+MODEL = "engagement-likes"
 CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
                   "--no-first-run", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
@@ -169,7 +175,7 @@ def test_trigger_from_the_ui_form_and_see_the_run_succeed(standalone, browser, p
     assert rows.get_attribute("value") == str(DEMO_ROWS)
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", rows)
     time.sleep(0.5)
-    browser.save_screenshot(str(images / "trigger-form.png"))
+    _screenshot(browser, images / "trigger-form.png")
     submit = [b for b in dialog.find_elements(By.TAG_NAME, "button") if b.text == "Trigger"]
     assert submit and submit[0].is_enabled(), "the form's Trigger button is disabled"
     submit[0].click()
@@ -186,6 +192,157 @@ def test_trigger_from_the_ui_form_and_see_the_run_succeed(standalone, browser, p
     _wait_for(browser, lambda d: "register" in d.page_source and "Success" in d.find_element(
         By.TAG_NAME, "body").text, "the finished run with state Success")
     time.sleep(1)
-    browser.save_screenshot(str(images / "finished-run.png"))
+    _screenshot(browser, images / "finished-run.png")
     validation = next((home / "state" / "runs").glob("*/02_validated/validation.json"))
     assert json.loads(validation.read_text())["rows_in"] == DEMO_ROWS
+
+    with _servers(home, standalone_env(home)) as (mlflow_url, api_url):
+        _task_log_shows_the_counts(browser, base, run_id, images)
+        outcomes = _every_other_dag_triggers_with_its_defaults(browser, base, api)
+        _model_card_in_mlflow(browser, mlflow_url, images)
+        _offline_api_docs(browser, api_url, images)
+    # after the other checks, so that one blocked form does not hide what else is wrong
+    blocked = sorted(dag_id for dag_id, outcome in outcomes.items() if outcome == "blocked")
+    assert not blocked, f"Trigger stays disabled with the form's defaults: {blocked}"
+
+
+def standalone_env(home: Path) -> dict[str, str]:
+    """The environment the Airflow tasks ran with (their MLflow store and data folders)."""
+    return {**{k: v for k, v in os.environ.items()
+               if not k.startswith(("AIRFLOW", "ENGAGEFLOW", "MLFLOW"))},
+            "ENGAGEFLOW_HOME": str(home / "project"), "ENGAGEFLOW_STATE": str(home / "state"),
+            "ENGAGEFLOW_DATA": str(home / "data"), "HF_HUB_OFFLINE": "1",
+            "MLFLOW_TRACKING_URI": f"sqlite:///{home}/state/mlflow.db"}
+
+
+@contextlib.contextmanager
+def _servers(home: Path, env: dict[str, str]):
+    """The MLflow UI over the run's store and `engageflow serve` of its champion, started
+    together (each in its own process group, stopped on exit)."""
+    mlflow_port, api_port = free_port(), free_port()
+    commands = {
+        f"http://127.0.0.1:{mlflow_port}": [
+            str(BIN / "mlflow"), "ui", "--backend-store-uri", env["MLFLOW_TRACKING_URI"],
+            "--host", "127.0.0.1", "--port", str(mlflow_port), "-w", "1"],
+        f"http://127.0.0.1:{api_port}": [
+            str(BIN / "engageflow"), "serve", "--port", str(api_port)],
+    }
+    procs = []
+    try:
+        for url, command in commands.items():
+            log = open(home / f"server-{len(procs)}.log", "wb")  # noqa: SIM115 (kept open)
+            procs.append((url, log, subprocess.Popen(
+                command, env={**env, "ENGAGEFLOW_API_KEYS": "browser-test-key"}, stdout=log,
+                stderr=subprocess.STDOUT, cwd=home, start_new_session=True,
+                stdin=subprocess.DEVNULL)))
+        for url, log, proc in procs:
+            deadline = time.monotonic() + 120
+            while True:
+                assert proc.poll() is None, \
+                    f"{url} exited:\n{Path(log.name).read_text()[-3000:]}"
+                assert time.monotonic() < deadline, f"nothing answered at {url} after 120 s"
+                try:
+                    if httpx.get(f"{url}/health", timeout=3).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                time.sleep(1)
+        yield procs[0][0], procs[1][0]
+    finally:
+        for _, log, proc in procs:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+            log.close()
+
+
+def _screenshot(browser, path: Path) -> None:
+    """Save the window as a 256-colour PNG (a fraction of the size, as legible)."""
+    from PIL import Image
+
+    browser.save_screenshot(str(path))
+    with Image.open(path) as shot:
+        shot.convert("RGB").quantize(colors=256).save(path, optimize=True)
+
+
+def _task_log_shows_the_counts(browser, base: str, run_id: str, images: Path) -> None:
+    """validate's log in the UI holds what it read, accepted and quarantined."""
+    from selenium.webdriver.common.by import By
+
+    browser.get(f"{base}/dags/{DAG_ID}/runs/{run_id}/tasks/validate")
+    body = _wait_for(browser, lambda d: (lambda t: t if "rows_accepted" in t else None)(
+        d.find_element(By.TAG_NAME, "body").text), "validate's log with its counts")
+    assert f'"rows_in": {DEMO_ROWS}' in body and '"rows_quarantined"' in body, body[-2000:]
+    time.sleep(0.5)
+    _screenshot(browser, images / "task-log.png")
+
+
+def _every_other_dag_triggers_with_its_defaults(browser, base: str, api: AirflowRest
+                                               ) -> dict[str, str]:
+    """Open each DAG's form and, where Trigger is enabled with the defaults, submit it
+    untouched: the run must appear with the form's defaults as its conf. The DAG stays
+    paused (the "unpause on trigger" box is cleared), so the run is queued, not executed,
+    which is enough for the form. Returns each DAG's outcome: ``triggered`` or
+    ``blocked`` (Trigger disabled with the defaults)."""
+    from selenium.webdriver.common.by import By
+
+    dags = [d["dag_id"] for d in api.client.get("/dags").json()["dags"]]
+    assert {"engagement_collect", "drift_monitoring", "batch_scoring",
+            "champion_challenger"} <= set(dags), dags
+    outcomes = {}
+    for dag_id in sorted(set(dags) - {DAG_ID}):
+        browser.get(f"{base}/dags/{dag_id}")
+        _wait_for(browser, lambda d: d.find_elements(
+            By.CSS_SELECTOR, "button[aria-label='Trigger Dag']"), f"{dag_id}'s Trigger button"
+        )[0].click()
+        dialog = _wait_for(browser, lambda d: [e for e in d.find_elements(
+            By.XPATH, "//*[@role='dialog']") if "Trigger" in e.text], f"{dag_id}'s form")[0]
+        time.sleep(1)  # the form fills in its defaults
+        for box in dialog.find_elements(By.XPATH, ".//label[contains(., 'on trigger')]"):
+            if box.find_element(By.TAG_NAME, "input").is_selected():
+                box.click()                     # leave it paused: no scheduled catch-up
+        submit = [b for b in dialog.find_elements(By.TAG_NAME, "button") if b.text == "Trigger"]
+        assert submit, f"{dag_id}: no Trigger button in the form"
+        if not submit[0].is_enabled():
+            outcomes[dag_id] = "blocked"
+            browser.find_element(By.TAG_NAME, "body").send_keys("\ue00c")  # Escape
+            continue
+        submit[0].click()
+        runs = _wait_for(browser, lambda d, dag_id=dag_id: api.client.get(
+            f"/dags/{dag_id}/dagRuns").json()["dag_runs"], f"a run of {dag_id} (REST)",
+            timeout=20)
+        assert runs[0]["run_type"] == "manual", runs[0]
+        assert api.client.get(f"/dags/{dag_id}").json()["is_paused"], f"{dag_id} unpaused"
+        outcomes[dag_id] = "triggered"
+    return outcomes
+
+
+def _model_card_in_mlflow(browser, mlflow_url: str, images: Path) -> None:
+    """The registered version's page shows its model card (description) and its tags."""
+    from selenium.webdriver.common.by import By
+
+    browser.get(f"{mlflow_url}/#/models/{MODEL}/versions/1")
+    body = _wait_for(browser, lambda d: (lambda t: t if "Known limits" in t else None)(
+        d.find_element(By.TAG_NAME, "body").text), "the model card on the version page")
+    assert f"{MODEL} v1" in body and "Promotion gate" in body and "Training data" in body
+    assert "engageflow.family" in body, "the version's tags are not shown"
+    time.sleep(1)
+    _screenshot(browser, images / "model-card.png")
+
+
+def _offline_api_docs(browser, api_url: str, images: Path) -> None:
+    """`/docs` renders Swagger UI from the app's own assets (no CDN) with the routes."""
+    from selenium.webdriver.common.by import By
+
+    browser.get(f"{api_url}/docs")
+    body = _wait_for(browser, lambda d: (lambda t: t if "/predict" in t else None)(
+        d.find_element(By.TAG_NAME, "body").text), "Swagger UI with the /predict route")
+    assert "POST" in body
+    scripts = [e.get_attribute("src") for e in browser.find_elements(By.TAG_NAME, "script")]
+    assert all(src.startswith(api_url) for src in scripts if src), scripts
+    time.sleep(0.5)
+    _screenshot(browser, images / "api-docs.png")

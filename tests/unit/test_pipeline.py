@@ -1,6 +1,7 @@
 """The pipeline order is written once: dvc.yaml, the CLI and the training DAG derive from
 it, and a stage can only read the params sections it declares."""
 
+import subprocess
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _cli_paths():
     base = project_paths(ROOT)
-    return replace(base, caption_cache=base.feature_table("caption_embeddings"))
+    return replace(base, caption_cache=base.feature_table("caption_embeddings"),
+                   tracked=base.root)
 
 
 def test_the_committed_dvc_yaml_is_the_generated_one():
@@ -43,12 +45,65 @@ def test_dvc_stages_chain_every_stage_and_list_the_sections_each_declares(name):
             next(iter(m)) for m in stages[before].get("metrics", [])]), (before, after)
 
 
-def test_every_output_of_every_stage_is_under_the_data_folder():
+def test_every_output_is_under_the_data_folder_or_a_tracked_metrics_or_plots_file():
     paths = _cli_paths()
+    tracked = (paths.root / "metrics", paths.root / "plots")
+    for name in TASK_NAMES:
+        for step in PIPELINE:
+            for path, kind in step.outputs(get_task(name), paths).items():
+                if kind in ("metric", "plot"):  # small files git tracks (dvc exp show)
+                    assert Path(path).parent in tracked, (name, step.name, path)
+                else:
+                    assert Path(path).is_relative_to(paths.data), (name, step.name, path)
+
+
+def test_dvc_stages_run_the_venv_python_not_a_command_on_path():
+    stages = dvc_stages(get_task("likes"), _cli_paths())
+    assert all(s["cmd"] == f".venv/bin/python -m pipelines {name}"
+               for name, s in stages.items())
+
+
+def test_metrics_and_plots_are_git_tracked_and_drawn():
+    stages = dvc_stages(get_task("likes"), _cli_paths())
+    metrics = [next(iter(m)) for s in stages.values() for m in s.get("metrics", [])]
+    plots = {k: v for s in stages.values() for p in s.get("plots", []) for k, v in p.items()}
+    assert metrics == ["metrics/validation.json", "metrics/evaluation.json"]
+    assert set(plots) == {"plots/predicted_vs_actual.csv", "plots/error_by_platform.csv"}
+    assert all(p["cache"] is False and p["template"] and p["x"] and p["y"]
+               for p in plots.values())
+    ignored = subprocess.run(["git", "check-ignore", *metrics, *plots], cwd=ROOT,
+                             capture_output=True, text=True)
+    assert ignored.stdout == "", f"git ignores {ignored.stdout}"
+
+
+def test_no_dvc_output_contains_the_collection_dags_reports():
+    """`dvc repro` removes a stage's outputs before it runs: none may hold the collection
+    DAG's days (05_reporting/validation/date=...)."""
+    from pipelines.validate.partition import partition_paths
+
+    paths = _cli_paths()
+    day = partition_paths(paths.data, "2026-06-01")
     for name in TASK_NAMES:
         for step in PIPELINE:
             for path in step.outputs(get_task(name), paths):
-                assert Path(path).is_relative_to(paths.data), (name, step.name, path)
+                for collected in day.values():
+                    assert not collected.is_relative_to(path), (name, step.name, path)
+
+
+def test_params_yaml_survives_dvcs_rewrite_unchanged(tmp_path):
+    """`dvc exp run -S` rewrites params.yaml (a YAML round trip; lists it re-creates come
+    out in block style): the file is written in the form that rewrite produces, so an
+    experiment changes only the values it sets."""
+    from dvc.utils.hydra import apply_overrides
+
+    text = (ROOT / "params.yaml").read_text()
+    copy = tmp_path / "params.yaml"
+    copy.write_text(text)
+    seed = load_settings(ROOT / "params.yaml", {}).train.seed
+    apply_overrides(copy, [f"train.seed={seed}"])    # DVC's -S, setting a value it has
+    assert copy.read_text() == text, (
+        "params.yaml is not in the form `dvc exp run -S` writes back (use '' not \"\", "
+        "block lists for non-empty lists, no explicit null); see the diff with the copy")
 
 
 def test_a_stage_cannot_read_a_section_it_does_not_declare():
