@@ -45,7 +45,7 @@ def validate_entity_stage(
 ) -> dict[str, Any]:
     """Stage runner: apply ``spec``'s contract to ``01_raw/<entity>.parquet`` (and its
     rejects); write the validated and quarantine layers, the report and, with ``reports``,
-    the Data Docs.
+    the Data Docs and an exploration report.
 
     Args:
         paths: The project's data layers.
@@ -55,7 +55,7 @@ def validate_entity_stage(
             validate_entity`.
         as_of: The run's logical date.
         min_rows, max_quarantine_rate: ``validate.min_rows``, ``validate.max_quarantine_rate``.
-        reports: Also render Great Expectations Data Docs.
+        reports: Also render Great Expectations Data Docs and the exploration report.
 
     Returns:
         The validation report (also written to ``paths.validation_report``).
@@ -95,6 +95,7 @@ def validate_entity_stage(
 
         report["data_docs"] = str(render_data_docs(
             outcome.gx_results, paths.validation_reports / entity))
+        report["exploration_report"] = str(_explore(outcome, paths, spec, task))
     paths.validation_report.write_text(json.dumps(report, indent=2, default=str))
     logger.info("%s.validate: %d rows in, %d accepted, %d quarantined %s", task,
                 report["rows_in"], report["rows_accepted"], report["rows_quarantined"],
@@ -105,3 +106,23 @@ def validate_entity_stage(
             f"{raw} (suites {', '.join(suites)}):\n  - " + "\n  - ".join(outcome.failures)
             + f"\nsample rows: {rows.head(3).to_dict(orient='records')}")
     return report
+
+
+def _explore(outcome: Any, paths: ProjectPaths, spec: InputSpec, task: str) -> Path:
+    """The exploration report of the accepted rows (the same page as for posts): the task's
+    target where the entity carries it as a number, the entity's time column."""
+    import pandas as pd
+
+    from pipelines.tasks import get_task
+    from pipelines.validate.exploration_report import exploration_report
+
+    accepted = outcome.accepted
+    target = get_task(task).target
+    if target not in accepted.columns or not (
+            pd.api.types.is_numeric_dtype(accepted[target])
+            and not pd.api.types.is_bool_dtype(accepted[target])):
+        target = None
+    path = paths.validation_reports / spec.entity / "exploration.html"
+    exploration_report(accepted, path, target=target, time_column=spec.time_column,
+                       quarantined=outcome.quarantined)
+    return path

@@ -133,8 +133,10 @@ def render_page(summary: dict[str, Any], examples: list[dict[str, str]]) -> str:
             for name, row in zip(corr["columns"], corr["matrix"], strict=True)]))
 
     target = summary["target"]
-    parts.append(f"<h2>Target distribution per platform: {e(target['column'])}</h2>")
-    if target["per_platform"]:
+    parts.append(f"<h2>Target distribution per platform: {e(target['column'] or '-')}</h2>")
+    if target["column"] is None:
+        parts.append('<p class="note">no numeric outcome column in this entity</p>')
+    elif target["per_platform"]:
         q_names = list(next(iter(target["per_platform"].values()))["quantiles"])
         parts.append(_table(["platform", "rows", "missing", "mean"] + q_names, [
             [e(p), _fmt(s["rows"]), _fmt(s["missing"]), _fmt(s["mean"])]
@@ -152,7 +154,9 @@ def render_page(summary: dict[str, Any], examples: list[dict[str, str]]) -> str:
         parts.append('<p class="note">no rows</p>')
 
     timing = summary["posting_time"]
-    parts.append("<h2>Posts per weekday and hour (UTC)</h2>")
+    column = timing.get("column", "posted_at")
+    parts.append("<h2>Posts per weekday and hour (UTC)</h2>" if column == "posted_at" else
+                 f"<h2>Rows per weekday and hour (UTC) of {e(column)}</h2>")
     top = max((max(r) for r in timing["weekday_hour"]), default=0) or 1
     parts.append(_table(["", *[str(h) for h in range(24)], "total"], [
         [day] + [_shade(n / top, f"{n:,}") for n in row] + [_fmt(timing["per_weekday"][day])]

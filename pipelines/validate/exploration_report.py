@@ -1,4 +1,5 @@
-"""A data exploration report of canonical posts: one offline HTML page plus JSON.
+"""A data exploration report of canonical posts (or any task's entity): one offline HTML
+page plus JSON.
 
 :func:`exploration_report` computes the numbers (row counts, numeric summaries and
 histograms, missing values, Spearman correlations, the target per platform, posting times,
@@ -30,6 +31,10 @@ CORRELATION_COLUMNS: tuple[str, ...] = (
     "likes", "comments", "shares", "followers_at_post_time", "hashtags_count",
     "mentions_count", "caption_length",
 )
+#: Numeric columns correlated for an entity without the post columns.
+MAX_OTHER_CORRELATION_COLUMNS = 12
+#: Columns of the example rows of an entity without the post columns.
+MAX_EXAMPLE_COLUMNS = 8
 QUANTILES: tuple[float, ...] = (0.0, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1.0)
 WEEKDAYS: tuple[str, ...] = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MISSING_LABEL = "(missing)"
@@ -40,7 +45,8 @@ def exploration_report(
     posts: pd.DataFrame,
     out_path: Path,
     *,
-    target: str = "likes",
+    target: str | None = "likes",
+    time_column: str = "posted_at",
     quarantined: pd.DataFrame | None = None,
     max_correlation_rows: int = MAX_CORRELATION_ROWS,
     seed: int = 0,
@@ -56,7 +62,9 @@ def exploration_report(
     Args:
         posts: Canonical posts (any subset of the canonical columns; may be empty).
         out_path: The HTML file; the summary is written beside it as ``.json``.
-        target: The outcome column whose distribution is shown per platform.
+        target: The outcome column whose distribution is shown per platform (None: an
+            entity without a numeric outcome column, e.g. a class label).
+        time_column: The column whose weekday and hour (UTC) are counted.
         quarantined: The quarantine frame (:data:`pipelines.schema.QUARANTINE_COLUMNS`).
         max_correlation_rows: Above this many rows the correlations use a seeded sample.
         seed: Seed of that sample and of the example posts.
@@ -72,12 +80,12 @@ def exploration_report(
         raise ValueError(
             f"exploration_report: 'posts' must be a DataFrame; got {type(posts).__name__}."
         )
-    if len(posts.columns) and target not in posts.columns:
+    if target is not None and len(posts.columns) and target not in posts.columns:
         raise ValueError(
             f"exploration_report: 'target' must name a column of 'posts'; got {target!r}, "
             f"columns are {list(posts.columns)}."
         )
-    if target in posts.columns and not _is_numeric(posts[target]):
+    if target is not None and target in posts.columns and not _is_numeric(posts[target]):
         raise ValueError(
             f"exploration_report: 'target' must be a numeric column; {target!r} is "
             f"{posts[target].dtype}."
@@ -95,7 +103,7 @@ def exploration_report(
         "missing": _missing(posts),
         "correlation": _correlation(numeric, len(posts), target, max_correlation_rows, seed),
         "target": _target_by_platform(posts, target),
-        "posting_time": _posting_time(posts),
+        "posting_time": _posting_time(posts, time_column),
     }
     summary = _jsonable(summary)
     examples = _examples(posts, target, seed)
@@ -217,10 +225,11 @@ def _missing(posts: pd.DataFrame) -> dict[str, Any]:
 
 
 def _correlation(
-    numeric: dict[str, np.ndarray], rows: int, target: str, max_rows: int, seed: int
+    numeric: dict[str, np.ndarray], rows: int, target: str | None, max_rows: int, seed: int
 ) -> dict[str, Any]:
-    names = [c for c in (target, *CORRELATION_COLUMNS) if c in numeric]
-    names = list(dict.fromkeys(names))
+    names = list(dict.fromkeys(c for c in (target, *CORRELATION_COLUMNS) if c in numeric))
+    if len(names) < 2:      # another entity than posts: its own numeric columns
+        names = list(dict.fromkeys([*names, *numeric]))[:MAX_OTHER_CORRELATION_COLUMNS]
     sampled = rows > max_rows
     frame = pd.DataFrame({name: numeric[name] for name in names})
     if sampled:
@@ -242,9 +251,9 @@ def _quantiles(values: np.ndarray) -> dict[str, float | None]:
     return {f"p{round(q * 100)}": float(v) for q, v in zip(QUANTILES, found, strict=True)}
 
 
-def _target_by_platform(posts: pd.DataFrame, target: str) -> dict[str, Any]:
+def _target_by_platform(posts: pd.DataFrame, target: str | None) -> dict[str, Any]:
     out: dict[str, Any] = {"column": target, "per_platform": {}}
-    if target not in posts.columns:
+    if target is None or target not in posts.columns:
         return out
     values = _floats(posts[target])
     groups: list[tuple[str, np.ndarray]] = []
@@ -268,14 +277,15 @@ def _target_by_platform(posts: pd.DataFrame, target: str) -> dict[str, Any]:
     return out
 
 
-def _posting_time(posts: pd.DataFrame) -> dict[str, Any]:
+def _posting_time(posts: pd.DataFrame, time_column: str) -> dict[str, Any]:
     out: dict[str, Any] = {"timezone": "UTC", "weekdays": list(WEEKDAYS), "rows_with_time": 0,
                            "weekday_hour": [[0] * 24 for _ in WEEKDAYS],
                            "per_weekday": dict.fromkeys(WEEKDAYS, 0),
                            "per_hour": {str(h): 0 for h in range(24)}}
-    if "posted_at" not in posts.columns:
+    out["column"] = time_column
+    if time_column not in posts.columns:
         return out
-    times = pd.to_datetime(posts["posted_at"].dropna(), utc=True)
+    times = pd.to_datetime(posts[time_column].dropna(), utc=True)
     if not len(times):
         return out
     cells = times.dt.weekday.to_numpy() * 24 + times.dt.hour.to_numpy()
@@ -288,12 +298,15 @@ def _posting_time(posts: pd.DataFrame) -> dict[str, Any]:
     return out
 
 
-def _examples(posts: pd.DataFrame, target: str, seed: int, n: int = 5) -> list[dict[str, str]]:
+def _examples(posts: pd.DataFrame, target: str | None, seed: int, n: int = 5
+              ) -> list[dict[str, str]]:
     if not len(posts):
         return []
     chosen = posts.sample(n=min(n, len(posts)), random_state=seed)
     wanted = [c for c in ("platform", "account_id", "posted_at", "content_type", target,
                           "caption") if c in chosen.columns]
+    if len(wanted) < 3:     # another entity than posts: its first columns
+        wanted = list(chosen.columns[:MAX_EXAMPLE_COLUMNS])
     rows = []
     for record in chosen[wanted].to_dict(orient="records"):
         row = {}

@@ -4,6 +4,7 @@ model-facing hooks, bad settings, and the real UCI file (shared_data)."""
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -260,6 +261,9 @@ def test_a_file_with_bad_records_is_quarantined_then_stops_the_run(
     assert sorted(quarantined["stage"].value_counts().items()) == [("collect", 5),
                                                                   ("validate", 5)]
     assert (paths.validation_reports / "sessions").is_dir()  # Data Docs
+    exploration = json.loads(Path(report["exploration_report"]).with_suffix(".json").read_text())
+    assert exploration["rows"]["total"] == 140 and exploration["rows"]["quarantined"] == 10
+    assert exploration["target"]["per_platform"]["(all)"]["count"] == 140   # converted
 
 
 # ------------------------------------------------------------------------ the real file

@@ -146,3 +146,26 @@ def test_report_rejects_a_bad_target(tmp_path):
         exploration_report(_tiny_posts(), tmp_path / "r.html", target="like")
     with pytest.raises(ValueError, match="'target' must be a numeric column"):
         exploration_report(_tiny_posts(), tmp_path / "r.html", target="caption")
+
+
+def test_report_of_another_entity_uses_its_own_columns_and_time(tmp_path):
+    """A task's entity (no post columns, a class label as outcome): the correlations take
+    its own numeric columns, the timing its own time column, the page says there is no
+    numeric target."""
+    rng = np.random.default_rng(3)
+    times = pd.date_range("2026-01-05", periods=50, freq="7h", tz="UTC")
+    rows = pd.DataFrame({"feedback_id": [f"f{i}" for i in range(50)],
+                         "created_at": times, "age": rng.integers(18, 80, 50),
+                         "text_length": rng.integers(0, 500, 50),
+                         "sentiment": rng.choice(["negative", "neutral", "positive"], 50)})
+    out = tmp_path / "exploration.html"
+    summary = exploration_report(rows, out, target=None, time_column="created_at")
+    assert summary["correlation"]["columns"] == ["age", "text_length"]
+    assert summary["posting_time"]["rows_with_time"] == 50
+    expected = times.weekday * 24 + times.hour
+    assert sum(map(sum, summary["posting_time"]["weekday_hour"])) == len(expected)
+    assert summary["posting_time"]["per_weekday"]["Mon"] == int((times.weekday == 0).sum())
+    assert summary["target"] == {"column": None, "per_platform": {}}
+    page = out.read_text()
+    assert "no numeric outcome column in this entity" in page
+    assert "of created_at" in page
