@@ -105,6 +105,14 @@ def cmd_stage(args: argparse.Namespace) -> int:
     return _print(record)
 
 
+def cmd_segment_sessions(args: argparse.Namespace) -> int:
+    """Learned session segments on the conversion task's validated sessions."""
+    from pipelines.segments.session_segments_stage import segment_sessions
+
+    paths = _paths(args)
+    return _print(segment_sessions(paths, _settings(args, paths).session_segments))
+
+
 def _run_key(paths: ProjectPaths, task: str) -> str:
     """The default idempotency key of a CLI / dvc run: the task and the models it trained,
     so a retried register reuses its MLflow runs and a retrained pipeline gets new ones."""
@@ -416,6 +424,13 @@ def build_parser() -> argparse.ArgumentParser:
                        "segment retraining counts matured posts (default: now)")
         p.add_argument("--no-reports", action="store_true",
                        help="validate: skip Data Docs and the exploration report")
+    segment = stage("segment-sessions", cmd_segment_sessions,
+                    "learned session segments: K-Means after PCA on the conversion task's "
+                    "validated sessions, k compared, profiles written, model registered "
+                    "(params session_segments)")
+    segment.add_argument("--set", action="append", metavar="KEY=VALUE",
+                         help="override a params key, e.g. session_segments.ks=[3,4] "
+                              "(repeatable)")
     materialize = stage("materialize-history", cmd_materialize_history,
                         "validated store → the account-history feature store (Feast; "
                         "serve.history_store)")

@@ -20,6 +20,7 @@ from pipelines.config.monitoring import MonitorConfig
 from pipelines.config.names import RUN_NOTE_KEYS, TASK_NAMES
 from pipelines.config.section import SECTION_KEYS
 from pipelines.config.serving import ChampionChallengerConfig, ServeConfig
+from pipelines.config.session_segments import SessionSegmentsConfig
 from pipelines.config.training import (
     PromoteConfig,
     RegisterConfig,
@@ -56,6 +57,7 @@ with warnings.catch_warnings():
         champion_challenger: ChampionChallengerConfig = Field(
             default_factory=ChampionChallengerConfig)
         serve: ServeConfig = Field(default_factory=ServeConfig)
+        session_segments: SessionSegmentsConfig = Field(default_factory=SessionSegmentsConfig)
 
         @model_validator(mode="before")
         @classmethod

@@ -17,8 +17,11 @@ logger = logging.getLogger(__name__)
 
 def register_segmenter(model: Any, *, comparison: dict[str, Any], profiles: pd.DataFrame,
                        figure: Any, example: pd.DataFrame, model_name: str,
-                       experiment: str) -> dict[str, Any]:
-    """Log one run and register ``model`` as a new version of ``model_name``.
+                       experiment: str, description: str) -> dict[str, Any]:
+    """Log one run and register ``model`` as a new version of ``model_name``, with
+    ``description`` (a model card: data, features, k rule, the segments) on the version.
+    The profiles (with their ``name`` column) are logged as ``segments/profiles.json``,
+    which the serving assign route reads.
 
     Returns:
         ``{"model_name", "version", "run_id", "chosen_k"}``.
@@ -37,12 +40,17 @@ def register_segmenter(model: Any, *, comparison: dict[str, Any], profiles: pd.D
                          "chosen_k": comparison["chosen_k"], "rule": comparison["rule"]},
                         "segments/k_comparison.json")
         mlflow.log_text(profiles.to_csv(), "segments/profiles.csv")
+        mlflow.log_text(profiles.reset_index().to_json(orient="records", indent=2),
+                        "segments/profiles.json")
+        mlflow.log_text(description, "segments/model_card.md")
         mlflow.log_figure(figure, "segments/profiles.png")
         info = mlflow.sklearn.log_model(
             model, name="model", signature=infer_signature(example, model.predict(example)),
             pip_requirements=tracking.pip_requirements(), registered_model_name=model_name,
             # a project class: skops (MLflow's default format) refuses it unless trusted
             serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE)
+    mlflow.MlflowClient().update_model_version(model_name, str(info.registered_model_version),
+                                               description=description)
     record = {"model_name": model_name, "version": str(info.registered_model_version),
               "run_id": run.info.run_id, "chosen_k": comparison["chosen_k"]}
     logger.info("register_segmenter: %s version %s (k=%d), run %s", model_name,

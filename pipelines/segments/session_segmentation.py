@@ -210,3 +210,21 @@ def profile_figure(profiles: pd.DataFrame) -> Any:
     axis.set_title("Session segments: what each does (dark = highest of the segments)")
     figure.tight_layout()
     return figure
+
+
+def segment_names(profiles: pd.DataFrame) -> pd.Series:
+    """A short readable name per segment, read off its profile: the two columns in which it
+    stands out most from the other segments (each column scaled to its range across the
+    segments), e.g. ``"high median product related, low new visitor share"``. Names are
+    made unique by the segment id when two coincide."""
+    shown = profiles.drop(columns=["sessions", "share", "conversion_rate"], errors="ignore")
+    span = (shown.max() - shown.min()).replace(0, 1)
+    scaled = (shown - shown.mean()) / span
+    names: dict[int, str] = {}
+    for segment, row in scaled.iterrows():
+        top = row.abs().sort_values(ascending=False).index[:2]
+        names[int(segment)] = ", ".join(
+            f"{'high' if row[c] > 0 else 'low'} {c.replace('_', ' ')}" for c in top)
+    counts = pd.Series(list(names.values())).value_counts()
+    return pd.Series({s: n if counts[n] == 1 else f"{n} ({s})" for s, n in names.items()},
+                     name="name")

@@ -70,10 +70,14 @@ def test_profiles_cover_every_session_and_register_as_a_model(tmp_path, monkeypa
     comparison = {"per_k": {3: {"silhouette": 0.3}}, "chosen_k": 3, "rule": "test"}
     record = register_segmenter(model, comparison=comparison, profiles=profiles,
                                 figure=figure, example=SESSIONS.head(3),
-                                model_name="segments-sessions", experiment="segments-test")
+                                model_name="segments-sessions", experiment="segments-test",
+                                description="card: three segments")
     loaded = mlflow.sklearn.load_model(f"models:/segments-sessions/{record['version']}")
     np.testing.assert_array_equal(loaded.predict(SESSIONS), labels)
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(record["run_id"],
                                                                         "segments")}
     assert artifacts == {"segments/k_comparison.json", "segments/profiles.csv",
-                         "segments/profiles.png"}
+                         "segments/profiles.json", "segments/profiles.png",
+                         "segments/model_card.md"}
+    version = mlflow.MlflowClient().get_model_version("segments-sessions", record["version"])
+    assert version.description == "card: three segments"
