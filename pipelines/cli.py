@@ -282,13 +282,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
                            cache_seconds=settings.serve.history_cache_seconds)
     from pipelines.validate.expectations import load_suite
 
+    # learned session segments are assigned from the conversion task's session rows
+    session_segments = None
+    if "conversion" in task_settings:
+        from pipelines.serve.segment_assign import SegmentAssigner
+
+        conversion = next(t for t in tasks if t.task.name == "conversion")
+        session_segments = (SegmentAssigner(settings.session_segments.model_name,
+                                            conversion.task.serve_key),
+                            conversion.request_model)
     run_server(Service(
         settings.serve, model_name=settings.register.model_name, task=settings.train.task,
         maturity_hours=settings.features.maturity_hours, segments=settings.segments,
         row_suite=load_suite(paths.resolve(settings.validate.suite)),
         prediction_log_url=paths.prediction_log_url, tracking_uri=paths.tracking_uri,
         api_keys=None if args.no_auth else keys, project_dir=str(paths.root), tasks=tasks,
-        history=history, freeze_gc=True))
+        history=history, freeze_gc=True, session_segments=session_segments))
     return 0
 
 

@@ -38,6 +38,8 @@ from pipelines.serve.metrics import Metrics
 from pipelines.serve.model_store import ModelStore
 from pipelines.serve.request_models import Post, request_bodies
 from pipelines.serve.routing import StickyRouter, ThompsonRouter, rewards_by_arm
+from pipelines.serve.segment_assign import PATH as SEGMENT_PATH
+from pipelines.serve.segment_assign import add_segment_assign_route
 from pipelines.serve.segment_models import SegmentModels
 from pipelines.serve.strict_json import StrictJSONRoute, validation_error_response
 from pipelines.serve.task_routes import add_task_route
@@ -202,6 +204,9 @@ class Service:
         store: A prepared model store (tests); default: one for ``model_name``.
         freeze_gc: A server process: after loading, move everything alive into the GC's
             permanent generation.
+        session_segments: ``(SegmentAssigner, conversion request model)`` to serve
+            ``POST /segments/sessions/assign`` (:mod:`pipelines.serve.segment_assign`);
+            None: no such route.
     """
 
     def __init__(self, serve: ServeConfig, *, model_name: str, task: str,
@@ -210,7 +215,7 @@ class Service:
                  tracking_uri: str | None, api_keys: frozenset[str] | None,
                  project_dir: str | None, tasks: Sequence[ServedTask],
                  history: Any = None, store: ModelStore | None = None,
-                 freeze_gc: bool = False) -> None:
+                 freeze_gc: bool = False, session_segments: Any = None) -> None:
         from pipelines.prediction_log import PredictionLog
         from pipelines.serve.log_writer import PredictionLogWriter
         from pipelines.serve.task_outcomes import TaskOutcomes
@@ -219,6 +224,8 @@ class Service:
         self.maturity_hours, self.tracking_uri, self.api_keys = (maturity_hours, tracking_uri,
                                                                  api_keys)
         self.freeze_gc = freeze_gc
+        # (SegmentAssigner, the conversion request model): POST /segments/sessions/assign
+        self.session_segments = session_segments
         self.bodies = request_bodies(row_suite,
                                      future_tolerance_seconds=serve.future_tolerance_seconds)
         self.metrics = Metrics()
@@ -459,7 +466,8 @@ def create_app(service: Service) -> FastAPI:
     add_offline_docs(app)
     app.add_middleware(LimitAndMeasure, max_body_bytes=serve.max_body_bytes,
                        metrics=service.metrics,
-                       known_paths=(*PATHS, *(s.path for s in service.tasks.values())))
+                       known_paths=(*PATHS, *(s.path for s in service.tasks.values()),
+                                    *((SEGMENT_PATH,) if service.session_segments else ())))
     header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False)
     keys = tuple(k.encode() for k in api_keys or ())
 
@@ -498,6 +506,10 @@ def create_app(service: Service) -> FastAPI:
 
     for server in service.tasks.values():
         add_task_route(app, server, authorized=authorized, max_batch=serve.max_batch)
+    if service.session_segments is not None:
+        assigner, session_model = service.session_segments
+        add_segment_assign_route(app, assigner, request_model=session_model,
+                                 authorized=authorized, max_batch=serve.max_batch)
 
     @app.post("/outcomes", dependencies=[Depends(authorized)],
               responses={503: {"description": "The prediction log stayed locked; nothing "
