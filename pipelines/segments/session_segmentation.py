@@ -214,12 +214,12 @@ def profile_figure(profiles: pd.DataFrame) -> Any:
 
 def segment_names(profiles: pd.DataFrame) -> pd.Series:
     """A short readable name per segment, read off its profile: the two columns in which it
-    stands out most from the other segments (each column scaled to its range across the
+    stands out most from the median segment (each column scaled to its range across the
     segments), e.g. ``"high median product related, low new visitor share"``. Names are
     made unique by the segment id when two coincide."""
     shown = profiles.drop(columns=["sessions", "share", "conversion_rate"], errors="ignore")
     span = (shown.max() - shown.min()).replace(0, 1)
-    scaled = (shown - shown.mean()) / span
+    scaled = (shown - shown.median()) / span
     names: dict[int, str] = {}
     for segment, row in scaled.iterrows():
         top = row.abs().sort_values(ascending=False).index[:2]
