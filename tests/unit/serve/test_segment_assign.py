@@ -108,3 +108,23 @@ def test_no_registered_segmenter_answers_503_naming_the_command(served):
         PATH, json={"rows": _rows(SESSIONS.head(1))})
     assert answer.status_code == 503
     assert "segment-sessions" in answer.json()["detail"]
+
+
+def test_the_serving_app_serves_the_route_behind_its_api_key(served, tmp_path):
+    from pipelines.config import FeatureSettings, SegmentsConfig, ServeConfig
+    from pipelines.serve.app import Service, create_app
+    from tests.unit.serve.conftest import posts_row_suite
+
+    service = Service(ServeConfig(poll_seconds=0, auto_train="off"), model_name="m",
+                      task="likes", maturity_hours=FeatureSettings().maturity_hours,
+                      segments=SegmentsConfig(enabled=False), row_suite=posts_row_suite(),
+                      prediction_log_url=f"sqlite:///{tmp_path / 'log.db'}",
+                      tracking_uri=None, api_keys=frozenset({"k"}), project_dir=None,
+                      tasks=(), session_segments=(SegmentAssigner("segments-test",
+                                                                  "session_id"), served[3]))
+    client = TestClient(create_app(service))   # no lifespan: nothing else is loaded
+    body = {"rows": _rows(SESSIONS.head(3))}
+    assert client.post(PATH, json=body).status_code == 401
+    answer = client.post(PATH, json=body, headers={"X-API-Key": "k"})
+    assert answer.status_code == 200, answer.text
+    assert len(answer.json()["assignments"]) == 3
