@@ -31,7 +31,8 @@ class NoSegmenterError(LookupError):
 
 class SegmentAssigner:
     """The newest registered version of ``model_name`` and its segment names, loaded on the
-    first assignment (and again while none is registered).
+    first assignment (and again while none is registered); a version registered after that
+    is served after a restart.
 
     Args:
         model_name: The registered model (``session_segments.model_name``).
