@@ -71,9 +71,14 @@ def test_the_registered_version_assigns_segments_and_carries_a_model_card(run):
     version = client.get_model_version("segments-sessions", record["registered"]["version"])
     assert f"k={record['chosen_k']}" in version.description
     assert all(p["name"] in version.description for p in record["profiles"])
+    before = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    model = mlflow.sklearn.load_model(f"models:/segments-sessions/{version.version}")
+    try:
+        model = mlflow.sklearn.load_model(f"models:/segments-sessions/{version.version}")
+    finally:        # later tests must not find this module's store behind their back
+        mlflow.set_tracking_uri(before[0])
+        mlflow.set_registry_uri(before[1])
     sessions = pd.read_parquet(paths.validated("sessions")).head(50)
     assert set(model.predict(sessions)) <= set(range(record["chosen_k"]))
 

@@ -48,6 +48,7 @@ def served(tmp_path_factory, project_root):
 
     folder = tmp_path_factory.mktemp("assign")
     uri = f"sqlite:///{folder / 'mlflow.db'}"
+    before = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", uri)
         mlflow.set_tracking_uri(uri)
@@ -64,6 +65,8 @@ def served(tmp_path_factory, project_root):
         request_model = CONVERSION.request_model(ProjectPaths(
             root=project_root, state=folder / "state", data=folder / "data"))
         yield _client("segments-test", request_model), model, profiles, request_model
+    mlflow.set_tracking_uri(before[0])     # later tests must not find this store
+    mlflow.set_registry_uri(before[1])
 
 
 def test_assigns_the_registered_segmenters_ids_and_profile_names(served):
