@@ -94,6 +94,10 @@ class FeedbackSettings(BaseModel):
         50, ge=1, title="Retrain after",
         description="Labelled feedbacks of a campaign since the last training that make a "
                     "retrain due (POST /tasks/feedback_sentiment/outcomes counts them).")
+    campaign_shrinkage: float = Field(
+        20.0, gt=0, title="Campaign shrinkage k",
+        description="A campaign model's probabilities count with weight n / (n + k) against "
+                    "the global model's (n: the campaign's labelled training rows).")
 
     @model_validator(mode="after")
     def _consistent(self) -> FeedbackSettings:
@@ -212,12 +216,15 @@ class FeedbackTask(Task):
     def train(self, paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
         """Fit every family of ``train.models`` (empty: :data:`DEFAULT_MODELS`) on the
         training rows; save each as ``<name>.joblib``. With a text family, every text of
-        the table is embedded once first (the cache then serves evaluation and the gate)."""
+        the table is embedded once first (the cache then serves evaluation and the gate).
+        Each candidate carries its campaign models with fallback
+        (:mod:`pipelines.tasks.feedback_campaigns`, judged with ``promote``)."""
         from pipelines.tasks.feedback_training import train_candidates
 
         section = self.section(settings)
         models = tuple(settings.train.models) or DEFAULT_MODELS
-        return train_candidates(self, paths, section, models, seed=settings.train.seed)
+        return train_candidates(self, paths, section, models, seed=settings.train.seed,
+                                promote=settings.promote)
 
     def evaluate(self, paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
         """Score every candidate and both baselines on the validation and test rows (the
