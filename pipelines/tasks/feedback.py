@@ -178,7 +178,7 @@ class FeedbackTask(Task):
         from pipelines.validate.entity_stage import validate_entity_stage
 
         return validate_entity_stage(
-            paths, self.input, task="feedback", as_of=as_of,
+            paths, self.input, task=self.name, as_of=as_of,
             min_rows=settings.validate.min_rows,
             max_quarantine_rate=settings.validate.max_quarantine_rate, reports=reports,
             **CONTRACT)

@@ -162,9 +162,9 @@ def fit_campaign_models(global_model: Any, make: Callable[[], Any], *, train: pd
                                 f"its {len(rows_valid)} validation rows")
         else:
             reasons[name] = record["reason"] = (
-                f"the campaign model of {name!r} did not beat the global model on its "
-                f"{len(rows_valid)} validation rows ({decision['decision']}); falling back "
-                f"to the global model")
+                f"the campaign model of {name!r} was not shown to beat the global model "
+                f"on its {len(rows_valid)} validation rows (gate: {decision['decision']}); "
+                f"falling back to the global model")
         logger.info("feedback.campaigns: %s: %d train rows, weight %.2f, %s", name, n, weight,
                     record["reason"])
     logger.info("feedback.campaigns: %d campaigns, %d under %d samples, %d campaign models "

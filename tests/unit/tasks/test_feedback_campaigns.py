@@ -132,7 +132,7 @@ def test_a_campaign_past_the_minimum_that_beats_the_global_model_answers(enough,
     assert got["o1"]["sentiment"] == "positive"          # the same words elsewhere
 
 
-def test_a_campaign_model_that_does_not_beat_the_global_one_falls_back(enough, tmp_path):
+def test_a_campaign_model_not_shown_to_beat_the_global_one_falls_back(enough, tmp_path):
     ordinary = {c: enough["decisions"]["campaigns"][c] for c in ("spring-sale", "summer-sale")}
     for record in ordinary.values():
         assert record["train_rows"] >= 20 and record["kept"] is False
@@ -142,5 +142,27 @@ def test_a_campaign_model_that_does_not_beat_the_global_one_falls_back(enough, t
         {"feedback_id": "o1", "text": POSITIVE_WORDS, "campaign": "summer-sale"}])
     status = got["o1"]["model_status"]
     assert status["level"] == "global" and status["campaign_model"] is False
-    assert "'summer-sale' did not beat the global model" in status["message"]
+    assert "'summer-sale' was not shown to beat the global model" in status["message"]
     assert "falling back to the global model" in status["message"]
+
+
+def test_a_kept_campaign_blends_its_model_with_the_global_one_by_its_weight():
+    from pipelines.tasks.feedback_campaigns import CampaignModels
+    from pipelines.tasks.feedback_data import generate_feedback
+    from pipelines.tasks.feedback_models import CategoricalDemographics
+
+    rows = generate_feedback(300, 5, campaigns=3)
+    x, y = TASK.model_input(rows), rows["sentiment"].to_numpy()
+    language = (20, 0.95, 0)
+    whole = CategoricalDemographics(language, alpha=1.0).fit(x, y)
+    own = rows["campaign"] == "campaign-1"
+    local = CategoricalDemographics(language, alpha=1.0).fit(x[own], y[own])
+    weight = shrink_weight(int(own.sum()), 20.0)
+    model = CampaignModels(whole, {"campaign-1": (local, weight)},
+                           {"campaign-1": int(own.sum())}, {}, 20)
+    got = model.predict(x)
+    assert np.allclose(got[own], weight * local.predict(x[own]) +
+                       (1 - weight) * whole.predict(x[own]))
+    assert np.allclose(got[~own], whole.predict(x[~own]))
+    assert np.allclose(got.sum(axis=1), 1.0)
+    assert 0 < weight < 1 and shrink_weight(20, 20.0) == 0.5
