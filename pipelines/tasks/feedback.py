@@ -139,6 +139,10 @@ class FeedbackTask(Task):
         return (section if isinstance(section, FeedbackSettings)
                 else FeedbackSettings.model_validate(section))
 
+    def stage_sections(self, stage: str) -> tuple[str, ...]:
+        """The train stage gates campaign models with ``promote``."""
+        return ("promote",) if stage == "train" else ()
+
     # --- stage hooks ---------------------------------------------------------------
     def collect(self, paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
         """Generate or read feedback into ``01_raw/feedback.parquet``; unreadable records

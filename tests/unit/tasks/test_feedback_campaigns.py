@@ -166,3 +166,10 @@ def test_a_kept_campaign_blends_its_model_with_the_global_one_by_its_weight():
     assert np.allclose(got[~own], whole.predict(x[~own]))
     assert np.allclose(got.sum(axis=1), 1.0)
     assert 0 < weight < 1 and shrink_weight(20, 20.0) == 0.5
+
+
+def test_the_train_stage_declares_the_promote_settings_it_gates_campaigns_with():
+    from pipelines.pipeline import declared_sections, stage
+
+    assert "promote" in declared_sections(stage("train"), TASK)
+    assert "promote" not in declared_sections(stage("train"), get_task("likes"))
