@@ -299,9 +299,10 @@ def dvc_stages(task: Task, paths: ProjectPaths) -> dict[str, Any]:
 
 
 def declared_sections(step: Stage, task: Task) -> tuple[str, ...]:
-    """The params sections ``step`` may read for ``task``: its own and the task's."""
+    """The params sections ``step`` may read for ``task``: its own, those the task's hook
+    of the stage adds (:meth:`Task.stage_sections`) and the task's."""
     own = (task.section_name,) if task.section_name is not None else ()
-    return (*step.sections, *own)
+    return tuple(dict.fromkeys((*step.sections, *task.stage_sections(step.name), *own)))
 
 
 def _relative(path: Path, paths: ProjectPaths) -> str:

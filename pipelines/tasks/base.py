@@ -133,6 +133,12 @@ class Task(ABC):
         """This task's own params section, validated by :attr:`settings_model`."""
         return settings.task_sections[self.name]
 
+    def stage_sections(self, stage: str) -> tuple[str, ...]:
+        """Further params sections the task's hook of ``stage`` reads, beyond the stage's
+        own and the task's section (the pipeline declares them; dvc.yaml lists them). Default:
+        none."""
+        return ()
+
     # --- stage hooks ---------------------------------------------------------------
     @abstractmethod
     def collect(self, paths: ProjectPaths, settings: Settings) -> dict[str, Any]:

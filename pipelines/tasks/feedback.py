@@ -94,6 +94,10 @@ class FeedbackSettings(BaseModel):
         50, ge=1, title="Retrain after",
         description="Labelled feedbacks of a campaign since the last training that make a "
                     "retrain due (POST /tasks/feedback_sentiment/outcomes counts them).")
+    campaign_shrinkage: float = Field(
+        20.0, gt=0, title="Campaign shrinkage k",
+        description="A campaign model's probabilities count with weight n / (n + k) against "
+                    "the global model's (n: the campaign's labelled training rows).")
 
     @model_validator(mode="after")
     def _consistent(self) -> FeedbackSettings:
@@ -135,6 +139,10 @@ class FeedbackTask(Task):
         return (section if isinstance(section, FeedbackSettings)
                 else FeedbackSettings.model_validate(section))
 
+    def stage_sections(self, stage: str) -> tuple[str, ...]:
+        """The train stage gates campaign models with ``promote``."""
+        return ("promote",) if stage == "train" else ()
+
     # --- stage hooks ---------------------------------------------------------------
     def collect(self, paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
         """Generate or read feedback into ``01_raw/feedback.parquet``; unreadable records
@@ -174,7 +182,7 @@ class FeedbackTask(Task):
         from pipelines.validate.entity_stage import validate_entity_stage
 
         return validate_entity_stage(
-            paths, self.input, task="feedback", as_of=as_of,
+            paths, self.input, task=self.name, as_of=as_of,
             min_rows=settings.validate.min_rows,
             max_quarantine_rate=settings.validate.max_quarantine_rate, reports=reports,
             **CONTRACT)
@@ -212,12 +220,15 @@ class FeedbackTask(Task):
     def train(self, paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
         """Fit every family of ``train.models`` (empty: :data:`DEFAULT_MODELS`) on the
         training rows; save each as ``<name>.joblib``. With a text family, every text of
-        the table is embedded once first (the cache then serves evaluation and the gate)."""
+        the table is embedded once first (the cache then serves evaluation and the gate).
+        Each candidate carries its campaign models with fallback
+        (:mod:`pipelines.tasks.feedback_campaigns`, judged with ``promote``)."""
         from pipelines.tasks.feedback_training import train_candidates
 
         section = self.section(settings)
         models = tuple(settings.train.models) or DEFAULT_MODELS
-        return train_candidates(self, paths, section, models, seed=settings.train.seed)
+        return train_candidates(self, paths, section, models, seed=settings.train.seed,
+                                promote=settings.promote)
 
     def evaluate(self, paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
         """Score every candidate and both baselines on the validation and test rows (the

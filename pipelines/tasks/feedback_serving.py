@@ -11,8 +11,11 @@ answered and whether it read the text.
 row's campaign in all and since the last training, against ``campaign_min_samples`` and
 ``retrain_after`` (:func:`labelled_status`).
 
-Only the global model exists (``level: "global"``): campaign models with fallback and the
-retraining a due count calls for are not built (docs/feedback.md).
+A model trained with campaign models (:class:`pipelines.tasks.feedback_campaigns.
+CampaignModels`) answers a row of a campaign whose model the gate kept at ``level:
+"campaign"``; any other row at ``level: "global"``, with the reason in the message (the
+campaign is under ``campaign_min_samples``, unseen, or its model did not beat the global
+one). The retraining a due count calls for is not wired (docs/feedback.md).
 """
 
 from __future__ import annotations
@@ -77,7 +80,7 @@ def labelled_status(campaign: str, counts: dict[str, int], *, min_samples: int,
         "campaign_min_samples": min_samples, "retrain_after": retrain_after,
         "retrain_due": recent >= retrain_after,
         "labelled_message": (f"campaign {campaign!r}: {labelled} labelled feedbacks "
-                             f"({campaign_model}; campaign models are not built yet), "
+                             f"({campaign_model} at the next training), "
                              f"{recent} since the last training ({retrain})")}
 
 
@@ -96,22 +99,30 @@ def feedback_answers(model: Any, rows: pd.DataFrame, probabilities: np.ndarray
         compound[english] = vader_scores(rows.loc[english, "text"].tolist())
     decided = probabilities.argmax(axis=1)
     reads_text = bool(getattr(model, "reads_text", False))
+    family = getattr(model, "family", type(model).__name__)
+    campaign_status = getattr(model, "campaign_status", None)
     answers = []
     for i in range(len(rows)):
         abstained = reads_text and not english[i]
-        message = (f"the global {type(model).__name__} model answered from the text"
+        level = (campaign_status(str(rows["campaign"].iloc[i])) if campaign_status else
+                 {"level": "global", "campaign_model": False, "message": None})
+        who = "the campaign" if level["level"] == "campaign" else "the global"
+        message = (f"{who} {family} model answered from the text"
                    if reads_text and not abstained else
-                   f"the global {type(model).__name__} model answered from campaign and "
-                   f"demographics" if not reads_text else
-                   f"the text is in {languages[i]!r}, not English: the global model does not "
+                   f"{who} {family} model answered from campaign and demographics"
+                   if not reads_text else
+                   f"the text is in {languages[i]!r}, not English: the {family} model does not "
                    f"read it and answered with the training class frequencies")
+        if level["message"]:
+            message = f"{level['message']}; {message}"
         answers.append({
             "prediction": float(decided[i]), "sentiment": CLASSES[int(decided[i])],
             "probabilities": {c: round(float(p), 6) for c, p in zip(CLASSES, probabilities[i],
                                                                     strict=True)},
             "vader_compound": None if np.isnan(compound[i]) else float(compound[i]),
             "language": str(languages[i]),
-            "model_status": {"level": "global", "campaign_model": False,
+            "model_status": {"level": level["level"],
+                             "campaign_model": level["campaign_model"],
                              "trained_this_cycle": False, "retrained_this_cycle": False,
                              "read_text": reads_text and not abstained, "message": message}})
     return decided.astype(float), answers

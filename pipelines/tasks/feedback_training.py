@@ -22,6 +22,7 @@ from pipelines.tasks.feedback_data import CLASSES
 from pipelines.tasks.feedback_language import SCORED_AS_ENGLISH
 
 if TYPE_CHECKING:
+    from pipelines.config.training import PromoteConfig
     from pipelines.paths import ProjectPaths
     from pipelines.tasks.feedback import FeedbackSettings, FeedbackTask
 
@@ -68,15 +69,21 @@ def _language(section: FeedbackSettings) -> tuple[int, float, int]:
 
 
 def train_candidates(task: FeedbackTask, paths: ProjectPaths, section: FeedbackSettings,
-                     models: Sequence[str], *, seed: int) -> dict[str, Any]:
-    """Fit each of ``models`` on the training rows; write ``<name>.joblib`` and the
-    manifest.
+                     models: Sequence[str], *, seed: int, promote: PromoteConfig
+                     ) -> dict[str, Any]:
+    """Fit each of ``models`` on the training rows, with its campaign models
+    (:func:`pipelines.tasks.feedback_campaigns.fit_campaign_models`, judged on the
+    validation rows with ``promote``); write ``<name>.joblib`` (a
+    :class:`~pipelines.tasks.feedback_campaigns.CampaignModels`), the decisions
+    ``campaign_models.json`` and the manifest.
 
     Raises:
         ValueError: for a model name that is not a feedback family.
     """
     import joblib
 
+    from pipelines.tasks.feedback import SPLIT_COLUMN
+    from pipelines.tasks.feedback_campaigns import fit_campaign_models
     from pipelines.tasks.feedback_models import make_model
 
     unknown = [m for m in models if m not in task.families]
@@ -94,16 +101,28 @@ def train_candidates(task: FeedbackTask, paths: ProjectPaths, section: FeedbackS
     train, _ = task.holdout(paths)
     x, y = task.model_input(train), train[task.target].to_numpy(dtype=int)
     paths.models.mkdir(parents=True, exist_ok=True)
-    candidates = {}
+    valid = pd.read_parquet(paths.feature_table(task.table))
+    valid = valid[valid[SPLIT_COLUMN] == "valid"]
+    candidates, campaign_decisions = {}, {}
     for name in models:
         started = time.perf_counter()
-        model = make_model(name, language=_language(section), cache_path=paths.embedding_cache,
-                           model_cache_dir=paths.model_cache, backend=section.text_backend,
-                           seed=seed, c=section.c, alpha=section.alpha)
+
+        def make(name: str = name) -> Any:
+            return make_model(name, language=_language(section),
+                              cache_path=paths.embedding_cache,
+                              model_cache_dir=paths.model_cache, backend=section.text_backend,
+                              seed=seed, c=section.c, alpha=section.alpha)
+
+        model = make()
         model.fit(x, y)
+        hierarchy, campaign_decisions[name] = fit_campaign_models(
+            model, make, train=train, valid=valid, target=task.target,
+            features=task.model_input, min_samples=section.campaign_min_samples,
+            shrinkage=section.campaign_shrinkage, gate=task.gate, promote=promote)
         seconds = time.perf_counter() - started
-        joblib.dump(model, paths.models / f"{name}.joblib")
+        joblib.dump(hierarchy, paths.models / f"{name}.joblib")
         record: dict[str, Any] = {"fit_seconds": round(seconds, 3),
+                                  "campaign_models": campaign_decisions[name]["kept"],
                                   "hyperparameters": model.get_params()}
         if name == "vader":
             record["thresholds"] = {"negative_below": model.low_,
@@ -114,6 +133,8 @@ def train_candidates(task: FeedbackTask, paths: ProjectPaths, section: FeedbackS
     manifest = {"task": task.name, "target": task.target, "classes": list(CLASSES),
                 "seed": seed, "rows": len(train), "candidates": candidates,
                 "class_counts": {c: int((y == k).sum()) for k, c in enumerate(CLASSES)}}
+    (paths.models / "campaign_models.json").write_text(
+        json.dumps(campaign_decisions, indent=2, default=str))
     (paths.models / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
     return manifest
 

@@ -37,7 +37,8 @@ def test_dvc_stages_chain_every_stage_and_list_the_sections_each_declares(name):
     for step in PIPELINE:
         params = stages[step.name]["params"]
         assert params[0] == "train.task"
-        assert set(params[1:]) == set(s for s in step.sections) | (
+        assert set(params[1:]) == set(s for s in step.sections) | set(
+            task.stage_sections(step.name)) | (
             {task.section_name} if task.section_name is not None else set())
     for before, after in zip(STAGE_NAMES, STAGE_NAMES[1:], strict=False):
         outs = [o if isinstance(o, str) else next(iter(o)) for o in stages[before]["outs"]]
