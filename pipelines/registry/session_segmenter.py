@@ -29,8 +29,13 @@ def register_segmenter(model: Any, *, comparison: dict[str, Any], profiles: pd.D
     import mlflow
     from mlflow.models import infer_signature
 
-    mlflow.set_experiment(experiment)
-    with mlflow.start_run(run_name=f"segments-k{comparison['chosen_k']}") as run:
+    # by id, not mlflow.set_experiment: that sets a process-wide active experiment, and a
+    # later start_run(run_id=...) of another experiment in the same process then fails
+    client = mlflow.MlflowClient()
+    found = client.get_experiment_by_name(experiment)
+    experiment_id = found.experiment_id if found else client.create_experiment(experiment)
+    with mlflow.start_run(experiment_id=experiment_id,
+                          run_name=f"segments-k{comparison['chosen_k']}") as run:
         mlflow.log_params({"n_clusters": model.n_clusters, "n_components": model.n_components,
                            "seed": model.seed, "k_rule": comparison["rule"]})
         for k, values in comparison["per_k"].items():

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from pipelines.tasks.ad_vocabulary import AGES, CAMPAIGNS, GENDERS, INTERESTS
 from pipelines.tasks.base import GateSpec, InputSpec
 from pipelines.tasks.binary_table_task import QUARANTINE_KEY, BinaryTableTask, Inputs, Loaded
 
@@ -34,17 +35,6 @@ if TYPE_CHECKING:
 
 #: The families a rate task fits (names in ``train.models``; ad_rates_training fits them).
 RATE_FAMILIES: tuple[str, ...] = ("logistic_regression", "lightgbm")
-AGES: tuple[str, ...] = ("30-34", "35-39", "40-44", "45-49")
-GENDERS: tuple[str, ...] = ("M", "F")
-#: The campaigns of the Kaggle file (its ``xyz_campaign_id``).
-CAMPAIGNS: tuple[str, ...] = ("916", "936", "1178")
-#: The interest codes of the Kaggle file (the demo draws from the same codes; another
-#: code is one-hot ``interest_other``).
-INTERESTS: tuple[int, ...] = (2, 7, 10, 15, 16, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28,
-                              29, 30, 31, 32, 36, 63, 64, 65, 66, 100, 101, 102, 103, 104,
-                              105, 106, 107, 108, 109, 110, 111, 112, 113, 114)
-
-
 class AdRatesSettings(BaseModel):
     """The ``ad_rates`` section of params.yaml (click-through rate per ad)."""
 

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipelines.tasks.ad_rates import AGES, CAMPAIGNS, GENDERS, INTERESTS
+from pipelines.tasks.ad_vocabulary import AGES, CAMPAIGNS, GENDERS, INTERESTS
 from pipelines.tasks.binary_table_task import PART, QUARANTINE_KEY, Loaded
 from pipelines.tasks.retention_data import hash_parts
 from pipelines.validate.entity_contract import parse_rejects, read_text_csv

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pipelines.tasks.base import GateSpec, InputSpec, Task
+from pipelines.tasks.feedback_columns import SPLIT_COLUMN, UNSEEN_COLUMN
 from pipelines.validate.entity_stage import rejects_path
 
 if TYPE_CHECKING:
@@ -39,8 +40,6 @@ logger = logging.getLogger(__name__)
 
 #: Families fitted when ``train.models`` is empty: the measured winners (docs/feedback.md).
 DEFAULT_MODELS: tuple[str, ...] = ("minilm_linear",)
-SPLIT_COLUMN = "split"
-UNSEEN_COLUMN = "unseen_campaign"
 
 
 class FeedbackSettings(BaseModel):

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from pipelines.tasks.feedback_columns import SPLIT_COLUMN, UNSEEN_COLUMN
 from pipelines.tasks.feedback_data import CLASSES
 from pipelines.tasks.feedback_language import SCORED_AS_ENGLISH
 
@@ -82,7 +83,6 @@ def train_candidates(task: FeedbackTask, paths: ProjectPaths, section: FeedbackS
     """
     import joblib
 
-    from pipelines.tasks.feedback import SPLIT_COLUMN
     from pipelines.tasks.feedback_campaigns import fit_campaign_models
     from pipelines.tasks.feedback_models import make_model
 
@@ -144,7 +144,6 @@ def evaluate_candidates(task: FeedbackTask, paths: ProjectPaths) -> dict[str, An
     import joblib
 
     from pipelines.evaluate.multiclass_metrics import majority_baseline, prior_baseline
-    from pipelines.tasks.feedback import SPLIT_COLUMN, UNSEEN_COLUMN
 
     manifest = json.loads((paths.models / "manifest.json").read_text())
     table = pd.read_parquet(paths.feature_table(task.table))
