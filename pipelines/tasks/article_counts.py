@@ -75,11 +75,6 @@ class ArticleCountTask(Task):
         """Both article tasks read the ``article_points`` section."""
         return SECTION
 
-    def section(self, settings: Settings) -> ArticleSettings:
-        section = settings.task_sections[SECTION]
-        return (section if isinstance(section, ArticleSettings)
-                else ArticleSettings.model_validate(section))
-
     # --- stage hooks ---------------------------------------------------------------
     def collect(self, paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
         """Generate or read the source into ``01_raw/<entity>.parquet``; unreadable records

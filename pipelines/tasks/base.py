@@ -130,8 +130,12 @@ class Task(ABC):
         return self.name if self.settings_model is not None else None
 
     def section(self, settings: Settings) -> Any:
-        """This task's own params section, validated by :attr:`settings_model`."""
-        return settings.task_sections[self.name]
+        """This task's params section (:attr:`section_name`) as its :attr:`settings_model`;
+        a plain mapping (what a stage's view of the settings may hold) is validated."""
+        section = settings.task_sections[self.section_name or self.name]
+        model = self.settings_model
+        return (section if model is None or isinstance(section, model)
+                else model.model_validate(section))
 
     def stage_sections(self, stage: str) -> tuple[str, ...]:
         """Further params sections the task's hook of ``stage`` reads, beyond the stage's

@@ -91,11 +91,6 @@ class BinaryTableTask(Task):
                     ) -> tuple[pd.DataFrame, dict[str, Any]]:
         """The training table (key, time, target, inputs, :data:`PART`) and its manifest."""
 
-    def section(self, settings: Settings) -> Any:
-        section = super().section(settings)
-        model = self.settings_model
-        return section if isinstance(section, model) else model.model_validate(section)
-
     # --- stage hooks -------------------------------------------------------------------
     def collect(self, paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
         """Write the entity's raw rows and its collect-time rejects (always, so none is

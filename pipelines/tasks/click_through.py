@@ -120,11 +120,6 @@ class ClickThroughTask(Task):
     default_models = DEFAULT_MODELS
     settings_model = ClickThroughSettings
 
-    def section(self, settings: Settings) -> ClickThroughSettings:
-        section = super().section(settings)
-        return (section if isinstance(section, ClickThroughSettings)
-                else ClickThroughSettings.model_validate(section))
-
     # --- stage hooks ---------------------------------------------------------------
     def collect(self, paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
         """Generate or read impressions into ``01_raw/impressions.parquet``; unreadable

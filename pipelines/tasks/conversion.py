@@ -112,11 +112,6 @@ class ConversionTask(Task):
     default_models = DEFAULT_MODELS
     settings_model = ConversionSettings
 
-    def section(self, settings: Settings) -> ConversionSettings:
-        section = super().section(settings)
-        return (section if isinstance(section, ConversionSettings)
-                else ConversionSettings.model_validate(section))
-
     # --- stage hooks ---------------------------------------------------------------
     def collect(self, paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
         """Generate or read sessions into ``01_raw/sessions.parquet``; unreadable records go

@@ -133,11 +133,6 @@ class FeedbackTask(Task):
     default_models = DEFAULT_MODELS
     settings_model = FeedbackSettings
 
-    def section(self, settings: Settings) -> FeedbackSettings:
-        section = super().section(settings)
-        return (section if isinstance(section, FeedbackSettings)
-                else FeedbackSettings.model_validate(section))
-
     def stage_sections(self, stage: str) -> tuple[str, ...]:
         """The train stage gates campaign models with ``promote``."""
         return ("promote",) if stage == "train" else ()

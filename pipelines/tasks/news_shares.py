@@ -92,11 +92,6 @@ class NewsSharesTask(ArticleCountTask):
     def section_name(self) -> str:
         return self.name
 
-    def section(self, settings: Settings) -> NewsSettings:
-        section = settings.task_sections[self.name]
-        return (section if isinstance(section, NewsSettings)
-                else NewsSettings.model_validate(section))
-
     def _read(self, paths: ProjectPaths, settings: Settings) -> tuple[Any, Any, int, str]:
         from pipelines.tasks import news_data
         from pipelines.tasks.articles_data import quarantine_frame
