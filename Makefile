@@ -74,7 +74,7 @@ run: $(STAMP) ## the main job: demo data → Airflow training DAG end to end →
 
 test: $(STAMP) ## the whole test suite (what CI runs)
 	$(BIN)/ruff check pipelines dags tests
-	HF_HUB_OFFLINE=1 $(BIN)/pytest
+	HF_HUB_OFFLINE=1 $(BIN)/pytest -n auto --dist loadfile
 
 lint: $(STAMP) ## ruff on the package, DAGs and tests
 	$(BIN)/ruff check pipelines dags tests
@@ -156,7 +156,7 @@ bench-serving: $(STAMP) ## engageflow serve vs mlflow models serve → bench/res
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/serving.py
 
 lock: $(STAMP) ## rewrite requirements.lock from the current .venv
-	@{ head -n 2 requirements.lock; $(UV) freeze | grep -v -e "^-e " -e "^engageflow"; } \
+	@$(UV) freeze | grep -v -e "^-e " -e "^engageflow" | LC_ALL=C sort \
 		> requirements.lock.new && mv requirements.lock.new requirements.lock
 
 clean: ## remove all state (.engageflow/, data/, DVC cache); keeps .venv and the committed dvc.lock, metrics/, plots/
