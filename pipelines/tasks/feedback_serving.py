@@ -20,13 +20,16 @@ one). The retraining a due count calls for is not wired (docs/feedback.md).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from pipelines.tasks.feedback_data import CLASSES, UNKNOWN
+from pipelines.tasks.feedback_data import CLASSES, DEMOGRAPHICS, UNKNOWN
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import numpy as np
     import pandas as pd
 
@@ -54,16 +57,72 @@ class FeedbackRow(BaseModel):
 
 
 class FeedbackOutcome(BaseModel):
-    """The true sentiment of a piece of feedback answered earlier."""
+    """A labelled piece of feedback: the whole record, so it can train a campaign model.
+
+    The request carries the text and demographics again because the prediction log keeps
+    a hash of each input, not the input (a feedback text may hold personal data and
+    20,000 characters), and because labels also arrive for feedback never sent to
+    ``/predict`` (a support team labelling a sample). Missing (or null) demographics and
+    campaign are ``"unknown"``, as the contract stores them; a missing ``created_at`` is
+    the time the label arrived. :func:`feedback_outcome` puts the row contract's one-row
+    rules on these fields.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     feedback_id: str = Field(min_length=1, max_length=256,
-                             description="The feedback_id it was predicted under.")
+                             description="The feedback_id it was predicted under (a key "
+                                         "labelled again counts once, its latest label "
+                                         "holds).")
     sentiment: Literal[CLASSES] = Field(description="Its true sentiment (a person's label).")
+    text: str = Field(max_length=MAX_TEXT, description="The feedback text.")
+    created_at: datetime | None = Field(
+        None, description="When the feedback was written (missing: when the label arrived).")
     campaign: str = Field(UNKNOWN, min_length=1, max_length=200,
                           description="The campaign it is about, as sent with the feedback; "
                                       "outcomes are counted per campaign.")
+    gender: str = Field(UNKNOWN, min_length=1, max_length=100)
+    age_range: str = Field(UNKNOWN)
+    education: str = Field(UNKNOWN, min_length=1, max_length=100)
+    country: str = Field(UNKNOWN, min_length=1, max_length=100)
+    state: str = Field(UNKNOWN, min_length=1, max_length=100)
+    timezone: str = Field(UNKNOWN, min_length=1, max_length=100)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults(cls, data: Any) -> Any:
+        """Fill what the contract stores for missing values before its rules run."""
+        if not isinstance(data, dict):
+            return data
+        filled = dict(data)
+        for column in ("campaign", *DEMOGRAPHICS):
+            if filled.get(column) is None:
+                filled[column] = UNKNOWN
+        if "created_at" not in filled:
+            filled["created_at"] = datetime.now(UTC)
+        return filled
+
+
+def feedback_outcome(row_suite: Path) -> type[BaseModel]:
+    """:class:`FeedbackOutcome` under the feedback row contract ``row_suite``: its one-row
+    rules (lengths, allowed age ranges, ``created_at`` from 2000 to now) on the fields, a
+    broken one a 422 naming the suite, rule, field and value. The contract states the
+    label as its code (0, 1, 2); the request states it by name, held to :data:`CLASSES`
+    by its type, so that one rule is left to the type.
+
+    Raises:
+        ValueError: as :func:`pipelines.validate.row_rules.with_row_contract`.
+    """
+    from pipelines.validate.expectations import load_suite
+    from pipelines.validate.row_rules import with_row_contract
+
+    suite = load_suite(row_suite)
+    suite = {**suite, "expectations": [
+        e for e in suite["expectations"]
+        if not (e["kwargs"].get("column") == "sentiment"
+                and e["type"] == "expect_column_values_to_be_in_set")]}
+    return with_row_contract(FeedbackOutcome, suite,
+                             parameters={"as_of": lambda: datetime.now(UTC)})
 
 
 def labelled_status(campaign: str, counts: dict[str, int], *, min_samples: int,
