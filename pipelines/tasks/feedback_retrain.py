@@ -131,14 +131,14 @@ def retrain_campaigns(task: FeedbackTask, model: CampaignModels,
         entry: dict[str, Any] = {"due": False, "retrained": False, "kept": False,
                                  "labelled_since_training": new}
         report[campaign] = entry
-        if new >= section.retrain_after:
-            entry["due"] = True
-            why = f"{new} labelled feedbacks since its last training, retrain_after " \
-                  f"{section.retrain_after}"
-        elif not tried(model, campaign) and expected >= section.campaign_min_samples:
+        if not tried(model, campaign) and expected >= section.campaign_min_samples:
             entry["due"] = True
             why = (f"{expected} training rows reach campaign_min_samples "
                    f"{section.campaign_min_samples} for a first campaign model")
+        elif new >= section.retrain_after:
+            entry["due"] = True
+            why = f"{new} labelled feedbacks since its last training, retrain_after " \
+                  f"{section.retrain_after}"
         else:
             entry["message"] = (f"campaign {campaign!r}: not due ({new} of "
                                 f"{section.retrain_after} labelled feedbacks since its last "

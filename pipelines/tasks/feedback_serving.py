@@ -139,7 +139,7 @@ def labelled_status(campaign: str, counts: dict[str, int], *, min_samples: int,
         "campaign_min_samples": min_samples, "retrain_after": retrain_after,
         "retrain_due": recent >= retrain_after,
         "labelled_message": (f"campaign {campaign!r}: {labelled} labelled feedbacks "
-                             f"({campaign_model} at the next training), "
+                             f"({campaign_model}), "
                              f"{recent} since the last training ({retrain})")}
 
 
