@@ -10,7 +10,10 @@ its ``request_model`` (the routes are built in :mod:`pipelines.serve.task_routes
 Without a champion a server's :class:`~pipelines.serve.auto_train.AutoTrainer` trains the
 task (the answers of that model then say ``trained_this_cycle``); with an outcome store
 (:mod:`pipelines.serve.task_outcomes`) every ``model_status`` reports the labelled outcomes
-of the row's group. Nothing here asks which task it serves.
+of the row's group, and the groups they make due are retrained in the outcomes request
+(:meth:`TaskServer.retrain`, the task's :meth:`~pipelines.tasks.base.Task.
+retrain_on_outcomes`; answers of that version then say ``retrained_this_cycle``). Nothing
+here asks which task it serves.
 """
 
 from __future__ import annotations

@@ -174,9 +174,11 @@ def retrain_campaigns(task: FeedbackTask, model: CampaignModels,
         samples[campaign], since[campaign] = train_rows, now
         entry.update(retrained=True, kept=bool(decision["kept"]),
                      valid_rows=decision["valid_rows"], decision=decision.get("decision"),
+                     valid_metrics=decision.get("valid_metrics"),
                      message=(f"campaign {campaign!r} was retrained in this cycle ({why}) on "
                               f"{train_rows} training rows: {decision['reason']}"))
-        logger.info("feedback.retrain: %s", entry["message"])
+        logger.info("feedback.retrain: %s (validation metrics %s)", entry["message"],
+                    entry["valid_metrics"])
     if not any(e["retrained"] for e in report.values()):
         return None, report
     merged = CampaignModels(model.global_model, campaigns, samples, reasons,

@@ -6,16 +6,18 @@ VADER compound score of the text (None where the text is not English: VADER's le
 English), the detected language, and a ``model_status`` block that says which model
 answered and whether it read the text.
 
-``POST /tasks/feedback_sentiment/outcomes`` takes the true sentiment of earlier feedback
-(:class:`FeedbackOutcome`); every ``model_status`` then counts the labelled feedback of the
-row's campaign in all and since the last training, against ``campaign_min_samples`` and
-``retrain_after`` (:func:`labelled_status`).
+``POST /tasks/feedback_sentiment/outcomes`` takes labelled feedback records
+(:func:`feedback_outcome`: the whole record under the row contract); every
+``model_status`` then counts the labelled feedback of the row's campaign in all and since
+its model last learned, against ``campaign_min_samples`` and ``retrain_after``
+(:func:`labelled_status`), and a campaign they make due is retrained in the server
+(:mod:`pipelines.tasks.feedback_retrain`).
 
 A model trained with campaign models (:class:`pipelines.tasks.feedback_campaigns.
 CampaignModels`) answers a row of a campaign whose model the gate kept at ``level:
 "campaign"``; any other row at ``level: "global"``, with the reason in the message (the
 campaign is under ``campaign_min_samples``, unseen, or its model did not beat the global
-one). The retraining a due count calls for is not wired (docs/feedback.md).
+one).
 """
 
 from __future__ import annotations
