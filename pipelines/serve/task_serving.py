@@ -22,6 +22,7 @@ import functools
 import hashlib
 import json
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -167,6 +168,8 @@ class TaskServer:
         self.retrain_max_rows = retrain_max_rows
         #: The last retraining from outcomes: {"version", "groups": {group: report}}.
         self.retrained: dict[str, Any] = {}
+        # one retraining at a time: two intake requests must not both replace the champion
+        self._retraining = threading.Lock()
         if trainer is not None:
             trainer.on_done = self._trained
         self.writer, self.metrics = writer, metrics
@@ -332,8 +335,13 @@ class TaskServer:
         if (self.retrain_max_rows is None or champion is None or self.outcomes is None
                 or self.settings is None or self.paths is None):
             return {}
+        with self._retraining:
+            return self._retrain(groups)
+
+    def _retrain(self, groups: set[str]) -> dict[str, dict[str, Any]]:
         from pipelines.registry.retrained import register_retrained
 
+        champion = self.store.arms["champion"]
         name = self.task.name
         try:
             counts = self.outcomes.counts(name, groups, since=self.labels_since(groups))
