@@ -249,6 +249,8 @@ class Service:
         self.tasks = {served.task.name: TaskServer(
             served, challenger_share=serve.challenger_share, writer=self.writer,
             metrics=self.metrics, on_reload=self._reloaded, outcomes=outcomes,
+            retrain_max_rows=(serve.auto_train_max_rows if serve.auto_train != "off"
+                              else None),
             trainer=AutoTrainer(serve.auto_train, model_name=served.model_name,
                                 project_dir=project_dir, max_rows=serve.auto_train_max_rows,
                                 airflow_url=serve.airflow_url, task=served.task.name))

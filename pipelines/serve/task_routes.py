@@ -119,15 +119,22 @@ class OutcomesResponse(BaseModel):
     stored: int
     groups: dict[str, dict[str, int]] = Field(
         description="Per group (the task's slice_column, e.g. campaign): keys labelled in "
-                    "all and since the served champion's training.")
+                    "all and since the group's model was last trained.")
+    retrain: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Per group of the request: whether it was due for retraining, whether "
+                    "it was retrained in this request (and the gate kept its model), the "
+                    "row counts and a message.")
 
 
 def add_outcome_route(app: FastAPI, server: TaskServer, *, authorized: Callable[..., Any],
                       max_batch: int) -> None:
     """Add ``POST /tasks/<name>/outcomes`` for a task with an
     :meth:`~pipelines.tasks.base.Task.outcome_model`: ``{"outcomes": [...]}`` (1 to
-    ``max_batch``), 422 naming the field of a bad outcome."""
-    task, model = server.task, server.task.outcome_model()
+    ``max_batch``), 422 naming the field of a bad outcome. Each outcome is stored whole;
+    the groups it makes due are retrained in the request (:meth:`TaskServer.retrain`,
+    bounded by ``serve.auto_train_max_rows``)."""
+    task, model = server.task, server.outcome_model
     if model is None or server.outcomes is None:
         return
     body_type = create_model(f"{_title(task.name)}Outcomes",
@@ -138,15 +145,15 @@ def add_outcome_route(app: FastAPI, server: TaskServer, *, authorized: Callable[
     group = task.slice_column
 
     def outcomes(body: body_type) -> Any:
-        rows = [item.model_dump() for item in body.outcomes]
+        rows = [item.model_dump(mode="json") for item in body.outcomes]
         stored = server.outcomes.record(task.name, [
             {"key": str(row[task.serve_key]), "label": str(row[task.target]),
-             "group": str(row.get(group, "")) if group else ""} for row in rows])
-        champion = server.store.arms.get("champion")
-        counts = server.outcomes.counts(
-            task.name, {str(row.get(group, "")) if group else "" for row in rows},
-            since=server.trained_at(champion.version) if champion is not None else None)
-        return {"task": task.name, "stored": stored, "groups": counts}
+             "group": str(row.get(group, "")) if group else "", "record": row}
+            for row in rows])
+        groups = {str(row.get(group, "")) if group else "" for row in rows}
+        retrain = server.retrain(groups)
+        counts = server.outcomes.counts(task.name, groups, since=server.labels_since(groups))
+        return {"task": task.name, "stored": stored, "groups": counts, "retrain": retrain}
 
     outcomes.__name__ = f"outcomes_{task.name}"
     outcomes.__doc__ = (f"Record the true {task.target} of {task.input.entity} rows answered "

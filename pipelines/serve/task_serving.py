@@ -10,7 +10,10 @@ its ``request_model`` (the routes are built in :mod:`pipelines.serve.task_routes
 Without a champion a server's :class:`~pipelines.serve.auto_train.AutoTrainer` trains the
 task (the answers of that model then say ``trained_this_cycle``); with an outcome store
 (:mod:`pipelines.serve.task_outcomes`) every ``model_status`` reports the labelled outcomes
-of the row's group. Nothing here asks which task it serves.
+of the row's group, and the groups they make due are retrained in the outcomes request
+(:meth:`TaskServer.retrain`, the task's :meth:`~pipelines.tasks.base.Task.
+retrain_on_outcomes`; answers of that version then say ``retrained_this_cycle``). Nothing
+here asks which task it serves.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import functools
 import hashlib
 import json
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -88,12 +92,18 @@ class ServedTask:
         settings: The settings with ``train.task`` = this task (its own params section
             decides what ``model_status`` says of labelled outcomes); None: the answers
             carry no outcome counts.
+        outcome_model: Its :meth:`~pipelines.tasks.base.Task.outcome_model` (None: no
+            ``POST /tasks/<name>/outcomes``).
+        paths: The project it was trained in (a retraining from outcomes reads its
+            features table).
     """
 
     task: Task
     model_name: str
     request_model: type[BaseModel]
     settings: Settings | None = None
+    outcome_model: type[BaseModel] | None = None
+    paths: ProjectPaths | None = None
 
 
 def served_task(name: str, *, model_name: str, paths: ProjectPaths,
@@ -112,7 +122,7 @@ def served_task(name: str, *, model_name: str, paths: ProjectPaths,
         raise ValueError(f"serve.tasks: task {name!r} routes by serve_key "
                          f"{task.serve_key!r}, which its request model {model.__name__} "
                          f"lacks; its fields are {list(model.model_fields)}.")
-    return ServedTask(task, model_name, model, settings)
+    return ServedTask(task, model_name, model, settings, task.outcome_model(paths), paths)
 
 
 class NoTaskModelError(Exception):
@@ -140,16 +150,26 @@ class TaskServer:
             ``on_done`` becomes this server's alias reload.
         outcomes: Where labelled outcomes of this task are kept; with ``served.settings``
             every ``model_status`` says how many arrived (:meth:`Task.outcome_status`).
+        retrain_max_rows: ``serve.auto_train_max_rows``: a group due for retraining from
+            its outcomes is retrained in the request that made it due when it has at most
+            this many rows (:meth:`retrain`); None: never in the server.
     """
 
     def __init__(self, served: ServedTask, *, challenger_share: float,
                  writer: PredictionLogWriter, metrics: Metrics,
                  on_reload: Callable[[bool, str], None],
                  store: ModelStore | None = None, trainer: AutoTrainer | None = None,
-                 outcomes: TaskOutcomes | None = None) -> None:
+                 outcomes: TaskOutcomes | None = None,
+                 retrain_max_rows: int | None = None) -> None:
         self.task, self.model_name = served.task, served.model_name
         self.request_model, self.settings = served.request_model, served.settings
+        self.outcome_model, self.paths = served.outcome_model, served.paths
         self.trainer, self.outcomes = trainer, outcomes
+        self.retrain_max_rows = retrain_max_rows
+        #: The last retraining from outcomes: {"version", "groups": {group: report}}.
+        self.retrained: dict[str, Any] = {}
+        # one retraining at a time: two intake requests must not both replace the champion
+        self._retraining = threading.Lock()
         if trainer is not None:
             trainer.on_done = self._trained
         self.writer, self.metrics = writer, metrics
@@ -269,11 +289,11 @@ class TaskServer:
         column = self.task.slice_column
         counting = self.outcomes is not None and self.settings is not None
         if counting:
-            champion = self.store.arms.get("champion")
-            since = self.trained_at(champion.version) if champion is not None else None
             counts = self.outcomes.counts(
                 self.task.name, {str(v.get(column, "")) for v in values} if column else {""},
-                since=since)
+                since=self.labels_since({str(v.get(column, "")) for v in values}
+                                        if column else {""}))
+        retrained = self.retrained.get("groups", {})
         for row, answer in zip(values, answers, strict=True):
             status = answer.get("model_status")
             if not trained and not counting and status is None:
@@ -285,11 +305,69 @@ class TaskServer:
                                      f"trained in this cycle: the first request found no "
                                      f"model and this server trained it (run "
                                      f"{trained.get('run_id')})")
+            group = str(row.get(column, "")) if column else ""
+            if (self.retrained.get("version") == answer["model_version"]
+                    and retrained.get(group, {}).get("retrained")):
+                status["retrained_this_cycle"] = True
+                status["message"] = f"{status.get('message', 'answered')}; " \
+                                    f"{retrained[group]['message']}"
             if counting:
-                group = str(row.get(column, "")) if column else ""
                 status.update(self.task.outcome_status(
                     self.settings, group, counts.get(group, {"labelled": 0,
                                                              "since_training": 0})))
+
+    def labels_since(self, groups: set[str]) -> dict[str, datetime | None]:
+        """Per group, since when its labelled outcomes count toward retraining: the
+        champion's own word (:meth:`Task.labels_since`), else its registration."""
+        champion = self.store.arms.get("champion")
+        if champion is None:
+            return dict.fromkeys(groups)
+        registered = self.trained_at(champion.version)
+        pipeline = getattr(champion.model, "pipeline", None)
+        return {g: self.task.labels_since(pipeline, g) or registered for g in groups}
+
+    def retrain(self, groups: set[str]) -> dict[str, dict[str, Any]]:
+        """Retrain the ``groups`` of the champion that their labelled outcomes make due
+        (:meth:`Task.retrain_on_outcomes`, at most ``retrain_max_rows`` rows a group),
+        register the result as the new @champion and serve it now; per group, what was
+        decided. Runs in the outcomes request (the bound keeps it small)."""
+        champion = self.store.arms.get("champion")
+        if (self.retrain_max_rows is None or champion is None or self.outcomes is None
+                or self.settings is None or self.paths is None):
+            return {}
+        with self._retraining:
+            return self._retrain(groups)
+
+    def _retrain(self, groups: set[str]) -> dict[str, dict[str, Any]]:
+        from pipelines.registry.retrained import register_retrained
+
+        champion = self.store.arms["champion"]
+        name = self.task.name
+        try:
+            counts = self.outcomes.counts(name, groups, since=self.labels_since(groups))
+            records = {g: self.outcomes.records(name, g) for g in sorted(groups)}
+            model, report = self.task.retrain_on_outcomes(
+                champion.model.pipeline, records, counts, paths=self.paths,
+                settings=self.settings, max_rows=self.retrain_max_rows,
+                now=datetime.now(UTC), registered_at=self.trained_at(champion.version))
+            if model is None:
+                return report
+            done = sorted(g for g, r in report.items() if r.get("retrained"))
+            example = self.task.model_input(self.task.request_frame([records[done[0]][-1]]))
+            version = register_retrained(
+                self.model_name, champion.version, model, example, actor=f"serve:{name}",
+                reason=f"{name}: group(s) {done} retrained from labelled outcomes",
+                decision={g: report[g] for g in done})
+            self.store.refresh()
+        except Exception as error:  # noqa: BLE001 - the outcomes are stored; say why
+            logger.exception("serve [%s]: retraining %s from outcomes failed", name,
+                             sorted(groups))
+            return {g: {"retrained": False, "message": f"retraining failed: "
+                        f"{type(error).__name__}: {error}"} for g in sorted(groups)}
+        self.retrained = {"version": version, "groups": report}
+        logger.info("serve [%s]: v%s registered as @champion after retraining %s", name,
+                    version, done)
+        return report
 
     @functools.lru_cache(maxsize=8)  # noqa: B019 - one server per task, a few versions
     def trained_at(self, version: str) -> datetime | None:

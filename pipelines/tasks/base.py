@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     import numpy as np
     import pandas as pd
     from pydantic import BaseModel
@@ -236,12 +238,32 @@ class Task(ABC):
         values = np.asarray(self.predict(model, rows), dtype=float)
         return values, [{"prediction": float(v)} for v in values]
 
-    def outcome_model(self) -> type[BaseModel] | None:
+    def outcome_model(self, paths: ProjectPaths) -> type[BaseModel] | None:
         """The pydantic model of one labelled outcome a client sends to
         ``POST /tasks/<name>/outcomes``: the ``serve_key`` of a row answered earlier, its
-        true ``target`` and (with a ``slice_column``) its group. Default None: the task
-        takes no outcomes over HTTP (:mod:`pipelines.serve.task_outcomes`)."""
+        true ``target``, (with a ``slice_column``) its group and whatever else a
+        retraining needs (stored whole). ``paths`` locates the task's contract. Default
+        None: the task takes no outcomes over HTTP (:mod:`pipelines.serve.task_outcomes`)."""
         return None
+
+    def labels_since(self, model: Any, group: str) -> datetime | None:
+        """When ``model`` last learned from ``group``'s labelled outcomes (outcomes after
+        it count toward a retraining); None (the default): when the model version was
+        registered."""
+        return None
+
+    def retrain_on_outcomes(self, model: Any, outcomes: Mapping[str, list[dict[str, Any]]],
+                            counts: Mapping[str, dict[str, int]], *, paths: ProjectPaths,
+                            settings: Settings, max_rows: int, now: datetime,
+                            registered_at: datetime | None
+                            ) -> tuple[Any | None, dict[str, dict[str, Any]]]:
+        """Retrain the groups of the served ``model`` that ``outcomes`` (each group's
+        labelled records, :meth:`TaskOutcomes.records`) and ``counts`` make due, on at
+        most ``max_rows`` rows each (``registered_at``: when the served version was
+        registered). Returns (the model to register in its place, or None
+        when nothing changed; per group considered, what was decided and why). Default:
+        the task retrains only through its training DAG: (None, {})."""
+        return None, {}
 
     def outcome_status(self, settings: Settings, group: str,
                        counts: dict[str, int]) -> dict[str, Any]:

@@ -30,6 +30,8 @@ from pipelines.tasks.feedback_columns import SPLIT_COLUMN, UNSEEN_COLUMN
 from pipelines.validate.entity_stage import rejects_path
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     import numpy as np
     import pandas as pd
 
@@ -302,12 +304,34 @@ class FeedbackTask(Task):
 
         return feedback_answers(model, self.model_input(rows), self.predict(model, rows))
 
-    def outcome_model(self) -> type[BaseModel]:
-        """:class:`pipelines.tasks.feedback_serving.FeedbackOutcome`: the true sentiment of
-        a feedback id, with its campaign."""
-        from pipelines.tasks.feedback_serving import FeedbackOutcome
+    def outcome_model(self, paths: ProjectPaths) -> type[BaseModel]:
+        """A labelled feedback record under the row contract
+        (:func:`pipelines.tasks.feedback_serving.feedback_outcome`)."""
+        from pipelines.tasks.feedback_serving import feedback_outcome
 
-        return FeedbackOutcome
+        return feedback_outcome(paths.resolve(self.input.row_suite))
+
+    def labels_since(self, model: Any, group: str) -> datetime | None:
+        """:func:`pipelines.tasks.feedback_retrain.labels_since`."""
+        from pipelines.tasks.feedback_retrain import labels_since
+
+        return labels_since(model, group)
+
+    def retrain_on_outcomes(self, model: Any, outcomes: Any, counts: Any, *,
+                            paths: ProjectPaths, settings: Settings, max_rows: int,
+                            now: datetime, registered_at: datetime | None
+                            ) -> tuple[Any | None, dict[str, dict[str, Any]]]:
+        """The due campaigns retrained and gated
+        (:func:`pipelines.tasks.feedback_retrain.retrain_campaigns`); a model without
+        campaign models is never retrained here."""
+        from pipelines.tasks.feedback_campaigns import CampaignModels
+        from pipelines.tasks.feedback_retrain import retrain_campaigns
+
+        if not isinstance(model, CampaignModels):
+            return None, {}
+        return retrain_campaigns(self, model, outcomes, counts, paths=paths,
+                                 settings=settings, max_rows=max_rows, now=now,
+                                 registered_at=registered_at)
 
     def outcome_status(self, settings: Settings, group: str,
                        counts: dict[str, int]) -> dict[str, Any]:

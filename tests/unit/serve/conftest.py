@@ -189,7 +189,8 @@ def _feedback_service(root: Path, **serve: Any) -> Any:
 @pytest.fixture(scope="session")
 def feedback_server(tmp_path_factory, project_root):
     """A server of feedback_sentiment with no model (real MLflow registry and prediction
-    log in a tmp project, 300 demo rows, campaign_min_samples 2, retrain_after 3), after
+    log in a tmp project, 300 demo rows, the project's campaign_min_samples 20 and
+    retrain_after 50), after
     its first calls: ``first_calls`` holds the first call (503), a second one while
     training, the training's status, a call after it and /health; ``api`` stays open."""
     from fastapi.testclient import TestClient
@@ -197,8 +198,8 @@ def feedback_server(tmp_path_factory, project_root):
     from pipelines.serve.app import create_app
 
     root = feedback_project(tmp_path_factory.mktemp("feedback_server") / "project",
-                            project_root, demo_rows=300, campaign_min_samples=2,
-                            retrain_after=3)
+                            project_root, demo_rows=300, campaign_min_samples=20,
+                            retrain_after=50)
     headers = {"X-API-Key": FEEDBACK_KEY}
     route = "/tasks/feedback_sentiment/predict"
     row = {"feedback_id": "f-1", "text": "Terrible delays, the worst service ever.",
