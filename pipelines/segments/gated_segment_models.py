@@ -109,8 +109,8 @@ def fit_segment_models(kind: type[SegmentModels], global_model: Any, *,
                        fit: Callable[[pd.DataFrame], Any],
                        features: Callable[[pd.DataFrame], pd.DataFrame],
                        train: pd.DataFrame, valid: pd.DataFrame, target: str,
-                       weight_column: str | None, min_samples: int, shrinkage: float,
-                       gate: GateSpec, promote: PromoteConfig
+                       weight_column: str | None, min_samples: int, min_holdout: int,
+                       shrinkage: float, gate: GateSpec, promote: PromoteConfig
                        ) -> tuple[SegmentModels, dict[str, Any]]:
     """(the global model with the kept segment models as a ``kind``, the decisions with
     numbers).
@@ -125,7 +125,11 @@ def fit_segment_models(kind: type[SegmentModels], global_model: Any, *,
             ``target``.
         target: The column the gate judges (labels or rates).
         weight_column: The task's row weights in the gate (None: every row counts once).
-        min_samples, shrinkage, gate, promote: The task's settings and gate.
+        min_samples: Training rows a segment needs for its own model.
+        min_holdout: Validation rows of a segment the gate needs (fewer: the segment
+            falls back without a gate decision; a bootstrap of a handful of rows proves
+            nothing).
+        shrinkage, gate, promote: The task's settings and gate.
     """
     from pipelines.evaluate.promotion_gate import promotion_decision
 
@@ -136,7 +140,8 @@ def fit_segment_models(kind: type[SegmentModels], global_model: Any, *,
     decisions: dict[str, Any] = {}
     level = kind.level
     for name, n in samples.items():
-        record: dict[str, Any] = {"train_rows": n, "min_samples": min_samples, "kept": False}
+        record: dict[str, Any] = {"train_rows": n, "min_samples": min_samples,
+                                  "min_holdout": min_holdout, "kept": False}
         decisions[name] = record
         rows_valid = valid[valid[kind.column].astype(str) == name]
         record["valid_rows"] = len(rows_valid)
@@ -145,11 +150,12 @@ def fit_segment_models(kind: type[SegmentModels], global_model: Any, *,
                                 f"using the global model")
             continue
         own_rows = train[segments == name]
-        if own_rows[target].nunique() < 2 or len(rows_valid) < 2:
+        if own_rows[target].nunique() < 2 or len(rows_valid) < min_holdout:
             reasons[name] = record["reason"] = (
                 f"{level} {name!r}: {own_rows[target].nunique()} distinct target value(s) in "
-                f"training and {len(rows_valid)} validation rows cannot show a {level} model "
-                f"beats the global model; using the global model")
+                f"training and {len(rows_valid)} validation rows (the gate needs "
+                f"{min_holdout}) cannot show a {level} model beats the global model; using "
+                f"the global model")
             continue
         model = fit(own_rows)
         weight = shrink_weight(n, shrinkage)
@@ -185,6 +191,7 @@ def fit_segment_models(kind: type[SegmentModels], global_model: Any, *,
     logger.info("%s models: %d %ss, %d under %d samples, %d %s models kept", level,
                 len(samples), level, sum(n < min_samples for n in samples.values()),
                 min_samples, len(kept), level)
-    summary = {"column": kind.column, "min_samples": min_samples, "shrinkage": shrinkage,
+    summary = {"column": kind.column, "min_samples": min_samples, "min_holdout": min_holdout,
+               "shrinkage": shrinkage,
                "kept": sorted(kept), level + "s": decisions}
     return kind(global_model, kept, samples, reasons, min_samples), summary

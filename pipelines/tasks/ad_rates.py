@@ -64,6 +64,10 @@ class AdRatesSettings(BaseModel):
         description="Training ads a campaign needs before a campaign model may be trained "
                     "(kept only if it beats the global model on the campaign's validation "
                     "ads through the promotion gate).")
+    campaign_min_holdout: int = Field(
+        20, ge=2, title="Campaign gate minimum",
+        description="Validation ads of a campaign the gate needs before it may keep the "
+                    "campaign's model (fewer: the global model answers).")
     campaign_shrinkage: float = Field(
         30.0, gt=0, title="Campaign shrinkage k",
         description="A campaign model's rate counts with weight n / (n + k) against the "
@@ -150,6 +154,7 @@ class AdRateTask(BinaryTableTask):
         section = self.section(settings)
         return train_rate_models(self, paths, settings,
                                  min_samples=section.campaign_min_samples,
+                                 min_holdout=section.campaign_min_holdout,
                                  shrinkage=section.campaign_shrinkage)
 
     def evaluate(self, paths: ProjectPaths, settings: Settings) -> dict[str, Any]:

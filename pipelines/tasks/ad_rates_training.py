@@ -165,11 +165,13 @@ def weighted_rate_metrics(actual: np.ndarray, predicted: np.ndarray,
 
 
 def train_rate_models(task: AdRateTask, paths: ProjectPaths, settings: Settings, *,
-                      min_samples: int, shrinkage: float) -> dict[str, Any]:
+                      min_samples: int, min_holdout: int, shrinkage: float
+                      ) -> dict[str, Any]:
     """Fit every family of ``train.models`` (empty: the task's ``default_models``) on the
     training part, each behind the task's featurizer, with its campaign models gated on the
-    validation part with ``settings.promote`` (``min_samples``, ``shrinkage``: the task's
-    ``campaign_min_samples`` and ``campaign_shrinkage``). ``<name>.joblib`` (a
+    validation part with ``settings.promote`` (``min_samples``, ``min_holdout``,
+    ``shrinkage``: the task's ``campaign_min_samples``, ``campaign_min_holdout`` and
+    ``campaign_shrinkage``). ``<name>.joblib`` (a
     :class:`CampaignRateModels`) takes the input columns and predicts the rate; the
     decisions go to ``campaign_models.json``.
 
@@ -211,7 +213,8 @@ def train_rate_models(task: AdRateTask, paths: ProjectPaths, settings: Settings,
         hierarchy, decisions[name] = fit_segment_models(
             CampaignRateModels, fit(rows), fit=fit, features=task.model_input, train=rows,
             valid=valid, target=task.target, weight_column=task.weight_column,
-            min_samples=min_samples, shrinkage=shrinkage, gate=task.gate,
+            min_samples=min_samples, min_holdout=min_holdout, shrinkage=shrinkage,
+            gate=task.gate,
             promote=settings.promote)
         seconds = time.perf_counter() - started
         joblib.dump(hierarchy, paths.models / f"{name}.joblib")

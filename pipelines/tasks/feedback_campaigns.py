@@ -23,6 +23,10 @@ if TYPE_CHECKING:
     from pipelines.config.training import PromoteConfig
     from pipelines.tasks.base import GateSpec
 
+#: Validation rows of a campaign the gate needs (the rule the feedback task has had since
+#: its campaign models: any two rows).
+MIN_HOLDOUT = 2
+
 
 class CampaignModels(ClassifierMixin, SegmentModels):
     """The global feedback model plus the campaign models the gate kept (class
@@ -73,5 +77,6 @@ def fit_campaign_models(global_model: Any, make: Callable[[], Any], *, train: pd
 
     return fit_segment_models(CampaignModels, global_model, fit=fit, features=features,
                               train=train, valid=valid, target=target, weight_column=None,
-                              min_samples=min_samples, shrinkage=shrinkage, gate=gate,
+                              min_samples=min_samples, min_holdout=MIN_HOLDOUT,
+                              shrinkage=shrinkage, gate=gate,
                               promote=promote)

@@ -36,24 +36,25 @@ class GroupModels(SegmentModels):
     noun = "rows"
 
 
-def rows(seed: int) -> pd.DataFrame:
-    """``odd`` converts at 0.8, ``plain`` and ``other`` at 0.2, ``tiny`` has 5 rows."""
+def rows(seed: int, sparse: int) -> pd.DataFrame:
+    """``odd`` and ``sparse`` (``sparse`` rows) convert at 0.8, ``plain`` and ``other`` at
+    0.2, ``tiny`` has 5 rows."""
     rng = np.random.default_rng(seed)
-    groups = np.repeat(["odd", "plain", "other", "tiny"], [400, 400, 800, 5])
-    rate = np.where(groups == "odd", 0.8, 0.2)
+    groups = np.repeat(["odd", "plain", "other", "tiny", "sparse"], [400, 400, 800, 5, sparse])
+    rate = np.where(np.isin(groups, ["odd", "sparse"]), 0.8, 0.2)
     return pd.DataFrame({"group": groups, "y": (rng.random(len(groups)) < rate).astype(int)})
 
 
 @pytest.fixture(scope="module")
 def fitted():
-    train, valid = rows(1), rows(2)
+    train, valid = rows(1, sparse=100), rows(2, sparse=5)
     # the global model knows the common rate (as a model of the whole data would)
-    common = train[train["group"] != "odd"]
+    common = train[~train["group"].isin(["odd", "sparse"])]
     global_model = MeanRate().fit(common, common["y"].to_numpy())
     return fit_segment_models(
         GroupModels, global_model, fit=lambda r: MeanRate().fit(r, r["y"].to_numpy()),
         features=lambda r: r[["group"]], train=train, valid=valid, target="y",
-        weight_column=None, min_samples=20, shrinkage=50.0, gate=GATE,
+        weight_column=None, min_samples=20, min_holdout=10, shrinkage=50.0, gate=GATE,
         promote=PromoteConfig(resamples=300))
 
 
@@ -66,6 +67,9 @@ def test_only_the_segment_the_gate_shows_better_keeps_its_model(fitted):
         assert summary["groups"][name]["decision"] != "promote"
     assert summary["groups"]["tiny"]["train_rows"] == 5
     assert "has 5 of 20 rows" in summary["groups"]["tiny"]["reason"]
+    # as different as odd, but 5 validation rows cannot show it (the gate needs 10)
+    assert summary["groups"]["sparse"]["kept"] is False
+    assert "5 validation rows (the gate needs 10)" in summary["groups"]["sparse"]["reason"]
     odd = summary["groups"]["odd"]["valid_metrics"]
     assert odd["group"]["log_loss"] < odd["global"]["log_loss"]
 

@@ -55,7 +55,8 @@ def run(tmp_path_factory):
     settings = settings_for_test({
         "train.task": "ad_rates", "train.models": ["logistic_regression"],
         "validate.min_rows": 100, "register.experiment": "ad-campaigns",
-        "promote.resamples": 500, "ad_rates.campaign_min_samples": 30})
+        "promote.resamples": 500, "ad_rates.campaign_min_samples": 30,
+        "ad_rates.campaign_min_holdout": 10})
     raw = paths.raw(TASK.input.entity)
     raw.parent.mkdir(parents=True, exist_ok=True)
     ads_with_a_contrary_campaign(2000, 5).to_parquet(raw, index=False)
