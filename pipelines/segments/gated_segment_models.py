@@ -65,6 +65,10 @@ class SegmentModels(BaseEstimator):
         """Already fitted (by :func:`fit_segment_models`); kept for the sklearn API."""
         return self
 
+    def __sklearn_is_fitted__(self) -> bool:
+        """Built fitted (what a pipeline ending in it checks before predicting)."""
+        return True
+
     def blended(self, X: pd.DataFrame) -> np.ndarray:  # noqa: N803
         """The global model's :attr:`method` output, blended with each kept segment
         model's on that segment's rows."""
@@ -150,10 +154,14 @@ def fit_segment_models(kind: type[SegmentModels], global_model: Any, *,
                                 f"using the global model")
             continue
         own_rows = train[segments == name]
-        if own_rows[target].nunique() < 2 or len(rows_valid) < min_holdout:
+        if own_rows[target].nunique() < 2:
             reasons[name] = record["reason"] = (
-                f"{level} {name!r}: {own_rows[target].nunique()} distinct target value(s) in "
-                f"training and {len(rows_valid)} validation rows (the gate needs "
+                f"{level} {name!r}: its training rows all have the same {target}, so a "
+                f"{level} model has nothing to learn; using the global model")
+            continue
+        if len(rows_valid) < min_holdout:
+            reasons[name] = record["reason"] = (
+                f"{level} {name!r}: {len(rows_valid)} validation rows (the gate needs "
                 f"{min_holdout}) cannot show a {level} model beats the global model; using "
                 f"the global model")
             continue
