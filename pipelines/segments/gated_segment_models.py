@@ -181,10 +181,14 @@ def fit_segment_models(kind: type[SegmentModels], global_model: Any, *,
             min_baseline_improvement=promote.min_baseline_improvement,
             row_weights=(None if weight_column is None
                          else rows_valid[weight_column].to_numpy(dtype=float)))
+        primary = next((c for c in decision["checks"] if c.get("metric") == gate.primary
+                        and "improvement" in c), {})
         record.update(weight=round(weight, 4), decision=decision["decision"],
                       gate_reasons=decision["reasons"], kept=bool(decision["promoted"]),
                       valid_metrics={level: decision.get("challenger"),
-                                     "global": decision.get("champion")})
+                                     "global": decision.get("champion")},
+                      improvement={k: primary.get(k) for k in ("improvement", "ci_low",
+                                                               "ci_high")})
         if record["kept"]:
             kept[name] = (model, weight)
             record["reason"] = (f"the {level} model of {name!r} beat the global model on "

@@ -72,6 +72,7 @@ def test_only_the_segment_the_gate_shows_better_keeps_its_model(fitted):
     assert "5 validation rows (the gate needs 10)" in summary["groups"]["sparse"]["reason"]
     odd = summary["groups"]["odd"]["valid_metrics"]
     assert odd["group"]["log_loss"] < odd["global"]["log_loss"]
+    assert summary["groups"]["odd"]["improvement"]["ci_low"] > 0
 
 
 def test_a_kept_segment_blends_by_its_weight_and_the_rest_answer_globally(fitted):
