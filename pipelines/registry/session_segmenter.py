@@ -61,3 +61,27 @@ def register_segmenter(model: Any, *, comparison: dict[str, Any], profiles: pd.D
     logger.info("register_segmenter: %s version %s (k=%d), run %s", model_name,
                 record["version"], record["chosen_k"], record["run_id"])
     return record
+
+
+def load_newest_segmenter(model_name: str) -> tuple[Any, str]:
+    """(the newest registered version of ``model_name``, its version).
+
+    Raises:
+        LookupError: when ``model_name`` has no version, naming the command that registers
+            one.
+    """
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        versions = mlflow.MlflowClient().search_model_versions(f"name='{model_name}'")
+    except MlflowException:
+        versions = []
+    if not versions:
+        raise LookupError(f"no version of the session segmenter {model_name!r} is registered; "
+                          f"run `engageflow segment-sessions` first (after collect and validate "
+                          f"with train.task=conversion).")
+    newest = max(versions, key=lambda v: int(v.version))
+    model = mlflow.sklearn.load_model(f"models:/{model_name}/{newest.version}")
+    logger.info("load_newest_segmenter: %s version %s", model_name, newest.version)
+    return model, str(newest.version)

@@ -8,9 +8,13 @@ demo generator or the Kaggle Facebook-ads CSV. A model learns the rate as a bino
 (:class:`pipelines.tasks.ad_rates_training.BinomialRateModel`) and is judged per
 impression: the gate weighs each ad by its impressions (:attr:`AdRateTask.weight_column`)
 and decides on the binomial log-loss against the global training rate; the campaigns are
-its slices. Conversions are counted per impression, not per click: the Kaggle file has
-more conversions than clicks for 218 of its 1,143 ads (conversions are attributed to views
-too), so conversions per click is not a share of trials.
+its slices. Each campaign with enough training ads may also get its own model, kept only
+where it beats the global model on that campaign's validation ads through the gate
+(:class:`pipelines.tasks.ad_rates_training.CampaignRateModels`); every answer's
+``model_status`` says which level answered. Conversions are counted per impression, not
+per click: the Kaggle file has more conversions than clicks for 218 of its 1,143 ads
+(conversions are attributed to views too), so conversions per click is not a share of
+trials.
 
 Light to import (no pandas or scikit-learn at module level).
 """
@@ -55,6 +59,19 @@ class AdRatesSettings(BaseModel):
                                   description="Share of ads that picks the best candidate.")
     test_fraction: float = Field(0.2, gt=0, lt=1, title="Test share",
                                  description="Share of ads no choice sees.")
+    campaign_min_samples: int = Field(
+        30, ge=1, title="Campaign model minimum",
+        description="Training ads a campaign needs before a campaign model may be trained "
+                    "(kept only if it beats the global model on the campaign's validation "
+                    "ads through the promotion gate).")
+    campaign_min_holdout: int = Field(
+        20, ge=2, title="Campaign gate minimum",
+        description="Validation ads of a campaign the gate needs before it may keep the "
+                    "campaign's model (fewer: the global model answers).")
+    campaign_shrinkage: float = Field(
+        30.0, gt=0, title="Campaign shrinkage k",
+        description="A campaign model's rate counts with weight n / (n + k) against the "
+                    "global model's (n: the campaign's training ads).")
 
     @model_validator(mode="after")
     def _consistent(self) -> AdRatesSettings:
@@ -126,11 +143,19 @@ class AdRateTask(BinaryTableTask):
                        "target": self.target, "weight": self.weight_column,
                        "input_columns": list(self.inputs.dtypes), "split": split}
 
+    def stage_sections(self, stage: str) -> tuple[str, ...]:
+        """The train stage gates campaign models with ``promote``."""
+        return ("promote",) if stage == "train" else ()
+
     def train(self, paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
         """:func:`pipelines.tasks.ad_rates_training.train_rate_models`."""
         from pipelines.tasks.ad_rates_training import train_rate_models
 
-        return train_rate_models(self, paths, settings)
+        section = self.section(settings)
+        return train_rate_models(self, paths, settings,
+                                 min_samples=section.campaign_min_samples,
+                                 min_holdout=section.campaign_min_holdout,
+                                 shrinkage=section.campaign_shrinkage)
 
     def evaluate(self, paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
         """:func:`pipelines.tasks.ad_rates_training.evaluate_rate_models`."""
@@ -156,6 +181,13 @@ class AdRateTask(BinaryTableTask):
         from pipelines.tasks.ad_rates_training import weighted_rate_metrics
 
         return weighted_rate_metrics(actual, predicted, np.ones(len(actual)))
+
+    def answers(self, model: Any, rows: pd.DataFrame) -> tuple[np.ndarray, list[dict[str, Any]]]:
+        """The rate and a ``model_status`` per row
+        (:func:`pipelines.tasks.ad_rates_training.rate_answers`)."""
+        from pipelines.tasks.ad_rates_training import rate_answers
+
+        return rate_answers(model, self.model_input(rows), self.predict(model, rows))
 
     def featurizer(self) -> Any:
         """The unfitted featurizer of the input columns (one-hot over fixed levels)."""

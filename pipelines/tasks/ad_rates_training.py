@@ -12,6 +12,13 @@ impressions, not over ads (an ad with 87 impressions must not count as much as o
 3 million), the same numbers the promotion gate computes with the task's
 ``weight_column`` (:mod:`pipelines.evaluate.gate_metrics`). The rank metric is the
 impression-weighted Spearman correlation of the observed and predicted rates.
+
+Each candidate is saved as a :class:`CampaignRateModels`: the global model plus the
+campaign models that :func:`pipelines.segments.gated_segment_models.fit_segment_models`
+kept (a campaign with ``campaign_min_samples`` training ads gets a model of the same
+family, shrunk toward the global rate model, kept only where it beats the global model on
+the campaign's validation ads through the promotion gate, impression-weighted); the
+decisions go to ``campaign_models.json``.
 """
 
 from __future__ import annotations
@@ -27,6 +34,8 @@ from sklearn.base import BaseEstimator, MetaEstimatorMixin, RegressorMixin, clon
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
+
+from pipelines.segments.gated_segment_models import SegmentModels, fit_segment_models
 
 if TYPE_CHECKING:
     from pipelines.config import Settings
@@ -101,6 +110,35 @@ class BinomialRateModel(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
                               dtype=float)
 
 
+class CampaignRateModels(SegmentModels):
+    """The global rate model plus the campaign models the gate kept (rates blended per
+    ``campaign``)."""
+
+    column = "campaign"
+    level = "campaign"
+    method = "predict"
+    noun = "training ads"
+
+
+def rate_answers(model: Any, rows: pd.DataFrame, rates: np.ndarray
+                 ) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """(the rates, the answer per row: ``prediction`` and ``model_status`` with ``level``
+    (``campaign`` or ``global``), ``segment``, ``campaign_model``, ``trained_this_cycle``,
+    ``retrained_this_cycle`` and a ``message``). A model without campaign models (trained
+    before they existed) answers at the global level."""
+    status = getattr(model, "segment_status", None)
+    answers = []
+    for i, campaign in enumerate(rows["campaign"].astype(str)):
+        level = (status(campaign) if status is not None else
+                 {"level": "global", "segment": f"campaign={campaign}", "segment_model": False,
+                  "message": "this model has no campaign models; the global model answered"})
+        answers.append({"prediction": float(rates[i]), "model_status": {
+            "level": level["level"], "segment": level["segment"],
+            "campaign_model": level["segment_model"], "trained_this_cycle": False,
+            "retrained_this_cycle": False, "message": level["message"]}})
+    return np.asarray(rates, dtype=float), answers
+
+
 def weighted_rate_metrics(actual: np.ndarray, predicted: np.ndarray,
                           weights: np.ndarray) -> dict[str, float]:
     """Trial-weighted metrics of predicted rates: ``rate_log_loss`` (binomial log-loss per
@@ -126,11 +164,16 @@ def weighted_rate_metrics(actual: np.ndarray, predicted: np.ndarray,
             "mean_predicted": float(np.sum(w * p)), "mean_actual": float(np.sum(w * a))}
 
 
-def train_rate_models(task: AdRateTask, paths: ProjectPaths, settings: Settings
+def train_rate_models(task: AdRateTask, paths: ProjectPaths, settings: Settings, *,
+                      min_samples: int, min_holdout: int, shrinkage: float
                       ) -> dict[str, Any]:
     """Fit every family of ``train.models`` (empty: the task's ``default_models``) on the
-    training part, each saved behind the task's featurizer (``<name>.joblib`` takes the
-    input columns and predicts the rate).
+    training part, each behind the task's featurizer, with its campaign models gated on the
+    validation part with ``settings.promote`` (``min_samples``, ``min_holdout``,
+    ``shrinkage``: the task's ``campaign_min_samples``, ``campaign_min_holdout`` and
+    ``campaign_shrinkage``). ``<name>.joblib`` (a
+    :class:`CampaignRateModels`) takes the input columns and predicts the rate; the
+    decisions go to ``campaign_models.json``.
 
     Raises:
         ValueError: for a model name that is not a rate family.
@@ -148,24 +191,35 @@ def train_rate_models(task: AdRateTask, paths: ProjectPaths, settings: Settings
         raise ValueError(f"{task.name}.train: train.models {list(unknown)} are not rate "
                          f"families; the task knows {list(task.families)}.")
     table = pd.read_parquet(paths.feature_table(task.table))
-    rows = table[table[PART] == "train"]
+    rows, valid = table[table[PART] == "train"], table[table[PART] == "valid"]
     featurizer = task.featurizer().fit(rows)
     x = featurizer.transform(rows)
     names = list(x.columns)
     seed = settings.train.seed
     paths.models.mkdir(parents=True, exist_ok=True)
-    candidates = {}
+    candidates, decisions = {}, {}
     for name in models:
         overrides = {**RATE_DEFAULTS.get(name, {}),
                      **settings.train.hyperparameters.get(name, {})}
         wrapped = make_classifier(name, overrides, seed, names)
-        model = BinomialRateModel(wrapped.estimator, names, wrapped.threads)
+
+        def fit(part: pd.DataFrame, wrapped: Any = wrapped) -> Pipeline:
+            model = BinomialRateModel(wrapped.estimator, names, wrapped.threads)
+            model.fit(featurizer.transform(part), part[task.target].to_numpy(),
+                      sample_weight=part[task.trials].to_numpy())
+            return Pipeline([("features", featurizer), ("model", model)])
+
         started = time.perf_counter()
-        model.fit(x, rows[task.target].to_numpy(), sample_weight=rows[task.trials].to_numpy())
+        hierarchy, decisions[name] = fit_segment_models(
+            CampaignRateModels, fit(rows), fit=fit, features=task.model_input, train=rows,
+            valid=valid, target=task.target, weight_column=task.weight_column,
+            min_samples=min_samples, min_holdout=min_holdout, shrinkage=shrinkage,
+            gate=task.gate,
+            promote=settings.promote)
         seconds = time.perf_counter() - started
-        joblib.dump(Pipeline([("features", featurizer), ("model", model)]),
-                    paths.models / f"{name}.joblib")
+        joblib.dump(hierarchy, paths.models / f"{name}.joblib")
         candidates[name] = {"fit_seconds": round(seconds, 3),
+                            "campaign_models": decisions[name]["kept"],
                             "hyperparameters": {**default_hyperparameters(name, seed),
                                                 **overrides}}
         logger.info("%s.train: %s fitted in %.2f s on %d ads (%d %s)", task.name, name,
@@ -174,6 +228,8 @@ def train_rate_models(task: AdRateTask, paths: ProjectPaths, settings: Settings
                 "seed": seed, "rows": len(table), "parts": table[PART].value_counts().to_dict(),
                 "input_columns": list(task.inputs.dtypes), "feature_columns": names,
                 "candidates": candidates}
+    (paths.models / "campaign_models.json").write_text(
+        json.dumps(decisions, indent=2, default=str))
     (paths.models / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
     return manifest
 
@@ -208,10 +264,10 @@ def evaluate_rate_models(task: AdRateTask, paths: ProjectPaths) -> dict[str, Any
     for name in manifest["candidates"]:
         model = joblib.load(paths.models / f"{name}.joblib")
         results[name] = judged(lambda rows, m=model: task.predict(m, rows))
-        results[name]["test_by_campaign"] = {
-            str(c): weighted_rate_metrics(g[task.target].to_numpy(), task.predict(model, g),
-                                          g[task.weight_column].to_numpy())
-            for c, g in parts["test"].groupby("campaign")}
+        results[name]["test_by_campaign"] = by_campaign(task, model, parts["test"])
+        if isinstance(model, SegmentModels):  # the global model alone, for comparison
+            results[name]["test_by_campaign_global_model"] = by_campaign(
+                task, model.global_model, parts["test"])
     baselines = {"global_rate": judged(lambda rows: task.baseline(train, rows)),
                  "campaign_rate": judged(lambda rows: campaign_rate(task, train, rows))}
     metric = task.selection_metric
@@ -229,6 +285,13 @@ def evaluate_rate_models(task: AdRateTask, paths: ProjectPaths) -> dict[str, Any
                 results[best]["test"][metric], baselines["global_rate"]["test"][metric],
                 baselines["campaign_rate"]["test"][metric], results[best]["test"]["spearman"])
     return report
+
+
+def by_campaign(task: AdRateTask, model: Any, rows: pd.DataFrame) -> dict[str, Any]:
+    """Trial-weighted metrics of ``model`` per campaign of ``rows``."""
+    return {str(c): weighted_rate_metrics(g[task.target].to_numpy(), task.predict(model, g),
+                                          g[task.weight_column].to_numpy())
+            for c, g in rows.groupby("campaign")}
 
 
 def campaign_rate(task: AdRateTask, train: pd.DataFrame, rows: pd.DataFrame) -> np.ndarray:

@@ -74,6 +74,21 @@ class ConversionSettings(BaseModel):
         0.2, gt=0, lt=1, title="Test share",
         description="Share of sessions from the newest months that no choice sees (whole "
                     "months).")
+    segment_key: Literal["none", "session_segment"] = Field(
+        "none", title="Segment models",
+        description="session_segment: each candidate also fits a model per learned session "
+                    "segment (the newest registered session segmenter assigns it), kept only "
+                    "where the gate shows it beats the global model; none: global only.")
+    segment_min_samples: int = Field(
+        300, ge=2, title="Segment model minimum",
+        description="Training sessions a segment needs before its own model is fitted.")
+    segment_min_holdout: int = Field(
+        100, ge=2, title="Segment gate minimum",
+        description="Validation sessions of a segment the gate needs to keep its model.")
+    segment_shrinkage: float = Field(
+        300.0, gt=0, title="Segment shrinkage k",
+        description="A segment model's probability counts with weight n / (n + k) against "
+                    "the global model's (n: the segment's training sessions).")
 
     @model_validator(mode="after")
     def _consistent(self) -> ConversionSettings:
@@ -111,6 +126,11 @@ class ConversionTask(Task):
     noun = "probability of a purchase"
     default_models = DEFAULT_MODELS
     settings_model = ConversionSettings
+
+    def stage_sections(self, stage: str) -> tuple[str, ...]:
+        """The train stage gates segment models with ``promote`` and finds the segmenter
+        by ``session_segments.model_name``."""
+        return ("promote", "session_segments") if stage == "train" else ()
 
     # --- stage hooks ---------------------------------------------------------------
     def collect(self, paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
@@ -209,17 +229,37 @@ class ConversionTask(Task):
                            section.test_fraction)
         names = list(features["feature_columns"])
         rows = table.iloc[split.train]
-        x, y = rows[names], rows[self.target].to_numpy()
         seed = settings.train.seed
         paths.models.mkdir(parents=True, exist_ok=True)
-        candidates = {}
+        segmented = section.segment_key == "session_segment"
+        if segmented:
+            from pipelines.tasks.conversion_segments import newest_segmenter
+
+            segmenter, version = newest_segmenter(paths, settings.session_segments.model_name)
+        candidates, decisions = {}, {}
         for name in models:
             overrides = dict(settings.train.hyperparameters.get(name, {}))
+
+            def fit(part: pd.DataFrame, name: str = name, overrides: dict = overrides) -> Any:
+                return Pipeline([
+                    ("features", SessionFeaturizer(section.use_page_values).fit(part)),
+                    ("model", make_classifier(name, overrides, seed, names).fit(
+                        part[names], part[self.target].to_numpy()))])
+
             started = time.perf_counter()
-            classifier = make_classifier(name, overrides, seed, names).fit(x, y)
+            model = fit(rows)
+            classifier = model[-1]
+            if segmented:
+                from pipelines.tasks.conversion_segments import with_segment_models
+
+                model, decisions[name] = with_segment_models(
+                    model, fit, segmenter=segmenter, version=version, train=rows,
+                    valid=table.iloc[split.valid], target=self.target,
+                    features=self.model_input, min_samples=section.segment_min_samples,
+                    min_holdout=section.segment_min_holdout,
+                    shrinkage=section.segment_shrinkage, gate=self.gate,
+                    promote=settings.promote)
             seconds = time.perf_counter() - started
-            model = Pipeline([("features", SessionFeaturizer(section.use_page_values).fit(rows)),
-                              ("model", classifier)])
             joblib.dump(model, paths.models / f"{name}.joblib")
             candidates[name] = candidate_facts(name, classifier, names, seconds=seconds,
                                                overrides=overrides, seed=seed)
@@ -233,6 +273,9 @@ class ConversionTask(Task):
                                    section.test_fraction),
             "candidates": candidates,
         }
+        if segmented:
+            (paths.models / "segment_models.json").write_text(
+                json.dumps(decisions, indent=2, default=str))
         (paths.models / "manifest.json").write_text(json.dumps(manifest, indent=2,
                                                                default=str))
         return manifest
@@ -318,6 +361,14 @@ class ConversionTask(Task):
         import numpy as np
 
         return np.asarray(model.predict(self.model_input(rows)), dtype=float)
+
+    def answers(self, model: Any, rows: pd.DataFrame) -> tuple[np.ndarray, list[dict[str, Any]]]:
+        """The probability and, for a model with session-segment models, a
+        ``model_status`` per row (:func:`pipelines.tasks.conversion_segments.
+        segment_answers`)."""
+        from pipelines.tasks.conversion_segments import segment_answers
+
+        return segment_answers(model, self.model_input(rows), self.predict(model, rows))
 
     def drift_reference(self, train: pd.DataFrame) -> pd.DataFrame:
         """The training sessions' input columns, their month and outcome."""

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from pipelines.segments.gated_segment_models import shrink_weight
 from pipelines.tasks import get_task
-from pipelines.tasks.feedback_campaigns import shrink_weight
 from tests.conftest import settings_for_test, tracking_uri_env
 from tests.unit.tasks.conftest import AS_OF, project_in
 

@@ -1,0 +1,110 @@
+"""Per-segment conversion models on the learned session segments, with fallback to the
+global model (``conversion.segment_key: session_segment``).
+
+The segment of a session is assigned by the newest registered session segmenter
+(``session_segments.model_name``, fitted by ``engageflow segment-sessions``:
+:mod:`pipelines.segments.session_segmentation`); the segment models are fitted, gated and
+shrunk by :func:`pipelines.segments.gated_segment_models.fit_segment_models` (the same code
+as the feedback and ad campaign models). The saved model is a pipeline: assign the segment
+(:class:`AssignSessionSegment`, holding the segmenter), then :class:`SessionSegmentModels`,
+so the registered conversion model assigns and answers per segment on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.pipeline import Pipeline
+
+from pipelines.segments.gated_segment_models import SegmentModels, fit_segment_models
+
+if TYPE_CHECKING:
+    from pipelines.config.training import PromoteConfig
+    from pipelines.tasks.base import GateSpec
+
+#: The column the assigned segment is written to.
+SEGMENT_COLUMN = "session_segment"
+
+
+class AssignSessionSegment(TransformerMixin, BaseEstimator):
+    """Adds :data:`SEGMENT_COLUMN` (the segmenter's segment id, as text) to sessions.
+
+    Args:
+        segmenter: A fitted session segmenter (``predict`` of canonical sessions).
+        version: Its registered version (said in ``model_status``).
+    """
+
+    def __init__(self, segmenter: Any, version: str) -> None:
+        self.segmenter, self.version = segmenter, version
+
+    def fit(self, X: pd.DataFrame, y: Any = None) -> AssignSessionSegment:  # noqa: N803
+        return self
+
+    def __sklearn_is_fitted__(self) -> bool:
+        """Holds a fitted segmenter."""
+        return True
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:  # noqa: N803
+        return X.assign(**{SEGMENT_COLUMN: np.asarray(self.segmenter.predict(X)).astype(str)})
+
+
+class SessionSegmentModels(SegmentModels):
+    """The global conversion model plus the session-segment models the gate kept."""
+
+    column = SEGMENT_COLUMN
+    level = SEGMENT_COLUMN
+    method = "predict"
+
+
+def with_segment_models(global_model: Any, fit: Callable[[pd.DataFrame], Any], *,
+                        segmenter: Any, version: str, train: pd.DataFrame,
+                        valid: pd.DataFrame, target: str,
+                        features: Callable[[pd.DataFrame], pd.DataFrame], min_samples: int,
+                        min_holdout: int, shrinkage: float, gate: GateSpec,
+                        promote: PromoteConfig) -> tuple[Pipeline, dict[str, Any]]:
+    """(assign the segment → the global model with the kept segment models, the
+    decisions). ``fit`` fits a new model of the global model's family on sessions."""
+    assign = AssignSessionSegment(segmenter, version)
+    models, decisions = fit_segment_models(
+        SessionSegmentModels, global_model, fit=fit, features=features,
+        train=assign.transform(train), valid=assign.transform(valid), target=target,
+        weight_column=None, min_samples=min_samples, min_holdout=min_holdout,
+        shrinkage=shrinkage, gate=gate, promote=promote)
+    decisions["segmenter_version"] = version
+    return Pipeline([("assign", assign), ("segments", models)]), decisions
+
+
+def segment_answers(model: Any, rows: pd.DataFrame, values: np.ndarray
+                    ) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """(the probabilities, per row ``prediction`` and, for a model with segment models,
+    ``model_status``: ``level`` (``session_segment`` or ``global``), ``segment``,
+    ``segment_model``, ``trained_this_cycle``, ``retrained_this_cycle``, ``message``)."""
+    values = np.asarray(values, dtype=float)
+    if not (isinstance(model, Pipeline) and isinstance(model[-1], SessionSegmentModels)):
+        return values, [{"prediction": float(v)} for v in values]
+    assign, models = model[0], model[-1]
+    segments = assign.transform(rows)[SEGMENT_COLUMN].tolist()
+    answers = []
+    for value, segment in zip(values, segments, strict=True):
+        status = models.segment_status(segment)
+        answers.append({"prediction": float(value), "model_status": {
+            **status, "trained_this_cycle": False, "retrained_this_cycle": False,
+            "message": f"{status['message']} (segmenter version {assign.version})"}})
+    return values, answers
+
+
+def newest_segmenter(paths: Any, model_name: str) -> tuple[Any, str]:
+    """(the newest registered session segmenter, its version), from the project's MLflow.
+
+    Raises:
+        LookupError: when none is registered (naming the command that registers one).
+    """
+    from pipelines.registry import tracking
+    from pipelines.registry.session_segmenter import load_newest_segmenter
+
+    tracking.connect(paths.tracking_uri)
+    return load_newest_segmenter(model_name)
