@@ -59,7 +59,7 @@ def labels_since(model: Any, campaign: str) -> datetime | None:
 
 def tried(model: CampaignModels, campaign: str) -> bool:
     """Whether a campaign model was fitted and judged for ``campaign`` (kept or not)."""
-    return (campaign in model.campaigns or campaign in model.reasons
+    return (campaign in model.models or campaign in model.reasons
             or campaign in (getattr(model, "labels_since_", None) or {}))
 
 
@@ -118,7 +118,7 @@ def retrain_campaigns(task: FeedbackTask, model: CampaignModels,
 
     section = task.section(settings)
     path = paths.feature_table(task.table)
-    campaigns, samples = dict(model.campaigns), dict(model.samples)
+    campaigns, samples = dict(model.models), dict(model.samples)
     reasons, since = dict(model.reasons), dict(getattr(model, "labels_since_", None) or {})
     report: dict[str, dict[str, Any]] = {}
     for campaign, records in sorted(outcomes.items()):
@@ -169,7 +169,7 @@ def retrain_campaigns(task: FeedbackTask, model: CampaignModels,
         decision = summary["campaigns"][campaign]
         campaigns.pop(campaign, None)
         reasons.pop(campaign, None)
-        campaigns.update(fitted.campaigns)
+        campaigns.update(fitted.models)
         reasons.update(fitted.reasons)
         samples[campaign], since[campaign] = train_rows, now
         entry.update(retrained=True, kept=bool(decision["kept"]),
