@@ -325,30 +325,10 @@ class FeedbackTask(Task):
             max_error_increase=max_error_increase, min_outcomes=min_outcomes)
 
     def text_drift(self, paths: ProjectPaths, settings: Settings) -> TextDrift:
-        """The feedback text: languages as the features stage detects them (this
-        section's ``language_*`` settings), VADER compound scores, MiniLM embeddings from
-        the project's embedding cache (``text_backend``)."""
-        from pipelines.features.text_embeddings import embed_texts
-        from pipelines.monitor.text_drift import TextDrift
-        from pipelines.tasks.feedback_language import detect_languages
-        from pipelines.tasks.feedback_models import vader_scores
+        """The feedback text: :func:`pipelines.tasks.feedback_monitoring.text_drift`."""
+        from pipelines.tasks.feedback_monitoring import text_drift
 
-        section, monitor = self.section(settings), settings.monitor
-
-        def languages(texts: list[str]) -> list[str]:
-            return detect_languages(texts, min_letters=section.language_min_letters,
-                                    min_confidence=section.language_min_confidence,
-                                    seed=section.language_seed)
-
-        def embed(texts: list[str]) -> np.ndarray:
-            paths.embedding_cache.parent.mkdir(parents=True, exist_ok=True)
-            return embed_texts(texts, cache_path=paths.embedding_cache,
-                               backend=section.text_backend, model_cache_dir=paths.model_cache,
-                               show_progress=False)
-
-        return TextDrift(column="text", languages=languages, sentiment=vader_scores,
-                         embed=embed, language_column="language", rows=monitor.text_rows,
-                         permutations=monitor.embedding_permutations, min_mmd=monitor.min_mmd)
+        return text_drift(paths, self.section(settings), settings.monitor)
 
     # --- serving hooks -----------------------------------------------------------------
     def request_model(self, paths: ProjectPaths) -> type[BaseModel]:
