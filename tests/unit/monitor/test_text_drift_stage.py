@@ -1,6 +1,6 @@
 """The weekly drift check of the feedback_sentiment task, end to end: a real champion
-(VADER family) registered with its reference, then the check and the report through the
-DAG's entry points (`pipelines.monitor.tasks`) with the real MiniLM embeddings. The text
+(VADER family) registered with its reference, then the check and the report in one go
+through `pipelines.monitor.tasks.check` (the CLI's path) with the real MiniLM embeddings. The text
 descriptors join the per-column verdict; the summary, the log and the HTML say what was
 computed. Slow (a registration, langdetect, MiniLM): marked integration."""
 
