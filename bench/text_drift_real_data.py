@@ -66,8 +66,10 @@ def main() -> int:
         paths = ProjectPaths(root=ROOT, state=Path(work), data=Path(work) / "data")
         spec = get_task("feedback_sentiment").text_drift(paths, settings)
         for name, (ref, cur) in cases.items():
-            ref = ref.sample(min(len(ref), SIDE_ROWS), random_state=1)[["text"]]
-            cur = cur.sample(min(len(cur), SIDE_ROWS), random_state=1)[["text"]]
+            # seeded samples kept in time (file) order: the calibration's chunks are
+            # time-ordered reference slices, as in the weekly check
+            ref = ref.sample(min(len(ref), SIDE_ROWS), random_state=1)[["text"]].sort_index()
+            cur = cur.sample(min(len(cur), SIDE_ROWS), random_state=1)[["text"]].sort_index()
             started = time.perf_counter()
             r = with_text_descriptors(ref, ref, spec=spec)
             c = with_text_descriptors(cur, cur, spec=spec)
