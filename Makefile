@@ -131,9 +131,10 @@ exp: $(STAMP) ## dvc exp run $(ARGS), e.g. ARGS="-S 'train.models=[xgboost]'"; a
 bench-quality: $(STAMP) ## train, register and score through the product on real data vs references → bench/results/quality.json
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/quality.py
 
-bench-drift: $(STAMP) ## drift check vs plain Evidently preset; verdicts on real data → bench/results/drift*.json
+bench-drift: $(STAMP) ## drift check vs plain Evidently preset; verdicts on real data (text too) → bench/results/*drift*.json
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/drift.py
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/drift_real_data.py
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/text_drift_real_data.py
 
 bench-segments: $(STAMP) ## per-account vs global models on tweets_2022 → bench/results/segments.json
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/segments.py

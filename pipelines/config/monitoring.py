@@ -67,6 +67,16 @@ class MonitorConfig(Section):
     report_rows: Int = Field(5000, ge=1, title="Report rows",
                              description="Rows per side in the Evidently HTML report (the "
                              "decision uses all).")
+    text_rows: Int = Field(500, ge=2, le=1000, title="Texts embedded",
+                           description="Texts per side (a seeded sample) embedded for the "
+                           "embedding drift of a task with a text column (at most 1000: "
+                           "Evidently's MMD width rule).")
+    embedding_permutations: Int = Field(200, ge=10, le=10_000, title="Permutations",
+                                        description="Relabellings of the embedding drift's "
+                                        "permutation test (its threshold).")
+    min_mmd: Number = Field(0.01, ge=0, title="Minimum MMD²",
+                            description="Embedding drift threshold floor: the smallest "
+                            "MMD² called drift.")
     seed: Int = Field(42, ge=0, title="Seed")
     notifier: Notifier = Field("log", title="Notifier",
                                description="Where alerts go: log, webhook (Slack-compatible) "

@@ -21,6 +21,36 @@ import pandas as pd
 logger = logging.getLogger(__name__)
 
 
+#: Evidently's embeddings drift page of a task with text, beside the drift report.
+EMBEDDING_REPORT_FILE = "embedding_drift.html"
+
+
+def evidently_embedding_drift(reference: Any, current: Any, *, column: str, threshold: float,
+                              html_path: Path | None) -> dict[str, Any]:
+    """Evidently's ``EmbeddingsDrift`` with its ``mmd`` method at ``threshold`` (the one
+    :func:`pipelines.monitor.text_drift.embedding_drift` calibrated) on the same embeddings:
+    its own page (the embeddings have their own row count). Returns its score, threshold
+    and verdict, and the page's path."""
+    import numpy as np
+    from evidently import DataDefinition, Dataset, Report
+    from evidently.metrics import EmbeddingsDrift
+    from evidently.metrics.embeddings import MMDDriftMethod
+
+    names = [f"{column}_emb_{i}" for i in range(np.asarray(reference).shape[1])]
+    definition = DataDefinition(embeddings={column: names})
+    sides = [Dataset.from_pandas(pd.DataFrame(np.asarray(e, dtype=float), columns=names),
+                                 data_definition=definition) for e in (current, reference)]
+    snapshot = Report([EmbeddingsDrift(embeddings_name=column,
+                                       drift_method=MMDDriftMethod(threshold=threshold))]
+                      ).run(*sides)
+    if html_path is not None:
+        html_path.parent.mkdir(parents=True, exist_ok=True)
+        snapshot.save_html(str(html_path))
+    score = float(json.loads(snapshot.json())["metrics"][0]["value"])
+    return {"method": "mmd", "score": score, "threshold": threshold,
+            "drifted": bool(score > threshold), "report": str(html_path) if html_path else None}
+
+
 def _sample(frame: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
     return frame.sample(n=rows, random_state=seed) if len(frame) > rows else frame
 
@@ -35,6 +65,7 @@ def evidently_drift(
     seed: int,
     html_path: Path | None = None,
     data_quality: bool = True,
+    embeddings: tuple[Any, Any] | None = None,
 ) -> dict[str, Any]:
     """Run the Evidently report for the columns of ``summary`` on a row sample.
 
@@ -46,10 +77,15 @@ def evidently_drift(
         seed: Seed of the sample.
         html_path: Where to save the HTML report (None: no file).
         data_quality: Add Evidently's data summary (column statistics, missing values).
+        embeddings: The (reference, current) text embeddings the decision judged
+            (``summary["text"]``): Evidently's embeddings drift (its ``mmd`` method with
+            the decided threshold) runs on them in a second report, saved beside
+            ``html_path`` as :data:`EMBEDDING_REPORT_FILE`.
 
     Returns:
         Per column Evidently's score, method, threshold and verdict; its drifted-column
-        share; the sample sizes and the seconds it took.
+        share; the embeddings' MMD² and verdict (``embedding``, with text); the sample
+        sizes and the seconds it took.
     """
     from evidently import DataDefinition, Dataset, Report
     from evidently.metrics import DriftedColumnsCount, ValueDrift
@@ -94,6 +130,11 @@ def evidently_drift(
             result["columns"][column] = {"score": metric["value"], "method": config["method"],
                                          "threshold": threshold,
                                          "drifted": bool(metric["value"] >= threshold)}
+    if embeddings is not None:
+        result["embedding"] = evidently_embedding_drift(
+            *embeddings, column=summary["text"]["column"],
+            threshold=summary["text"]["embedding"]["threshold"],
+            html_path=html_path.parent / EMBEDDING_REPORT_FILE if html_path else None)
     result["seconds"] = round(time.perf_counter() - started, 3)
     logger.info("evidently report: %d columns on %d/%d sampled rows in %.1f s%s",
                 len(names), result["rows"]["reference"], result["rows"]["current"],

@@ -28,8 +28,10 @@ from pipelines.monitor.decision import decide
 from pipelines.monitor.drift import PREDICTION, TARGET, detect_drift
 from pipelines.monitor.estimated_performance import estimate_window
 from pipelines.monitor.realized_performance import served_performance
+from pipelines.monitor.text_drift import text_drift_summary
 
 if TYPE_CHECKING:
+    from pipelines.monitor.text_drift import TextDrift
     from pipelines.tasks.base import Task
 
 logger = logging.getLogger(__name__)
@@ -38,8 +40,8 @@ SUMMARY_FILE, REPORT_FILE = "drift_summary.json", "drift_report.html"
 MONITORING_EXPERIMENT_SUFFIX = "-monitoring"
 
 
-def judged_frames(task: Task, champion: Any, rows: pd.DataFrame, *, maturity_hours: float
-                  ) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
+def judged_frames(task: Task, champion: Any, rows: pd.DataFrame, *, maturity_hours: float,
+                  text: TextDrift | None) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
     """The reference and current frames drift is judged on (the task's ``drift_frame``:
     its input columns as the model sees them, prediction and outcome), and which window
     rows' outcomes are known. The decision and the report both build them here, so the
@@ -51,10 +53,17 @@ def judged_frames(task: Task, champion: Any, rows: pd.DataFrame, *, maturity_hou
         rows: The window's rows (:func:`window_rows`).
         maturity_hours: An outcome counts once read this long after the row's time (tasks
             whose outcomes mature; :meth:`~pipelines.tasks.base.Task.outcome_known`).
+        text: The task's free text (:meth:`~pipelines.tasks.base.Task.text_drift`): its
+            column is replaced by its descriptors on both sides; None: no text.
     """
+    from pipelines.monitor.text_drift import with_text_descriptors
+
     known = task.outcome_known(rows, maturity_hours=maturity_hours)
     reference = task.drift_frame(champion.model, champion.reference, outcome_known=None)
     current = task.drift_frame(champion.model, rows, outcome_known=known)
+    if text is not None:
+        reference = with_text_descriptors(reference, champion.reference, spec=text)
+        current = with_text_descriptors(current, rows, spec=text)
     return reference, current, known
 
 
@@ -84,26 +93,34 @@ def _monitoring_run(*, tracking_uri: str, experiment: str, artifact_root: Path,
 
 
 def _write_report(reference: pd.DataFrame, current: pd.DataFrame, summary: dict[str, Any],
-                  summary_path: Path, *, run_id: str, report_rows: int, seed: int
-                  ) -> dict[str, Any]:
+                  summary_path: Path, *, run_id: str, report_rows: int, seed: int,
+                  embeddings: tuple[Any, Any] | None = None) -> dict[str, Any]:
     """Evidently report of a decided window: HTML next to the summary, configured with the
-    summary's methods and thresholds; the summary gains Evidently's scores and the report
-    path; both are logged to the monitoring run. Returns the updated summary."""
+    summary's methods and thresholds, headed by the text drift and estimated-performance
+    sections (:mod:`pipelines.monitor.report_sections`); the summary gains Evidently's
+    scores and the report path; both are logged to the monitoring run. ``embeddings``: the
+    (reference, current) text embeddings the decision judged, for Evidently's embeddings
+    drift. Returns the updated summary."""
     import mlflow
 
     from pipelines.monitor.drift_report import evidently_drift
+    from pipelines.monitor.report_sections import add_sections
 
     html_path = summary_path.parent / REPORT_FILE
     summary["evidently"] = evidently_drift(reference, current, summary["drift"],
                                            categorical=categorical_columns(reference),
                                            sample_rows=report_rows, seed=seed,
-                                           html_path=html_path)
+                                           html_path=html_path, embeddings=embeddings)
+    add_sections(html_path, summary)
     summary["report"] = str(html_path)
     summary_path.write_text(json.dumps(summary, indent=2, default=str))
     with mlflow.start_run(run_id=run_id):
         mlflow.log_metric("report_seconds", summary["evidently"]["seconds"])
         mlflow.log_artifact(str(html_path), artifact_path="monitoring")
         mlflow.log_artifact(str(summary_path), artifact_path="monitoring")
+        page = (summary["evidently"].get("embedding") or {}).get("report")
+        if page:        # linked from the report's text section, beside it
+            mlflow.log_artifact(page, artifact_path="monitoring")
     return summary
 
 
@@ -132,6 +149,7 @@ def run_drift_check(
     min_outcomes: int,
     report_rows: int,
     seed: int,
+    text: TextDrift | None,
     report: bool = False,
     prediction_log_url: str | None = None,
 ) -> dict[str, Any]:
@@ -147,6 +165,9 @@ def run_drift_check(
         run_key: Idempotency key of the MLflow monitoring run (one per DAG run).
         maturity_hours: An outcome counts once read this long after posting (tasks whose
             outcomes mature).
+        text: The task's free text (:meth:`~pipelines.tasks.base.Task.text_drift`): its
+            descriptors join the per-column verdict and its embeddings are judged (the
+            summary's ``drift.text``); None: the task has none.
         report: Also write the Evidently HTML report now, in this process (the CLI). The
             DAG leaves it to :func:`run_drift_report` so the verdict does not wait for it.
         Others: see :class:`pipelines.config.MonitorConfig`.
@@ -181,7 +202,7 @@ def run_drift_check(
     reference = current = None
     if len(current_rows) >= min_rows:
         reference, current, known = judged_frames(task, champion, current_rows,
-                                                  maturity_hours=maturity_hours)
+                                                  maturity_hours=maturity_hours, text=text)
         features = [c for c in reference.columns if c not in (PREDICTION, TARGET)]
         drift = detect_drift(reference, current, feature_columns=features,
                              drift_share=drift_share, chunks=chunks, quantile=quantile,
@@ -190,6 +211,11 @@ def run_drift_check(
                              reference_time=champion.reference[time_column],
                              current_time=current_rows[time_column],
                              calibration=champion.calibration)
+        if text is not None:
+            drift["text"] = text_drift_summary(
+                champion.reference[text.column], current_rows[text.column], reference,
+                current, drift, spec=text, quantile=quantile, safety_factor=safety_factor,
+                seed=seed)
         mask = known.to_numpy()
         performance = task.realized_performance(
             current_rows[mask], current[mask], offline=champion.offline,
@@ -238,6 +264,9 @@ def run_drift_check(
             mlflow.log_metric("share_drifted", drift["share_drifted"])
             mlflow.log_metrics({f"drift_{c}": v["score"] for c, v in drift["columns"].items()
                                 if v["score"] is not None})
+            if drift.get("text"):
+                mlflow.log_metric(f"drift_{text.column}_embedding_mmd",
+                                  drift["text"]["embedding"]["score"])
         metric = performance.get("metric")
         if metric is not None and performance.get(metric) is not None:
             mlflow.log_metric(f"realized_{metric}", performance[metric])
@@ -249,7 +278,8 @@ def run_drift_check(
     logger.info("decision: %s — %s", "RETRAIN" if retrain else "no retraining", reason)
     if report and drift is not None:
         _write_report(reference, current, summary, summary_path, run_id=run_id,
-                      report_rows=report_rows, seed=seed)
+                      report_rows=report_rows, seed=seed,
+                      embeddings=_embeddings(text, champion.reference, current_rows, seed))
     return {"retrain": retrain, "reason": reason, "model": f"{model_name}@{alias}",
             "task": task.name, "version": champion.version, "window": window,
             "rows_in_window": len(current_rows), "verdict": drift is not None,
@@ -272,6 +302,7 @@ def run_drift_report(
     run_key: str,
     report_rows: int,
     seed: int,
+    text: TextDrift | None,
 ) -> dict[str, Any]:
     """Stage runner: the Evidently HTML report of a window :func:`run_drift_check` decided.
 
@@ -328,13 +359,27 @@ def run_drift_report(
                          f"{summary['rows_in_window']} (the store changed since the check: "
                          "re-run the check).")
     reference, current, _ = judged_frames(task, champion, current_rows,
-                                          maturity_hours=summary["maturity_hours"])
+                                          maturity_hours=summary["maturity_hours"], text=text)
     run_id = _monitoring_run(tracking_uri=tracking_uri, experiment=experiment,
                              artifact_root=artifact_root, run_key=run_key)
     summary = _write_report(reference, current, summary, summary_path, run_id=run_id,
-                            report_rows=report_rows, seed=seed)
+                            report_rows=report_rows, seed=seed,
+                            embeddings=_embeddings(text, champion.reference, current_rows,
+                                                   seed))
     return {"report": summary["report"], "summary": str(summary_path), "window": window,
             "seconds": summary["evidently"]["seconds"], "mlflow_run_id": run_id}
+
+
+def _embeddings(text: TextDrift | None, reference_rows: pd.DataFrame,
+                current_rows: pd.DataFrame, seed: int) -> tuple[Any, Any] | None:
+    """The embeddings of the text samples the decision judged (the same seeded samples:
+    served from the embedding cache), for the report; None without text."""
+    if text is None:
+        return None
+    from pipelines.monitor.text_drift import sample_texts
+
+    return tuple(text.embed(sample_texts(rows[text.column], text.rows, seed))
+                 for rows in (reference_rows, current_rows))
 
 
 def _check_task(task: Task, champion: Any) -> None:

@@ -146,7 +146,8 @@ def check(paths: ProjectPaths, settings: Settings, *, run_key: str,
         drift_share=m.drift_share, min_effect=m.min_effect.model_dump(), chunks=m.chunks,
         quantile=m.quantile, safety_factor=m.safety_factor,
         calibration_rows=m.calibration_rows, max_error_increase=m.max_error_increase,
-        min_outcomes=m.min_outcomes, report_rows=m.report_rows, seed=m.seed, report=report,
+        min_outcomes=m.min_outcomes, report_rows=m.report_rows, seed=m.seed,
+        text=task.text_drift(paths, settings), report=report,
         prediction_log_url=paths.prediction_log_url)
     return {**decision, "rows_source": source}
 
@@ -166,7 +167,8 @@ def report(paths: ProjectPaths, settings: Settings, *, run_key: str, summary_pat
         experiment=settings.register.experiment, artifact_root=paths.mlflow_artifacts,
         model_name=settings.register.model_name, alias=settings.monitor.model_alias,
         summary_path=Path(summary_path), run_key=run_key,
-        report_rows=settings.monitor.report_rows, seed=settings.monitor.seed)
+        report_rows=settings.monitor.report_rows, seed=settings.monitor.seed,
+        text=task.text_drift(paths, settings))
 
 
 def _settings(project_dir: str, form_params: dict[str, Any]) -> tuple[ProjectPaths, Settings]:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from pipelines.config import Settings
+    from pipelines.monitor.text_drift import TextDrift
     from pipelines.paths import ProjectPaths
 
 #: What a model of the task predicts, which decides its metrics and its gate's metric set.
@@ -348,6 +349,14 @@ class Task(ABC):
             outcome = np.where(np.asarray(outcome_known, dtype=bool), outcome, np.nan)
         frame[TARGET] = outcome
         return frame
+
+    def text_drift(self, paths: ProjectPaths, settings: Settings) -> TextDrift | None:
+        """The task's free-text column as drift monitoring describes it: the column, its
+        language detector, sentiment scorer and embedder, with the ``monitor`` settings of
+        its embedding drift (:mod:`pipelines.monitor.text_drift`). The check then judges the
+        text's descriptors (length, word count, VADER compound, language) in place of the
+        raw column, and its embeddings. None: the task has no free text."""
+        return None
 
     def realized_performance(self, rows: pd.DataFrame, judged: pd.DataFrame, *,
                              offline: Mapping[str, float], max_error_increase: float,

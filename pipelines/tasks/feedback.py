@@ -30,12 +30,14 @@ from pipelines.tasks.feedback_columns import SPLIT_COLUMN, UNSEEN_COLUMN
 from pipelines.validate.entity_stage import rejects_path
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from datetime import datetime
 
     import numpy as np
     import pandas as pd
 
     from pipelines.config import Settings
+    from pipelines.monitor.text_drift import TextDrift
     from pipelines.paths import ProjectPaths
 
 logger = logging.getLogger(__name__)
@@ -276,6 +278,58 @@ class FeedbackTask(Task):
         import numpy as np
 
         return np.asarray(model.predict(self.model_input(rows)), dtype=float)
+
+    # --- monitoring hooks (pipelines.monitor) -------------------------------------------
+    def drift_reference(self, train: pd.DataFrame) -> pd.DataFrame:
+        """The training rows' input columns (text included: its descriptors and embeddings
+        are judged), detected language, time and sentiment."""
+        from pipelines.tasks.feedback_data import INPUT_COLUMNS
+
+        out = train[list(INPUT_COLUMNS)].reset_index(drop=True)
+        for column in ("language", self.input.time_column, self.target):
+            out[column] = train[column].to_numpy()
+        return out
+
+    def drift_frame(self, model: Any, rows: pd.DataFrame, *,
+                    outcome_known: pd.Series | None) -> pd.DataFrame:
+        """The input columns a client sends (the detected ``language`` is left out: the
+        check describes the text itself, :meth:`text_drift`), the decided class index as
+        the prediction and the known sentiment index as the outcome."""
+        import numpy as np
+
+        from pipelines.monitor.drift import PREDICTION, TARGET
+        from pipelines.tasks.feedback_data import INPUT_COLUMNS
+
+        frame = rows[list(INPUT_COLUMNS)].reset_index(drop=True).astype(str)
+        frame[PREDICTION] = self.predict(model, rows).argmax(axis=1).astype(float)
+        outcome = rows[self.target].to_numpy(dtype=float)
+        if outcome_known is not None:
+            outcome = np.where(np.asarray(outcome_known, dtype=bool), outcome, np.nan)
+        frame[TARGET] = outcome
+        return frame
+
+    def realized_performance(self, rows: pd.DataFrame, judged: pd.DataFrame, *,
+                             offline: Mapping[str, float], max_error_increase: float,
+                             min_outcomes: int) -> dict[str, Any]:
+        """The realized error rate (1 - accuracy of the decided class) against the offline
+        test error rate: the drift frame keeps the decided class, not the probabilities the
+        log-loss needs."""
+        from pipelines.monitor.drift import PREDICTION
+        from pipelines.monitor.realized_performance import realized_loss
+
+        base = {"error_rate": 1 - offline["accuracy"]} if "accuracy" in offline else {}
+        return realized_loss(
+            actual=rows[self.target].to_numpy(dtype=float),
+            predicted=judged[PREDICTION].to_numpy(dtype=float),
+            times=rows[self.input.time_column], metric="error_rate",
+            loss=lambda a, p: float((a != p).mean()), offline=base,
+            max_error_increase=max_error_increase, min_outcomes=min_outcomes)
+
+    def text_drift(self, paths: ProjectPaths, settings: Settings) -> TextDrift:
+        """The feedback text: :func:`pipelines.tasks.feedback_monitoring.text_drift`."""
+        from pipelines.tasks.feedback_monitoring import text_drift
+
+        return text_drift(paths, self.section(settings), settings.monitor)
 
     # --- serving hooks -----------------------------------------------------------------
     def request_model(self, paths: ProjectPaths) -> type[BaseModel]:

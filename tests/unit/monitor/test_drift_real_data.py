@@ -15,7 +15,8 @@ MODEL = "engagement-likes-real"
 SETTINGS = {"maturity_hours": 48.0, "min_rows": 100, "drift_share": 0.3,
             "min_effect": {"wasserstein": 0.1, "psi": 0.1, "jensenshannon": 0.1},
             "chunks": 10, "quantile": 0.95, "safety_factor": 1.5, "calibration_rows": 100_000,
-            "max_error_increase": 0.15, "min_outcomes": 100, "report_rows": 500, "seed": 42}
+            "max_error_increase": 0.15, "min_outcomes": 100, "report_rows": 500, "seed": 42,
+            "text": None}
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,8 @@ MODEL = "engagement-likes-drift"
 SETTINGS = {"maturity_hours": 48.0, "min_rows": 100, "drift_share": 0.3,
             "min_effect": {"wasserstein": 0.1, "psi": 0.1, "jensenshannon": 0.1},
             "chunks": 10, "quantile": 0.95, "safety_factor": 1.5, "calibration_rows": 100_000,
-            "max_error_increase": 0.15, "min_outcomes": 50, "report_rows": 2000, "seed": 0}
+            "max_error_increase": 0.15, "min_outcomes": 50, "report_rows": 2000, "seed": 0,
+            "text": None}
 
 
 def _register(root, posts: pd.DataFrame, ridge_champion):
@@ -54,7 +55,7 @@ def _report(champion, posts, out, run_key, model_name=MODEL):
         task=LIKES, rows=posts, tracking_uri=tracking_uri, experiment="test",
         artifact_root=paths.mlflow_artifacts, model_name=model_name, alias="champion",
         summary_path=out / "drift_summary.json", run_key=run_key,
-        report_rows=SETTINGS["report_rows"], seed=SETTINGS["seed"])
+        report_rows=SETTINGS["report_rows"], seed=SETTINGS["seed"], text=None)
 
 
 def shifted(posts: pd.DataFrame) -> pd.DataFrame:
