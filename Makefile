@@ -44,8 +44,8 @@ $(STAMP): requirements.lock pyproject.toml
 		f"EngageFlow needs Python 3.11; {sys.executable} is {sys.version.split()[0]}"'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.9
-	$(UV) install --quiet $(TORCH_SOURCE) torch==2.13.0+cpu
-	$(UV) install --quiet $(LOCAL_LINKS) -r requirements.lock
+	$(UV) install --quiet --compile-bytecode $(TORCH_SOURCE) torch==2.13.0+cpu
+	$(UV) install --quiet --compile-bytecode $(LOCAL_LINKS) -r requirements.lock
 	$(UV) install --quiet --no-deps -e .
 	@touch $@
 
@@ -74,7 +74,7 @@ run: $(STAMP) ## the main job: demo data → Airflow training DAG end to end →
 
 test: $(STAMP) ## the whole test suite (what CI runs)
 	$(BIN)/ruff check pipelines dags tests
-	HF_HUB_OFFLINE=1 $(BIN)/pytest -n auto --dist loadfile
+	HF_HUB_OFFLINE=1 PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -n auto --dist loadfile
 
 lint: $(STAMP) ## ruff on the package, DAGs and tests
 	$(BIN)/ruff check pipelines dags tests

@@ -124,9 +124,7 @@ def _promote(task: Task, paths: ProjectPaths, settings: Settings, ctx: RunContex
 
 
 def _segments(task: Task, paths: ProjectPaths, settings: Settings, ctx: RunContext) -> dict:
-    from pipelines.segments.stage import run_segments
-
-    return run_segments(task, paths, settings, run_key=ctx.run_key, now=ctx.as_of)
+    return task.segment_stage(paths, settings, run_key=ctx.run_key, now=ctx.as_of)
 
 
 def _raw_outputs(task: Task, paths: ProjectPaths) -> dict[Path, str]:

@@ -187,6 +187,15 @@ class Task(ABC):
         (paths.final_model / "model.joblib").unlink(missing_ok=True)
         return record
 
+    def segment_stage(self, paths: ProjectPaths, settings: Settings, *, run_key: str,
+                      now: pd.Timestamp) -> dict[str, Any]:
+        """The ``segments`` stage: the platform / segment models with fallback
+        (:func:`pipelines.segments.stage.run_segments`, which skips, saying why, a task
+        without them)."""
+        from pipelines.segments.stage import run_segments
+
+        return run_segments(self, paths, settings, run_key=run_key, now=now)
+
     # --- model-facing hooks (registry, gate, summary, serving) -----------------------
     @abstractmethod
     def holdout(self, paths: ProjectPaths) -> tuple[pd.DataFrame, pd.DataFrame]:

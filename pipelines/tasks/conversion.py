@@ -128,9 +128,18 @@ class ConversionTask(Task):
     settings_model = ConversionSettings
 
     def stage_sections(self, stage: str) -> tuple[str, ...]:
-        """The train stage gates segment models with ``promote`` and finds the segmenter
-        by ``session_segments.model_name``."""
-        return ("promote", "session_segments") if stage == "train" else ()
+        """The train stage gates segment models with ``promote`` and finds (or first
+        learns) the segmenter by ``session_segments``; the segments stage learns them."""
+        return {"train": ("promote", "session_segments"),
+                "segments": ("session_segments",)}.get(stage, ())
+
+    def segment_stage(self, paths: ProjectPaths, settings: Settings, *, run_key: str,
+                      now: pd.Timestamp) -> dict[str, Any]:
+        """The segments stage learns the session segments
+        (:func:`pipelines.tasks.conversion_segments.learn_session_segments`)."""
+        from pipelines.tasks.conversion_segments import learn_session_segments
+
+        return learn_session_segments(paths, settings)
 
     # --- stage hooks ---------------------------------------------------------------
     def collect(self, paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
@@ -235,7 +244,7 @@ class ConversionTask(Task):
         if segmented:
             from pipelines.tasks.conversion_segments import newest_segmenter
 
-            segmenter, version = newest_segmenter(paths, settings.session_segments.model_name)
+            segmenter, version = newest_segmenter(paths, settings)
         candidates, decisions = {}, {}
         for name in models:
             overrides = dict(settings.train.hyperparameters.get(name, {}))

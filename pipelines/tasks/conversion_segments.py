@@ -12,6 +12,7 @@ so the registered conversion model assigns and answers per segment on its own.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -23,8 +24,12 @@ from sklearn.pipeline import Pipeline
 from pipelines.segments.gated_segment_models import SegmentModels, fit_segment_models
 
 if TYPE_CHECKING:
+    from pipelines.config import Settings
     from pipelines.config.training import PromoteConfig
+    from pipelines.paths import ProjectPaths
     from pipelines.tasks.base import GateSpec
+
+logger = logging.getLogger(__name__)
 
 #: The column the assigned segment is written to.
 SEGMENT_COLUMN = "session_segment"
@@ -97,14 +102,46 @@ def segment_answers(model: Any, rows: pd.DataFrame, values: np.ndarray
     return values, answers
 
 
-def newest_segmenter(paths: Any, model_name: str) -> tuple[Any, str]:
-    """(the newest registered session segmenter, its version), from the project's MLflow.
-
-    Raises:
-        LookupError: when none is registered (naming the command that registers one).
-    """
+def newest_segmenter(paths: ProjectPaths, settings: Settings) -> tuple[Any, str]:
+    """(the newest registered session segmenter, its version), from the project's MLflow;
+    where none is registered yet, the segments are learned first
+    (:func:`learn_session_segments`), so the first segmented training needs no other
+    command."""
     from pipelines.registry import tracking
     from pipelines.registry.session_segmenter import load_newest_segmenter
 
     tracking.connect(paths.tracking_uri)
-    return load_newest_segmenter(model_name)
+    try:
+        return load_newest_segmenter(settings.session_segments.model_name)
+    except LookupError as why:
+        logger.info("conversion.train: %s; learning the session segments first", why)
+    from pipelines.segments.session_segments_stage import segment_sessions
+
+    segment_sessions(paths, settings.session_segments)
+    return load_newest_segmenter(settings.session_segments.model_name)
+
+
+def learn_session_segments(paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
+    """The conversion task's ``segments`` stage: learn, profile and register the session
+    segments (:func:`pipelines.segments.session_segments_stage.segment_sessions`, what
+    ``engageflow segment-sessions`` runs) on this run's validated sessions, so the training
+    DAG and ``dvc repro`` keep them current; skipped when ``segments.enabled`` is false.
+    Writes the stage's record (``paths.segments``) either way."""
+    import json
+
+    from pipelines.segments.session_segments_stage import segment_sessions
+
+    paths.segment_models.mkdir(parents=True, exist_ok=True)
+    paths.segments.parent.mkdir(parents=True, exist_ok=True)
+    if not settings.segments.enabled:
+        record: dict[str, Any] = {"skipped": "segments.enabled is false"}
+    else:
+        learned = segment_sessions(paths, settings.session_segments)
+        record = {k: learned[k] for k in ("sessions", "chosen_k", "rule", "registered",
+                                          "reports")}
+    paths.segments.write_text(json.dumps(record, indent=2) + "\n")
+    logger.info("conversion.segments: %s", record.get("skipped") or (
+        f"learned {record['chosen_k']} session segments on {record['sessions']} sessions, "
+        f"registered {record['registered']['model_name']} version "
+        f"{record['registered']['version']}; reports in {record['reports']}"))
+    return record

@@ -108,3 +108,24 @@ def test_the_cli_reads_its_section_and_reports_a_missing_input(tmp_path, capsys)
                  "session_segments.ks=[2]"])
     assert code == 2
     assert "02_validated" in capsys.readouterr().err
+
+
+def test_the_conversion_segments_stage_learns_and_registers_them_and_train_finds_them(run):
+    """The training DAG's / dvc.yaml's segments stage of the conversion task learns the
+    session segments (a new registered version, the stage record written); the train
+    stage's lookup then finds that newest version instead of learning again; with
+    ``segments.enabled: false`` the stage skips and says so."""
+    from pipelines.tasks.conversion_segments import learn_session_segments, newest_segmenter
+
+    paths, first, uri = run
+    settings = _settings()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", uri)
+        record = learn_session_segments(paths, settings)
+        _, version = newest_segmenter(paths, settings)
+        skipped = learn_session_segments(paths, _settings(**{"segments.enabled": False}))
+    assert int(record["registered"]["version"]) == int(first["registered"]["version"]) + 1
+    assert version == str(record["registered"]["version"])
+    assert record["chosen_k"] == first["chosen_k"] and record["sessions"] == first["sessions"]
+    assert skipped == {"skipped": "segments.enabled is false"}
+    assert json.loads(paths.segments.read_text()) == skipped and paths.segment_models.is_dir()

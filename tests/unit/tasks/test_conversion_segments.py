@@ -128,11 +128,14 @@ def test_the_registered_model_assigns_the_segment_itself(run):
         TASK.model_input(rows))))
 
 
-def test_without_a_registered_segmenter_the_train_stage_says_what_to_run(tmp_path):
+def test_without_a_registered_segmenter_or_sessions_the_train_stage_says_what_to_run(
+        tmp_path):
+    """No segmenter registered: the train stage learns the segments first, and where no
+    validated sessions exist either, it names the commands that write them."""
     settings = settings_for_test({"train.task": "conversion",
                                   "conversion.segment_key": "session_segment"})
     from pipelines.tasks.conversion_segments import newest_segmenter
 
     with tracking_uri_env(f"sqlite:///{tmp_path / 'mlflow.db'}"), \
-            pytest.raises(LookupError, match="engageflow segment-sessions"):
-        newest_segmenter(project_in(tmp_path), settings.session_segments.model_name)
+            pytest.raises(FileNotFoundError, match="engageflow collect"):
+        newest_segmenter(project_in(tmp_path), settings)
