@@ -43,10 +43,14 @@ def _rule_masks(posts: pd.DataFrame) -> list[tuple[str, str, np.ndarray]]:
     def mask(values: pd.Series) -> np.ndarray:
         return values.to_numpy(dtype=bool, na_value=True)
 
+    from pipelines.features.post_features import caption_counts
+
     masks = []
     for column in ("post_id", "account_id"):
-        text = posts[column].astype("string")
-        masks.append(("required_non_empty", column, mask(text.isna() | (text.str.strip() == ""))))
+        # null, empty or blank (``str.strip() == ""``): no word in ``str.split``'s sense,
+        # counted on the UTF-8 bytes (the same whitespace as str.strip's)
+        words = caption_counts(posts[column].astype("string"))[1]
+        masks.append(("required_non_empty", column, words == 0))
     masks.append(("platform_in_set", "platform", mask(~posts["platform"].isin(schema.PLATFORMS))))
     masks.append(("content_type_in_set", "content_type",
                   mask(~posts["content_type"].isin(schema.CONTENT_TYPES))))

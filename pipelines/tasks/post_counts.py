@@ -140,7 +140,6 @@ class PostCountTask(PostInputTask):
         the records the reader could not read in the quarantine."""
         import pandas as pd
 
-        from pipelines.collect.formats import read_posts
         from pipelines.serve.columnar_posts import read_canonical_parquet
         from pipelines.serve.scoring import split_scorable
 
@@ -148,6 +147,8 @@ class PostCountTask(PostInputTask):
         if posts is not None:
             rows, invalid = split_scorable(posts)
             return ScoringInput(rows, invalid, len(posts))
+        from pipelines.collect.formats import read_posts  # only when the reader must read
+
         read = read_posts(path, fmt)
         rows, invalid = split_scorable(read.posts)
         rejects = (pd.concat([read.rejects.assign(stage="collect"), invalid],
