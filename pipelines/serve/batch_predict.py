@@ -57,7 +57,9 @@ class BatchPostModel:
         self._log_upper = float(estimator.log_upper_)
 
     def predict(self, inputs: pd.DataFrame) -> np.ndarray:
-        """Predicted counts for model-input rows (what ``model.predict`` returns)."""
+        """Predicted counts for model-input rows (what ``model.predict`` returns), or for
+        canonical posts that pass the serving contract (the same features as their model
+        input: :func:`pipelines.features.batch_features.feature_matrix`)."""
         from pipelines.features.batch_features import feature_matrix
 
         matrix = feature_matrix(self.featurizer, inputs)   # equals transform's, as a matrix

@@ -208,18 +208,24 @@ def predict_in_chunks(scorer: Any, model: Any, rows: pd.DataFrame, *, chunk_rows
     if not len(rows):
         return np.empty(0)
     if type(scorer).predict is Task.predict:
-        from pipelines.serve.batch_predict import batch_predictor
+        from pipelines.serve.batch_predict import BatchPostModel, batch_predictor
 
         fast = batch_predictor(model, threads=threads)
-
-        def predict(inputs: pd.DataFrame) -> np.ndarray:
-            return fast(inputs)
+        compiled = getattr(fast, "__self__", None)
+        if isinstance(compiled, BatchPostModel) and scorer.model_input_retypes_rows:
+            # contract-checked canonical posts featurize as their model input does
+            # (tested): no model-input copy of the rows
+            def predict(part: pd.DataFrame) -> np.ndarray:
+                return compiled.predict(part)
+        else:
+            def predict(part: pd.DataFrame) -> np.ndarray:
+                return fast(scorer.model_input(part))
     else:
-        def predict(inputs: pd.DataFrame) -> np.ndarray:
-            return np.asarray(scorer.predict(model, inputs), float)
+        def predict(part: pd.DataFrame) -> np.ndarray:
+            return np.asarray(scorer.predict(model, scorer.model_input(part)), float)
     chunks = -(-len(rows) // chunk_rows)
     if chunks == 1:
-        return predict(scorer.model_input(rows))
+        return predict(rows)
     if scorer.score_group is None:
         labels = np.arange(len(rows)) * chunks // len(rows)
     else:
@@ -234,7 +240,7 @@ def predict_in_chunks(scorer: Any, model: Any, rows: pd.DataFrame, *, chunk_rows
         where = np.flatnonzero(labels == chunk)
         if len(where):
             part = rows.iloc[where]
-            out[where] = predict(scorer.model_input(part))
+            out[where] = predict(part)
     logger.info("score: %d rows predicted in %d chunks of <= ~%d", len(rows), chunks,
                 chunk_rows)
     return out

@@ -43,6 +43,7 @@ class PostCountTask(PostInputTask):
     problem = "count_regression"
     families = POST_MODELS
     default_models = ("ridge", "lightgbm", "random_forest")
+    model_input_retypes_rows = True
     selection_metric = "mae_log"
     gate = GateSpec(primary="mae_log", guards=("rmse_log", "mae_raw", "spearman"),
                     first_model_bounds={"mae_log": ("max", 1.5), "spearman": ("min", 0.3)},

@@ -79,9 +79,12 @@ def _assert_bitwise_equal(actual: np.ndarray, expected: np.ndarray) -> None:
 @given(st.lists(_POST, min_size=1, max_size=25), st.sampled_from(sorted(_FITTED)))
 def test_the_matrix_equals_transform_on_fuzzed_posts(posts, groups):
     featurizer = _FITTED[groups]
-    inputs = model_input(_rows(posts))
+    rows = _rows(posts)
+    inputs = model_input(rows)
     expected = featurizer.transform(inputs).to_numpy(dtype=float)
     _assert_bitwise_equal(feature_matrix(featurizer, inputs), expected)
+    # batch scoring passes the canonical rows themselves (their ids are never null)
+    _assert_bitwise_equal(feature_matrix(featurizer, rows), expected)
 
 
 @settings(max_examples=25, deadline=None)
