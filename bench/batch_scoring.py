@@ -15,8 +15,10 @@ demo posts both ways, end to end:
 Each run is its own process (its peak RSS, VmHWM, is its own); the runs of one size
 alternate between the two (product, peer, then peer, product, ...) so that both meet the
 same machine load, and each records the load average before it starts. Two times per run:
-the whole call including the model load, and ``score_s`` (read → write, the model already
-loaded: the issue's end-to-end path). Medians of ``--repeats`` (``--repeats-1m`` at 1M).
+the whole call including the model load (both clocks start before ``import mlflow``), and
+``score_s`` (read → write, the model already loaded: the issue's end-to-end path); each
+also as CPU seconds (``*_cpu_s``: user + system, all threads), which other jobs on a shared
+machine disturb less than wall time. Medians of ``--repeats`` (``--repeats-1m`` at 1M).
 """
 
 from __future__ import annotations
