@@ -89,16 +89,19 @@ def conform(frame: pd.DataFrame) -> pd.DataFrame:
             f"conform: required canonical column(s) {missing} are missing; "
             f"got columns {list(frame.columns)}."
         )
-    out = pd.DataFrame(index=frame.index)
+    out = {}
     for column in COLUMNS:
         values = frame[column.name] if column.name in frame.columns else pd.Series(
             pd.NA, index=frame.index, dtype="object"
         )
-        if column.dtype.startswith("datetime"):
+        if str(values.dtype) == column.dtype:   # already canonical: a copy, not a parse
+            out[column.name] = values.copy()
+        elif column.dtype.startswith("datetime"):
             out[column.name] = pd.to_datetime(values, utc=True).astype(column.dtype)
         else:
             out[column.name] = values.astype(column.dtype)
-    return out
+    # built at once: inserting column by column re-allocates the frame's blocks
+    return pd.DataFrame(out, index=frame.index)
 
 
 #: Columns of a quarantine file: one row per rejected input record, never dropped.

@@ -7,6 +7,8 @@ training and online prediction without skew (through
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -48,9 +50,15 @@ def caption_counts(caption: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     begins its caption. A test compares it with ``str.split`` on arbitrary text.
     """
     import pyarrow as pa
+
+    return caption_counts_arrow(
+        pa.array(caption.astype(object).where(caption.notna(), ""), type=pa.large_string()))
+
+
+def caption_counts_arrow(texts: Any) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`caption_counts` of a pyarrow ``large_string`` array without nulls."""
     import pyarrow.compute as pc
 
-    texts = pa.array(caption.astype(object).where(caption.notna(), ""), type=pa.large_string())
     chars = pc.utf8_length(texts).to_numpy(zero_copy_only=False).astype(np.int64)
     offsets = np.frombuffer(texts.buffers()[1], dtype=np.int64)[:len(texts) + 1]
     data = (np.frombuffer(texts.buffers()[2], dtype=np.uint8)[:offsets[-1]]

@@ -3,8 +3,9 @@
 A post model is a scikit-learn pipeline: the featurizer (canonical posts → features), then
 the log-count regressor. ``Pipeline.predict`` passes the features as a DataFrame through
 scikit-learn's and LightGBM's input checks, and LightGBM predicts one row at a time. Here
-the same fitted featurizer builds the features (its vectorized ``transform``, the code the
-pipeline runs) and the regressor is the serving fast path's numpy form of it
+the same fitted featurizer's features are built straight into a matrix
+(:func:`pipelines.features.batch_features.feature_matrix`, equal to its ``transform``)
+and the regressor is the serving fast path's numpy form of it
 (:func:`pipelines.serve.fast_path._scaled_log_predictor`: the scale-relative offset and
 clipping in numpy, LightGBM trees as lookup tables, :mod:`pipelines.serve.tree_tables`).
 Every prediction equals the pipeline's own, bit for bit (tested), so only estimators whose
@@ -56,11 +57,12 @@ class BatchPostModel:
         self._log_upper = float(estimator.log_upper_)
 
     def predict(self, inputs: pd.DataFrame) -> np.ndarray:
-        """Predicted counts for model-input rows (what ``model.predict`` returns)."""
-        features = self.featurizer.transform(inputs)
-        if list(features.columns) != self._names:   # transform gives them in this order
-            features = features[self._names]
-        matrix = features.to_numpy(dtype=float)
+        """Predicted counts for model-input rows (what ``model.predict`` returns), or for
+        canonical posts that pass the serving contract (the same features as their model
+        input: :func:`pipelines.features.batch_features.feature_matrix`)."""
+        from pipelines.features.batch_features import feature_matrix
+
+        matrix = feature_matrix(self.featurizer, inputs)   # equals transform's, as a matrix
         log_predictions = np.asarray(self._log_predict(matrix), float).ravel()
         return np.expm1(np.clip(log_predictions, 0.0, self._log_upper))
 

@@ -43,10 +43,14 @@ def _rule_masks(posts: pd.DataFrame) -> list[tuple[str, str, np.ndarray]]:
     def mask(values: pd.Series) -> np.ndarray:
         return values.to_numpy(dtype=bool, na_value=True)
 
+    from pipelines.features.post_features import caption_counts
+
     masks = []
     for column in ("post_id", "account_id"):
-        text = posts[column].astype("string")
-        masks.append(("required_non_empty", column, mask(text.isna() | (text.str.strip() == ""))))
+        # null, empty or blank (``str.strip() == ""``): no word in ``str.split``'s sense,
+        # counted on the UTF-8 bytes (the same whitespace as str.strip's)
+        words = caption_counts(posts[column].astype("string"))[1]
+        masks.append(("required_non_empty", column, words == 0))
     masks.append(("platform_in_set", "platform", mask(~posts["platform"].isin(schema.PLATFORMS))))
     masks.append(("content_type_in_set", "content_type",
                   mask(~posts["content_type"].isin(schema.CONTENT_TYPES))))
@@ -204,18 +208,24 @@ def predict_in_chunks(scorer: Any, model: Any, rows: pd.DataFrame, *, chunk_rows
     if not len(rows):
         return np.empty(0)
     if type(scorer).predict is Task.predict:
-        from pipelines.serve.batch_predict import batch_predictor
+        from pipelines.serve.batch_predict import BatchPostModel, batch_predictor
 
         fast = batch_predictor(model, threads=threads)
-
-        def predict(inputs: pd.DataFrame) -> np.ndarray:
-            return fast(inputs)
+        compiled = getattr(fast, "__self__", None)
+        if isinstance(compiled, BatchPostModel) and scorer.model_input_retypes_rows:
+            # contract-checked canonical posts featurize as their model input does
+            # (tested): no model-input copy of the rows
+            def predict(part: pd.DataFrame) -> np.ndarray:
+                return compiled.predict(part)
+        else:
+            def predict(part: pd.DataFrame) -> np.ndarray:
+                return fast(scorer.model_input(part))
     else:
-        def predict(inputs: pd.DataFrame) -> np.ndarray:
-            return np.asarray(scorer.predict(model, inputs), float)
+        def predict(part: pd.DataFrame) -> np.ndarray:
+            return np.asarray(scorer.predict(model, scorer.model_input(part)), float)
     chunks = -(-len(rows) // chunk_rows)
     if chunks == 1:
-        return predict(scorer.model_input(rows))
+        return predict(rows)
     if scorer.score_group is None:
         labels = np.arange(len(rows)) * chunks // len(rows)
     else:
@@ -230,7 +240,7 @@ def predict_in_chunks(scorer: Any, model: Any, rows: pd.DataFrame, *, chunk_rows
         where = np.flatnonzero(labels == chunk)
         if len(where):
             part = rows.iloc[where]
-            out[where] = predict(scorer.model_input(part))
+            out[where] = predict(part)
     logger.info("score: %d rows predicted in %d chunks of <= ~%d", len(rows), chunks,
                 chunk_rows)
     return out

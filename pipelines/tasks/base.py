@@ -304,6 +304,10 @@ class Task(ABC):
     #: may depend on other rows of its group: posts of an account count as its earlier
     #: posts); None: the rows depend on no other row, any chunk will do.
     score_group: ClassVar[str | None] = None
+    #: True when :meth:`model_input` only retypes the canonical rows (same values: posts'
+    #: :func:`pipelines.features.model_input.model_input`), so a compiled batch model may
+    #: featurize scorable rows as they are (:func:`pipelines.serve.scoring.predict_in_chunks`).
+    model_input_retypes_rows: ClassVar[bool] = False
 
     @property
     def score_columns(self) -> tuple[str, ...]:

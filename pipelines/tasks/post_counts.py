@@ -43,6 +43,7 @@ class PostCountTask(PostInputTask):
     problem = "count_regression"
     families = POST_MODELS
     default_models = ("ridge", "lightgbm", "random_forest")
+    model_input_retypes_rows = True
     selection_metric = "mae_log"
     gate = GateSpec(primary="mae_log", guards=("rmse_log", "mae_raw", "spearman"),
                     first_model_bounds={"mae_log": ("max", 1.5), "spearman": ("min", 0.3)},
@@ -140,7 +141,6 @@ class PostCountTask(PostInputTask):
         the records the reader could not read in the quarantine."""
         import pandas as pd
 
-        from pipelines.collect.formats import read_posts
         from pipelines.serve.columnar_posts import read_canonical_parquet
         from pipelines.serve.scoring import split_scorable
 
@@ -148,6 +148,8 @@ class PostCountTask(PostInputTask):
         if posts is not None:
             rows, invalid = split_scorable(posts)
             return ScoringInput(rows, invalid, len(posts))
+        from pipelines.collect.formats import read_posts  # only when the reader must read
+
         read = read_posts(path, fmt)
         rows, invalid = split_scorable(read.posts)
         rejects = (pd.concat([read.rejects.assign(stage="collect"), invalid],

@@ -80,6 +80,8 @@ def test_chunks_of_whole_accounts_predict_as_one_call(post_models, serve_posts):
         chunked = predict_in_chunks(LIKES, model, rows, chunk_rows=37, threads=2)
         if name == "lightgbm":   # the compiled batch path: the model's own answer exactly
             np.testing.assert_array_equal(chunked, whole)
+            np.testing.assert_array_equal(
+                predict_in_chunks(LIKES, model, rows, chunk_rows=10**6, threads=1), whole)
         else:  # equal up to the last bits of a dot product over another number of rows
             np.testing.assert_allclose(chunked, whole, rtol=1e-12)
 

@@ -6,10 +6,12 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipelines.cli import main
 from pipelines.features.model_input import model_input
-from pipelines.serve.scoring import quarantine_path, score_posts
+from pipelines.serve.scoring import quarantine_path, score_posts, scoring_failures
 
 
 @pytest.fixture()
@@ -96,3 +98,24 @@ def test_an_empty_input_scores_the_newest_training_run_of_the_task(tmp_path):
     with pytest.raises(ValueError, match="'serve.score_format' must be 'canonical' when "
                                          "'serve.score_input' is empty"):
         newest_run_rows(paths, "likes", "twitter_v2")
+
+
+_IDS = st.one_of(st.none(), st.text(alphabet=st.one_of(
+    st.sampled_from([" ", "\t", "\n", "\x0b", "\x1c", "\x1f", "\x85", "\xa0", "\u2007",
+                     "\u3000", "\u200b", "a", "é"]),
+    st.characters(blacklist_categories=("Cs",))), max_size=8))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_IDS, min_size=1, max_size=20))
+def test_a_blank_id_is_what_str_strip_leaves_empty(ids):
+    """The required-id rule, counted on UTF-8 bytes, is ``value is null or
+    value.strip() == ""`` for every kind of whitespace."""
+    from pipelines.collect.demo_data import generate_posts
+
+    posts = generate_posts(len(ids), accounts=3, seed=0)
+    posts["post_id"] = pd.array(ids, dtype="string")
+    failures = scoring_failures(posts)
+    expected = [value is None or value.strip() == "" for value in ids]
+    assert [any(f["rule"] == "required_non_empty" and f["column"] == "post_id"
+                for f in row) for row in failures] == expected
