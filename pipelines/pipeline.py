@@ -124,7 +124,9 @@ def _promote(task: Task, paths: ProjectPaths, settings: Settings, ctx: RunContex
 
 
 def _segments(task: Task, paths: ProjectPaths, settings: Settings, ctx: RunContext) -> dict:
-    return task.segment_stage(paths, settings, run_key=ctx.run_key, now=ctx.as_of)
+    from pipelines.segments.stage import run_segments
+
+    return run_segments(task, paths, settings, run_key=ctx.run_key, now=ctx.as_of)
 
 
 def _raw_outputs(task: Task, paths: ProjectPaths) -> dict[Path, str]:

@@ -18,12 +18,16 @@ def run_segments(task: Task, paths: ProjectPaths, settings: Settings, *, run_key
                  now: pd.Timestamp) -> dict[str, Any]:
     """Stage runner: plan, train, gate and register the segment models of ``task``.
 
-    A task without a segment hierarchy, or ``segments.enabled: false``, skips (a normal
-    outcome, said in the record)."""
+    A task that learns its own segments (:meth:`~pipelines.tasks.base.Task.learn_segments`:
+    conversion's session segments) does that instead. A task without a segment hierarchy,
+    or ``segments.enabled: false``, skips (a normal outcome, said in the record)."""
     from pipelines.registry.segment_models import run_register_segments
     from pipelines.segments.training import run_train_segments
     from pipelines.tasks.base import registered_name
 
+    learned = task.learn_segments(paths, settings)
+    if learned is not None:
+        return learned
     s = settings.segments
     skipped = ("segments.enabled is false" if not s.enabled else None if task.segments
                else f"task {task.name!r} has no platform/segment models")

@@ -187,14 +187,13 @@ class Task(ABC):
         (paths.final_model / "model.joblib").unlink(missing_ok=True)
         return record
 
-    def segment_stage(self, paths: ProjectPaths, settings: Settings, *, run_key: str,
-                      now: pd.Timestamp) -> dict[str, Any]:
-        """The ``segments`` stage: the platform / segment models with fallback
-        (:func:`pipelines.segments.stage.run_segments`, which skips, saying why, a task
-        without them)."""
-        from pipelines.segments.stage import run_segments
-
-        return run_segments(self, paths, settings, run_key=run_key, now=now)
+    def learn_segments(self, paths: ProjectPaths, settings: Settings
+                       ) -> dict[str, Any] | None:
+        """The ``segments`` stage of a task that learns its own segments (its record), run
+        instead of the platform / segment hierarchy of
+        :func:`pipelines.segments.stage.run_segments`. Default: None (the hierarchy
+        applies)."""
+        return None
 
     # --- model-facing hooks (registry, gate, summary, serving) -----------------------
     @abstractmethod

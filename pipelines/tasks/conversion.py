@@ -133,8 +133,7 @@ class ConversionTask(Task):
         return {"train": ("promote", "session_segments"),
                 "segments": ("session_segments",)}.get(stage, ())
 
-    def segment_stage(self, paths: ProjectPaths, settings: Settings, *, run_key: str,
-                      now: pd.Timestamp) -> dict[str, Any]:
+    def learn_segments(self, paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
         """The segments stage learns the session segments
         (:func:`pipelines.tasks.conversion_segments.learn_session_segments`)."""
         from pipelines.tasks.conversion_segments import learn_session_segments

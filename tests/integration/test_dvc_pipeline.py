@@ -193,3 +193,6 @@ def test_another_task_runs_through_the_same_dvc_pipeline(repo_copy):
     assert best["log_loss"] < metrics["baselines"]["prior_rate"]["test"]["log_loss"]
     promotion = json.loads((root / "data/05_reporting/promotion.json").read_text())
     assert promotion["model_name"] == "engagement-conversion"
+    learned = json.loads((root / "data/05_reporting/segments.json").read_text())
+    assert learned["chosen_k"] >= 2 and learned["sessions"] > 0   # the segments stage
+    assert (root / "data/05_reporting/session_segments/profiles.png").is_file()

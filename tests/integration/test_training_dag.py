@@ -179,3 +179,8 @@ def test_the_task_chosen_in_the_form_trains_end_to_end(two_runs):
     client = MlflowClient(tracking_uri=f"sqlite:///{home}/state/mlflow.db")
     version = client.get_model_version_by_alias("engagement-conversion", "champion")
     assert version.tags["engageflow.task"] == "conversion"
+    # its segments task learned and registered the session segments
+    learned = json.loads((run / "05_reporting" / "segments.json").read_text())
+    assert learned["chosen_k"] >= 2 and learned["registered"]["model_name"] \
+        == "segments-sessions"
+    assert client.get_model_version("segments-sessions", learned["registered"]["version"])
