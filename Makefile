@@ -74,7 +74,7 @@ run: $(STAMP) ## the main job: demo data → Airflow training DAG end to end →
 
 test: $(STAMP) ## the whole test suite (what CI runs)
 	$(BIN)/ruff check pipelines dags tests
-	HF_HUB_OFFLINE=1 PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -n auto --dist loadfile
+	HF_HUB_OFFLINE=1 PYTHONDONTWRITEBYTECODE= $(BIN)/pytest
 
 lint: $(STAMP) ## ruff on the package, DAGs and tests
 	$(BIN)/ruff check pipelines dags tests

@@ -26,6 +26,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _mlflow_uris_restored_after_each_module() -> Iterator[None]:
+    """MLflow's tracking and registry URIs are process-wide: a module that sets them (a
+    fixture registering a model) must not send a later module's registrations to its store
+    (with pytest-xdist the modules a worker ran before differ from run to run)."""
+    from mlflow.tracking._model_registry import utils as registry
+    from mlflow.tracking._tracking_service import utils as tracking
+
+    before = tracking._tracking_uri, registry._registry_uri
+    yield
+    tracking._tracking_uri, registry._registry_uri = before
+
+
 @pytest.fixture(scope="session")
 def project_root() -> Path:
     return PROJECT_ROOT

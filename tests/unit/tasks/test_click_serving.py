@@ -68,7 +68,7 @@ def champion(tmp_path_factory, make_project, conversion_champion) -> dict:
     model = joblib.load(paths.models / "logistic_regression.joblib")
     name = "engagement-click_through-route-test"
     with tracking_uri_env(uri):
-        mlflow.set_tracking_uri(uri)
+        tracking.connect(uri)           # tracking and registry: neither left from elsewhere
         with mlflow.start_run():
             info = mlflow.sklearn.log_model(
                 model, name="model", registered_model_name=name,
