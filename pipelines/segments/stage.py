@@ -18,25 +18,24 @@ def run_segments(task: Task, paths: ProjectPaths, settings: Settings, *, run_key
                  now: pd.Timestamp) -> dict[str, Any]:
     """Stage runner: plan, train, gate and register the segment models of ``task``.
 
-    A task that learns its own segments (:meth:`~pipelines.tasks.base.Task.learn_segments`:
-    conversion's session segments) does that instead. A task without a segment hierarchy,
-    or ``segments.enabled: false``, skips (a normal outcome, said in the record)."""
+    With ``segments.enabled: false`` it skips; a task that learns its own segments
+    (:meth:`~pipelines.tasks.base.Task.learn_segments`: conversion's session segments)
+    does that instead; a task without a segment hierarchy skips. Each of these is a normal
+    outcome, said in the stage's record (``paths.segments``, which dvc.yaml declares)."""
     from pipelines.registry.segment_models import run_register_segments
     from pipelines.segments.training import run_train_segments
     from pipelines.tasks.base import registered_name
 
-    learned = task.learn_segments(paths, settings)
-    if learned is not None:
-        return learned
     s = settings.segments
-    skipped = ("segments.enabled is false" if not s.enabled else None if task.segments
-               else f"task {task.name!r} has no platform/segment models")
-    if skipped:
-        # the stage's record exists whatever it decided (dvc.yaml declares it)
+    record = ({"skipped": "segments.enabled is false"} if not s.enabled
+              else task.learn_segments(paths, settings))
+    if record is None and not task.segments:
+        record = {"skipped": f"task {task.name!r} has no platform/segment models"}
+    if record is not None:
         paths.segments.parent.mkdir(parents=True, exist_ok=True)
-        paths.segments.write_text(json.dumps({"skipped": skipped}))
+        paths.segments.write_text(json.dumps(record, indent=2) + "\n")
         paths.segment_models.mkdir(parents=True, exist_ok=True)
-        return {"skipped": skipped}
+        return record
     model_name = registered_name(settings.register.model_name, task)
     plan = segment_plan(task, paths, settings, model_name=model_name, now=now)
     result = run_train_segments(

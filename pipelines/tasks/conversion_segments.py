@@ -122,26 +122,17 @@ def newest_segmenter(paths: ProjectPaths, settings: Settings) -> tuple[Any, str]
 
 
 def learn_session_segments(paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
-    """The conversion task's ``segments`` stage: learn, profile and register the session
-    segments (:func:`pipelines.segments.session_segments_stage.segment_sessions`, what
-    ``engageflow segment-sessions`` runs) on this run's validated sessions, so the training
-    DAG and ``dvc repro`` keep them current; skipped when ``segments.enabled`` is false.
-    Writes the stage's record (``paths.segments``) either way."""
-    import json
-
+    """The conversion task's ``segments`` stage record: learn, profile and register the
+    session segments (:func:`pipelines.segments.session_segments_stage.segment_sessions`,
+    what ``engageflow segment-sessions`` runs) on this run's validated sessions, so the
+    training DAG and ``dvc repro`` keep them current (the stage runner,
+    :func:`pipelines.segments.stage.run_segments`, writes the record)."""
     from pipelines.segments.session_segments_stage import segment_sessions
 
-    paths.segment_models.mkdir(parents=True, exist_ok=True)
-    paths.segments.parent.mkdir(parents=True, exist_ok=True)
-    if not settings.segments.enabled:
-        record: dict[str, Any] = {"skipped": "segments.enabled is false"}
-    else:
-        learned = segment_sessions(paths, settings.session_segments)
-        record = {k: learned[k] for k in ("sessions", "chosen_k", "rule", "registered",
-                                          "reports")}
-    paths.segments.write_text(json.dumps(record, indent=2) + "\n")
-    logger.info("conversion.segments: %s", record.get("skipped") or (
-        f"learned {record['chosen_k']} session segments on {record['sessions']} sessions, "
-        f"registered {record['registered']['model_name']} version "
-        f"{record['registered']['version']}; reports in {record['reports']}"))
+    learned = segment_sessions(paths, settings.session_segments)
+    record = {k: learned[k] for k in ("sessions", "chosen_k", "rule", "registered", "reports")}
+    logger.info("conversion.segments: learned %d session segments on %d sessions, registered "
+                "%s version %s; reports in %s", record["chosen_k"], record["sessions"],
+                record["registered"]["model_name"], record["registered"]["version"],
+                record["reports"])
     return record

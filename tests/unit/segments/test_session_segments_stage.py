@@ -115,15 +115,19 @@ def test_the_conversion_segments_stage_learns_and_registers_them_and_train_finds
     session segments (a new registered version, the stage record written); the train
     stage's lookup then finds that newest version instead of learning again; with
     ``segments.enabled: false`` the stage skips and says so."""
-    from pipelines.tasks.conversion_segments import learn_session_segments, newest_segmenter
+    from pipelines.segments.stage import run_segments
+    from pipelines.tasks.conversion_segments import newest_segmenter
 
     paths, first, uri = run
-    settings = _settings()
+    settings, task, now = _settings(), ConversionTask(), pd.Timestamp("2026-12-01", tz="UTC")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", uri)
-        record = learn_session_segments(paths, settings)
+        record = run_segments(task, paths, settings, run_key="segments-test", now=now)
+        written = json.loads(paths.segments.read_text())
         _, version = newest_segmenter(paths, settings)
-        skipped = learn_session_segments(paths, _settings(**{"segments.enabled": False}))
+        skipped = run_segments(task, paths, _settings(**{"segments.enabled": False}),
+                               run_key="segments-test", now=now)
+    assert written == record
     assert int(record["registered"]["version"]) == int(first["registered"]["version"]) + 1
     assert version == str(record["registered"]["version"])
     assert record["chosen_k"] == first["chosen_k"] and record["sessions"] == first["sessions"]

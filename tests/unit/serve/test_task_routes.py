@@ -31,14 +31,14 @@ def posts_row_suite() -> dict:
 
 
 def task_service(champion: dict, log_url: str, *, model_name: str | None = None,
-                 **serve) -> Service:
-    """A server whose post model does not exist and which serves task conversion from
-    ``model_name`` (default: the champion's registered model)."""
+                 task: str = "conversion", **serve) -> Service:
+    """A server whose post model does not exist and which serves ``task`` from
+    ``model_name`` (default: the champion's registered model) with the key :data:`KEY`."""
     from pipelines.config import FeatureSettings, SegmentsConfig, ServeConfig
 
     settings = ServeConfig(**{"poll_seconds": 0, "challenger_share": 0.0, "auto_train": "off",
                               **serve})
-    served = served_task("conversion", model_name=model_name or champion["model_name"],
+    served = served_task(task, model_name=model_name or champion["model_name"],
                          paths=champion["paths"])
     return Service(settings, model_name="no-post-model", task="likes",
                    maturity_hours=FeatureSettings().maturity_hours,

@@ -21,7 +21,6 @@ from pipelines.tasks.conversion_segments import SEGMENT_COLUMN, SessionSegmentMo
 from tests.conftest import settings_for_test, tracking_uri_env
 from tests.unit.tasks.conftest import AS_OF, project_in
 
-KEY = "conversion-segments-key"
 TASK = get_task("conversion")
 
 
@@ -66,19 +65,12 @@ def run(tmp_path_factory):
 
 
 def answers(run, tmp_path, rows):
-    from pipelines.config import FeatureSettings, SegmentsConfig, ServeConfig
-    from pipelines.serve.app import Service, create_app
-    from pipelines.serve.task_serving import served_task
-    from tests.unit.serve.test_task_routes import posts_row_suite
+    from pipelines.serve.app import create_app
+    from tests.unit.serve.test_task_routes import KEY, task_service
 
-    served = served_task("conversion", model_name=run["model_name"], paths=run["paths"])
-    service = Service(ServeConfig(poll_seconds=0, challenger_share=0.0, auto_train="off"),
-                      model_name="no-post-model", task="likes",
-                      maturity_hours=FeatureSettings().maturity_hours,
-                      segments=SegmentsConfig(enabled=False), row_suite=posts_row_suite(),
-                      prediction_log_url=f"sqlite:///{tmp_path / 'log.db'}",
-                      tracking_uri=run["uri"], api_keys=frozenset({KEY}),
-                      project_dir=None, tasks=[served])
+    service = task_service({**run, "tracking_uri": run["uri"]},
+                           f"sqlite:///{tmp_path / 'log.db'}",
+                           task="conversion")
     with TestClient(create_app(service)) as client:
         response = client.post("/tasks/conversion/predict", json={"rows": rows},
                                headers={"X-API-Key": KEY})
