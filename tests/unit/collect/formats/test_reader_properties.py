@@ -61,7 +61,9 @@ def _write(path: Path, container: str, rows: list[dict[str, object]]) -> None:
         path.write_text(json.dumps(rows), encoding="utf-8")
     else:
         buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
+        # RFC 4180 line ends: with "\n" the writer leaves a field's lone "\r" unquoted, a
+        # line break to every CSV reader, so the file would hold one record more
+        writer = csv.writer(buffer, lineterminator="\r\n")
         writer.writerow(COLUMNS)
         for r in rows:
             writer.writerow([json.dumps(r.get(c)) if not isinstance(r.get(c), str)
