@@ -36,7 +36,9 @@ def format_summary(task: Task, paths: ProjectPaths) -> str:
         model_uri = gate.get("model_uri") or f"models:/{record['model_name']}/{record['version']}"
     mlflow.set_tracking_uri(paths.tracking_uri)
     mlflow.set_registry_uri(paths.tracking_uri)
-    model = mlflow.pyfunc.load_model(model_uri)
+    # suppress_warnings: no check of the model's pip requirements against this environment
+    # (4-5 s of package-metadata scans; the model was logged from this very environment)
+    model = mlflow.pyfunc.load_model(model_uri, suppress_warnings=True)
     row = task.example(paths)
     example = task.model_input(row)
     predicted = model.predict(example)[0]

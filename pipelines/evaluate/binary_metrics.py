@@ -109,7 +109,8 @@ def reliability_plot(actual: Any, probabilities: Mapping[str, Any], title: str, 
         title: The figure title.
 
     Returns:
-        A matplotlib Figure (no pyplot state; save with ``figure.savefig``).
+        A matplotlib Figure (no pyplot state; save with
+        ``figure.savefig(path, **plots.SAVE_KWARGS)``).
 
     Raises:
         ValueError: for no models, or as :func:`binary_metrics` for any model's values.

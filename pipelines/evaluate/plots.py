@@ -7,6 +7,10 @@ from typing import Any
 
 import numpy as np
 
+#: How every figure here is saved: no layout engine while drawing (matplotlib's constrained
+#: layout made each logged figure 1.7x slower to save), trimmed to its contents once, at save.
+SAVE_KWARGS: dict[str, Any] = {"bbox_inches": "tight", "pad_inches": 0.1}
+
 
 def _figure(width: float = 5.0, height: float = 4.0) -> Any:
     import matplotlib
@@ -14,7 +18,7 @@ def _figure(width: float = 5.0, height: float = 4.0) -> Any:
     matplotlib.use("Agg")  # files only, never a window
     from matplotlib.figure import Figure
 
-    return Figure(figsize=(width, height), layout="constrained")
+    return Figure(figsize=(width, height))
 
 
 def _to_log(actual: np.ndarray, predicted: np.ndarray, log_scale: bool

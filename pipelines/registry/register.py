@@ -286,4 +286,4 @@ def _log_plots(task: Task, name: str, model: Any, test_rows: pd.DataFrame,
         figures["plots/class_calibration.png"] = plots.calibration(
             classes["reliability"], f"{name}: popularity-class calibration")
     for path, figure in figures.items():
-        mlflow.log_figure(figure, path)
+        mlflow.log_figure(figure, path, save_kwargs=plots.SAVE_KWARGS)

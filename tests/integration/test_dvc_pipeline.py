@@ -106,10 +106,14 @@ def test_second_repro_is_a_no_op_and_a_param_change_reruns_downstream(repo_copy)
     out = _run([str(BIN / "dvc"), "repro"], root, env)
     assert "Running stage" not in out
     assert "up to date" in out
+    # a gate setting: only the stages that read `promote` run again (promote, segments);
+    # a training change rerunning everything downstream is the experiment test's
     with modify_yaml(root / "params.yaml") as params:
-        params["train"]["seed"] = 99
+        params["promote"]["resamples"] = 200
     out = _run([str(BIN / "dvc"), "repro"], root, env)
-    assert "Running stage 'train'" in out and "Running stage 'collect'" not in out
+    assert "Running stage 'promote'" in out and "Running stage 'segments'" in out
+    for stage in ("collect", "validate", "features", "train", "evaluate", "refit", "register"):
+        assert f"Running stage '{stage}'" not in out, stage
     shown = _run([str(BIN / "dvc"), "metrics", "show", "--json"], root, env)
     assert "mae_log" in shown
 
