@@ -40,6 +40,52 @@ def _mlflow_uris_restored_after_each_module() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
+def migrated_mlflow_db(tmp_path_factory) -> Path:
+    """An empty MLflow SQLite database at the newest schema, made once a session (MLflow's
+    own table creation and alembic migrations: 2-5 s a database)."""
+    import sqlalchemy
+    from mlflow.store.db import utils
+
+    path = tmp_path_factory.mktemp("mlflow-migrated") / "mlflow.db"
+    engine = sqlalchemy.create_engine(f"sqlite:///{path}")
+    try:  # before the patch below (which depends on this fixture): MLflow's own migration
+        utils._initialize_tables(engine)
+    finally:
+        engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _new_mlflow_sqlite_stores_start_migrated(migrated_mlflow_db) -> Iterator[None]:
+    """Every MLflow SQLite store a test creates in this process starts as a copy of
+    :func:`migrated_mlflow_db` (sqlite's backup API) instead of re-running the migrations;
+    other databases, and the subprocesses the integration tests start, migrate as usual (the
+    integration homes copy the migrated file themselves). The copy is the same schema MLflow
+    would build: the tests still check the product against a real, current store."""
+    import sqlite3
+
+    from mlflow.store.db import utils
+    from mlflow.store.model_registry import sqlalchemy_store as registry_store
+
+    original = utils._initialize_tables
+
+    def initialize(engine) -> None:
+        if engine.url.get_backend_name() != "sqlite" or not engine.url.database:
+            return original(engine)
+        template = sqlite3.connect(migrated_mlflow_db)
+        connection = engine.raw_connection()
+        try:
+            template.backup(connection.driver_connection)
+        finally:
+            connection.close()
+            template.close()
+
+    utils._initialize_tables = registry_store._initialize_tables = initialize
+    yield
+    utils._initialize_tables = registry_store._initialize_tables = original
+
+
+@pytest.fixture(scope="session")
 def project_root() -> Path:
     return PROJECT_ROOT
 

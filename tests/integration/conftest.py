@@ -19,11 +19,15 @@ def migrated_airflow_db(tmp_path_factory, project_root) -> Path:
 
 
 @pytest.fixture(scope="module")
-def airflow_home(tmp_path_factory, project_root, migrated_airflow_db
+def airflow_home(tmp_path_factory, project_root, migrated_airflow_db, migrated_mlflow_db
                  ) -> tuple[Path, dict[str, str]]:
-    """A migrated Airflow home for this module: (folder, environment). Its database is a
-    fresh copy of the session's migrated one, so modules never see each other's runs."""
+    """A migrated Airflow home for this module: (folder, environment). Its Airflow and
+    MLflow databases are fresh copies of the session's migrated ones, so modules never see
+    each other's runs and no task process re-runs MLflow's migrations."""
     home = tmp_path_factory.mktemp("airflow-home")
     env = airflow_env(project_root, home)
     shutil.copyfile(migrated_airflow_db, home / "airflow" / "airflow.db")
+    mlflow_db = Path(env["MLFLOW_TRACKING_URI"].removeprefix("sqlite:///"))
+    mlflow_db.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(migrated_mlflow_db, mlflow_db)
     return home, env

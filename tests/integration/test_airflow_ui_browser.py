@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -52,7 +53,7 @@ def _require(packages: list[str]) -> None:
 
 
 @pytest.fixture(scope="module")
-def standalone(tmp_path_factory, project_root):
+def standalone(tmp_path_factory, project_root, migrated_mlflow_db):
     """`airflow standalone` on 127.0.0.1 (own process group, stopped with SIGINT).
 
     The project copy keeps only ridge and 2 CV folds so the run takes seconds; the DAG files
@@ -80,6 +81,8 @@ def standalone(tmp_path_factory, project_root):
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
         "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
     })
+    (home / "state").mkdir()
+    shutil.copyfile(migrated_mlflow_db, home / "state" / "mlflow.db")  # no task migrates it
     (home / "airflow" / "simple_auth_manager_passwords.json.generated").write_text(
         json.dumps({"admin": PASSWORD}))
     log = home / "standalone.log"

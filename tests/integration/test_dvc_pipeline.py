@@ -30,8 +30,9 @@ def _run(args: list[str], cwd: Path, env: dict[str, str]) -> str:
 
 
 @pytest.fixture(scope="module")
-def repo_copy(tmp_path_factory, project_root):
-    """The project's tracked and unignored files in a fresh git repository."""
+def repo_copy(tmp_path_factory, project_root, migrated_mlflow_db):
+    """The project's tracked and unignored files in a fresh git repository (its MLflow
+    database already migrated: the stages' processes need not each wait for it)."""
     listed = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=project_root,
         capture_output=True, text=True, check=True).stdout.split()
@@ -54,6 +55,8 @@ def repo_copy(tmp_path_factory, project_root):
     for args in (["git", "init", "-q"], ["git", "add", "-A"],
                  ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c"]):
         _run(args, root, env)
+    (root / ".engageflow").mkdir()
+    shutil.copyfile(migrated_mlflow_db, root / ".engageflow" / "mlflow.db")
     docs = root / COLLECTION_DOCS
     docs.parent.mkdir(parents=True)
     docs.write_text("<html>the collection DAG's Data Docs of one day</html>")
