@@ -32,6 +32,7 @@ def main() -> int:
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
+    from pipelines.collect.formats import ReadLimits
     from pipelines.config import load_settings
     from pipelines.monitor.drift import detect_drift
     from pipelines.monitor.text_drift import text_drift_summary, with_text_descriptors
@@ -41,12 +42,13 @@ def main() -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     folder = args.shared / "feedback"
-    tweets = data.read_feedback_csv(folder / "airline_tweets" / "Tweets.csv",
-                                    "airline_tweets").feedback
-    reviews = data.read_feedback_csv(folder / "womens_reviews" / "reviews.csv",
-                                     "womens_reviews").feedback
-    tweets = tweets.sort_values("created_at", kind="stable").reset_index(drop=True)
     settings = load_settings(ROOT / "params.yaml", {})
+    limits = ReadLimits.from_settings(settings.collect)
+    tweets = data.read_feedback_csv(folder / "airline_tweets" / "Tweets.csv",
+                                    "airline_tweets", limits=limits).feedback
+    reviews = data.read_feedback_csv(folder / "womens_reviews" / "reviews.csv",
+                                     "womens_reviews", limits=limits).feedback
+    tweets = tweets.sort_values("created_at", kind="stable").reset_index(drop=True)
     m = settings.monitor
     half = len(tweets) // 2
     earlier = tweets.iloc[:half]

@@ -184,6 +184,7 @@ def cmd_champion_challenger(args: argparse.Namespace) -> int:
 
 
 def cmd_ab_test(args: argparse.Namespace) -> int:
+    from pipelines.collect.formats import ReadLimits
     from pipelines.evaluate.ab_test import run_ab_test
 
     paths = _paths(args)
@@ -191,7 +192,8 @@ def cmd_ab_test(args: argparse.Namespace) -> int:
     record = run_ab_test(Path(args.file), arm_column=args.arm_column,
                          outcome_column=args.outcome_column, control=args.control,
                          treatment=args.treatment, looks=args.looks,
-                         settings=settings.champion_challenger)
+                         settings=settings.champion_challenger,
+                         limits=ReadLimits.from_settings(settings.collect))
     if args.output:
         out = Path(args.output)
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -229,10 +231,12 @@ def cmd_drift(args: argparse.Namespace) -> int:
                                        "monitor.window_days": args.window_days})
     rows = None
     if args.posts:
+        from pipelines.collect.formats import ReadLimits
         from pipelines.tasks import get_task
 
         rows = get_task(settings.train.task).read_for_scoring(
-            Path(args.posts), args.format, paths=paths).rows
+            Path(args.posts), args.format, paths=paths,
+            limits=ReadLimits.from_settings(settings.collect)).rows
     now = pd.Timestamp.now(tz="UTC")
     # one MLflow monitoring run per check unless the caller names one to resume
     run_key = args.run_key or f"cli-drift/{now:%Y-%m-%dT%H:%M:%S.%f}"
@@ -312,6 +316,7 @@ def cmd_materialize_history(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
+    from pipelines.collect.formats import ReadLimits
     from pipelines.registry.loading import parse_models_uri
     from pipelines.serve.scoring import run_score
 
@@ -343,7 +348,9 @@ def cmd_score(args: argparse.Namespace) -> int:
                                 input_path=Path(args.input), input_format=args.format,
                                 output_path=Path(args.output), paths=paths,
                                 chunk_rows=settings.serve.score_chunk_rows,
-                                threads=settings.serve.score_threads, history=history))
+                                threads=settings.serve.score_threads,
+                                limits=ReadLimits.from_settings(settings.collect),
+                                history=history))
     except LookupError as missing:          # no such model or alias in the registry
         raise ValueError(str(missing)) from None
 

@@ -21,12 +21,14 @@ from __future__ import annotations
 import logging
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from pipelines.evaluate.sequential_test import DECISIONS, KEEP_TESTING, sequential_decision
+
+if TYPE_CHECKING:
+    from pipelines.collect.formats import ReadLimits
 
 logger = logging.getLogger(__name__)
 
@@ -118,24 +120,24 @@ def ab_test_record(control: Any, treatment: Any, *, control_arm: str, treatment_
 
 
 def read_arms(path: Path, *, arm_column: str, outcome_column: str, control: str,
-              treatment: str) -> tuple[np.ndarray, np.ndarray]:
-    """Each arm's 0/1 outcomes from a CSV, in file order.
+              treatment: str, limits: ReadLimits) -> tuple[np.ndarray, np.ndarray]:
+    """Each arm's 0/1 outcomes from a CSV, in file order, read under ``limits`` (the
+    ``collect`` params) as every task reader reads its file
+    (:func:`pipelines.validate.entity_contract.read_text_csv`).
 
     Outcomes accept TRUE/FALSE/1/0 in any case. Rows of other arms are ignored (logged).
 
     Raises:
         ValueError: if the file cannot be read or lacks a column, an outcome cannot be read
             (naming the file, row, column and value), or an arm has no row.
+        CollectError: (a ``ValueError``) for a file that is not a regular file, is over a
+            read limit or changed while it was read, naming the file and the rule.
     """
+    from pipelines.validate.entity_contract import read_text_csv
+
     path = Path(path)
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, ValueError, UnicodeDecodeError) as error:
-        raise ValueError(f"read_arms: cannot read {path} as CSV: {error}.") from None
-    missing = [c for c in (arm_column, outcome_column) if c not in frame.columns]
-    if missing:
-        raise ValueError(f"read_arms: {path} lacks column(s) {missing}; its header is "
-                         f"{list(frame.columns)}.")
+    frame = read_text_csv(path, {arm_column: arm_column, outcome_column: outcome_column},
+                          reader="read_arms", limits=limits)
     arm = frame[arm_column].str.strip()
     outcome = frame[outcome_column].str.strip().str.lower().map(_FLAGS)
     wanted = arm.isin([control, treatment])
@@ -159,12 +161,13 @@ def read_arms(path: Path, *, arm_column: str, outcome_column: str, control: str,
 
 
 def run_ab_test(path: Path, *, arm_column: str, outcome_column: str, control: str,
-                treatment: str, looks: int, settings: Any) -> dict[str, Any]:
-    """Read ``path`` and write nothing: the A/B record of ``treatment`` vs ``control`` on
-    ``outcome_column`` with the sequential test's ``settings`` (a
+                treatment: str, looks: int, settings: Any, limits: ReadLimits
+                ) -> dict[str, Any]:
+    """Read ``path`` (under ``limits``) and write nothing: the A/B record of ``treatment``
+    vs ``control`` on ``outcome_column`` with the sequential test's ``settings`` (a
     :class:`pipelines.config.serving.ChampionChallengerConfig`)."""
     a, b = read_arms(path, arm_column=arm_column, outcome_column=outcome_column,
-                     control=control, treatment=treatment)
+                     control=control, treatment=treatment, limits=limits)
     record = ab_test_record(
         a, b, control_arm=control, treatment_arm=treatment, outcome=outcome_column,
         looks=looks, alpha=settings.alpha, mixture_sd=settings.mixture_sd,

@@ -23,6 +23,7 @@ import pandas as pd
 from pipelines import schema
 
 if TYPE_CHECKING:
+    from pipelines.collect.formats import ReadLimits
     from pipelines.paths import ProjectPaths
 
 logger = logging.getLogger(__name__)
@@ -121,7 +122,7 @@ def score_posts(posts: pd.DataFrame, model: Any) -> tuple[pd.DataFrame, pd.DataF
 
 def run_score(*, task: str, model_uri: str, input_path: Path, input_format: str,
               output_path: Path, paths: ProjectPaths, chunk_rows: int, threads: int,
-              history: Any = None) -> dict[str, Any]:
+              limits: ReadLimits, history: Any = None) -> dict[str, Any]:
     """Stage runner: read a task's rows, score with ``model_uri``, write predictions +
     quarantine.
 
@@ -143,6 +144,9 @@ def run_score(*, task: str, model_uri: str, input_path: Path, input_format: str,
             (``serve.score_chunk_rows``).
         threads: Threads the model's estimator predicts with (0: every CPU;
             ``serve.score_threads``). A prediction does not depend on it.
+        limits: What reading the input may take (the ``collect`` params' read limits:
+            regular files only, ``max_file_mb``, ``max_columns``; the collect readers'
+            rules).
 
     Returns:
         Counts and paths (rows_in = scored + quarantined).
@@ -167,7 +171,7 @@ def run_score(*, task: str, model_uri: str, input_path: Path, input_format: str,
         attach_history(model, history, where=f"score ({scorer.name})")
     threads = threads or os.cpu_count() or 1
     use_threads(model, threads)
-    read = scorer.read_for_scoring(input_path, input_format, paths=paths)
+    read = scorer.read_for_scoring(input_path, input_format, paths=paths, limits=limits)
     predictions = predict_in_chunks(scorer, model, read.rows, chunk_rows=chunk_rows,
                                     threads=threads)
     out = read.rows[list(scorer.score_columns)].assign(
@@ -326,6 +330,7 @@ def newest_run_rows(paths: ProjectPaths, task: str, input_format: str) -> Path:
 
 def _score_from_params(project_dir: str, run_id: str, form_params: dict[str, Any]
                        ) -> dict[str, Any]:
+    from pipelines.collect.formats import ReadLimits
     from pipelines.config import load_settings
     from pipelines.paths import project_paths
 
@@ -339,5 +344,6 @@ def _score_from_params(project_dir: str, run_id: str, form_params: dict[str, Any
                        input_format=serve.score_format,
                        output_path=paths.resolve(serve.score_output), paths=paths,
                        chunk_rows=serve.score_chunk_rows, threads=serve.score_threads,
+                       limits=ReadLimits.from_settings(settings.collect),
                        history=configured_history(settings, paths))
     return {**result, "run_id": run_id}

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
+    from pipelines.collect.formats import ReadLimits
     from pipelines.config import Settings
     from pipelines.paths import ProjectPaths
 
@@ -121,7 +122,8 @@ class AdRateTask(BinaryTableTask):
         self.families = RATE_FAMILIES
         self.default_models = RATE_FAMILIES
 
-    def load(self, paths: ProjectPaths, section: AdRatesSettings) -> Loaded:
+    def load(self, paths: ProjectPaths, section: AdRatesSettings, *,
+             limits: ReadLimits) -> Loaded:
         from pipelines.tasks import ad_rates_data
         from pipelines.validate.entity_contract import quarantine_frame
 
@@ -129,7 +131,7 @@ class AdRateTask(BinaryTableTask):
             rows = ad_rates_data.generate_ads(section.demo_rows, section.seed)
             return Loaded(rows, quarantine_frame([], QUARANTINE_KEY), len(rows),
                           f"demo(rows={section.demo_rows}, seed={section.seed})")
-        return ad_rates_data.read_facebook_ads(paths.resolve(section.path))
+        return ad_rates_data.read_facebook_ads(paths.resolve(section.path), limits=limits)
 
     def build_table(self, rows: pd.DataFrame, section: AdRatesSettings
                     ) -> tuple[pd.DataFrame, dict[str, Any]]:

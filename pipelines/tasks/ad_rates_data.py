@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -25,6 +25,9 @@ from pipelines.tasks.ad_vocabulary import AGES, CAMPAIGNS, GENDERS, INTERESTS
 from pipelines.tasks.binary_table_task import PART, QUARANTINE_KEY, Loaded
 from pipelines.tasks.retention_data import hash_parts
 from pipelines.validate.entity_contract import parse_rejects, read_text_csv
+
+if TYPE_CHECKING:
+    from pipelines.collect.formats import ReadLimits
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +98,7 @@ def generate_ads(rows: int, seed: int) -> pd.DataFrame:
         "approved_conversions": approved}))
 
 
-def read_facebook_ads(path: Path) -> Loaded:
+def read_facebook_ads(path: Path, *, limits: ReadLimits) -> Loaded:
     """Read KAG_conversion_data.csv into canonical ads (``Date`` and ``fb_campaign_id``
     are not read: see the module docstring).
 
@@ -104,11 +107,18 @@ def read_facebook_ads(path: Path) -> Loaded:
     value cannot be read (rules ``required_value``, ``parse_int``, ``parse_float``), with
     the file, row, column, rule and value.
 
+    The file is read under ``limits`` (the ``collect`` params) as the post reader reads one.
+
     Raises:
         ValueError: if the file cannot be read as CSV or lacks a column, naming both.
+        CollectError: (a ``ValueError``) for a file that is not a regular file, is over
+            ``collect.max_file_mb`` or ``collect.max_columns``, or changed while it was read
+            (:func:`pipelines.validate.entity_contract.csv_records`), naming the file and
+            the rule.
     """
     path = Path(path)
-    raw = read_text_csv(path, KAGGLE_HEADER, reader="read_facebook_ads")
+    raw = read_text_csv(path, KAGGLE_HEADER, reader="read_facebook_ads",
+                        limits=limits)
     text = raw.apply(lambda column: column.str.strip())
     parsed: dict[str, pd.Series] = {
         c: text[c].where(text[c] != "") for c in ("ad_id", "campaign", "age", "gender")}

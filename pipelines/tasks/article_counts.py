@@ -91,6 +91,7 @@ class ArticleCountTask(Task):
 
     def _read(self, paths: ProjectPaths, settings: Settings) -> tuple[Any, Any, int, str]:
         """(articles, collect-time rejects, records read, the source in words)."""
+        from pipelines.collect.formats import ReadLimits
         from pipelines.tasks import articles_data as data
 
         section = self.section(settings)
@@ -101,7 +102,8 @@ class ArticleCountTask(Task):
                     f"demo(rows={section.demo_rows}, authors={section.demo_authors}, "
                     f"seed={section.seed})")
         csv_path = paths.resolve(section.path)
-        result = data.read_hacker_news_csv(csv_path)
+        result = data.read_hacker_news_csv(csv_path,
+                                           limits=ReadLimits.from_settings(settings.collect))
         return result.articles, result.rejects, result.records_read, str(csv_path)
 
     def validate(self, paths: ProjectPaths, settings: Settings, *, as_of: Any,

@@ -12,17 +12,19 @@ on the zone; the hour-of-day features do, by a constant shift).
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from pipelines.validate import entity_contract
+
+if TYPE_CHECKING:
+    from pipelines.collect.formats import ReadLimits
 
 logger = logging.getLogger(__name__)
 
@@ -145,7 +147,7 @@ class ReadResult:
     records_read: int
 
 
-def read_hacker_news_csv(path: Path) -> ReadResult:
+def read_hacker_news_csv(path: Path, *, limits: ReadLimits) -> ReadResult:
     """Read the Hacker News CSV (header ``id,title,url,num_points,num_comments,author,
     created_at``) into canonical articles.
 
@@ -154,16 +156,19 @@ def read_hacker_news_csv(path: Path) -> ReadResult:
     row, column, rule and value; values are judged by the row contract (negative points
     pass here). Extra header columns are ignored (logged).
 
+    The file is read under ``limits`` (the ``collect`` params) as the post reader reads one.
+
     Raises:
         ValueError: if the file cannot be read as CSV text, is empty, or its header lacks a
             column, naming the file and the missing columns.
+        CollectError: (a ``ValueError``) for a file that is not a regular file, is over
+            ``collect.max_file_mb`` or ``collect.max_columns``, or changed while it was read
+            (:func:`pipelines.validate.entity_contract.csv_records`), naming the file and
+            the rule.
     """
     path = Path(path)
-    try:
-        with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
-            records = list(csv.reader(handle))
-    except (OSError, csv.Error) as error:
-        raise ValueError(f"read_hacker_news_csv: cannot read {path} as CSV: {error}.") from None
+    records = entity_contract.csv_records(path, reader="read_hacker_news_csv", limits=limits,
+                                          encoding="utf-8-sig", errors="surrogateescape")
     if not records:
         raise ValueError(f"read_hacker_news_csv: {path} is empty; expected a header row.")
     header = [h.strip() for h in records[0]]

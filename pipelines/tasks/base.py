@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from pydantic import BaseModel
 
+    from pipelines.collect.formats import ReadLimits
     from pipelines.config import Settings
     from pipelines.monitor.text_drift import TextDrift
     from pipelines.paths import ProjectPaths
@@ -288,9 +289,12 @@ class Task(ABC):
 
         return pd.DataFrame.from_records(rows)
 
-    def read_for_scoring(self, path: Path, fmt: str, *, paths: ProjectPaths) -> ScoringInput:
+    def read_for_scoring(self, path: Path, fmt: str, *, paths: ProjectPaths,
+                         limits: ReadLimits) -> ScoringInput:
         """Read a file (or folder) of rows to batch-score in layout ``fmt`` and split off
-        the rows the task's contract rejects (``paths`` locates the contract).
+        the rows the task's contract rejects (``paths`` locates the contract; ``limits``
+        are the ``collect`` params' read limits, applied as the collect readers apply
+        them).
 
         Raises:
             ValueError: the task is not batch-scored (the default).

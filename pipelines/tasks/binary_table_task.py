@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from pydantic import BaseModel
 
+    from pipelines.collect.formats import ReadLimits
     from pipelines.config import Settings
     from pipelines.paths import ProjectPaths
 
@@ -83,8 +84,9 @@ class BinaryTableTask(Task):
 
     # --- what a subclass says ----------------------------------------------------------
     @abstractmethod
-    def load(self, paths: ProjectPaths, section: Any) -> Loaded:
-        """Generate or read the entity's rows."""
+    def load(self, paths: ProjectPaths, section: Any, *, limits: ReadLimits) -> Loaded:
+        """Generate or read the entity's rows (a file under ``limits``, the ``collect``
+        params' read limits)."""
 
     @abstractmethod
     def build_table(self, rows: pd.DataFrame, section: Any
@@ -95,7 +97,10 @@ class BinaryTableTask(Task):
     def collect(self, paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
         """Write the entity's raw rows and its collect-time rejects (always, so none is
         stale)."""
-        loaded = self.load(paths, self.section(settings))
+        from pipelines.collect.formats import ReadLimits
+
+        loaded = self.load(paths, self.section(settings),
+                           limits=ReadLimits.from_settings(settings.collect))
         raw = paths.raw(self.input.entity)
         raw.parent.mkdir(parents=True, exist_ok=True)
         loaded.rows.to_parquet(raw, index=False)

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
+    from pipelines.collect.formats import ReadLimits
     from pipelines.paths import ProjectPaths
 
 logger = logging.getLogger(__name__)
@@ -111,7 +112,8 @@ class AccountChurnTask(BinaryTableTask):
         return Inputs(dict(SNAPSHOT_COLUMNS), LOG_COLUMNS, PLAIN_COLUMNS,
                       {"category": CATEGORIES})
 
-    def load(self, paths: ProjectPaths, section: ChurnSettings) -> Loaded:
+    def load(self, paths: ProjectPaths, section: ChurnSettings, *,
+             limits: ReadLimits) -> Loaded:
         from pipelines.tasks import churn_data
         from pipelines.validate.entity_contract import quarantine_frame
 
@@ -121,7 +123,7 @@ class AccountChurnTask(BinaryTableTask):
             return Loaded(rows, quarantine_frame([], QUARANTINE_KEY), len(rows),
                           f"demo(accounts={section.demo_accounts}, days={section.demo_days}, "
                           f"seed={section.seed})")
-        return churn_data.read_ira_daily(paths.resolve(section.path))
+        return churn_data.read_ira_daily(paths.resolve(section.path), limits=limits)
 
     def build_table(self, rows: pd.DataFrame, section: ChurnSettings
                     ) -> tuple[pd.DataFrame, dict[str, Any]]:

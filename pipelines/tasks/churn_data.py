@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from pipelines.tasks.binary_table_task import QUARANTINE_KEY, Loaded
 from pipelines.validate.entity_contract import parse_rejects, read_text_csv
+
+if TYPE_CHECKING:
+    from pipelines.collect.formats import ReadLimits
 
 logger = logging.getLogger(__name__)
 
@@ -103,18 +107,25 @@ def generate_account_days(accounts: int, days: int, seed: int) -> pd.DataFrame:
     return conform(pd.concat(frames, ignore_index=True))
 
 
-def read_ira_daily(path: Path) -> Loaded:
+def read_ira_daily(path: Path, *, limits: ReadLimits) -> Loaded:
     """Read the IRA followers daily CSV (gzip or plain) into canonical account-days.
 
     Values are not judged here (negative counts pass; the row contract quarantines them):
     a record is rejected only when a value cannot be read (rules ``required_value``,
     ``parse_int``, ``parse_date``), with the file, row, column, rule and value.
 
+    The file is read under ``limits`` (the ``collect`` params) as the post reader reads one.
+
     Raises:
         ValueError: if the file cannot be read as CSV or lacks a column, naming both.
+        CollectError: (a ``ValueError``) for a file that is not a regular file, is over
+            ``collect.max_file_mb`` or ``collect.max_columns``, or changed while it was read
+            (:func:`pipelines.validate.entity_contract.csv_records`), naming the file and
+            the rule.
     """
     path = Path(path)
-    raw = read_text_csv(path, IRA_HEADER, reader="read_ira_daily")
+    raw = read_text_csv(path, IRA_HEADER, reader="read_ira_daily",
+                        limits=limits)
     blank = raw.apply(lambda column: column.str.strip() == "")
     parsed: dict[str, pd.Series] = {
         "account_id": raw["account_id"].where(~blank["account_id"]),

@@ -16,17 +16,19 @@ campaign's ``item_context.csv``.
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from pipelines.validate import entity_contract
+
+if TYPE_CHECKING:
+    from pipelines.collect.formats import ReadLimits
 
 logger = logging.getLogger(__name__)
 
@@ -198,7 +200,7 @@ def item_context_path(folder: Path, policy: str, campaign: str) -> Path:
                      f"looked at {sorted({str(p) for p in tried})}.")
 
 
-def read_open_bandit(folder: Path, *, logs: tuple[str, ...],
+def read_open_bandit(folder: Path, *, logs: tuple[str, ...], limits: ReadLimits,
                      outcome_required: bool = True) -> ReadResult:
     """Read the Open Bandit logs ``logs`` (each ``<policy>/<campaign>``: the file
     ``<folder>/<policy>/<campaign>/<campaign>.csv``, the dataset's layout), each with its
@@ -211,16 +213,23 @@ def read_open_bandit(folder: Path, *, logs: tuple[str, ...],
     item the campaign's item context does not list (``unknown_item``). Values are not
     judged here (position 7 passes): the row contract does that.
 
+    Each file is read under ``limits`` (the ``collect`` params) as the post reader reads one.
+
     Raises:
         ValueError: for a malformed log name, a missing or unreadable file, or a header
             lacking columns, naming the file.
+        CollectError: (a ``ValueError``) for a file that is not a regular file, is over
+            ``collect.max_file_mb`` or ``collect.max_columns``, or changed while it was read
+            (:func:`pipelines.validate.entity_contract.csv_records`), naming the file and
+            the rule.
     """
     frames, rejects, read, files = [], [], 0, []
     for policy, campaign in (parse_log_name(name) for name in logs):
         log = folder / policy / campaign / f"{campaign}.csv"
         context = item_context_path(folder, policy, campaign)
-        good, bad_rows, n = _read_log(log, _read_items(context), policy=policy,
-                                      campaign=campaign, outcome_required=outcome_required)
+        good, bad_rows, n = _read_log(log, _read_items(context, limits), policy=policy,
+                                      campaign=campaign, limits=limits,
+                                      outcome_required=outcome_required)
         frames.append(good)
         rejects += bad_rows
         read += n
@@ -249,17 +258,16 @@ def parse_log_name(name: str) -> tuple[str, str]:
     return policy, campaign
 
 
-def _records(path: Path, needed: tuple[str, ...]) -> tuple[list[str], list[list[str]]]:
+def _records(path: Path, needed: tuple[str, ...], limits: ReadLimits
+             ) -> tuple[list[str], list[list[str]]]:
     """(header, data records) of a CSV whose header must hold ``needed``.
 
     Raises:
         ValueError: for a missing, unreadable or empty file or missing columns.
+        CollectError: as :func:`pipelines.validate.entity_contract.csv_records`.
     """
-    try:
-        with open(path, encoding="utf-8", errors="replace", newline="") as handle:
-            records = list(csv.reader(handle))
-    except (OSError, csv.Error) as error:
-        raise ValueError(f"read_open_bandit: cannot read {path} as CSV: {error}.") from None
+    records = entity_contract.csv_records(path, reader="read_open_bandit", limits=limits,
+                                          encoding="utf-8", errors="replace")
     if not records:
         raise ValueError(f"read_open_bandit: {path} is empty; expected a header row.")
     header = [h.strip() for h in records[0]]
@@ -270,13 +278,13 @@ def _records(path: Path, needed: tuple[str, ...]) -> tuple[list[str], list[list[
     return header, records[1:]
 
 
-def _read_items(path: Path) -> pd.DataFrame:
+def _read_items(path: Path, limits: ReadLimits) -> pd.DataFrame:
     """The item context, indexed by item id.
 
     Raises:
         ValueError: as :func:`_records`, or for an unreadable or repeated item id.
     """
-    header, records = _records(path, _ITEM_HEADER)
+    header, records = _records(path, _ITEM_HEADER, limits)
     frame = pd.DataFrame([r for r in records if len(r) == len(header)], columns=header)
     ids = pd.to_numeric(frame["item_id"], errors="coerce")
     price = pd.to_numeric(frame["item_feature_0"], errors="coerce")
@@ -289,11 +297,12 @@ def _read_items(path: Path) -> pd.DataFrame:
 
 
 def _read_log(path: Path, items: pd.DataFrame, *, policy: str, campaign: str,
-              outcome_required: bool) -> tuple[pd.DataFrame, list[dict[str, Any]], int]:
+              limits: ReadLimits, outcome_required: bool
+              ) -> tuple[pd.DataFrame, list[dict[str, Any]], int]:
     """(impressions, reject rows, records read) of one policy's log of one campaign."""
     needed = _LOG_HEADER if outcome_required else tuple(c for c in _LOG_HEADER
                                                         if c != "click")
-    header, records = _records(path, needed)
+    header, records = _records(path, needed, limits)
     affinity = [h for h in header if h.startswith("user-item_affinity_")]
     columns = [*(c for c in _LOG_HEADER if c in header), *affinity]
     width = len(header)

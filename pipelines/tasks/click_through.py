@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
+    from pipelines.collect.formats import ReadLimits
     from pipelines.config import Settings
     from pipelines.paths import ProjectPaths
 
@@ -124,6 +125,7 @@ class ClickThroughTask(Task):
     def collect(self, paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
         """Generate or read impressions into ``01_raw/impressions.parquet``; unreadable
         records go to ``01_raw/impressions.rejects.parquet`` (always written)."""
+        from pipelines.collect.formats import ReadLimits
         from pipelines.tasks import click_data as data
 
         section = self.section(settings)
@@ -133,7 +135,8 @@ class ClickThroughTask(Task):
             source, files = f"demo(rows={section.demo_rows}, seed={section.seed})", []
         else:
             folder = paths.resolve(section.path)
-            result = data.read_open_bandit(folder, logs=tuple(section.logs))
+            result = data.read_open_bandit(folder, logs=tuple(section.logs),
+                                           limits=ReadLimits.from_settings(settings.collect))
             rows, rejects, read = result.impressions, result.rejects, result.records_read
             source, files = f"{folder} logs {list(section.logs)}", list(result.files)
         raw = paths.raw(self.input.entity)
@@ -267,7 +270,8 @@ class ClickThroughTask(Task):
                 f"features and affinities, the item's features. Rules: "
                 f"{self.input.row_suite}.")
 
-    def read_for_scoring(self, path: Path, fmt: str, *, paths: ProjectPaths) -> ScoringInput:
+    def read_for_scoring(self, path: Path, fmt: str, *, paths: ProjectPaths,
+                         limits: ReadLimits) -> ScoringInput:
         """Impressions of one Open Bandit log (``canonical``: ``path`` is
         ``<folder>/<policy>/<campaign>/<campaign>.csv``, its item context found as for
         training; ``click`` may be absent); unreadable records and rows that break the row
@@ -289,7 +293,7 @@ class ClickThroughTask(Task):
                              f"(an Open Bandit <policy>/<campaign>/<campaign>.csv log); got "
                              f"{fmt!r}.")
         log = f"{path.parent.parent.name}/{path.parent.name}"
-        read = data.read_open_bandit(path.parent.parent.parent, logs=(log,),
+        read = data.read_open_bandit(path.parent.parent.parent, logs=(log,), limits=limits,
                                      outcome_required=False)
         rows, invalid = split_scorable(
             read.impressions, load_suite(paths.resolve(self.input.row_suite)),

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
+    from pipelines.collect.formats import ReadLimits
     from pipelines.config import Settings
     from pipelines.paths import ProjectPaths
 
@@ -144,6 +145,7 @@ class ConversionTask(Task):
     def collect(self, paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
         """Generate or read sessions into ``01_raw/sessions.parquet``; unreadable records go
         to ``01_raw/sessions.rejects.parquet`` (always written, so none is stale)."""
+        from pipelines.collect.formats import ReadLimits
         from pipelines.tasks import conversion_data as data
 
         section = self.section(settings)
@@ -153,7 +155,8 @@ class ConversionTask(Task):
             source = f"demo(rows={section.demo_rows}, seed={section.seed})"
         else:
             csv_path = paths.resolve(section.path)
-            result = data.read_sessions_csv(csv_path)
+            result = data.read_sessions_csv(csv_path,
+                                            limits=ReadLimits.from_settings(settings.collect))
             sessions, rejects, read = result.sessions, result.rejects, result.records_read
             source = str(csv_path)
         raw = paths.raw(self.input.entity)
@@ -403,7 +406,8 @@ class ConversionTask(Task):
             doc=f"One browsing session to score: its id and what was seen of it so far. "
                 f"Rules: {self.input.row_suite} (required fields, bounds, allowed values).")
 
-    def read_for_scoring(self, path: Path, fmt: str, *, paths: ProjectPaths) -> ScoringInput:
+    def read_for_scoring(self, path: Path, fmt: str, *, paths: ProjectPaths,
+                         limits: ReadLimits) -> ScoringInput:
         """Sessions in the UCI online-shoppers CSV layout (``Revenue`` may be absent: the
         outcome of a session to score is not known yet); records the reader cannot read and
         sessions that break the row contract's rules on what a client sends (the online
@@ -421,7 +425,7 @@ class ConversionTask(Task):
         if fmt != "canonical":
             raise ValueError(f"conversion.read_for_scoring: 'format' must be 'canonical' (the "
                              f"sessions CSV with the UCI online-shoppers header); got {fmt!r}.")
-        read = data.read_sessions_csv(Path(path), outcome_required=False)
+        read = data.read_sessions_csv(Path(path), limits=limits, outcome_required=False)
         rows, invalid = data.split_scorable(
             read.sessions, load_suite(paths.resolve(self.input.row_suite)),
             columns=(self.serve_key, *data.INPUT_COLUMNS), source=str(path))

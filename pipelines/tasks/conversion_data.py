@@ -15,19 +15,21 @@ file order, the only order the file has.
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from pipelines.validate import entity_contract
 from pipelines.validate.entity_contract import EntityValidation
+
+if TYPE_CHECKING:
+    from pipelines.collect.formats import ReadLimits
 
 logger = logging.getLogger(__name__)
 
@@ -213,7 +215,8 @@ class ReadResult:
     records_read: int
 
 
-def read_sessions_csv(path: Path, *, outcome_required: bool = True) -> ReadResult:
+def read_sessions_csv(path: Path, *, limits: ReadLimits, outcome_required: bool = True
+                      ) -> ReadResult:
     """Read the UCI online-shoppers CSV (or one with the same header) into sessions.
 
     With ``outcome_required`` False (sessions to score, whose outcome is not known yet)
@@ -229,16 +232,19 @@ def read_sessions_csv(path: Path, *, outcome_required: bool = True) -> ReadResul
     with the file, row, column, rule and value. Header columns the table has no place for
     are ignored (logged).
 
+    The file is read under ``limits`` (the ``collect`` params) as the post reader reads one.
+
     Raises:
         ValueError: if the file cannot be opened as CSV text, is empty, or its header lacks
             a column, naming the file and the missing columns.
+        CollectError: (a ``ValueError``) for a file that is not a regular file, is over
+            ``collect.max_file_mb`` or ``collect.max_columns``, or changed while it was read
+            (:func:`pipelines.validate.entity_contract.csv_records`), naming the file and
+            the rule.
     """
     path = Path(path)
-    try:
-        with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
-            records = list(csv.reader(handle))
-    except (OSError, csv.Error) as error:
-        raise ValueError(f"read_sessions_csv: cannot read {path} as CSV: {error}.") from None
+    records = entity_contract.csv_records(path, reader="read_sessions_csv", limits=limits,
+                                          encoding="utf-8-sig", errors="surrogateescape")
     if not records:
         raise ValueError(f"read_sessions_csv: {path} is empty; expected a header row.")
     header = [h.strip() for h in records[0]]

@@ -145,6 +145,7 @@ class FeedbackTask(Task):
     def collect(self, paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
         """Generate or read feedback into ``01_raw/feedback.parquet``; unreadable records
         go to ``01_raw/feedback.rejects.parquet`` (always written)."""
+        from pipelines.collect.formats import ReadLimits
         from pipelines.tasks import feedback_data as data
 
         section = self.section(settings)
@@ -154,7 +155,8 @@ class FeedbackTask(Task):
             source = f"demo(rows={section.demo_rows}, seed={section.seed})"
         else:
             csv_path = paths.resolve(section.path)
-            result = data.read_feedback_csv(csv_path, section.source)
+            result = data.read_feedback_csv(csv_path, section.source,
+                                            limits=ReadLimits.from_settings(settings.collect))
             rows, rejects, read = result.feedback, result.rejects, result.records_read
             source = f"{section.source}:{csv_path}"
         raw = paths.raw(self.input.entity)

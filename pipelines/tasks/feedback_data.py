@@ -23,17 +23,19 @@ the row contract judges the rest (``expectations/feedback_row_contract.json``).
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from pipelines.validate import entity_contract
+
+if TYPE_CHECKING:
+    from pipelines.collect.formats import ReadLimits
 
 logger = logging.getLogger(__name__)
 
@@ -208,7 +210,8 @@ _LAYOUTS: dict[str, tuple[tuple[str, ...], str]] = {
 }
 
 
-def read_feedback_csv(path: Path, layout: str, *, label_required: bool = True) -> ReadResult:
+def read_feedback_csv(path: Path, layout: str, *, limits: ReadLimits,
+                      label_required: bool = True) -> ReadResult:
     """Read a feedback CSV in ``layout`` (``airline_tweets`` or ``womens_reviews``).
 
     ``feedback_id`` is ``<layout prefix>-<file stem>-<data row, 7 digits>`` (the airline
@@ -216,19 +219,22 @@ def read_feedback_csv(path: Path, layout: str, *, label_required: bool = True) -
     key). With ``label_required`` False (feedback to score) a missing label is kept as
     ``<NA>``.
 
+    The file is read under ``limits`` (the ``collect`` params) as the post reader reads one.
+
     Raises:
         ValueError: for an unknown layout, a file that cannot be read as CSV text, an empty
             file or a header lacking a column, naming the file and the columns.
+        CollectError: (a ``ValueError``) for a file that is not a regular file, is over
+            ``collect.max_file_mb`` or ``collect.max_columns``, or changed while it was read
+            (:func:`pipelines.validate.entity_contract.csv_records`), naming the file and
+            the rule.
     """
     if layout not in _LAYOUTS:
         raise ValueError(f"read_feedback_csv: 'layout' must be one of {list(_LAYOUTS)}; "
                          f"got {layout!r}.")
     path = Path(path)
-    try:
-        with open(path, encoding="utf-8-sig", errors="replace", newline="") as handle:
-            records = list(csv.reader(handle))
-    except (OSError, csv.Error) as error:
-        raise ValueError(f"read_feedback_csv: cannot read {path} as CSV: {error}.") from None
+    records = entity_contract.csv_records(path, reader="read_feedback_csv", limits=limits,
+                                          encoding="utf-8-sig", errors="replace")
     if not records:
         raise ValueError(f"read_feedback_csv: {path} is empty; expected a header row.")
     header = [h.strip() for h in records[0]]

@@ -12,17 +12,21 @@ validate_articles`, key ``article_id``) with its own suites (``expectations/news
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import math
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from pipelines.tasks.articles_data import ReadResult, quarantine_frame
+from pipelines.validate.entity_contract import csv_records
+
+if TYPE_CHECKING:
+    from pipelines.collect.formats import ReadLimits
 
 logger = logging.getLogger(__name__)
 
@@ -142,7 +146,7 @@ def generate_news(rows: int, seed: int) -> pd.DataFrame:
     return conform(frame)
 
 
-def read_online_news_csv(path: Path) -> ReadResult:
+def read_online_news_csv(path: Path, *, limits: ReadLimits) -> ReadResult:
     """Read the UCI Online News Popularity CSV (spaces after the commas of its header and
     rows are stripped) into canonical news articles.
 
@@ -150,15 +154,18 @@ def read_online_news_csv(path: Path) -> ReadResult:
     ``parse_int``, ``parse_date``) with the file, row, column, rule and value; ranges are
     the row contract's to judge.
 
+    The file is read under ``limits`` (the ``collect`` params) as the post reader reads one.
+
     Raises:
         ValueError: if the file cannot be read as CSV, is empty, or lacks a column.
+        CollectError: (a ``ValueError``) for a file that is not a regular file, is over
+            ``collect.max_file_mb`` or ``collect.max_columns``, or changed while it was read
+            (:func:`pipelines.validate.entity_contract.csv_records`), naming the file and
+            the rule.
     """
     path = Path(path)
-    try:
-        with open(path, encoding="utf-8-sig", errors="replace", newline="") as handle:
-            records = list(csv.reader(handle, skipinitialspace=True))
-    except (OSError, csv.Error) as error:
-        raise ValueError(f"read_online_news_csv: cannot read {path} as CSV: {error}.") from None
+    records = csv_records(path, reader="read_online_news_csv", limits=limits,
+                          encoding="utf-8-sig", errors="replace", skipinitialspace=True)
     if not records:
         raise ValueError(f"read_online_news_csv: {path} is empty; expected a header row.")
     header = [h.strip() for h in records[0]]

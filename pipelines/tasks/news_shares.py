@@ -93,6 +93,7 @@ class NewsSharesTask(ArticleCountTask):
         return self.name
 
     def _read(self, paths: ProjectPaths, settings: Settings) -> tuple[Any, Any, int, str]:
+        from pipelines.collect.formats import ReadLimits
         from pipelines.tasks import news_data
         from pipelines.tasks.articles_data import quarantine_frame
 
@@ -102,7 +103,8 @@ class NewsSharesTask(ArticleCountTask):
             return (rows, quarantine_frame([]), len(rows),
                     f"demo(rows={section.demo_rows}, seed={section.seed})")
         csv_path = paths.resolve(section.path)
-        result = news_data.read_online_news_csv(csv_path)
+        result = news_data.read_online_news_csv(
+            csv_path, limits=ReadLimits.from_settings(settings.collect))
         return result.articles, result.rejects, result.records_read, str(csv_path)
 
     def features(self, paths: ProjectPaths, settings: Settings) -> dict[str, Any]:

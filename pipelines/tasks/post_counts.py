@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
+    from pipelines.collect.formats import ReadLimits
     from pipelines.config import Settings
     from pipelines.paths import ProjectPaths
 
@@ -134,7 +135,8 @@ class PostCountTask(PostInputTask):
     # --- batch scoring ---------------------------------------------------------------
     score_columns = ("post_id", "account_id", "platform", "posted_at")
 
-    def read_for_scoring(self, path: Path, fmt: str, *, paths: ProjectPaths) -> ScoringInput:
+    def read_for_scoring(self, path: Path, fmt: str, *, paths: ProjectPaths,
+                         limits: ReadLimits) -> ScoringInput:
         """Posts of layout ``fmt`` (the collect readers; a canonical Parquet file they would
         read unchanged is read columnar: :mod:`pipelines.serve.columnar_posts`); rows that
         break the serving contract (:func:`pipelines.serve.scoring.scoring_failures`) join
@@ -150,7 +152,7 @@ class PostCountTask(PostInputTask):
             return ScoringInput(rows, invalid, len(posts))
         from pipelines.collect.formats import read_posts  # only when the reader must read
 
-        read = read_posts(path, fmt)
+        read = read_posts(path, fmt, limits=limits)
         rows, invalid = split_scorable(read.posts)
         rejects = (pd.concat([read.rejects.assign(stage="collect"), invalid],
                              ignore_index=True) if len(read.rejects) else invalid)

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
+    from pipelines.collect.formats import ReadLimits
     from pipelines.paths import ProjectPaths
 
 
@@ -82,7 +83,8 @@ class PlayerRetentionTask(BinaryTableTask):
     inputs = Inputs({"arm": "object", "sum_gamerounds": "int64", "retention_1": "int64"},
                     ("sum_gamerounds",), ("retention_1",), {"arm": ("gate_30", "gate_40")})
 
-    def load(self, paths: ProjectPaths, section: RetentionSettings) -> Loaded:
+    def load(self, paths: ProjectPaths, section: RetentionSettings, *,
+             limits: ReadLimits) -> Loaded:
         from pipelines.tasks import retention_data
         from pipelines.validate.entity_contract import quarantine_frame
 
@@ -90,7 +92,7 @@ class PlayerRetentionTask(BinaryTableTask):
             rows = retention_data.generate_players(section.demo_rows, section.seed)
             return Loaded(rows, quarantine_frame([], QUARANTINE_KEY), len(rows),
                           f"demo(rows={section.demo_rows}, seed={section.seed})")
-        return retention_data.read_cookie_cats(paths.resolve(section.path))
+        return retention_data.read_cookie_cats(paths.resolve(section.path), limits=limits)
 
     def build_table(self, rows: pd.DataFrame, section: RetentionSettings
                     ) -> tuple[pd.DataFrame, dict[str, Any]]:

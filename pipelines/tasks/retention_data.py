@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from pipelines.tasks.binary_table_task import PART, QUARANTINE_KEY, Loaded
 from pipelines.validate.entity_contract import parse_rejects, read_text_csv
+
+if TYPE_CHECKING:
+    from pipelines.collect.formats import ReadLimits
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +85,7 @@ def generate_players(rows: int, seed: int) -> pd.DataFrame:
         "retention_7": retained_7.astype(int)}))
 
 
-def read_cookie_cats(path: Path) -> Loaded:
+def read_cookie_cats(path: Path, *, limits: ReadLimits) -> Loaded:
     """Read the Cookie Cats CSV into canonical players.
 
     ``retention_1`` / ``retention_7`` accept TRUE/FALSE/1/0 in any case. Values are not
@@ -91,11 +94,18 @@ def read_cookie_cats(path: Path) -> Loaded:
     ``required_value``, ``parse_int``, ``parse_bool``), with the file, row, column, rule
     and value.
 
+    The file is read under ``limits`` (the ``collect`` params) as the post reader reads one.
+
     Raises:
         ValueError: if the file cannot be read as CSV or lacks a column, naming both.
+        CollectError: (a ``ValueError``) for a file that is not a regular file, is over
+            ``collect.max_file_mb`` or ``collect.max_columns``, or changed while it was read
+            (:func:`pipelines.validate.entity_contract.csv_records`), naming the file and
+            the rule.
     """
     path = Path(path)
-    raw = read_text_csv(path, COOKIE_CATS_HEADER, reader="read_cookie_cats")
+    raw = read_text_csv(path, COOKIE_CATS_HEADER, reader="read_cookie_cats",
+                        limits=limits)
     text = raw.apply(lambda column: column.str.strip())
     rounds = pd.to_numeric(text["sum_gamerounds"], errors="coerce")
     parsed: dict[str, pd.Series] = {

@@ -3,21 +3,30 @@ quarantine rows with every failed rule, column and value, and no row goes missin
 (rows in = rows accepted + rows quarantined).
 
 One implementation for every entity whose rows are named by one id column (sessions,
-impressions, account days, players, feedback, articles): the quarantine layout, a reader's
-reject rows, the validation split and the split of rows to score. Each entity names its id
-column, the quarantine column that records it, what its report says about the accepted
-rows and, where rows hold long texts, how much of a quarantined row its ``record`` keeps.
+impressions, account days, players, feedback, articles): how a reader reads its file (the
+post reader's guards: regular files only, the read limits, no file changed while read), the
+quarantine layout, a reader's reject rows, the validation split and the split of rows to
+score. Each entity names its id column, the quarantine column that records it, what its
+report says about the accepted rows and, where rows hold long texts, how much of a
+quarantined row its ``record`` keeps.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from pipelines.collect.formats.source_file import ReadLimits, SourceFile
+
+_T = TypeVar("_T")
 
 #: Columns of a quarantine file beside the record's key column (``KEY`` marks its place).
 KEY = "<key>"
@@ -39,24 +48,93 @@ def quarantine_frame(rows: list[dict[str, Any]], key: str) -> pd.DataFrame:
     return frame
 
 
-def read_text_csv(path: Path, header: Mapping[str, str], *, reader: str) -> pd.DataFrame:
+def read_text_csv(path: Path, header: Mapping[str, str], *, reader: str,
+                  limits: ReadLimits) -> pd.DataFrame:
     """A CSV file's records as text (an empty field is ``""``), the file's columns
     (``header`` values) renamed to canonical names (its keys), in ``header`` order; the
-    index is the data row number - 1, as :func:`parse_rejects` reads it.
+    index is the data row number - 1, as :func:`parse_rejects` reads it. The file is read
+    as :func:`csv_records` reads one (``.gz`` gunzipped).
 
     Raises:
         ValueError: if the file cannot be read as CSV or lacks a column, naming ``reader``,
             the file and the columns.
+        CollectError: (a ``ValueError``) as :func:`csv_records`.
     """
-    try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, ValueError, UnicodeDecodeError) as error:
-        raise ValueError(f"{reader}: cannot read {path} as CSV: {error}.") from None
+    def parse(source: SourceFile) -> pd.DataFrame:
+        return pd.read_csv(source.stream, dtype=str, keep_default_na=False, compression=None)
+
+    raw = _read_guarded(path, limits, parse, reader=reader)
+    check_columns(path, [str(c) for c in raw.columns], limits, reader=reader)
     missing = [h for h in header.values() if h not in raw.columns]
     if missing:
         raise ValueError(f"{reader}: {path} lacks column(s) {missing}; its header is "
                          f"{list(raw.columns)}.")
     return raw.rename(columns={v: k for k, v in header.items()})[list(header)]
+
+
+def csv_records(path: Path, *, reader: str, limits: ReadLimits, encoding: str, errors: str,
+                skipinitialspace: bool = False) -> list[list[str]]:
+    """Every record of a CSV file (the header first) as lists of text, read the way the
+    post reader reads a file (:func:`pipelines.collect.formats.source_file.read_unchanged`):
+    only a regular file (never a FIFO or a link to a device), at most
+    ``collect.max_file_mb`` (``.gz`` content gunzipped and counted), at most
+    ``collect.max_columns`` header columns, and not one that changed while it was read.
+
+    Args:
+        path: The file.
+        reader: The public reader, named first in every error.
+        limits: The ``collect`` params' read limits.
+        encoding: Text encoding (``utf-8-sig`` drops a byte-order mark).
+        errors: What undecodable bytes become (``surrogateescape``, ``replace``).
+        skipinitialspace: Drop spaces after each delimiter.
+
+    Raises:
+        CollectError: (a ``ValueError``) naming ``reader``, the file and the rule:
+            ``not_regular_file``, ``max_file_mb``, ``max_columns``, ``file_changed``.
+        ValueError: a file that cannot be read as CSV (missing, broken quoting, broken
+            gzip), naming ``reader`` and the file.
+    """
+    def parse(source: SourceFile) -> list[list[str]]:
+        text = io.TextIOWrapper(source.stream, encoding=encoding, errors=errors, newline="")
+        try:
+            return list(csv.reader(text, skipinitialspace=skipinitialspace))
+        finally:
+            text.detach()  # the source closes its stream, after checking it
+
+    records = _read_guarded(path, limits, parse, reader=reader)
+    if records:
+        check_columns(path, records[0], limits, reader=reader)
+    return records
+
+
+def _read_guarded(path: Path, limits: ReadLimits, parse: Callable[[SourceFile], _T], *,
+                  reader: str) -> _T:
+    """``parse`` of the opened file through ``read_unchanged``; what the parser or the
+    file system raise becomes a ValueError naming ``reader`` and the file."""
+    from pipelines.collect.formats.rejects import CollectError
+    from pipelines.collect.formats.source_file import read_unchanged
+
+    try:
+        return read_unchanged(Path(path), limits, parse, reader=reader)
+    except CollectError:
+        raise
+    except (OSError, EOFError, ValueError, csv.Error) as error:
+        raise ValueError(f"{reader}: cannot read {path} as CSV: {error}.") from None
+
+
+def check_columns(path: Path, names: list[str], limits: ReadLimits, *, reader: str) -> None:
+    """The post reader's ``max_columns`` rule, naming ``reader``.
+
+    Raises:
+        CollectError: rule ``max_columns``.
+    """
+    from pipelines.collect.formats import CollectError
+    from pipelines.collect.formats.containers import check_columns as check
+
+    try:
+        check(Path(path), names, limits)
+    except CollectError as error:
+        raise error.named(reader) from None
 
 
 def parse_rejects(raw: pd.DataFrame, parsed: dict[str, pd.Series], *, key: str,

@@ -35,7 +35,7 @@ from pipelines.collect.formats.rejects import (
     show,
     to_json,
 )
-from pipelines.collect.formats.source_file import ReadLimits, SourceFile, open_source
+from pipelines.collect.formats.source_file import ReadLimits, SourceFile, read_unchanged
 from pipelines.collect.formats.spec import FileFormat, Issue, Mapped, ReadResult
 from pipelines.collect.formats.values import (
     CONTENT_ALIASES,
@@ -114,13 +114,9 @@ def read_file(path: Path, spec: FileFormat, limits: ReadLimits) -> ReadResult:
         raise error(str(path), "container",
                     f"format {spec.name!r} holds nested JSON objects; use JSON, JSONL or "
                     "Parquet", value=path.name)
-    try:
-        result = _read_once(path, spec, container, limits)
-    except CollectError as exc:
-        if exc.rule != "file_changed":
-            raise
-        logger.warning("read_posts: %s changed while it was read; reading it once more", path)
-        result = _read_once(path, spec, container, limits)
+    result = read_unchanged(path, limits,
+                            lambda source: _read_source(source, spec, container, limits),
+                            reader="read_posts")
     if len(result.rejects):
         top = result.rejects["rule"].value_counts().head(3).to_dict()
         logger.info("read_posts: %s (%s): %d records, %d posts, %d quarantined %s", path,
@@ -131,34 +127,19 @@ def read_file(path: Path, spec: FileFormat, limits: ReadLimits) -> ReadResult:
     return result
 
 
-def _read_once(path: Path, spec: FileFormat, container: str, limits: ReadLimits
-               ) -> ReadResult:
-    """One read: chunks → map → coerce/quarantine; then the file must be unchanged."""
+def _read_source(source: SourceFile, spec: FileFormat, container: str, limits: ReadLimits
+                 ) -> ReadResult:
+    """One read of an opened file: chunks → map → coerce/quarantine."""
+    collected_at = pd.Timestamp(source.mtime, unit="s", tz="UTC")
     parts: list[ReadResult] = []
-    with open_source(path, limits) as source:
-        collected_at = pd.Timestamp(source.mtime, unit="s", tz="UTC")
-        try:
-            for loaded in load_chunks(source, container, spec.nested, spec.json_pages,
-                                      limits):
-                parts.append(_read_chunk(loaded, path, spec, limits, collected_at))
-                del loaded  # not alive while the next chunk is parsed
-        except CollectError:
-            _raise_if_changed(source)  # a half-written file explains the error better
-            raise
-        source.check_unchanged()
+    for loaded in load_chunks(source, container, spec.nested, spec.json_pages, limits):
+        parts.append(_read_chunk(loaded, source.path, spec, limits, collected_at))
+        del loaded  # not alive while the next chunk is parsed
     if len(parts) == 1:
         return parts[0]
     posts = schema.conform(pd.concat([p.posts for p in parts], ignore_index=True))
     rejects = pd.concat([p.rejects for p in parts], ignore_index=True)
     return ReadResult(posts, rejects, sum(p.records_read for p in parts))
-
-
-def _raise_if_changed(source: SourceFile) -> None:
-    try:
-        source.check_unchanged()
-    except CollectError as changed:
-        if source.changed():
-            raise changed from None
 
 
 def _read_chunk(loaded: Loaded, path: Path, spec: FileFormat, limits: ReadLimits,

@@ -46,6 +46,13 @@ class CollectError(ValueError):
         super().__init__(message)
         self.file, self.row, self.column, self.rule, self.value = file, row, column, rule, value
 
+    def named(self, reader: str) -> CollectError:
+        """The same error as raised by ``reader`` (the message's first word names the
+        function that read the file: a task reader reuses :mod:`.source_file`)."""
+        _, _, detail = str(self).partition(": ")
+        return CollectError(f"{reader}: {detail}", file=self.file, row=self.row,
+                            column=self.column, rule=self.rule, value=self.value)
+
 
 def error(
     file: str | None,

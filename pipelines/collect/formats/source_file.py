@@ -11,6 +11,11 @@ Every read of a dropped file goes through :func:`open_source`, which
   actually read with what it saw when it opened the file, so a file rewritten or appended
   while it was read is never taken half-read: rule ``file_changed``.
 
+:func:`read_unchanged` is the one way a file is read whole under these rules: open, read,
+check unchanged, and read once more if a writer was still at work. The post reader and the
+task readers (sessions, feedback, articles, news, impressions, account days, players, ads)
+all read through it.
+
 The limits come from the ``collect`` params section (:class:`ReadLimits`).
 """
 
@@ -18,13 +23,18 @@ from __future__ import annotations
 
 import gzip
 import io
+import logging
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
-from pipelines.collect.formats.rejects import error
+from pipelines.collect.formats.rejects import CollectError, error
+
+logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 _MIB = 1024 * 1024
 _KINDS = (
@@ -185,3 +195,47 @@ def open_source(path: Path, limits: ReadLimits) -> SourceFile:
         CollectError: rules ``not_regular_file`` and ``max_file_mb``.
     """
     return SourceFile(path, limits)
+
+
+def read_unchanged(path: Path, limits: ReadLimits, read: Callable[[SourceFile], _T], *,
+                   reader: str) -> _T:
+    """``read(source)`` of ``path`` opened by :func:`open_source`, taken only if the file was
+    the same from open to end of read.
+
+    A file that changed while it was read is read once more (a writer that just finished);
+    if it changes again, nothing is returned. When ``read`` fails on a file that changed
+    meanwhile, the change is reported (a half-written file explains the failure better).
+
+    Args:
+        path: The file.
+        limits: What the read may take (``collect`` params).
+        read: Reads the opened file to its end and returns what it made of it.
+        reader: The public function reading (named first in every error message).
+
+    Raises:
+        CollectError: rules ``not_regular_file``, ``max_file_mb``, ``file_changed``, or one
+            ``read`` raised, each naming ``reader`` and the file.
+    """
+    try:
+        try:
+            return _read_once(path, limits, read)
+        except CollectError as exc:
+            if exc.rule != "file_changed":
+                raise
+            logger.warning("%s: %s changed while it was read; reading it once more", reader,
+                           path)
+            return _read_once(path, limits, read)
+    except CollectError as exc:
+        raise exc.named(reader) from None
+
+
+def _read_once(path: Path, limits: ReadLimits, read: Callable[[SourceFile], _T]) -> _T:
+    with open_source(path, limits) as source:
+        try:
+            value = read(source)
+        except Exception:
+            if source.changed():
+                source.check_unchanged()
+            raise
+        source.check_unchanged()
+    return value

@@ -9,8 +9,11 @@ import numpy as np
 import pytest
 
 from pipelines.cli import main
+from pipelines.collect.formats import ReadLimits
 from pipelines.evaluate.ab_test import ab_test_record, fixed_horizon_test, read_arms
 from pipelines.evaluate.sequential_test import KEEP_TESTING, PROMOTE, ROLLBACK
+
+LIMITS = ReadLimits.defaults()
 
 SETTINGS = {"alpha": 0.05, "mixture_sd": 0.05, "min_outcomes": 200, "max_outcomes": 0,
             "guardrail_margin": 10.0}
@@ -90,12 +93,14 @@ def test_reader_names_the_bad_row_and_the_missing_arm(tmp_path):
     path = tmp_path / "ab.csv"
     path.write_text("user,arm,kept\n1,A,TRUE\n2,B,maybe\n3,B,0\n")
     with pytest.raises(ValueError, match=r"row 2, column 'kept': 'maybe'"):
-        read_arms(path, arm_column="arm", outcome_column="kept", control="A", treatment="B")
+        read_arms(path, arm_column="arm", outcome_column="kept", control="A", treatment="B",
+                  limits=LIMITS)
     with pytest.raises(ValueError, match="no row of arm 'C'"):
-        read_arms(path, arm_column="arm", outcome_column="kept", control="A", treatment="C")
+        read_arms(path, arm_column="arm", outcome_column="kept", control="A", treatment="C",
+                  limits=LIMITS)
     with pytest.raises(ValueError, match="lacks column"):
         read_arms(path, arm_column="group", outcome_column="kept", control="A",
-                  treatment="B")
+                  treatment="B", limits=LIMITS)
 
 
 def test_the_cli_writes_the_record(tmp_path, capsys):
@@ -120,7 +125,7 @@ def test_the_cli_writes_the_record(tmp_path, capsys):
 def test_real_cookie_cats_arms(shared_data_dir):
     a, b = read_arms(shared_data_dir / "audience" / "cookie_cats" / "cookie_cats.csv",
                      arm_column="version", outcome_column="retention_7", control="gate_30",
-                     treatment="gate_40")
+                     treatment="gate_40", limits=LIMITS)
     assert (a.size, b.size) == (44_700, 45_489)
     out = record(a, b)
     assert out["fixed_horizon"]["decision"] == "treatment_worse"

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.collect.formats import read_posts
+from pipelines.collect.formats import ReadLimits, read_posts
 from pipelines.serve.columnar_posts import read_canonical_parquet
 from pipelines.serve.scoring import (
     predict_in_chunks,
@@ -21,6 +21,8 @@ from pipelines.serve.scoring import (
     use_threads,
 )
 from pipelines.tasks import get_task
+
+LIMITS = ReadLimits.defaults()
 
 LIKES = get_task("likes")
 
@@ -104,7 +106,7 @@ def test_run_score_on_parquet_equals_the_model_on_the_readers_rows(registry, ser
     output = tmp_path / "scores.parquet"
     result = run_score(task="likes", model_uri="models:/m@challenger", input_path=source,
                        input_format="canonical", output_path=output, paths=paths,
-                       chunk_rows=50, threads=2)
+                       chunk_rows=50, threads=2, limits=LIMITS)
     assert (result["rows_in"], result["scored"], result["quarantined"]) == (200, 199, 1)
     model = mlflow.sklearn.load_model(f"models:/m/{registry['versions']['lightgbm']}")
     good = read_posts(source, "canonical").posts.drop(index=5)
@@ -129,7 +131,7 @@ def test_run_score_in_chunks_with_a_history_source_equals_one_call(registry, ser
     history = FrameHistory(serve_posts.iloc[600:700], maturity_hours=48.0)
     run_score(task="likes", model_uri="models:/m@challenger", input_path=source,
               input_format="canonical", output_path=output, paths=paths, history=history,
-              chunk_rows=30, threads=2)
+              chunk_rows=30, threads=2, limits=LIMITS)
     model = mlflow.sklearn.load_model(f"models:/m/{registry['versions']['lightgbm']}")
     attach_history(model, history, where="test")
     good = read_posts(source, "canonical").posts

@@ -9,9 +9,12 @@ import pandas as pd
 import pytest
 
 from pipelines.cli import main
+from pipelines.collect.formats import ReadLimits
 from pipelines.serve.scoring import quarantine_path
 from pipelines.tasks import get_task
 from pipelines.tasks.conversion_data import COLUMNS, read_sessions_csv
+
+LIMITS = ReadLimits.defaults()
 
 CONVERSION = get_task("conversion")
 
@@ -53,7 +56,7 @@ def test_score_cli_scores_sessions_with_the_models_own_task(
     assert set(scored["task"]) == {"conversion"}
     version = conversion_champion["versions"]["logistic_regression"]
     assert set(scored["model_version"]) == {version}
-    read = read_sessions_csv(sessions_csv, outcome_required=False).sessions
+    read = read_sessions_csv(sessions_csv, outcome_required=False, limits=LIMITS).sessions
     good = read[read["session_id"] != "shoppers-0000004"]
     model = mlflow.sklearn.load_model(f"models:/{name}/{version}")
     np.testing.assert_allclose(scored["prediction"], CONVERSION.predict(model, good),
@@ -78,9 +81,10 @@ def test_a_task_without_a_scoring_reader_is_refused(conversion_champion, session
     monkeypatch.setenv("MLFLOW_TRACKING_URI", conversion_champion["tracking_uri"])
     paths = ProjectPaths(root=project_root, state=tmp_path, data=tmp_path)
     with pytest.raises(ValueError, match="task 'follower_growth' declares no batch-scoring"):
-        get_task("follower_growth").read_for_scoring(sessions_csv, "canonical", paths=paths)
+        get_task("follower_growth").read_for_scoring(sessions_csv, "canonical", paths=paths,
+                                                     limits=LIMITS)
     with pytest.raises(ValueError, match="'format' must be 'canonical'.*got 'tweets_csv'"):
         run_score(task="conversion", paths=paths, input_path=sessions_csv,
                   model_uri=f"models:/{conversion_champion['model_name']}@champion",
                   input_format="tweets_csv", output_path=tmp_path / "x.parquet",
-                  chunk_rows=100, threads=1)
+                  chunk_rows=100, threads=1, limits=LIMITS)

@@ -8,9 +8,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from pipelines.collect.formats import ReadLimits
 from pipelines.tasks.ad_rates_data import KAGGLE_HEADER, generate_ads, read_facebook_ads
 from pipelines.tasks.binary_table_task import QUARANTINE_KEY
 from pipelines.validate.entity_contract import quarantine_frame, validate_entity
+
+LIMITS = ReadLimits.defaults()
 
 hypothesis = pytest.importorskip("hypothesis", reason="property tests need hypothesis")
 st = hypothesis.strategies
@@ -101,7 +104,7 @@ def test_the_reader_rejects_unreadable_values_naming_file_row_column_and_rule(tm
                [*good[:1], "4", *good[2:5], "1.5", *good[6:]]]
     path = tmp_path / "ads.csv"
     pd.DataFrame(records, columns=header).to_csv(path, index=False)
-    loaded = read_facebook_ads(path)
+    loaded = read_facebook_ads(path, limits=LIMITS)
     assert (len(loaded.rows), len(loaded.rejects), loaded.records_read) == (1, 3, 4)
     rejects = loaded.rejects.set_index("source_row")
     assert (rejects.loc[2, "column"], rejects.loc[2, "rule"], rejects.loc[2, "value"]) == (
@@ -112,13 +115,13 @@ def test_the_reader_rejects_unreadable_values_naming_file_row_column_and_rule(tm
     with pytest.raises(ValueError, match="lacks column"):
         pd.DataFrame(records, columns=header).drop(columns=["Clicks"]).to_csv(path,
                                                                               index=False)
-        read_facebook_ads(path)
+        read_facebook_ads(path, limits=LIMITS)
 
 
 @pytest.mark.shared_data
 def test_the_real_file_reads_every_ad(shared_data_dir, suites):
     loaded = read_facebook_ads(shared_data_dir / "audience" / "facebook_ads"
-                               / "KAG_conversion_data.csv")
+                               / "KAG_conversion_data.csv", limits=LIMITS)
     assert (len(loaded.rows), len(loaded.rejects)) == (1143, 0)
     assert set(loaded.rows["campaign"]) == {"916", "936", "1178"}
     outcome = validate(loaded.rows, suites)

@@ -7,12 +7,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipelines.collect.formats import ReadLimits
 from pipelines.tasks.articles_data import (
     COLUMNS,
     QUARANTINE_COLUMNS,
     generate_articles,
     read_hacker_news_csv,
 )
+
+LIMITS = ReadLimits.defaults()
 
 HEADER = "id,title,url,num_points,num_comments,author,created_at\n"
 
@@ -47,7 +50,7 @@ def test_reader_keeps_good_records_and_rejects_each_unreadable_one(tmp_path):
                       + "5,,https://b.com,1,2,dave,5/28/2016 20:02\n"
                       + "6,Short,https://b.com,1,2\n").encode()
                      + b"7,Caf\xe9,https://b.com,1,2,erin,5/28/2016 20:03\n")
-    result = read_hacker_news_csv(path)
+    result = read_hacker_news_csv(path, limits=LIMITS)
     assert result.records_read == 7 == len(result.articles) + len(result.rejects)
     assert result.articles["article_id"].tolist() == ["1", "2"]
     assert result.articles.loc[1, "url"] is None
@@ -69,15 +72,16 @@ def test_reader_names_a_missing_column_and_an_empty_file(tmp_path):
     path.write_text("id,title,url\n1,a,b\n")
     with pytest.raises(ValueError,
                        match=r"lacks column\(s\) \['author', 'created_at', 'num_points'"):
-        read_hacker_news_csv(path)
+        read_hacker_news_csv(path, limits=LIMITS)
     path.write_text("")
     with pytest.raises(ValueError, match="is empty"):
-        read_hacker_news_csv(path)
+        read_hacker_news_csv(path, limits=LIMITS)
 
 
 @pytest.mark.shared_data
 def test_the_real_hacker_news_file_reads_whole(shared_data_dir):
-    result = read_hacker_news_csv(shared_data_dir / "articles/hacker_news/hacker_news.csv")
+    result = read_hacker_news_csv(shared_data_dir / "articles/hacker_news/hacker_news.csv",
+                                  limits=LIMITS)
     assert result.records_read == len(result.articles) + len(result.rejects) == 16_967
     assert len(result.rejects) == 0
     assert result.articles["created_at"].min() >= pd.Timestamp("2015-09-01", tz="UTC")

@@ -8,9 +8,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from pipelines.collect.formats import ReadLimits
 from pipelines.tasks.binary_table_task import QUARANTINE_KEY
 from pipelines.tasks.churn_data import generate_account_days, read_ira_daily
 from pipelines.validate.entity_contract import quarantine_frame, validate_entity
+
+LIMITS = ReadLimits.defaults()
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
@@ -84,7 +87,7 @@ def test_the_reader_rejects_unreadable_values_with_file_row_column_and_value(tmp
     lines[4] = lines[4].replace("acc4", " ")
     path = tmp_path / "daily.csv"
     path.write_text("\n".join(lines) + "\n")
-    read = read_ira_daily(path)
+    read = read_ira_daily(path, limits=LIMITS)
     assert read.records_read == 5 == len(read.rows) + len(read.rejects)
     found = read.rejects[["source_file", "source_row", "rule", "column", "value"]]
     assert found.values.tolist() == [
@@ -97,7 +100,7 @@ def test_the_reader_names_missing_columns(tmp_path):
     path = tmp_path / "daily.csv"
     path.write_text("author_id,date\nx,2017-01-01\n")
     with pytest.raises(ValueError, match="lacks column.*followers"):
-        read_ira_daily(path)
+        read_ira_daily(path, limits=LIMITS)
 
 
 # ----------------------------------------------------------------------------- property

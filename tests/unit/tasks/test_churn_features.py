@@ -5,9 +5,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipelines.collect.formats import ReadLimits
 from pipelines.tasks.binary_table_task import PART
 from pipelines.tasks.churn_data import conform, generate_account_days, read_ira_daily
 from pipelines.tasks.churn_features import snapshots, split_by_cutoff
+
+LIMITS = ReadLimits.defaults()
 
 SETTINGS = {"horizon_days": 30, "spacing_days": 10, "active_within_days": 30,
             "history_days": 20}
@@ -108,7 +111,7 @@ def test_real_ira_file_subset_snapshots(shared_data_dir, tmp_path):
     subset = tmp_path / "ira_subset.csv"
     pd.read_csv(shared_data_dir / "ira_followers" / "ira_followers_daily.csv.gz",
                 dtype=str, nrows=40_000).to_csv(subset, index=False)
-    read = read_ira_daily(subset)
+    read = read_ira_daily(subset, limits=LIMITS)
     assert read.records_read == len(read.rows) + len(read.rejects) == 40_000
     assert read.rejects.empty
     days = read.rows

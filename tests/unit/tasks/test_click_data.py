@@ -6,12 +6,15 @@ import json
 import pandas as pd
 import pytest
 
+from pipelines.collect.formats import ReadLimits
 from pipelines.tasks.click_data import (
     COLUMNS,
     QUARANTINE_COLUMNS,
     item_context_path,
     read_open_bandit,
 )
+
+LIMITS = ReadLimits.defaults()
 
 HEADER = (",timestamp,item_id,position,click,propensity_score,user_feature_0,user_feature_1,"
           "user_feature_2,user_feature_3,user-item_affinity_0,user-item_affinity_1,"
@@ -39,7 +42,7 @@ def write_layout(folder, lines_random, lines_bts=None):
 def test_good_records_join_their_item_and_pick_the_affinity_of_the_item_shown(tmp_path):
     folder = write_layout(tmp_path, [log_line(0), log_line(1, item="2", click="1")],
                           [log_line(0, item="0", propensity="0.2")])
-    read = read_open_bandit(folder, logs=("random/men", "bts/men"))
+    read = read_open_bandit(folder, logs=("random/men", "bts/men"), limits=LIMITS)
     rows = read.impressions
     assert read.records_read == 3 and read.rejects.empty and len(rows) == 3
     assert list(rows.columns) == list(COLUMNS)
@@ -73,7 +76,7 @@ BAD = {
 def test_an_unreadable_record_is_rejected_with_where_and_why(tmp_path, case):
     make, rule, column = BAD[case]
     folder = write_layout(tmp_path, [log_line(0), make(1), log_line(2)])
-    read = read_open_bandit(folder, logs=("random/men",))
+    read = read_open_bandit(folder, logs=("random/men",), limits=LIMITS)
     assert read.records_read == 3 == len(read.impressions) + len(read.rejects)
     assert list(read.rejects.columns) == list(QUARANTINE_COLUMNS)
     reject = read.rejects.iloc[0]
@@ -88,8 +91,8 @@ def test_an_unreadable_record_is_rejected_with_where_and_why(tmp_path, case):
 
 def test_a_record_with_several_faults_lists_every_reason(tmp_path):
     folder = write_layout(tmp_path, [log_line(0, position="x", click="", item="77")])
-    reasons = json.loads(read_open_bandit(folder, logs=("random/men",)).rejects.iloc[0][
-        "reasons"])
+    read = read_open_bandit(folder, logs=("random/men",), limits=LIMITS)
+    reasons = json.loads(read.rejects.iloc[0]["reasons"])
     assert {(r["rule"], r["column"]) for r in reasons} == {
         ("parse_int", "position"), ("required_value", "click"), ("unknown_item", "item_id")}
 
@@ -97,12 +100,12 @@ def test_a_record_with_several_faults_lists_every_reason(tmp_path):
 def test_missing_files_columns_and_bad_log_names_are_refused_by_name(tmp_path):
     folder = write_layout(tmp_path, [log_line(0)])
     with pytest.raises(ValueError, match="campaign in .*got 'random/kids'"):
-        read_open_bandit(folder, logs=("random/kids",))
+        read_open_bandit(folder, logs=("random/kids",), limits=LIMITS)
     with pytest.raises(ValueError, match="no item_context.csv for campaign 'women'"):
-        read_open_bandit(folder, logs=("random/women",))
+        read_open_bandit(folder, logs=("random/women",), limits=LIMITS)
     (folder / "random" / "men" / "men.csv").write_text(",timestamp,item_id\n0,x,1\n")
     with pytest.raises(ValueError, match="men.csv lacks column.*'position'"):
-        read_open_bandit(folder, logs=("random/men",))
+        read_open_bandit(folder, logs=("random/men",), limits=LIMITS)
 
 
 def test_a_log_to_score_may_lack_the_click(tmp_path):
@@ -111,14 +114,14 @@ def test_a_log_to_score_may_lack_the_click(tmp_path):
     line = log_line(0).split(",")
     del line[4]
     (folder / "random" / "men" / "men.csv").write_text(header + "\n" + ",".join(line) + "\n")
-    read = read_open_bandit(folder, logs=("random/men",), outcome_required=False)
+    read = read_open_bandit(folder, logs=("random/men",), outcome_required=False, limits=LIMITS)
     assert len(read.impressions) == 1 and read.impressions["click"].isna().all()
 
 
 @pytest.mark.shared_data
 def test_the_real_thompson_sampling_log_reads_whole_with_the_campaigns_items(shared_data_dir):
     folder = shared_data_dir / "audience" / "open_bandit"
-    read = read_open_bandit(folder, logs=("bts/men",))
+    read = read_open_bandit(folder, logs=("bts/men",), limits=LIMITS)
     rows = read.impressions
     assert read.records_read == 10_000 == len(rows) and read.rejects.empty
     assert 0.003 < rows["click"].mean() < 0.01

@@ -11,9 +11,12 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
+from pipelines.collect.formats import ReadLimits
 from pipelines.tasks import get_task
 from pipelines.tasks.click_data import INPUT_COLUMNS, generate_impressions
 from pipelines.validate.entity_contract import split_scorable
+
+LIMITS = ReadLimits.defaults()
 
 CLICK = get_task("click_through")
 KEY = "click-key"
@@ -156,11 +159,11 @@ def test_batch_scoring_reads_an_open_bandit_log_and_quarantines_what_it_cannot_s
              "1,2019-11-24 00:00:02+00:00,0,9,0.5,u,v,w,x,0.0,0.0",      # position 9
              "2,not a time,0,1,0.5,u,v,w,x,0.0,0.0"]                      # unreadable
     (log / "men.csv").write_text("\n".join([header, *lines]) + "\n")
-    read = CLICK.read_for_scoring(log / "men.csv", "canonical", paths=paths)
+    read = CLICK.read_for_scoring(log / "men.csv", "canonical", paths=paths, limits=LIMITS)
     assert read.records_read == 3 == len(read.rows) + len(read.rejects)
     assert read.rows["impression_id"].tolist() == ["random-men-0000001"]
     assert read.rows["click"].isna().all()
     assert sorted(zip(read.rejects["stage"], read.rejects["column"], strict=True)) == [
         ("collect", "timestamp"), ("score", "position")]
     with pytest.raises(ValueError, match="'format' must be 'canonical'"):
-        CLICK.read_for_scoring(log / "men.csv", "instagram_json", paths=paths)
+        CLICK.read_for_scoring(log / "men.csv", "instagram_json", paths=paths, limits=LIMITS)

@@ -6,12 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipelines.collect.formats import ReadLimits
 from pipelines.tasks.conversion_data import (
     COLUMNS,
     NOMINAL_YEAR,
     generate_sessions,
     read_sessions_csv,
 )
+
+LIMITS = ReadLimits.defaults()
 
 HEADER = ("Administrative,Administrative_Duration,Informational,Informational_Duration,"
           "ProductRelated,ProductRelated_Duration,BounceRates,ExitRates,PageValues,SpecialDay,"
@@ -30,7 +33,7 @@ def write(tmp_path, rows, header=HEADER, name="shoppers.csv"):
 
 
 def test_reads_the_uci_layout_into_canonical_sessions(tmp_path):
-    result = read_sessions_csv(write(tmp_path, GOOD_ROWS))
+    result = read_sessions_csv(write(tmp_path, GOOD_ROWS), limits=LIMITS)
     s = result.sessions
     assert list(s.columns) == list(COLUMNS)
     assert {c: str(t) for c, t in s.dtypes.items()} == {c: d for c, (d, _) in COLUMNS.items()}
@@ -58,7 +61,7 @@ def test_unreadable_records_are_rejected_with_file_row_column_rule_value(tmp_pat
         "0,0,0,0,1,0,0.2,0.2,0,0,Feb,1,1,1,1,Returning_Visitor,FALSE,2",      # read; contract
     ]
     path = write(tmp_path, rows)
-    result = read_sessions_csv(path)
+    result = read_sessions_csv(path, limits=LIMITS)
     assert result.records_read == len(rows) == len(result.sessions) + len(result.rejects)
     rejects = result.rejects.set_index("source_row")
     assert (rejects["source_file"] == str(path)).all() and (rejects["stage"] == "collect").all()
@@ -81,7 +84,7 @@ def test_undecodable_bytes_are_rejected_not_replaced(tmp_path):
     path = tmp_path / "latin1.csv"
     path.write_bytes((HEADER + "\n" + GOOD_ROWS[0].replace("Returning_Visitor", "Visit\xe9")
                       + "\n").encode("latin-1"))
-    result = read_sessions_csv(path)
+    result = read_sessions_csv(path, limits=LIMITS)
     assert result.sessions.empty
     assert tuple(result.rejects.loc[0, ["rule", "column", "value"]]) == (
         "decode_utf8", "VisitorType", "Visit\\xe9")
@@ -90,17 +93,17 @@ def test_undecodable_bytes_are_rejected_not_replaced(tmp_path):
 def test_a_header_without_a_column_raises_naming_it(tmp_path):
     path = write(tmp_path, GOOD_ROWS, header=HEADER.replace(",PageValues", ",PageValue"))
     with pytest.raises(ValueError, match=r"lacks column\(s\) \['PageValues'\]"):
-        read_sessions_csv(path)
+        read_sessions_csv(path, limits=LIMITS)
     (tmp_path / "empty.csv").write_text("")
     with pytest.raises(ValueError, match="is empty; expected a header row"):
-        read_sessions_csv(tmp_path / "empty.csv")
+        read_sessions_csv(tmp_path / "empty.csv", limits=LIMITS)
     with pytest.raises(ValueError, match="cannot read .*absent.csv as CSV"):
-        read_sessions_csv(tmp_path / "absent.csv")
+        read_sessions_csv(tmp_path / "absent.csv", limits=LIMITS)
 
 
 def test_extra_columns_are_ignored(tmp_path):
     rows = [r + ",extra" for r in GOOD_ROWS]
-    result = read_sessions_csv(write(tmp_path, rows, header=HEADER + ",Note"))
+    result = read_sessions_csv(write(tmp_path, rows, header=HEADER + ",Note"), limits=LIMITS)
     assert len(result.sessions) == 3 and list(result.sessions.columns) == list(COLUMNS)
 
 

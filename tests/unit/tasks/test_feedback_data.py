@@ -6,6 +6,7 @@ import json
 import pandas as pd
 import pytest
 
+from pipelines.collect.formats import ReadLimits
 from pipelines.tasks.feedback_data import (
     AGE_RANGES,
     CLASSES,
@@ -16,6 +17,8 @@ from pipelines.tasks.feedback_data import (
     generate_feedback,
     read_feedback_csv,
 )
+
+LIMITS = ReadLimits.defaults()
 
 AIRLINE_HEADER = ("tweet_id,airline_sentiment,airline_sentiment_confidence,airline,text,"
                   "tweet_created,user_timezone\n")
@@ -68,7 +71,7 @@ def test_airline_reader_keeps_good_rows_and_rejects_unreadable_ones(tmp_path):
                     + '4,neutral,1.0,Delta,hi,2015/02/23,\n'                # time
                     + '5,neutral,1.0,,hi,23-02-2015 23.55,\n'               # campaign
                     + '6,neutral,1.0\n', encoding="utf-8")                  # field count
-    read = read_feedback_csv(path, "airline_tweets")
+    read = read_feedback_csv(path, "airline_tweets", limits=LIMITS)
     assert read.records_read == 6 == len(read.feedback) + len(read.rejects)
     assert read.feedback["sentiment"].tolist() == [0, 2]
     assert read.feedback["campaign"].tolist() == ["United", "Delta"]
@@ -92,7 +95,7 @@ def test_review_reader_maps_ratings_to_sentiment(tmp_path):
              '11,41,t,x,7,Knits\n',      # rating outside 1-5
              '12,forty,t,x,4,Knits\n']   # age not a number
     path.write_text(REVIEW_HEADER + "".join(rows), encoding="utf-8")
-    read = read_feedback_csv(path, "womens_reviews")
+    read = read_feedback_csv(path, "womens_reviews", limits=LIMITS)
     assert read.records_read == 9 == len(read.feedback) + len(read.rejects)
     assert read.feedback["sentiment"].tolist() == [0, 0, 1, 2, 2, 2]
     assert read.feedback["text"].iloc[0] == "Title 1\nText 1"
@@ -108,12 +111,12 @@ def test_readers_refuse_a_wrong_layout_or_header(tmp_path):
     path = tmp_path / "x.csv"
     path.write_text("a,b\n1,2\n")
     with pytest.raises(ValueError, match="'layout' must be one of"):
-        read_feedback_csv(path, "tweets")
+        read_feedback_csv(path, "tweets", limits=LIMITS)
     with pytest.raises(ValueError, match=r"x.csv \(womens_reviews\) lacks column\(s\)"):
-        read_feedback_csv(path, "womens_reviews")
+        read_feedback_csv(path, "womens_reviews", limits=LIMITS)
     (tmp_path / "empty.csv").write_text("")
     with pytest.raises(ValueError, match="empty.csv is empty"):
-        read_feedback_csv(tmp_path / "empty.csv", "airline_tweets")
+        read_feedback_csv(tmp_path / "empty.csv", "airline_tweets", limits=LIMITS)
 
 
 def _head(source, target, records):
@@ -133,13 +136,14 @@ def _head(source, target, records):
 @pytest.mark.shared_data
 def test_the_real_layouts_read_without_rejects(shared_data_dir, tmp_path):
     tweets = read_feedback_csv(_head(shared_data_dir / "feedback/airline_tweets/Tweets.csv",
-                                     tmp_path / "Tweets.csv", 400), "airline_tweets")
+                                     tmp_path / "Tweets.csv", 400), "airline_tweets", limits=LIMITS)
     assert (tweets.records_read, len(tweets.rejects)) == (400, 0)
     assert set(tweets.feedback["sentiment"]) == {0, 1, 2}
     assert tweets.feedback["created_at"].dt.year.eq(2015).all()
     assert (tweets.feedback["timezone"] != UNKNOWN).any()
     reviews = read_feedback_csv(_head(shared_data_dir / "feedback/womens_reviews/reviews.csv",
-                                      tmp_path / "reviews.csv", 400), "womens_reviews")
+                                      tmp_path / "reviews.csv", 400), "womens_reviews",
+                                limits=LIMITS)
     assert (reviews.records_read, len(reviews.rejects)) == (400, 0)
     assert set(reviews.feedback["sentiment"]) == {0, 1, 2}
     assert reviews.feedback["age_range"].isin(AGE_RANGES).all()

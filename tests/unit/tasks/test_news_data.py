@@ -7,11 +7,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipelines.collect.formats import ReadLimits
 from pipelines.tasks.articles_data import quarantine_frame, validate_articles
 from pipelines.tasks.news_data import COLUMNS, FEATURES, generate_news, read_online_news_csv
 from pipelines.tasks.news_features import LOG_COLUMNS, news_features
 from pipelines.validate.expectations import load_suite
 from tests.unit.tasks.conftest import PROJECT_ROOT
+
+LIMITS = ReadLimits.defaults()
 
 GOOD = generate_news(40, seed=9)
 AS_OF = pd.Timestamp("2026-12-01", tz="UTC")
@@ -66,7 +69,7 @@ def test_reader_strips_header_spaces_dates_articles_and_rejects_bad_records(tmp_
                     + f"http://mashable.com/no-date/, 731.0, {values}, 10\n"
                     + f"http://mashable.com/2013/01/08/b/, 730.0, {values}, many\n"
                     + "http://mashable.com/2013/01/08/c/, 730.0\n")
-    result = read_online_news_csv(path)
+    result = read_online_news_csv(path, limits=LIMITS)
     assert result.records_read == 4 == len(result.articles) + len(result.rejects)
     assert result.articles["published_at"].tolist() == [pd.Timestamp("2013-01-07", tz="UTC")]
     assert result.articles["shares"].tolist() == [593]
@@ -87,6 +90,7 @@ def test_features_log_the_heavy_columns_and_refuse_missing_values():
 
 @pytest.mark.shared_data
 def test_the_real_file_reads_whole_and_passes_the_contract(shared_data_dir):
-    result = read_online_news_csv(shared_data_dir / "articles/online_news/OnlineNewsPopularity.csv")
+    result = read_online_news_csv(shared_data_dir / "articles/online_news/OnlineNewsPopularity.csv",
+                                  limits=LIMITS)
     assert result.records_read == len(result.articles) == 9_874 and result.rejects.empty
     assert result.articles["published_at"].is_monotonic_increasing

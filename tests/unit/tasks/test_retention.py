@@ -12,10 +12,13 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
+from pipelines.collect.formats import ReadLimits
 from pipelines.tasks import get_task
 from pipelines.tasks.binary_table_task import PART
 from pipelines.tasks.retention import RetentionSettings
 from pipelines.tasks.retention_data import generate_players, hash_parts, read_cookie_cats
+
+LIMITS = ReadLimits.defaults()
 
 TASK = get_task("player_retention")
 KEY = "retention-key"
@@ -140,7 +143,8 @@ def test_demo_players_are_seeded_and_shaped_like_cookie_cats():
 
 @pytest.mark.shared_data
 def test_real_cookie_cats_file_reads_every_player(shared_data_dir):
-    read = read_cookie_cats(shared_data_dir / "audience" / "cookie_cats" / "cookie_cats.csv")
+    read = read_cookie_cats(shared_data_dir / "audience" / "cookie_cats" / "cookie_cats.csv",
+                            limits=LIMITS)
     assert read.records_read == len(read.rows) == 90_189 and read.rejects.empty
     rates = read.rows.groupby("arm")["retention_7"].mean()
     assert rates["gate_30"] == pytest.approx(0.1902, abs=1e-4)

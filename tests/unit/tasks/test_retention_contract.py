@@ -8,9 +8,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from pipelines.collect.formats import ReadLimits
 from pipelines.tasks.binary_table_task import QUARANTINE_KEY
 from pipelines.tasks.retention_data import generate_players, read_cookie_cats
 from pipelines.validate.entity_contract import quarantine_frame, validate_entity
+
+LIMITS = ReadLimits.defaults()
 
 hypothesis = pytest.importorskip("hypothesis", reason="property tests need hypothesis")
 st = hypothesis.strategies
@@ -67,7 +70,7 @@ def test_the_reader_rejects_unreadable_values_with_file_row_column_and_value(tmp
     path.write_text("userid,version,sum_gamerounds,retention_1,retention_7\n"
                     "1,gate_30,3,FALSE,FALSE\n2,gate_40,many,TRUE,FALSE\n"
                     "3,gate_30,4,yes,FALSE\n4,,5,TRUE,TRUE\n5,gate_40,6,true,1\n")
-    read = read_cookie_cats(path)
+    read = read_cookie_cats(path, limits=LIMITS)
     assert read.records_read == 5 == len(read.rows) + len(read.rejects)
     assert read.rejects[["source_row", "rule", "column", "value"]].values.tolist() == [
         [2, "parse_int", "sum_gamerounds", "many"], [3, "parse_bool", "retention_1", "yes"],

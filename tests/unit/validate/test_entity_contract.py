@@ -10,6 +10,7 @@ import json
 import pandas as pd
 import pytest
 
+from pipelines.collect.formats import ReadLimits
 from pipelines.validate.entity_contract import (
     parse_rejects,
     quarantine_columns,
@@ -18,6 +19,8 @@ from pipelines.validate.entity_contract import (
     split_scorable,
     validate_entity,
 )
+
+LIMITS = ReadLimits.defaults()
 
 hypothesis = pytest.importorskip("hypothesis", reason="property tests need hypothesis")
 st = hypothesis.strategies
@@ -136,12 +139,13 @@ def test_the_reader_rejects_name_file_row_column_rule_and_value():
 def test_a_csv_is_read_as_text_under_canonical_names_or_refused_naming_the_columns(tmp_path):
     path = tmp_path / "toys.csv"
     path.write_text("Count,Toy ID,extra\n1,a,x\n,b,y\n")
-    raw = read_text_csv(path, {"toy_id": "Toy ID", "count": "Count"}, reader="read_toys")
+    raw = read_text_csv(path, {"toy_id": "Toy ID", "count": "Count"}, reader="read_toys",
+                        limits=LIMITS)
     assert raw.to_dict("list") == {"toy_id": ["a", "b"], "count": ["1", ""]}
     with pytest.raises(ValueError, match=r"read_toys: .*toys.csv lacks column\(s\) \['Age'\]"):
-        read_text_csv(path, {"age": "Age"}, reader="read_toys")
+        read_text_csv(path, {"age": "Age"}, reader="read_toys", limits=LIMITS)
     with pytest.raises(ValueError, match="read_toys: cannot read .*absent.csv as CSV"):
-        read_text_csv(tmp_path / "absent.csv", {"age": "Age"}, reader="read_toys")
+        read_text_csv(tmp_path / "absent.csv", {"age": "Age"}, reader="read_toys", limits=LIMITS)
 
 
 def test_rows_to_score_are_split_by_the_rules_on_what_a_client_sends():

@@ -7,7 +7,8 @@ and what a read returns can always be written (Parquet, as the raw layer does).
 
 The hostile files of issue 14 are here too: deep nesting, lone surrogate escapes, FIFOs,
 links to devices, folders named like files, reads over the size and column limits, and
-(below the table) a file rewritten while it is read.
+(below the table) a file rewritten while it is read. The same file cases for the task
+readers (sessions, feedback, news, ...): ``tests/unit/tasks/test_task_readers_bad_input.py``.
 """
 
 from __future__ import annotations
