@@ -90,7 +90,9 @@ airflow: $(STAMP) ## Airflow UI on http://127.0.0.1:8080 (prints the admin passw
 		      f"log in as admin / {p}   (saved in {sys.argv[1]}); Ctrl-C stops it.")' $(PASSWORDS)
 	@$(AIRFLOW_ENV) $(BIN)/airflow standalone
 
-mlflow-ui: $(STAMP) ## MLflow UI on http://127.0.0.1:5000 over the same store
+mlflow-ui: $(STAMP) ## MLflow UI on http://127.0.0.1:5000 over the same store; prints each experiment's link
+	@MLFLOW_TRACKING_URI=sqlite:///$(STATE)/mlflow.db $(BIN)/python -c 'from pipelines.registry import \
+	tracking; print(*tracking.experiment_links("http://127.0.0.1:5000"), sep="\n")'
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(STATE)/mlflow.db \
 		--default-artifact-root $(STATE)/mlartifacts --host 127.0.0.1 --port 5000 -w 1
 

@@ -123,10 +123,13 @@ def _report_lines(validation: dict, record: dict) -> list[str]:
     registered version in the MLflow UI) and three next steps."""
     from mlflow import MlflowClient
 
+    from pipelines.registry.tracking import experiment_url
+
     experiment = MlflowClient().get_experiment_by_name(record["experiment"])
-    run_url = (f"{MLFLOW_UI}/#/experiments/{experiment.experiment_id}/runs/"
-               f"{record['parent_run_id']}" if experiment and record.get("parent_run_id")
+    run_url = (experiment_url(MLFLOW_UI, experiment.experiment_id, record["parent_run_id"])
+               if experiment and record.get("parent_run_id")
                else f"{MLFLOW_UI} (experiment {record['experiment']})")
+    mlflow_ui = experiment_url(MLFLOW_UI, experiment.experiment_id) if experiment else MLFLOW_UI
     not_written = "not written by this run (its rows came from the validated store)"
     return [
         "reports:",
@@ -137,7 +140,7 @@ def _report_lines(validation: dict, record: dict) -> list[str]:
         f"{record['version']}  (`engageflow registry history {record['model_name']}`)",
         "next:",
         f"  1. open the UIs: `make airflow` ({AIRFLOW_UI}: runs, task logs) and "
-        f"`make mlflow-ui` ({MLFLOW_UI}: runs, plots, model cards)",
+        f"`make mlflow-ui` ({mlflow_ui}: runs, plots, model cards)",
         "  2. trigger from the form: in Airflow, drift_monitoring → Trigger (with its "
         "defaults it judges the champion's newest two weeks of data) or engagement_training "
         "→ Trigger with other settings",

@@ -14,9 +14,29 @@ TRAINED_THROUGH_TAG = "engageflow.trained_through"
 
 RUN_KEY_TAG = "engageflow.run_key"
 CANDIDATE_TAG = "engageflow.candidate"
-#: MLflow 3's UI opens an experiment by its kind: without the tag it may open on the GenAI
-#: view (traces); ``custom_model_development`` opens it on the training runs.
+#: MLflow 3's experiment kind: ``custom_model_development`` marks a training experiment (not
+#: GenAI). The tag alone does not make the UI open the runs: it may still open the GenAI
+#: overview, so every experiment link EngageFlow prints carries :data:`CLASSIC_VIEW_QUERY`.
 EXPERIMENT_KIND_TAG, EXPERIMENT_KIND = "mlflow.experimentKind", "custom_model_development"
+#: The MLflow UI query parameter that opens an experiment on the classic machine-learning
+#: view (runs, metrics, models) instead of the GenAI overview.
+CLASSIC_VIEW_QUERY = "workflowType=machine_learning"
+
+
+def experiment_url(ui: str, experiment_id: str, run_id: str | None = None) -> str:
+    """The MLflow UI link (``ui``: its address) of an experiment, or of one of its runs,
+    that opens on the classic machine-learning view (:data:`CLASSIC_VIEW_QUERY`)."""
+    run = f"/runs/{run_id}" if run_id else ""
+    return f"{ui}/#/experiments/{experiment_id}{run}?{CLASSIC_VIEW_QUERY}"
+
+
+def experiment_links(ui: str) -> list[str]:
+    """One line per experiment of the current tracking store: its name and
+    :func:`experiment_url` (what ``make mlflow-ui`` prints before the UI starts)."""
+    from mlflow import MlflowClient
+
+    return [f"{experiment.name}: {experiment_url(ui, experiment.experiment_id)}"
+            for experiment in MlflowClient().search_experiments()]
 
 
 def connect(tracking_uri: str) -> None:
@@ -31,8 +51,8 @@ def connect(tracking_uri: str) -> None:
 
 def ensure_experiment(name: str, artifact_root: Path) -> str:
     """Return the id of experiment ``name``, creating it with a local artifact store; the
-    experiment is tagged as custom model development (:data:`EXPERIMENT_KIND`), so the
-    MLflow UI opens on its runs.
+    experiment is tagged as custom model development (:data:`EXPERIMENT_KIND`). The tag
+    does not make the MLflow UI open on its runs: links to it use :func:`experiment_url`.
 
     Against a tracking server (``http(s)://``) the server owns the artifact store (its
     proxied ``mlflow-artifacts:/`` folder or S3): a local path would land on whichever

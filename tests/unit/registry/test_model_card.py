@@ -1,5 +1,6 @@
 """Model cards: rendered from the run's reports, written to a real MLflow registry (SQLite
-in tmp_path), completed by the gate's decision; the experiment opens on runs."""
+in tmp_path), completed by the gate's decision; the experiment is tagged as model development
+and its links open the classic view."""
 
 from types import SimpleNamespace
 
@@ -136,7 +137,7 @@ def test_cards_and_tags_land_on_the_version_and_filter(store):
         "engageflow.gate.verdict"] == "pending"
 
 
-def test_the_experiment_opens_on_runs(store, tmp_path):
+def test_the_experiment_is_tagged_and_its_links_open_the_classic_view(store, tmp_path):
     client = MlflowClient()
     assert client.get_experiment(store).tags["mlflow.experimentKind"] == \
         "custom_model_development"
@@ -145,3 +146,9 @@ def test_the_experiment_opens_on_runs(store, tmp_path):
     assert tracking.ensure_experiment("old", tmp_path / "a") == old
     assert client.get_experiment(old).tags["mlflow.experimentKind"] == \
         "custom_model_development"
+    # MLflow 3 may open even a tagged experiment on the GenAI overview: links say the view
+    ui = "http://127.0.0.1:5000"
+    assert f"old: {ui}/#/experiments/{old}?workflowType=machine_learning" in \
+        tracking.experiment_links(ui)
+    assert tracking.experiment_url(ui, old, "r1") == \
+        f"{ui}/#/experiments/{old}/runs/r1?workflowType=machine_learning"

@@ -130,7 +130,7 @@ def test_stages_register_a_growth_model_and_summarize_it(tmp_path, monkeypatch, 
     assert "baseline (zero growth)" in summary
     # it ends with where the reports are and what to do next
     registration = json.loads(paths.registration.read_text())
-    assert f"/runs/{registration['parent_run_id']}" in summary
+    assert f"/runs/{registration['parent_run_id']}?workflowType=machine_learning" in summary
     assert f"#/models/engagement-follower_growth/versions/{registration['version']}" in summary
     assert "Data Docs            not written by this run" in summary   # reports=False
     assert [line[:5] for line in summary.splitlines()[-4:-1]] == ["  1. ", "  2. ", "  3. "]
