@@ -286,15 +286,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
                            cache_seconds=settings.serve.history_cache_seconds)
     from pipelines.validate.expectations import load_suite
 
-    # learned session segments are assigned from the conversion task's session rows
-    session_segments = None
-    if "conversion" in task_settings:
-        from pipelines.serve.segment_assign import SegmentAssigner
-
-        conversion = next(t for t in tasks if t.task.name == "conversion")
-        session_segments = (SegmentAssigner(settings.session_segments.model_name,
-                                            conversion.task.serve_key),
-                            conversion.request_model)
+    # a served task that learns its own segments also assigns rows to them (Task.segment_assigner)
+    assigners = {served.task.name: (assigner, served.request_model) for served in tasks
+                 if (assigner := served.task.segment_assigner(task_settings[served.task.name]))
+                 is not None}
+    if len(assigners) > 1:
+        raise ValueError(f"serve: 'serve.tasks' holds {len(assigners)} tasks with learned "
+                         f"segments ({sorted(assigners)}); POST /segments/sessions/assign "
+                         f"serves one.")
+    session_segments = next(iter(assigners.values()), None)
     run_server(Service(
         settings.serve, model_name=settings.register.model_name, task=settings.train.task,
         maturity_hours=settings.features.maturity_hours, segments=settings.segments,

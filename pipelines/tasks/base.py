@@ -239,6 +239,13 @@ class Task(ABC):
             f"task {self.name!r} declares no request model (Task.request_model), so it "
             f"cannot be served by POST /tasks/{self.name}/predict.")
 
+    def segment_assigner(self, settings: Settings) -> Any:
+        """What assigns this task's rows to its learned segments, for ``engageflow serve`` to
+        expose at ``POST /segments/sessions/assign`` with :meth:`request_model` as the row
+        body (a :class:`~pipelines.serve.segment_assign.SegmentAssigner`). Default None:
+        the task learns no segments of its own, no such route."""
+        return None
+
     def answers(self, model: Any, rows: pd.DataFrame) -> tuple[np.ndarray, list[dict[str, Any]]]:
         """What ``POST /tasks/<name>/predict`` says for each row: (one number per row for
         the prediction log, one dict per row merged into the row's answer). Default: the

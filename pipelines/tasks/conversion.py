@@ -141,6 +141,13 @@ class ConversionTask(Task):
 
         return learn_session_segments(paths, settings)
 
+    def segment_assigner(self, settings: Settings) -> Any:
+        """Served sessions are assigned by the newest registered version of
+        ``session_segments.model_name`` (the segmenter the segments stage learns)."""
+        from pipelines.serve.segment_assign import SegmentAssigner
+
+        return SegmentAssigner(settings.session_segments.model_name, self.serve_key)
+
     # --- stage hooks ---------------------------------------------------------------
     def collect(self, paths: ProjectPaths, settings: Settings) -> dict[str, Any]:
         """Generate or read sessions into ``01_raw/sessions.parquet``; unreadable records go

@@ -82,3 +82,17 @@ def test_collect_day_api_source_without_accounts_is_a_clear_error(tmp_path, caps
                  str(tmp_path / "d"), "--date", "2026-11-01", "--sources", "x"])
     assert code == 2
     assert "source 'x' needs accounts" in capsys.readouterr().err
+
+
+def test_the_cli_names_no_task():
+    """What differs between tasks is a Task hook (house style 28): no task name is a string
+    in the CLI's code."""
+    import ast
+    import inspect
+
+    from pipelines import cli
+    from pipelines.config import TASK_NAMES
+
+    named = sorted({node.value for node in ast.walk(ast.parse(inspect.getsource(cli)))
+                    if isinstance(node, ast.Constant) and node.value in TASK_NAMES})
+    assert named == [], f"pipelines/cli.py names tasks {named}: move the branch into a Task hook"

@@ -113,18 +113,33 @@ def test_no_registered_segmenter_answers_503_naming_the_command(served):
     assert "segment-sessions" in answer.json()["detail"]
 
 
+def test_only_a_task_that_learns_segments_has_an_assigner():
+    """``engageflow serve`` asks each served task (Task.segment_assigner), never a name."""
+    from tests.conftest import settings_for_test
+
+    settings = settings_for_test({"session_segments.model_name": "segments-x"})
+    assigner = CONVERSION.segment_assigner(settings)
+    assert isinstance(assigner, SegmentAssigner)
+    assert (assigner.model_name, assigner.key) == ("segments-x", CONVERSION.serve_key)
+    assert [name for name in ("likes", "click_through", "feedback_sentiment")
+            if get_task(name).segment_assigner(settings) is not None] == []
+
+
 def test_the_serving_app_serves_the_route_behind_its_api_key(served, tmp_path):
     from pipelines.config import FeatureSettings, SegmentsConfig, ServeConfig
     from pipelines.serve.app import Service, create_app
+    from tests.conftest import settings_for_test
     from tests.unit.serve.conftest import posts_row_suite
 
+    # the assigner and row body engageflow serve takes from the conversion task's hooks
+    assigner = CONVERSION.segment_assigner(
+        settings_for_test({"session_segments.model_name": "segments-test"}))
     service = Service(ServeConfig(poll_seconds=0, auto_train="off"), model_name="m",
                       task="likes", maturity_hours=FeatureSettings().maturity_hours,
                       segments=SegmentsConfig(enabled=False), row_suite=posts_row_suite(),
                       prediction_log_url=f"sqlite:///{tmp_path / 'log.db'}",
                       tracking_uri=None, api_keys=frozenset({"k"}), project_dir=None,
-                      tasks=(), session_segments=(SegmentAssigner("segments-test",
-                                                                  "session_id"), served[3]))
+                      tasks=(), session_segments=(assigner, served[3]))
     client = TestClient(create_app(service))   # no lifespan: nothing else is loaded
     body = {"rows": _rows(SESSIONS.head(3))}
     assert client.post(PATH, json=body).status_code == 401
