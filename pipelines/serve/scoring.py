@@ -292,14 +292,17 @@ def attach_history(model: Any, source: Any, *, where: str) -> None:
 
 def score_task(*, project_dir: str, run_id: str, form_params: dict[str, Any]) -> dict[str, Any]:
     """The batch_scoring DAG's task: settings from params.yaml + the trigger form, then
-    :func:`run_score`. Bad input (params, URI, file) fails without retries.
+    :func:`run_score`. Bad input (params, URI, file) fails without retries; like every
+    stage task its log shows what it read, wrote and decided at INFO, and library stderr
+    chatter at INFO, not ERROR (:func:`pipelines.orchestration.task_logging`).
 
     Raises:
         airflow AirflowFailException: for a ValueError (bad params, URI or input).
     """
-    from pipelines.orchestration import fail_fast_on_bad_input
+    from pipelines.orchestration import fail_fast_on_bad_input, task_logging
 
-    return fail_fast_on_bad_input(_score_from_params)(project_dir, run_id, form_params)
+    return fail_fast_on_bad_input(task_logging(_score_from_params))(project_dir, run_id,
+                                                                    form_params)
 
 
 def newest_run_rows(paths: ProjectPaths, task: str, input_format: str) -> Path:

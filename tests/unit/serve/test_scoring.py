@@ -56,6 +56,38 @@ def test_score_cli_scores_or_quarantines_every_row(registry, posts_file, tmp_pat
         {"rule": "followers_non_negative", "column": "followers_at_post_time", "value": "-5"}]
 
 
+def test_the_dag_task_logs_what_it_scored_at_info(registry, posts_file, tmp_path, monkeypatch,
+                                                 caplog, project_root):
+    """batch_scoring's task runs under task_logging like every stage task: its counts reach
+    the task log at INFO even where the pipelines loggers were left at WARNING."""
+    import logging
+    import shutil
+
+    from pipelines.serve.scoring import score_task
+
+    path, _ = posts_file
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", registry["uri"])
+    for name in ("TQDM_DISABLE", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"):
+        monkeypatch.delenv(name, raising=False)  # restored after the test: task_logging sets them
+    shutil.copy(project_root / "params.yaml", tmp_path / "params.yaml")
+    pipelines_logger = logging.getLogger("pipelines")
+    before = pipelines_logger.level
+    pipelines_logger.setLevel(logging.WARNING)
+    try:
+        with caplog.at_level(logging.INFO):
+            result = score_task(project_dir=str(tmp_path), run_id="manual__1", form_params={
+                "serve.score_model_uri": "models:/m@challenger", "serve.score_input": str(path),
+                "serve.score_format": "canonical",
+                "serve.score_output": str(tmp_path / "out" / "scores.parquet")})
+    finally:
+        pipelines_logger.setLevel(before)
+    assert (result["rows_in"], result["scored"], result["run_id"]) == (61, 59, "manual__1")
+    lines = [r.getMessage() for r in caplog.records
+             if r.levelno == logging.INFO and r.name.startswith("pipelines.serve.scoring")]
+    assert any("61 rows in, 59 scored" in line and "2 quarantined" in line for line in lines), \
+        lines
+
+
 def test_score_rejects_bad_arguments(registry, posts_file, tmp_path, monkeypatch, capsys):
     path, _ = posts_file
     monkeypatch.setenv("MLFLOW_TRACKING_URI", registry["uri"])
