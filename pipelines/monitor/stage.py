@@ -163,8 +163,10 @@ def run_drift_check(
         window_start, window_end: The window, ``[start, end)``.
         out_dir: Where ``drift_summary.json`` (and ``drift_report.html``) go.
         run_key: Idempotency key of the MLflow monitoring run (one per DAG run).
-        maturity_hours: An outcome counts once read this long after posting (tasks whose
-            outcomes mature).
+        maturity_hours: ``features.maturity_hours`` today. An outcome counts once read as
+            long after posting as the champion was trained with (its
+            ``engageflow.maturity_hours`` tag); this value only for a champion without the
+            tag (tasks whose outcomes mature). The summary records the one used.
         text: The task's free text (:meth:`~pipelines.tasks.base.Task.text_drift`): its
             descriptors join the per-column verdict and its embeddings are judged (the
             summary's ``drift.text``); None: the task has none.
@@ -188,8 +190,13 @@ def run_drift_check(
     if window_end <= window_start:
         raise ValueError(f"run_drift_check: the window must end after it starts; got "
                          f"[{window_start}, {window_end}).")
+    from pipelines.registry.tracking import MATURITY_TAG, trained_maturity_hours
+
     champion = load_champion(tracking_uri=tracking_uri, model_name=model_name, alias=alias)
     _check_task(task, champion)
+    maturity_hours = trained_maturity_hours(
+        champion.tags.get(MATURITY_TAG), configured=maturity_hours,
+        model=f"drift check: {model_name}@{alias} (version {champion.version})")
     time_column, entity = task.input.time_column, task.input.entity
     current_rows = window_rows(rows, time_column, window_start, window_end)
     window = f"{window_start:%Y-%m-%d}..{window_end:%Y-%m-%d}"

@@ -152,6 +152,8 @@ class Champion:
             model registered before it was stored; the check calibrates).
         performance_estimator: Its estimator of performance before labels arrive
             (:mod:`pipelines.monitor.estimated_performance`; None: none stored).
+        tags: Its model version tags (``engageflow.maturity_hours``: the maturity horizon
+            it was trained with).
     """
 
     model: Any
@@ -165,6 +167,7 @@ class Champion:
     offline: dict[str, float] = field(default_factory=dict)
     calibration: Calibration | None = None
     performance_estimator: Any = None
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 def load_champion(*, tracking_uri: str, model_name: str, alias: str,
@@ -229,4 +232,5 @@ def load_champion(*, tracking_uri: str, model_name: str, alias: str,
     return Champion(model=model, reference=reference, name=model_name, alias=alias,
                     version=str(found.version), run_id=found.run_id, target=target,
                     task=tags.get("engageflow.task"), offline=offline,
-                    calibration=calibration, performance_estimator=estimator)
+                    calibration=calibration, performance_estimator=estimator,
+                    tags=dict(tags))

@@ -88,7 +88,7 @@ def run_register(task: Task, paths: ProjectPaths, settings: Settings, *, run_key
             tracking.git_commit(project_root),
             "engageflow.feature_set": str(report.get("feature_set_hash")),
             "engageflow.target": report["target"], "engageflow.task": task.name,
-            "engageflow.maturity_hours": str(settings.features.maturity_hours)}
+            tracking.MATURITY_TAG: str(settings.features.maturity_hours)}
 
     with mlflow.start_run(run_id=parent):
         mlflow.set_tags(tags)

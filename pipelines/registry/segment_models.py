@@ -97,7 +97,9 @@ def segment_models(model_name: str) -> dict[Segment, dict[str, Any]]:
     """The models that exist for ``model_name``: global champion and segment champions.
 
     Returns:
-        segment → ``{"version", "alias", "trained_through", "trained_rows"}``.
+        segment → ``{"version", "alias", "trained_through", "trained_rows",
+        "maturity_hours"}`` (``maturity_hours``: the version's
+        :data:`~pipelines.registry.tracking.MATURITY_TAG` text, None without one).
     """
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
@@ -121,7 +123,8 @@ def segment_models(model_name: str) -> dict[Segment, dict[str, Any]]:
         tags = client.get_model_version(model_name, str(version)).tags
         out[segment] = {"version": str(version), "alias": alias,
                         "trained_through": tags.get(TRAINED_THROUGH_TAG),
-                        "trained_rows": int(tags.get(TRAINED_ROWS_TAG, 0) or 0)}
+                        "trained_rows": int(tags.get(TRAINED_ROWS_TAG, 0) or 0),
+                        "maturity_hours": tags.get(tracking.MATURITY_TAG)}
     return out
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import subprocess
 from pathlib import Path
 
@@ -11,6 +12,11 @@ logger = logging.getLogger(__name__)
 #: Model version tag: the newest label the version learned from (the gate never judges a
 #: champion on rows up to it; segment models record it too).
 TRAINED_THROUGH_TAG = "engageflow.trained_through"
+
+#: Model version tag: the ``features.maturity_hours`` the version was trained with. Its
+#: outcomes mean what that horizon made them (account history, targets), so monitoring and
+#: segment retraining judge it by this, not by today's params (:func:`trained_maturity_hours`).
+MATURITY_TAG = "engageflow.maturity_hours"
 
 RUN_KEY_TAG = "engageflow.run_key"
 CANDIDATE_TAG = "engageflow.candidate"
@@ -37,6 +43,36 @@ def experiment_links(ui: str) -> list[str]:
 
     return [f"{experiment.name}: {experiment_url(ui, experiment.experiment_id)}"
             for experiment in MlflowClient().search_experiments()]
+
+
+def trained_maturity_hours(tag: str | None, *, configured: float, model: str) -> float:
+    """The maturity horizon (hours) a registered version was trained with: its
+    :data:`MATURITY_TAG` value ``tag``; ``configured`` (``features.maturity_hours`` today)
+    only when the version has none (registered before the tag, or no such version). Logs
+    at INFO which one it used; ``model`` names the version in the log and the error.
+
+    Raises:
+        ValueError: if the tag is not a finite number >= 0, naming the model, tag and value.
+    """
+    if tag is None or not str(tag).strip():
+        logger.info("%s has no %s tag: outcomes mature after features.maturity_hours = %s h "
+                    "(params)", model, MATURITY_TAG, configured)
+        return float(configured)
+    try:
+        hours = float(tag)
+    except ValueError:
+        hours = -1.0
+    if not (math.isfinite(hours) and hours >= 0):
+        raise ValueError(f"trained_maturity_hours: {model}'s tag {MATURITY_TAG!r} must be a "
+                         f"finite number >= 0; got {tag!r}.")
+    if hours != configured:
+        logger.info("%s was trained with %s = %s h: outcomes mature after that, not after "
+                    "features.maturity_hours = %s h (params)", model, MATURITY_TAG, hours,
+                    configured)
+    else:
+        logger.info("%s was trained with %s = %s h (as params say): outcomes mature after "
+                    "that", model, MATURITY_TAG, hours)
+    return hours
 
 
 def connect(tracking_uri: str) -> None:

@@ -55,11 +55,15 @@ def run_segments(task: Task, paths: ProjectPaths, settings: Settings, *, run_key
 def segment_plan(task: Task, paths: ProjectPaths, settings: Settings, *, model_name: str,
                  now: pd.Timestamp) -> dict[str, Any]:
     """Which segments this training run (re)trains: the ones named in ``segments.only``,
-    else every segment due for retraining plus every one without a model yet."""
+    else every segment due for retraining plus every one without a model yet. A labelled
+    post counts toward a retraining once as old as the global champion's training horizon
+    (its ``engageflow.maturity_hours`` tag; ``features.maturity_hours`` only for a champion
+    without it)."""
     import pandas as pd
 
     from pipelines.registry import tracking
     from pipelines.registry.segment_models import segment_models
+    from pipelines.segments.hierarchy import Segment
     from pipelines.segments.retraining import segments_due
 
     s = settings.segments
@@ -69,10 +73,15 @@ def segment_plan(task: Task, paths: ProjectPaths, settings: Settings, *, model_n
     models = segment_models(model_name)
     if not models:
         return {"only": [], "due": [], "reason": "first training: every eligible segment"}
+    champion = models.get(Segment("global"), {})
+    maturity_hours = tracking.trained_maturity_hours(
+        champion.get("maturity_hours"), configured=settings.features.maturity_hours,
+        model=f"segment retraining: {model_name}@champion (version "
+              f"{champion.get('version', 'none')})")
     posts = pd.read_parquet(paths.validated(task.input.entity))
     due = segments_due(posts, models, target=task.target, segment_key=s.key,
                        min_samples=s.min_samples, retrain_after=s.retrain_after,
-                       maturity_hours=settings.features.maturity_hours, now=now)
+                       maturity_hours=maturity_hours, now=now)
     have = {segment.key for segment in models}
     new = _new_segments(posts, s.key, have)
     only = sorted({d["segment"] for d in due} | new)

@@ -107,6 +107,26 @@ def test_the_champions_own_future_is_not_drift(champion, tmp_path):
     assert decision["report"] == str(tmp_path / "drift_report.html")  # where it will be
 
 
+def test_outcomes_mature_after_the_champions_training_horizon_not_todays_params(
+        champion, tmp_path, caplog):
+    """The champion was trained with features.maturity_hours 48 (its model version tag);
+    params saying 6 h today do not change what its outcomes mean."""
+    import logging
+
+    from mlflow import MlflowClient
+
+    _, _, posts = champion
+    version = MlflowClient().get_model_version_by_alias(MODEL, "champion")
+    assert version.tags["engageflow.maturity_hours"] == "48.0"
+    with caplog.at_level(logging.INFO, logger="pipelines"):
+        _check(champion, posts, tmp_path, "maturity", maturity_hours=6.0)
+    summary = json.loads((tmp_path / "drift_summary.json").read_text())
+    assert summary["maturity_hours"] == 48.0
+    assert any("engageflow.maturity_hours = 48.0 h" in r.getMessage()
+               and "features.maturity_hours = 6.0 h (params)" in r.getMessage()
+               for r in caplog.records if r.levelno == logging.INFO)
+
+
 def test_follower_inflation_and_a_platform_change_trigger_retraining(champion, tmp_path):
     from mlflow import MlflowClient
 

@@ -48,3 +48,41 @@ def test_account_segments_when_the_key_is_the_account():
     posts["account_id"] = "acc-9"
     due = segments_due(posts, {}, now=NOW, **{**RULES, "segment_key": "account_id"})
     assert {d["segment"] for d in due} == {"account=acc-9", "platform=x"}
+
+
+@pytest.mark.parametrize(("tag", "due"), [("6.0", True), (None, False)])
+def test_the_plan_counts_posts_matured_by_the_champions_training_horizon(tmp_path, tag, due):
+    """The global champion was trained with 6 h maturity (its model version tag): 60 posts
+    11-70 h old all count toward a retraining (50 make one due) although params say 48 h
+    today. Without the tag the params' 48 h decide: 23 have matured, none is due."""
+    import mlflow
+    from mlflow import MlflowClient
+    from sklearn.dummy import DummyRegressor
+
+    from pipelines.paths import ProjectPaths
+    from pipelines.registry import tracking
+    from pipelines.segments.stage import segment_plan
+    from pipelines.tasks import get_task
+    from tests.conftest import settings_for_test
+
+    task = get_task("likes")
+    paths = ProjectPaths(root=tmp_path, state=tmp_path / "state", data=tmp_path / "data")
+    posts = _posts(60, platform="x", campaign="c", start=NOW - pd.Timedelta(hours=70))
+    paths.validated(task.input.entity).parent.mkdir(parents=True)
+    posts.to_parquet(paths.validated(task.input.entity))
+    tracking.connect(paths.tracking_uri)
+    experiment = tracking.ensure_experiment("seg", tmp_path / "artifacts")
+    with mlflow.start_run(experiment_id=experiment):
+        info = mlflow.sklearn.log_model(DummyRegressor().fit([[0]], [0]), name="model",
+                                        registered_model_name="m")
+    client, version = MlflowClient(), str(info.registered_model_version)
+    client.set_registered_model_alias("m", "champion", version)
+    client.set_model_version_tag("m", version, tracking.TRAINED_THROUGH_TAG,
+                                 str(NOW - pd.Timedelta(days=3)))
+    if tag is not None:
+        client.set_model_version_tag("m", version, tracking.MATURITY_TAG, tag)
+    settings = settings_for_test({"features.maturity_hours": 48.0})
+
+    plan = segment_plan(task, paths, settings, model_name="m", now=NOW)
+    assert {d["segment"]: d["new_labelled"] for d in plan["due"]} == (
+        {"platform=x": 60, "campaign=c": 60} if due else {})
