@@ -76,9 +76,9 @@ def _frequent_posters_get_fewer_likes(posts: pd.DataFrame, effect: float) -> pd.
 @pytest.mark.parametrize("family", ["lightgbm", "ridge"])
 def test_new_frequent_posters_are_not_predicted_as_if_they_posted_rarely(family):
     """New accounts that post more than most training accounts (every other account of the
-    busier half, so training still spans their posting rates): followers alone would put
-    them ~2x too high (bias +0.7 in log); with the posting rate in the scale plane the
-    new-account slice's mean log error is within the goal of ±0.25."""
+    busier half, so training still spans their posting rates) get fewer likes per post
+    (``(1 + posts a month) ** -0.7``): a model blind to how often an account posts would
+    predict them too high; the new-account slice's mean log error is within ±0.25."""
     posts = _frequent_posters_get_fewer_likes(generate_posts(6000, accounts=120, seed=11),
                                               effect=-0.7)
     counts = posts.groupby("account_id").size().sort_values(kind="stable")
