@@ -32,6 +32,7 @@ SETTINGS = {"maturity_hours": 48.0, "min_rows": 100, "drift_share": 0.3,
 def train_champion(posts: pd.DataFrame, work: Path) -> str:
     """Train and register a champion on ``posts`` with the project's stages; its URI."""
     from pipelines.config import FeatureSettings
+    from pipelines.config.training import ScaleRelativeParams
     from pipelines.evaluate.stage import run_evaluate
     from pipelines.features.stage import run_features
     from pipelines.paths import ProjectPaths
@@ -47,7 +48,8 @@ def train_champion(posts: pd.DataFrame, work: Path) -> str:
               hyperparameters={"ridge": {"alpha": 1.0}, "lightgbm": {
                   "n_estimators": 300, "learning_rate": 0.03, "num_leaves": 15}},
               seed=42, valid_fraction=0.15, test_fraction=0.15,
-              cold_account_fraction=0.0, history_dropout=0.0, cv_folds=0)
+              cold_account_fraction=0.0, history_dropout=0.0, cv_folds=0,
+              scale=ScaleRelativeParams().model_dump())
     run_evaluate(paths.features, paths.models, paths.metrics)
     tracking_uri = f"sqlite:///{paths.state / 'mlflow.db'}"
     record = run_register(features_path=paths.features, models_dir=paths.models,

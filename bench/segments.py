@@ -37,6 +37,7 @@ def main() -> None:
 
     from pipelines.collect.formats import read_posts
     from pipelines.config import FeatureSettings
+    from pipelines.config.training import ScaleRelativeParams
     from pipelines.evaluate.stage import run_evaluate
     from pipelines.features.stage import run_features
     from pipelines.segments.training import run_train_segments
@@ -53,7 +54,8 @@ def main() -> None:
         run_train(work / "features.parquet", work / "models", target="likes",
                   models=("ridge", "lightgbm"), hyperparameters={}, seed=args.seed,
                   valid_fraction=0.15, test_fraction=0.2,
-                  cold_account_fraction=0.0, history_dropout=0.0, cv_folds=0)
+                  cold_account_fraction=0.0, history_dropout=0.0, cv_folds=0,
+                  scale=ScaleRelativeParams().model_dump())
         report = run_evaluate(work / "features.parquet", work / "models",
                               work / "metrics.json")
         result = run_train_segments(

@@ -199,7 +199,8 @@ def register_models(workdir: Path, rows: int, seed: int) -> tuple[Any, Any]:
     client = MlflowClient()
     for alias, model_seed in (("champion", seed), ("challenger", seed + 1)):
         model = make_model("lightgbm", dict(settings.train.hyperparameters["lightgbm"]),
-                           model_seed, names).fit(feature_matrix(train, names),
+                           model_seed, names, scale=settings.train.scale_relative.model_dump()
+                           ).fit(feature_matrix(train, names),
                                                   train["likes"].astype(float))
         post_model = as_post_model(model, settings.features, table)
         example = model_input(table.tail(5))

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.collect.demo_data import generate_posts
+from pipelines.config.training import ScaleRelativeParams
 from pipelines.evaluate.classification import classification_metrics
 from pipelines.evaluate.metrics import regression_metrics
 from pipelines.features.post_features import FEATURE_COLUMNS, build_post_features
@@ -78,7 +79,8 @@ def demo_matrix(chunks: int, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray, p
 def timed_fit(name: str, hyperparameters: dict[str, Any], x: pd.DataFrame, y: np.ndarray,
               seed: int) -> tuple[Any, float, float]:
     """The fitted model, its fit seconds and its predict seconds on ``x``."""
-    model = make_model(name, hyperparameters, seed, FEATURES)
+    model = make_model(name, hyperparameters, seed, FEATURES,
+                       scale=ScaleRelativeParams().model_dump())
     started = time.perf_counter()
     model.fit(x, y)
     fit_s = time.perf_counter() - started
@@ -95,7 +97,8 @@ def holdout_quality(x: pd.DataFrame, y: np.ndarray, posted_at: pd.Series, models
     train, test = order[:cut], order[cut:]
     out: dict[str, Any] = {"train_rows": len(train), "test_rows": len(test), "models": {}}
     for name in models:
-        model = make_model(name, {}, seed, FEATURES).fit(x.iloc[train], y[train])
+        model = make_model(name, {}, seed, FEATURES, scale=ScaleRelativeParams().model_dump()
+                           ).fit(x.iloc[train], y[train])
         predicted = model.predict(x.iloc[test])
         out["models"][name] = regression_metrics(y[test], predicted)
         if name in TREE_MODELS:

@@ -14,6 +14,16 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 
 
+def _scale_defaults() -> dict[str, float]:
+    from pipelines.config.training import ScaleRelativeParams
+
+    return ScaleRelativeParams().model_dump()
+
+
+#: ``train.scale_relative`` as params.yaml's typed model defaults it (tests fit with it).
+SCALE = _scale_defaults()
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Skip tests marked ``shared_data`` where ../shared/data is absent (a user's machine)."""
     if SHARED_DATA.is_dir():
@@ -164,7 +174,7 @@ def segment_run(tmp_path_factory):
     run_train(root / "features.parquet", root / "models", target="likes",
               models=("lightgbm",), hyperparameters={"lightgbm": {"n_estimators": 60}},
               seed=1, valid_fraction=0.15, test_fraction=0.25,
-              cold_account_fraction=0.2, history_dropout=0.3, cv_folds=0)
+              cold_account_fraction=0.2, history_dropout=0.3, cv_folds=0, scale=SCALE)
     run_evaluate(root / "features.parquet", root / "models", root / "metrics.json")
     return root
 

@@ -30,6 +30,28 @@ class RidgeParams(Section):
     alpha: Number = Field(1.0, ge=0, title="L2 penalty")
 
 
+class ScaleRelativeParams(Section):
+    """``train.scale_relative``: the scale plane every post count model learns relative to
+    (:class:`pipelines.train.scale_relative.ScaleRelative`; docs/quality.md)."""
+
+    max_slope: Number = Field(
+        1.5, ge=0, le=5, title="Largest scale slope",
+        description="Bound of each platform's slopes: log-likes per log-follower in "
+        "[0, max_slope], per log-posting-rate in [-max_slope, 0].")
+    prior_posts: Number = Field(
+        5.0, gt=0, le=10_000, title="Prior posts",
+        description="How many matured posts the scale plane weighs in an account's anchor: "
+        "(n·own mean + prior_posts·plane) / (n + prior_posts).")
+    max_extrapolation: Number = Field(
+        1000.0, ge=1, le=1e9, title="Extrapolation reach",
+        description="How many times beyond the training accounts' follower range the plane "
+        "still extrapolates (flat beyond).")
+    headroom: Number = Field(
+        10.0, ge=1, le=1e6, title="Residual headroom",
+        description="Residual predictions stay within the training residuals' range widened "
+        "by log(headroom) on each side.")
+
+
 #: The models whose hyperparameters have a sub-section of ``train``.
 HYPERPARAMETER_SECTIONS: tuple[str, ...] = ("lightgbm", "ridge")
 
@@ -69,6 +91,8 @@ class TrainConfig(Section):
         "training. 0: off.")
     lightgbm: LightGBMParams = Field(default_factory=LightGBMParams, title="LightGBM")
     ridge: RidgeParams = Field(default_factory=RidgeParams, title="Ridge")
+    scale_relative: ScaleRelativeParams = Field(default_factory=ScaleRelativeParams,
+                                                title="Scale-relative target")
 
     @field_validator("cv_folds")
     @classmethod

@@ -93,7 +93,7 @@ def time_series_cv(
 
     Args:
         make_estimator: Returns a new unfitted estimator predicting counts, e.g.
-            ``lambda: make_model("lightgbm", {}, seed, features)``.
+            ``lambda: make_model("lightgbm", {}, seed, features, scale=...)``.
         X: Features, one row per post (positionally aligned with ``y`` and ``posted_at``).
         y: Actual counts.
         posted_at: Posting times.

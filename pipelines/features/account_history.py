@@ -15,6 +15,12 @@ Columns (:data:`HISTORY_COLUMNS`, all float, never NaN), with ``log_likes = log1
 and ``engagement_rate = (likes + comments + shares) / followers_at_post_time``:
 
 * ``prev_posts_count``: number of known posts.
+* ``posts_per_30d``: how often the account posts: its known posts published in
+  ``(t - 30 d, t)``, scaled up to 30 days when its first known post is younger than that
+  (``count · 30 d / max(t - first known post, 1 d)``), so an account first seen a week
+  ago that posted 300 times reads as ~1,300 a month, not 300. Known without any outcome,
+  so also for a new account's posts (likes per post fall as an account posts more:
+  :mod:`pipelines.train.scale_relative`); 0 where the account has no known post.
 * ``hours_since_prev_post``: hours from the latest known post to ``t``.
 * ``follower_growth_since_prev``: ``log1p(followers now) - log1p(followers at that post)``.
 * ``account_matured_posts``: number of known outcomes.
@@ -67,9 +73,13 @@ logger = logging.getLogger(__name__)
 
 #: Rolling windows, in days, anchored at the post's own time.
 WINDOW_DAYS: tuple[int, ...] = (7, 30)
+#: The window, in days, of ``posts_per_30d`` (known posts, matured or not), and the
+#: shortest span its count is scaled over.
+POSTING_WINDOW_DAYS, POSTING_MIN_SPAN_DAYS = 30, 1
 
 HISTORY_COLUMNS: tuple[str, ...] = (
     "prev_posts_count",
+    "posts_per_30d",
     "hours_since_prev_post",
     "follower_growth_since_prev",
     "account_matured_posts",
@@ -418,6 +428,15 @@ def _platform_means(frame: pd.DataFrame, column: str) -> dict[str, float]:
     return {str(k): float(v) for k, v in known.groupby("platform")[column].mean().items()}
 
 
+def posting_rate_scale(observed_ns: np.ndarray | int) -> np.ndarray | float:
+    """What a count of known posts over the last ``observed_ns`` (time since the account's
+    first known post) is multiplied by to read as posts per 30 days: ``30 d / span``, the
+    span within ``[1 d, 30 d]``. One definition for the batch and the serving code."""
+    window = POSTING_WINDOW_DAYS * 24 * _NS_PER_HOUR
+    shortest = POSTING_MIN_SPAN_DAYS * 24 * _NS_PER_HOUR
+    return window / np.clip(observed_ns, shortest, window)
+
+
 def _platform_value(platform: pd.Series, means: dict[str, float], default: float) -> np.ndarray:
     mapped = platform.map(means).astype("Float64").fillna(default)
     return mapped.to_numpy(dtype=float)
@@ -494,10 +513,12 @@ def _compute(queries: pd.DataFrame, *, outcomes: pd.DataFrame, known: pd.DataFra
     known_until = np.minimum(t - maturity_ns, t - 1)
     window_starts = [np.minimum(t - w * 24 * _NS_PER_HOUR, known_until) for w in WINDOW_DAYS]
     out_t, known_t = outcomes["t"].to_numpy(), known["t"].to_numpy()
-    instants = [out_t, known_t, t - 1, known_until, *window_starts]
+    posting_window = POSTING_WINDOW_DAYS * 24 * _NS_PER_HOUR
+    posting_start = t - posting_window
+    instants = [out_t, known_t, t - 1, known_until, posting_start, *window_starts]
     ranks = np.split(_dense_rank(np.concatenate(instants)),
                      np.cumsum([len(a) for a in instants])[:-1])
-    r_out, r_known, r_before, r_until, *r_starts = ranks
+    r_out, r_known, r_before, r_until, r_posting, *r_starts = ranks
     n_ranks = int(max((r.max(initial=0) for r in ranks), default=0)) + 1
 
     rated = outcomes["rate"].notna().to_numpy()
@@ -550,6 +571,11 @@ def _compute(queries: pd.DataFrame, *, outcomes: pd.DataFrame, known: pd.DataFra
                else np.full(n, np.nan))
     growth = queries["log_followers"].to_numpy()[order] - prev_lf
     data["prev_posts_count"] = prev_count.astype(float)
+    # the window's start is exclusive: posts at or before it are counted out
+    recent = prev_count - known_pool.count(q_code, known_pool.position(q_code, r_posting))
+    first_t = (known_pool.t[np.minimum(known_pool.start[q_code], len(known_pool.t) - 1)]
+               if len(known_pool.t) else t)
+    data["posts_per_30d"] = np.where(has_prev, recent * posting_rate_scale(t - first_t), 0.0)
     data["hours_since_prev_post"] = np.where(
         has_prev, (t - prev_t) / _NS_PER_HOUR, fallback.hours_since_prev_post)
     data["follower_growth_since_prev"] = np.where(has_prev & np.isfinite(growth), growth, 0.0)

@@ -137,7 +137,8 @@ def run_train_segments(
             family, hyper, table=table, rows=train_rows, known_posts=known, target=target,
             settings=settings, feature_names=names, seed=seed,
             history_dropout=manifest.get("history_dropout", 0.0),
-            model_cache_dir=model_cache_dir, featurizer=featurizer)
+            scale=manifest["scale_relative"], model_cache_dir=model_cache_dir,
+            featurizer=featurizer)
         rows_test = test.iloc[np.flatnonzero(test_mask)]
         own = np.asarray(post_model.predict(rows_test))
         above = parent_predictions[parent][test_mask]

@@ -156,7 +156,11 @@ class _History:
     def __init__(self, fitted: Any) -> None:
         pool: pd.DataFrame = fitted.history_
         fallback = fitted.fallback_
+        from pipelines.features.account_history import POSTING_WINDOW_DAYS, posting_rate_scale
+
+        self.posting_rate_scale = posting_rate_scale
         self.maturity_ns = int(round(float(fitted.maturity_hours) * _NS_PER_HOUR))
+        self.posting_ns = POSTING_WINDOW_DAYS * 24 * _NS_PER_HOUR
         self.global_ll = fallback.global_mean_log_likes
         self.global_rate = fallback.global_mean_engagement_rate
         self.platform_ll = dict(fallback.platform_mean_log_likes)
@@ -282,18 +286,25 @@ class _History:
             out[f"roll_{w}d_mean_engagement_rate"] = i_rate / i_rated if i_rated > 0 \
                 else all_rate
         # known posts: the history's and the request's own, strictly before t
-        count = 0
+        count = recent = 0
+        posting_start, first = t - self.posting_ns, t
         prev: tuple[int, float] | None = None
         if acc is not None:
             count = bisect.bisect_right(acc.known_t, t - 1)
+            recent = count - bisect.bisect_right(acc.known_t, posting_start)
             if count:
                 prev = (acc.known_t[count - 1], acc.known_lf[count - 1])
+                first = acc.known_t[0]
         for other in batch_known:
             if other[0] <= t - 1:
                 count += 1
+                recent += other[0] > posting_start
+                first = min(first, other[0])
                 if prev is None or _known_key(other) > _known_key(prev):
                     prev = other
         out["prev_posts_count"] = float(count)
+        out["posts_per_30d"] = (float(recent * self.posting_rate_scale(t - first)) if count
+                                else 0.0)
         if prev is None:
             out["hours_since_prev_post"] = self.gap_hours
             out["follower_growth_since_prev"] = 0.0

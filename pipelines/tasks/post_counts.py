@@ -79,7 +79,8 @@ class PostCountTask(PostInputTask):
                          hyperparameters=t.hyperparameters, seed=t.seed,
                          valid_fraction=t.valid_fraction, test_fraction=t.test_fraction,
                          cold_account_fraction=t.cold_account_fraction,
-                         history_dropout=t.history_dropout, cv_folds=t.cv_folds,
+                         history_dropout=t.history_dropout,
+                         scale=t.scale_relative.model_dump(), cv_folds=t.cv_folds,
                          model_cache_dir=paths.model_cache)
 
     def refit(self, paths: ProjectPaths, settings: Settings) -> dict[str, Any]:

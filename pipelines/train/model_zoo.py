@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -197,7 +197,8 @@ def default_hyperparameters(name: str, seed: int, feature_names: Sequence[str]
 
 
 def make_model(
-    name: str, hyperparameters: dict[str, Any], seed: int, feature_names: Sequence[str]
+    name: str, hyperparameters: dict[str, Any], seed: int, feature_names: Sequence[str],
+    *, scale: Mapping[str, float]
 ) -> RegressorMixin:
     """An unfitted model that learns log1p(counts) from ``feature_names`` and predicts counts.
 
@@ -208,6 +209,8 @@ def make_model(
         seed: Random seed of every random part.
         feature_names: The columns of the matrix the model will be fitted on, in order
             (they place the monotone constraint on ``log_followers``).
+        scale: The :class:`ScaleRelative` settings (``train.scale_relative``) of every
+            family but the two-stage ones, which learn log-likes directly.
 
     Raises:
         ValueError: for an unknown name, a hyperparameter the estimator does not accept
@@ -245,7 +248,7 @@ def make_model(
         core = Pipeline([("scale", StandardScaler()), (name, core)])
     if caps:
         core = CappedFit(core, **caps)
-    return LogCountRegressor(regressor=ScaleRelative(core), headroom=None)
+    return LogCountRegressor(regressor=ScaleRelative(core, **scale), headroom=None)
 
 
 def feature_importance(fitted_model: BaseEstimator, feature_names: Sequence[str]) -> pd.Series:

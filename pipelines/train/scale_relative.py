@@ -7,11 +7,19 @@ followers; tree models also cannot predict beyond the range they saw. Real accou
 
 :class:`ScaleRelative` splits the log prediction in two:
 
-* the **scale offset** ``o(x) = a_p + b_p · log_followers``: a least-squares line per
-  platform ``p`` (from the ``platform_*`` indicator columns; one global line for rows
-  without a known platform and for platforms with too few rows), with the slope ``b_p``
-  kept in ``[0, max_slope]`` (more followers never means fewer likes). A line extrapolates:
-  an account 10x larger than any in training gets ``b_p · ln 10`` more log-likes.
+* the **scale offset** ``o(x) = a_p + b_p · log_followers + c_p · r``: a least-squares
+  plane per platform ``p`` (from the ``platform_*`` indicator columns; one global plane for
+  rows without a known platform and for platforms with too few rows), with the follower
+  slope ``b_p`` kept in ``[0, max_slope]`` (more followers never means fewer likes). A line
+  extrapolates: an account 10x larger than any in training gets ``b_p · ln 10`` more
+  log-likes. ``r = log1p(posts_per_30d)`` is how often the account posts, known from post
+  times alone, so also for a new account: an account posting a thousand times a month
+  (a news wire) gets far fewer likes per post than one of the same size posting twenty
+  times (on the tweets, followers alone put new news accounts ~35x too high:
+  docs/quality.md). Its slope ``c_p`` is kept in ``[-max_slope, 0]`` (posting more never
+  means more likes per post) and ``r`` within its training range; where the account has no
+  known post at all (``prev_posts_count`` 0: its rate is unknown, not zero) ``r`` is the
+  training rows' median.
 * the **anchor**: the account's own level where it has one, shrunk toward its scale line
   — ``(n · m + k · o(x)) / (n + k)`` with ``m`` the mean log-likes of its ``n`` matured
   posts (``account_mean_log_likes_all``, ``account_matured_posts``) and ``k =
@@ -53,6 +61,8 @@ OFFSET_COLUMN, ANCHOR_COLUMN = "scale_offset", "scale_anchor"
 MISSING_COLUMN = "history_missing"
 #: Rows without history needed for a residual model of their own.
 MIN_COLD_ROWS = 200
+#: How many posts the account published in the 30 days before the post, and in all.
+POSTING_COLUMN, KNOWN_POSTS_COLUMN = "posts_per_30d", "prev_posts_count"
 #: Columns the residual model sees that rise with followers.
 MONOTONE_COLUMNS: tuple[str, ...] = (OFFSET_COLUMN, ANCHOR_COLUMN)
 SCALE_COLUMN = "log_followers"
@@ -76,14 +86,16 @@ class ScaleRelative(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
     Attributes:
         regressor_: The fitted clone (every row).
         cold_regressor_: The clone fitted on the rows without history, or None.
-        lines_: ``{platform column or "": (intercept, slope)}``; ``""`` is the global line.
+        lines_: ``{platform column or "": (intercept, follower slope, posting slope)}``;
+            ``""`` is the global plane.
+        posting_fill_, posting_range_: ``log1p(posts_per_30d)`` where the account has no
+            known post, and the training range it is clipped to.
         feature_names_in_, feature_names_out_: Input columns, and what the residual
             model sees (inputs + :data:`OFFSET_COLUMN` + :data:`ANCHOR_COLUMN`).
     """
 
-    def __init__(self, regressor: BaseEstimator, max_slope: float = 1.5,
-                 prior_posts: float = 5.0, max_extrapolation: float = 1000.0,
-                 headroom: float = 10.0) -> None:
+    def __init__(self, regressor: BaseEstimator, *, max_slope: float, prior_posts: float,
+                 max_extrapolation: float, headroom: float) -> None:
         self.regressor = regressor
         self.max_slope = max_slope
         self.prior_posts = prior_posts
@@ -91,6 +103,11 @@ class ScaleRelative(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         self.headroom = headroom
 
     def fit(self, X: pd.DataFrame, y: np.ndarray) -> ScaleRelative:  # noqa: N803
+        """Fit the scale planes, then the residual model(s) (module docstring).
+
+        Raises:
+            ValueError: for a setting out of its bounds or an X that is not a DataFrame.
+        """
         if not (isinstance(self.headroom, int | float) and self.headroom >= 1):
             raise ValueError(f"ScaleRelative: 'headroom' must be a number >= 1; "
                              f"got {self.headroom!r}.")
@@ -114,12 +131,21 @@ class ScaleRelative(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         self.scale_range_ = ((float(raw.min()) - reach, float(raw.max()) + reach)
                              if len(raw) else (-np.inf, np.inf))
         scale = self._scale(x)
+        self.posting_fill_, self.posting_range_ = 0.0, (-np.inf, np.inf)
+        if self._posting_idx is not None:
+            raw = np.log1p(np.clip(np.nan_to_num(x[:, self._posting_idx[0]]), 0, None))
+            known = np.nan_to_num(x[:, self._posting_idx[1]]) > 0
+            if known.any():
+                self.posting_fill_ = float(np.median(raw[known]))
+                self.posting_range_ = (float(raw[known].min()), float(raw[known].max()))
+        posting = self._posting(x)
         platform = self._platform(x)
-        self.lines_ = {"": _line(scale, z, self.max_slope)}
+        self.lines_ = {"": _plane(scale, posting, z, self.max_slope)}
         for column, i in self._platform_idx.items():
             rows = platform == i
             if rows.sum() >= MIN_PLATFORM_ROWS:
-                self.lines_[column] = _line(scale[rows], z[rows], self.max_slope)
+                self.lines_[column] = _plane(scale[rows], posting[rows], z[rows],
+                                             self.max_slope)
         residual = z - self._anchor(x, self._offset(x))
         low, high = float(residual.min(initial=0.0)), float(residual.max(initial=0.0))
         margin = float(np.log(self.headroom))
@@ -180,11 +206,24 @@ class ScaleRelative(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         self._missing_idx = names.index(MISSING_COLUMN) if MISSING_COLUMN in names else None
         self._history_idx = ((names.index(HISTORY_MEAN), names.index(HISTORY_COUNT))
                              if HISTORY_MEAN in names and HISTORY_COUNT in names else None)
+        self._posting_idx = ((names.index(POSTING_COLUMN), names.index(KNOWN_POSTS_COLUMN))
+                             if POSTING_COLUMN in names and KNOWN_POSTS_COLUMN in names
+                             else None)
 
     def _scale(self, x: np.ndarray) -> np.ndarray:
         if self._scale_idx is None:
             return np.zeros(len(x))
         return np.clip(np.nan_to_num(x[:, self._scale_idx]), *self.scale_range_)
+
+    def _posting(self, x: np.ndarray) -> np.ndarray:
+        """``log1p(posts_per_30d)`` within its training range; the training median where
+        the account has no known post (zeros without the columns)."""
+        idx = getattr(self, "_posting_idx", None)  # absent in models saved before it
+        if idx is None:
+            return np.zeros(len(x))
+        rate = np.log1p(np.clip(np.nan_to_num(x[:, idx[0]]), 0, None))
+        rate = np.where(np.nan_to_num(x[:, idx[1]]) > 0, rate, self.posting_fill_)
+        return np.clip(rate, *self.posting_range_)
 
     def _platform(self, x: np.ndarray) -> np.ndarray:
         """The column index of each row's platform indicator; -1 where none is set."""
@@ -210,14 +249,15 @@ class ScaleRelative(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         return (n * mean + self.prior_posts * offset) / (n + self.prior_posts)
 
     def _offset(self, x: np.ndarray) -> np.ndarray:
-        scale, platform = self._scale(x), self._platform(x)
-        intercept, slope = self.lines_[""]
-        out = intercept + slope * scale
+        scale, posting, platform = self._scale(x), self._posting(x), self._platform(x)
+        # models saved before the posting term have (intercept, slope) lines
+        intercept, slope, *rest = self.lines_[""]
+        out = intercept + slope * scale + (rest[0] * posting if rest else 0.0)
         for column, i in self._platform_idx.items():
             if column in self.lines_:
-                a, b = self.lines_[column]
+                a, b, *c = self.lines_[column]
                 rows = platform == i
-                out[rows] = a + b * scale[rows]
+                out[rows] = a + b * scale[rows] + (c[0] * posting[rows] if c else 0.0)
         return out
 
 
@@ -227,12 +267,23 @@ def augmented_names(feature_names: list[str]) -> list[str]:
     return [*names, OFFSET_COLUMN, ANCHOR_COLUMN]
 
 
-def _line(scale: np.ndarray, z: np.ndarray, max_slope: float) -> tuple[float, float]:
-    """Least-squares ``z ≈ a + b·scale`` with ``b`` clipped into ``[0, max_slope]`` (the
-    intercept refitted for the clipped slope)."""
+def _plane(scale: np.ndarray, posting: np.ndarray, z: np.ndarray, max_slope: float
+           ) -> tuple[float, float, float]:
+    """Least-squares ``z ≈ a + b·scale + c·posting`` with ``b`` in ``[0, max_slope]`` and
+    ``c`` in ``[-max_slope, 0]``: the box-constrained least squares, by exact coordinate
+    steps (each slope the clipped least-squares fit given the other; the problem is convex,
+    so this converges to its optimum), the intercept fitted last."""
     if not len(z):
-        return 0.0, 0.0
-    spread = scale.var()
-    slope = float(np.cov(scale, z, bias=True)[0, 1] / spread) if spread > 1e-12 else 0.0
-    slope = float(np.clip(slope, 0.0, max_slope))
-    return float(z.mean() - slope * scale.mean()), slope
+        return 0.0, 0.0, 0.0
+    s, p, r = scale - scale.mean(), posting - posting.mean(), z - z.mean()
+    ss, pp, sp = float(s @ s), float(p @ p), float(s @ p)
+    b = c = 0.0
+    for _ in range(100):
+        b_new = float(np.clip((s @ r - c * sp) / ss, 0.0, max_slope)) if ss > 1e-12 else 0.0
+        c_new = float(np.clip((p @ r - b_new * sp) / pp, -max_slope, 0.0)) \
+            if pp > 1e-12 else 0.0
+        done = abs(b_new - b) < 1e-12 and abs(c_new - c) < 1e-12
+        b, c = b_new, c_new
+        if done:
+            break
+    return float(z.mean() - b * scale.mean() - c * posting.mean()), b, c

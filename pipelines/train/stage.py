@@ -60,13 +60,15 @@ def feature_matrix(table: pd.DataFrame, feature_names: list[str]) -> pd.DataFram
 def fit_post_model(name: str, params: dict[str, Any], *, table: pd.DataFrame,
                    rows: np.ndarray, known_posts: pd.DataFrame, target: str,
                    settings: FeatureSettings, feature_names: list[str], seed: int,
-                   history_dropout: float, model_cache_dir: Path | None,
+                   history_dropout: float, scale: dict[str, float],
+                   model_cache_dir: Path | None,
                    featurizer: EngagementFeaturizer | None = None
                    ) -> tuple[Pipeline, dict[str, Any]]:
     """Fit candidate ``name`` on ``table.iloc[rows]`` by the recipe (module docstring).
 
     Args:
         known_posts: The posts whose outcomes the model's account history holds.
+        scale: ``train.scale_relative`` (the scale plane the model learns relative to).
         featurizer: A featurizer already fitted on ``known_posts`` to share between many
             fits (segment models); only without caption embeddings, whose reducer is
             fitted on each fit's own rows.
@@ -96,7 +98,7 @@ def fit_post_model(name: str, params: dict[str, Any], *, table: pd.DataFrame,
         x, y = x.reset_index(drop=True), y.reset_index(drop=True)
     names = list(x.columns)
     started = time.perf_counter()
-    model = make_model(name, params, seed, names).fit(x, y)
+    model = make_model(name, params, seed, names, scale=scale).fit(x, y)
     seconds = time.perf_counter() - started
     importance, kind = None, None
     if name in TREE_MODELS:
@@ -122,6 +124,7 @@ def run_train(
     test_fraction: float,
     cold_account_fraction: float,
     history_dropout: float,
+    scale: dict[str, float],
     cv_folds: int,
     model_cache_dir: Path | None = None,
 ) -> dict[str, Any]:
@@ -152,13 +155,14 @@ def run_train(
     for name in models:
         params = hyperparameters.get(name, {})
         cv = (time_series_cv(lambda n=name, p=params: make_model(n, p, seed,
-                                                                 list(x_cv.columns)),
+                                                                 list(x_cv.columns),
+                                                                 scale=scale),
                              x_cv, y_cv.to_numpy(), table["posted_at"].iloc[split.train],
                              k=cv_folds) if cv_folds else None)
         model, facts = fit_post_model(
             name, params, table=table, rows=split.train, known_posts=known, target=target,
             settings=settings, feature_names=names, seed=seed,
-            history_dropout=history_dropout, model_cache_dir=model_cache_dir)
+            history_dropout=history_dropout, scale=scale, model_cache_dir=model_cache_dir)
         joblib.dump(model, models_dir / f"{name}.joblib")
         candidates[name] = {"fit_seconds": facts["fit_seconds"], "hyperparameters": params,
                             "cv": cv, "feature_importance": facts["feature_importance"],
@@ -171,7 +175,7 @@ def run_train(
         "rows_without_target": len(all_posts) - len(table),
         "labels_still_growing": features.get("labels_still_growing", 0),
         "feature_set_hash": features["feature_set_hash"], "feature_columns": names,
-        "history_dropout": history_dropout,
+        "history_dropout": history_dropout, "scale_relative": dict(scale),
         "split": {"train": len(split.train), "valid": len(split.valid),
                   "test": len(split.test), "valid_start": split.valid_start,
                   "test_start": split.test_start,
@@ -193,8 +197,8 @@ def run_train(
 def run_refit(features_path: Path, models_dir: Path, metrics_path: Path, final_dir: Path,
               *, model_cache_dir: Path | None = None) -> dict[str, Any]:
     """Stage runner: refit the chosen candidate by the same recipe (its recorded
-    hyperparameters, seed and history dropout) on every matured label of every account,
-    with every post in its history → ``final_dir/model.joblib`` and ``refit.json``."""
+    hyperparameters, seed, history dropout and scale settings) on every matured label of every
+    account, with every post in its history → ``final_dir/model.joblib`` and ``refit.json``."""
     manifest = json.loads((models_dir / "manifest.json").read_text())
     best = json.loads(metrics_path.read_text())["best"]
     target = manifest["target"]
@@ -206,7 +210,8 @@ def run_refit(features_path: Path, models_dir: Path, metrics_path: Path, final_d
         rows=np.arange(len(table)), known_posts=all_posts, target=target,
         settings=FeatureSettings(**features["settings"]),
         feature_names=list(features["feature_columns"]), seed=manifest["seed"],
-        history_dropout=manifest["history_dropout"], model_cache_dir=model_cache_dir)
+        history_dropout=manifest["history_dropout"], scale=manifest["scale_relative"],
+        model_cache_dir=model_cache_dir)
     final_dir.mkdir(parents=True, exist_ok=True)
     joblib.dump(model, final_dir / "model.joblib")
     record = {"candidate": best, "refit": True, "rows": facts["rows"],

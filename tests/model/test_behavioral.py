@@ -11,6 +11,7 @@ from pipelines.train.estimators import as_post_model
 from pipelines.train.model_zoo import MONOTONE_MODELS, make_model
 from pipelines.train.split import labelled
 from pipelines.train.stage import feature_matrix
+from tests.conftest import SCALE
 
 SMALL = {"lightgbm": {"n_estimators": 120, "num_leaves": 7}, "ridge": {},
          "xgboost": {"n_estimators": 80}, "hist_gradient_boosting": {"max_iter": 80}}
@@ -20,7 +21,7 @@ SMALL = {"lightgbm": {"n_estimators": 120, "num_leaves": 7}, "ridge": {},
 def model(request, demo_posts):
     table = labelled(build_feature_table(demo_posts, FeatureSettings()), "likes")
     names = tabular_columns(FeatureSettings())
-    regressor = make_model(request.param, SMALL[request.param], 0, names).fit(
+    regressor = make_model(request.param, SMALL[request.param], 0, names, scale=SCALE).fit(
         feature_matrix(table, names), table["likes"].astype(float))
     return as_post_model(regressor, FeatureSettings(), demo_posts)
 
@@ -29,7 +30,7 @@ def model(request, demo_posts):
 def constrained_model(request, demo_posts):
     table = labelled(build_feature_table(demo_posts, FeatureSettings()), "likes")
     names = tabular_columns(FeatureSettings())
-    regressor = make_model(request.param, SMALL[request.param], 0, names).fit(
+    regressor = make_model(request.param, SMALL[request.param], 0, names, scale=SCALE).fit(
         feature_matrix(table, names), table["likes"].astype(float))
     return as_post_model(regressor, FeatureSettings(), demo_posts)
 

@@ -6,6 +6,7 @@ from pipelines.collect.demo_data import generate_posts
 from pipelines.evaluate.cross_validation import time_series_cv, time_series_folds
 from pipelines.features.post_features import FEATURE_COLUMNS, build_post_features
 from pipelines.train.model_zoo import make_model
+from tests.conftest import SCALE
 
 
 def _shuffled_hours(n, seed=0):
@@ -86,7 +87,7 @@ def test_cross_validation_reports_each_fold_and_the_spread(posts):
 
     def make():
         calls.append(1)
-        return make_model("ridge", {}, 0, list(FEATURE_COLUMNS))
+        return make_model("ridge", {}, 0, list(FEATURE_COLUMNS), scale=SCALE)
 
     result = time_series_cv(make, x, posts["likes"], posts["posted_at"], k=3)
     assert len(calls) == 3 and result["k"] == 3 and result["gap"] == 0

@@ -7,6 +7,7 @@ from pipelines.config import FeatureSettings
 from pipelines.evaluate.stage import run_evaluate
 from pipelines.features.stage import run_features
 from pipelines.train.stage import run_train
+from tests.conftest import SCALE
 
 HYPER = {"lightgbm": {"n_estimators": 40, "num_leaves": 7},
          "two_stage_soft": {"classifier_params": {"n_estimators": 30},
@@ -22,7 +23,7 @@ def report(tmp_path_factory, demo_posts):
     run_train(root / "features.parquet", root / "models", target="likes",
               models=("lightgbm", "two_stage_soft"), hyperparameters=HYPER, seed=0,
               valid_fraction=0.15, test_fraction=0.15,
-              cold_account_fraction=0.2, history_dropout=0.3, cv_folds=0)
+              cold_account_fraction=0.2, history_dropout=0.3, cv_folds=0, scale=SCALE)
     run_evaluate(root / "features.parquet", root / "models", root / "metrics.json")
     return json.loads((root / "metrics.json").read_text())
 

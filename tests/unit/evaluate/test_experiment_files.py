@@ -14,6 +14,7 @@ from pipelines.paths import ProjectPaths
 from pipelines.tasks import TASK_NAMES, get_task
 from pipelines.tasks.post_counts import LIKES
 from pipelines.train.stage import run_train
+from tests.conftest import SCALE
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +30,7 @@ def evaluated(tmp_path_factory, demo_posts):
     run_features(paths.validated("posts"), paths.features, settings=FeatureSettings())
     run_train(paths.features, paths.models, target="likes", models=("ridge",),
               hyperparameters={}, seed=0, valid_fraction=0.15, test_fraction=0.15,
-              cold_account_fraction=0.2, history_dropout=0.3, cv_folds=0)
+              cold_account_fraction=0.2, history_dropout=0.3, cv_folds=0, scale=SCALE)
     report = run_evaluate(paths.features, paths.models, paths.metrics)
     (paths.models / "manifest.json").write_text(json.dumps(
         {**json.loads((paths.models / "manifest.json").read_text()), "task": "likes"}))

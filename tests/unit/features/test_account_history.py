@@ -34,6 +34,15 @@ def _posts(*rows: tuple) -> pd.DataFrame:
     return frame
 
 
+def _posts_per_30d(earlier: pd.Series, t: pd.Timestamp) -> float:
+    """Known posts in (t - 30 d, t), read over the span since the first one (1 to 30 days)."""
+    if not len(earlier):
+        return 0.0
+    month = pd.Timedelta(days=30)
+    span = min(max(t - earlier.min(), pd.Timedelta(days=1)), month)
+    return int((earlier > t - month).sum()) * (month / span)
+
+
 def _reference(posts: pd.DataFrame, maturity_hours: float, fb: HistoryFallback) -> pd.DataFrame:
     """A slow, literal per-post loop over the documented definitions."""
     rows = []
@@ -54,6 +63,7 @@ def _reference(posts: pd.DataFrame, maturity_hours: float, fb: HistoryFallback) 
         all_ll = ll.mean() if len(ll) else base_ll
         all_rate = rate.mean() if len(rate) else base_rate
         row = {"prev_posts_count": len(earlier), "account_matured_posts": len(matured),
+               "posts_per_30d": _posts_per_30d(earlier["posted_at"], t),
                "account_mean_log_likes_all": all_ll,
                "account_mean_engagement_rate_all": all_rate,
                "history_missing": float(len(matured) == 0)}
@@ -341,3 +351,16 @@ def test_interaction_codes_indicators_and_harmonics():
 def test_interaction_missing_columns_are_named():
     with pytest.raises(ValueError, match=r"interaction_features: .*\['content_type'\]"):
         interaction_features(pd.DataFrame({"platform": ["x"], "posted_at": [T0]}))
+
+
+def test_posts_per_30d_reads_a_young_accounts_count_over_the_days_it_was_seen():
+    """An account first seen 3 days ago with 30 posts since posts ~300 a month; one seen
+    for 60 days counts only its last 30; a first post has no known rate (0)."""
+    young = [("young", T0 + i * 0.1 * D, 10, 1000) for i in range(30)]   # 30 posts in 3 days
+    old = [("old", T0 + i * D, 10, 1000) for i in range(60)]             # one a day, 60 days
+    queries = [("young", T0 + 3 * D, None, 1000), ("old", T0 + 60 * D, None, 1000)]
+    frame = _posts(*young, *old, *queries)
+    out = account_history_features(frame, maturity_hours=48)["posts_per_30d"].tolist()
+    assert out[-2] == pytest.approx(30 * 30 / 3)
+    assert out[-1] == pytest.approx(29.0)   # days 31..59 lie in (t - 30 d, t)
+    assert out[0] == 0.0 and out[30] == 0.0  # each account's first post

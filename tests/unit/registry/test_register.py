@@ -19,6 +19,7 @@ from pipelines.registry.promotion import run_promotion_gate
 from pipelines.registry.register import run_register
 from pipelines.tasks import get_task
 from pipelines.train.stage import run_train
+from tests.conftest import SCALE
 
 MODEL = "engagement-likes-test"
 PARAMS = Path(__file__).resolve().parents[3] / "params.yaml"
@@ -32,7 +33,7 @@ def _run_stages(paths: ProjectPaths, posts: pd.DataFrame, seed: int) -> None:
     run_train(paths.features, paths.models, target="likes", models=("lightgbm", "ridge"),
               hyperparameters=HYPER, seed=seed, valid_fraction=0.15, test_fraction=0.15,
               cold_account_fraction=0.2, history_dropout=0.3,
-              cv_folds=0)
+              cv_folds=0, scale=SCALE)
     run_evaluate(paths.features, paths.models, paths.metrics)
 
 

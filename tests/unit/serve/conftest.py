@@ -8,6 +8,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from tests.conftest import SCALE
+
 SERVE_MODELS = ("ridge", "lightgbm", "random_forest")
 #: Small but real hyperparameters, so the session trains in seconds.
 SMALL = {"lightgbm": {"n_estimators": 40, "num_leaves": 7},
@@ -40,7 +42,8 @@ def fit_post_model(posts: pd.DataFrame, name: str, *, target: str = "likes", see
     names = tabular_columns(settings)
     rows = labelled(table, target)
     model = make_model(name, hyperparameters if hyperparameters is not None else SMALL[name],
-                       seed, names).fit(feature_matrix(rows, names), rows[target].astype(float))
+                       seed, names, scale=SCALE).fit(feature_matrix(rows, names),
+                                                     rows[target].astype(float))
     return as_post_model(model, settings, table)
 
 

@@ -16,6 +16,7 @@ from pipelines.train.model_zoo import (
     feature_importance,
     make_model,
 )
+from tests.conftest import SCALE
 
 # The tiny MLP stops at max_iter before converging; that is expected here.
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -45,7 +46,8 @@ def data():
 @pytest.fixture(scope="module")
 def fitted(data):
     x, y = data
-    return {name: make_model(name, FAST[name], 0, FEATURES).fit(x, y) for name in MODEL_NAMES}
+    return {name: make_model(name, FAST[name], 0, FEATURES, scale=SCALE).fit(x, y)
+            for name in MODEL_NAMES}
 
 
 def test_model_names_cover_the_issue():
@@ -62,7 +64,7 @@ def test_predicts_nonnegative_counts_deterministically(name, data, fitted):
     assert first.shape == (200,) and np.isfinite(first).all() and (first >= 0).all()
     # On the count scale: the median prediction is in the range of the median like.
     assert 0.1 * np.median(y) < np.median(first) < 10 * np.median(y)
-    again = make_model(name, FAST[name], 0, FEATURES).fit(x, y).predict(x.tail(200))
+    again = make_model(name, FAST[name], 0, FEATURES, scale=SCALE).fit(x, y).predict(x.tail(200))
     # The forest's trees are identical, but its two prediction threads add the trees up in
     # either order: equal to the last bits only.
     np.testing.assert_allclose(first, again, rtol=1e-12 if name == "random_forest" else 0)
@@ -71,7 +73,7 @@ def test_predicts_nonnegative_counts_deterministically(name, data, fitted):
 @pytest.mark.parametrize("name", ["random_forest", "xgboost", "mlp", "two_stage_soft"])
 def test_the_seed_matters(name, data, fitted):
     x, y = data
-    other = make_model(name, FAST[name], 1, FEATURES).fit(x, y).predict(x.tail(200))
+    other = make_model(name, FAST[name], 1, FEATURES, scale=SCALE).fit(x, y).predict(x.tail(200))
     assert not np.array_equal(fitted[name].predict(x.tail(200)), other)
 
 
@@ -103,37 +105,37 @@ def test_monotone_constraint_sits_on_log_followers_only_when_present():
 
 
 def test_hyperparameters_override_defaults_key_by_key():
-    model = make_model("lightgbm", {"n_estimators": 7}, 3, FEATURES)
+    model = make_model("lightgbm", {"n_estimators": 7}, 3, FEATURES, scale=SCALE)
     params = model.regressor.regressor.get_params()
     assert params["n_estimators"] == 7 and params["learning_rate"] == 0.05
     assert params["random_state"] == 3 and params["deterministic"] is True
-    forest = make_model("random_forest", {}, 3, FEATURES).regressor.regressor
+    forest = make_model("random_forest", {}, 3, FEATURES, scale=SCALE).regressor.regressor
     assert forest.max_rows_per_tree == 50_000
     assert (forest.estimator.n_estimators, forest.estimator.max_depth,
             forest.estimator.min_samples_leaf, forest.estimator.max_samples,
             forest.estimator.n_jobs) == (100, 16, 5, 0.3, 2)
     two_stage = make_model("two_stage_hard", {"regressor_params": {"max_depth": 2}}, 3,
-                           FEATURES)
+                           FEATURES, scale=SCALE)
     assert two_stage.regressor_params["max_depth"] == 2
     assert "monotone_constraints" in two_stage.regressor_params  # merged, not replaced
     assert two_stage.routing == "hard" and two_stage.seed == 3
-    mlp = make_model("mlp", {"threads": 2}, 0, FEATURES).regressor.regressor
+    mlp = make_model("mlp", {"threads": 2}, 0, FEATURES, scale=SCALE).regressor.regressor
     assert mlp.threads == 2 and mlp.estimator.named_steps["mlp"].early_stopping is True
 
 
 def test_forest_rows_per_tree_are_a_fraction_up_to_a_cap(data):
     x, y = data
-    small = make_model("random_forest", {"n_estimators": 2}, 0, FEATURES).fit(x, y)
+    small = make_model("random_forest", {"n_estimators": 2}, 0, FEATURES, scale=SCALE).fit(x, y)
     assert small.regressor_.regressor_.estimator_.max_samples == 0.3  # 360 of 1,200 rows
     capped = make_model("random_forest", {"n_estimators": 2, "max_rows_per_tree": 100}, 0,
-                        FEATURES).fit(x, y)
+                        FEATURES, scale=SCALE).fit(x, y)
     assert capped.regressor_.regressor_.estimator_.max_samples == 100
     assert capped.regressor.regressor.estimator.max_samples == 0.3  # template untouched
 
 
 def test_unknown_model_name():
     with pytest.raises(ValueError, match=r"unknown model 'catboost'; known: \['ridge'"):
-        make_model("catboost", {}, 0, FEATURES)
+        make_model("catboost", {}, 0, FEATURES, scale=SCALE)
 
 
 @pytest.mark.parametrize(("name", "hyperparameters", "key"), [
@@ -145,18 +147,18 @@ def test_unknown_model_name():
 ])
 def test_unknown_hyperparameter_names_model_key_and_allowed(name, hyperparameters, key):
     with pytest.raises(ValueError, match=rf"\['{key}'\] for model '{name}'; allowed: \["):
-        make_model(name, hyperparameters, 0, FEATURES)
+        make_model(name, hyperparameters, 0, FEATURES, scale=SCALE)
 
 
 def test_unknown_stage_parameter_of_the_two_stage_model():
     with pytest.raises(ValueError, match=r"unknown XGBClassifier parameter\(s\) \['depth'\] "
                                          r"in 'classifier_params'; allowed: \["):
-        make_model("two_stage_hard", {"classifier_params": {"depth": 3}}, 0, FEATURES)
+        make_model("two_stage_hard", {"classifier_params": {"depth": 3}}, 0, FEATURES, scale=SCALE)
 
 
 def test_hyperparameters_must_be_a_dict():
     with pytest.raises(ValueError, match="'hyperparameters' for model 'ridge' must be a dict"):
-        make_model("ridge", [("alpha", 1.0)], 0, FEATURES)
+        make_model("ridge", [("alpha", 1.0)], 0, FEATURES, scale=SCALE)
 
 
 @pytest.mark.parametrize("name", TREE_MODELS)
@@ -241,7 +243,7 @@ def test_log_count_predictions_are_clipped_to_the_supported_range():
 
     x = pd.DataFrame({"log_followers": np.arange(50, dtype=float)})
     y = np.expm1(x["log_followers"].to_numpy() / 10)  # counts up to e^4.9
-    model = make_model("ridge", {}, 0, ["log_followers"]).fit(x, y)
+    model = make_model("ridge", {}, 0, ["log_followers"], scale=SCALE).fit(x, y)
     far = pd.DataFrame({"log_followers": [1e6, -1e6]})  # wild extrapolation both ways
     predictions = model.predict(far)
     # the scale line extrapolates 1000x beyond the training range, then stays flat

@@ -8,6 +8,7 @@ from pipelines.config import FeatureSettings
 from pipelines.features.stage import read_manifest, run_features
 from pipelines.train.model_zoo import make_model
 from pipelines.train.stage import feature_matrix, run_train
+from tests.conftest import SCALE
 
 HYPER = {"lightgbm": {"n_estimators": 60, "num_leaves": 7}, "ridge": {"alpha": 1.0}}
 
@@ -26,7 +27,7 @@ def _train(features_path, out, seed=1, cv_folds=0):
     return run_train(features_path, out, target="likes", models=("lightgbm", "ridge"),
                      hyperparameters=HYPER, seed=seed, valid_fraction=0.15, test_fraction=0.15,
                      cold_account_fraction=0.0, history_dropout=0.0,
-                     cv_folds=cv_folds)
+                     cv_folds=cv_folds, scale=SCALE)
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +46,7 @@ def test_saved_models_take_posts_and_match_the_feature_regressor(trained, featur
     model = joblib.load(folder / "lightgbm.joblib")
     train_rows = manifest["split"]["train"]
     names = read_manifest(features_path)["feature_columns"]
-    regressor = make_model("lightgbm", HYPER["lightgbm"], 1, names).fit(
+    regressor = make_model("lightgbm", HYPER["lightgbm"], 1, names, scale=SCALE).fit(
         feature_matrix(table, names).iloc[:train_rows],
         table["likes"].iloc[:train_rows].astype(float))
     # Train/serve parity: the registered pipeline (raw posts in) equals the regressor on the
@@ -97,7 +98,7 @@ def test_a_target_a_source_does_not_report_trains_on_the_rows_that_have_it(tmp_p
     manifest = run_train(tmp_path / "features.parquet", tmp_path / "m", target="comments",
                          models=("ridge",), hyperparameters={}, seed=0, valid_fraction=0.15,
                          test_fraction=0.15,
-                         cold_account_fraction=0.0, history_dropout=0.0, cv_folds=0)
+                         cold_account_fraction=0.0, history_dropout=0.0, cv_folds=0, scale=SCALE)
     from pipelines.features.history_source import young_labels
 
     # young posts' counts were still growing at collection: not targets either
@@ -123,7 +124,7 @@ def test_caption_embeddings_reach_the_registered_model(tmp_path, demo_posts, mon
                          models=("ridge",), hyperparameters={}, seed=0, valid_fraction=0.15,
                          test_fraction=0.15,
                          cold_account_fraction=0.0, history_dropout=0.0, cv_folds=0,
-                         model_cache_dir=text_model_cache_dir)
+                         model_cache_dir=text_model_cache_dir, scale=SCALE)
     model = joblib.load(tmp_path / "m" / "ridge.joblib")
     featurizer = model[0]
     assert featurizer.feature_names_[-4:] == [f"text_svd_{i}" for i in range(4)]
@@ -136,7 +137,7 @@ def test_caption_embeddings_reach_the_registered_model(tmp_path, demo_posts, mon
 def _train_full(features_path, out, cold=0.3, dropout=0.3, seed=1):
     return run_train(features_path, out, target="likes", models=("ridge",),
                      hyperparameters={}, seed=seed, valid_fraction=0.15, test_fraction=0.15,
-                     cold_account_fraction=cold, history_dropout=dropout, cv_folds=0)
+                     cold_account_fraction=cold, history_dropout=dropout, cv_folds=0, scale=SCALE)
 
 
 def test_held_out_accounts_never_reach_the_evidence_models(tmp_path, features_path):
