@@ -72,9 +72,9 @@ run: $(STAMP) ## the main job: demo data → Airflow training DAG end to end →
 	@echo "full Airflow log: $(STATE)/last-run.log"
 	@$(AIRFLOW_ENV) $(BIN)/engageflow summary --latest-run 2>/dev/null
 
-test: $(STAMP) ## the whole test suite (what CI runs)
+test: $(STAMP) ## ruff, then the whole test suite in two workers (what CI runs)
 	$(BIN)/ruff check pipelines dags tests
-	HF_HUB_OFFLINE=1 PYTHONDONTWRITEBYTECODE= $(BIN)/pytest
+	HF_HUB_OFFLINE=1 PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -n 2 --dist loadscope
 
 lint: $(STAMP) ## ruff on the package, DAGs and tests
 	$(BIN)/ruff check pipelines dags tests
