@@ -73,6 +73,7 @@ def render_data_docs(
                 f"ExpectationSuiteValidationResult; got {type(result).__name__}."
             )
 
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)  # before its imports
     import great_expectations as gx
     from great_expectations.render.renderer import (
         ExpectationSuitePageRenderer,
@@ -80,7 +81,6 @@ def render_data_docs(
     )
     from great_expectations.render.view import DefaultJinjaPageView
 
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     out_dir = Path(out_dir)
     view = DefaultJinjaPageView()
     entries = []

@@ -101,10 +101,11 @@ def run_suite_with_result(
 
     The GE result is what Data Docs render; the outcomes are what the pipeline decides on.
     """
+    # before the import: GE logs "Skipping registering function ..." at INFO while importing
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
     gx_suite = context.suites.add(
