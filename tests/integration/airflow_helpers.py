@@ -84,3 +84,62 @@ def execution_api(env: dict[str, str], home: Path) -> Iterator[dict[str, str]]:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
+
+
+def run_airflow_executor_test(dag_id: str, conf: dict, env: dict[str, str], home: Path,
+                              timeout: float = 600, grace: float = 30) -> str:
+    """``airflow dags test DAG --use-executor -c CONF`` until its run has ended; returns the
+    command's output.
+
+    Airflow 3's ``dags test --use-executor`` sometimes never returns once the run has ended:
+    the run is ``success`` in the metadata DB, every task log is written, and the process
+    waits on its idle LocalExecutor workers (1 of 3 suite runs with two pytest workers on 2
+    cores). So the run's own state decides: once the newest run of ``dag_id`` started by this
+    command is final, the command gets ``grace`` seconds to exit, then its process group is
+    stopped. A run that never ends still fails the test at ``timeout``.
+    """
+    import json
+    import sqlite3
+
+    db = home / "airflow" / "airflow.db"
+    with sqlite3.connect(db) as conn:
+        before = {r[0] for r in conn.execute("select run_id from dag_run where dag_id = ?",
+                                             (dag_id,))}
+    out = home / f"{dag_id}-executor-run.log"
+    with open(out, "wb") as handle:
+        proc = subprocess.Popen(
+            [str(BIN / "airflow"), "dags", "test", dag_id, "--use-executor", "-c",
+             json.dumps(conf)], env=env, stdout=handle, stderr=subprocess.STDOUT,
+            start_new_session=True, stdin=subprocess.DEVNULL)
+    deadline, ended_at, state = time.monotonic() + timeout, None, None
+    try:
+        while proc.poll() is None:
+            assert time.monotonic() < deadline, \
+                f"airflow dags test {dag_id} ran past {timeout} s:\n{out.read_text()[-4000:]}"
+            if ended_at is None:
+                runs = []
+                with contextlib.suppress(sqlite3.OperationalError), \
+                        sqlite3.connect(db, timeout=5) as conn:  # locked while Airflow writes
+                    runs = [r for r in conn.execute(
+                        "select run_id, state from dag_run where dag_id = ? order by id",
+                        (dag_id,)) if r[0] not in before]
+                if runs and runs[-1][1] in ("success", "failed"):
+                    ended_at, state = time.monotonic(), runs[-1][1]
+            elif time.monotonic() > ended_at + grace:
+                break
+            time.sleep(1)
+    finally:
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+    text = out.read_text(errors="replace")
+    if state is None:
+        assert proc.returncode == 0, f"airflow dags test {dag_id} failed:\n{text[-4000:]}"
+    else:
+        assert state == "success", f"the {dag_id} run ended {state}:\n{text[-4000:]}"
+    return text

@@ -6,7 +6,7 @@ import json
 import re
 
 import pytest
-from airflow_helpers import execution_api, run_airflow
+from airflow_helpers import execution_api, run_airflow, run_airflow_executor_test
 
 pytestmark = pytest.mark.integration
 MODELS = ("ridge", "lightgbm")
@@ -29,11 +29,10 @@ def two_runs(airflow_home):
     # through the executor, as under the scheduler: only then does each task write its
     # own log file (test_task_logs_show_what_each_stage_read_wrote_and_decided)
     with execution_api(env, home) as executor_env:
-        run_airflow(["dags", "test", "engagement_training", "--use-executor", "-c",
-                     json.dumps({"collect.demo_rows": 900, "collect.seed": 6,
-                                 "train.seed": 3, "train.models": list(MODELS),
-                                 "train.cv_folds": CV_FOLDS})],
-                    executor_env)
+        run_airflow_executor_test(
+            "engagement_training", {"collect.demo_rows": 900, "collect.seed": 6,
+                                    "train.seed": 3, "train.models": list(MODELS),
+                                    "train.cv_folds": CV_FOLDS}, executor_env, home)
     records = sorted((home / "state" / "runs").glob("*/05_reporting/registration.json"),
                      key=lambda p: p.stat().st_mtime)
     return home, env, [json.loads(p.read_text()) for p in records]
