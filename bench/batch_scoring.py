@@ -72,13 +72,15 @@ def setup(workdir: Path, sizes: tuple[int, ...], seed: int) -> dict[str, str]:
 
 
 def run_product(workdir: Path, path: str, out: Path) -> dict:
+    from pipelines.collect.formats.source_file import ReadLimits
     from pipelines.config import load_settings
     from pipelines.paths import ProjectPaths
     from pipelines.registry import loading
     from pipelines.serve.scoring import run_score
 
     paths = ProjectPaths(root=ROOT, state=workdir, data=workdir / "data")
-    serve = load_settings(ROOT / "params.yaml").serve
+    settings = load_settings(ROOT / "params.yaml")
+    serve = settings.serve
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{workdir / 'mlflow.db'}"
     started, started_cpu = time.perf_counter(), cpu_s()
     original = loading.load_version
@@ -92,7 +94,8 @@ def run_product(workdir: Path, path: str, out: Path) -> dict:
     loading.load_version = timed_load
     result = run_score(task="likes", model_uri=f"models:/{MODEL}/1", input_path=Path(path),
                        input_format="canonical", output_path=out, paths=paths,
-                       chunk_rows=serve.score_chunk_rows, threads=serve.score_threads)
+                       chunk_rows=serve.score_chunk_rows, threads=serve.score_threads,
+                       limits=ReadLimits.from_settings(settings.collect))
     done, done_cpu = time.perf_counter(), cpu_s()
     return {"total_s": done - started, "score_s": done - timings["loaded"],
             "total_cpu_s": done_cpu - started_cpu, "score_cpu_s": done_cpu - timings["loaded_cpu"],

@@ -130,6 +130,7 @@ def score_through_product(run: ProductRun, *, input_file: Path, fmt: str, output
     Returns:
         The predictions file's rows (post_id, account_id, platform, posted_at, prediction).
     """
+    from pipelines.collect.formats.source_file import ReadLimits
     from pipelines.serve.scoring import run_score
 
     with project_environment(run.paths):
@@ -137,7 +138,8 @@ def score_through_product(run: ProductRun, *, input_file: Path, fmt: str, output
                            input_path=input_file, input_format=fmt, output_path=output,
                            paths=run.paths, history=history,
                            chunk_rows=run.settings.serve.score_chunk_rows,
-                           threads=run.settings.serve.score_threads)
+                           threads=run.settings.serve.score_threads,
+                           limits=ReadLimits.from_settings(run.settings.collect))
     scored = pd.read_parquet(output)
     scored.attrs["quarantined"] = result["quarantined"]
     return scored
