@@ -47,6 +47,19 @@ def run_airflow(args: list[str], env: dict[str, str], check: bool = True
     return done
 
 
+def stop_process_group(proc: subprocess.Popen, first: int = signal.SIGTERM,
+                       grace: float = 10) -> None:
+    """Send ``first`` to the process group of ``proc`` (started with
+    ``start_new_session=True``); SIGKILL the group if it has not ended after ``grace`` s."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, first)
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=grace)
+
+
 @contextlib.contextmanager
 def execution_api(env: dict[str, str], home: Path) -> Iterator[dict[str, str]]:
     """An ``airflow api-server`` (execution API only) on a free local port, for
@@ -78,12 +91,7 @@ def execution_api(env: dict[str, str], home: Path) -> Iterator[dict[str, str]]:
             time.sleep(1)
         yield env
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        stop_process_group(proc)
 
 
 def run_airflow_executor_test(dag_id: str, conf: dict, env: dict[str, str], home: Path,
@@ -102,7 +110,7 @@ def run_airflow_executor_test(dag_id: str, conf: dict, env: dict[str, str], home
     import sqlite3
 
     db = home / "airflow" / "airflow.db"
-    with sqlite3.connect(db) as conn:
+    with contextlib.closing(sqlite3.connect(db)) as conn:
         before = {r[0] for r in conn.execute("select run_id from dag_run where dag_id = ?",
                                              (dag_id,))}
     out = home / f"{dag_id}-executor-run.log"
@@ -117,9 +125,9 @@ def run_airflow_executor_test(dag_id: str, conf: dict, env: dict[str, str], home
             assert time.monotonic() < deadline, \
                 f"airflow dags test {dag_id} ran past {timeout} s:\n{out.read_text()[-4000:]}"
             if ended_at is None:
-                runs = []
+                runs = []  # the database may be locked while Airflow writes: next second
                 with contextlib.suppress(sqlite3.OperationalError), \
-                        sqlite3.connect(db, timeout=5) as conn:  # locked while Airflow writes
+                        contextlib.closing(sqlite3.connect(db, timeout=5)) as conn:
                     runs = [r for r in conn.execute(
                         "select run_id, state from dag_run where dag_id = ? order by id",
                         (dag_id,)) if r[0] not in before]
@@ -130,13 +138,7 @@ def run_airflow_executor_test(dag_id: str, conf: dict, env: dict[str, str], home
             time.sleep(1)
     finally:
         if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
+            stop_process_group(proc)
     text = out.read_text(errors="replace")
     if state is None:
         assert proc.returncode == 0, f"airflow dags test {dag_id} failed:\n{text[-4000:]}"

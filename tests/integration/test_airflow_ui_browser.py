@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from airflow_helpers import airflow_env
+from airflow_helpers import airflow_env, stop_process_group
 from airflow_rest import AirflowRest
 
 from pipelines.deploy.local_stack import free_port
@@ -106,14 +106,9 @@ def standalone(tmp_path_factory, project_root, migrated_mlflow_db):
         api.wait_for_dag(DAG_ID, timeout=240)
         yield base, api, home
     finally:
-        os.killpg(proc.pid, signal.SIGINT)   # standalone stops its children only on SIGINT
-        try:
-            # standalone rarely exits on its own within a minute; the test's state is in
-            # tmp_path, so a short grace period then SIGKILL to the whole group is enough
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        # standalone stops its children only on SIGINT, and rarely exits on its own within a
+        # minute; the test's state is in tmp_path, so a short grace then SIGKILL is enough
+        stop_process_group(proc, signal.SIGINT)
 
 
 @pytest.fixture(scope="module")
@@ -253,13 +248,7 @@ def _servers(home: Path, env: dict[str, str]):
         yield procs[0][0], procs[1][0]
     finally:
         for _, log, proc in procs:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
+            stop_process_group(proc)
             log.close()
 
 
