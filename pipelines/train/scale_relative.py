@@ -181,10 +181,16 @@ class ScaleRelative(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         fast path passes its compiled predictors)."""
         anchor = self._anchor(x, self._offset(x))
         augmented = self.augment(x)
-        residual = np.asarray(residual_predict(augmented), float).ravel()
-        cold = self._cold(x)
-        if cold_predict is not None and cold.any():
-            residual[cold] = np.asarray(cold_predict(augmented[cold]), float).ravel()
+        cold = self._cold(x) if cold_predict is not None else None
+        if cold is None or not cold.any():
+            residual = np.asarray(residual_predict(augmented), float).ravel()
+        else:  # each row predicted by one model only
+            residual = np.empty(len(x))
+            if not cold.all():
+                residual[~cold] = np.asarray(residual_predict(augmented[~cold]),
+                                             float).ravel()
+            residual[cold] = np.asarray(cold_predict(augmented if cold.all() else
+                                                     augmented[cold]), float).ravel()
         return anchor + np.clip(residual, *self.residual_range_)
 
     def augment(self, x: np.ndarray) -> np.ndarray:
