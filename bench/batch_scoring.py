@@ -12,6 +12,10 @@ demo posts both ways, end to end:
   the model's signature in its types (naive times, float counts: what the signature
   enforces), ``predict``, the predictions written to Parquet.
 
+A larger file (``--large-sizes``, 5M rows by default) is scored by the product only, once:
+its peak memory shows the bound that scoring in parts gives (pyfunc would hold the whole
+file, its features and its model input at once).
+
 Each run is its own process (its peak RSS, VmHWM, is its own); the runs of one size
 alternate between the two (product, peer, then peer, product, ...) so that both meet the
 same machine load, and each records the load average before it starts. Two times per run:
@@ -39,10 +43,15 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "batch_scoring.json"
 MODEL = "bench-engagement-likes"
 SIZES = (100_000, 1_000_000)
+#: Scored by the product only (pyfunc holds the file, its features and its model input at
+#: once: about 3 GB per million rows).
+LARGE_SIZES = (5_000_000,)
 
 
-def setup(workdir: Path, sizes: tuple[int, ...], seed: int) -> dict[str, str]:
-    """Register the model and write one canonical Parquet file per size."""
+def setup(workdir: Path, sizes: tuple[int, ...], seed: int,
+          large_sizes: tuple[int, ...] = ()) -> dict[str, str]:
+    """Register the model and write one canonical Parquet file per size (``large_sizes``:
+    copies of the largest of ``sizes`` under new ids and accounts, written copy by copy)."""
     import numpy as np
     import pandas as pd
 
@@ -68,7 +77,28 @@ def setup(workdir: Path, sizes: tuple[int, ...], seed: int) -> dict[str, str]:
         path = workdir / f"posts_{rows}.parquet"
         frame.to_parquet(path, index=False)
         files[str(rows)] = str(path)
+    for rows in large_sizes:
+        files[str(rows)] = str(_copies(Path(files[str(max(sizes))]), rows,
+                                       workdir / f"posts_{rows}.parquet"))
     return files
+
+
+def _copies(source: Path, rows: int, path: Path) -> Path:
+    """``rows`` rows of copies of ``source`` (ids and accounts suffixed per copy)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(source)
+    with pq.ParquetWriter(path, table.schema) as writer:
+        for copy in range(-(-rows // len(table))):
+            part = table.slice(0, min(len(table), rows - copy * len(table)))
+            for column in ("post_id", "account_id"):
+                part = part.set_column(part.schema.get_field_index(column), column,
+                                       pc.binary_join_element_wise(
+                                           part.column(column), pa.scalar(f"-r{copy}"), ""))
+            writer.write_table(part)
+    return path
 
 
 def run_product(workdir: Path, path: str, out: Path) -> dict:
@@ -158,6 +188,9 @@ def main() -> int:
     parser.add_argument("--repeats-1m", type=int, default=1,
                         help="repeats at 1M rows (a minute or more per run)")
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
+    parser.add_argument("--large-sizes", type=int, nargs="*", default=list(LARGE_SIZES),
+                        help="sizes scored by the product only, once: its peak memory on a "
+                        "file larger than the peer can hold")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--baseline", type=Path,
                         help="a checkout of the product before this work (e.g. main), run as "
@@ -173,8 +206,22 @@ def main() -> int:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     with tempfile.TemporaryDirectory() as folder:
         workdir = Path(folder)
-        files = setup(workdir, tuple(args.sizes), args.seed)
+        files = setup(workdir, tuple(args.sizes), args.seed, tuple(args.large_sizes))
         results = {}
+        for rows in args.large_sizes:
+            load = os.getloadavg()
+            done = subprocess.run([sys.executable, __file__, "--run", "engageflow",
+                                   str(workdir), files[str(rows)]], check=True,
+                                  capture_output=True, text=True, env=env)
+            run = json.loads(done.stdout.strip().splitlines()[-1])
+            run["load_average_before"] = load
+            print(rows, "engageflow", run, flush=True)
+            results[f"rows_{rows}"] = {
+                "rows": rows, "runs": {"engageflow": [run]}, "pyfunc": "not run (see note)",
+                **{f"engageflow_{key}": round(run[key], 3)
+                   for key in ("total_s", "score_s", "total_cpu_s", "score_cpu_s",
+                               "peak_rss_mb")},
+                "engageflow_rows_per_s": round(rows / run["score_s"])}
         for rows in args.sizes:
             kinds = ["engageflow", "pyfunc"] + (["engageflow_baseline"] if args.baseline
                                                 else [])
@@ -225,7 +272,9 @@ def main() -> int:
         "note": "score_s = read -> contract -> features -> predict -> write with the model "
                 "loaded (pyfunc: read_parquet, signature columns, predict, write); total_s "
                 "adds the model load; *_cpu_s: CPU seconds (user + system, all threads) of the "
-                "same spans; each run a fresh process, product and peer alternated",
+                "same spans; each run a fresh process, product and peer alternated; "
+                "large sizes: the product only, once (its memory stays bounded: the file "
+                "is scored in parts of serve.score_chunk_rows rows of whole accounts)",
         **results}, indent=2))
     print(f"wrote {args.output}")
     return 0

@@ -105,7 +105,8 @@ class ServeConfig(Section):
     score_chunk_rows: Int = Field(
         200_000, ge=1, le=100_000_000, title="Scoring chunk rows",
         description="Batch scoring: rows featurized and predicted at a time (whole "
-        "accounts), so the features of a large file are never all in memory.")
+        "accounts), so the features of a large file are never all in memory; a larger "
+        "canonical Parquet file is also read in parts of about this many rows.")
     score_threads: Int = Field(
         0, ge=0, le=1024, title="Scoring threads",
         description="Batch scoring: threads the model predicts with; 0 = every CPU. A "

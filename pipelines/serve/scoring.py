@@ -13,7 +13,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import tempfile
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -175,18 +177,21 @@ def run_score(*, task: str, model_uri: str, input_path: Path, input_format: str,
         attach_history(model, history, where=f"score ({scorer.name})")
     threads = threads or os.cpu_count() or 1
     use_threads(model, threads)
-    read = scorer.read_for_scoring(input_path, input_format, paths=paths, limits=limits)
-    predictions = predict_in_chunks(scorer, model, read.rows, chunk_rows=chunk_rows,
-                                    threads=threads)
-    out = read.rows[list(scorer.score_columns)].assign(
-        prediction=predictions, task=scorer.name, model_uri=model_uri, model_name=ref.name,
-        model_version=ref.version, scored_at=pd.Timestamp(datetime.now(UTC)))
+    columns = {"task": scorer.name, "model_uri": model_uri, "model_name": ref.name,
+               "model_version": ref.version, "scored_at": pd.Timestamp(datetime.now(UTC))}
     output_path.parent.mkdir(parents=True, exist_ok=True)
-    out.to_parquet(output_path, index=False)
     quarantine_file = quarantine_path(output_path)
-    read.rejects.to_parquet(quarantine_file, index=False)
-    result = {"task": scorer.name, "rows_in": read.records_read, "scored": len(out),
-              "quarantined": len(read.rejects), "model_name": ref.name,
+    with tempfile.TemporaryDirectory(prefix=f".{output_path.stem}.parts-",
+                                     dir=output_path.parent) as workdir:
+        parts = scorer.read_for_scoring_in_parts(input_path, input_format,
+                                                 part_rows=chunk_rows, workdir=Path(workdir))
+        if parts is None:  # read whole
+            parts = iter([scorer.read_for_scoring(input_path, input_format, paths=paths,
+                                                  limits=limits)])
+        counts = _score_parts(scorer, model, parts, columns, output_path=output_path,
+                              quarantine_file=quarantine_file, chunk_rows=chunk_rows,
+                              threads=threads)
+    result = {"task": scorer.name, **counts, "model_name": ref.name,
               "model_version": ref.version, "model_uri": model_uri, "output": str(output_path),
               "quarantine": str(quarantine_file)}
     if result["scored"] + result["quarantined"] != result["rows_in"]:
@@ -198,66 +203,55 @@ def run_score(*, task: str, model_uri: str, input_path: Path, input_format: str,
     return result
 
 
+def _score_parts(scorer: Any, model: Any, parts: Iterator[Any], columns: dict[str, Any], *,
+                 output_path: Path, quarantine_file: Path, chunk_rows: int, threads: int
+                 ) -> dict[str, int]:
+    """Predict each part (a :class:`pipelines.tasks.base.ScoringInput`) and append its
+    predictions to ``output_path`` and its rejects to ``quarantine_file`` as it goes, so
+    only one part is in memory; returns the counts (rows_in, scored, quarantined)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    counts = {"rows_in": 0, "scored": 0, "quarantined": 0}
+    writers: dict[Path, Any] = {}
+    no_rejects = None  # the task's quarantine layout, written empty when nothing is
+
+    def append(path: Path, frame: pd.DataFrame) -> None:
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        if path not in writers:
+            writers[path] = pq.ParquetWriter(path, table.schema)
+        writers[path].write_table(table.cast(writers[path].schema))
+
+    from pipelines.serve.chunked_predict import ChunkPredictor
+
+    predictor = ChunkPredictor(scorer, model, threads=threads)
+    try:
+        for number, read in enumerate(parts, start=1):
+            predictions = predictor.predict(read.rows, chunk_rows=chunk_rows)
+            append(output_path, read.rows[list(scorer.score_columns)].assign(
+                prediction=predictions, **columns))
+            if len(read.rejects):
+                append(quarantine_file, read.rejects)
+            elif no_rejects is None:
+                no_rejects = read.rejects
+            counts["rows_in"] += read.records_read
+            counts["scored"] += len(read.rows)
+            counts["quarantined"] += len(read.rejects)
+            logger.info("score: part %d: %d rows in, %d scored, %d quarantined (so far: %d "
+                        "rows in)", number, read.records_read, len(read.rows),
+                        len(read.rejects), counts["rows_in"])
+    finally:
+        for writer in writers.values():
+            writer.close()
+    if quarantine_file not in writers:  # nothing quarantined: an empty quarantine file
+        no_rejects.to_parquet(quarantine_file, index=False)
+    return counts
+
+
 def _warm_batch_kernels() -> None:
     from pipelines.serve.tree_tables import warm_up
 
     warm_up()
-
-
-def predict_in_chunks(scorer: Any, model: Any, rows: pd.DataFrame, *, chunk_rows: int,
-                      threads: int) -> np.ndarray:
-    """``scorer.predict`` of ``rows`` (in their order), at most about ``chunk_rows`` rows a
-    call: rows are dealt to chunks by whole groups of ``scorer.score_group``, so each
-    row's prediction equals the one of a single call on all rows. A task that predicts
-    with ``model.predict`` (the default :meth:`Task.predict`) is predicted by
-    :func:`pipelines.serve.batch_predict.batch_predictor` (equal, faster for batches).
-
-    Raises:
-        ValueError: if ``chunk_rows`` < 1.
-    """
-    from pipelines.tasks.base import Task
-
-    if chunk_rows < 1:
-        raise ValueError(f"predict_in_chunks: 'chunk_rows' must be >= 1; got {chunk_rows}.")
-    if not len(rows):
-        return np.empty(0)
-    if type(scorer).predict is Task.predict:
-        from pipelines.serve.batch_predict import BatchPostModel, batch_predictor
-
-        fast = batch_predictor(model, threads=threads)
-        compiled = getattr(fast, "__self__", None)
-        if isinstance(compiled, BatchPostModel) and scorer.model_input_retypes_rows:
-            # contract-checked canonical posts featurize as their model input does
-            # (tested): no model-input copy of the rows
-            def predict(part: pd.DataFrame) -> np.ndarray:
-                return compiled.predict(part)
-        else:
-            def predict(part: pd.DataFrame) -> np.ndarray:
-                return fast(scorer.model_input(part))
-    else:
-        def predict(part: pd.DataFrame) -> np.ndarray:
-            return np.asarray(scorer.predict(model, scorer.model_input(part)), float)
-    chunks = -(-len(rows) // chunk_rows)
-    if chunks == 1:
-        return predict(rows)
-    if scorer.score_group is None:
-        labels = np.arange(len(rows)) * chunks // len(rows)
-    else:
-        # whole groups, in order of first appearance, cut where the running row count
-        # crosses a multiple of the chunk size (a group larger than a chunk stays whole)
-        codes, _ = pd.factorize(rows[scorer.score_group], use_na_sentinel=False)
-        sizes = np.bincount(codes)
-        before = np.cumsum(sizes) - sizes
-        labels = (before * chunks // len(rows))[codes]
-    out = np.empty(len(rows))
-    for chunk in range(chunks):
-        where = np.flatnonzero(labels == chunk)
-        if len(where):
-            part = rows.iloc[where]
-            out[where] = predict(part)
-    logger.info("score: %d rows predicted in %d chunks of <= ~%d", len(rows), chunks,
-                chunk_rows)
-    return out
 
 
 def use_threads(model: Any, threads: int) -> None:

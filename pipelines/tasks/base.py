@@ -11,7 +11,7 @@ parse time): heavy libraries are imported inside the methods.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -310,13 +310,22 @@ class Task(ABC):
             f"task {self.name!r} declares no batch-scoring reader (Task.read_for_scoring), "
             f"so it cannot be batch-scored.")
 
+    def read_for_scoring_in_parts(self, path: Path, fmt: str, *, part_rows: int,
+                                  workdir: Path) -> Iterator[ScoringInput] | None:
+        """The file :meth:`read_for_scoring` would read, as parts of whole
+        :attr:`score_group` groups of about ``part_rows`` rows, one in memory at a time
+        (spilled to ``workdir``); each part's quarantine rows name their row in the file.
+        None (the default): read it whole with :meth:`read_for_scoring` (a small file, a
+        layout the task does not split, or a task that does not)."""
+        return None
+
     #: Batch scoring predicts in chunks of whole groups of this column (a row's prediction
     #: may depend on other rows of its group: posts of an account count as its earlier
     #: posts); None: the rows depend on no other row, any chunk will do.
     score_group: ClassVar[str | None] = None
     #: True when :meth:`model_input` only retypes the canonical rows (same values: posts'
     #: :func:`pipelines.features.model_input.model_input`), so a compiled batch model may
-    #: featurize scorable rows as they are (:func:`pipelines.serve.scoring.predict_in_chunks`).
+    #: featurize scorable rows as they are (:mod:`pipelines.serve.chunked_predict`).
     model_input_retypes_rows: ClassVar[bool] = False
 
     @property

@@ -8,7 +8,7 @@ registered model takes canonical posts and predicts the count.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -159,6 +159,32 @@ class PostCountTask(PostInputTask):
                              ignore_index=True) if len(read.rejects) else invalid)
         rows["posted_at"] = pd.to_datetime(rows["posted_at"], utc=True)
         return ScoringInput(rows, rejects, read.records_read)
+
+    def read_for_scoring_in_parts(self, path: Path, fmt: str, *, part_rows: int,
+                                  workdir: Path) -> Iterator[ScoringInput] | None:
+        """A canonical Parquet file larger than ``part_rows`` that the columnar path reads
+        (:func:`pipelines.serve.columnar_posts.partition_canonical_parquet`), as parts of
+        whole accounts, each split by the serving contract."""
+        from pipelines.serve.columnar_posts import partition_canonical_parquet
+
+        parts = partition_canonical_parquet(Path(path), fmt, group=self.score_group,
+                                            part_rows=part_rows, workdir=workdir)
+        if parts is None:
+            return None
+        return (self._scoring_part(part, Path(path), fmt) for part in parts)
+
+    @staticmethod
+    def _scoring_part(part: Path, path: Path, fmt: str) -> ScoringInput:
+        from pipelines.serve.columnar_posts import read_part
+        from pipelines.serve.scoring import split_scorable
+
+        posts, rows = read_part(part, path, fmt)
+        scorable, invalid = split_scorable(posts)
+        if len(invalid):  # the row in the file, not in the part
+            invalid["source_row"] = (rows[invalid["source_row"].to_numpy(int) - 1] + 1
+                                     ).astype("int64")
+            invalid["source_row"] = invalid["source_row"].astype("Int64")
+        return ScoringInput(scorable, invalid, len(posts))
 
     # --- monitoring --------------------------------------------------------------------
     def drift_frame(self, model: Any, rows: pd.DataFrame, *,

@@ -4,16 +4,24 @@ value), predictions in chunks of whole accounts (a single call's), the contract 
 column-wise (the same quarantine)."""
 
 import json
+import tempfile
+from pathlib import Path
 
 import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pipelines.collect.formats import ReadLimits, read_posts
-from pipelines.serve.columnar_posts import read_canonical_parquet
+from pipelines.serve.chunked_predict import predict_in_chunks
+from pipelines.serve.columnar_posts import (
+    partition_canonical_parquet,
+    read_canonical_parquet,
+    read_part,
+)
 from pipelines.serve.scoring import (
-    predict_in_chunks,
     quarantine_path,
     run_score,
     scoring_failures,
@@ -57,6 +65,46 @@ def test_a_file_the_reader_would_change_is_left_to_the_reader(serve_posts, tmp_p
     change(serve_posts.head(20).copy()).to_parquet(path, index=False)
     assert read_canonical_parquet(path, "canonical") is None
     assert read_canonical_parquet(path.with_suffix(".csv"), "canonical") is None
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.integers(2, 300), accounts=st.integers(1, 40), part_rows=st.integers(1, 120),
+       seed=st.integers(0, 2**16))
+def test_parts_hold_every_row_once_and_each_account_whole(serve_posts, tmp_path, rows,
+                                                          accounts, part_rows, seed):
+    rng = np.random.default_rng(seed)
+    posts = serve_posts.sample(rows, replace=True, random_state=seed).reset_index(drop=True)
+    posts["post_id"] = [f"p{i}" for i in range(rows)]
+    posts["account_id"] = [f"a{k}" for k in rng.integers(0, accounts, rows)]
+    workdir = Path(tempfile.mkdtemp(dir=tmp_path))   # one per example
+    path = workdir / "posts.parquet"
+    posts.to_parquet(path, index=False)
+    parts = partition_canonical_parquet(path, "canonical", group="account_id",
+                                        part_rows=part_rows, workdir=workdir)
+    whole = read_canonical_parquet(path, "canonical")
+    if rows <= part_rows:
+        assert parts is None                     # small enough: read whole
+        return
+    assert 1 <= len(parts) <= -(-rows // part_rows)
+    seen, owner = [], {}
+    for part in parts:
+        frame, numbers = read_part(part, path, "canonical")
+        assert list(numbers) == sorted(numbers)  # file order within a part
+        pd.testing.assert_frame_equal(frame, whole.iloc[numbers].reset_index(drop=True))
+        for account in frame["account_id"].unique():
+            assert owner.setdefault(account, part) == part   # an account in one part only
+        seen.extend(numbers)
+    assert sorted(seen) == list(range(rows))     # every row exactly once
+
+
+def test_a_file_the_reader_would_change_is_not_split(serve_posts, tmp_path):
+    path = tmp_path / "posts.parquet"
+    posts = serve_posts.head(60).copy()
+    posts.loc[posts.index[50], "platform"] = "Instagram"          # an alias: the reader's
+    posts.to_parquet(path, index=False)
+    assert partition_canonical_parquet(path, "canonical", group="account_id", part_rows=20,
+                                       workdir=tmp_path) is None
 
 
 def test_the_column_wise_contract_quarantines_as_the_row_wise_rules(serve_posts):
@@ -110,10 +158,15 @@ def test_run_score_on_parquet_equals_the_model_on_the_readers_rows(registry, ser
     assert (result["rows_in"], result["scored"], result["quarantined"]) == (200, 199, 1)
     model = mlflow.sklearn.load_model(f"models:/m/{registry['versions']['lightgbm']}")
     good = read_posts(source, "canonical").posts.drop(index=5)
-    scored = pd.read_parquet(output)
-    assert scored["post_id"].tolist() == good["post_id"].tolist()
-    np.testing.assert_array_equal(scored["prediction"], model.predict(LIKES.model_input(good)))
-    assert pd.read_parquet(quarantine_path(output))["rule"].tolist() == ["followers_non_negative"]
+    # 200 rows in parts of ~50 rows of whole accounts: the output goes part by part
+    scored = pd.read_parquet(output).set_index("post_id")
+    assert sorted(scored.index) == sorted(good["post_id"])
+    np.testing.assert_array_equal(scored.loc[good["post_id"], "prediction"],
+                                  model.predict(LIKES.model_input(good)))
+    quarantined = pd.read_parquet(quarantine_path(output))
+    assert quarantined["rule"].tolist() == ["followers_non_negative"]
+    assert quarantined["source_row"].tolist() == [6]           # the file's row, 1-based
+    assert quarantined["post_id"].tolist() == [posts["post_id"].iloc[5]]
 
 
 def test_run_score_in_chunks_with_a_history_source_equals_one_call(registry, serve_posts,
@@ -135,5 +188,7 @@ def test_run_score_in_chunks_with_a_history_source_equals_one_call(registry, ser
     model = mlflow.sklearn.load_model(f"models:/m/{registry['versions']['lightgbm']}")
     attach_history(model, history, where="test")
     good = read_posts(source, "canonical").posts
-    np.testing.assert_array_equal(pd.read_parquet(output)["prediction"],
+    scored = pd.read_parquet(output).set_index("post_id")
+    assert len(scored) == len(good)
+    np.testing.assert_array_equal(scored.loc[good["post_id"], "prediction"],
                                   model.predict(LIKES.model_input(good)))
