@@ -90,7 +90,8 @@ REGIMES: tuple[str, ...] = ("frozen", "fresh")
 
 
 def run_dataset(spec: Dataset, *, data_dir: Path, work: Path, cache_dir: Path, seed: int,
-                seed_001_rows: tuple[int, int]) -> dict[str, Any]:
+                seed_001_rows: tuple[int, int], product_overrides: dict[str, Any]
+                ) -> dict[str, Any]:
     """Carve, train both projects, score every slice in both regimes, compute the metrics.
 
     Raises:
@@ -104,7 +105,7 @@ def run_dataset(spec: Dataset, *, data_dir: Path, work: Path, cache_dir: Path, s
     overrides = dict(spec.overrides)
     product = train_through_pipeline("product", root=work / "projects", repo=ROOT,
                                      data_file=carved.train, fmt=spec.fmt,
-                                     overrides={**overrides, **PRODUCT_OVERRIDES},
+                                     overrides={**overrides, **product_overrides},
                                      as_of=carved.as_of)
     reference = train_through_pipeline("lightgbm_no_history", root=work / "projects",
                                        repo=ROOT, data_file=carved.train, fmt=spec.fmt,
@@ -131,7 +132,7 @@ def run_dataset(spec: Dataset, *, data_dir: Path, work: Path, cache_dir: Path, s
         "source": spec.path, "format": spec.fmt,
         "carve": {"cutoff": carved.cutoff.isoformat(), "training_as_of": carved.as_of.isoformat(),
                   "new_accounts": len(carved.new_accounts), "rows": carved.counts},
-        "product": _run_record(product, overrides),
+        "product": _run_record(product, {**overrides, **product_overrides}),
         "lightgbm_no_history": _run_record(reference, {**overrides, **REFERENCE_OVERRIDES}),
         "references": {"training_rows": len(train),
                        "young_labels_left_out": int(len(validated) - len(train)),
@@ -296,7 +297,7 @@ def versions() -> dict[str, str]:
             "pipelines_imported_from": str(Path(pipelines.__file__).parent)}
 
 
-def protocol() -> dict[str, Any]:
+def protocol(product_overrides: dict[str, Any]) -> dict[str, Any]:
     """The fixed rules, as written in docs/quality.md."""
     return {
         "new_accounts": f"int(sha256(account_id)[:8], 16) % 100 < {NEW_ACCOUNT_PERCENT}",
@@ -307,12 +308,25 @@ def protocol() -> dict[str, Any]:
         "scored_rows": "collected_at - posted_at >= features.maturity_hours, likes present",
         "regimes": {"frozen": "history inside the registered model (training file)",
                     "fresh": "FrameHistory over training + every later and new-account post"},
-        "product_overrides": PRODUCT_OVERRIDES,
+        "product_overrides": product_overrides,
         "lightgbm_no_history_overrides": REFERENCE_OVERRIDES,
         "within_account_spearman": f"mean over accounts with >= {MIN_ACCOUNT_POSTS} scored "
                                    f"posts; 0 for an account with constant predictions",
         "off_10x": "|log1p(pred) - log1p(actual)| > ln 10",
     }
+
+
+def _parse_sets(parser: argparse.ArgumentParser, sets: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` strings as overrides, each value read as YAML (true, 3, [a, b])."""
+    import yaml
+
+    out = {}
+    for item in sets:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            parser.error(f"--product-set wants KEY=VALUE; got {item!r}")
+        out[key] = yaml.safe_load(value)
+    return out
 
 
 def main() -> int:
@@ -326,9 +340,14 @@ def main() -> int:
     parser.add_argument("--cache-dir", type=Path, default=CACHE_DIR,
                         help="caption-embedding cache of the seed-001 reference")
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--product-set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a dotted params override for the product's run only (the "
+                        "references keep theirs), e.g. features.text_embeddings=true; "
+                        "repeatable; recorded in the JSON")
     parser.add_argument("--keep-workdir", action="store_true",
                         help="keep the carved files and temporary projects (path is logged)")
     args = parser.parse_args()
+    product_overrides = {**PRODUCT_OVERRIDES, **_parse_sets(parser, args.product_set)}
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     for noisy in ("great_expectations", "mlflow", "alembic", "matplotlib", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -348,7 +367,8 @@ def main() -> int:
                                       work=work / name, cache_dir=args.cache_dir,
                                       seed=args.seed,
                                       seed_001_rows=(args.seed_001_train_rows,
-                                                     args.seed_001_scored_rows))
+                                                     args.seed_001_scored_rows),
+                                      product_overrides=product_overrides)
                     for name in args.datasets}
     finally:
         if not args.keep_workdir:
@@ -358,7 +378,7 @@ def main() -> int:
     goals = [g for name, d in datasets.items() for g in dataset_goals(name, d["slices"])]
     report = {
         "benchmark": "quality",
-        "protocol": protocol(),
+        "protocol": protocol(product_overrides),
         "seed": args.seed,
         "seed_001_sample": {"train_rows": args.seed_001_train_rows,
                             "scored_rows_per_slice": args.seed_001_scored_rows or "all",

@@ -188,9 +188,14 @@ def run_score(*, task: str, model_uri: str, input_path: Path, input_format: str,
         if parts is None:  # read whole
             parts = iter([scorer.read_for_scoring(input_path, input_format, paths=paths,
                                                   limits=limits)])
-        counts = _score_parts(scorer, model, parts, columns, output_path=output_path,
-                              quarantine_file=quarantine_file, chunk_rows=chunk_rows,
+        # written beside the output and moved into place once complete: a failed run
+        # leaves the previous output as it was, never half a file
+        written, rejected = Path(workdir) / "scored.parquet", Path(workdir) / "rejects.parquet"
+        counts = _score_parts(scorer, model, parts, columns, output_path=written,
+                              quarantine_file=rejected, chunk_rows=chunk_rows,
                               threads=threads)
+        os.replace(written, output_path)
+        os.replace(rejected, quarantine_file)
     result = {"task": scorer.name, **counts, "model_name": ref.name,
               "model_version": ref.version, "model_uri": model_uri, "output": str(output_path),
               "quarantine": str(quarantine_file)}

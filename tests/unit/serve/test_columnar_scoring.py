@@ -192,3 +192,37 @@ def test_run_score_in_chunks_with_a_history_source_equals_one_call(registry, ser
     assert len(scored) == len(good)
     np.testing.assert_array_equal(scored.loc[good["post_id"], "prediction"],
                                   model.predict(LIKES.model_input(good)))
+
+
+def test_a_run_that_fails_midway_leaves_the_previous_output_whole(registry, serve_posts,
+                                                                  tmp_path, monkeypatch):
+    from pipelines.paths import ProjectPaths
+    from pipelines.serve.chunked_predict import ChunkPredictor
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", registry["uri"])
+    source = tmp_path / "posts.parquet"
+    serve_posts.iloc[600:].to_parquet(source, index=False)
+    paths = ProjectPaths(root=tmp_path, state=tmp_path / ".engageflow", data=tmp_path / "d")
+    output = tmp_path / "out" / "scores.parquet"
+
+    def score(chunk_rows):
+        return run_score(task="likes", model_uri="models:/m@challenger", input_path=source,
+                         input_format="canonical", output_path=output, paths=paths,
+                         chunk_rows=chunk_rows, threads=1, limits=LIMITS)
+
+    score(10**6)
+    before = pd.read_parquet(output)
+    original, calls = ChunkPredictor.predict, []
+
+    def second_part_fails(self, rows, *, chunk_rows):
+        calls.append(len(rows))
+        if len(calls) == 2:
+            raise RuntimeError("the machine went away")
+        return original(self, rows, chunk_rows=chunk_rows)
+
+    monkeypatch.setattr(ChunkPredictor, "predict", second_part_fails)
+    with pytest.raises(RuntimeError, match="went away"):
+        score(50)                                   # 200 rows: four parts
+    pd.testing.assert_frame_equal(pd.read_parquet(output), before)
+    assert sorted(p.name for p in output.parent.iterdir()) == [
+        "scores.parquet", "scores.quarantine.parquet"]   # no part files left behind
