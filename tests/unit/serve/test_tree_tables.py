@@ -89,3 +89,26 @@ def test_a_matrix_of_the_wrong_width_is_refused():
     tables = compile_booster(booster, num_iteration=None, threads=1)
     with pytest.raises(ValueError, match="expected 5 columns"):
         tables.predict(x[:, :4])
+
+
+def test_without_a_writable_cache_the_kernel_compiles_uncached(monkeypatch):
+    import numba
+
+    from pipelines.serve import tree_tables
+
+    real, asked = numba.njit, []
+
+    def njit(**options):
+        asked.append(options)
+        if options.get("cache"):
+            raise RuntimeError("cannot cache function: no locator available")
+        return real(**options)
+
+    monkeypatch.setattr(tree_tables.numba, "njit", njit)
+
+    def add(a, b):
+        return a + b
+
+    compiled = tree_tables._compiled(add)
+    assert asked == [{"cache": True, "nogil": True}, {"nogil": True}]
+    assert compiled(2, 3) == 5
