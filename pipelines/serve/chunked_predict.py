@@ -27,6 +27,14 @@ logger = logging.getLogger(__name__)
 MIN_ROWS_PER_THREAD = 8192
 
 
+def may_compile(scorer: Any) -> bool:
+    """Whether ``scorer``'s model may be predicted by the compiled batch form: the task
+    predicts with ``model.predict`` (the default :meth:`pipelines.tasks.base.Task.predict`)."""
+    from pipelines.tasks.base import Task
+
+    return type(scorer).predict is Task.predict
+
+
 class ChunkPredictor:
     """Predicts rows of one task with one model, in chunks; built once per scoring run.
 
@@ -37,11 +45,9 @@ class ChunkPredictor:
     """
 
     def __init__(self, scorer: Any, model: Any, *, threads: int) -> None:
-        from pipelines.tasks.base import Task
-
         self.scorer = scorer
         self.workers = 1
-        if type(scorer).predict is not Task.predict:
+        if not may_compile(scorer):
             self._predict: Callable[[pd.DataFrame], np.ndarray] = (
                 lambda part: np.asarray(scorer.predict(model, scorer.model_input(part)), float))
             return
@@ -68,7 +74,7 @@ class ChunkPredictor:
             ValueError: if ``chunk_rows`` < 1.
         """
         if chunk_rows < 1:
-            raise ValueError(f"predict_in_chunks: 'chunk_rows' must be >= 1; got "
+            raise ValueError(f"ChunkPredictor.predict: 'chunk_rows' must be >= 1; got "
                              f"{chunk_rows}.")
         if not len(rows):
             return np.empty(0)
@@ -109,8 +115,3 @@ class ChunkPredictor:
         before = np.cumsum(sizes) - sizes
         return (before * chunks // len(rows))[codes]
 
-
-def predict_in_chunks(scorer: Any, model: Any, rows: pd.DataFrame, *, chunk_rows: int,
-                      threads: int) -> np.ndarray:
-    """:meth:`ChunkPredictor.predict` of a predictor built for this one call."""
-    return ChunkPredictor(scorer, model, threads=threads).predict(rows, chunk_rows=chunk_rows)

@@ -160,11 +160,9 @@ def run_score(*, task: str, model_uri: str, input_path: Path, input_format: str,
         LookupError: if the model or alias does not exist.
     """
     from pipelines.registry import loading, tracking
+    from pipelines.serve.chunked_predict import may_compile
     from pipelines.tasks import get_task
 
-    # the batch tree kernel loads (or compiles) on the other core while MLflow and the
-    # model load: its first call costs ~0.75 s in a fresh process
-    threading.Thread(target=_warm_batch_kernels, name="warm-batch-kernels", daemon=True).start()
     tracking.connect(paths.tracking_uri)
     ref = loading.resolve(model_uri)
     recorded = loading.version_task(ref.name, ref.version)
@@ -172,6 +170,11 @@ def run_score(*, task: str, model_uri: str, input_path: Path, input_format: str,
         logger.info("score: %s version %s was trained for task %r; scoring it as %r "
                     "(train.task is %r)", ref.name, ref.version, recorded, recorded, task)
     scorer = get_task(recorded or task)
+    if may_compile(scorer):
+        # the batch tree kernel loads (or compiles) on the other core while the model
+        # loads: its first call costs ~0.75 s in a fresh process
+        threading.Thread(target=_warm_batch_kernels, name="warm-batch-kernels",
+                         daemon=True).start()
     model = loading.load_version(ref.name, ref.version)
     if history is not None:
         attach_history(model, history, where=f"score ({scorer.name})")

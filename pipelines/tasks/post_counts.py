@@ -175,15 +175,16 @@ class PostCountTask(PostInputTask):
 
     @staticmethod
     def _scoring_part(part: Path, path: Path, fmt: str) -> ScoringInput:
+        import pandas as pd
+
         from pipelines.serve.columnar_posts import read_part
         from pipelines.serve.scoring import split_scorable
 
         posts, rows = read_part(part, path, fmt)
         scorable, invalid = split_scorable(posts)
         if len(invalid):  # the row in the file, not in the part
-            invalid["source_row"] = (rows[invalid["source_row"].to_numpy(int) - 1] + 1
-                                     ).astype("int64")
-            invalid["source_row"] = invalid["source_row"].astype("Int64")
+            invalid["source_row"] = pd.array(rows[invalid["source_row"].to_numpy(int) - 1] + 1,
+                                             dtype="Int64")
         return ScoringInput(scorable, invalid, len(posts))
 
     # --- monitoring --------------------------------------------------------------------

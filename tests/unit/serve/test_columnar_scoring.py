@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipelines.collect.formats import ReadLimits, read_posts
-from pipelines.serve.chunked_predict import predict_in_chunks
+from pipelines.serve.chunked_predict import ChunkPredictor
 from pipelines.serve.columnar_posts import (
     partition_canonical_parquet,
     read_canonical_parquet,
@@ -127,18 +127,19 @@ def test_chunks_of_whole_accounts_predict_as_one_call(post_models, serve_posts):
         model = post_models[name]
         whole = np.asarray(LIKES.predict(model, LIKES.model_input(rows)), float)
         use_threads(model, 2)
-        chunked = predict_in_chunks(LIKES, model, rows, chunk_rows=37, threads=2)
+        chunked = ChunkPredictor(LIKES, model, threads=2).predict(rows, chunk_rows=37)
         if name == "lightgbm":   # the compiled batch path: the model's own answer exactly
             np.testing.assert_array_equal(chunked, whole)
             np.testing.assert_array_equal(
-                predict_in_chunks(LIKES, model, rows, chunk_rows=10**6, threads=1), whole)
+                ChunkPredictor(LIKES, model, threads=1).predict(rows, chunk_rows=10**6), whole)
         else:  # equal up to the last bits of a dot product over another number of rows
             np.testing.assert_allclose(chunked, whole, rtol=1e-12)
 
 
 def test_chunk_rows_must_be_positive(post_models, serve_posts):
     with pytest.raises(ValueError, match="chunk_rows"):
-        predict_in_chunks(LIKES, post_models["ridge"], serve_posts, chunk_rows=0, threads=1)
+        ChunkPredictor(LIKES, post_models["ridge"], threads=1).predict(serve_posts,
+                                                                      chunk_rows=0)
 
 
 def test_run_score_on_parquet_equals_the_model_on_the_readers_rows(registry, serve_posts,
@@ -197,7 +198,6 @@ def test_run_score_in_chunks_with_a_history_source_equals_one_call(registry, ser
 def test_a_run_that_fails_midway_leaves_the_previous_output_whole(registry, serve_posts,
                                                                   tmp_path, monkeypatch):
     from pipelines.paths import ProjectPaths
-    from pipelines.serve.chunked_predict import ChunkPredictor
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", registry["uri"])
     source = tmp_path / "posts.parquet"
