@@ -14,10 +14,13 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 PLATFORMS: tuple[str, ...] = ("instagram", "facebook", "linkedin", "twitter")
 CONTENT_TYPES: tuple[str, ...] = ("image", "video", "carousel", "text", "link")
+#: What a post is to other posts: its own post, a reply to one, a quote of one (a repost with
+#: a comment of its own), or a share (a plain repost). Null when the source does not say.
+POST_KINDS: tuple[str, ...] = ("original", "reply", "quote", "share")
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("campaign_id", "string", False, "Marketing campaign, if any."),
     Column("posted_at", "datetime64[ns, UTC]", True, "Publication time, UTC."),
     Column("content_type", "string", True, f"One of {', '.join(CONTENT_TYPES)}."),
+    Column("post_kind", "string", False,
+           f"One of {', '.join(POST_KINDS)} (a reply, quote or share of another post)."),
     Column("caption", "string", False, "Post text (may be empty)."),
     Column("hashtags_count", "Int64", False, "Number of hashtags in the post."),
     Column("mentions_count", "Int64", False, "Number of @mentions in the post."),
