@@ -88,10 +88,12 @@ def _runs(sorted_keys: np.ndarray) -> list[tuple[str, int, int]]:
 
 def post_feature_matrix(posts: pd.DataFrame) -> pd.DataFrame:
     """seed-000's inputs: the per-post features only (time, content, caption length,
-    counts, log followers: ``FEATURE_COLUMNS``)."""
+    counts, log followers: ``FEATURE_COLUMNS`` without the post-kind indicators, which came
+    with schema 1.1 — the reference stays the model it re-implements)."""
     from pipelines.features.post_features import FEATURE_COLUMNS, build_post_features
 
-    return build_post_features(posts)[list(FEATURE_COLUMNS)].astype(float)
+    columns = [c for c in FEATURE_COLUMNS if not c.startswith("kind_")]
+    return build_post_features(posts)[columns].astype(float)
 
 
 def fit_seed_000(train: pd.DataFrame, seed: int) -> Any:

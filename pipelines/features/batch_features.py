@@ -26,6 +26,8 @@ import pandas as pd
 from pipelines import schema
 from pipelines.features.post_features import (
     INPUT_COLUMNS,
+    KIND_FEATURES,
+    OPTIONAL_INPUT_COLUMNS,
     caption_counts,
     caption_counts_arrow,
 )
@@ -46,7 +48,8 @@ def feature_matrix(featurizer: Any, posts: pd.DataFrame) -> np.ndarray:
         ValueError: naming the missing input columns (as ``transform`` does).
     """
     names = list(featurizer.feature_names_)
-    missing = [c for c in INPUT_COLUMNS if c not in posts.columns]
+    missing = [c for c in INPUT_COLUMNS
+               if c not in posts.columns and c not in OPTIONAL_INPUT_COLUMNS]
     posted_at = (pd.to_datetime(posts["posted_at"], utc=True, cache=False)
                  if not missing else None)
     if (missing or featurizer.text_reducer is not None or posted_at.isna().any()):
@@ -128,6 +131,10 @@ def _post_columns(posts: pd.DataFrame, ns: np.ndarray) -> dict[str, np.ndarray]:
         columns[f"platform_{name}"] = (platform == i).astype(float)
     for i, name in enumerate(schema.CONTENT_TYPES):
         columns[f"content_{name}"] = (content == i).astype(float)
+    kind = (_index(posts["post_kind"], KIND_FEATURES) if "post_kind" in posts.columns
+            else np.full(len(posts), -1, dtype=np.int64))
+    for i, name in enumerate(KIND_FEATURES):
+        columns[f"kind_{name}"] = (kind == i).astype(float)
     texts = _arrow_text(posts["caption"])
     chars, words = (caption_counts_arrow(texts) if texts is not None
                     else caption_counts(posts["caption"].astype("string").fillna("")))

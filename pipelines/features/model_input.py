@@ -8,18 +8,22 @@ from __future__ import annotations
 
 import pandas as pd
 
+from pipelines.features.post_features import OPTIONAL_INPUT_COLUMNS
 from pipelines.features.stage import MODEL_INPUT_COLUMNS
 
 _COUNTS = ("hashtags_count", "mentions_count", "urls_count", "media_count",
            "followers_at_post_time")
-_TEXT = ("post_id", "account_id", "platform", "content_type", "caption")
+_TEXT = ("post_id", "account_id", "platform", "content_type", "post_kind", "caption")
 
 
 def model_input(rows: pd.DataFrame) -> pd.DataFrame:
     """The model's input columns with plain dtypes (what a client sends)."""
     columns = {}
     for column in MODEL_INPUT_COLUMNS:
-        values = rows[column]
+        if column not in rows.columns and column in OPTIONAL_INPUT_COLUMNS:
+            values = pd.Series(pd.NA, index=rows.index, dtype="string")  # not said
+        else:
+            values = rows[column]
         if column in _COUNTS:
             # float64 so a client may send a missing count (MLflow rejects NaN in int
             # columns)

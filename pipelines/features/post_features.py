@@ -16,14 +16,21 @@ from pipelines import schema
 
 #: Columns a post must carry to be featurized (the model's input signature).
 INPUT_COLUMNS: tuple[str, ...] = (
-    "platform", "content_type", "posted_at", "caption", "hashtags_count",
+    "platform", "content_type", "post_kind", "posted_at", "caption", "hashtags_count",
     "mentions_count", "urls_count", "media_count", "followers_at_post_time",
 )
+#: Inputs a post may leave out (read as not reported): callers of models trained before
+#: they existed do not send them.
+OPTIONAL_INPUT_COLUMNS: tuple[str, ...] = ("post_kind",)
+#: The kinds of :data:`pipelines.schema.POST_KINDS` that get an indicator; an original post,
+#: or one whose source does not say, has none set.
+KIND_FEATURES: tuple[str, ...] = tuple(k for k in schema.POST_KINDS if k != "original")
 
 FEATURE_COLUMNS: tuple[str, ...] = (
     "hour", "weekday", "month", "is_weekend",
     *(f"platform_{p}" for p in schema.PLATFORMS),
     *(f"content_{c}" for c in schema.CONTENT_TYPES),
+    *(f"kind_{k}" for k in KIND_FEATURES),
     "caption_chars", "caption_words", "hashtags_count", "mentions_count", "urls_count",
     "media_count", "log_followers",
 )
@@ -94,7 +101,8 @@ def build_post_features(posts: pd.DataFrame) -> pd.DataFrame:
     Raises:
         ValueError: naming the missing input columns.
     """
-    missing = [c for c in INPUT_COLUMNS if c not in posts.columns]
+    missing = [c for c in INPUT_COLUMNS
+               if c not in posts.columns and c not in OPTIONAL_INPUT_COLUMNS]
     if missing:
         raise ValueError(
             f"build_post_features: input is missing column(s) {missing}; "
@@ -113,6 +121,10 @@ def build_post_features(posts: pd.DataFrame) -> pd.DataFrame:
     content = posts["content_type"].astype("string")
     for name in schema.CONTENT_TYPES:
         out[f"content_{name}"] = (content == name).fillna(False).astype(int)
+    kind = (posts["post_kind"].astype("string") if "post_kind" in posts.columns
+            else pd.Series(pd.NA, index=posts.index, dtype="string"))
+    for name in KIND_FEATURES:
+        out[f"kind_{name}"] = (kind == name).fillna(False).astype(int)
     out["caption_chars"], out["caption_words"] = caption_counts(caption)
     for name in ("hashtags_count", "mentions_count", "urls_count", "media_count"):
         out[name] = pd.to_numeric(posts[name], errors="coerce").fillna(0)

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines import schema
+from pipelines.features.post_features import KIND_FEATURES
 
 logger = logging.getLogger(__name__)
 
@@ -381,6 +382,9 @@ class _Features:
             out[f"platform_{name}"] = 1.0 if platform == name else 0.0
         for name in schema.CONTENT_TYPES:
             out[f"content_{name}"] = 1.0 if content == name else 0.0
+        kind = post.get("post_kind")
+        for name in KIND_FEATURES:
+            out[f"kind_{name}"] = 1.0 if kind == name else 0.0
         for name in _COUNT_FIELDS:
             value = post.get(name)
             out[name] = 0.0 if value is None or math.isnan(value) else float(value)
@@ -605,7 +609,8 @@ def posts_frame(posts: Sequence[dict[str, Any]]) -> pd.DataFrame:
                          columns=list(MODEL_INPUT_COLUMNS))
     for column in (*_COUNT_FIELDS, "followers_at_post_time"):
         frame[column] = pd.to_numeric(frame[column]).astype("float64")
-    for column in ("post_id", "account_id", "platform", "content_type", "caption"):
+    for column in ("post_id", "account_id", "platform", "content_type", "post_kind",
+                   "caption"):
         frame[column] = frame[column].astype(object).where(frame[column].notna(), "")
     frame["posted_at"] = pd.to_datetime(frame["posted_at"], utc=True).dt.tz_localize(None)
     return frame

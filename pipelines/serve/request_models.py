@@ -2,7 +2,7 @@
 
 :class:`Post` types one post as a client sends it and holds the API's own limits (key
 lengths the prediction log stores, a caption the server reads whole); the posts row
-contract's rules (required fields, allowed platforms and content types, follower and
+contract's rules (required fields, allowed platforms, content types and post kinds, follower and
 count bounds, posted since 2004 and not after the request's time, caption length) are
 added from the suite by :func:`request_bodies`
 (:func:`pipelines.validate.row_rules.with_row_contract`), so validation, batch scoring and
@@ -46,6 +46,9 @@ class Post(BaseModel):
     account_id: str = Field(min_length=1, max_length=256)
     platform: str = Field(description="Allowed values: the posts row contract.")
     content_type: str = Field(description="Allowed values: the posts row contract.")
+    post_kind: str | None = Field(
+        None, description="original, reply, quote or share (allowed values: the posts row "
+        "contract); omitted or null: not said, predicted as an original post.")
     posted_at: datetime = Field(description="Publication time; without an offset it is UTC.")
     caption: str = Field("", max_length=20_000)
     hashtags_count: StrictInt | None = Field(None, le=10_000)

@@ -58,6 +58,11 @@ def _rule_masks(posts: pd.DataFrame) -> list[tuple[str, str, np.ndarray]]:
     masks.append(("platform_in_set", "platform", mask(~posts["platform"].isin(schema.PLATFORMS))))
     masks.append(("content_type_in_set", "content_type",
                   mask(~posts["content_type"].isin(schema.CONTENT_TYPES))))
+    if "post_kind" in posts.columns:  # optional: null (not said) is fine
+        kind = posts["post_kind"].astype("string")
+        masks.append(("post_kind_in_set", "post_kind",
+                      mask((kind.notna() & (kind != "")
+                            & ~kind.isin(schema.POST_KINDS)).fillna(False))))
     masks.append(("posted_at_required", "posted_at",
                   mask(pd.to_datetime(posts["posted_at"], utc=True, errors="coerce",
                                          cache=False).isna())))
@@ -73,8 +78,8 @@ def _rule_masks(posts: pd.DataFrame) -> list[tuple[str, str, np.ndarray]]:
 def scoring_failures(posts: pd.DataFrame) -> list[list[dict[str, str]]]:
     """Per row, every serving-contract rule it breaks (empty list: scorable).
 
-    The rules are the online API's: ids present, a known platform and content type, a
-    publication time, followers >= 0, counts >= 0 where given.
+    The rules are the online API's: ids present, a known platform and content type (and
+    post kind, when given), a publication time, followers >= 0, counts >= 0 where given.
     """
     failures: list[list[dict[str, str]]] = [[] for _ in range(len(posts))]
     for rule, column, mask in _rule_masks(posts):

@@ -21,6 +21,7 @@ _POST = st.fixed_dictionaries({
     "account_id": st.sampled_from(["a1", "a2", "a3", "new"]),
     "platform": st.sampled_from([*schema.PLATFORMS, "myspace"]),
     "content_type": st.sampled_from([*schema.CONTENT_TYPES, "hologram"]),
+    "post_kind": st.sampled_from([None, "", *schema.POST_KINDS, "Reply", "retweet"]),
     "posted_at": st.datetimes(min_value=pd.Timestamp("1900-01-01").to_pydatetime(),
                               max_value=pd.Timestamp("2200-12-31").to_pydatetime()),
     "caption": _TEXT,
@@ -38,6 +39,7 @@ def _history(seed: int = 0) -> pd.DataFrame:
         "account_id": rng.choice(["a1", "a2", "a3"], n),
         "platform": rng.choice(schema.PLATFORMS, n),
         "content_type": rng.choice(schema.CONTENT_TYPES, n),
+        "post_kind": rng.choice(schema.POST_KINDS, n),
         "posted_at": pd.Timestamp("2024-01-01", tz="UTC")
         + pd.to_timedelta(rng.integers(0, 400 * 24, n), unit="h"),
         "caption": "a caption #tag", "hashtags_count": 1, "mentions_count": 0,

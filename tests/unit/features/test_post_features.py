@@ -33,6 +33,21 @@ def test_features_of_a_known_post():
     assert row["log_followers"] == pytest.approx(np.log(1000))
 
 
+def test_a_post_kind_sets_its_indicator_and_an_original_or_unsaid_one_none():
+    kinds = ("reply", "quote", "share")
+    for kind in kinds:
+        row = build_post_features(_post(post_kind=kind)).iloc[0]
+        assert row[f"kind_{kind}"] == 1
+        assert all(row[f"kind_{other}"] == 0 for other in kinds if other != kind)
+    for unsaid in ("original", None, pd.NA):
+        row = build_post_features(_post(post_kind=unsaid)).iloc[0]
+        assert all(row[f"kind_{k}"] == 0 for k in kinds)
+    # a caller of a model trained before the column existed does not send it
+    without = build_post_features(_post()).iloc[0]
+    assert "post_kind" not in _post().columns
+    assert all(without[f"kind_{k}"] == 0 for k in kinds)
+
+
 def test_naive_timestamps_are_utc_and_other_zones_are_converted():
     naive = build_post_features(_post(posted_at=pd.Timestamp("2026-03-07 18:30")))
     paris = build_post_features(_post(posted_at=pd.Timestamp("2026-03-07 19:30",

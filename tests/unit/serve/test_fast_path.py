@@ -11,7 +11,8 @@ from pipelines.serve.fast_path import CompiledPostModel, epoch_ns, posts_frame
 
 SERVE_MODELS = ("ridge", "lightgbm", "random_forest")   # registered by default
 
-INPUT = ("post_id", "account_id", "platform", "content_type", "posted_at", "caption",
+INPUT = ("post_id", "account_id", "platform", "content_type", "post_kind", "posted_at",
+         "caption",
          "hashtags_count", "mentions_count", "urls_count", "media_count",
          "followers_at_post_time")
 
@@ -23,6 +24,7 @@ def request_posts(posts: pd.DataFrame) -> list[dict]:
         post = {k: row[k] for k in INPUT}
         post["posted_at"] = row["posted_at"].to_pydatetime()
         post["caption"] = row["caption"] if isinstance(row["caption"], str) else ""
+        post["post_kind"] = None if pd.isna(row["post_kind"]) else row["post_kind"]
         for k in ("hashtags_count", "mentions_count", "urls_count", "media_count",
                   "followers_at_post_time"):
             post[k] = None if pd.isna(row[k]) else float(row[k])
@@ -38,7 +40,9 @@ def cases(serve_posts) -> list[dict]:
            dict(new[1], post_id="no-counts", hashtags_count=None, urls_count=None,
                 caption=""),
            dict(new[2], post_id="same-time-twin"),         # same account and instant as new[2]
-           dict(new[3], post_id="no-followers", followers_at_post_time=None)]
+           dict(new[3], post_id="no-followers", followers_at_post_time=None),
+           *(dict(new[4 + i], post_id=f"kind-{kind}", post_kind=kind)
+             for i, kind in enumerate(("original", "reply", "quote", "share")))]
     return new + known + odd
 
 

@@ -54,6 +54,8 @@ POST_FIELDS: dict[str, tuple[Any, Any]] = {
                  st.sampled_from(["tiktok", "Instagram"]) | ODD_STRINGS),
     "content_type": (st.sampled_from(["image", "video", "carousel", "text", "link"]),
                      st.sampled_from(["gif", ""]) | ODD_STRINGS),
+    "post_kind": (st.none() | st.sampled_from(["original", "reply", "quote", "share"]),
+                  st.sampled_from(["retweet", "Reply", ""]) | ODD_STRINGS),
     "posted_at": (GOOD_TIMES, BAD_TIMES),
     "caption": (st.text(max_size=40), ODD_STRINGS),
     "hashtags_count": (st.integers(0, 30), BAD_COUNTS),
