@@ -8,6 +8,11 @@ account has its own level (sd 0.8) and posts vary around it (sd 0.7, between the
 Instagram and 0.94 of the tweets). Comments and shares are platform-specific fractions of
 likes (Facebook UCI: comments ≈ 2.6 %, shares ≈ 18 % of likes; tweets: replies ≈ 4.5 %,
 retweets ≈ 13 %). Hour of day, weekday, content type and caption words shift the level.
+Post kinds: on Twitter ~10 % replies, ~8 % quotes and ~3 % shares (retweets), on LinkedIn
+and Facebook a few quotes and shares, on Instagram only originals; a reply has ~0.9 fewer
+log-likes, a quote ~0.3 and a share ~0.6 (the tweets: replies −0.87, quotes −0.30 against
+their account's mean). Kinds come from a second stream of the seed and act by thinning
+the counts, so every other column is what the seed gave before kinds existed.
 """
 
 from __future__ import annotations
@@ -32,6 +37,16 @@ _CONTENT_MIX = {
     "twitter": {"image": 0.3, "video": 0.1, "carousel": 0.0, "text": 0.6},
 }
 _CONTENT_EFFECT = {"image": 0.0, "video": 0.35, "carousel": 0.2, "text": -0.3}
+# Share of each post kind per platform (the rest are originals) and its shift of log likes.
+_KIND_MIX = {
+    "instagram": {},
+    "facebook": {"quote": 0.03, "share": 0.05},
+    "linkedin": {"quote": 0.04, "share": 0.04},
+    "twitter": {"reply": 0.10, "quote": 0.08, "share": 0.03},
+}
+_KIND_EFFECT = {"original": 0.0, "reply": -0.9, "quote": -0.3, "share": -0.6}
+#: Second seed word of the post-kind stream (any constant; it only has to stay fixed).
+_KIND_STREAM = 1
 _HASHTAG_RATE = {"instagram": 6.0, "facebook": 1.0, "linkedin": 2.5, "twitter": 1.2}
 _COMMENT_SHARE = {"instagram": 0.03, "facebook": 0.026, "linkedin": 0.05, "twitter": 0.045}
 _SHARE_SHARE = {"instagram": 0.02, "facebook": 0.18, "linkedin": 0.08, "twitter": 0.13}
@@ -152,6 +167,11 @@ def generate_posts(
     campaign_no = rng.integers(0, np.maximum(acc_campaigns[account], 1))
     has_campaign = (acc_campaigns[account] > 0) & (rng.random(rows) < 0.5)
 
+    media_count = np.where(content_type == "carousel", rng.integers(2, 8, rows),
+                           (content_type != "text").astype(int))
+    post_kind, likes, comments, shares = _with_post_kinds(
+        np.random.default_rng([seed, _KIND_STREAM]), platform, likes,
+        rng.poisson(likes * comment_rate), rng.poisson(likes * share_rate))
     frame = pd.DataFrame({
         "post_id": [f"{id_prefix}-{i:08d}" for i in range(rows)],
         "platform": platform,
@@ -163,18 +183,41 @@ def generate_posts(
         ),
         "posted_at": posted_at,
         "content_type": content_type,
+        "post_kind": post_kind,
         "caption": captions,
         "hashtags_count": hashtags,
         "mentions_count": mentions,
         "urls_count": (np.char.find(np.array(captions, dtype=str), "link") >= 0).astype(int),
-        "media_count": np.where(content_type == "carousel", rng.integers(2, 8, rows),
-                                (content_type != "text").astype(int)),
+        "media_count": media_count,
         "followers_at_post_time": followers,
         "likes": likes,
-        "comments": rng.poisson(likes * comment_rate),
-        "shares": rng.poisson(likes * share_rate),
+        "comments": comments,
+        "shares": shares,
         "collected_at": end,
         "source": "demo",
     })
     frame = frame.sort_values(["posted_at", "post_id"], kind="stable").reset_index(drop=True)
     return schema.conform(frame)
+
+
+def _with_post_kinds(rng: np.random.Generator, platform: np.ndarray, *counts: np.ndarray
+                     ) -> tuple[np.ndarray, ...]:
+    """Draw each post's kind and thin its counts by ``exp(effect)``.
+
+    Keeping each of a Poisson(λ) count's units with probability p gives a Poisson(λp)
+    count, so thinning is the same as drawing with the kind's shift in log likes, while
+    the generator's main stream (and so every other column) stays as it was.
+
+    Returns:
+        (post kinds, then each of ``counts`` thinned).
+    """
+    kinds = np.full(len(platform), "original", dtype=object)
+    draw = rng.random(len(platform))
+    for name, mix in _KIND_MIX.items():
+        mask = platform == name
+        edge = 0.0
+        for kind, share in mix.items():
+            kinds[mask & (draw >= edge) & (draw < edge + share)] = kind
+            edge += share
+    keep = np.exp(np.vectorize(_KIND_EFFECT.get, otypes=[float])(kinds))
+    return (kinds, *(rng.binomial(np.asarray(c, dtype=np.int64), keep) for c in counts))

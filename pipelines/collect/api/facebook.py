@@ -3,6 +3,11 @@
 ``GET {base}/{page-id}/posts?fields=...`` pages newest first via the ``paging.next`` link;
 ``GET {base}/{page-id}?fields=followers_count`` gives followers and
 ``GET {base}/{post-id}/insights?metric=...`` the optional impressions/reach.
+
+``parent_id`` (asked for in ``fields``; the API leaves a field without a value out) is the
+post this one shares: with it the post is a ``quote`` when it has a message of its own and
+a ``share`` when not; without it, ``original``. ``status_type`` does not decide:
+``shared_story`` is also what a page's own link post is.
 """
 
 from __future__ import annotations
@@ -22,13 +27,14 @@ from pipelines.collect.api.records import (
     FieldReader,
     text_counts,
 )
+from pipelines.collect.post_kinds import repost_kind
 
 logger = logging.getLogger(__name__)
 
 SOURCE = "facebook_graph_api"
 POST_FIELDS = (
     "id,message,created_time,status_type,shares,reactions.summary(true),"
-    "comments.summary(true),attachments"
+    "comments.summary(true),attachments,parent_id"
 )
 #: attachments[0].media_type → canonical content type.
 ATTACHMENT_TYPES = {"photo": "image", "video": "video", "album": "carousel", "link": "link",
@@ -106,9 +112,11 @@ def _map_post(
     content_type, media_count = _content(r, attachments)
     r.check()
     hashtags, mentions, urls = text_counts(message)
+    parent = r.record.get("parent_id")
     row = {
         "post_id": str(post_id), "platform": "facebook", "account_id": str(account_id),
-        "posted_at": posted_at, "content_type": content_type, "caption": message,
+        "posted_at": posted_at, "content_type": content_type,
+        "post_kind": repost_kind(parent is not None, message), "caption": message,
         "hashtags_count": hashtags, "mentions_count": mentions,
         # A link attachment is a link even when the message does not spell out the URL.
         "urls_count": max(urls, 1) if content_type == "link" else urls,
@@ -116,6 +124,8 @@ def _map_post(
         "likes": likes, "comments": comments, "shares": shares,
     }
     extra = {"status_type": r.record.get("status_type")} if r.record.get("status_type") else {}
+    if parent is not None:
+        extra["parent_id"] = parent
     return row, extra
 
 

@@ -3,6 +3,7 @@
 ``GET {base}/{ig-user-id}/media?fields=...`` pages newest first via ``paging.cursors.after``;
 ``GET {base}/{ig-user-id}?fields=followers_count`` gives the follower count and
 ``GET {base}/{media-id}/insights?metric=...`` the optional reach/saves/shares.
+The media edge lists the account's own media only, so every post is ``original``.
 """
 
 from __future__ import annotations
@@ -106,8 +107,9 @@ def _map_media(
     hashtags, mentions, urls = text_counts(caption)
     row = {
         "post_id": str(post_id), "platform": "instagram", "account_id": str(account_id),
-        "posted_at": posted_at, "content_type": content_type, "caption": caption,
-        "hashtags_count": hashtags, "mentions_count": mentions, "urls_count": urls,
+        "posted_at": posted_at, "content_type": content_type, "post_kind": "original",
+        "caption": caption, "hashtags_count": hashtags, "mentions_count": mentions,
+        "urls_count": urls,
         "media_count": len(children) if content_type == "carousel" else 1,
         "followers_at_post_time": followers, "likes": likes, "comments": comments,
     }

@@ -6,6 +6,10 @@
 organization, ``GET {base}/rest/networkSizes/{org-urn}?edgeType=COMPANY_FOLLOWED_BY_MEMBER``
 gives followers. Every request carries ``LinkedIn-Version`` and
 ``X-Restli-Protocol-Version: 2.0.0``.
+
+A post with a ``reshareContext`` (its ``parent`` is the post it reshares) is a ``quote``
+when its commentary has text of its own and a ``share`` when not; a post without one is
+``original``. LinkedIn has no reply posts (comments are not posts).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from pipelines.collect.api.records import (
     check_page_size,
     text_counts,
 )
+from pipelines.collect.post_kinds import repost_kind
 
 logger = logging.getLogger(__name__)
 
@@ -180,17 +185,22 @@ def _map_post(
         commentary = ""
     content = r.get("content", "content_type", default={})
     content_type, media_count = _content(r, content)
+    reshare = r.get("reshareContext", "post_kind", default=None)
+    if reshare is not None and not isinstance(reshare, Mapping):
+        r.fail("expect_object", "post_kind", reshare)
     r.check()
     plain = _LITTLE_MENTION.sub("@mention", _LITTLE_HASHTAG.sub(r"#\1", commentary))
     hashtags, mentions, urls = text_counts(plain)
     row = {
         "post_id": str(post_id), "platform": "linkedin", "account_id": account_id,
-        "posted_at": posted_at, "content_type": content_type, "caption": plain,
+        "posted_at": posted_at, "content_type": content_type,
+        "post_kind": repost_kind(reshare is not None, plain), "caption": plain,
         "hashtags_count": hashtags, "mentions_count": mentions,
         "urls_count": max(urls, 1) if content_type == "link" else urls,
         "media_count": media_count, "followers_at_post_time": followers,
     }
-    extra = {k: r.record[k] for k in ("lifecycleState", "visibility") if k in r.record}
+    extra = {k: r.record[k] for k in ("lifecycleState", "visibility", "reshareContext")
+             if k in r.record}
     return row, extra
 
 

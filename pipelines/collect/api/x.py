@@ -4,6 +4,11 @@
 pages via ``meta.next_token`` → ``pagination_token``; ``since`` becomes ``start_time``.
 Rate limits come back as ``x-rate-limit-remaining`` / ``x-rate-limit-reset`` headers,
 which :class:`~pipelines.collect.api.http_client.ApiClient` honours.
+
+``tweet.fields`` asks for ``referenced_tweets``, which the API leaves out of an original
+tweet; so here (unlike a ``twitter_v2`` file, where it may not have been asked for) a
+tweet without it is ``original``, and ``replied_to`` / ``quoted`` / ``retweeted`` make it a
+reply / quote / share (:func:`~pipelines.collect.post_kinds.tweet_kind`).
 """
 
 from __future__ import annotations
@@ -26,12 +31,13 @@ from pipelines.collect.api.records import (
     check_page_size,
     text_counts,
 )
+from pipelines.collect.post_kinds import tweet_kind
 
 logger = logging.getLogger(__name__)
 
 SOURCE = "x_api_v2"
 TWEET_PARAMS = {
-    "tweet.fields": "created_at,public_metrics,entities,attachments",
+    "tweet.fields": "created_at,public_metrics,entities,attachments,referenced_tweets",
     "expansions": "author_id,attachments.media_keys",
     "user.fields": "public_metrics",
     "media.fields": "type",
@@ -155,7 +161,12 @@ def _map_tweet(
     keys = r.get("attachments.media_keys", "media_count", default=[])
     if not isinstance(keys, list):
         r.fail("expect_list", "media_count", keys)
+    references = r.get("referenced_tweets", "post_kind", default=[])
+    if not isinstance(references, list) or not all(isinstance(x, Mapping) for x in references):
+        r.fail("expect_list", "post_kind", references)
+        references = []
     r.check()
+    ref_types = [str(ref.get("type")) for ref in references]
     types = [media.get(str(key), "unknown") for key in keys]
     entities = r.record.get("entities") if isinstance(r.record.get("entities"), Mapping) else {}
     urls = [u for u in entities.get("urls", []) if isinstance(u, Mapping)
@@ -164,14 +175,17 @@ def _map_tweet(
     row = {
         "post_id": str(post_id), "platform": "twitter", "account_id": author,
         "posted_at": posted_at, "content_type": _content_type(types, urls),
-        "caption": str(text),
+        # another reference type passes through; the posts row contract quarantines it
+        "post_kind": tweet_kind(ref_types) or ",".join(ref_types), "caption": str(text),
         "hashtags_count": len(entities["hashtags"]) if "hashtags" in entities else fallback[0],
         "mentions_count": len(entities["mentions"]) if "mentions" in entities else fallback[1],
         "urls_count": len(urls) if "urls" in entities else fallback[2],
         "media_count": len(types), "followers_at_post_time": followers, **counts,
     }
     quotes = r.record["public_metrics"].get("quote_count")
-    extra = {"quote_count": quotes} if quotes is not None else {}
+    extra: dict[str, Any] = {"quote_count": quotes} if quotes is not None else {}
+    if references:
+        extra["referenced_tweets"] = references
     if "unknown" in types:
         extra["media_types"] = types
     return row, extra

@@ -4,10 +4,11 @@ One brand page: post_id ``<file stem>-<row>``, account_id ``uci_brand_page``, Pa
 likes → followers_at_post_time, Type Photo/Status/Link/Video → image/text/link/video,
 like/comment/share → likes/comments/shares, Lifetime Post Total Reach/Impressions →
 reach/impressions, every other column → extra. The file has no caption: caption,
-hashtags_count and mentions_count stay missing. It has only month, weekday and hour of
-2014, so posted_at is synthesized: the first day of that month in 2014 falling on that
-weekday, at that hour, UTC. Weekday 1 is Sunday, 7 Saturday (the file's month boundaries
-prove it: its first December post is weekday 2, and 2014-12-01 was a Monday).
+hashtags_count and mentions_count stay missing, and so does post_kind (no column says
+whether a post shares another; Type names the media). It has only month, weekday and
+hour of 2014, so posted_at is synthesized: the first day of that month in 2014 falling on
+that weekday, at that hour, UTC. Weekday 1 is Sunday, 7 Saturday (the file's month
+boundaries prove it: its first December post is weekday 2, and 2014-12-01 was a Monday).
 ``extra["posted_at_synthetic"]`` is true and the three source fields are kept.
 """
 

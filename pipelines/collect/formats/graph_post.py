@@ -6,8 +6,9 @@ account_id; ``posting_time`` (else ``timestamp``) → posted_at; ``audience_size
 followers_at_post_time; ``engagement_metrics{likes, comments, shares, saves, reach,
 impressions}`` → the counts (likes/comments/shares required); ``media_type`` →
 content_type through the layout's media table; hashtag, mention and URL counts are counted
-in the caption; ``media_count`` from ``media_count`` or the length of ``children``. Every
-other field (unknown ``engagement_metrics`` keys included) goes to ``extra``.
+in the caption; ``media_count`` from ``media_count`` or the length of ``children``;
+post_kind as the layout says (its ``post_kind``). Every other field (unknown
+``engagement_metrics`` keys included) goes to ``extra``.
 
 Each of the two format modules declares a :class:`GraphLayout` and maps with
 :func:`map_graph_posts`.
@@ -16,6 +17,7 @@ Each of the two format modules declares a :class:`GraphLayout` and maps with
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,12 +46,15 @@ class GraphLayout:
         account_keys: Account fields, first present wins (the first when none is).
         media_types: upper-case ``media_type`` -> canonical content type; other values pass
             through and are rejected as ``enum_value``.
+        post_kind: ``post_kind(post, caption)``: the post's kind, or None where the
+            platform's objects do not say; may raise :class:`Shape`.
     """
 
     platform: str
     caption_keys: tuple[str, ...]
     account_keys: tuple[str, ...]
     media_types: dict[str, str]
+    post_kind: Callable[[dict[str, Any], object], object]
 
 
 def _count_text(caption: object, pattern: re.Pattern[str]) -> int:
@@ -77,7 +82,8 @@ def _map_post(post: dict[str, Any], layout: GraphLayout
     values: dict[str, object] = {
         "post_id": post.get("id"), "platform": layout.platform,
         "account_id": post.get(account_key), "posted_at": post.get(time_key),
-        "content_type": content, "caption": caption,
+        "content_type": content, "post_kind": layout.post_kind(post, caption),
+        "caption": caption,
         "hashtags_count": _count_text(caption, _HASHTAG),
         "mentions_count": _count_text(caption, _MENTION),
         "urls_count": _count_text(caption, _URL), "media_count": media_count,

@@ -2,7 +2,9 @@
 
 The post shape is described in :mod:`pipelines.collect.formats.graph_post`. Instagram
 specifics: the caption is ``caption``; the account is ``account_id``, else ``username``;
-``media_type`` IMAGE/VIDEO/REELS/CAROUSEL_ALBUM → image/video/video/carousel.
+``media_type`` IMAGE/VIDEO/REELS/CAROUSEL_ALBUM → image/video/video/carousel. Media objects
+are the account's own posts (Instagram has no reply or repost media), so post_kind is
+``original``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ _LAYOUT = GraphLayout(
     media_types={
         "IMAGE": "image", "VIDEO": "video", "REELS": "video", "CAROUSEL_ALBUM": "carousel",
     },
+    post_kind=lambda post, caption: "original",
 )
 
 

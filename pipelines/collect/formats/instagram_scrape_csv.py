@@ -4,9 +4,10 @@ Platform instagram, alias → account_id, the shortcode of ``url`` (``/p/<code>/
 ``date`` → posted_at (day resolution), isVideo → video, multipleImage → carousel, else
 image, numberLikes → likes, numberFollowers → followers_at_post_time, n_tags →
 hashtags_count, n_mentions → mentions_count, description → caption, scrape_commit_date →
-collected_at, all other columns → extra. The file has no comment or share counts:
-``comments`` and ``shares`` are left missing (<NA>), not 0, because 0 would be a false
-observation; the validation stage decides what to do with them.
+collected_at, all other columns → extra. Every row is a post on the account's own profile
+(Instagram has no reply or repost posts), so post_kind is original. The file has no
+comment or share counts: ``comments`` and ``shares`` are left missing (<NA>), not 0,
+because 0 would be a false observation; the validation stage decides what to do with them.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ def _map(loaded: Loaded, path: Path) -> Mapped:
     values = pd.DataFrame({
         "post_id": shortcode.where(shortcode.notna(), None), "platform": "instagram",
         "account_id": frame["alias"], "posted_at": frame["date"], "content_type": content,
+        "post_kind": "original",
         "caption": frame["description"], "hashtags_count": frame["n_tags"],
         "mentions_count": frame["n_mentions"], "followers_at_post_time":
         frame["numberFollowers"], "likes": frame["numberLikes"],

@@ -49,6 +49,9 @@ from pipelines.collect.formats.values import (
 logger = logging.getLogger(__name__)
 
 _TEXT_COLUMNS = ("post_id", "account_id", "campaign_id")
+#: Text kept as given, except that a blank value (an empty CSV cell) is missing: not
+#: reported, where an empty string would fail the column's value set.
+_BLANK_IS_MISSING = ("post_kind",)
 
 
 def read_path(path: Path, spec: FileFormat, limits: ReadLimits) -> ReadResult:
@@ -207,6 +210,9 @@ def _finish(mapped: Mapped, *, path: Path, fmt: str, collected_at: pd.Timestamp,
             note(bad, "enum_value", name, raw, f"expected one of {allowed}")
         else:
             parsed, bad, missing = parse_text(raw, strip=name in _TEXT_COLUMNS)
+            if name in _BLANK_IS_MISSING:
+                blank = parsed.map(lambda v: isinstance(v, str) and not v.strip()).astype(bool)
+                parsed, missing = parsed.where(~blank, None), missing | blank
             note(bad, "json_shape", name, raw, "expected text, got a JSON object or array")
         if column.required:
             note(missing, "required_value", name, raw, "a required value is missing")
@@ -217,7 +223,7 @@ def _finish(mapped: Mapped, *, path: Path, fmt: str, collected_at: pd.Timestamp,
     out["extra"] = extras.map(lambda e: None if e is None else to_json(e))
     if surrogates:
         flagged = set().union(*(set(f["row"]) for f in issue_frames))
-        for name in ("post_id", "account_id", "campaign_id", "caption"):
+        for name in ("post_id", "account_id", "campaign_id", "post_kind", "caption"):
             if name in values.columns:
                 lone = out[name].map(lambda v: isinstance(v, str)
                                      and LONE_SURROGATES.search(v) is not None).astype(bool)

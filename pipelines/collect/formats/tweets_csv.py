@@ -6,6 +6,13 @@ content_type as for ``twitter_v2``, author_followers → followers_at_post_time 
 collection time, noted in extra), snapshot_commit_date → collected_at; username,
 retweet/quote counts, video_view_count, referenced, author_* and age/snapshot columns →
 extra.
+
+``referenced`` (the tweet's reference types, comma-separated) → post_kind: empty →
+original, ``replied_to`` → reply (also with ``quoted``: a reply that quotes is a reply),
+``quoted`` → quote, ``retweeted`` → share. A value with any other word passes through
+unchanged, so the posts row contract quarantines the row naming post_kind and the value.
+The raw value stays in ``extra["referenced"]`` (the mapping drops the quote of a quoting
+reply). A file without the column leaves post_kind null (not reported), never original.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from pipelines.collect.formats.flat import (
 from pipelines.collect.formats.spec import FileFormat, Mapped
 from pipelines.collect.formats.twitter_v2 import twitter_content_type
 from pipelines.collect.formats.values import is_missing
+from pipelines.collect.post_kinds import referenced_kind
 
 NAME = "tweets_csv"
 
@@ -61,6 +69,9 @@ def _map(loaded: Loaded, path: Path) -> Mapped:
         if src in frame.columns:
             values[dst] = frame[src]
             source_of[dst] = src
+    if "referenced" in frame.columns:
+        values["post_kind"] = frame["referenced"].map(referenced_kind)
+        source_of["post_kind"] = "referenced"
     used = set(needed) - {"retweet_count"} | set(optional)
     extra_cols = [c for c in frame.columns if c not in used]
     notes = {"followers_measured": "at_collection", "missing_in_source": ["impressions"]}

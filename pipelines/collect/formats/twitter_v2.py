@@ -9,6 +9,15 @@ media_count and content_type (any video/animated_gif → video, several photos �
 carousel, one photo → image, none → text). An author or media key missing from
 ``includes`` rejects the tweet (``lookup_missing``). ``source_row`` numbers tweets across
 the pages of a file; a page that is not a response object is one rejected record.
+
+``referenced_tweets[].type`` → post_kind: ``replied_to`` → reply (also when it quotes too),
+``retweeted`` → share, ``quoted`` → quote, an empty list → original; another type passes
+through (the types comma-joined) and the posts row contract quarantines it. The API leaves
+the key out of an original tweet, but only when ``tweet.fields`` asked for it, so a file
+cannot be trusted on an absent key alone: in a file where some tweet carries
+``referenced_tweets`` the field was requested, and there a tweet without it is original;
+in a file where no tweet carries it, post_kind stays null (not reported). The references
+stay in ``extra``.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from typing import Any
 from pipelines.collect.formats.containers import Loaded
 from pipelines.collect.formats.nested import Shape, array, nested_mapped, obj
 from pipelines.collect.formats.spec import FileFormat, Issue, Mapped
+from pipelines.collect.post_kinds import tweet_kind
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +39,7 @@ _SOURCE_OF = {
     "shares": "public_metrics.retweet_count+quote_count",
     "impressions": "public_metrics.impression_count", "saves": "public_metrics.bookmark_count",
     "followers_at_post_time": "includes.users.public_metrics.followers_count",
-    "content_type": "includes.media.type",
+    "content_type": "includes.media.type", "post_kind": "referenced_tweets.type",
 }
 
 #: One tweet's problem: (rule, column, value, detail); `_map` adds the tweet number.
@@ -79,6 +89,11 @@ def _map(loaded: Loaded, path: Path) -> Mapped:
             if not values:
                 skip.add(number)
     loaded.broken = broken  # renumbered: the reader quarantines them at the tweet numbers
+    if any(isinstance(o, dict) and o.get("referenced_tweets") is not None
+           for o in originals.values()):
+        for values in rows.values():
+            if values and values.get("post_kind") is None:
+                values["post_kind"] = "original"
     return nested_mapped(loaded, rows, extras, originals, issues, skip, _SOURCE_OF)
 
 
@@ -146,6 +161,14 @@ def _tweet(tweet: dict[str, Any], users: dict[str, Any], media: dict[str, Any],
                        "media_key not found in includes.media; content type unknown"))
     else:
         content = twitter_content_type(",".join(str(t) for t in types), len(keys), bool(keys))
+    references = array(tweet, "referenced_tweets", "referenced_tweets")
+    if not all(isinstance(ref, dict) for ref in references):
+        raise Shape("referenced_tweets", references,
+                    "referenced_tweets must be an array of objects")
+    ref_types = [str(ref.get("type")) for ref in references]
+    kind: object = None  # absent: original only if the file shows it was requested (_map)
+    if tweet.get("referenced_tweets") is not None:
+        kind = tweet_kind(ref_types) or ",".join(ref_types)
     retweets, quotes = metrics.get("retweet_count"), metrics.get("quote_count")
     shares: object = retweets
     if isinstance(retweets, int) and isinstance(quotes, int) \
@@ -153,7 +176,7 @@ def _tweet(tweet: dict[str, Any], users: dict[str, Any], media: dict[str, Any],
         shares = retweets + quotes
     values: dict[str, object] = {
         "post_id": tweet.get("id"), "platform": "twitter", "account_id": author,
-        "posted_at": tweet.get("created_at"), "content_type": content,
+        "posted_at": tweet.get("created_at"), "content_type": content, "post_kind": kind,
         "caption": tweet.get("text"),
         "hashtags_count": len(array(entities, "hashtags", "entities.hashtags")),
         "mentions_count": len(array(entities, "mentions", "entities.mentions")),

@@ -14,7 +14,8 @@ missing ones to the column's ``required`` flag.
 * ``platform`` and ``content_type`` are lower-cased and a few aliases mapped (``x`` →
   twitter, ``photo`` → image, ``carousel_album`` → carousel, ``reel`` → video, ``status`` →
   text, ``article`` → link); other values are rejected (``enum_value``).
-* caption text is kept byte-exact; ids are stripped of surrounding blanks.
+* caption text is kept byte-exact; ids are stripped of surrounding blanks; a blank
+  ``post_kind`` is missing, any other is kept as given for the row contract to judge.
 """
 
 from __future__ import annotations

@@ -53,6 +53,22 @@ def test_followers_grow_over_time_per_account(demo_posts):
     assert per_account.all()
 
 
+def test_post_kinds_are_seeded_per_platform_and_replies_get_fewer_likes():
+    posts = generate_posts(6000, 40, seed=11)
+    kinds = pd.crosstab(posts["platform"], posts["post_kind"], normalize="index")
+    assert set(posts["post_kind"]) == set(schema.POST_KINDS)
+    assert kinds.loc["instagram", "original"] == 1.0
+    assert 0.07 < kinds.loc["twitter", "reply"] < 0.13
+    assert 0.05 < kinds.loc["twitter", "quote"] < 0.11
+    assert kinds.loc[["facebook", "linkedin"], "reply"].max() == 0
+    assert kinds.loc[["facebook", "linkedin"], "share"].min() > 0.02
+    log_likes = np.log1p(posts["likes"].astype(float))
+    within = log_likes - log_likes.groupby(posts["account_id"]).transform("mean")
+    by_kind = within.groupby(posts["post_kind"]).mean()
+    assert by_kind["reply"] < by_kind["share"] < by_kind["quote"] < by_kind["original"]
+    assert by_kind["original"] - by_kind["reply"] > 0.4
+
+
 def test_caption_words_carry_signal():
     posts = generate_posts(6000, 40, seed=11)
     log_likes = np.log1p(posts["likes"].astype(float)) - np.log(

@@ -16,7 +16,7 @@ PAGE = "104000000000001"
 
 
 def post(post_id, when, reactions=20, comments=3, shares=None, message="Hi #news",
-         attachment=None, status_type="mobile_status_update"):
+         attachment=None, status_type="mobile_status_update", parent_id=None):
     record = {
         "id": f"{PAGE}_{post_id}", "message": message, "created_time": when,
         "status_type": status_type,
@@ -29,6 +29,8 @@ def post(post_id, when, reactions=20, comments=3, shares=None, message="Hi #news
         record["shares"] = {"count": shares}
     if attachment is not None:
         record["attachments"] = {"data": [attachment]}
+    if parent_id is not None:
+        record["parent_id"] = parent_id
     return record
 
 
@@ -87,6 +89,27 @@ def test_follows_paging_next_and_maps_reactions_comments_shares(fake_api, token,
     three = posts.loc[f"{PAGE}_3"]
     assert (three["content_type"], three["media_count"]) == ("text", 0)
     assert set(posts["source"]) == {"facebook_graph_api"}
+
+
+def test_parent_id_makes_a_share_or_a_quote(fake_api, token, sleeps):
+    link = {"media_type": "link", "type": "share", "url": "https://example.com/a"}
+    fake_api.route(f"/v23.0/{PAGE}", {"followers_count": 12000, "id": PAGE})
+    fake_api.route(f"/v23.0/{PAGE}/posts", {"data": [
+        post("1", "2026-06-28T10:00:00+0000", message="", parent_id="999_1",
+             status_type="shared_story"),
+        post("2", "2026-06-27T10:00:00+0000", message="So true", parent_id="999_2",
+             status_type="shared_story"),
+        post("3", "2026-06-26T10:00:00+0000", message="our blog", attachment=link,
+             status_type="shared_story"),
+        post("4", "2026-06-25T10:00:00+0000")], "paging": {}})
+    result = fetch(fake_api, token, sleeps, insight_metrics=None)
+
+    assert "parent_id" in fake_api.requests_to(f"/v23.0/{PAGE}/posts")[0].query["fields"]
+    posts = result.posts.set_index("post_id")
+    assert posts["post_kind"].to_dict() == {
+        f"{PAGE}_1": "share", f"{PAGE}_2": "quote", f"{PAGE}_3": "original",
+        f"{PAGE}_4": "original"}
+    assert json.loads(posts.loc[f"{PAGE}_1", "extra"])["parent_id"] == "999_1"
 
 
 def test_since_stops_following_next(fake_api, token, sleeps):

@@ -99,6 +99,7 @@ def test_paginates_with_cursor_and_maps_canonical_columns(fake_api, token, sleep
     by_id = posts.set_index("post_id")
     assert by_id.loc["m2", "content_type"] == "carousel" and by_id.loc["m2", "media_count"] == 3
     assert by_id.loc["m3", "content_type"] == "video" and by_id.loc["m3", "likes"] == 99
+    assert set(by_id["post_kind"]) == {"original"}  # the media edge lists own posts only
 
 
 def test_without_insights_no_insight_requests_and_shares_empty(fake_api, token, sleeps):

@@ -20,13 +20,15 @@ def ms(text):
     return int(pd.Timestamp(text).value // 1_000_000)
 
 
-def li_post(n, when, commentary="Hello", content=None):
+def li_post(n, when, commentary="Hello", content=None, reshare_of=None):
     record = {"id": f"urn:li:share:{n}", "author": ORG, "commentary": commentary,
               "publishedAt": ms(when), "createdAt": ms(when) - 1000,
               "lifecycleState": "PUBLISHED", "visibility": "PUBLIC",
               "distribution": {"feedDistribution": "MAIN_FEED"}}
     if content is not None:
         record["content"] = content
+    if reshare_of is not None:
+        record["reshareContext"] = {"parent": reshare_of, "root": reshare_of}
     return record
 
 
@@ -87,6 +89,26 @@ def test_pages_by_start_count_sends_headers_and_maps(fake_api, token, sleeps):
     assert posts.loc["urn:li:share:2", "content_type"] == "video"
     assert posts.loc["urn:li:share:3", "content_type"] == "link"
     assert set(posts["platform"]) == {"linkedin"} and set(posts["source"]) == {"linkedin_api"}
+
+
+def test_reshare_context_makes_a_share_or_a_quote(fake_api, token, sleeps):
+    script(fake_api)
+    fake_api.route("/rest/posts",
+                   {"elements": [li_post(1, "2026-06-29T09:00Z"),
+                                 li_post(2, "2026-06-28T09:00Z", "",
+                                         reshare_of="urn:li:share:77")],
+                    "paging": {"start": 0, "count": 2, "total": 3}},
+                   {"elements": [li_post(3, "2026-06-27T09:00Z", "Worth a read",
+                                         reshare_of="urn:li:ugcPost:78")],
+                    "paging": {"start": 2, "count": 2, "total": 3}})
+    result = fetch(fake_api, token, sleeps)
+
+    posts = result.posts.set_index("post_id")
+    assert posts["post_kind"].to_dict() == {"urn:li:share:1": "original",
+                                            "urn:li:share:2": "share",
+                                            "urn:li:share:3": "quote"}
+    assert json.loads(posts.loc["urn:li:share:2", "extra"])["reshareContext"] == {
+        "parent": "urn:li:share:77", "root": "urn:li:share:77"}
 
 
 def test_429_on_social_actions_waits_retry_after_then_succeeds(fake_api, token, sleeps):

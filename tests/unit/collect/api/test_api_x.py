@@ -69,7 +69,8 @@ def test_paginates_with_next_token_and_maps(fake_api, token, sleeps):
     assert pages[1].query["pagination_token"] == "7140dibdnow9c7btw3w29"
     first = pages[0]
     assert first.headers["Authorization"] == f"Bearer {token}"
-    assert first.query["tweet.fields"] == "created_at,public_metrics,entities,attachments"
+    assert first.query["tweet.fields"] == \
+        "created_at,public_metrics,entities,attachments,referenced_tweets"
     assert first.query["expansions"] == "author_id,attachments.media_keys"
     assert first.query["user.fields"] == "public_metrics" and first.query["max_results"] == "5"
     assert "start_time" not in first.query
@@ -84,9 +85,29 @@ def test_paginates_with_next_token_and_maps(fake_api, token, sleeps):
     assert (nine["hashtags_count"], nine["mentions_count"], nine["urls_count"]) == (1, 1, 1)
     assert nine["followers_at_post_time"] == 70000
     assert json.loads(nine["extra"]) == {"quote_count": 1}
+    assert set(posts["post_kind"]) == {"original"}
     assert posts.loc["8", "content_type"] == "video"
     assert (posts.loc["7", "content_type"], posts.loc["7", "hashtags_count"]) == ("text", 0)
     assert set(posts["source"]) == {"x_api_v2"}
+
+
+def test_referenced_tweets_give_the_post_kind(fake_api, token, sleeps):
+    refs = {"2": [{"type": "replied_to", "id": "1"}], "3": [{"type": "quoted", "id": "1"}],
+            "4": [{"type": "retweeted", "id": "1"}],
+            "5": [{"type": "quoted", "id": "1"}, {"type": "replied_to", "id": "2"}],
+            "6": [{"type": "mentioned", "id": "1"}]}
+    fake_api.route(PATH, page(
+        [tweet(1, "2026-06-30T12:00:00.000Z")]
+        + [tweet(n, "2026-06-30T12:00:00.000Z", referenced_tweets=r) for n, r in refs.items()]))
+    result = fetch(fake_api, token, sleeps)
+
+    assert result.rejects.empty and result.records_read == 6
+    posts = result.posts.set_index("post_id")
+    # "1" has no referenced_tweets: the API leaves the field out of an original tweet
+    assert posts["post_kind"].to_dict() == {"1": "original", "2": "reply", "3": "quote",
+                                            "4": "share", "5": "reply", "6": "mentioned"}
+    assert json.loads(posts.loc["5", "extra"])["referenced_tweets"] == refs["5"]
+    assert "referenced_tweets" not in json.loads(posts.loc["1", "extra"])
 
 
 def test_since_is_sent_as_start_time(fake_api, token, sleeps):

@@ -35,6 +35,7 @@ def test_facebook_uci_mapping_synthesizes_2014_times(tmp_path: Path, write, asse
     assert first[["followers_at_post_time", "likes", "comments", "shares", "reach",
                   "impressions"]].tolist() == [139441, 79, 4, 17, 2752, 5091]
     assert pd.isna(first["caption"]) and pd.isna(first["hashtags_count"])
+    assert posts["post_kind"].isna().all()  # no column says whether a post shares another
     assert first["collected_at"] == pd.Timestamp(mtime, unit="s", tz="UTC")
     extra = json.loads(first["extra"])
     assert extra["posted_at_synthetic"] is True and extra["Lifetime Engaged Users"] == 178

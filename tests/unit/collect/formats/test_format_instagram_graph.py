@@ -30,6 +30,7 @@ def test_instagram_graph_mapping(tmp_path: Path, write, assert_canonical) -> Non
     post = result.posts.iloc[0]
     assert post[["post_id", "platform", "account_id", "content_type"]].tolist() == [
         "ig1", "instagram", "brand", "carousel"]
+    assert post["post_kind"] == "original"  # Instagram media are the account's own posts
     assert post["posted_at"] == pd.Timestamp("2025-03-01T18:00:00Z")
     assert post[["hashtags_count", "mentions_count", "urls_count", "media_count"]].tolist() == [
         2, 1, 1, 2]

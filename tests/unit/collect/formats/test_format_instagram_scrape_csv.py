@@ -30,6 +30,7 @@ def test_instagram_scrape_csv_mapping(tmp_path: Path, write, assert_canonical) -
     posts = result.posts
     assert posts["post_id"].tolist() == ["BDXkaxeg50a", "Xy_-1"]
     assert posts["content_type"].tolist() == ["image", "carousel"]
+    assert posts["post_kind"].tolist() == ["original", "original"]  # own profile posts
     assert posts["caption"].iloc[0] == "Лагуна\n#travel@0vsem"
     assert posts[["likes", "followers_at_post_time"]].iloc[0].tolist() == [1, 495000]
     # The scrape has no comment or share counts: missing, never a made-up 0.

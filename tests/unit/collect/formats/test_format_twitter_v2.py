@@ -70,3 +70,47 @@ def test_twitter_v2_jsonl_pages_number_tweets_across_pages(tmp_path: Path, write
     reject = result.rejects.iloc[0]
     assert (reject["source_row"], reject["post_id"], reject["rule"], reject["value"]) == (
         2, "2", "lookup_missing", "'ghost'")
+
+
+def test_referenced_tweets_map_to_post_kind(tmp_path: Path, write) -> None:
+    refs = {
+        "2": [{"type": "replied_to", "id": "9"}],
+        "3": [{"type": "quoted", "id": "9"}],
+        "4": [{"type": "retweeted", "id": "9"}],
+        "5": [{"type": "quoted", "id": "8"}, {"type": "replied_to", "id": "9"}],
+        "6": [],
+        "7": [{"type": "mentioned", "id": "9"}],
+    }
+    tweets = [_tweet("1", [])] + [_tweet(n, [], referenced_tweets=r) for n, r in refs.items()]
+    path = write(tmp_path / "tw.json", json.dumps(_twitter_response(tweets, [])))
+
+    posts = read_posts(path, "twitter_v2").posts.set_index("post_id")
+
+    # "1" has no referenced_tweets: original, as the file shows the field was requested
+    assert posts["post_kind"].to_dict() == {
+        "1": "original", "2": "reply", "3": "quote", "4": "share", "5": "reply",
+        "6": "original", "7": "mentioned"}
+    assert json.loads(posts.loc["5", "extra"])["referenced_tweets"] == refs["5"]
+
+
+def test_file_where_no_tweet_has_referenced_tweets_leaves_post_kind_null(
+        tmp_path: Path, write) -> None:
+    path = write(tmp_path / "tw.json",
+                 json.dumps(_twitter_response([_tweet("1", []), _tweet("2", [])], [])))
+
+    posts = read_posts(path, "twitter_v2").posts
+
+    assert posts["post_kind"].isna().all()
+
+
+def test_referenced_tweets_of_the_wrong_shape_reject_the_tweet(tmp_path: Path, write) -> None:
+    tweets = [_tweet("1", [], referenced_tweets=[{"type": "quoted"}]),
+              _tweet("2", [], referenced_tweets=["replied_to"])]
+    path = write(tmp_path / "tw.json", json.dumps(_twitter_response(tweets, [])))
+
+    result = read_posts(path, "twitter_v2")
+
+    assert result.posts["post_kind"].tolist() == ["quote"]
+    reject = result.rejects.iloc[0]
+    assert (reject["source_row"], reject["rule"], reject["column"]) == (
+        2, "json_shape", "referenced_tweets")
