@@ -209,6 +209,10 @@ def _needs_reader(column: schema.Column, values, pa, pc) -> str | None:  # noqa:
         if not pc.all(pc.is_in(present, value_set=pa.array(_ENUMS[column.name]))).as_py() \
                 and len(present):
             return "a value not spelled as the contract spells it"
+    elif column.name == "post_kind":   # the reader reads a blank kind as not said
+        present = pc.drop_null(values)
+        if len(present) and pc.any(pc.equal(pc.utf8_trim_whitespace(present), "")).as_py():
+            return "a blank post kind"
     elif column.name in _STRIPPED:
         present = pc.drop_null(values)
         if len(present) and not pc.all(pc.and_(

@@ -59,6 +59,7 @@ def test_a_canonical_parquet_file_reads_columnar_as_the_collect_reader_reads_it(
     lambda p: p.assign(likes=p["likes"].astype("Int64").where(p.index != 3)),  # required gap
     lambda p: p.assign(posted_at=p["posted_at"].astype(str)),      # times as text
     lambda p: p.assign(note="x"),                                  # a column for extra
+    lambda p: p.assign(post_kind=p["post_kind"].where(p.index != 2, " ")),  # blank: not said
 ])
 def test_a_file_the_reader_would_change_is_left_to_the_reader(serve_posts, tmp_path, change):
     path = tmp_path / "posts.parquet"
