@@ -95,3 +95,22 @@ def test_text_settings_need_a_fitted_reducer():
 
     with pytest.raises(ValueError, match="need a TextReducer fitted on the training rows"):
         EngagementFeaturizer.from_settings(FeatureSettings(text_embeddings=True))
+
+
+def test_a_featurizer_fitted_before_post_kinds_reads_posts_with_or_without_them(demo_posts):
+    """A model registered before schema 1.1 has no kind columns; its callers may or may not
+    send post_kind, and it answers both the same."""
+    from pipelines.features.batch_features import feature_matrix
+    from pipelines.features.engagement_features import EngagementFeaturizer
+
+    featurizer = EngagementFeaturizer.from_settings(FeatureSettings()).fit(demo_posts)
+    featurizer.feature_names_ = [c for c in featurizer.feature_names_
+                                 if not c.startswith("kind_")]   # as pickled before
+    posts = demo_posts.tail(50)
+    assert posts["post_kind"].notna().all()
+    with_kind = featurizer.transform(posts)
+    without = featurizer.transform(posts.drop(columns=["post_kind"]))
+    assert list(with_kind.columns) == featurizer.feature_names_
+    pd.testing.assert_frame_equal(with_kind, without)
+    np.testing.assert_array_equal(feature_matrix(featurizer, posts.drop(columns=["post_kind"])),
+                                  with_kind.to_numpy())
