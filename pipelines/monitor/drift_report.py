@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 logger = logging.getLogger(__name__)
@@ -31,7 +32,6 @@ def evidently_embedding_drift(reference: Any, current: Any, *, column: str, thre
     :func:`pipelines.monitor.text_drift.embedding_drift` calibrated) on the same embeddings:
     its own page (the embeddings have their own row count). Returns its score, threshold
     and verdict, and the page's path."""
-    import numpy as np
     from evidently import DataDefinition, Dataset, Report
     from evidently.metrics import EmbeddingsDrift
     from evidently.metrics.embeddings import MMDDriftMethod

@@ -20,8 +20,11 @@ def collected(airflow_home, tmp_path_factory, demo_posts):
     posts = demo_posts.head(200).copy()
     posts.loc[3, "likes"] = -7            # fails a row rule → quarantined
     posts.to_csv(drop, index=False)
+    bad = {"post_id": "bad-1", "platform": "twitter", "account_id": "acct",
+           "posted_at": "not-a-date", "content_type": "text", "caption": "hi",
+           "followers_at_post_time": "10", "likes": "5"}
     with open(drop, "a", encoding="utf-8") as handle:   # a record that cannot be parsed
-        handle.write("bad-1,twitter,acct,,not-a-date,text,hi,0,0,0,0,10,5,0,0" + ",," * 3 + "\n")
+        handle.write(",".join(bad.get(c, "") for c in posts.columns) + "\n")
     conf = json.dumps({"collect_daily.sources": ["demo", "file"], "collect.path": str(drop),
                        "collect.format": "canonical", "collect_daily.demo_rows": 250})
     first = run_airflow(["dags", "test", "engagement_collect", "2026-11-20", "-c", conf], env)
