@@ -37,6 +37,13 @@ def tweet_kind(types: Iterable[str]) -> str | None:
     return next(kind for word, kind in TWEET_REFERENCE_KINDS.items() if word in found)
 
 
+def referenced_tweets_kind(types: list[str]) -> str:
+    """The post kind of a tweet whose ``referenced_tweets`` have these ``types``, or, when
+    a type is unknown, the types comma-joined: passed on for the posts row contract to
+    quarantine, naming the value."""
+    return tweet_kind(types) or ",".join(types)
+
+
 def referenced_kind(value: object) -> object:
     """The post kind for one value of the tweets CSV's ``referenced`` column.
 

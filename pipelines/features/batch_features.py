@@ -25,11 +25,10 @@ import pandas as pd
 
 from pipelines import schema
 from pipelines.features.post_features import (
-    INPUT_COLUMNS,
     KIND_FEATURES,
-    OPTIONAL_INPUT_COLUMNS,
     caption_counts,
     caption_counts_arrow,
+    missing_inputs,
 )
 
 _NS_PER_HOUR = 3_600_000_000_000
@@ -48,8 +47,7 @@ def feature_matrix(featurizer: Any, posts: pd.DataFrame) -> np.ndarray:
         ValueError: naming the missing input columns (as ``transform`` does).
     """
     names = list(featurizer.feature_names_)
-    missing = [c for c in INPUT_COLUMNS
-               if c not in posts.columns and c not in OPTIONAL_INPUT_COLUMNS]
+    missing = missing_inputs(posts.columns)
     posted_at = (pd.to_datetime(posts["posted_at"], utc=True, cache=False)
                  if not missing else None)
     if (missing or featurizer.text_reducer is not None or posted_at.isna().any()):

@@ -13,7 +13,8 @@ from pipelines.features.stage import MODEL_INPUT_COLUMNS
 
 _COUNTS = ("hashtags_count", "mentions_count", "urls_count", "media_count",
            "followers_at_post_time")
-_TEXT = ("post_id", "account_id", "platform", "content_type", "post_kind", "caption")
+#: Text inputs: missing ones are sent as "" (also by ``serve.fast_path.posts_frame``).
+TEXT_COLUMNS = ("post_id", "account_id", "platform", "content_type", "post_kind", "caption")
 
 
 def model_input(rows: pd.DataFrame) -> pd.DataFrame:
@@ -28,7 +29,7 @@ def model_input(rows: pd.DataFrame) -> pd.DataFrame:
             # float64 so a client may send a missing count (MLflow rejects NaN in int
             # columns)
             values = pd.to_numeric(values).astype("float64")
-        elif column in _TEXT:
+        elif column in TEXT_COLUMNS:
             values = values.astype(object).where(values.notna(), "")
         elif column == "posted_at":
             # cache=False: the cache probe iterates Timestamps in Python (seconds on 1M)

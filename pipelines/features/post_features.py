@@ -26,6 +26,12 @@ OPTIONAL_INPUT_COLUMNS: tuple[str, ...] = ("post_kind",)
 #: or one whose source does not say, has none set.
 KIND_FEATURES: tuple[str, ...] = tuple(k for k in schema.POST_KINDS if k != "original")
 
+
+def missing_inputs(columns: object) -> list[str]:
+    """The required :data:`INPUT_COLUMNS` that ``columns`` lacks (optional ones may be
+    left out)."""
+    return [c for c in INPUT_COLUMNS if c not in columns and c not in OPTIONAL_INPUT_COLUMNS]
+
 FEATURE_COLUMNS: tuple[str, ...] = (
     "hour", "weekday", "month", "is_weekend",
     *(f"platform_{p}" for p in schema.PLATFORMS),
@@ -101,8 +107,7 @@ def build_post_features(posts: pd.DataFrame) -> pd.DataFrame:
     Raises:
         ValueError: naming the missing input columns.
     """
-    missing = [c for c in INPUT_COLUMNS
-               if c not in posts.columns and c not in OPTIONAL_INPUT_COLUMNS]
+    missing = missing_inputs(posts.columns)
     if missing:
         raise ValueError(
             f"build_post_features: input is missing column(s) {missing}; "

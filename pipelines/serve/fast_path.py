@@ -603,14 +603,14 @@ class CompiledPostModel:
 
 def posts_frame(posts: Sequence[dict[str, Any]]) -> pd.DataFrame:
     """Request posts as the model's input DataFrame (as ``features.model_input`` builds it)."""
+    from pipelines.features.model_input import TEXT_COLUMNS
     from pipelines.features.stage import MODEL_INPUT_COLUMNS
 
     frame = pd.DataFrame([{c: p.get(c) for c in MODEL_INPUT_COLUMNS} for p in posts],
                          columns=list(MODEL_INPUT_COLUMNS))
     for column in (*_COUNT_FIELDS, "followers_at_post_time"):
         frame[column] = pd.to_numeric(frame[column]).astype("float64")
-    for column in ("post_id", "account_id", "platform", "content_type", "post_kind",
-                   "caption"):
+    for column in TEXT_COLUMNS:
         frame[column] = frame[column].astype(object).where(frame[column].notna(), "")
     frame["posted_at"] = pd.to_datetime(frame["posted_at"], utc=True).dt.tz_localize(None)
     return frame

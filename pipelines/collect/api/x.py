@@ -31,7 +31,7 @@ from pipelines.collect.api.records import (
     check_page_size,
     text_counts,
 )
-from pipelines.collect.post_kinds import tweet_kind
+from pipelines.collect.post_kinds import referenced_tweets_kind
 
 logger = logging.getLogger(__name__)
 
@@ -175,8 +175,7 @@ def _map_tweet(
     row = {
         "post_id": str(post_id), "platform": "twitter", "account_id": author,
         "posted_at": posted_at, "content_type": _content_type(types, urls),
-        # another reference type passes through; the posts row contract quarantines it
-        "post_kind": tweet_kind(ref_types) or ",".join(ref_types), "caption": str(text),
+        "post_kind": referenced_tweets_kind(ref_types), "caption": str(text),
         "hashtags_count": len(entities["hashtags"]) if "hashtags" in entities else fallback[0],
         "mentions_count": len(entities["mentions"]) if "mentions" in entities else fallback[1],
         "urls_count": len(urls) if "urls" in entities else fallback[2],

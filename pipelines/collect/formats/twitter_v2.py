@@ -29,7 +29,7 @@ from typing import Any
 from pipelines.collect.formats.containers import Loaded
 from pipelines.collect.formats.nested import Shape, array, nested_mapped, obj
 from pipelines.collect.formats.spec import FileFormat, Issue, Mapped
-from pipelines.collect.post_kinds import tweet_kind
+from pipelines.collect.post_kinds import referenced_tweets_kind
 
 logger = logging.getLogger(__name__)
 
@@ -168,7 +168,7 @@ def _tweet(tweet: dict[str, Any], users: dict[str, Any], media: dict[str, Any],
     ref_types = [str(ref.get("type")) for ref in references]
     kind: object = None  # absent: original only if the file shows it was requested (_map)
     if tweet.get("referenced_tweets") is not None:
-        kind = tweet_kind(ref_types) or ",".join(ref_types)
+        kind = referenced_tweets_kind(ref_types)
     retweets, quotes = metrics.get("retweet_count"), metrics.get("quote_count")
     shares: object = retweets
     if isinstance(retweets, int) and isinstance(quotes, int) \
