@@ -39,6 +39,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from pipelines import schema
 from pipelines.tasks import TASK_NAMES, get_task
 
 #: Targets whose realized outcomes the ``outcomes`` table records (post counts).
@@ -85,6 +86,9 @@ class UTCDateTime(sa.types.TypeDecorator):
 
 
 metadata = sa.MetaData()
+#: Nullable columns of ``predictions`` added after logs existed, with their SQL type: a log
+#: created before gets them on open.
+_ADDED_COLUMNS = {"followers_at_post_time": "BIGINT", "post_kind": "VARCHAR(16)"}
 
 predictions = sa.Table(
     "predictions", metadata,
@@ -103,6 +107,7 @@ predictions = sa.Table(
     sa.Column("posted_at", UTCDateTime, nullable=False),
     # optional: what a post's outcome needs to join the account history (feature store)
     sa.Column("followers_at_post_time", sa.BigInteger, nullable=True),
+    sa.Column("post_kind", sa.String(16), nullable=True),
     sa.Index("ix_predictions_model_target_posted", "model_name", "target", "posted_at"),
     sa.Index("ix_predictions_post", "post_id"),
     sa.Index("ix_predictions_request", "request_id"),
@@ -201,6 +206,11 @@ def _check_prediction(index: int, record: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"{where}: 'followers_at_post_time' must be an int >= 0 or None; "
                          f"got {followers!r}.")
     row["followers_at_post_time"] = None if followers is None else int(followers)
+    kind = record.get("post_kind")
+    if kind is not None and kind not in schema.POST_KINDS:
+        raise ValueError(f"{where}: 'post_kind' must be one of {list(schema.POST_KINDS)} or "
+                         f"None; got {kind!r}.")
+    row["post_kind"] = kind
     return row
 
 
@@ -254,10 +264,11 @@ class PredictionLog:
     def _add_missing_columns(self) -> None:
         """Columns added after a log was created (nullable, so old rows stay valid)."""
         have = {c["name"] for c in sa.inspect(self.engine).get_columns("predictions")}
-        if "followers_at_post_time" not in have:
-            with self.engine.begin() as connection:
-                connection.execute(sa.text(
-                    "ALTER TABLE predictions ADD COLUMN followers_at_post_time BIGINT"))
+        for name, kind in _ADDED_COLUMNS.items():
+            if name not in have:
+                with self.engine.begin() as connection:
+                    connection.execute(sa.text(
+                        f"ALTER TABLE predictions ADD COLUMN {name} {kind}"))
 
     def close(self) -> None:
         """Release pooled connections."""
@@ -387,10 +398,11 @@ class PredictionLog:
 
     def predicted_posts(self, post_ids: Iterable[str]) -> pd.DataFrame:
         """What the log knows of these posts from their latest prediction: ``post_id``,
-        ``account_id``, ``platform``, ``posted_at``, ``followers_at_post_time`` (posts of
-        tasks without accounts are left out)."""
+        ``account_id``, ``platform``, ``posted_at``, ``followers_at_post_time``,
+        ``post_kind`` (posts of tasks without accounts are left out)."""
         ids = list(dict.fromkeys(post_ids))
-        columns = ["post_id", "account_id", "platform", "posted_at", "followers_at_post_time"]
+        columns = ["post_id", "account_id", "platform", "posted_at", "followers_at_post_time",
+                   "post_kind"]
         latest = sa.select(sa.func.max(predictions.c.id)).where(
             predictions.c.post_id.in_(ids), predictions.c.account_id != "").group_by(
             predictions.c.post_id)

@@ -26,6 +26,12 @@ and ``engagement_rate = (likes + comments + shares) / followers_at_post_time``:
 * ``account_matured_posts``: number of known outcomes.
 * ``account_mean_log_likes_all``: mean ``log_likes`` of all known outcomes (expanding mean).
 * ``account_mean_engagement_rate_all``: mean ``engagement_rate`` of all known outcomes.
+* ``account_{reply,quote,share}_frac_all``: the share of the known outcomes that are replies,
+  quotes, shares (``post_kind``; a post whose kind the source does not say counts as none of
+  them); 0 where there is no known outcome. The account's mean is made of its posts of every
+  kind, and replies and shares get far fewer likes than the account's own posts, so the same
+  mean says something different of an account that mostly replies and of one that never
+  does: these fractions let a model tell them apart.
 * ``roll_{7,30}d_matured_posts``: known outcomes posted in ``(t - W, t - m]``.
 * ``roll_{7,30}d_mean_log_likes`` / ``roll_{7,30}d_mean_engagement_rate``: means over them.
 * ``history_missing``: 1 when there is no known outcome (unseen account or only young posts).
@@ -68,6 +74,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from pipelines import schema
+from pipelines.features.post_features import KIND_FEATURES
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +92,7 @@ HISTORY_COLUMNS: tuple[str, ...] = (
     "account_matured_posts",
     "account_mean_log_likes_all",
     "account_mean_engagement_rate_all",
+    *(f"account_{k}_frac_all" for k in KIND_FEATURES),
     *(f"roll_{w}d_matured_posts" for w in WINDOW_DAYS),
     *(f"roll_{w}d_mean_log_likes" for w in WINDOW_DAYS),
     *(f"roll_{w}d_mean_engagement_rate" for w in WINDOW_DAYS),
@@ -327,7 +335,8 @@ def _prepare(frame: object, *, where: str, need_likes: bool) -> pd.DataFrame:
 
     Returns a frame on a fresh RangeIndex, in input order, with ``account_id``,
     ``platform``, ``post_id`` (both may be null), ``t`` (int64 ns UTC), ``log_followers``
-    (NaN when unknown), ``log_likes`` and ``rate`` (NaN when no outcome).
+    (NaN when unknown), ``log_likes`` and ``rate`` (NaN when no outcome), and ``kind``
+    (the ``post_kind``'s index in :data:`schema.POST_KINDS`, -1 when not said).
     """
     if not isinstance(frame, pd.DataFrame):
         raise ValueError(f"{where}: posts must be a pandas DataFrame; got {type(frame).__name__}.")
@@ -362,10 +371,12 @@ def _prepare(frame: object, *, where: str, need_likes: bool) -> pd.DataFrame:
                    else pd.Series(pd.NA, index=range(n), dtype="string"))
             for name in ("platform", "post_id")}
     t = posted_at.dt.tz_convert(None).astype("datetime64[ns]").to_numpy().view("int64")
+    kind = (_category_index(frame["post_kind"], schema.POST_KINDS) if "post_kind" in frame
+            else np.full(n, -1, dtype=np.int64))
     return pd.DataFrame({
         "account_id": account, "platform": text["platform"],
         "post_id": text["post_id"], "t": t, "log_followers": log_followers,
-        "log_likes": log_likes, "rate": rate,
+        "log_likes": log_likes, "rate": rate, "kind": kind.astype(np.int8),
     })
 
 
@@ -381,6 +392,16 @@ def outcome_values(followers: np.ndarray, likes: np.ndarray, comments: np.ndarra
         rate = np.where(followers > 0, engaged / followers, np.nan)
         log_followers = np.where(followers >= 0, np.log1p(np.maximum(followers, 0)), np.nan)
     return log_followers, np.log1p(likes), rate
+
+
+def kind_indicators(pool: pd.DataFrame) -> dict[str, np.ndarray]:
+    """0/1 float columns, one per kind of :data:`KIND_FEATURES`, from a prepared pool's
+    ``kind`` codes (a pool prepared before the column existed, e.g. the history of a model
+    trained then, says no kind)."""
+    codes = (pool["kind"].to_numpy(dtype=float, na_value=-1.0) if "kind" in pool
+             else np.full(len(pool), -1.0))
+    return {kind: (codes == schema.POST_KINDS.index(kind)).astype(float)
+            for kind in KIND_FEATURES}
 
 
 def _union(first: pd.DataFrame, second: pd.DataFrame) -> pd.DataFrame:
@@ -462,10 +483,11 @@ class _Pool:
     """
 
     def __init__(self, codes: np.ndarray, ranks: np.ndarray, t: np.ndarray,
-                 columns: dict[str, np.ndarray], n_accounts: int, n_ranks: int) -> None:
-        # The value columns break ties, so equal-time rows sum in one order however the
-        # input was shuffled.
-        order = np.lexsort((*(columns[k] for k in sorted(columns)), ranks, codes))
+                 columns: dict[str, np.ndarray], n_accounts: int, n_ranks: int,
+                 tie_break: tuple[str, ...]) -> None:
+        # The ``tie_break`` columns (those whose sums are not exact in any order) order
+        # equal-time rows, so they sum in one order however the input was shuffled.
+        order = np.lexsort((*(columns[k] for k in sorted(tie_break)), ranks, codes))
         self.codes = codes[order]
         self.t = t[order]
         self.columns = {k: v[order] for k, v in columns.items()}
@@ -522,14 +544,16 @@ def _compute(queries: pd.DataFrame, *, outcomes: pd.DataFrame, known: pd.DataFra
     n_ranks = int(max((r.max(initial=0) for r in ranks), default=0)) + 1
 
     rated = outcomes["rate"].notna().to_numpy()
+    sums_of = ("log_likes", "rate", "rated")
     out_pool = _Pool(code(outcomes), r_out, out_t, {
         "log_likes": outcomes["log_likes"].to_numpy(),
         "rate": np.where(rated, outcomes["rate"].to_numpy(), 0.0),
         "rated": rated.astype(float),
-    }, len(accounts), n_ranks)
+        **kind_indicators(outcomes),
+    }, len(accounts), n_ranks, tie_break=sums_of)
     known_pool = _Pool(code(known), r_known, known_t,
                        {"log_followers": known["log_followers"].to_numpy()},
-                       len(accounts), n_ranks)
+                       len(accounts), n_ranks, tie_break=("log_followers",))
 
     platform = queries["platform"].iloc[order]
     base_ll = _platform_value(platform, fallback.platform_mean_log_likes,
@@ -540,7 +564,7 @@ def _compute(queries: pd.DataFrame, *, outcomes: pd.DataFrame, known: pd.DataFra
     def sums(rank: np.ndarray) -> dict[str, np.ndarray]:
         pos = out_pool.position(q_code, rank)
         return {"n": out_pool.count(q_code, pos).astype(float),
-                **{k: out_pool.cum(k, q_code, pos) for k in ("log_likes", "rate", "rated")}}
+                **{k: out_pool.cum(k, q_code, pos) for k in sums_of}}
 
     def mean(total: np.ndarray, count: np.ndarray, default: np.ndarray) -> np.ndarray:
         return np.where(count > 0, total / np.where(count > 0, count, 1.0), default)
@@ -554,6 +578,10 @@ def _compute(queries: pd.DataFrame, *, outcomes: pd.DataFrame, known: pd.DataFra
         "account_mean_engagement_rate_all": all_rate,
         "history_missing": (upto["n"] == 0).astype(float),
     }
+    pos = out_pool.position(q_code, r_until)
+    for kind in KIND_FEATURES:
+        data[f"account_{kind}_frac_all"] = mean(
+            out_pool.cum(kind, q_code, pos), upto["n"], np.zeros(n))
     for w, r_start in zip(WINDOW_DAYS, r_starts, strict=True):
         before = sums(r_start)
         inside = {k: upto[k] - before[k] for k in upto}

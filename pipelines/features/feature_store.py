@@ -3,9 +3,10 @@ backed by a real feature store, and the materialization that fills it.
 
 **What is stored.** One Feast entity, ``account`` (join key ``account_id``), and one feature
 view, :data:`FEATURE_VIEW`, whose features are *lists, one element per post* of the account:
-post ids, platforms, publication and collection times (int64 ns since the epoch), the
-follower count at post time and the likes / comments / shares counts (float64; NaN = not
-reported). The account-history features need every earlier matured post of an account
+post ids, platforms, post kinds (``""`` = not said), publication and collection times
+(int64 ns since the epoch), the follower count at post time and the likes / comments /
+shares counts (float64; NaN = not reported). A row written before the kinds were stored
+reads as kinds not said. The account-history features need every earlier matured post of an account
 (all-time means, 7/30-day windows, the latest earlier post), so the store keeps the posts
 themselves rather than pre-aggregated values that would be correct for one instant only.
 Point-in-time correctness therefore does not rest on Feast's event timestamps: each post
@@ -45,6 +46,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.features.history_source import (
+    KIND_COLUMN,
     OUTCOME_COLUMNS,
     AccountPosts,
     mature_outcomes,
@@ -59,7 +61,7 @@ ENTITY = "account"
 FEATURE_VIEW = "account_posts"
 #: List features of :data:`FEATURE_VIEW`, one element per post, and their element kind.
 LIST_FEATURES: dict[str, str] = {
-    "post_ids": "string", "platforms": "string", "posted_at_ns": "int64",
+    "post_ids": "string", "platforms": "string", "post_kinds": "string", "posted_at_ns": "int64",
     "collected_at_ns": "int64", "followers": "float64", "likes": "float64",
     "comments": "float64", "shares": "float64",
 }
@@ -146,6 +148,8 @@ def account_rows(posts: pd.DataFrame, *, written_at: datetime) -> pd.DataFrame:
         "account_id": posts["account_id"].astype(str).to_numpy(),
         "post_ids": posts["post_id"].astype("string").fillna("").to_numpy(dtype=object),
         "platforms": posts["platform"].astype("string").fillna("").to_numpy(dtype=object),
+        "post_kinds": (posts[KIND_COLUMN].astype("string").fillna("").to_numpy(dtype=object)
+                       if KIND_COLUMN in posts else np.full(len(posts), "", dtype=object)),
         "posted_at_ns": _epoch_ns(posts["posted_at"]),
         "collected_at_ns": (_epoch_ns(posts["collected_at"]) if "collected_at" in posts
                             else np.full(len(posts), UNKNOWN_NS, dtype=np.int64)),
@@ -164,8 +168,8 @@ def account_rows(posts: pd.DataFrame, *, written_at: datetime) -> pd.DataFrame:
 
 
 def posts_from_rows(rows: dict[str, list[Any]]) -> pd.DataFrame:
-    """Posts (:data:`OUTCOME_COLUMNS` + ``collected_at``) from Feast's ``to_dict()`` answer;
-    accounts without a row (None) give no posts."""
+    """Posts (:data:`OUTCOME_COLUMNS`, :data:`KIND_COLUMN` and ``collected_at``) from
+    Feast's ``to_dict()`` answer; accounts without a row (None) give no posts."""
     parts: dict[str, list[Any]] = {"account_id": [], **{n: [] for n in LIST_FEATURES}}
     for i, account in enumerate(rows["account_id"]):
         ids = rows["post_ids"][i]
@@ -173,19 +177,29 @@ def posts_from_rows(rows: dict[str, list[Any]]) -> pd.DataFrame:
             continue
         parts["account_id"].extend([account] * len(ids))
         for name in LIST_FEATURES:
-            parts[name].extend(rows[name][i])
+            parts[name].extend(_stored_list(rows, name, i, len(ids)))
     n = len(parts["account_id"])
     collected = np.asarray(parts["collected_at_ns"], dtype=np.int64).reshape(n)
     frame = pd.DataFrame({
         "account_id": pd.array(parts["account_id"], dtype=object),
         "platform": pd.Series(parts["platforms"], dtype="string").replace("", pd.NA),
         "post_id": pd.Series(parts["post_ids"], dtype="string").replace("", pd.NA),
+        KIND_COLUMN: pd.Series(parts["post_kinds"], dtype="string").replace("", pd.NA),
         "posted_at": pd.to_datetime(np.asarray(parts["posted_at_ns"], dtype=np.int64)
                                     .reshape(n), utc=True),
         "collected_at": pd.to_datetime(collected, utc=True),   # UNKNOWN_NS is NaT's value
         **{c: np.asarray(parts[f], dtype=float).reshape(n) for f, c in _COUNTS.items()},
     })
     return frame
+
+
+def _stored_list(rows: dict[str, list[Any]], name: str, i: int, n: int) -> list[Any]:
+    """Account ``i``'s list ``name``; a row written before the kinds were stored has none
+    (all not said)."""
+    values = rows.get(name, [None] * (i + 1))[i]
+    if values is None and name == "post_kinds":
+        return [""] * n
+    return values
 
 
 def _epoch_ns(values: pd.Series) -> np.ndarray:
@@ -196,7 +210,9 @@ def _epoch_ns(values: pd.Series) -> np.ndarray:
 
 def merge_posts(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
     """``old`` and ``new`` posts, one row per (account, platform, post_id): the latest
-    observation (by ``collected_at``; ``new`` on ties or where unknown) wins."""
+    observation (by ``collected_at``; ``new`` on ties or where unknown) wins. A post's kind
+    does not change, so where the winner does not say it (``POST /outcomes`` counts), an
+    earlier observation's kind is kept."""
     parts = [part for part in (old.assign(_new=0), new.assign(_new=1)) if len(part)]
     if not parts:
         return new.iloc[:0].copy()
@@ -204,7 +220,12 @@ def merge_posts(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
     both["_seen"] = pd.to_datetime(both["collected_at"], utc=True) if "collected_at" in both \
         else pd.NaT
     both = both.sort_values(["_seen", "_new"], kind="stable", na_position="first")
-    both = both.drop_duplicates(["account_id", "platform", "post_id"], keep="last")
+    key = ["account_id", "platform", "post_id"]
+    if KIND_COLUMN in both:
+        said = both[KIND_COLUMN].astype("string")
+        both[KIND_COLUMN] = said.groupby([both[k] for k in key], dropna=False,
+                                         sort=False).transform("last")
+    both = both.drop_duplicates(key, keep="last")
     return both.drop(columns=["_new", "_seen"]).reset_index(drop=True)
 
 
@@ -270,15 +291,17 @@ class FeastHistory:
             out[str(account)] = AccountPosts(
                 post_id=np.array([p or None for p in post_ids], dtype=object),
                 platform=np.array([p or None for p in rows["platforms"][i]], dtype=object),
+                post_kind=np.array([k or None for k in _stored_list(
+                    rows, "post_kinds", i, len(post_ids))], dtype=object),
                 t=t, followers=np.asarray(rows["followers"][i], dtype=float),
                 likes=likes, comments=comments, shares=shares)
         return out
 
     def outcomes(self, account_ids: Sequence[str]) -> pd.DataFrame:
-        """Posts of ``account_ids`` with :data:`OUTCOME_COLUMNS`; counts read before a post
-        was ``maturity_hours`` old are null."""
+        """Posts of ``account_ids`` with :data:`OUTCOME_COLUMNS` and :data:`KIND_COLUMN`;
+        counts read before a post was ``maturity_hours`` old are null."""
         return mature_outcomes(self.posts(account_ids), self.maturity_hours)[
-            list(OUTCOME_COLUMNS)]
+            [*OUTCOME_COLUMNS, KIND_COLUMN]]
 
     def write_posts(self, posts: pd.DataFrame, *, written_at: datetime) -> dict[str, int]:
         """Merge ``posts`` (with ``collected_at``) into their accounts' online rows.

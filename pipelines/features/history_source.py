@@ -10,9 +10,10 @@ retraining. Point-in-time correctness does not depend on the source: a post publ
 (:mod:`pipelines.features.account_history`), whatever the source holds.
 
 A source is anything with ``outcomes(account_ids) -> DataFrame`` returning posts of those
-accounts with :data:`OUTCOME_COLUMNS` (extra columns are ignored; a missing ``likes`` is
-"no outcome"). :class:`FrameHistory` serves a frame or a Parquet file of posts (the
-validated store); the Feast-backed store lives in :mod:`pipelines.features.feature_store`.
+accounts with :data:`OUTCOME_COLUMNS` and, where the source knows it, :data:`KIND_COLUMN`
+(other columns are ignored; a missing ``likes`` is "no outcome"). :class:`FrameHistory`
+serves a frame or a Parquet file of posts (the validated store); the Feast-backed store
+lives in :mod:`pipelines.features.feature_store`.
 
 A source may also offer ``account_posts(account_ids) -> {account: AccountPosts}``: the same
 answer as plain numpy arrays per account, which the serving cache and fast path use to skip
@@ -34,6 +35,8 @@ OUTCOME_COLUMNS: tuple[str, ...] = (
     "account_id", "platform", "post_id", "posted_at", "followers_at_post_time", "likes",
     "comments", "shares",
 )
+#: What a source returns where it knows it: the post's kind (absent or null: not said).
+KIND_COLUMN = "post_kind"
 
 
 @runtime_checkable
@@ -107,8 +110,9 @@ class AccountPosts:
     """One account's posts from a history source, as numpy arrays (one element per post).
 
     Counts read before the post matured are already NaN (:func:`young_mask`), so these are
-    exactly the rows ``outcomes`` returns for the account. ``post_id`` and ``platform`` are
-    object arrays of ``str`` or None (unknown).
+    exactly the rows ``outcomes`` returns for the account. ``post_id``, ``platform`` and
+    ``post_kind`` are object arrays of ``str`` or None (unknown); ``post_kind`` is None
+    where the source says no post's kind.
     """
 
     post_id: np.ndarray
@@ -118,6 +122,7 @@ class AccountPosts:
     likes: np.ndarray
     comments: np.ndarray
     shares: np.ndarray
+    post_kind: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.t)
@@ -139,17 +144,21 @@ class AccountPosts:
 
         return cls(text("post_id"), text("platform"), _ns(frame["posted_at"]),
                    number("followers_at_post_time"), number("likes"), number("comments"),
-                   number("shares"))
+                   number("shares"), text(KIND_COLUMN) if KIND_COLUMN in frame else None)
 
     def frame(self, account_id: str) -> pd.DataFrame:
-        """These posts as ``outcomes`` rows (:data:`OUTCOME_COLUMNS`) of ``account_id``."""
-        return pd.DataFrame({
+        """These posts as ``outcomes`` rows (:data:`OUTCOME_COLUMNS`, and
+        :data:`KIND_COLUMN` where said) of ``account_id``."""
+        frame = pd.DataFrame({
             "account_id": np.full(len(self), account_id, dtype=object),
             "platform": pd.array(self.platform, dtype="string"),
             "post_id": pd.array(self.post_id, dtype="string"),
             "posted_at": pd.to_datetime(self.t, utc=True),
             "followers_at_post_time": self.followers, "likes": self.likes,
             "comments": self.comments, "shares": self.shares})
+        if self.post_kind is not None:
+            frame[KIND_COLUMN] = pd.array(self.post_kind, dtype="string")
+        return frame
 
 
 def read_account_posts(source: Any, account_ids: Sequence[str]) -> dict[str, AccountPosts]:
@@ -172,7 +181,8 @@ class FrameHistory:
     """A history source over a frame of posts, or a Parquet file / folder of them.
 
     Args:
-        posts: Canonical posts (at least :data:`OUTCOME_COLUMNS`), or a path to read.
+        posts: Canonical posts (at least :data:`OUTCOME_COLUMNS`; :data:`KIND_COLUMN` is
+            kept where present), or a path to read.
         maturity_hours: Counts read before a post was this old are not outcomes
             (:func:`mature_outcomes`).
     """
@@ -183,8 +193,9 @@ class FrameHistory:
         if missing:
             raise ValueError(f"FrameHistory: posts are missing column(s) {missing}; "
                              f"required: {list(OUTCOME_COLUMNS)}.")
-        keep = [*OUTCOME_COLUMNS, *(["collected_at"] if "collected_at" in frame else [])]
-        frame = mature_outcomes(frame[keep], maturity_hours)[list(OUTCOME_COLUMNS)]
+        said = [*OUTCOME_COLUMNS, *([KIND_COLUMN] if KIND_COLUMN in frame else [])]
+        keep = [*said, *(["collected_at"] if "collected_at" in frame else [])]
+        frame = mature_outcomes(frame[keep], maturity_hours)[said]
         self._posts = frame.assign(account_id=frame["account_id"].astype(str))
         self._by_account = self._posts.groupby("account_id", sort=False).indices
 

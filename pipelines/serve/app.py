@@ -431,7 +431,8 @@ class Service:
                     "predicted_at": now,
                     "posted_at": posted_at if posted_at.tzinfo is not None
                     else posted_at.replace(tzinfo=UTC),
-                    "followers_at_post_time": post["followers_at_post_time"]})
+                    "followers_at_post_time": post["followers_at_post_time"],
+                    "post_kind": post.get("post_kind")})
         self.writer.submit(records)
         return json.dumps({"request_id": request_id, "model_name": name, "target": task,
                            "predictions": answers}).encode()

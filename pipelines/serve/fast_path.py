@@ -44,6 +44,8 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _PLATFORM_INDEX = {p: i for i, p in enumerate(schema.PLATFORMS)}
 _CONTENT_INDEX = {c: i for i, c in enumerate(schema.CONTENT_TYPES)}
 _COUNT_FIELDS = ("hashtags_count", "mentions_count", "urls_count", "media_count")
+_KIND_CODE = {k: i for i, k in enumerate(schema.POST_KINDS)}
+_KIND_INDEX = {k: _KIND_CODE[k] for k in KIND_FEATURES}
 #: numpy's log1p, as the batch code calls it (math.log1p differs in the last bit at times)
 _LOG1P = np.log1p
 
@@ -72,6 +74,8 @@ class _Account:
     cum_log_likes: list[float]
     cum_rate: list[float]
     cum_rated: list[float]
+    #: running counts of the outcomes of each kind of ``KIND_FEATURES``
+    cum_kind: dict[str, list[float]]
     known_t: list[int]
     known_lf: list[float]
     #: (post ids, times) of the account's posts, where a history source merged them in
@@ -80,11 +84,14 @@ class _Account:
 
 def _accounts_from_pool(pool: pd.DataFrame) -> dict[str, _Account]:
     """Per-account lists of a prepared pool (``account_history._prepare`` columns)."""
+    from pipelines.features.account_history import kind_indicators
+
     accounts = pool["account_id"].astype(str).to_numpy()
     t_all = pool["t"].to_numpy()
     lf_all = pool["log_followers"].to_numpy()
     ll_all = pool["log_likes"].to_numpy()
     rate_all = pool["rate"].to_numpy()
+    kinds_all = kind_indicators(pool)
     codes, names = pd.factorize(accounts)
     # outcomes in the batch code's order (account, time, rated, rate, log_likes) and its
     # per-account running sums: pandas' grouped cumsum (compensated), not np.cumsum, so
@@ -94,7 +101,8 @@ def _accounts_from_pool(pool: pd.DataFrame) -> dict[str, _Account]:
     rate = np.where(rated > 0, rate_all[labelled], 0.0)
     ll, ot, oc = ll_all[labelled], t_all[labelled], codes[labelled]
     order = np.lexsort((ll, rate, rated, ot, oc))
-    sums = pd.DataFrame({"log_likes": ll[order], "rate": rate[order], "rated": rated[order]}
+    sums = pd.DataFrame({"log_likes": ll[order], "rate": rate[order], "rated": rated[order],
+                         **{k: v[labelled][order] for k, v in kinds_all.items()}}
                         ).groupby(oc[order], sort=False).cumsum()
     oc, ot = oc[order], ot[order]
     bounds = np.searchsorted(oc, np.arange(len(names) + 1))
@@ -111,6 +119,7 @@ def _accounts_from_pool(pool: pd.DataFrame) -> dict[str, _Account]:
             cum_log_likes=sums["log_likes"].to_numpy()[lo:hi].tolist(),
             cum_rate=sums["rate"].to_numpy()[lo:hi].tolist(),
             cum_rated=sums["rated"].to_numpy()[lo:hi].tolist(),
+            cum_kind={k: sums[k].to_numpy()[lo:hi].tolist() for k in KIND_FEATURES},
             known_t=kt[klo:khi].tolist(), known_lf=klf[klo:khi].tolist())
     return out
 
@@ -131,9 +140,10 @@ def _running_sums(values: np.ndarray) -> list[float]:
 
 
 def _account_from_arrays(t: np.ndarray, log_followers: np.ndarray, log_likes: np.ndarray,
-                         rate: np.ndarray) -> _Account:
-    """One account's lists from its prepared rows: :func:`_accounts_from_pool` for a single
-    account, in numpy (no DataFrame: a history-source refresh costs well under 1 ms)."""
+                         rate: np.ndarray, kind: np.ndarray) -> _Account:
+    """One account's lists from its prepared rows (``kind``: ``POST_KINDS`` index, -1 not
+    said): :func:`_accounts_from_pool` for a single account, in numpy (no DataFrame: a
+    history-source refresh costs well under 1 ms)."""
     labelled = ~np.isnan(log_likes)
     rated = (~np.isnan(rate[labelled])).astype(float)
     rate_l = np.where(rated > 0, rate[labelled], 0.0)
@@ -143,6 +153,8 @@ def _account_from_arrays(t: np.ndarray, log_followers: np.ndarray, log_likes: np
     return _Account(out_t=ot[order].tolist(), cum_log_likes=_running_sums(ll[order]),
                     cum_rate=_running_sums(rate_l[order]),
                     cum_rated=_running_sums(rated[order]),
+                    cum_kind={k: np.cumsum(kind[labelled][order] == _KIND_INDEX[k],
+                                           dtype=float).tolist() for k in KIND_FEATURES},
                     known_t=t[known_order].tolist(),
                     known_lf=log_followers[known_order].tolist())
 
@@ -157,7 +169,11 @@ class _History:
     def __init__(self, fitted: Any) -> None:
         pool: pd.DataFrame = fitted.history_
         fallback = fitted.fallback_
-        from pipelines.features.account_history import POSTING_WINDOW_DAYS, posting_rate_scale
+        from pipelines.features.account_history import (
+            POSTING_WINDOW_DAYS,
+            kind_indicators,
+            posting_rate_scale,
+        )
 
         self.posting_rate_scale = posting_rate_scale
         self.maturity_ns = int(round(float(fitted.maturity_hours) * _NS_PER_HOUR))
@@ -176,9 +192,13 @@ class _History:
         # the frozen rows as arrays, for merging a source's posts without pandas
         self.pool_ids = ids.to_numpy(dtype=object)
         self.pool_t = pool["t"].to_numpy(dtype=np.int64)
+        indicators = kind_indicators(pool)
+        kind = np.full(len(pool), -1, dtype=np.int64)
+        for name, on in indicators.items():
+            kind[on > 0] = _KIND_INDEX[name]
         self.pool_values = (pool["log_followers"].to_numpy(dtype=float),
                             pool["log_likes"].to_numpy(dtype=float),
-                            pool["rate"].to_numpy(dtype=float))
+                            pool["rate"].to_numpy(dtype=float), kind)
         self.rows_of = pool.groupby(accounts, sort=False).indices
         self.source: Any = None
         self.merged: dict[str, tuple[int, _Account | None]] = {}
@@ -230,10 +250,14 @@ class _History:
         log_followers, log_likes, rate = outcome_values(posts.followers, posts.likes,
                                                         posts.comments, posts.shares)
         t = np.concatenate([posts.t, self.pool_t[keep]])
+        said = (np.full(len(posts), -1, dtype=np.int64) if posts.post_kind is None else
+                np.fromiter((_KIND_CODE.get(k, -1) for k in posts.post_kind.tolist()),
+                            dtype=np.int64, count=len(posts)))
         merged = _account_from_arrays(
             t, np.concatenate([log_followers, self.pool_values[0][keep]]),
             np.concatenate([log_likes, self.pool_values[1][keep]]),
-            np.concatenate([rate, self.pool_values[2][keep]]))
+            np.concatenate([rate, self.pool_values[2][keep]]),
+            np.concatenate([said, self.pool_values[3][keep]]))
         merged.known = (known_ids, frozenset(t.tolist()))
         return merged
 
@@ -262,6 +286,12 @@ class _History:
         return (float(pos), acc.cum_log_likes[pos - 1], acc.cum_rate[pos - 1],
                 acc.cum_rated[pos - 1])
 
+    @staticmethod
+    def _kind_fractions(acc: _Account | None, instant: int) -> dict[str, float]:
+        pos = bisect.bisect_right(acc.out_t, instant) if acc is not None else 0
+        return {f"account_{k}_frac_all": acc.cum_kind[k][pos - 1] / pos if pos else 0.0
+                for k in KIND_FEATURES}
+
     def features(self, post: dict[str, Any], t: int,
                  batch_known: Sequence[tuple[int, float]],
                  acc: _Account | None) -> dict[str, float]:
@@ -277,7 +307,8 @@ class _History:
         all_rate = rate / rated if rated > 0 else base_rate
         out = {"account_matured_posts": n, "account_mean_log_likes_all": all_ll,
                "account_mean_engagement_rate_all": all_rate,
-               "history_missing": 1.0 if n == 0 else 0.0}
+               "history_missing": 1.0 if n == 0 else 0.0,
+               **self._kind_fractions(acc, known_until)}
         for w in (7, 30):
             start = min(t - w * 24 * _NS_PER_HOUR, known_until)
             bn, bll, brate, brated = self._sums(acc, start)

@@ -87,12 +87,31 @@ def test_tables_persist_across_instances(tmp_path):
     assert second.predictions_for(["req-p1-champion"])["prediction"].tolist() == [10.0]
 
 
+def test_a_log_created_before_the_kind_column_gets_it_and_says_the_kind(tmp_path):
+    import sqlalchemy as sa
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    first = PredictionLog(url)
+    first.log_predictions([_record("p1")])
+    first.close()
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:          # as a log written by an older version
+        connection.execute(sa.text("ALTER TABLE predictions DROP COLUMN post_kind"))
+    engine.dispose()
+    log = PredictionLog(url)
+    log.log_predictions([{**_record("p2"), "post_kind": "quote"}])
+    known = log.predicted_posts(["p1", "p2"]).set_index("post_id")["post_kind"]
+    assert known.isna()["p1"] and known["p2"] == "quote"
+    log.close()
+
+
 @pytest.mark.parametrize(("change", "match"), [
     ({"target": "views"}, r"record 0: 'target' must be one of .*got 'views'"),
     ({"prediction": float("nan")}, r"'prediction' must be a finite count"),
     ({"prediction": -1.0}, r"'prediction' must be a finite count >= 0 .*got -1.0"),
     ({"arm": ""}, r"'arm' must be a non-empty str; got ''"),
     ({"posted_at": datetime(2026, 1, 1)}, r"'posted_at' must be a tz-aware UTC datetime"),
+    ({"post_kind": "retweet"}, r"'post_kind' must be one of \['original', .*got 'retweet'"),
 ])
 def test_bad_prediction_records_name_field_and_value(log, change, match):
     with pytest.raises(ValueError, match=match):

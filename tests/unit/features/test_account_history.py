@@ -67,6 +67,10 @@ def _reference(posts: pd.DataFrame, maturity_hours: float, fb: HistoryFallback) 
                "account_mean_log_likes_all": all_ll,
                "account_mean_engagement_rate_all": all_rate,
                "history_missing": float(len(matured) == 0)}
+        kinds = matured["post_kind"] if "post_kind" in matured else pd.Series(dtype=object)
+        for kind in ("reply", "quote", "share"):
+            row[f"account_{kind}_frac_all"] = (float((kinds == kind).sum()) / len(matured)
+                                               if len(matured) else 0.0)
         for w in (7, 30):
             inside = matured["posted_at"] > t - pd.Timedelta(days=w)
             row[f"roll_{w}d_matured_posts"] = inside.sum()
@@ -98,6 +102,7 @@ def _random_posts(n: int, seed: int) -> pd.DataFrame:
         "comments": pd.array(rng.integers(0, 50, n), dtype="Int64"),
         "shares": pd.array(rng.integers(0, 50, n), dtype="Int64"),
         "followers_at_post_time": pd.array(rng.integers(0, 10_000, n), dtype="Int64"),
+        "post_kind": pd.array(rng.choice([*schema.POST_KINDS, None], n), dtype="string"),
     })
     frame.loc[rng.random(n) < 0.1, "comments"] = pd.NA
     frame.loc[rng.random(n) < 0.1, "shares"] = pd.NA
@@ -246,6 +251,37 @@ def test_unseen_accounts_get_the_documented_fallback():
     assert out["hours_since_prev_post"].tolist() == [24.0, 24.0]
     assert out["prev_posts_count"].tolist() == [0, 0]
     assert not out.isna().any().any()
+
+
+def test_kind_fractions_count_the_matured_outcomes_of_each_kind():
+    posts = _posts(("a", T0 - 9 * D, 10, 1000), ("a", T0 - 8 * D, 20, 1000),
+                   ("a", T0 - 7 * D, 30, 1000), ("a", T0 - 6 * D, None, 1000),
+                   ("a", T0 - 5 * D, 40, 1000), ("a", T0 - H, 50, 1000), ("a", T0, 1, 1000))
+    posts["post_kind"] = pd.array(["reply", "reply", None, "share", "original", "quote",
+                                   "original"], dtype="string")
+    row = account_history_features(posts, maturity_hours=48.0).iloc[-1]
+    # matured outcomes: 4 (the null-likes share is no outcome; the hour-old quote is young);
+    # the post of unknown kind counts in the denominator as none of the kinds
+    assert row["account_matured_posts"] == 4
+    assert (row["account_reply_frac_all"], row["account_quote_frac_all"],
+            row["account_share_frac_all"]) == (0.5, 0.0, 0.0)
+    first = account_history_features(posts, maturity_hours=48.0).iloc[0]
+    assert first[[f"account_{k}_frac_all" for k in ("reply", "quote", "share")]].tolist() \
+        == [0.0, 0.0, 0.0]
+
+
+def test_a_history_fitted_before_kinds_were_read_says_no_kind():
+    """A model registered before schema 1.1 holds a history without kinds: its posts count
+    as outcomes of no kind, and fresh outcomes with kinds add theirs."""
+    train = _posts(("a", T0 - 9 * D, 10, 1000), ("a", T0 - 8 * D, 20, 1000))
+    model = AccountHistory(maturity_hours=48.0).fit(train)
+    model.history_ = model.history_.drop(columns="kind")
+    fresh = _posts(("a", T0 - 7 * D, 30, 1000)).assign(post_id="fresh",
+                                                       post_kind="reply")
+    query = _posts(("a", T0, 1, 1000)).assign(post_id="q", post_kind="original")
+    assert model.transform(query)["account_reply_frac_all"].iloc[0] == 0.0
+    row = model.transform(query, outcomes=fresh).iloc[0]
+    assert row["account_matured_posts"] == 3 and row["account_reply_frac_all"] == 1 / 3
 
 
 def test_no_history_at_all_still_gives_numbers():

@@ -19,7 +19,12 @@ from pipelines.features.feature_store import (
     posts_from_rows,
 )
 from pipelines.features.history_cache import CachedHistory
-from pipelines.features.history_source import OUTCOME_COLUMNS, AccountPosts, FrameHistory
+from pipelines.features.history_source import (
+    KIND_COLUMN,
+    OUTCOME_COLUMNS,
+    AccountPosts,
+    FrameHistory,
+)
 from pipelines.validate.partition import partition_paths
 
 MATURITY = 48
@@ -85,11 +90,12 @@ def test_outcomes_equal_frame_history(materialized, split):
         drop=True)
     want = FrameHistory(later, maturity_hours=MATURITY).outcomes(accounts).sort_values(
         ["account_id", "post_id"]).reset_index(drop=True)
-    assert list(got.columns) == list(OUTCOME_COLUMNS)
+    assert list(got.columns) == list(want.columns) == [*OUTCOME_COLUMNS, KIND_COLUMN]
     assert len(got) == len(want) > 0
-    for column in OUTCOME_COLUMNS:
+    assert got[KIND_COLUMN].nunique() > 1          # the demo posts carry several kinds
+    for column in got.columns:
         left, right = got[column], want[column]
-        if column in ("account_id", "platform", "post_id"):
+        if column in ("account_id", "platform", "post_id", KIND_COLUMN):
             assert left.astype(str).tolist() == right.astype(str).tolist(), column
         elif column == "posted_at":
             assert (left == right).all()
@@ -121,7 +127,8 @@ def test_account_posts_equal_outcomes_without_pandas(materialized, split):
     assert outcomes["likes"].isna().any()                # young counts are nulled in both
     for account, frame in outcomes.groupby("account_id"):
         got, want = arrays[account], AccountPosts.from_frame(frame)
-        for name in ("post_id", "platform", "t", "followers", "likes", "comments", "shares"):
+        for name in ("post_id", "platform", "post_kind", "t", "followers", "likes", "comments",
+                     "shares"):
             np.testing.assert_array_equal(getattr(got, name), getattr(want, name), name)
 
 
@@ -153,6 +160,35 @@ def test_write_posts_merges_the_latest_observation(tmp_path, split):
     assert len(stored) == 3
     assert stored[mine["post_id"].iloc[0]] == 10**6                     # newer read wins
     assert stored[mine["post_id"].iloc[1]] == mine["likes"].iloc[1]      # older read loses
+
+
+def test_counts_without_a_kind_keep_the_kind_an_earlier_read_said(tmp_path, split):
+    """``POST /outcomes`` rows say counts, not what the post is: a later count must not
+    make a reply read as a post of unknown kind."""
+    later = split[1]
+    mine = later[later[KIND_COLUMN].isin(["reply", "quote"])].head(2)
+    history = FeastHistory(tmp_path, str(tmp_path / "online.db"), maturity_hours=MATURITY)
+    history.write_posts(mine, written_at=WRITTEN)
+    counts = mine.drop(columns=KIND_COLUMN).assign(
+        likes=7, collected_at=mine["collected_at"] + pd.Timedelta(days=1))
+    history.write_posts(counts, written_at=WRITTEN + timedelta(1))
+    stored = history.posts(mine["account_id"].unique()).set_index("post_id")
+    assert stored.loc[mine["post_id"], "likes"].tolist() == [7, 7]
+    assert stored.loc[mine["post_id"], KIND_COLUMN].tolist() == mine[KIND_COLUMN].tolist()
+
+
+def test_a_row_stored_before_kinds_reads_as_kinds_not_said():
+    posts = pd.DataFrame({
+        "account_id": ["a", "a"], "platform": ["x", "x"], "post_id": ["p1", "p2"],
+        "posted_at": pd.to_datetime(["2026-01-01", "2026-01-02"], utc=True),
+        "followers_at_post_time": [100.0, 100.0], "likes": [5.0, 6.0], "comments": [0.0, 0.0],
+        "shares": [0.0, 0.0], KIND_COLUMN: ["reply", "original"]})
+    rows = account_rows(posts, written_at=WRITTEN).drop(columns="event_timestamp")
+    assert rows["post_kinds"].tolist() == [["reply", "original"]]
+    old = rows.drop(columns="post_kinds").to_dict("list")
+    old["post_kinds"] = [None]                # what Feast answers for a row written then
+    back = posts_from_rows(old)
+    assert back["likes"].tolist() == [5.0, 6.0] and back[KIND_COLUMN].isna().all()
 
 
 def test_rows_round_trip_keeps_nulls():

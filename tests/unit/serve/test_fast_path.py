@@ -124,6 +124,13 @@ def test_fast_path_with_a_history_source_equals_batch_path(post_models, serve_po
     one_by_one = np.array([model.predict(posts_frame([post]))[0] for post in cases])
     np.testing.assert_allclose(single, one_by_one, rtol=1e-9, atol=1e-9)
     assert not np.allclose(online, frozen.predict(cases)[0])   # the source changes answers
+    # the feature rows themselves, the source's post kinds included
+    featurizer = model.steps[0][1]
+    rows = pd.DataFrame(compiled._features.rows(cases), columns=featurizer.feature_names_)
+    want = featurizer.transform(posts_frame(cases))
+    fractions = [c for c in want.columns if c.endswith("_frac_all")]
+    assert len(fractions) == 3 and want[fractions].to_numpy().any()
+    np.testing.assert_array_equal(rows[fractions].to_numpy(), want[fractions].to_numpy())
 
     # within the bound the cached answer stays; past it, the stale answer serves at once
     # while the refresher re-reads the source (and rebuilds the arrays on its thread)

@@ -36,7 +36,7 @@ def test_matured_outcomes_change_the_next_prediction_of_the_account(
         f"models:/m/{registry['versions']['ridge']}")).attach_history(replica_history)
 
     row = serve_posts.iloc[700]
-    first = api_post(row)                         # a post after the training data
+    first = dict(api_post(row), post_kind="reply")   # a post after the training data
     later = dict(first, post_id="next-post",
                  posted_at=(row["posted_at"] + timedelta(days=4)).isoformat())
     observed = row["posted_at"] + timedelta(hours=72)
@@ -78,11 +78,14 @@ def test_matured_outcomes_change_the_next_prediction_of_the_account(
     for answer, likes, seen in ((known, 5_000_000, row["posted_at"] + timedelta(hours=1)),
                                 (after, 5_000_000, observed)):
         outcome = serve_posts.iloc[[700]].assign(
-            likes=likes, comments=10 if seen == observed else pd.NA, shares=pd.NA,
-            collected_at=seen)
+            post_kind="reply", likes=likes, comments=10 if seen == observed else pd.NA,
+            shares=pd.NA, collected_at=seen)
         model.steps[0][1].attach_history(FrameHistory(outcome, maturity_hours=48))
         np.testing.assert_allclose(answer, model.predict(frame)[0], rtol=1e-9)
     assert history._thread is None or not history._thread.is_alive()   # stopped with it
+    # the store holds what the prediction said the post is (the outcome does not say it)
+    stored = feast.posts([row["account_id"]]).set_index("post_id")
+    assert stored.loc[first["post_id"], "post_kind"] == "reply"
     # the other replica answers from its cache until the freshness bound passes, then once
     # more while its refresher re-reads the store, then with the outcome
     assert replica_predicts(later) == pytest.approx(before, rel=1e-12)
