@@ -95,9 +95,12 @@ def test_server_wait_above_limit_fails_fast(fake_api, token, sleeps):
 
 
 def test_persistent_503_raises_after_max_retries_without_the_token(
-    fake_api, token, sleeps, caplog
+    fake_api, token, sleeps, caplog, monkeypatch
 ):
     caplog.set_level(logging.DEBUG)  # urllib3 logs request lines, query included, at DEBUG
+    # a logging config applied earlier in this process (Airflow's, in another test) may have
+    # disabled urllib3's existing logger; its request line is what this test must see
+    monkeypatch.setattr(logging.getLogger("urllib3.connectionpool"), "disabled", False)
     fake_api.route("/v1/items", fake_api.step(503, text="<html>Service Unavailable</html>"))
     with make_client(fake_api, token, sleeps, api="instagram", token_in="query") as client:
         with pytest.raises(ApiRequestError) as info:
