@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -108,7 +109,7 @@ def standalone(tmp_path_factory, project_root, migrated_mlflow_db):
     finally:
         # standalone stops its children only on SIGINT, and rarely exits on its own within a
         # minute; the test's state is in tmp_path, so a short grace then SIGKILL is enough
-        stop_process_group(proc, signal.SIGINT)
+        stop_process_group(proc, signal.SIGINT, grace=3)
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +143,22 @@ def _wait_for(driver, find, what: str, timeout: float = 60):
     raise AssertionError(f"the Airflow UI never showed {what} (at {driver.current_url})")
 
 
-def test_trigger_from_the_ui_form_and_see_the_run_succeed(standalone, browser, project_root):
+@pytest.fixture(scope="module")
+def mlflow_ui(standalone):
+    """The MLflow UI over the store the Airflow tasks write, started with the module: its
+    start-up (tens of seconds) runs beside the DAG run; the test waits for its health only
+    when it opens the model card. Yields (URL, wait-until-healthy)."""
+    _, _, home = standalone
+    env = standalone_env(home)
+    url = f"http://127.0.0.1:{free_port()}"
+    with _servers(home, env, {url: [
+            str(BIN / "mlflow"), "ui", "--backend-store-uri", env["MLFLOW_TRACKING_URI"],
+            "--host", "127.0.0.1", "--port", str(urlsplit(url).port), "-w", "1"]}) as healthy:
+        yield url, healthy
+
+
+def test_trigger_from_the_ui_form_and_see_the_run_succeed(standalone, browser, mlflow_ui,
+                                                          project_root):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
@@ -194,7 +210,13 @@ def test_trigger_from_the_ui_form_and_see_the_run_succeed(standalone, browser, p
     validation = next((home / "state" / "runs").glob("*/02_validated/validation.json"))
     assert json.loads(validation.read_text())["rows_in"] == DEMO_ROWS
 
-    with _servers(home, standalone_env(home)) as (mlflow_url, api_url):
+    mlflow_url, mlflow_healthy = mlflow_ui
+    api_url = f"http://127.0.0.1:{free_port()}"
+    with _servers(home, standalone_env(home), {api_url: [
+            str(BIN / "engageflow"), "serve", "--port", str(urlsplit(api_url).port)]}
+                  ) as serving_healthy:
+        mlflow_healthy()
+        serving_healthy()
         _task_log_shows_the_counts(browser, base, run_id, images)
         outcomes = _every_other_dag_triggers_with_its_defaults(browser, base, api)
         _model_card_in_mlflow(browser, mlflow_url, images)
@@ -214,25 +236,13 @@ def standalone_env(home: Path) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def _servers(home: Path, env: dict[str, str]):
-    """The MLflow UI over the run's store and `engageflow serve` of its champion, started
-    together (each in its own process group, stopped on exit)."""
-    mlflow_port, api_port = free_port(), free_port()
-    commands = {
-        f"http://127.0.0.1:{mlflow_port}": [
-            str(BIN / "mlflow"), "ui", "--backend-store-uri", env["MLFLOW_TRACKING_URI"],
-            "--host", "127.0.0.1", "--port", str(mlflow_port), "-w", "1"],
-        f"http://127.0.0.1:{api_port}": [
-            str(BIN / "engageflow"), "serve", "--port", str(api_port)],
-    }
+def _servers(home: Path, env: dict[str, str], commands: dict[str, list[str]]):
+    """Start each command (``url -> argv``, each in its own process group, stopped on exit)
+    and yield a function that waits until every one answers ``url/health``: a server's
+    start-up runs while the caller does other work."""
     procs = []
-    try:
-        for url, command in commands.items():
-            log = open(home / f"server-{len(procs)}.log", "wb")  # noqa: SIM115 (kept open)
-            procs.append((url, log, subprocess.Popen(
-                command, env={**env, "ENGAGEFLOW_API_KEYS": "browser-test-key"}, stdout=log,
-                stderr=subprocess.STDOUT, cwd=home, start_new_session=True,
-                stdin=subprocess.DEVNULL)))
+
+    def healthy() -> None:
         for url, log, proc in procs:
             deadline = time.monotonic() + 120
             while True:
@@ -245,10 +255,19 @@ def _servers(home: Path, env: dict[str, str]):
                 except httpx.HTTPError:
                     pass
                 time.sleep(1)
-        yield procs[0][0], procs[1][0]
+
+    try:
+        for url, command in commands.items():
+            name = urlsplit(url).port
+            log = open(home / f"server-{name}.log", "wb")  # noqa: SIM115 (kept open)
+            procs.append((url, log, subprocess.Popen(
+                command, env={**env, "ENGAGEFLOW_API_KEYS": "browser-test-key"}, stdout=log,
+                stderr=subprocess.STDOUT, cwd=home, start_new_session=True,
+                stdin=subprocess.DEVNULL)))
+        yield healthy
     finally:
         for _, log, proc in procs:
-            stop_process_group(proc)
+            stop_process_group(proc, grace=3)  # tmp_path state: SIGKILL soon
             log.close()
 
 
