@@ -42,11 +42,6 @@ class ScaleRelativeParams(Section):
         5.0, gt=0, le=10_000, title="Prior posts",
         description="How many matured posts the scale plane weighs in an account's anchor: "
         "(n·own mean + prior_posts·plane) / (n + prior_posts).")
-    recent_days: Literal[0, 7, 30] = Field(
-        7, title="Recent level window (days)",
-        description="The account's level in the anchor is its mean over the matured posts "
-        "of the last recent_days, shrunk toward its all-time mean by prior_posts; 0 = the "
-        "all-time mean alone.")
     max_extrapolation: Number = Field(
         1000.0, ge=1, le=1e9, title="Extrapolation reach",
         description="How many times beyond the training accounts' follower range the plane "

@@ -21,17 +21,10 @@ followers; tree models also cannot predict beyond the range they saw. Real accou
   known post at all (``prev_posts_count`` 0: its rate is unknown, not zero) ``r`` is the
   training rows' median.
 * the **anchor**: the account's own level where it has one, shrunk toward its scale line
-  — ``(n · m + k · o(x)) / (n + k)`` with ``m`` the account's level over its ``n`` matured
-  posts (``account_matured_posts``) and ``k = prior_posts`` — so an account with no history
-  sits on its line, one with a few posts moves part of the way to its own level, and a
-  long-known account is its own level. The level is the mean log-likes of its matured posts
-  of the last ``recent_days`` (``roll_{W}d_mean_log_likes`` over ``roll_{W}d_matured_posts
-  = n_W``) shrunk toward its all-time mean ``m_all`` (``account_mean_log_likes_all``) the
-  same way: ``m = (n_W · m_W + k · m_all) / (n_W + k)``. Accounts drift (on the tweets, the
-  later posts of known accounts averaged 0.14-0.28 log-likes below their all-time mean:
-  docs/quality.md), so recent posts say more of the next one; a window without matured
-  posts (no recent post, or history frozen at training) leaves the all-time mean.
-  ``recent_days = 0`` uses the all-time mean alone.
+  — ``(n · m + k · o(x)) / (n + k)`` with ``m`` the mean log-likes of its ``n`` matured
+  posts (``account_mean_log_likes_all``, ``account_matured_posts``) and ``k =
+  prior_posts`` — so an account with no history sits on its line, one with a few posts
+  moves part of the way to its own mean, and a long-known account is its own mean.
 * the **residual** ``z - anchor``, learned by the wrapped regressor from the features plus
   ``scale_offset`` and ``scale_anchor``; rows without matured history (new accounts, and
   the history-dropout copies of training accounts) get a second residual model of the
@@ -61,8 +54,6 @@ import pandas as pd
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, RegressorMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
-from pipelines.features.account_history import WINDOW_DAYS
-
 #: The account's matured mean log-likes and how many matured posts it has.
 HISTORY_MEAN, HISTORY_COUNT = "account_mean_log_likes_all", "account_matured_posts"
 OFFSET_COLUMN, ANCHOR_COLUMN = "scale_offset", "scale_anchor"
@@ -86,10 +77,7 @@ class ScaleRelative(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
     Args:
         regressor: The estimator of the residual (cloned).
         max_slope: Upper bound of each platform's slope on ``log_followers``.
-        prior_posts: How many matured posts the scale line weighs in the anchor (and the
-            all-time mean in the account's recent level).
-        recent_days: The window, in days, of the account's recent level: one of the
-            account-history windows (``WINDOW_DAYS``), or 0 for the all-time mean alone.
+        prior_posts: How many matured posts the scale line weighs in the anchor.
         max_extrapolation: How many times beyond the training accounts' follower range
             the line still extrapolates (>= 1).
         headroom: Residual predictions stay within the training residuals' range widened
@@ -107,11 +95,10 @@ class ScaleRelative(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
     """
 
     def __init__(self, regressor: BaseEstimator, *, max_slope: float, prior_posts: float,
-                 recent_days: int, max_extrapolation: float, headroom: float) -> None:
+                 max_extrapolation: float, headroom: float) -> None:
         self.regressor = regressor
         self.max_slope = max_slope
         self.prior_posts = prior_posts
-        self.recent_days = recent_days
         self.max_extrapolation = max_extrapolation
         self.headroom = headroom
 
@@ -130,10 +117,6 @@ class ScaleRelative(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         if not (isinstance(self.max_slope, int | float) and self.max_slope >= 0):
             raise ValueError(f"ScaleRelative: 'max_slope' must be a number >= 0; "
                              f"got {self.max_slope!r}.")
-        windows = (0, *WINDOW_DAYS)
-        if isinstance(self.recent_days, bool) or self.recent_days not in windows:
-            raise ValueError(f"ScaleRelative: 'recent_days' must be one of {list(windows)}; "
-                             f"got {self.recent_days!r}.")
         if not isinstance(X, pd.DataFrame):
             raise ValueError(f"ScaleRelative: X must be a DataFrame with named feature "
                              f"columns; got {type(X).__name__}.")
@@ -232,10 +215,6 @@ class ScaleRelative(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         self._posting_idx = ((names.index(POSTING_COLUMN), names.index(KNOWN_POSTS_COLUMN))
                              if POSTING_COLUMN in names and KNOWN_POSTS_COLUMN in names
                              else None)
-        recent = (f"roll_{self.recent_days}d_mean_log_likes",
-                  f"roll_{self.recent_days}d_matured_posts")
-        self._recent_idx = ((names.index(recent[0]), names.index(recent[1]))
-                            if self.recent_days and all(c in names for c in recent) else None)
 
     def _scale(self, x: np.ndarray) -> np.ndarray:
         if self._scale_idx is None:
@@ -267,18 +246,12 @@ class ScaleRelative(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         return x[:, self._missing_idx] > 0.5
 
     def _anchor(self, x: np.ndarray, offset: np.ndarray) -> np.ndarray:
-        """The account's level (its recent mean shrunk toward its all-time one) shrunk
-        toward the scale line."""
+        """The account's level: its matured mean shrunk toward the scale line."""
         if self._history_idx is None:
             return offset
         mean_at, count_at = self._history_idx
         n = np.clip(np.nan_to_num(x[:, count_at]), 0, None)
         mean = np.nan_to_num(x[:, mean_at])
-        recent = getattr(self, "_recent_idx", None)     # absent in models saved before it
-        if recent is not None:
-            n_recent = np.clip(np.nan_to_num(x[:, recent[1]]), 0, None)
-            mean = ((n_recent * np.nan_to_num(x[:, recent[0]]) + self.prior_posts * mean)
-                    / (n_recent + self.prior_posts))
         return (n * mean + self.prior_posts * offset) / (n + self.prior_posts)
 
     def _offset(self, x: np.ndarray) -> np.ndarray:

@@ -4,7 +4,6 @@ import pickle
 
 import numpy as np
 import pandas as pd
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.linear_model import LinearRegression
@@ -81,29 +80,6 @@ def test_the_anchor_moves_from_the_scale_line_to_the_accounts_own_mean():
                                         account_matured_posts=n).to_numpy(float))[0, -1]
                for n in (0, 5, 1000)]
     np.testing.assert_allclose(anchors, [offset, offset + 1.0, offset + 2.0], atol=0.01)
-
-
-def test_the_accounts_level_leans_on_its_recent_posts():
-    x, z = _data()
-    x = x.assign(roll_7d_mean_log_likes=x["account_mean_log_likes_all"],
-                 roll_7d_matured_posts=0.0)
-    model = _wrap(LinearRegression(), prior_posts=5.0, recent_days=7).fit(x, z)
-    row = x.head(1).assign(account_matured_posts=1e9, account_mean_log_likes_all=4.0,
-                           roll_7d_mean_log_likes=2.0)
-    levels = [model.augment(row.assign(roll_7d_matured_posts=n).to_numpy(float))[0, -1]
-              for n in (0, 5, 1e6)]
-    # no recent post: the all-time mean; 5 (= prior_posts): halfway; many: the recent mean
-    np.testing.assert_allclose(levels, [4.0, 3.0, 2.0], atol=1e-5)
-    all_time = _wrap(LinearRegression(), prior_posts=5.0, recent_days=0).fit(x, z)
-    assert all_time.augment(row.assign(roll_7d_matured_posts=1e6).to_numpy(float))[0, -1] \
-        == pytest.approx(4.0, abs=1e-5)
-
-
-@pytest.mark.parametrize("days", [14, True, "7"])
-def test_a_recent_window_that_is_not_a_history_window_is_refused_by_name(days):
-    x, z = _data()
-    with pytest.raises(ValueError, match=r"'recent_days' must be one of \[0, 7, 30\]"):
-        _wrap(LinearRegression(), recent_days=days).fit(x, z)
 
 
 def test_residual_model_sees_the_offset_and_relative_history():
