@@ -6,9 +6,10 @@ view, :data:`FEATURE_VIEW`, whose features are *lists, one element per post* of 
 post ids, platforms, post kinds (``""`` = not said), publication and collection times
 (int64 ns since the epoch), the follower count at post time and the likes / comments /
 shares counts (float64; NaN = not reported). A row written before the kinds were stored
-reads as kinds not said. The account-history features need every earlier matured post of an account
-(all-time means, 7/30-day windows, the latest earlier post), so the store keeps the posts
-themselves rather than pre-aggregated values that would be correct for one instant only.
+reads as kinds not said. The account-history features need every earlier matured post of
+an account (all-time means, 7/30-day windows, the latest earlier post, the share of
+replies), so the store keeps the posts themselves rather than pre-aggregated values that
+would be correct for one instant only.
 Point-in-time correctness therefore does not rest on Feast's event timestamps: each post
 carries its own ``posted_at`` and ``collected_at``, :meth:`FeastHistory.outcomes` nulls the
 counts read before a post was ``maturity_hours`` old (:func:`mature_outcomes`, as
