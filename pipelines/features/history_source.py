@@ -188,10 +188,12 @@ class FrameHistory:
     """
 
     def __init__(self, posts: pd.DataFrame | str | Path, *, maturity_hours: float) -> None:
-        frame = pd.read_parquet(posts) if isinstance(posts, (str, Path)) else posts
+        where = f"FrameHistory({str(posts)!r})" if isinstance(posts, (str, Path)) \
+            else "FrameHistory"
+        frame = _read_posts(Path(posts), where) if isinstance(posts, (str, Path)) else posts
         missing = [c for c in OUTCOME_COLUMNS if c not in frame.columns]
         if missing:
-            raise ValueError(f"FrameHistory: posts are missing column(s) {missing}; "
+            raise ValueError(f"{where}: posts are missing column(s) {missing}; "
                              f"required: {list(OUTCOME_COLUMNS)}.")
         said = [*OUTCOME_COLUMNS, *([KIND_COLUMN] if KIND_COLUMN in frame else [])]
         keep = [*said, *(["collected_at"] if "collected_at" in frame else [])]
@@ -205,3 +207,14 @@ class FrameHistory:
         if not rows:
             return self._posts.iloc[:0]
         return self._posts.iloc[np.concatenate(rows)]
+
+
+def _read_posts(path: Path, where: str) -> pd.DataFrame:
+    """A Parquet file or folder of posts, or a ValueError naming the path and the reason."""
+    if not path.exists():
+        raise ValueError(f"{where}: no such file or folder: {str(path)!r}.")
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError) as error:      # pyarrow's ArrowInvalid is a ValueError
+        raise ValueError(f"{where}: {str(path)!r} is not a readable Parquet file or folder "
+                         f"of posts: {error}") from None

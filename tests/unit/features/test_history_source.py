@@ -74,3 +74,23 @@ def test_a_bad_source_is_named(split_posts):
         _featurizer(old).attach_history(object())
     with pytest.raises(ValueError, match="missing column"):
         FrameHistory(pd.DataFrame({"account_id": ["a"]}), maturity_hours=48)
+
+
+@pytest.mark.parametrize("content", [None, b"", b"x,y\n1,2\n", b"PAR1" + bytes(64)])
+def test_a_history_file_that_is_not_parquet_posts_is_named(tmp_path, content):
+    """`engageflow score --history PATH`: a missing or unreadable file is a ValueError
+    naming the path, not a pyarrow traceback."""
+    path = tmp_path / "history.parquet"
+    if content is not None:
+        path.write_bytes(content)
+    rule = "no such file or folder" if content is None else "is not a readable Parquet"
+    with pytest.raises(ValueError, match=f"FrameHistory\\('{path}'\\): .*{rule}"):
+        FrameHistory(path, maturity_hours=48)
+
+
+def test_a_history_file_is_read_with_its_kinds(tmp_path, split_posts):
+    _, later = split_posts
+    later.to_parquet(tmp_path / "later.parquet")
+    source = FrameHistory(tmp_path / "later.parquet", maturity_hours=48)
+    got = source.outcomes(later["account_id"].unique()[:3])
+    assert len(got) and got["post_kind"].notna().all()
