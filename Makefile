@@ -72,11 +72,9 @@ run: $(STAMP) ## the main job: demo data → Airflow training DAG end to end →
 	@echo "full Airflow log: $(STATE)/last-run.log"
 	@$(AIRFLOW_ENV) $(BIN)/engageflow summary --latest-run 2>/dev/null
 
-# Modules in collection order (--no-loadscope-reorder): xdist's default hands out the modules
-# with the fewest tests last, and those are the heavy integration ones (browser: 1 test, ~4 min).
 test: $(STAMP) ## ruff, then the whole test suite in two workers (what CI runs)
 	$(BIN)/ruff check pipelines dags tests
-	HF_HUB_OFFLINE=1 PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -n 2 --dist loadscope --no-loadscope-reorder
+	HF_HUB_OFFLINE=1 PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -n 2 --dist loadscope
 
 lint: $(STAMP) ## ruff on the package, DAGs and tests
 	$(BIN)/ruff check pipelines dags tests
