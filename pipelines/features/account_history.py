@@ -394,12 +394,17 @@ def outcome_values(followers: np.ndarray, likes: np.ndarray, comments: np.ndarra
     return log_followers, np.log1p(likes), rate
 
 
+def kind_codes(pool: pd.DataFrame) -> np.ndarray:
+    """A prepared pool's ``kind`` codes as int64, -1 where not said (also for a pool
+    prepared before the column existed, e.g. the history of a model trained then)."""
+    if "kind" not in pool:
+        return np.full(len(pool), -1, dtype=np.int64)
+    return pool["kind"].to_numpy(dtype=float, na_value=-1.0).astype(np.int64)
+
+
 def kind_indicators(pool: pd.DataFrame) -> dict[str, np.ndarray]:
-    """0/1 float columns, one per kind of :data:`KIND_FEATURES`, from a prepared pool's
-    ``kind`` codes (a pool prepared before the column existed, e.g. the history of a model
-    trained then, says no kind)."""
-    codes = (pool["kind"].to_numpy(dtype=float, na_value=-1.0) if "kind" in pool
-             else np.full(len(pool), -1.0))
+    """0/1 float columns, one per kind of :data:`KIND_FEATURES`, from :func:`kind_codes`."""
+    codes = kind_codes(pool)
     return {kind: (codes == schema.POST_KINDS.index(kind)).astype(float)
             for kind in KIND_FEATURES}
 
@@ -561,15 +566,15 @@ def _compute(queries: pd.DataFrame, *, outcomes: pd.DataFrame, known: pd.DataFra
     base_rate = _platform_value(platform, fallback.platform_mean_engagement_rate,
                                 fallback.global_mean_engagement_rate)
 
-    def sums(rank: np.ndarray) -> dict[str, np.ndarray]:
-        pos = out_pool.position(q_code, rank)
+    def sums(pos: np.ndarray) -> dict[str, np.ndarray]:
         return {"n": out_pool.count(q_code, pos).astype(float),
                 **{k: out_pool.cum(k, q_code, pos) for k in sums_of}}
 
     def mean(total: np.ndarray, count: np.ndarray, default: np.ndarray) -> np.ndarray:
         return np.where(count > 0, total / np.where(count > 0, count, 1.0), default)
 
-    upto = sums(r_until)
+    until = out_pool.position(q_code, r_until)
+    upto = sums(until)
     all_ll = mean(upto["log_likes"], upto["n"], base_ll)
     all_rate = mean(upto["rate"], upto["rated"], base_rate)
     data: dict[str, np.ndarray] = {
@@ -578,12 +583,11 @@ def _compute(queries: pd.DataFrame, *, outcomes: pd.DataFrame, known: pd.DataFra
         "account_mean_engagement_rate_all": all_rate,
         "history_missing": (upto["n"] == 0).astype(float),
     }
-    pos = out_pool.position(q_code, r_until)
     for kind in KIND_FEATURES:
         data[f"account_{kind}_frac_all"] = mean(
-            out_pool.cum(kind, q_code, pos), upto["n"], np.zeros(n))
+            out_pool.cum(kind, q_code, until), upto["n"], np.zeros(n))
     for w, r_start in zip(WINDOW_DAYS, r_starts, strict=True):
-        before = sums(r_start)
+        before = sums(out_pool.position(q_code, r_start))
         inside = {k: upto[k] - before[k] for k in upto}
         data[f"roll_{w}d_matured_posts"] = inside["n"]
         data[f"roll_{w}d_mean_log_likes"] = mean(inside["log_likes"], inside["n"], all_ll)

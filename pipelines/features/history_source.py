@@ -188,9 +188,11 @@ class FrameHistory:
     """
 
     def __init__(self, posts: pd.DataFrame | str | Path, *, maturity_hours: float) -> None:
-        where = f"FrameHistory({str(posts)!r})" if isinstance(posts, (str, Path)) \
-            else "FrameHistory"
-        frame = _read_posts(Path(posts), where) if isinstance(posts, (str, Path)) else posts
+        if isinstance(posts, (str, Path)):
+            where = f"FrameHistory({str(posts)!r})"
+            frame = _read_posts(Path(posts), where)
+        else:
+            where, frame = "FrameHistory", posts
         missing = [c for c in OUTCOME_COLUMNS if c not in frame.columns]
         if missing:
             raise ValueError(f"{where}: posts are missing column(s) {missing}; "

@@ -171,7 +171,7 @@ class _History:
         fallback = fitted.fallback_
         from pipelines.features.account_history import (
             POSTING_WINDOW_DAYS,
-            kind_indicators,
+            kind_codes,
             posting_rate_scale,
         )
 
@@ -192,13 +192,9 @@ class _History:
         # the frozen rows as arrays, for merging a source's posts without pandas
         self.pool_ids = ids.to_numpy(dtype=object)
         self.pool_t = pool["t"].to_numpy(dtype=np.int64)
-        indicators = kind_indicators(pool)
-        kind = np.full(len(pool), -1, dtype=np.int64)
-        for name, on in indicators.items():
-            kind[on > 0] = _KIND_INDEX[name]
         self.pool_values = (pool["log_followers"].to_numpy(dtype=float),
                             pool["log_likes"].to_numpy(dtype=float),
-                            pool["rate"].to_numpy(dtype=float), kind)
+                            pool["rate"].to_numpy(dtype=float), kind_codes(pool))
         self.rows_of = pool.groupby(accounts, sort=False).indices
         self.source: Any = None
         self.merged: dict[str, tuple[int, _Account | None]] = {}
@@ -287,8 +283,9 @@ class _History:
                 acc.cum_rated[pos - 1])
 
     @staticmethod
-    def _kind_fractions(acc: _Account | None, instant: int) -> dict[str, float]:
-        pos = bisect.bisect_right(acc.out_t, instant) if acc is not None else 0
+    def _kind_fractions(acc: _Account | None, n: float) -> dict[str, float]:
+        """Shares of the kinds among the ``n`` outcomes :meth:`_sums` found."""
+        pos = int(n)
         return {f"account_{k}_frac_all": acc.cum_kind[k][pos - 1] / pos if pos else 0.0
                 for k in KIND_FEATURES}
 
@@ -308,7 +305,7 @@ class _History:
         out = {"account_matured_posts": n, "account_mean_log_likes_all": all_ll,
                "account_mean_engagement_rate_all": all_rate,
                "history_missing": 1.0 if n == 0 else 0.0,
-               **self._kind_fractions(acc, known_until)}
+               **self._kind_fractions(acc, n)}
         for w in (7, 30):
             start = min(t - w * 24 * _NS_PER_HOUR, known_until)
             bn, bll, brate, brated = self._sums(acc, start)
