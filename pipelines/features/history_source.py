@@ -212,9 +212,16 @@ class FrameHistory:
 
 
 def _read_posts(path: Path, where: str) -> pd.DataFrame:
-    """A Parquet file or folder of posts, or a ValueError naming the path and the reason."""
+    """A Parquet file or folder of posts, or a ValueError naming the path and the reason.
+    Only regular files are opened (the collect readers' rule: a pipe or device could hang
+    the read), also inside a folder."""
+    from pipelines.collect.formats.source_file import check_regular
+
     if not path.exists():
         raise ValueError(f"{where}: no such file or folder: {str(path)!r}.")
+    for file in sorted(path.rglob("*")) if path.is_dir() else [path]:
+        if not file.is_dir():
+            check_regular(file)
     try:
         return pd.read_parquet(path)
     except (OSError, ValueError) as error:      # pyarrow's ArrowInvalid is a ValueError

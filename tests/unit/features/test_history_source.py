@@ -88,6 +88,21 @@ def test_a_history_file_that_is_not_parquet_posts_is_named(tmp_path, content):
         FrameHistory(path, maturity_hours=48)
 
 
+@pytest.mark.parametrize("inside_a_folder", [False, True])
+def test_a_history_pipe_is_refused_unopened(tmp_path, inside_a_folder):
+    """A named pipe would block the read forever: it is refused by name, as the collect
+    readers refuse it."""
+    import os
+
+    folder = tmp_path / "history"
+    folder.mkdir()
+    pipe = folder / "posts.parquet"
+    os.mkfifo(pipe)
+    target = folder if inside_a_folder else pipe
+    with pytest.raises(ValueError, match=f"file '{pipe}', rule 'not_regular_file': is a FIFO"):
+        FrameHistory(target, maturity_hours=48)
+
+
 def test_a_history_file_is_read_with_its_kinds(tmp_path, split_posts):
     _, later = split_posts
     later.to_parquet(tmp_path / "later.parquet")
