@@ -93,17 +93,15 @@ def run_train_segments(
     table = labelled(all_posts, target)
     features = read_manifest(features_path)
     settings = FeatureSettings(**features["settings"])
-    if settings.text_embeddings:
-        raise ValueError("segments: per-segment models do not support features."
-                         "text_embeddings yet; turn segments off or text off.")
     names = list(features["feature_columns"])
     split = manifest_split(table, manifest["split"])
     fit_rows = split.train  # the same past (and held-out accounts) as the global model
     cold_ids = set(table.loc[split.cold, "account_id"].astype(str))
     known = all_posts[~all_posts["account_id"].astype(str).isin(cold_ids)]
-    # one history for every segment model (the global model's)
-    featurizer = EngagementFeaturizer.from_settings(
-        settings, model_cache_dir=model_cache_dir).fit(known)
+    # One history for every segment model (the global model's). With caption embeddings
+    # each segment model gets its own featurizer: its text reducer is fitted on its own rows.
+    featurizer = (None if settings.text_embeddings else EngagementFeaturizer.from_settings(
+        settings, model_cache_dir=model_cache_dir).fit(known))
     test = table.iloc[split.test]
     global_model = joblib.load(models_dir / f"{report['best']}.joblib")
     parent_predictions = {Segment("global"): np.asarray(global_model.predict(test))}

@@ -76,3 +76,47 @@ def test_the_run_summary_says_how_many_levels_earned_a_model(segment_run, booste
                            f"{len(result['segments'])} levels, {gated} trained and gated, "
                            f"{len(result['used'])} earned their own model: ")
     assert f"campaign={boosted_campaign}" in line
+
+
+def test_with_caption_embeddings_each_segment_model_reads_its_own_text_features(
+        tmp_path_factory, train_segments, segment_gate, text_model_cache_dir, monkeypatch):
+    """Text on: segment models train (each with a text reducer fitted on its own rows) and
+    the one that wins carries the caption features and predicts its segment better."""
+    from pipelines.collect.demo_data import generate_posts
+    from pipelines.config import FeatureSettings
+    from pipelines.evaluate.stage import run_evaluate
+    from pipelines.features.stage import run_features
+    from pipelines.train.stage import run_train
+    from tests.conftest import SCALE
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    root = tmp_path_factory.mktemp("segments_text")
+    posts = generate_posts(800, accounts=12, seed=5)
+    boosted = np.random.default_rng(0).random(len(posts)) < 0.2
+    posts.loc[boosted, "campaign_id"] = "camp-boosted"
+    posts.loc[boosted, "likes"] = (posts.loc[boosted, "likes"] * 40).astype("Int64")
+    posts.to_parquet(root / "posts.parquet")
+    settings = FeatureSettings(text_embeddings=True, text_components=4)
+    run_features(root / "posts.parquet", root / "features.parquet", settings=settings,
+                 embedding_cache=root / "captions.parquet", model_cache_dir=text_model_cache_dir)
+    run_train(root / "features.parquet", root / "models", target="likes", models=("lightgbm",),
+              hyperparameters={"lightgbm": {"n_estimators": 60}}, seed=1, valid_fraction=0.15,
+              test_fraction=0.25, cold_account_fraction=0.2, history_dropout=0.3, cv_folds=0,
+              scale=SCALE, model_cache_dir=text_model_cache_dir)
+    run_evaluate(root / "features.parquet", root / "models", root / "metrics.json")
+    (root / "cache").symlink_to(text_model_cache_dir)
+
+    result = train_segments(root, segment_gate, min_samples=20)
+
+    gated = {k for k, r in result["segments"].items() if "gate" in r}
+    assert {f"platform={p}" for p in posts["platform"].unique()} <= gated
+    record = result["segments"]["campaign=camp-boosted"]
+    assert record["used"] is True, record.get("reason")
+    model = joblib.load(record["model_file"])
+    assert model[0].feature_names_[-4:] == [f"text_svd_{i}" for i in range(4)]
+    table = pd.read_parquet(root / "features.parquet")
+    rows = table[table["campaign_id"] == "camp-boosted"].tail(20)
+    actual = np.log1p(rows["likes"].astype(float))
+    global_model = joblib.load(root / "models" / "lightgbm.joblib")
+    assert np.mean(np.abs(np.log1p(model.predict(rows)) - actual)) < np.mean(
+        np.abs(np.log1p(global_model.predict(rows)) - actual))
