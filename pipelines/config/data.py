@@ -131,7 +131,9 @@ class FeatureSettings(Section):
     interactions: Flag = Field(True, title="Interactions",
                                description="Platform × content type, hour × platform.")
     text_embeddings: Flag = Field(False, title="Caption embeddings",
-                                  description="MiniLM caption embeddings (docs/quality.md).")
+                                  description="MiniLM caption embeddings: better on the real "
+                                  "tweets, 5-10 ms more per predicted post "
+                                  "(docs/quality.md).")
     text_backend: Literal["onnx_int8", "torch"] = Field(
         "onnx_int8", title="Text backend", description="onnx_int8 (fast) or torch "
         "(reference).")
