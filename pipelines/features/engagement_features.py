@@ -28,6 +28,10 @@ from pipelines.features.settings import FeatureSettings
 
 EMBEDDING_PREFIX = "emb_"
 FEATURE_PREFIX = "f_"
+#: The feature table's cache key of the text each row's embedding was computed from
+#: (:func:`pipelines.features.text_embeddings.text_hash`: backend, model, text): a model
+#: predicting for feature-table rows reuses an embedding only where the key is its own.
+TEXT_HASH_COLUMN = "caption_text_hash"
 
 
 def tabular_columns(settings: FeatureSettings) -> list[str]:
@@ -92,14 +96,20 @@ def build_features(
         if embedding_cache is None or model_cache_dir is None:
             raise ValueError("build_features: text embeddings need 'embedding_cache' and "
                              "'model_cache_dir'.")
-        from pipelines.features.text_embeddings import build_embedding_texts, embed_texts
+        from pipelines.features.text_embeddings import (
+            build_embedding_texts,
+            embed_texts,
+            text_hash,
+        )
 
-        texts = (build_embedding_texts(posts["caption"].tolist(), posts["account_id"].tolist())
-                 if settings.text_with_account else posts["caption"].tolist())
+        texts = build_embedding_texts(
+            posts["caption"].tolist(),
+            posts["account_id"].tolist() if settings.text_with_account else None)
         vectors = embed_texts(texts, cache_path=embedding_cache, backend=settings.text_backend,
                               model_cache_dir=model_cache_dir, show_progress=show_progress)
         table = pd.concat([table, pd.DataFrame(vectors.astype(np.float32), index=posts.index,
                                                columns=embedding_columns(settings))], axis=1)
+        table[TEXT_HASH_COLUMN] = [text_hash(t, backend=settings.text_backend) for t in texts]
     return table
 
 
@@ -198,16 +208,40 @@ class EngagementFeaturizer(BaseEstimator, TransformerMixin):
         return state
 
     def _text_features(self, posts: pd.DataFrame) -> pd.DataFrame:
+        """The reduced caption embeddings of ``posts``: a feature-table row's stored embedding
+        where its :data:`TEXT_HASH_COLUMN` is this model's key of the row's text (the
+        embedding the model's training rows got too), the encoder for every other row (a
+        served post, a row of another text setting)."""
         from pipelines.features.text_embeddings import build_embedding_texts, get_encoder
 
         texts = build_embedding_texts(
             posts["caption"].tolist(),
             posts["account_id"].tolist() if self.text_with_account else None)
-        cache_dir = Path(self.model_cache_dir or Path.home() / ".cache" / "engageflow")
-        vectors = get_encoder(self.text_backend, cache_dir).encode(texts, batch_size=32)
-        reduced = self.text_reducer.transform(np.asarray(vectors, dtype=np.float32))
+        vectors, stored = self._stored_embeddings(posts, texts)
+        if not stored.all():
+            cache_dir = Path(self.model_cache_dir or Path.home() / ".cache" / "engageflow")
+            missing = np.flatnonzero(~stored)
+            vectors[missing] = get_encoder(self.text_backend, cache_dir).encode(
+                [texts[i] for i in missing], batch_size=32)
+        reduced = self.text_reducer.transform(vectors)
         return pd.DataFrame(reduced, index=posts.index,
                             columns=list(self.text_reducer.get_feature_names_out()))
+
+    def _stored_embeddings(self, posts: pd.DataFrame, texts: list[str]
+                           ) -> tuple[np.ndarray, np.ndarray]:
+        """(n × 384 float32 embeddings, where stored; the mask of rows that had one)."""
+        from pipelines.features.text_embeddings import EMBEDDING_DIM, text_hash
+
+        vectors = np.zeros((len(posts), EMBEDDING_DIM), dtype=np.float32)
+        columns = [f"{EMBEDDING_PREFIX}{i}" for i in range(EMBEDDING_DIM)]
+        if TEXT_HASH_COLUMN not in posts.columns or not set(columns) <= set(posts.columns):
+            return vectors, np.zeros(len(posts), dtype=bool)
+        keys = [text_hash(t, backend=self.text_backend) for t in texts]
+        stored = (posts[TEXT_HASH_COLUMN].astype(object).to_numpy() == np.array(keys, object))
+        values = posts[columns].to_numpy(dtype=np.float32)
+        stored &= np.isfinite(values).all(axis=1)
+        vectors[stored] = values[stored]
+        return vectors, stored
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         return np.array(self.feature_names_, dtype=object)

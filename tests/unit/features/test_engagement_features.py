@@ -115,3 +115,59 @@ def test_a_featurizer_fitted_before_post_kinds_reads_posts_with_or_without_them(
     pd.testing.assert_frame_equal(with_kind, without)
     np.testing.assert_array_equal(feature_matrix(featurizer, posts.drop(columns=["post_kind"])),
                                   with_kind.to_numpy())
+
+
+def test_feature_table_rows_reuse_their_own_embeddings_and_every_other_text_is_encoded(
+        tmp_path, demo_posts, text_model_cache_dir, monkeypatch):
+    """Evaluation and the gate predict for feature-table rows: their stored embedding is the
+    one training saw and is reused where the row's text key is the model's; an edited
+    caption, a served post or another text setting is embedded by the encoder."""
+    from pipelines.features import text_embeddings as te
+    from pipelines.features.engagement_features import (
+        TEXT_HASH_COLUMN,
+        EngagementFeaturizer,
+        embedding_columns,
+    )
+    from pipelines.features.stage import build_feature_table
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    settings = FeatureSettings(text_embeddings=True, text_components=4)
+    posts = demo_posts.head(60)
+    table = build_feature_table(posts, settings, embedding_cache=tmp_path / "cache.parquet",
+                                model_cache_dir=text_model_cache_dir)
+    assert table[TEXT_HASH_COLUMN].notna().all()
+    stored = table[embedding_columns(settings)].to_numpy(np.float32)
+    reducer = te.TextReducer(4, random_state=0).fit(stored)
+    asked: list[str] = []
+    real = te.get_encoder
+
+    class Recording:  # the real encoder, recording what it is asked to embed
+        def __init__(self, backend, cache_dir):
+            self.encoder = real(backend, cache_dir)
+
+        def encode(self, texts, batch_size):
+            asked.extend(texts)
+            return self.encoder.encode(texts, batch_size=batch_size)
+
+    monkeypatch.setattr(te, "get_encoder", Recording)
+    featurizer = EngagementFeaturizer.from_settings(
+        settings, text_reducer=reducer, model_cache_dir=text_model_cache_dir).fit(posts)
+    rows = table.copy()
+    rows.loc[3, "caption"] = "an edited caption"
+    text = [f"text_svd_{i}" for i in range(4)]
+
+    out = featurizer.transform(rows)[text].to_numpy()
+
+    assert asked == ["an edited caption"]
+    kept = np.arange(len(rows)) != 3
+    np.testing.assert_allclose(out[kept], reducer.transform(stored)[kept], atol=1e-6)
+    assert not np.allclose(out[3], reducer.transform(stored)[3], atol=1e-3)
+    asked.clear()
+    featurizer.transform(posts.head(5))  # served posts carry no stored embedding
+    assert len(asked) == 5
+    asked.clear()
+    with_account = EngagementFeaturizer.from_settings(
+        FeatureSettings(text_embeddings=True, text_components=4, text_with_account=True),
+        text_reducer=reducer, model_cache_dir=text_model_cache_dir).fit(posts)
+    with_account.transform(table)  # the rows' key is of the caption alone: all encoded
+    assert len(asked) == len(table)
