@@ -197,7 +197,7 @@ def posts_from_rows(rows: dict[str, list[Any]]) -> pd.DataFrame:
 def _stored_list(rows: dict[str, list[Any]], name: str, i: int, n: int) -> list[Any]:
     """Account ``i``'s list ``name``; a row written before the kinds were stored has none
     (all not said)."""
-    values = rows.get(name, [None] * (i + 1))[i]
+    values = rows[name][i] if name in rows else None
     if values is None and name == "post_kinds":
         return [""] * n
     return values
